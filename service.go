@@ -1,0 +1,224 @@
+package latchkey
+
+import (
+	"context"
+	"time"
+)
+
+// Clock tells the time; tests inject a fake one so the seeds' timeouts run
+// in milliseconds.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock, in UTC.
+type SystemClock struct{}
+
+func (SystemClock) Now() time.Time { return time.Now().UTC() }
+
+// UserToken is the answer of a successful POST /v1/auth/login.
+type UserToken struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Principal struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+		Role Role   `json:"role"`
+	} `json:"principal"`
+}
+
+// AuthService turns credentials into tokens and tokens into callers.
+type AuthService interface {
+	// Login checks an identity's password (counting failures towards the
+	// lockout) and issues a user token. Errors: invalid_credentials,
+	// account_locked, account_disabled.
+	Login(ctx context.Context, login, password string) (*UserToken, error)
+	// Logout revokes a user token. It is idempotent.
+	Logout(ctx context.Context, token string) error
+	// Authenticate resolves a bearer token. Errors: unauthenticated.
+	Authenticate(ctx context.Context, token string) (Caller, error)
+}
+
+// PrincipalUpdate is a PATCH of a principal; nil fields stay as they are.
+type PrincipalUpdate struct {
+	Disabled *bool `json:"disabled"`
+	Role     *Role `json:"role"`
+	Global   *bool `json:"global"`
+}
+
+// PrincipalService manages people and their identities. Writes need an
+// admin or delegate caller (forbidden otherwise).
+type PrincipalService interface {
+	// CreatePrincipal errors: bad_request, forbidden, conflict (name taken).
+	CreatePrincipal(ctx context.Context, c Caller, p Principal) (*Principal, error)
+	// GetPrincipal: staff, or the principal itself. Errors: not_found, forbidden.
+	GetPrincipal(ctx context.Context, c Caller, id string) (*Principal, error)
+	ListPrincipals(ctx context.Context, c Caller, page Page) ([]Principal, string, error)
+	// UpdatePrincipal errors: bad_request, forbidden, not_found.
+	UpdatePrincipal(ctx context.Context, c Caller, id string, u PrincipalUpdate) (*Principal, error)
+	// AddIdentity errors: bad_request, forbidden, not_found, conflict (login taken).
+	AddIdentity(ctx context.Context, c Caller, principalID, login, password string) (*Identity, error)
+	// ChangePassword: a user for their own identity (old password required),
+	// staff for any. Errors: invalid_credentials, forbidden, not_found.
+	ChangePassword(ctx context.Context, c Caller, login, oldPassword, newPassword string) error
+}
+
+// SiteUpdate is a PATCH of a site; nil fields stay as they are.
+type SiteUpdate struct {
+	Name                  *string `json:"name"`
+	Timezone              *string `json:"timezone"`
+	ConcurrencyControls   *bool   `json:"concurrency_controls"`
+	AllowStandalone       *bool   `json:"allow_standalone"`
+	StandaloneAuth        *string `json:"standalone_auth"`
+	StandaloneQuotas      *string `json:"standalone_quotas"`
+	MaxSessionMinutes     *int    `json:"max_session_minutes"`
+	DailyQuotaMinutes     *int    `json:"daily_quota_minutes"`
+	InactivityLockMinutes *int    `json:"inactivity_lock_minutes"`
+	ForcedTimeoutMinutes  *int    `json:"forced_timeout_minutes"`
+	WarningSeconds        *int    `json:"warning_seconds"`
+}
+
+// Apply returns s with u's fields set.
+func (u SiteUpdate) Apply(s Site) Site {
+	setS := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setI := func(dst *int, v *int) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setB := func(dst *bool, v *bool) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setS(&s.Name, u.Name)
+	setS(&s.Timezone, u.Timezone)
+	setB(&s.ConcurrencyControls, u.ConcurrencyControls)
+	setB(&s.AllowStandalone, u.AllowStandalone)
+	setS(&s.StandaloneAuth, u.StandaloneAuth)
+	setS(&s.StandaloneQuotas, u.StandaloneQuotas)
+	setI(&s.MaxSessionMinutes, u.MaxSessionMinutes)
+	setI(&s.DailyQuotaMinutes, u.DailyQuotaMinutes)
+	setI(&s.InactivityLockMinutes, u.InactivityLockMinutes)
+	setI(&s.ForcedTimeoutMinutes, u.ForcedTimeoutMinutes)
+	setI(&s.WarningSeconds, u.WarningSeconds)
+	return s
+}
+
+// SiteService manages sites. Writes need staff; reads any user or terminal.
+type SiteService interface {
+	// CreateSite errors: bad_request, forbidden.
+	CreateSite(ctx context.Context, c Caller, s Site) (*Site, error)
+	GetSite(ctx context.Context, c Caller, id string) (*Site, error)
+	ListSites(ctx context.Context, c Caller, page Page) ([]Site, string, error)
+	// UpdateSite errors: bad_request, forbidden, not_found.
+	UpdateSite(ctx context.Context, c Caller, id string, u SiteUpdate) (*Site, error)
+}
+
+// TerminalService registers terminals. A terminal token sees only itself.
+type TerminalService interface {
+	// RegisterTerminal returns the terminal with its token, shown once.
+	// Errors: bad_request (unknown site: details.field "site"), forbidden.
+	RegisterTerminal(ctx context.Context, c Caller, name, siteID string) (*Terminal, error)
+	GetTerminal(ctx context.Context, c Caller, id string) (*Terminal, error)
+	ListTerminals(ctx context.Context, c Caller, page Page) ([]Terminal, string, error)
+}
+
+// LoginRequest is POST /v1/terminals/{id}/sessions.
+type LoginRequest struct {
+	Identity string    `json:"identity"`
+	Password string    `json:"password"`
+	Force    bool      `json:"force"`
+	TimeSent time.Time `json:"time_sent"`
+}
+
+// LoginResult is the answer of a successful terminal login.
+type LoginResult struct {
+	Session Session  `json:"session"`
+	Failed  []string `json:"failed"`
+}
+
+// LockRequest is POST /v1/sessions/{id}/lock.
+type LockRequest struct {
+	TimeSent time.Time `json:"time_sent"`
+	Reason   string    `json:"reason"`
+}
+
+// UnlockRequest is POST /v1/sessions/{id}/unlock.
+type UnlockRequest struct {
+	Identity string    `json:"identity"`
+	Password string    `json:"password"`
+	Force    bool      `json:"force"`
+	TimeSent time.Time `json:"time_sent"`
+}
+
+// SessionService runs terminal sessions under the concurrent-login rules.
+// Calls that change a session need the terminal token of the session's
+// terminal (forbidden otherwise).
+type SessionService interface {
+	// StartSession (log on) errors: invalid_credentials, account_locked,
+	// account_disabled, identity_in_use, concurrent_session, forbidden, not_found.
+	StartSession(ctx context.Context, c Caller, terminalID string, r LoginRequest) (*LoginResult, error)
+	// GetSession: staff, the session's principal or its terminal.
+	GetSession(ctx context.Context, c Caller, id string) (*Session, error)
+	// LockSession errors: session_failed, conflict (not active), forbidden, not_found.
+	LockSession(ctx context.Context, c Caller, id string, r LockRequest) (*Session, error)
+	// UnlockSession errors: as LockSession, plus the credential errors and concurrent_session.
+	UnlockSession(ctx context.Context, c Caller, id string, r UnlockRequest) (*Session, error)
+	// TouchSession records activity. Errors: as LockSession.
+	TouchSession(ctx context.Context, c Caller, id string) (*Session, error)
+	// EndSession logs out: it ends a session (idempotent on ended/expired ones). Errors:
+	// session_failed, forbidden, not_found.
+	EndSession(ctx context.Context, c Caller, id string) (*Session, error)
+	// ListPrincipalSessions: staff or the principal itself; status "" = all.
+	ListPrincipalSessions(ctx context.Context, c Caller, principalID string, status SessionStatus, page Page) ([]Session, string, error)
+	// RecordTerminalEvents stores a batch of deferred events of the caller's
+	// own terminal; events with an ID already stored are skipped.
+	RecordTerminalEvents(ctx context.Context, c Caller, terminalID string, events []TerminalEvent) (int, error)
+	// ListTerminalEvents: staff or the terminal itself.
+	ListTerminalEvents(ctx context.Context, c Caller, terminalID string, page Page) ([]TerminalEvent, string, error)
+	// ApplyTimeouts applies inactivity locks and forced timeouts due by now
+	// to every ACTIVE session (the sweeper); it returns how many changed.
+	ApplyTimeouts(ctx context.Context) (int, error)
+}
+
+// AuditService reads the audit log. Staff only (verify: admin only).
+type AuditService interface {
+	ListAudit(ctx context.Context, c Caller, f AuditFilter) ([]AuditRecord, error)
+	VerifyAudit(ctx context.Context, c Caller) (*AuditVerification, error)
+}
+
+// StoredResponse is a response kept for an Idempotency-Key.
+type StoredResponse struct {
+	Status int
+	Body   []byte
+}
+
+// IdempotencyService remembers the first response to a keyed request.
+type IdempotencyService interface {
+	// BeginIdempotent claims (scope, key) for a request whose body hashes
+	// to reqHash. It returns the stored response of an earlier, finished
+	// request with the same key and body; conflict if the key was used with
+	// another body or its first request is still running.
+	BeginIdempotent(ctx context.Context, scope, key, reqHash string) (*StoredResponse, error)
+	// FinishIdempotent stores the response; AbandonIdempotent frees the key
+	// after a response that must not be replayed (a 5xx).
+	FinishIdempotent(ctx context.Context, scope, key string, r StoredResponse) error
+	AbandonIdempotent(ctx context.Context, scope, key string) error
+}
+
+// Store is everything the HTTP server needs of the store.
+type Store interface {
+	AuthService
+	PrincipalService
+	SiteService
+	TerminalService
+	SessionService
+	AuditService
+	IdempotencyService
+	// Ping reports whether the store is reachable (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}

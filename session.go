@@ -1,0 +1,335 @@
+package latchkey
+
+import (
+	"time"
+)
+
+// SessionStatus is the life-cycle state of a terminal session.
+type SessionStatus string
+
+const (
+	SessionActive  SessionStatus = "active"
+	SessionFailed  SessionStatus = "failed"
+	SessionEnded   SessionStatus = "ended"
+	SessionExpired SessionStatus = "expired"
+)
+
+// Reasons a session left the ACTIVE state (Session.EndReason).
+const (
+	EndLogout          = "logout"
+	EndTerminalCleanup = "terminal_cleanup" // a new login on the same terminal
+	EndForced          = "forced"           // forced off by a login or unlock elsewhere
+	EndForcedTimeout   = "forced_timeout"   // idle past the site's forced timeout
+)
+
+// Session is one person's logon at one terminal.
+type Session struct {
+	ID             string        `json:"id"`
+	PrincipalID    string        `json:"principal"`
+	Identity       string        `json:"identity"`
+	TerminalID     string        `json:"terminal"`
+	Status         SessionStatus `json:"status"`
+	StartedAt      time.Time     `json:"started_at"`
+	LockedAt       *time.Time    `json:"locked_at"`
+	EndedAt        *time.Time    `json:"ended_at"`
+	Standalone     bool          `json:"standalone"`
+	LastActivityAt time.Time     `json:"last_activity_at"`
+	EndReason      string        `json:"end_reason,omitempty"`
+	// Exempt is true for sessions of a global principal: they are outside
+	// the one-unlocked-session rule.
+	Exempt bool `json:"-"`
+}
+
+// Unlocked reports whether s is ACTIVE and not locked.
+func (s Session) Unlocked() bool { return s.Status == SessionActive && s.LockedAt == nil }
+
+// SessionRef is how a conflicting session is listed in error details.
+type SessionRef struct {
+	ID         string     `json:"id"`
+	TerminalID string     `json:"terminal"`
+	Identity   string     `json:"identity"`
+	StartedAt  time.Time  `json:"started_at"`
+	LockedAt   *time.Time `json:"locked_at"`
+}
+
+func refs(ss []Session) []SessionRef {
+	out := make([]SessionRef, len(ss))
+	for i, s := range ss {
+		out[i] = SessionRef{ID: s.ID, TerminalID: s.TerminalID, Identity: s.Identity, StartedAt: s.StartedAt, LockedAt: s.LockedAt}
+	}
+	return out
+}
+
+// FailedSession is a session a decision turns FAILED, and why.
+type FailedSession struct {
+	Session Session
+	Reason  string // EndTerminalCleanup or EndForced
+}
+
+// LoginInput is everything the login rule looks at, loaded in the same
+// transaction that will apply its decision.
+type LoginInput struct {
+	Principal Principal
+	Identity  string // the login ID used
+	Terminal  string // the terminal logged on at
+	Site      Site   // that terminal's site
+	Force     bool
+	// Active holds every ACTIVE session of the principal, with idle
+	// timeouts already applied.
+	Active []Session
+	// OnTerminal is the ACTIVE session on the terminal, whoever's, or nil.
+	OnTerminal *Session
+}
+
+// Decision is the outcome of a login or unlock rule: either Err (nothing
+// changes) or the sessions to fail before the call proceeds.
+type Decision struct {
+	Err  error
+	Fail []FailedSession
+}
+
+// DecideLogin applies rules 2-5 of API.md "Terminal sessions" (credentials,
+// rule 1, are checked before). It is pure: the caller applies the outcome.
+func DecideLogin(in LoginInput) Decision {
+	var elsewhere []Session
+	for _, s := range in.Active {
+		if s.Status == SessionActive && s.TerminalID != in.Terminal {
+			elsewhere = append(elsewhere, s)
+		}
+	}
+	// Rule 3: one identity for all of a principal's concurrent sessions.
+	var otherIdentity []Session
+	for _, s := range elsewhere {
+		if s.Identity != in.Identity {
+			otherIdentity = append(otherIdentity, s)
+		}
+	}
+	if len(otherIdentity) > 0 {
+		return Decision{Err: Errorf(EIDENTITYINUSE,
+			"principal has active sessions under identity %q; use that identity or end them", otherIdentity[0].Identity).
+			With("sessions", refs(otherIdentity))}
+	}
+	// Rule 4: unlocked sessions elsewhere conflict (locked ones too on a
+	// legacy site); global principals are exempt.
+	d := conflicts(in.Principal, in.Site, elsewhere, in.Force)
+	if d.Err != nil {
+		return d
+	}
+	// Rule 2: clean-up of the terminal's own previous session.
+	if in.OnTerminal != nil && in.OnTerminal.Status == SessionActive {
+		d.Fail = append([]FailedSession{{Session: *in.OnTerminal, Reason: EndTerminalCleanup}}, d.Fail...)
+	}
+	return d
+}
+
+// conflicts finds the sessions in others that stand against one more
+// unlocked session of p, and either refuses or (force) fails them.
+func conflicts(p Principal, site Site, others []Session, force bool) Decision {
+	if p.Global {
+		return Decision{}
+	}
+	var c []Session
+	for _, s := range others {
+		if s.Status == SessionActive && (s.LockedAt == nil || !site.ConcurrencyControls) {
+			c = append(c, s)
+		}
+	}
+	if len(c) == 0 {
+		return Decision{}
+	}
+	if !force {
+		msg := "the principal has an unlocked session at another terminal: lock it there and retry, or force to fail it"
+		if !site.ConcurrencyControls {
+			msg = "the principal has an active session at another terminal: end it there and retry, or force to fail it"
+		}
+		return Decision{Err: Errorf(ECONCURRENTSESSION, "%s", msg).With("sessions", refs(c))}
+	}
+	d := Decision{}
+	for _, s := range c {
+		d.Fail = append(d.Fail, FailedSession{Session: s, Reason: EndForced})
+	}
+	return d
+}
+
+// CheckSessionCall is the gate every terminal call on a session passes:
+// the session must belong to the calling terminal and be ACTIVE.
+func CheckSessionCall(s Session, terminalID string) error {
+	if s.TerminalID != terminalID {
+		return Errorf(EFORBIDDEN, "session %s belongs to another terminal", s.ID)
+	}
+	switch s.Status {
+	case SessionActive:
+		return nil
+	case SessionFailed:
+		return Errorf(ESESSIONFAILED, "session %s was failed (%s): log out and log on again", s.ID, s.EndReason).
+			With("session", s)
+	default:
+		return Errorf(ECONFLICT, "session %s is %s", s.ID, s.Status).
+			With("status", string(s.Status)).With("session", s)
+	}
+}
+
+// UnlockInput is everything the unlock rule looks at.
+type UnlockInput struct {
+	Session   Session   // the session to unlock, already through CheckSessionCall
+	Principal Principal // its principal
+	Site      Site      // its terminal's site
+	Force     bool
+	Active    []Session // every ACTIVE session of the principal
+}
+
+// DecideUnlock decides an unlock whose credentials were accepted: another
+// ACTIVE unlocked session of the principal refuses it (concurrent_session),
+// or with force is failed in the same step.
+func DecideUnlock(in UnlockInput) Decision {
+	var others []Session
+	for _, s := range in.Active {
+		if s.ID != in.Session.ID {
+			others = append(others, s)
+		}
+	}
+	return conflicts(in.Principal, in.Site, others, in.Force)
+}
+
+// DecideLock returns s locked at timeSent (UTC). Locking a session that is
+// already locked keeps its first lock time, so a retried lock is harmless.
+func DecideLock(s Session, terminalID string, timeSent time.Time) (Session, error) {
+	if err := CheckSessionCall(s, terminalID); err != nil {
+		return s, err
+	}
+	if s.LockedAt == nil {
+		t := timeSent.UTC()
+		s.LockedAt = &t
+	}
+	return s, nil
+}
+
+// IdleChange says what ApplyIdle did to a session.
+type IdleChange int
+
+const (
+	IdleNone    IdleChange = iota
+	IdleLocked             // the inactivity lock applied
+	IdleExpired            // the forced timeout applied
+)
+
+// ApplyIdle applies the site's inactivity lock and forced timeout to an
+// ACTIVE session, judged from its last activity. A session idle past the
+// forced timeout expires at last activity + timeout; one idle past the
+// inactivity lock is locked at last activity + that time.
+func ApplyIdle(s Session, site Site, now time.Time) (Session, IdleChange) {
+	if s.Status != SessionActive {
+		return s, IdleNone
+	}
+	if site.ForcedTimeoutMinutes > 0 {
+		at := s.LastActivityAt.Add(time.Duration(site.ForcedTimeoutMinutes) * time.Minute)
+		if !now.Before(at) {
+			s.Status = SessionExpired
+			s.EndedAt = &at
+			s.EndReason = EndForcedTimeout
+			return s, IdleExpired
+		}
+	}
+	if site.InactivityLockMinutes > 0 && s.LockedAt == nil {
+		at := s.LastActivityAt.Add(time.Duration(site.InactivityLockMinutes) * time.Minute)
+		if !now.Before(at) {
+			s.LockedAt = &at
+			return s, IdleLocked
+		}
+	}
+	return s, IdleNone
+}
+
+// IdleDeadline returns the earliest time at which ApplyIdle would change s,
+// or the zero time if it never will.
+func IdleDeadline(s Session, site Site) time.Time {
+	var t time.Time
+	if s.Status != SessionActive {
+		return t
+	}
+	if site.InactivityLockMinutes > 0 && s.LockedAt == nil {
+		t = s.LastActivityAt.Add(time.Duration(site.InactivityLockMinutes) * time.Minute)
+	}
+	if site.ForcedTimeoutMinutes > 0 {
+		f := s.LastActivityAt.Add(time.Duration(site.ForcedTimeoutMinutes) * time.Minute)
+		if t.IsZero() || f.Before(t) {
+			t = f
+		}
+	}
+	return t
+}
+
+// TerminalEvent is a deferred event recorded at a terminal and sent later
+// in a batch: 24 position locked, 25 position unlocked, 26 unlock failed.
+type TerminalEvent struct {
+	ID         string    `json:"id,omitempty"` // made by the terminal; repeats are ignored
+	Event      int       `json:"event"`
+	OccurredAt time.Time `json:"occurred_at"`
+	ReceivedAt time.Time `json:"received_at"`
+	Identity   string    `json:"identity,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	TerminalID string    `json:"terminal"`
+}
+
+// Deferred event numbers and the reasons of event 26.
+const (
+	EventPositionLocked   = 24
+	EventPositionUnlocked = 25
+	EventUnlockFailed     = 26
+
+	ReasonInvalidCredentials = "invalid_credentials"
+	ReasonAttemptsExceeded   = "attempts_exceeded"
+	ReasonAccountLocked      = "account_locked"
+	ReasonAccountDisabled    = "account_disabled"
+)
+
+// MaxEventBatch bounds one upload of deferred events.
+const MaxEventBatch = 1000
+
+// ValidateTerminalEvent checks one deferred event; i is its index in the
+// batch, for the error's field name.
+func ValidateTerminalEvent(i int, e TerminalEvent) error {
+	field := func(f string) string { return "events[" + itoa(i) + "]." + f }
+	switch e.Event {
+	case EventPositionLocked, EventPositionUnlocked:
+		if e.Reason != "" {
+			return BadField(field("reason"), "only event 26 carries a reason")
+		}
+	case EventUnlockFailed:
+		switch e.Reason {
+		case ReasonInvalidCredentials, ReasonAttemptsExceeded, ReasonAccountLocked, ReasonAccountDisabled:
+		default:
+			return BadField(field("reason"), "event 26 needs a reason: invalid_credentials, attempts_exceeded, account_locked or account_disabled")
+		}
+	default:
+		return BadField(field("event"), "event must be 24, 25 or 26")
+	}
+	if e.OccurredAt.IsZero() {
+		return BadField(field("occurred_at"), "occurred_at is required")
+	}
+	if e.ID != "" {
+		if err := ValidName(field("id"), e.ID); err != nil {
+			return err
+		}
+	}
+	if e.Identity != "" {
+		if err := ValidName(field("identity"), e.Identity); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b [20]byte
+	n := len(b)
+	for i > 0 {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[n:])
+}

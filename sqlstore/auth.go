@@ -1,0 +1,245 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"latchkey"
+	"latchkey/passhash"
+)
+
+const (
+	userTokenPrefix     = "lku_"
+	terminalTokenPrefix = "lkt_"
+)
+
+// newToken returns a random 256-bit bearer token and the hash it is
+// stored under. The token itself is never stored.
+func newToken(prefix string) (token, hash string) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	token = prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return token, tokenHash(token)
+}
+
+func tokenHash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func requireStaff(c latchkey.Caller) error {
+	if !c.IsStaff() {
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "this needs an admin or delegate")
+	}
+	return nil
+}
+
+func requireAdmin(c latchkey.Caller) error {
+	if c.Role != latchkey.RoleAdmin {
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "this needs an admin")
+	}
+	return nil
+}
+
+// identityRow is an identity with what the credential check needs.
+type identityRow struct {
+	login, principalID, hash string
+	state                    latchkey.AttemptState
+}
+
+const identityCols = "login, principal_id, password_hash, failures, locked_until"
+
+func scanIdentity(row interface{ Scan(...any) error }) (identityRow, error) {
+	var r identityRow
+	var locked sql.NullInt64
+	err := row.Scan(&r.login, &r.principalID, &r.hash, &r.state.Failures, &locked)
+	r.state.LockedUntil = optTime(locked)
+	return r, err
+}
+
+// verified is the result of checking a password outside any transaction
+// (argon2id is slow and must not hold locks).
+type verified struct {
+	found bool
+	login string
+	hash  string // the hash the password was checked against
+	ok    bool
+}
+
+// verifyPassword checks password against login's stored hash. An unknown
+// login verifies a dummy hash so both cases take the same time; a locked
+// identity is not checked at all.
+func (s *Store) verifyPassword(ctx context.Context, login, password string) (verified, error) {
+	row, err := scanIdentity(s.queryRow(ctx, "SELECT "+identityCols+" FROM identities WHERE login = ?", login))
+	if errors.Is(err, sql.ErrNoRows) {
+		s.verifyHash(password, s.dummy)
+		return verified{login: login}, nil
+	}
+	if err != nil {
+		return verified{}, err
+	}
+	v := verified{found: true, login: login, hash: row.hash}
+	if l := row.state.LockedUntil; l != nil && s.now().Before(*l) {
+		return v, nil
+	}
+	v.ok = s.verifyHash(password, row.hash)
+	return v, nil
+}
+
+func (s *Store) verifyHash(password, hash string) bool {
+	s.hashes <- struct{}{}
+	defer func() { <-s.hashes }()
+	ok, err := passhash.Verify(password, hash)
+	if err != nil {
+		s.log.Error("stored password hash is malformed")
+	}
+	return ok
+}
+
+func (s *Store) hashPassword(password string) (string, error) {
+	s.hashes <- struct{}{}
+	defer func() { <-s.hashes }()
+	return s.opts.Password.Hash(password)
+}
+
+// credentials applies rule 1 inside a write transaction: it locks the
+// identity's principal, applies latchkey.CheckCredentials to the verified
+// password and stores the failed-attempt count. It returns the principal
+// on success, or the refusal and its event-26 reason.
+func (t *tx) credentials(v verified, password string) (latchkey.Principal, string, error) {
+	if !v.found {
+		o := latchkey.CheckCredentials(latchkey.AttemptState{}, latchkey.CredentialCheck{}, t.now, t.s.opts.Attempts)
+		return latchkey.Principal{}, o.Reason, o.Err
+	}
+	var pid string
+	if err := t.queryRow("SELECT principal_id FROM identities WHERE login = ?", v.login).Scan(&pid); err != nil {
+		return latchkey.Principal{}, "", notFound(err, "identity vanished")
+	}
+	p, err := t.lockPrincipal(pid)
+	if err != nil {
+		return p, "", err
+	}
+	row, err := scanIdentity(t.queryRow("SELECT "+identityCols+" FROM identities WHERE login = ?", v.login))
+	if err != nil {
+		return p, "", err
+	}
+	ok := v.ok
+	if row.hash != v.hash { // the password changed while we hashed: check again
+		ok = t.s.verifyHash(password, row.hash)
+	}
+	o := latchkey.CheckCredentials(row.state, latchkey.CredentialCheck{Known: true, PasswordOK: ok, Disabled: p.Disabled}, t.now, t.s.opts.Attempts)
+	if o.Changed {
+		if _, err := t.exec("UPDATE identities SET failures = ?, locked_until = ? WHERE login = ?",
+			o.State.Failures, nullUS(o.State.LockedUntil), v.login); err != nil {
+			return p, "", err
+		}
+	}
+	if o.Err == nil {
+		if _, err := t.exec("UPDATE identities SET last_login_at = ? WHERE login = ?", us(t.now), v.login); err != nil {
+			return p, "", err
+		}
+	}
+	return p, o.Reason, o.Err
+}
+
+// actorFor names who made a refused credential check in the audit log.
+func actorFor(p latchkey.Principal, login string) string {
+	if p.ID != "" {
+		return p.ID
+	}
+	return "login:" + login
+}
+
+// Login checks a password and issues a user token.
+func (s *Store) Login(ctx context.Context, login, password string) (*latchkey.UserToken, error) {
+	v, err := s.verifyPassword(ctx, login, password)
+	if err != nil {
+		return nil, err
+	}
+	var out latchkey.UserToken
+	err = s.write(ctx, func(t *tx) error {
+		p, reason, cerr := t.credentials(v, password)
+		if cerr != nil {
+			if latchkey.ErrorCode(cerr) == latchkey.EINTERNAL {
+				return cerr
+			}
+			t.record(actorFor(p, login), "", "auth.login_refused", login,
+				map[string]any{"code": latchkey.ErrorCode(cerr), "reason": reason})
+			return keep(cerr)
+		}
+		token, hash := newToken(userTokenPrefix)
+		exp := t.now.Add(t.s.opts.TokenTTL)
+		if _, err := t.exec("INSERT INTO tokens (hash, kind, principal_id, created_at, expires_at) VALUES (?, 'user', ?, ?, ?)",
+			hash, p.ID, us(t.now), us(exp)); err != nil {
+			return err
+		}
+		t.record(p.ID, "", "auth.login", login, map[string]any{"expires_at": exp})
+		out.Token, out.ExpiresAt = token, exp
+		out.Principal.ID, out.Principal.Name, out.Principal.Role = p.ID, p.Name, p.Role
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Logout revokes a user token; revoking an unknown or revoked one is a no-op.
+func (s *Store) Logout(ctx context.Context, token string) error {
+	return s.write(ctx, func(t *tx) error {
+		var pid sql.NullString
+		err := t.queryRow("SELECT principal_id FROM tokens WHERE hash = ? AND kind = 'user' AND revoked_at IS NULL",
+			tokenHash(token)).Scan(&pid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec("UPDATE tokens SET revoked_at = ? WHERE hash = ?", us(t.now), tokenHash(token)); err != nil {
+			return err
+		}
+		t.record(pid.String, "", "auth.logout", pid.String, nil)
+		return nil
+	})
+}
+
+// Authenticate resolves a bearer token to its caller.
+func (s *Store) Authenticate(ctx context.Context, token string) (latchkey.Caller, error) {
+	unauth := latchkey.Errorf(latchkey.EUNAUTHENTICATED, "missing, invalid or expired token")
+	if !strings.HasPrefix(token, userTokenPrefix) && !strings.HasPrefix(token, terminalTokenPrefix) {
+		return latchkey.Caller{}, unauth
+	}
+	var kind string
+	var pid, tid, role sql.NullString
+	var exp, revoked sql.NullInt64
+	var disabled sql.NullBool
+	err := s.queryRow(ctx, `SELECT k.kind, k.principal_id, k.terminal_id, k.expires_at, k.revoked_at, p.role, p.disabled
+		FROM tokens k LEFT JOIN principals p ON p.id = k.principal_id WHERE k.hash = ?`, tokenHash(token)).
+		Scan(&kind, &pid, &tid, &exp, &revoked, &role, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return latchkey.Caller{}, unauth
+	}
+	if err != nil {
+		return latchkey.Caller{}, err
+	}
+	if revoked.Valid || (exp.Valid && !s.now().Before(fromUS(exp.Int64))) {
+		return latchkey.Caller{}, unauth
+	}
+	if kind == "terminal" {
+		return latchkey.Caller{Role: latchkey.RoleTerminal, TerminalID: tid.String}, nil
+	}
+	if !role.Valid || disabled.Bool {
+		return latchkey.Caller{}, unauth
+	}
+	return latchkey.Caller{Role: latchkey.Role(role.String), PrincipalID: pid.String}, nil
+}

@@ -1,0 +1,116 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+
+	"latchkey"
+)
+
+// insertEvent stores one deferred event; source is "terminal" for events
+// the terminal sent, "server" for those the server records itself (an
+// unlock it refused). A terminal event whose ID was stored already is
+// skipped.
+func (t *tx) insertEvent(e latchkey.TerminalEvent, source string) error {
+	var clientID any
+	if e.ID != "" {
+		clientID = e.ID
+	}
+	_, err := t.exec(`INSERT INTO terminal_events (terminal_id, client_id, event, occurred_at, received_at, identity, reason, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (terminal_id, client_id) DO NOTHING`,
+		e.TerminalID, clientID, e.Event, us(e.OccurredAt), us(t.now), e.Identity, e.Reason, source)
+	return err
+}
+
+// RecordTerminalEvents stores a batch of deferred events (24, 25, 26) of
+// the caller's own terminal, each with when it happened and when it
+// arrived, in one transaction with one audit record.
+func (s *Store) RecordTerminalEvents(ctx context.Context, c latchkey.Caller, terminalID string, events []latchkey.TerminalEvent) (int, error) {
+	if err := requireTerminal(c, terminalID); err != nil {
+		return 0, err
+	}
+	if len(events) == 0 || len(events) > latchkey.MaxEventBatch {
+		return 0, latchkey.BadField("events", "a batch holds 1 to %d events", latchkey.MaxEventBatch)
+	}
+	for i, e := range events {
+		if err := latchkey.ValidateTerminalEvent(i, e); err != nil {
+			return 0, err
+		}
+	}
+	stored := 0
+	err := s.write(ctx, func(t *tx) error {
+		stored = 0
+		before, err := t.countEvents(terminalID)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			e.TerminalID = terminalID
+			if err := t.insertEvent(e, "terminal"); err != nil {
+				return err
+			}
+		}
+		after, err := t.countEvents(terminalID)
+		if err != nil {
+			return err
+		}
+		stored = after - before
+		counts := map[string]int{}
+		for _, e := range events {
+			counts[strconv.Itoa(e.Event)]++
+		}
+		t.record(terminalID, terminalID, "terminal.event", terminalID, map[string]any{"received": len(events), "stored": stored, "events": counts})
+		return nil
+	})
+	return stored, err
+}
+
+func (t *tx) countEvents(terminalID string) (int, error) {
+	var n int
+	err := t.queryRow("SELECT COUNT(*) FROM terminal_events WHERE terminal_id = ?", terminalID).Scan(&n)
+	return n, err
+}
+
+// ListTerminalEvents lists a terminal's deferred events in arrival order.
+func (s *Store) ListTerminalEvents(ctx context.Context, c latchkey.Caller, terminalID string, page latchkey.Page) ([]latchkey.TerminalEvent, string, error) {
+	if !c.IsStaff() && (c.Role != latchkey.RoleTerminal || c.TerminalID != terminalID) {
+		return nil, "", latchkey.Errorf(latchkey.EFORBIDDEN, "staff or the terminal itself only")
+	}
+	page = page.Normalize()
+	after := int64(0)
+	if page.After != "" {
+		var err error
+		if after, err = parseSeq("after", page.After); err != nil {
+			return nil, "", err
+		}
+	}
+	rows, err := s.query(ctx, `SELECT seq, terminal_id, client_id, event, occurred_at, received_at, identity, reason
+		FROM terminal_events WHERE terminal_id = ? AND seq > ? ORDER BY seq LIMIT ?`, terminalID, after, page.Limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	out := []latchkey.TerminalEvent{}
+	var seqs []int64
+	for rows.Next() {
+		var e latchkey.TerminalEvent
+		var seq, occ, rec int64
+		var cid sql.NullString
+		if err := rows.Scan(&seq, &e.TerminalID, &cid, &e.Event, &occ, &rec, &e.Identity, &e.Reason); err != nil {
+			return nil, "", err
+		}
+		e.ID, e.OccurredAt, e.ReceivedAt = cid.String, fromUS(occ), fromUS(rec)
+		out = append(out, e)
+		seqs = append(seqs, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > page.Limit {
+		out = out[:page.Limit]
+		next = formatSeq(seqs[page.Limit-1])
+	}
+	return out, next, nil
+}

@@ -1,0 +1,5 @@
+package sqlstore_test
+
+import "strconv"
+
+func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }

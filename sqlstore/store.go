@@ -1,0 +1,181 @@
+// Package sqlstore is latchkey's store: all authoritative state in SQL,
+// on embedded SQLite (one file, WAL) or on PostgreSQL shared by several
+// server nodes. One schema, one set of queries, two dialects.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
+	_ "modernc.org/sqlite"             // registers driver "sqlite"
+
+	"latchkey"
+	"latchkey/passhash"
+)
+
+// Options configure a Store. Zero values take the defaults.
+type Options struct {
+	// Password is the argon2id profile for new password hashes
+	// (default passhash.Production).
+	Password passhash.Params
+	Clock    latchkey.Clock         // default latchkey.SystemClock
+	Attempts latchkey.AttemptPolicy // default latchkey.DefaultAttemptPolicy
+	TokenTTL time.Duration          // user token lifetime, default 12h
+	Logger   *slog.Logger           // default slog.Default()
+	// MaxConns bounds the PostgreSQL pool (default 32).
+	MaxConns int
+}
+
+// Store implements latchkey.Store on SQLite or PostgreSQL.
+type Store struct {
+	d      dialect
+	w      *sql.DB // writes (SQLite: one connection, BEGIN IMMEDIATE)
+	r      *sql.DB // reads (PostgreSQL: the same pool)
+	opts   Options
+	clock  latchkey.Clock
+	log    *slog.Logger
+	hashes chan struct{} // bounds concurrent argon2id work (memory)
+	dummy  string        // a hash verified for unknown identities, for even timing
+}
+
+var _ latchkey.Store = (*Store)(nil)
+
+// Open opens (and migrates) the store at storeURL: "sqlite://PATH" (or
+// "sqlite:PATH") or "postgres://..." / "postgresql://...".
+func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
+	if opts.Password == (passhash.Params{}) {
+		opts.Password = passhash.Production
+	}
+	if err := opts.Password.Validate(); err != nil {
+		return nil, fmt.Errorf("password parameters: %w", err)
+	}
+	if opts.Clock == nil {
+		opts.Clock = latchkey.SystemClock{}
+	}
+	if opts.Attempts == (latchkey.AttemptPolicy{}) {
+		opts.Attempts = latchkey.DefaultAttemptPolicy
+	}
+	if opts.TokenTTL == 0 {
+		opts.TokenTTL = 12 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 32
+	}
+	s := &Store{opts: opts, clock: opts.Clock, log: opts.Logger,
+		hashes: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	var err error
+	switch {
+	case strings.HasPrefix(storeURL, "sqlite:"):
+		err = s.openSQLite(strings.TrimPrefix(strings.TrimPrefix(storeURL, "sqlite:"), "//"))
+	case strings.HasPrefix(storeURL, "postgres://"), strings.HasPrefix(storeURL, "postgresql://"):
+		err = s.openPostgres(storeURL)
+	default:
+		return nil, fmt.Errorf("store URL %q: want sqlite://PATH or postgres://", redact(storeURL))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if s.dummy, err = opts.Password.Hash("latchkey timing dummy"); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) openSQLite(path string) error {
+	if path == "" {
+		return errors.New("sqlite store needs a path: sqlite:///path/to/latchkey.db")
+	}
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	var err error
+	if s.w, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	s.w.SetMaxOpenConns(1) // one writer: every write transaction is serialised
+	if s.r, err = sql.Open("sqlite", dsn); err != nil {
+		s.w.Close()
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	s.r.SetMaxOpenConns(runtime.GOMAXPROCS(0) * 2)
+	s.d = sqliteDialect{}
+	if err := s.w.Ping(); err != nil {
+		s.Close()
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return nil
+}
+
+func (s *Store) openPostgres(dsn string) error {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(s.opts.MaxConns)
+	db.SetMaxIdleConns(s.opts.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s.w, s.r, s.d = db, db, postgresDialect{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return fmt.Errorf("open postgres %s: %w", redact(dsn), err)
+	}
+	return nil
+}
+
+// redact hides a password in a store URL.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Dialect names the backend: "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.d.name() }
+
+// Ping reports whether the store answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return latchkey.Errorf(latchkey.EUNAVAILABLE, "store unreachable")
+	}
+	return nil
+}
+
+// Close closes the store's connections.
+func (s *Store) Close() error {
+	var err error
+	if s.w != nil {
+		err = s.w.Close()
+	}
+	if s.r != nil && s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// now is the clock at the store's resolution (microseconds).
+func (s *Store) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }

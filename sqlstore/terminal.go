@@ -1,0 +1,82 @@
+package sqlstore
+
+import (
+	"context"
+
+	"latchkey"
+)
+
+const terminalCols = "id, name, site_id, created_at"
+
+func scanTerminal(row interface{ Scan(...any) error }) (latchkey.Terminal, error) {
+	var x latchkey.Terminal
+	var created int64
+	err := row.Scan(&x.ID, &x.Name, &x.SiteID, &created)
+	x.CreatedAt = fromUS(created)
+	x.LockedGroups = []string{}
+	return x, err
+}
+
+// RegisterTerminal adds a terminal and returns it with its token, which is
+// stored only as a hash.
+func (s *Store) RegisterTerminal(ctx context.Context, c latchkey.Caller, name, siteID string) (*latchkey.Terminal, error) {
+	if err := requireStaff(c); err != nil {
+		return nil, err
+	}
+	if err := latchkey.ValidName("name", name); err != nil {
+		return nil, err
+	}
+	x := latchkey.Terminal{ID: latchkey.NewID("term"), Name: name, SiteID: siteID, LockedGroups: []string{}}
+	token, hash := newToken(terminalTokenPrefix)
+	err := s.write(ctx, func(t *tx) error {
+		if _, err := t.loadSite(siteID); err != nil {
+			if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+				return latchkey.BadField("site", "site %q does not exist", siteID)
+			}
+			return err
+		}
+		x.CreatedAt = t.now
+		if _, err := t.exec("INSERT INTO terminals ("+terminalCols+") VALUES (?, ?, ?, ?)", x.ID, x.Name, x.SiteID, us(x.CreatedAt)); err != nil {
+			return err
+		}
+		if _, err := t.exec("INSERT INTO tokens (hash, kind, terminal_id, created_at) VALUES (?, 'terminal', ?, ?)", hash, x.ID, us(t.now)); err != nil {
+			return err
+		}
+		t.record(c.Actor(), x.ID, "terminal.register", x.ID, map[string]any{"name": name, "site": siteID})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	x.Token = token
+	return &x, nil
+}
+
+// GetTerminal reads a terminal: people, or the terminal itself.
+func (s *Store) GetTerminal(ctx context.Context, c latchkey.Caller, id string) (*latchkey.Terminal, error) {
+	if c.Role == latchkey.RoleTerminal && c.TerminalID != id {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "a terminal may read only itself")
+	}
+	x, err := scanTerminal(s.queryRow(ctx, "SELECT "+terminalCols+" FROM terminals WHERE id = ?", id))
+	if err != nil {
+		return nil, notFound(err, "terminal %s not found", id)
+	}
+	return &x, nil
+}
+
+// ListTerminals lists terminals (people only).
+func (s *Store) ListTerminals(ctx context.Context, c latchkey.Caller, page latchkey.Page) ([]latchkey.Terminal, string, error) {
+	if c.PrincipalID == "" {
+		return nil, "", latchkey.Errorf(latchkey.EFORBIDDEN, "a terminal may read only itself")
+	}
+	return list(ctx, s, "SELECT "+terminalCols+" FROM terminals WHERE id > ?", page, scanTerminal,
+		func(x latchkey.Terminal) string { return x.ID })
+}
+
+// lockTerminal reads a terminal and (PostgreSQL) locks its row: every
+// change to the sessions on a terminal holds it. Lock order is always
+// terminal, then principal, then the audit head.
+func (t *tx) lockTerminal(id string) (latchkey.Terminal, error) {
+	x, err := scanTerminal(t.queryRow("SELECT "+terminalCols+" FROM terminals WHERE id = ?"+t.s.d.forUpdate(), id))
+	return x, notFound(err, "terminal %s not found", id)
+}

@@ -1,0 +1,176 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"latchkey"
+)
+
+// tx is one write transaction. Audit records added to it are chained and
+// inserted just before it commits, so a change and its record commit
+// together or not at all.
+type tx struct {
+	*sql.Tx
+	s     *Store
+	ctx   context.Context
+	now   time.Time
+	audit []latchkey.AuditRecord
+}
+
+// exec, query and queryRow rebind ? placeholders for the dialect.
+func (t *tx) exec(q string, args ...any) (sql.Result, error) {
+	return t.ExecContext(t.ctx, t.s.d.rebind(q), args...)
+}
+func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+	return t.QueryContext(t.ctx, t.s.d.rebind(q), args...)
+}
+func (t *tx) queryRow(q string, args ...any) *sql.Row {
+	return t.QueryRowContext(t.ctx, t.s.d.rebind(q), args...)
+}
+
+// record queues an audit record for this transaction.
+func (t *tx) record(actor, terminal, action, target string, details map[string]any) {
+	if details == nil {
+		details = map[string]any{}
+	}
+	b, err := json.Marshal(details)
+	if err != nil { // details are built from plain values; this is a bug
+		panic(fmt.Sprintf("audit details: %v", err))
+	}
+	t.audit = append(t.audit, latchkey.AuditRecord{At: t.now, Actor: actor, Terminal: terminal,
+		Action: action, Target: target, Details: b})
+}
+
+// flushAudit chains the queued records onto the log. The head row lock
+// orders all audited transactions, so seq follows commit order: a reader of
+// the log after seq N never misses a record that commits later with a
+// smaller seq.
+func (t *tx) flushAudit() error {
+	if len(t.audit) == 0 {
+		return nil
+	}
+	var seq int64
+	var prev string
+	if err := t.queryRow("SELECT seq, hash FROM audit_head WHERE id = 1"+t.s.d.forUpdate()).Scan(&seq, &prev); err != nil {
+		return fmt.Errorf("audit head: %w", err)
+	}
+	for i := range t.audit {
+		r := &t.audit[i]
+		seq++
+		r.Seq, r.PrevHash = seq, prev
+		r.Hash = latchkey.ChainHash(prev, *r)
+		if _, err := t.exec(`INSERT INTO audit (seq, at, actor, terminal, action, target, details, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Seq, us(r.At), r.Actor, r.Terminal, r.Action, r.Target,
+			string(r.Details), r.PrevHash, r.Hash); err != nil {
+			return fmt.Errorf("audit insert: %w", err)
+		}
+		prev = r.Hash
+	}
+	if _, err := t.exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", seq, prev); err != nil {
+		return fmt.Errorf("audit head: %w", err)
+	}
+	return nil
+}
+
+// refusal wraps an error that refuses the caller's request but must still
+// commit what the transaction wrote (a failed-attempt count, an audit
+// record of the refusal).
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// keep marks err as a refusal whose transaction commits.
+func keep(err error) error { return &refusal{err} }
+
+// write runs fn in a write transaction and commits it, rerunning it when it
+// lost a race to another transaction (PostgreSQL deadlock or serialisation
+// failure, SQLite busy). An error from fn rolls back, unless it is a
+// refusal made with keep.
+func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+			}
+		}
+		err = s.writeOnce(ctx, fn)
+		if err == nil || !s.d.retryable(err) {
+			break
+		}
+	}
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.err
+	}
+	return err
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(*tx) error) error {
+	sqltx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t := &tx{Tx: sqltx, s: s, ctx: ctx, now: s.now()}
+	ferr := fn(t)
+	var r *refusal
+	if ferr != nil && !errors.As(ferr, &r) {
+		sqltx.Rollback()
+		return ferr
+	}
+	if err := t.flushAudit(); err != nil {
+		sqltx.Rollback()
+		return err
+	}
+	if err := sqltx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return ferr
+}
+
+// Read helpers on the read pool.
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.r.QueryRowContext(ctx, s.d.rebind(q), args...)
+}
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.r.QueryContext(ctx, s.d.rebind(q), args...)
+}
+
+// us converts a time to stored UTC microseconds; fromUS back.
+func us(t time.Time) int64 { return t.UTC().UnixMicro() }
+func fromUS(v int64) time.Time {
+	return time.UnixMicro(v).UTC()
+}
+
+// nullUS stores an optional time.
+func nullUS(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return us(*t)
+}
+
+// optTime reads an optional time.
+func optTime(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromUS(v.Int64)
+	return &t
+}
+
+// notFound maps sql.ErrNoRows to a not_found error.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return latchkey.Errorf(latchkey.ENOTFOUND, format, args...)
+	}
+	return err
+}
