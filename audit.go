@@ -69,7 +69,7 @@ func (v *ChainVerifier) Add(r AuditRecord) bool {
 	}
 	if r.Seq != v.next || r.PrevHash != v.prev || ChainHash(v.prev, r) != r.Hash {
 		v.FirstBad = v.next
-		if r.Seq < v.next {
+		if r.Seq < v.next && r.Seq >= 1 { // a repeated or reordered record
 			v.FirstBad = r.Seq
 		}
 		return false

@@ -60,7 +60,7 @@ func ErrorCode(err error) string {
 		return ""
 	}
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e != nil {
 		return e.Code
 	}
 	return EINTERNAL
@@ -70,7 +70,7 @@ func ErrorCode(err error) string {
 // for an internal one (whose cause must not leak to callers).
 func ErrorMessage(err error) string {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e != nil {
 		return e.Message
 	}
 	return "internal error"
@@ -79,7 +79,7 @@ func ErrorMessage(err error) string {
 // ErrorDetails returns the details of a coded error, or nil.
 func ErrorDetails(err error) map[string]any {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e != nil {
 		return e.Details
 	}
 	return nil

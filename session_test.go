@@ -1,0 +1,863 @@
+package latchkey_test
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"latchkey"
+)
+
+// ---- shared fixtures and helpers (used by every _test.go file of the package) ----
+
+// t0 is the fixed "now" of the tests.
+var t0 = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+
+// cet is a non-UTC zone, to check that times are normalised to UTC.
+var cet = time.FixedZone("CET+1", 60*60)
+
+const (
+	thisTerm = "term-here"
+	princ    = "p-alice"
+)
+
+// sess builds an ACTIVE session of principal princ; a locked one is locked
+// at t0-1m.
+func sess(id, terminal, identity string, locked bool) latchkey.Session {
+	s := latchkey.Session{
+		ID:             id,
+		PrincipalID:    princ,
+		Identity:       identity,
+		TerminalID:     terminal,
+		Status:         latchkey.SessionActive,
+		StartedAt:      t0.Add(-time.Hour),
+		LastActivityAt: t0.Add(-2 * time.Minute),
+	}
+	if locked {
+		at := t0.Add(-time.Minute)
+		s.LockedAt = &at
+	}
+	return s
+}
+
+// withStatus returns s with the given status.
+func withStatus(s latchkey.Session, st latchkey.SessionStatus) latchkey.Session {
+	s.Status = st
+	return s
+}
+
+// ofPrincipal returns s belonging to another principal.
+func ofPrincipal(s latchkey.Session, p string) latchkey.Session {
+	s.PrincipalID = p
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func ccSite() latchkey.Site { return latchkey.DefaultSite("branch") }
+
+func legacySite() latchkey.Site {
+	s := latchkey.DefaultSite("old branch")
+	s.ConcurrencyControls = false
+	return s
+}
+
+func user(global bool) latchkey.Principal {
+	return latchkey.Principal{ID: princ, Name: "Alice", Role: latchkey.RoleUser, Global: global}
+}
+
+// wantCode checks err's code ("" = no error) and that a non-nil error is an
+// *latchkey.Error.
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := latchkey.ErrorCode(err); got != code {
+		t.Fatalf("error code = %q, want %q (err: %v)", got, code, err)
+	}
+	if err != nil {
+		if _, ok := err.(*latchkey.Error); !ok {
+			t.Fatalf("error %v is %T, want *latchkey.Error", err, err)
+		}
+	}
+}
+
+// detail returns details[key] of err, failing the test if it is absent.
+func detail(t *testing.T, err error, key string) any {
+	t.Helper()
+	d := latchkey.ErrorDetails(err)
+	v, ok := d[key]
+	if !ok {
+		t.Fatalf("details of %v have no %q: %#v", err, key, d)
+	}
+	return v
+}
+
+// refIDs returns the ids listed in details.sessions of err.
+func refIDs(t *testing.T, err error) []string {
+	t.Helper()
+	v := detail(t, err, "sessions")
+	rs, ok := v.([]latchkey.SessionRef)
+	if !ok {
+		t.Fatalf("details.sessions is %T, want []latchkey.SessionRef", v)
+	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// failList renders d.Fail as "id:reason" in order.
+func failList(d latchkey.Decision) []string {
+	out := []string{}
+	for _, f := range d.Fail {
+		out = append(out, f.Session.ID+":"+f.Reason)
+	}
+	return out
+}
+
+// checkFailedSessionsIntact checks every failed session is passed through
+// exactly as given in the input (the caller writes it back by id and more).
+func checkFailedSessionsIntact(t *testing.T, d latchkey.Decision, inputs ...latchkey.Session) {
+	t.Helper()
+	for _, f := range d.Fail {
+		i := slices.IndexFunc(inputs, func(s latchkey.Session) bool { return s.ID == f.Session.ID })
+		if i < 0 {
+			t.Fatalf("failed session %s was not in the input", f.Session.ID)
+		}
+		if !reflect.DeepEqual(f.Session, inputs[i]) {
+			t.Fatalf("failed session %s altered:\n got  %+v\n want %+v", f.Session.ID, f.Session, inputs[i])
+		}
+	}
+}
+
+// ---- Session.Unlocked ----
+
+func TestSessionUnlocked(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		s    latchkey.Session
+		want bool
+	}{
+		{"active unlocked", sess("s", thisTerm, "alice", false), true},
+		{"active locked", sess("s", thisTerm, "alice", true), false},
+		{"failed unlocked", withStatus(sess("s", thisTerm, "alice", false), latchkey.SessionFailed), false},
+		{"ended unlocked", withStatus(sess("s", thisTerm, "alice", false), latchkey.SessionEnded), false},
+		{"expired unlocked", withStatus(sess("s", thisTerm, "alice", false), latchkey.SessionExpired), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if got := c.s.Unlocked(); got != c.want {
+				t.Fatalf("Unlocked() = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// ---- DecideLogin ----
+
+func TestDecideLogin(t *testing.T) {
+	t.Parallel()
+	// This terminal's previous sessions.
+	here := sess("s-here", thisTerm, "alice", false)
+	hereLocked := sess("s-here-locked", thisTerm, "alice", true)
+	hereOtherIdentity := sess("s-here-alice2", thisTerm, "alice2", false)
+	hereBob := ofPrincipal(sess("s-here-bob", thisTerm, "bob", false), "p-bob")
+	hereBobLocked := ofPrincipal(sess("s-here-bob-locked", thisTerm, "bob", true), "p-bob")
+	// Sessions of the principal elsewhere.
+	unlockedA := sess("s-a", "term-a", "alice", false)
+	unlockedB := sess("s-b", "term-b", "alice", false)
+	lockedC := sess("s-c", "term-c", "alice", true)
+	lockedD := sess("s-d", "term-d", "alice", true)
+	otherIdLocked := sess("s-e", "term-e", "alice2", true)
+	otherIdUnlocked := sess("s-f", "term-f", "alice2", false)
+	otherIdLocked3 := sess("s-g", "term-g", "alice3", true)
+
+	type tc struct {
+		name       string
+		global     bool
+		legacy     bool
+		force      bool
+		active     []latchkey.Session
+		onTerminal *latchkey.Session
+		wantCode   string
+		wantRefs   []string // details.sessions ids
+		wantFail   []string // "id:reason" in order
+	}
+	cases := []tc{
+		// No sessions at all.
+		{name: "no sessions", wantFail: []string{}},
+		{name: "no sessions, force", force: true, wantFail: []string{}},
+		{name: "no sessions, legacy, force", legacy: true, force: true, wantFail: []string{}},
+		{name: "no sessions, global", global: true, wantFail: []string{}},
+
+		// Rule 2: clean-up of this terminal's ACTIVE session.
+		{name: "cleanup own unlocked session on this terminal",
+			active: []latchkey.Session{here}, onTerminal: &here,
+			wantFail: []string{"s-here:terminal_cleanup"}},
+		{name: "cleanup own locked session on this terminal",
+			active: []latchkey.Session{hereLocked}, onTerminal: &hereLocked,
+			wantFail: []string{"s-here-locked:terminal_cleanup"}},
+		{name: "cleanup another principal's unlocked session on this terminal",
+			onTerminal: &hereBob,
+			wantFail:   []string{"s-here-bob:terminal_cleanup"}},
+		{name: "cleanup another principal's locked session on this terminal",
+			onTerminal: &hereBobLocked,
+			wantFail:   []string{"s-here-bob-locked:terminal_cleanup"}},
+		{name: "cleanup on legacy site",
+			legacy: true, onTerminal: &hereBobLocked,
+			wantFail: []string{"s-here-bob-locked:terminal_cleanup"}},
+		{name: "cleanup for a global principal",
+			global: true, active: []latchkey.Session{here}, onTerminal: &here,
+			wantFail: []string{"s-here:terminal_cleanup"}},
+		{name: "own session on this terminal under another identity is cleaned up, not identity_in_use",
+			active: []latchkey.Session{hereOtherIdentity}, onTerminal: &hereOtherIdentity,
+			wantFail: []string{"s-here-alice2:terminal_cleanup"}},
+		{name: "session on this terminal in Active does not count as elsewhere (other identity, unlocked)",
+			active:   []latchkey.Session{hereOtherIdentity},
+			wantFail: []string{}},
+		{name: "non-active session on this terminal is not cleaned up",
+			onTerminal: ptr(withStatus(here, latchkey.SessionFailed)),
+			wantFail:   []string{}},
+		{name: "ended session on this terminal is not cleaned up",
+			onTerminal: ptr(withStatus(hereBob, latchkey.SessionEnded)),
+			wantFail:   []string{}},
+		{name: "cleanup comes first, before forced sessions",
+			force: true, active: []latchkey.Session{unlockedA, here, unlockedB}, onTerminal: &here,
+			wantFail: []string{"s-here:terminal_cleanup", "s-a:forced", "s-b:forced"}},
+		{name: "cleanup of another principal comes first, before forced sessions",
+			force: true, active: []latchkey.Session{unlockedA}, onTerminal: &hereBob,
+			wantFail: []string{"s-here-bob:terminal_cleanup", "s-a:forced"}},
+
+		// Rule 3: identity_in_use.
+		{name: "other identity locked elsewhere",
+			active:   []latchkey.Session{otherIdLocked},
+			wantCode: latchkey.EIDENTITYINUSE, wantRefs: []string{"s-e"}},
+		{name: "other identity unlocked elsewhere",
+			active:   []latchkey.Session{otherIdUnlocked},
+			wantCode: latchkey.EIDENTITYINUSE, wantRefs: []string{"s-f"}},
+		{name: "other identity elsewhere: force does not help",
+			force: true, active: []latchkey.Session{otherIdUnlocked},
+			wantCode: latchkey.EIDENTITYINUSE, wantRefs: []string{"s-f"}},
+		{name: "other identity elsewhere: refused login cleans nothing up",
+			active: []latchkey.Session{otherIdLocked, here}, onTerminal: &here,
+			wantCode: latchkey.EIDENTITYINUSE, wantRefs: []string{"s-e"}},
+		{name: "other identity elsewhere: refused login cleans up no other principal's session either",
+			onTerminal: &hereBob, active: []latchkey.Session{otherIdLocked},
+			wantCode: latchkey.EIDENTITYINUSE, wantRefs: []string{"s-e"}},
+		{name: "identity_in_use lists only the other identities' sessions",
+			active:   []latchkey.Session{lockedC, otherIdLocked, unlockedA, otherIdLocked3},
+			wantCode: latchkey.EIDENTITYINUSE, wantRefs: []string{"s-e", "s-g"}},
+		{name: "identity_in_use wins over concurrent_session",
+			active:   []latchkey.Session{unlockedA, otherIdLocked},
+			wantCode: latchkey.EIDENTITYINUSE, wantRefs: []string{"s-e"}},
+		{name: "identity_in_use applies to a global principal",
+			global: true, active: []latchkey.Session{otherIdLocked},
+			wantCode: latchkey.EIDENTITYINUSE, wantRefs: []string{"s-e"}},
+		{name: "identity_in_use applies to a global principal with force",
+			global: true, force: true, active: []latchkey.Session{otherIdUnlocked},
+			wantCode: latchkey.EIDENTITYINUSE, wantRefs: []string{"s-f"}},
+		{name: "identity_in_use on a legacy site",
+			legacy: true, active: []latchkey.Session{otherIdLocked},
+			wantCode: latchkey.EIDENTITYINUSE, wantRefs: []string{"s-e"}},
+		{name: "same identity locked elsewhere is allowed",
+			active:   []latchkey.Session{lockedC},
+			wantFail: []string{}},
+
+		// Rule 4: concurrent_session.
+		{name: "unlocked elsewhere, no force",
+			active:   []latchkey.Session{unlockedA},
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-a"}},
+		{name: "unlocked elsewhere, no force: refused login cleans nothing up",
+			active: []latchkey.Session{unlockedA, here}, onTerminal: &here,
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-a"}},
+		{name: "two unlocked elsewhere, no force",
+			active:   []latchkey.Session{unlockedA, unlockedB},
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-a", "s-b"}},
+		{name: "unlocked elsewhere, force",
+			force: true, active: []latchkey.Session{unlockedA},
+			wantFail: []string{"s-a:forced"}},
+		{name: "mixture one unlocked + several locked, no force: only the unlocked is listed",
+			active:   []latchkey.Session{lockedC, unlockedA, lockedD},
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-a"}},
+		{name: "mixture one unlocked + several locked, force: only the unlocked is failed",
+			force: true, active: []latchkey.Session{lockedC, unlockedA, lockedD},
+			wantFail: []string{"s-a:forced"}},
+		{name: "locked-only elsewhere, no force",
+			active:   []latchkey.Session{lockedC, lockedD},
+			wantFail: []string{}},
+		{name: "locked-only elsewhere, force: nothing failed",
+			force: true, active: []latchkey.Session{lockedC, lockedD},
+			wantFail: []string{}},
+		{name: "locked-only elsewhere plus clean-up",
+			active: []latchkey.Session{lockedC, here}, onTerminal: &here,
+			wantFail: []string{"s-here:terminal_cleanup"}},
+
+		// Legacy site: locked sessions count as unlocked.
+		{name: "legacy: locked elsewhere conflicts",
+			legacy: true, active: []latchkey.Session{lockedC},
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-c"}},
+		{name: "legacy: mixture lists all",
+			legacy: true, active: []latchkey.Session{lockedC, unlockedA, lockedD},
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-c", "s-a", "s-d"}},
+		{name: "legacy: force fails locked ones too",
+			legacy: true, force: true, active: []latchkey.Session{lockedC, unlockedA, lockedD},
+			wantFail: []string{"s-c:forced", "s-a:forced", "s-d:forced"}},
+		{name: "legacy: force with clean-up first",
+			legacy: true, force: true, active: []latchkey.Session{lockedC, hereLocked}, onTerminal: &hereLocked,
+			wantFail: []string{"s-here-locked:terminal_cleanup", "s-c:forced"}},
+		{name: "legacy: own session on this terminal does not conflict",
+			legacy: true, active: []latchkey.Session{hereLocked},
+			wantFail: []string{}},
+
+		// Global principals skip rule 4.
+		{name: "global: unlocked elsewhere allowed",
+			global: true, active: []latchkey.Session{unlockedA, unlockedB},
+			wantFail: []string{}},
+		{name: "global: force fails nothing",
+			global: true, force: true, active: []latchkey.Session{unlockedA, lockedC},
+			wantFail: []string{}},
+		{name: "global: legacy site, force fails nothing",
+			global: true, legacy: true, force: true, active: []latchkey.Session{unlockedA, lockedC},
+			wantFail: []string{}},
+		{name: "global: clean-up still happens, nothing forced",
+			global: true, force: true, active: []latchkey.Session{unlockedA, here}, onTerminal: &here,
+			wantFail: []string{"s-here:terminal_cleanup"}},
+
+		// Non-active statuses in the input are ignored.
+		{name: "non-active sessions elsewhere are ignored",
+			active: []latchkey.Session{
+				withStatus(unlockedA, latchkey.SessionFailed),
+				withStatus(unlockedB, latchkey.SessionEnded),
+				withStatus(otherIdUnlocked, latchkey.SessionExpired),
+			},
+			wantFail: []string{}},
+		{name: "non-active sessions elsewhere are ignored, force fails nothing",
+			force: true,
+			active: []latchkey.Session{
+				withStatus(unlockedA, latchkey.SessionFailed),
+				withStatus(unlockedB, latchkey.SessionEnded),
+				withStatus(lockedC, latchkey.SessionExpired),
+			},
+			wantFail: []string{}},
+		{name: "non-active sessions elsewhere are ignored on a legacy site",
+			legacy: true, force: true,
+			active: []latchkey.Session{
+				withStatus(lockedC, latchkey.SessionFailed),
+				withStatus(otherIdLocked, latchkey.SessionExpired),
+			},
+			wantFail: []string{}},
+		{name: "non-active mixed with an active unlocked: only the active one listed",
+			active: []latchkey.Session{
+				withStatus(unlockedB, latchkey.SessionFailed),
+				unlockedA,
+			},
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-a"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			site := ccSite()
+			if c.legacy {
+				site = legacySite()
+			}
+			in := latchkey.LoginInput{
+				Principal:  user(c.global),
+				Identity:   "alice",
+				Terminal:   thisTerm,
+				Site:       site,
+				Force:      c.force,
+				Active:     slices.Clone(c.active),
+				OnTerminal: c.onTerminal,
+			}
+			d := latchkey.DecideLogin(in)
+			wantCode(t, d.Err, c.wantCode)
+			if c.wantCode != "" {
+				if len(d.Fail) != 0 {
+					t.Fatalf("refused login fails sessions: %v (a refused login changes nothing)", failList(d))
+				}
+				if got := refIDs(t, d.Err); !slices.Equal(got, c.wantRefs) {
+					t.Fatalf("details.sessions = %v, want %v", got, c.wantRefs)
+				}
+				return
+			}
+			if got := failList(d); !slices.Equal(got, c.wantFail) {
+				t.Fatalf("Fail = %v, want %v", got, c.wantFail)
+			}
+			all := slices.Clone(c.active)
+			if c.onTerminal != nil {
+				all = append(all, *c.onTerminal)
+			}
+			checkFailedSessionsIntact(t, d, all...)
+		})
+	}
+}
+
+// The SessionRefs of a refusal carry the listed sessions' details.
+func TestDecideLoginSessionRefs(t *testing.T) {
+	t.Parallel()
+	a := sess("s-a", "term-a", "alice", false)
+	a.StartedAt = t0.Add(-3 * time.Hour)
+	for _, c := range []struct {
+		name  string
+		s     latchkey.Session
+		code  string
+		legac bool
+	}{
+		{"concurrent_session unlocked", a, latchkey.ECONCURRENTSESSION, false},
+		{"concurrent_session legacy locked", sess("s-c", "term-c", "alice", true), latchkey.ECONCURRENTSESSION, true},
+		{"identity_in_use", sess("s-e", "term-e", "alice2", true), latchkey.EIDENTITYINUSE, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			site := ccSite()
+			if c.legac {
+				site = legacySite()
+			}
+			d := latchkey.DecideLogin(latchkey.LoginInput{Principal: user(false), Identity: "alice", Terminal: thisTerm,
+				Site: site, Active: []latchkey.Session{c.s}})
+			wantCode(t, d.Err, c.code)
+			rs := detail(t, d.Err, "sessions").([]latchkey.SessionRef)
+			want := latchkey.SessionRef{ID: c.s.ID, TerminalID: c.s.TerminalID, Identity: c.s.Identity,
+				StartedAt: c.s.StartedAt, LockedAt: c.s.LockedAt}
+			if len(rs) != 1 || !reflect.DeepEqual(rs[0], want) {
+				t.Fatalf("details.sessions = %+v, want [%+v]", rs, want)
+			}
+			if latchkey.ErrorMessage(d.Err) == "" {
+				t.Fatal("refusal has no message")
+			}
+		})
+	}
+}
+
+// DecideLogin must not modify its input.
+func TestDecideLoginDoesNotMutateInput(t *testing.T) {
+	t.Parallel()
+	here := sess("s-here", thisTerm, "alice", false)
+	active := []latchkey.Session{sess("s-a", "term-a", "alice", false), sess("s-c", "term-c", "alice", true), here}
+	before := slices.Clone(active)
+	hereBefore := here
+	d := latchkey.DecideLogin(latchkey.LoginInput{Principal: user(false), Identity: "alice", Terminal: thisTerm,
+		Site: ccSite(), Force: true, Active: active, OnTerminal: &here})
+	if d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	if !reflect.DeepEqual(active, before) || !reflect.DeepEqual(here, hereBefore) {
+		t.Fatal("DecideLogin modified its input")
+	}
+}
+
+// ---- DecideUnlock ----
+
+func TestDecideUnlock(t *testing.T) {
+	t.Parallel()
+	self := sess("s-self", thisTerm, "alice", true)
+	selfStaleUnlocked := sess("s-self", thisTerm, "alice", false) // same id, as loaded before the lock
+	unlockedA := sess("s-a", "term-a", "alice", false)
+	unlockedB := sess("s-b", "term-b", "alice2", false)
+	lockedC := sess("s-c", "term-c", "alice", true)
+	lockedD := sess("s-d", "term-d", "alice", true)
+
+	cases := []struct {
+		name     string
+		global   bool
+		legacy   bool
+		force    bool
+		active   []latchkey.Session
+		wantCode string
+		wantRefs []string
+		wantFail []string
+	}{
+		{name: "only the session itself", active: []latchkey.Session{self}, wantFail: []string{}},
+		{name: "the session itself, seen unlocked, never conflicts", active: []latchkey.Session{selfStaleUnlocked}, wantFail: []string{}},
+		{name: "the session itself on a legacy site with force", legacy: true, force: true,
+			active: []latchkey.Session{self}, wantFail: []string{}},
+		{name: "empty active list", wantFail: []string{}},
+		{name: "other unlocked", active: []latchkey.Session{self, unlockedA},
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-a"}},
+		{name: "other unlocked under another identity", active: []latchkey.Session{self, unlockedB},
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-b"}},
+		{name: "two others unlocked", active: []latchkey.Session{unlockedA, self, unlockedB},
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-a", "s-b"}},
+		{name: "other unlocked, force", force: true, active: []latchkey.Session{self, unlockedA, unlockedB},
+			wantFail: []string{"s-a:forced", "s-b:forced"}},
+		{name: "locked others fine", active: []latchkey.Session{lockedC, self, lockedD}, wantFail: []string{}},
+		{name: "locked others, force: none failed", force: true, active: []latchkey.Session{lockedC, self, lockedD}, wantFail: []string{}},
+		{name: "mixture, no force: only unlocked listed", active: []latchkey.Session{lockedC, unlockedA, self, lockedD},
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-a"}},
+		{name: "mixture, force: only unlocked failed", force: true, active: []latchkey.Session{lockedC, unlockedA, self, lockedD},
+			wantFail: []string{"s-a:forced"}},
+		{name: "legacy: locked other conflicts", legacy: true, active: []latchkey.Session{self, lockedC},
+			wantCode: latchkey.ECONCURRENTSESSION, wantRefs: []string{"s-c"}},
+		{name: "legacy: force fails locked others too", legacy: true, force: true, active: []latchkey.Session{self, lockedC, unlockedA},
+			wantFail: []string{"s-c:forced", "s-a:forced"}},
+		{name: "global: unlocked other allowed", global: true, active: []latchkey.Session{self, unlockedA},
+			wantFail: []string{}},
+		{name: "global: force fails nothing", global: true, force: true, active: []latchkey.Session{self, unlockedA, lockedC},
+			wantFail: []string{}},
+		{name: "global: legacy, force fails nothing", global: true, legacy: true, force: true,
+			active: []latchkey.Session{self, unlockedA, lockedC}, wantFail: []string{}},
+		{name: "non-active others ignored", force: true, legacy: true,
+			active: []latchkey.Session{self, withStatus(unlockedA, latchkey.SessionFailed),
+				withStatus(lockedC, latchkey.SessionEnded), withStatus(unlockedB, latchkey.SessionExpired)},
+			wantFail: []string{}},
+		{name: "non-active others ignored, no force",
+			active:   []latchkey.Session{self, withStatus(unlockedA, latchkey.SessionFailed)},
+			wantFail: []string{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			site := ccSite()
+			if c.legacy {
+				site = legacySite()
+			}
+			d := latchkey.DecideUnlock(latchkey.UnlockInput{Session: self, Principal: user(c.global), Site: site,
+				Force: c.force, Active: slices.Clone(c.active)})
+			wantCode(t, d.Err, c.wantCode)
+			if c.wantCode != "" {
+				if len(d.Fail) != 0 {
+					t.Fatalf("refused unlock fails sessions: %v", failList(d))
+				}
+				if got := refIDs(t, d.Err); !slices.Equal(got, c.wantRefs) {
+					t.Fatalf("details.sessions = %v, want %v", got, c.wantRefs)
+				}
+				return
+			}
+			if got := failList(d); !slices.Equal(got, c.wantFail) {
+				t.Fatalf("Fail = %v, want %v", got, c.wantFail)
+			}
+			checkFailedSessionsIntact(t, d, c.active...)
+		})
+	}
+}
+
+// ---- CheckSessionCall ----
+
+func TestCheckSessionCall(t *testing.T) {
+	t.Parallel()
+	base := sess("s1", thisTerm, "alice", false)
+	failed := withStatus(base, latchkey.SessionFailed)
+	failed.EndReason = latchkey.EndForced
+	cases := []struct {
+		name       string
+		s          latchkey.Session
+		terminal   string
+		wantCode   string
+		wantStatus string // details.status, for conflict
+	}{
+		{"own active unlocked", base, thisTerm, "", ""},
+		{"own active locked", sess("s1", thisTerm, "alice", true), thisTerm, "", ""},
+		{"other terminal", base, "term-other", latchkey.EFORBIDDEN, ""},
+		{"other terminal, empty id", base, "", latchkey.EFORBIDDEN, ""},
+		{"other terminal checked before status", failed, "term-other", latchkey.EFORBIDDEN, ""},
+		{"failed", failed, thisTerm, latchkey.ESESSIONFAILED, ""},
+		{"ended", withStatus(base, latchkey.SessionEnded), thisTerm, latchkey.ECONFLICT, "ended"},
+		{"expired", withStatus(base, latchkey.SessionExpired), thisTerm, latchkey.ECONFLICT, "expired"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			err := latchkey.CheckSessionCall(c.s, c.terminal)
+			wantCode(t, err, c.wantCode)
+			switch c.wantCode {
+			case latchkey.ESESSIONFAILED:
+				got, ok := detail(t, err, "session").(latchkey.Session)
+				if !ok || got.ID != c.s.ID || got.Status != latchkey.SessionFailed {
+					t.Fatalf("details.session = %#v, want the failed session %s", detail(t, err, "session"), c.s.ID)
+				}
+			case latchkey.ECONFLICT:
+				if got := detail(t, err, "status"); got != c.wantStatus {
+					t.Fatalf("details.status = %#v, want %q", got, c.wantStatus)
+				}
+			}
+		})
+	}
+	if latchkey.ESESSIONFAILED != "session_failed" {
+		t.Fatalf("ESESSIONFAILED = %q, API.md says session_failed", latchkey.ESESSIONFAILED)
+	}
+}
+
+// ---- DecideLock ----
+
+func TestDecideLock(t *testing.T) {
+	t.Parallel()
+	sent := time.Date(2025, 3, 14, 10, 30, 15, 123456789, cet) // 09:30:15.123456789 UTC
+	firstLock := t0.Add(-time.Minute)
+	cases := []struct {
+		name       string
+		s          latchkey.Session
+		terminal   string
+		wantCode   string
+		wantLocked *time.Time // nil = must stay unlocked
+	}{
+		{"unlocked active gets locked at time_sent", sess("s1", thisTerm, "alice", false), thisTerm, "", &sent},
+		{"already locked keeps the first lock time", sess("s1", thisTerm, "alice", true), thisTerm, "", &firstLock},
+		{"failed session", withStatus(sess("s1", thisTerm, "alice", false), latchkey.SessionFailed), thisTerm, latchkey.ESESSIONFAILED, nil},
+		{"ended session", withStatus(sess("s1", thisTerm, "alice", false), latchkey.SessionEnded), thisTerm, latchkey.ECONFLICT, nil},
+		{"expired session", withStatus(sess("s1", thisTerm, "alice", false), latchkey.SessionExpired), thisTerm, latchkey.ECONFLICT, nil},
+		{"other terminal", sess("s1", "term-other", "alice", false), thisTerm, latchkey.EFORBIDDEN, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			in := c.s
+			var inLocked *time.Time
+			if in.LockedAt != nil {
+				inLocked = ptr(*in.LockedAt)
+			}
+			got, err := latchkey.DecideLock(c.s, c.terminal, sent)
+			wantCode(t, err, c.wantCode)
+			// The input is passed by value; its LockedAt must be left alone.
+			if (in.LockedAt == nil) != (inLocked == nil) || (inLocked != nil && !in.LockedAt.Equal(*inLocked)) {
+				t.Fatal("DecideLock modified the caller's LockedAt")
+			}
+			if c.wantLocked == nil {
+				if got.LockedAt != nil {
+					t.Fatalf("LockedAt = %v, want nil", got.LockedAt)
+				}
+				if !reflect.DeepEqual(got, c.s) {
+					t.Fatalf("refused lock changed the session: %+v", got)
+				}
+				return
+			}
+			if got.LockedAt == nil {
+				t.Fatal("LockedAt is nil")
+			}
+			if !got.LockedAt.Equal(*c.wantLocked) {
+				t.Fatalf("LockedAt = %v, want %v", got.LockedAt, c.wantLocked)
+			}
+			if got.LockedAt.Location() != time.UTC {
+				t.Fatalf("LockedAt location = %v, want UTC", got.LockedAt.Location())
+			}
+			if got.LockedAt.Nanosecond() != c.wantLocked.Nanosecond() {
+				t.Fatalf("LockedAt lost precision: %v", got.LockedAt)
+			}
+			// Nothing else changes.
+			rest := got
+			rest.LockedAt = c.s.LockedAt
+			if !reflect.DeepEqual(rest, c.s) {
+				t.Fatalf("DecideLock changed more than LockedAt:\n got  %+v\n want %+v", got, c.s)
+			}
+			if got.Status != latchkey.SessionActive {
+				t.Fatalf("status = %s", got.Status)
+			}
+		})
+	}
+}
+
+// ---- ApplyIdle / IdleDeadline ----
+
+func idleSite(inactivity, forced int) latchkey.Site {
+	s := ccSite()
+	s.InactivityLockMinutes = inactivity
+	s.ForcedTimeoutMinutes = forced
+	return s
+}
+
+func TestApplyIdle(t *testing.T) {
+	t.Parallel()
+	la := time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC) // last activity
+	earlyLock := la.Add(2 * time.Minute)
+	mins := func(n int) time.Time { return la.Add(time.Duration(n) * time.Minute) }
+
+	active := func(locked bool) latchkey.Session {
+		s := sess("s1", thisTerm, "alice", false)
+		s.LastActivityAt = la
+		if locked {
+			s.LockedAt = ptr(earlyLock)
+		}
+		return s
+	}
+	cases := []struct {
+		name        string
+		s           latchkey.Session
+		inactivity  int
+		forced      int
+		now         time.Time
+		want        latchkey.IdleChange
+		wantLocked  *time.Time
+		wantEndedAt *time.Time
+	}{
+		{"inactivity: 1ns before", active(false), 10, 0, mins(10).Add(-time.Nanosecond), latchkey.IdleNone, nil, nil},
+		{"inactivity: exactly at", active(false), 10, 0, mins(10), latchkey.IdleLocked, ptr(mins(10)), nil},
+		{"inactivity: long after, locked at last_activity+N", active(false), 10, 0, mins(500), latchkey.IdleLocked, ptr(mins(10)), nil},
+		{"inactivity: now before last activity", active(false), 10, 0, la.Add(-time.Hour), latchkey.IdleNone, nil, nil},
+		{"forced: 1ns before", active(false), 0, 30, mins(30).Add(-time.Nanosecond), latchkey.IdleNone, nil, nil},
+		{"forced: exactly at", active(false), 0, 30, mins(30), latchkey.IdleExpired, nil, ptr(mins(30))},
+		{"forced: long after, ended at last_activity+forced", active(false), 0, 30, mins(900), latchkey.IdleExpired, nil, ptr(mins(30))},
+		{"both: only inactivity due", active(false), 10, 30, mins(15), latchkey.IdleLocked, ptr(mins(10)), nil},
+		{"both: 1ns before forced", active(false), 10, 30, mins(30).Add(-time.Nanosecond), latchkey.IdleLocked, ptr(mins(10)), nil},
+		{"both due: expired", active(false), 10, 30, mins(30), latchkey.IdleExpired, nil, ptr(mins(30))},
+		{"both due, forced shorter than inactivity: expired", active(false), 10, 5, mins(7), latchkey.IdleExpired, nil, ptr(mins(5))},
+		{"both, forced shorter, 1ns before forced", active(false), 10, 5, mins(5).Add(-time.Nanosecond), latchkey.IdleNone, nil, nil},
+		{"locked session is not re-locked", active(true), 10, 0, mins(500), latchkey.IdleNone, ptr(earlyLock), nil},
+		{"locked session, both set, only inactivity due", active(true), 10, 30, mins(20), latchkey.IdleNone, ptr(earlyLock), nil},
+		{"locked session can expire", active(true), 10, 30, mins(30), latchkey.IdleExpired, ptr(earlyLock), ptr(mins(30))},
+		{"locked session expires with forced only", active(true), 0, 30, mins(31), latchkey.IdleExpired, ptr(earlyLock), ptr(mins(30))},
+		{"zero settings never change", active(false), 0, 0, mins(1 << 20), latchkey.IdleNone, nil, nil},
+	}
+	for _, st := range []latchkey.SessionStatus{latchkey.SessionFailed, latchkey.SessionEnded, latchkey.SessionExpired} {
+		s := withStatus(active(false), st)
+		cases = append(cases, struct {
+			name        string
+			s           latchkey.Session
+			inactivity  int
+			forced      int
+			now         time.Time
+			want        latchkey.IdleChange
+			wantLocked  *time.Time
+			wantEndedAt *time.Time
+		}{"non-active " + string(st) + " untouched", s, 10, 30, mins(1000), latchkey.IdleNone, nil, nil})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got, ch := latchkey.ApplyIdle(c.s, idleSite(c.inactivity, c.forced), c.now)
+			if ch != c.want {
+				t.Fatalf("change = %v, want %v", ch, c.want)
+			}
+			if ch == latchkey.IdleNone {
+				if !reflect.DeepEqual(got, c.s) {
+					t.Fatalf("IdleNone but session changed:\n got  %+v\n want %+v", got, c.s)
+				}
+				return
+			}
+			if (got.LockedAt == nil) != (c.wantLocked == nil) || (c.wantLocked != nil && !got.LockedAt.Equal(*c.wantLocked)) {
+				t.Fatalf("LockedAt = %v, want %v", got.LockedAt, c.wantLocked)
+			}
+			if (got.EndedAt == nil) != (c.wantEndedAt == nil) || (c.wantEndedAt != nil && !got.EndedAt.Equal(*c.wantEndedAt)) {
+				t.Fatalf("EndedAt = %v, want %v", got.EndedAt, c.wantEndedAt)
+			}
+			switch ch {
+			case latchkey.IdleLocked:
+				if got.Status != latchkey.SessionActive || got.EndReason != "" {
+					t.Fatalf("locked session: status %s reason %q, want active and no reason", got.Status, got.EndReason)
+				}
+			case latchkey.IdleExpired:
+				if got.Status != latchkey.SessionExpired || got.EndReason != latchkey.EndForcedTimeout {
+					t.Fatalf("expired session: status %s reason %q, want expired/forced_timeout", got.Status, got.EndReason)
+				}
+			}
+			// Nothing else changes.
+			rest := got
+			rest.Status, rest.LockedAt, rest.EndedAt, rest.EndReason = c.s.Status, c.s.LockedAt, c.s.EndedAt, c.s.EndReason
+			if !reflect.DeepEqual(rest, c.s) {
+				t.Fatalf("ApplyIdle changed other fields:\n got  %+v\n want %+v", got, c.s)
+			}
+		})
+	}
+}
+
+func TestIdleDeadline(t *testing.T) {
+	t.Parallel()
+	la := time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC)
+	mins := func(n int) time.Time { return la.Add(time.Duration(n) * time.Minute) }
+	s := sess("s1", thisTerm, "alice", false)
+	s.LastActivityAt = la
+	locked := s
+	locked.LockedAt = ptr(la.Add(time.Minute))
+	cases := []struct {
+		name       string
+		s          latchkey.Session
+		inactivity int
+		forced     int
+		want       time.Time // zero = never
+	}{
+		{"inactivity only", s, 10, 0, mins(10)},
+		{"forced only", s, 0, 30, mins(30)},
+		{"both, inactivity earlier", s, 10, 30, mins(10)},
+		{"both, forced earlier", s, 10, 5, mins(5)},
+		{"both equal", s, 10, 10, mins(10)},
+		{"locked, both: forced", locked, 10, 30, mins(30)},
+		{"locked, forced earlier", locked, 10, 5, mins(5)},
+		{"locked, inactivity only: never", locked, 10, 0, time.Time{}},
+		{"zero settings: never", s, 0, 0, time.Time{}},
+		{"failed: never", withStatus(s, latchkey.SessionFailed), 10, 30, time.Time{}},
+		{"ended: never", withStatus(s, latchkey.SessionEnded), 10, 30, time.Time{}},
+		{"expired: never", withStatus(s, latchkey.SessionExpired), 10, 30, time.Time{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			site := idleSite(c.inactivity, c.forced)
+			got := latchkey.IdleDeadline(c.s, site)
+			if !got.Equal(c.want) || got.IsZero() != c.want.IsZero() {
+				t.Fatalf("IdleDeadline = %v, want %v", got, c.want)
+			}
+			// Consistency with ApplyIdle: nothing before the deadline,
+			// a change at it; never anything when there is none.
+			if got.IsZero() {
+				if _, ch := latchkey.ApplyIdle(c.s, site, la.Add(100000*time.Hour)); ch != latchkey.IdleNone {
+					t.Fatalf("no deadline but ApplyIdle changes the session (%v)", ch)
+				}
+				return
+			}
+			if _, ch := latchkey.ApplyIdle(c.s, site, got.Add(-time.Nanosecond)); ch != latchkey.IdleNone {
+				t.Fatalf("ApplyIdle changes the session 1ns before the deadline (%v)", ch)
+			}
+			if _, ch := latchkey.ApplyIdle(c.s, site, got); ch == latchkey.IdleNone {
+				t.Fatal("ApplyIdle does not change the session at the deadline")
+			}
+		})
+	}
+}
+
+// ---- ValidateTerminalEvent ----
+
+func TestValidateTerminalEvent(t *testing.T) {
+	t.Parallel()
+	at := t0.Add(-time.Hour)
+	ev := func(n int, reason string) latchkey.TerminalEvent {
+		return latchkey.TerminalEvent{Event: n, OccurredAt: at, Reason: reason, Identity: "alice"}
+	}
+	cases := []struct {
+		name      string
+		i         int
+		e         latchkey.TerminalEvent
+		wantField string // "" = valid
+	}{
+		{"24 ok", 0, ev(24, ""), ""},
+		{"25 ok", 0, ev(25, ""), ""},
+		{"24 without identity ok", 0, latchkey.TerminalEvent{Event: 24, OccurredAt: at}, ""},
+		{"24 with a reason", 0, ev(24, latchkey.ReasonInvalidCredentials), "events[0].reason"},
+		{"25 with a reason", 3, ev(25, "x"), "events[3].reason"},
+		{"26 invalid_credentials", 0, ev(26, "invalid_credentials"), ""},
+		{"26 attempts_exceeded", 0, ev(26, "attempts_exceeded"), ""},
+		{"26 account_locked", 0, ev(26, "account_locked"), ""},
+		{"26 account_disabled", 0, ev(26, "account_disabled"), ""},
+		{"26 without a reason", 1, ev(26, ""), "events[1].reason"},
+		{"26 with a bad reason", 2, ev(26, "wrong_password"), "events[2].reason"},
+		{"26 with a reason in the wrong case", 2, ev(26, "Account_Locked"), "events[2].reason"},
+		{"event 27", 4, ev(27, ""), "events[4].event"},
+		{"event 23", 5, ev(23, ""), "events[5].event"},
+		{"event 0", 0, ev(0, ""), "events[0].event"},
+		{"zero occurred_at", 7, latchkey.TerminalEvent{Event: 24}, "events[7].occurred_at"},
+		{"zero occurred_at on 26", 8, latchkey.TerminalEvent{Event: 26, Reason: "account_locked"}, "events[8].occurred_at"},
+		{"multi-digit index", 12, ev(24, "x"), "events[12].reason"},
+		{"large index", 999, ev(27, ""), "events[999].event"},
+		{"index 10", 10, ev(26, ""), "events[10].reason"},
+		{"bad identity", 6, latchkey.TerminalEvent{Event: 25, OccurredAt: at, Identity: "al\nice"}, "events[6].identity"},
+		{"bad id", 9, latchkey.TerminalEvent{ID: "a\x00b", Event: 25, OccurredAt: at}, "events[9].id"},
+		{"identity with SQL metacharacters is data", 0, latchkey.TerminalEvent{Event: 25, OccurredAt: at, Identity: "o'brien;--"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			err := latchkey.ValidateTerminalEvent(c.i, c.e)
+			if c.wantField == "" {
+				wantCode(t, err, "")
+				return
+			}
+			wantCode(t, err, latchkey.EBADREQUEST)
+			if got := detail(t, err, "field"); got != c.wantField {
+				t.Fatalf("details.field = %#v, want %q", got, c.wantField)
+			}
+			if latchkey.ErrorMessage(err) == "" {
+				t.Fatal("no message")
+			}
+		})
+	}
+}
