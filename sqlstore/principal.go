@@ -218,11 +218,12 @@ func (s *Store) ChangePassword(ctx context.Context, c latchkey.Caller, login, ol
 	})
 }
 
-// list runs a keyset-paginated query whose last placeholder is the cursor.
+// list runs a keyset-paginated query whose last placeholder is the cursor
+// and whose first column is the id it pages by.
 func list[T any](ctx context.Context, s *Store, q string, page latchkey.Page, scan func(interface{ Scan(...any) error }) (T, error), key func(T) string, args ...any) ([]T, string, error) {
 	page = page.Normalize()
 	args = append(args, page.After, page.Limit+1)
-	rows, err := s.query(ctx, q+" ORDER BY id LIMIT ?", args...)
+	rows, err := s.query(ctx, q+" ORDER BY 1 LIMIT ?", args...)
 	if err != nil {
 		return nil, "", err
 	}

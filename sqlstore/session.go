@@ -151,14 +151,6 @@ func (t *tx) change(s latchkey.Session, set string, args ...any) error {
 	return errors.New("session update matched no row")
 }
 
-func refIDs(fs []latchkey.FailedSession) []string {
-	out := make([]string, 0, len(fs))
-	for _, f := range fs {
-		out = append(out, f.Session.ID)
-	}
-	return out
-}
-
 func requireTerminal(c latchkey.Caller, terminalID string) error {
 	if c.Role != latchkey.RoleTerminal || c.TerminalID != terminalID {
 		return latchkey.Errorf(latchkey.EFORBIDDEN, "only terminal %s's own token may do this", terminalID)
