@@ -1,0 +1,130 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	nethttp "net/http"
+
+	"latchkey"
+)
+
+// codeStatus is THE map from an API error code to its HTTP status (API.md
+// "Conventions"). A code that is not here is answered as internal.
+var codeStatus = map[string]int{
+	latchkey.EBADREQUEST:         nethttp.StatusBadRequest,
+	latchkey.EUNAUTHENTICATED:    nethttp.StatusUnauthorized,
+	latchkey.EINVALIDCREDENTIALS: nethttp.StatusUnauthorized,
+	latchkey.EFORBIDDEN:          nethttp.StatusForbidden,
+	latchkey.EQUOTAEXCEEDED:      nethttp.StatusForbidden,
+	latchkey.EACCOUNTDISABLED:    nethttp.StatusForbidden,
+	latchkey.ENOTFOUND:           nethttp.StatusNotFound,
+	latchkey.ECONCURRENTSESSION:  nethttp.StatusConflict,
+	latchkey.EIDENTITYINUSE:      nethttp.StatusConflict,
+	latchkey.ECONFLICT:           nethttp.StatusConflict,
+	latchkey.EVERSIONMISMATCH:    nethttp.StatusPreconditionFailed,
+	latchkey.ELOCKHELD:           nethttp.StatusLocked,
+	latchkey.ELOCKNOTHELD:        nethttp.StatusLocked,
+	latchkey.EACCOUNTLOCKED:      nethttp.StatusLocked,
+	latchkey.ESESSIONFAILED:      nethttp.StatusGone,
+	latchkey.ERATELIMITED:        nethttp.StatusTooManyRequests,
+	latchkey.EUNAVAILABLE:        nethttp.StatusServiceUnavailable,
+}
+
+// errorBody is the wire shape of every error.
+type errorBody struct {
+	Error errorFields `json:"error"`
+}
+
+type errorFields struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details"`
+}
+
+// internalBody is the answer to anything uncoded; its cause never leaks.
+var internalBody = mustEncode(errorBody{Error: errorFields{
+	Code: latchkey.EINTERNAL, Message: "internal error", Details: map[string]any{},
+}})
+
+// encode renders v as one line of JSON (HTML characters left as they are).
+func encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func mustEncode(v any) []byte {
+	b, err := encode(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// writeError answers err in the API's error shape. An uncoded error (or a
+// code outside the table) is a 500 "internal error", logged here once.
+func (s *Server) writeError(w nethttp.ResponseWriter, r *nethttp.Request, err error) {
+	code := latchkey.ErrorCode(err)
+	status, ok := codeStatus[code]
+	if !ok {
+		s.internal(w, r, "internal error", slog.Any("err", err))
+		return
+	}
+	details := latchkey.ErrorDetails(err)
+	if details == nil {
+		details = map[string]any{}
+	}
+	body, mErr := encode(errorBody{Error: errorFields{Code: code, Message: latchkey.ErrorMessage(err), Details: details}})
+	if mErr != nil {
+		s.internal(w, r, "encode error response", slog.String("code", code), slog.Any("err", mErr))
+		return
+	}
+	if code == latchkey.EUNAUTHENTICATED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
+	}
+	writeBytes(w, status, body)
+}
+
+// writeErrorStatus answers with an explicit status, for the few answers
+// that are not a store error (405 from the router).
+func writeErrorStatus(w nethttp.ResponseWriter, status int, e *latchkey.Error) {
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	writeBytes(w, status, mustEncode(errorBody{Error: errorFields{Code: e.Code, Message: e.Message, Details: details}}))
+}
+
+// internal logs an internal failure once and answers 500.
+func (s *Server) internal(w nethttp.ResponseWriter, r *nethttp.Request, msg string, attrs ...slog.Attr) {
+	attrs = append(requestAttrs(r), attrs...)
+	s.logger.LogAttrs(r.Context(), slog.LevelError, msg, attrs...)
+	writeBytes(w, nethttp.StatusInternalServerError, internalBody)
+}
+
+// writeJSON answers v as JSON with the given status; 204 has no body.
+func (s *Server) writeJSON(w nethttp.ResponseWriter, r *nethttp.Request, status int, v any) {
+	if status == nethttp.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	body, err := encode(v)
+	if err != nil {
+		s.internal(w, r, "encode response", slog.Any("err", err))
+		return
+	}
+	writeBytes(w, status, body)
+}
+
+func writeBytes(w nethttp.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

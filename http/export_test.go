@@ -1,0 +1,43 @@
+package http
+
+// DecodeKinds names every request body type, for FuzzDecode.
+var DecodeKinds = []string{
+	"login", "logout", "principal", "principal_patch", "identity", "password",
+	"site", "site_patch", "terminal", "events", "session_login", "lock", "unlock", "touch",
+}
+
+// Decode runs the strict decoder for the request type kind over body.
+func Decode(kind, contentType string, body []byte) error {
+	var err error
+	switch kind {
+	case "login":
+		_, err = decodeBytes[loginBody](contentType, body)
+	case "logout", "touch":
+		_, err = decodeBytes[emptyBody](contentType, body)
+	case "principal":
+		_, err = decodeBytes[principalBody](contentType, body)
+	case "principal_patch":
+		_, err = decodeBytes[principalPatch](contentType, body)
+	case "identity":
+		_, err = decodeBytes[identityBody](contentType, body)
+	case "password":
+		_, err = decodeBytes[passwordBody](contentType, body)
+	case "site":
+		_, err = decodeBytes[siteBody](contentType, body)
+	case "site_patch":
+		_, err = decodeBytes[sitePatch](contentType, body)
+	case "terminal":
+		_, err = decodeBytes[terminalBody](contentType, body)
+	case "events":
+		_, err = decodeBytes[eventsBody](contentType, body)
+	case "session_login":
+		_, err = decodeBytes[sessionLoginBody](contentType, body)
+	case "lock":
+		_, err = decodeBytes[lockBody](contentType, body)
+	case "unlock":
+		_, err = decodeBytes[unlockBody](contentType, body)
+	default:
+		panic("unknown decode kind " + kind)
+	}
+	return err
+}

@@ -1,0 +1,50 @@
+package http_test
+
+import (
+	"errors"
+	"testing"
+
+	"latchkey"
+	lkhttp "latchkey/http"
+)
+
+// FuzzDecode feeds arbitrary bytes to the decoder of every request type:
+// it must never panic, and every error must be bad_request naming a field.
+func FuzzDecode(f *testing.F) {
+	seeds := []string{
+		`{"identity":"alice","password":"pw"}`,
+		`{"identity":"alice","password":"pw","force":true,"time_sent":"2024-05-01T10:00:00Z"}`,
+		`{"time_sent":"2024-05-01T10:00:00.123+02:00","reason":"manual"}`,
+		`{"name":"x","role":"user","global":true,"disabled":false}`,
+		`{"disabled":true,"role":"admin","global":null}`,
+		`{"login":"al","password":"pw"}`,
+		`{"old_password":"","new_password":"n"}`,
+		`{"name":"b","timezone":"Europe/Oslo","warning_seconds":0,"concurrency_controls":false}`,
+		`{"name":"c","site":"s_1"}`,
+		`{"events":[{"id":"e","event":26,"occurred_at":"2024-05-01T10:00:00Z","identity":"a","reason":"account_locked"}]}`,
+		`{}`, ``, `null`, `[]`, `{"a":1}`, `{"name":"x"} x`, `{"events":[{"event":"24"}]}`, "{\"name\":\"\xff\"}",
+	}
+	for _, s := range seeds {
+		f.Add(s, "application/json")
+	}
+	f.Add(`{"name":"b"}`, "text/plain")
+	f.Add(`{"name":"b"}`, "application/json; charset=utf-8")
+	f.Fuzz(func(t *testing.T, body, contentType string) {
+		for _, kind := range lkhttp.DecodeKinds {
+			err := lkhttp.Decode(kind, contentType, []byte(body))
+			if err == nil {
+				continue
+			}
+			var e *latchkey.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("%s: %T %v is not a *latchkey.Error", kind, err, err)
+			}
+			if e.Code != latchkey.EBADREQUEST {
+				t.Fatalf("%s: code %q, want bad_request (%v)", kind, e.Code, err)
+			}
+			if f, ok := e.Details["field"].(string); !ok || f == "" {
+				t.Fatalf("%s: %v has no details.field", kind, err)
+			}
+		}
+	})
+}

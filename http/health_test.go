@@ -1,0 +1,116 @@
+package http_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"latchkey"
+)
+
+func TestReadyz(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if w := e.do(req{method: "GET", path: "/readyz"}); w.Code != 200 {
+		t.Fatalf("ready: %d %s", w.Code, w.Body)
+	}
+	e.st.err = errors.New("dial tcp: connection refused")
+	w := e.do(req{method: "GET", path: "/readyz"})
+	if w.Code != 503 || errorOf(t, w).Code != latchkey.EUNAVAILABLE {
+		t.Fatalf("not ready: %d %s", w.Code, w.Body)
+	}
+	if w := e.do(req{method: "GET", path: "/healthz"}); w.Code != 200 {
+		t.Fatalf("healthz must not depend on the store: %d", w.Code)
+	}
+}
+
+var sampleLine = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="(?:[^"\\]|\\.)*"(?:,[a-z_]+="(?:[^"\\]|\\.)*")*\})? [-+0-9.eInfa]+$`)
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.do(req{method: "GET", path: "/healthz"})
+	e.do(req{method: "GET", path: "/healthz"})
+	e.do(req{method: "GET", path: "/v1/sites/s_1", token: userToken})
+	e.do(req{method: "GET", path: "/nope"})
+	w := e.do(req{method: "GET", path: "/metrics"})
+	if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain; version=0.0.4") {
+		t.Fatalf("%d %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	body := w.Body.String()
+	for _, want := range []string{
+		`latchkey_http_requests_total{code="200",route="GET /healthz"} 2`,
+		`latchkey_http_requests_total{code="200",route="GET /v1/sites/{id}"} 1`,
+		`latchkey_http_requests_total{code="404",route="unmatched"} 1`,
+		`latchkey_http_request_duration_seconds_bucket{code="200",route="GET /healthz",le="+Inf"} 2`,
+		`latchkey_http_request_duration_seconds_count{code="200",route="GET /healthz"} 2`,
+		"# TYPE latchkey_process_peak_rss_bytes gauge",
+		"# TYPE go_goroutines gauge",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+		if !strings.HasPrefix(line, "#") && !sampleLine.MatchString(line) {
+			t.Errorf("not a valid sample line: %q", line)
+		}
+	}
+	if runtime.GOOS == "linux" {
+		m := regexp.MustCompile(`(?m)^latchkey_process_peak_rss_bytes (\S+)$`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatal("no peak RSS sample")
+		}
+		if v, err := strconv.ParseFloat(m[1], 64); err != nil || v < 1<<20 {
+			t.Fatalf("peak RSS %q: want a plausible byte count", m[1])
+		}
+	}
+}
+
+// sweepStub counts sweeps; the first fails and the second panics.
+type sweepStub struct {
+	*stub
+	n atomic.Int64
+}
+
+func (s *sweepStub) ApplyTimeouts(context.Context) (int, error) {
+	switch s.n.Add(1) {
+	case 1:
+		return 0, errors.New("store down")
+	case 2:
+		panic("sweeper bug")
+	}
+	return 1, nil
+}
+
+func TestRunSweeper(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	st := &sweepStub{stub: e.st}
+	srv := newServer(st, e.logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		srv.RunSweeper(ctx, time.Millisecond)
+		close(done)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for st.n.Load() < 4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if st.n.Load() < 4 {
+		t.Fatalf("sweeps = %d: the sweeper stopped after an error or a panic", st.n.Load())
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "store down") || !strings.Contains(logs, "sweeper panic") {
+		t.Fatalf("sweeper failures not logged:\n%s", logs)
+	}
+}

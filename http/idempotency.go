@@ -1,0 +1,153 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	nethttp "net/http"
+	"time"
+
+	"latchkey"
+)
+
+const (
+	idempotencyHeader = "Idempotency-Key"
+	replayedHeader    = "Idempotent-Replayed"
+	maxIdempotencyKey = 200
+	// idempotencyFinishTimeout bounds storing a response after the handler
+	// ran; it runs even when the client has gone away, so that a retry
+	// replays instead of acting twice.
+	idempotencyFinishTimeout = 10 * time.Second
+)
+
+// idempotent runs serve under the request's Idempotency-Key: a repeat of a
+// finished request (same caller, method, path, key and body) gets the first
+// response back without serve running; a key reused with another body, or
+// whose first request is still running, is refused by the store (conflict).
+func (s *Server) idempotent(w nethttp.ResponseWriter, r *nethttp.Request, c latchkey.Caller, anon bool,
+	serve func(nethttp.ResponseWriter, *nethttp.Request)) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r, s.maxBody)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sum := sha256.Sum256(body)
+	reqHash := hex.EncodeToString(sum[:])
+	who := c.Actor()
+	if anon {
+		who = "anon"
+	}
+	scope := who + " " + r.Method + " " + r.URL.EscapedPath()
+
+	stored, err := s.store.BeginIdempotent(r.Context(), scope, key, reqHash)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if stored != nil {
+		h := w.Header()
+		h.Set(replayedHeader, "true")
+		if len(stored.Body) > 0 {
+			h.Set("Content-Type", "application/json")
+			h.Set("X-Content-Type-Options", "nosniff")
+		}
+		w.WriteHeader(stored.Status)
+		if len(stored.Body) > 0 {
+			_, _ = w.Write(stored.Body)
+		}
+		return
+	}
+
+	rec := &bufferedWriter{ResponseWriter: w}
+	finished := false
+	ctx := context.WithoutCancel(r.Context())
+	defer func() {
+		if finished {
+			return
+		}
+		// serve panicked: free the key, then let the panic reach the
+		// recovery middleware.
+		s.abandon(ctx, r, scope, key)
+	}()
+	serve(rec, r)
+	finished = true
+
+	status := rec.statusCode()
+	if status >= 500 {
+		s.abandon(ctx, r, scope, key)
+	} else {
+		fctx, cancel := context.WithTimeout(ctx, idempotencyFinishTimeout)
+		err := s.store.FinishIdempotent(fctx, scope, key, latchkey.StoredResponse{Status: status, Body: rec.buf.Bytes()})
+		cancel()
+		if err != nil {
+			// The request has acted: leave the key claimed (a retry is
+			// refused as in progress until the store lets it go) rather
+			// than free it to act twice.
+			s.logger.LogAttrs(r.Context(), slog.LevelError, "store idempotent response",
+				append(requestAttrs(r), slog.Any("err", err))...)
+		}
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(rec.buf.Bytes())
+}
+
+func (s *Server) abandon(ctx context.Context, r *nethttp.Request, scope, key string) {
+	actx, cancel := context.WithTimeout(ctx, idempotencyFinishTimeout)
+	defer cancel()
+	if err := s.store.AbandonIdempotent(actx, scope, key); err != nil {
+		s.logger.LogAttrs(r.Context(), slog.LevelError, "abandon idempotency key",
+			append(requestAttrs(r), slog.Any("err", err))...)
+	}
+}
+
+// idempotencyKey returns the request's key: one header value of 1 to 200
+// printable ASCII characters.
+func idempotencyKey(r *nethttp.Request) (string, error) {
+	vs := r.Header.Values(idempotencyHeader)
+	bad := latchkey.BadField(idempotencyHeader,
+		"Idempotency-Key must be one value of 1 to %d printable ASCII characters", maxIdempotencyKey)
+	if len(vs) != 1 || len(vs[0]) == 0 || len(vs[0]) > maxIdempotencyKey {
+		return "", bad
+	}
+	for i := 0; i < len(vs[0]); i++ {
+		if c := vs[0][i]; c < 0x20 || c > 0x7e {
+			return "", bad
+		}
+	}
+	return vs[0], nil
+}
+
+// bufferedWriter holds a response back (status and body) so it can be
+// stored before it is sent. Headers go straight to the real writer.
+type bufferedWriter struct {
+	nethttp.ResponseWriter
+	status int
+	buf    bytes.Buffer
+}
+
+func (b *bufferedWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = nethttp.StatusOK
+	}
+	return b.buf.Write(p)
+}
+
+func (b *bufferedWriter) statusCode() int {
+	if b.status == 0 {
+		return nethttp.StatusOK
+	}
+	return b.status
+}

@@ -1,0 +1,162 @@
+package http_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"latchkey"
+)
+
+func keyed(r req, key string) req {
+	r.headers = map[string]string{"Idempotency-Key": key}
+	return r
+}
+
+func TestIdempotentReplay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := keyed(req{method: "POST", path: "/v1/sites", token: adminToken, body: `{"name":"b"}`}, "key-1")
+	first := e.do(r)
+	second := e.do(r)
+	if first.Code != 201 || second.Code != 201 || first.Body.String() != second.Body.String() {
+		t.Fatalf("first %d %s, repeat %d %s", first.Code, first.Body, second.Code, second.Body)
+	}
+	if first.Header().Get("Idempotent-Replayed") != "" || second.Header().Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("Idempotent-Replayed: first %q, repeat %q", first.Header().Get("Idempotent-Replayed"), second.Header().Get("Idempotent-Replayed"))
+	}
+	if ct := second.Header().Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("replay Content-Type %q", ct)
+	}
+	if n := len(e.st.recorded("CreateSite")); n != 1 {
+		t.Fatalf("CreateSite ran %d times, want once", n)
+	}
+	begin := e.st.recorded("BeginIdempotent")[0]
+	if scope := begin.args[0].(string); scope != "p_admin POST /v1/sites" {
+		t.Fatalf("scope %q", scope)
+	}
+
+	// The same key with another body is refused and changes nothing.
+	w := e.do(keyed(req{method: "POST", path: "/v1/sites", token: adminToken, body: `{"name":"c"}`}, "key-1"))
+	if w.Code != 409 || errorOf(t, w).Details["reason"] != "idempotency_key_reused" {
+		t.Fatalf("reused key: %d %s", w.Code, w.Body)
+	}
+	// Another caller's key space is its own.
+	w = e.do(keyed(req{method: "POST", path: "/v1/sites", token: delegateToken, body: `{"name":"b"}`}, "key-1"))
+	if w.Code != 201 || w.Header().Get("Idempotent-Replayed") != "" {
+		t.Fatalf("other caller: %d %s", w.Code, w.Body)
+	}
+	if n := len(e.st.recorded("CreateSite")); n != 2 {
+		t.Fatalf("CreateSite ran %d times, want 2", n)
+	}
+	// Without a key nothing is remembered.
+	e.do(req{method: "POST", path: "/v1/sites", token: adminToken, body: `{"name":"b"}`})
+	if n := len(e.st.recorded("BeginIdempotent")); n != 4 {
+		t.Fatalf("BeginIdempotent calls %d, want 4", n)
+	}
+}
+
+func TestIdempotentErrorsAreReplayed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.st.hook = func(m string) error {
+		if m == "StartSession" {
+			return latchkey.Errorf(latchkey.ECONCURRENTSESSION, "elsewhere")
+		}
+		return nil
+	}
+	r := keyed(req{method: "POST", path: "/v1/terminals/t_1/sessions", token: terminalToken, body: credentials}, "k")
+	a, b := e.do(r), e.do(r)
+	if a.Code != 409 || b.Code != 409 || a.Body.String() != b.Body.String() || b.Header().Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("first %d %s, repeat %d %s", a.Code, a.Body, b.Code, b.Body)
+	}
+	if n := len(e.st.recorded("StartSession")); n != 1 {
+		t.Fatalf("StartSession ran %d times", n)
+	}
+	if scope := e.st.recorded("BeginIdempotent")[0].args[0]; scope != "t_1 POST /v1/terminals/t_1/sessions" {
+		t.Fatalf("scope %q", scope)
+	}
+}
+
+func TestIdempotent5xxIsAbandoned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fail := true
+	e.st.hook = func(m string) error {
+		if m == "CreatePrincipal" && fail {
+			return errors.New("database went away")
+		}
+		return nil
+	}
+	r := keyed(req{method: "POST", path: "/v1/principals", token: adminToken, body: `{"name":"x","role":"user"}`}, "k")
+	if w := e.do(r); w.Code != 500 {
+		t.Fatalf("first: %d %s", w.Code, w.Body)
+	}
+	if len(e.st.recorded("AbandonIdempotent")) != 1 || len(e.st.recorded("FinishIdempotent")) != 0 {
+		t.Fatalf("a 500 must abandon the key, not store it: %+v", e.st.recorded(""))
+	}
+	fail = false
+	if w := e.do(r); w.Code != 201 || w.Header().Get("Idempotent-Replayed") != "" {
+		t.Fatalf("retry after 500: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestIdempotentPanicAbandons(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.st.hook = func(m string) error {
+		if m == "RegisterTerminal" {
+			panic("boom")
+		}
+		return nil
+	}
+	w := e.do(keyed(req{method: "POST", path: "/v1/terminals", token: adminToken, body: `{"name":"c","site":"s"}`}, "k"))
+	if w.Code != 500 || errorOf(t, w).Code != "internal" {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if len(e.st.recorded("AbandonIdempotent")) != 1 {
+		t.Fatalf("panic did not abandon the key: %+v", e.st.recorded(""))
+	}
+}
+
+func TestIdempotentInProgress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.st.hook = func(m string) error {
+		if m == "BeginIdempotent" {
+			return latchkey.Errorf(latchkey.ECONFLICT, "in progress").With("reason", "idempotency_key_in_progress")
+		}
+		return nil
+	}
+	w := e.do(keyed(req{method: "DELETE", path: "/v1/sessions/ss_1", token: terminalToken}, "k"))
+	if w.Code != 409 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if n := len(e.st.recorded("EndSession")); n != 0 {
+		t.Fatalf("handler ran while the key was in progress")
+	}
+}
+
+func TestIdempotentNoContentAndAnonymous(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := keyed(req{method: "POST", path: "/v1/auth/logout", token: userToken}, "k")
+	a, b := e.do(r), e.do(r)
+	if a.Code != 204 || b.Code != 204 || b.Body.Len() != 0 || b.Header().Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("logout: %d %q, repeat %d %q", a.Code, a.Body, b.Code, b.Body)
+	}
+	login := keyed(req{method: "POST", path: "/v1/auth/login", body: `{"identity":"alice","password":"pw"}`}, "k")
+	e.do(login)
+	var scopes []string
+	for _, c := range e.st.recorded("BeginIdempotent") {
+		scopes = append(scopes, c.args[0].(string))
+	}
+	if got := strings.Join(scopes, "|"); got != "p_user POST /v1/auth/logout|p_user POST /v1/auth/logout|anon POST /v1/auth/login" {
+		t.Fatalf("scopes %s", got)
+	}
+	// GET ignores the header.
+	e.do(keyed(req{method: "GET", path: "/v1/sites", token: adminToken}, strings.Repeat("x", 500)))
+	if n := len(e.st.recorded("BeginIdempotent")); n != 3 {
+		t.Fatalf("GET used the key")
+	}
+}

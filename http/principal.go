@@ -1,0 +1,138 @@
+package http
+
+import (
+	nethttp "net/http"
+
+	"latchkey"
+)
+
+// principalBody is POST /v1/principals.
+type principalBody struct {
+	Name     string        `json:"name"`
+	Role     latchkey.Role `json:"role"`
+	Global   bool          `json:"global"`
+	Disabled bool          `json:"disabled"`
+}
+
+func (b *principalBody) validate() error {
+	if err := latchkey.ValidName("name", b.Name); err != nil {
+		return err
+	}
+	return checkRole(b.Role)
+}
+
+func checkRole(r latchkey.Role) error {
+	if r == "" {
+		return latchkey.BadField("role", "role is required")
+	}
+	if !latchkey.ValidPrincipalRole(r) {
+		return latchkey.BadField("role", `role must be "admin", "delegate" or "user"`)
+	}
+	return nil
+}
+
+// principalPatch is PATCH /v1/principals/{id}: absent fields stay.
+type principalPatch latchkey.PrincipalUpdate
+
+func (b *principalPatch) validate() error {
+	if b.Role != nil {
+		return checkRole(*b.Role)
+	}
+	return nil
+}
+
+// identityBody is POST /v1/principals/{id}/identities.
+type identityBody struct {
+	Login    string `json:"login"`
+	Password string `json:"password"`
+}
+
+func (b *identityBody) validate() error {
+	if err := latchkey.ValidName("login", b.Login); err != nil {
+		return err
+	}
+	return checkPassword("password", b.Password, true)
+}
+
+// passwordBody is POST /v1/identities/{login}/password; old_password may
+// be left out by staff.
+type passwordBody struct {
+	OldPassword string `json:"old_password"`
+	NewPassword string `json:"new_password"`
+}
+
+func (b *passwordBody) validate() error {
+	if err := checkPassword("old_password", b.OldPassword, false); err != nil {
+		return err
+	}
+	return checkPassword("new_password", b.NewPassword, true)
+}
+
+func (s *Server) createPrincipal(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	in, err := decode[principalBody](r, s.maxBody)
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := s.store.CreatePrincipal(r.Context(), c, latchkey.Principal{
+		Name: in.Name, Role: in.Role, Global: in.Global, Disabled: in.Disabled,
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusCreated, p, nil
+}
+
+func (s *Server) listPrincipals(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	page, err := pageQuery(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	items, next, err := s.store.ListPrincipals(r.Context(), c, page)
+	if err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusOK, listOf(items, next), nil
+}
+
+func (s *Server) getPrincipal(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	p, err := s.store.GetPrincipal(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusOK, p, nil
+}
+
+func (s *Server) updatePrincipal(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	in, err := decode[principalPatch](r, s.maxBody)
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := s.store.UpdatePrincipal(r.Context(), c, r.PathValue("id"), latchkey.PrincipalUpdate(in))
+	if err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusOK, p, nil
+}
+
+func (s *Server) addIdentity(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	in, err := decode[identityBody](r, s.maxBody)
+	if err != nil {
+		return 0, nil, err
+	}
+	id, err := s.store.AddIdentity(r.Context(), c, r.PathValue("id"), in.Login, in.Password)
+	if err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusCreated, id, nil
+}
+
+func (s *Server) changePassword(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	in, err := decode[passwordBody](r, s.maxBody)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.store.ChangePassword(r.Context(), c, r.PathValue("login"), in.OldPassword, in.NewPassword); err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusNoContent, nil, nil
+}

@@ -1,0 +1,231 @@
+// Package http is latchkey's HTTP server: the public API of API.md over a
+// latchkey.Store. It decodes and checks requests strictly, authenticates
+// bearer tokens, gates every route by role, answers errors in the API's
+// shape through one code-to-status map, replays Idempotency-Key requests,
+// and exports Prometheus metrics.
+package http
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	nethttp "net/http"
+	"runtime/debug"
+	"time"
+
+	"latchkey"
+)
+
+// Options configures a Server.
+type Options struct {
+	Logger       *slog.Logger // nil → slog.Default()
+	MaxBodyBytes int64        // 0 → 1 MiB
+}
+
+// Server serves the API over a store.
+type Server struct {
+	store   latchkey.Store
+	logger  *slog.Logger
+	maxBody int64
+	mux     *nethttp.ServeMux
+	metrics *metrics
+}
+
+// NewServer returns a server over store. Its routes are ready: serve
+// Handler().
+func NewServer(store latchkey.Store, opts Options) *Server {
+	s := &Server{
+		store:   store,
+		logger:  opts.Logger,
+		maxBody: opts.MaxBodyBytes,
+		mux:     nethttp.NewServeMux(),
+		metrics: newMetrics(),
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	s.routes()
+	return s
+}
+
+// Handler returns the full API: the router with its middleware (request
+// ID, panic recovery, metrics, access log).
+func (s *Server) Handler() nethttp.Handler { return nethttp.HandlerFunc(s.serveHTTP) }
+
+// RunSweeper applies idle timeouts (inactivity locks, forced timeouts) every
+// interval until ctx is done. Errors are logged, never fatal.
+func (s *Server) RunSweeper(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.sweep(ctx)
+		}
+	}
+}
+
+func (s *Server) sweep(ctx context.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("sweeper panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	n, err := s.store.ApplyTimeouts(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.logger.Error("apply session timeouts", "err", err)
+	case n > 0:
+		s.logger.Debug("applied session timeouts", "sessions", n)
+	}
+}
+
+type requestIDKey struct{}
+
+// requestID returns the ID given to r by the middleware.
+func requestID(r *nethttp.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestAttrs are the log attributes of a request: never its body, its
+// query or its headers (they may hold passwords and tokens).
+func requestAttrs(r *nethttp.Request) []slog.Attr {
+	return []slog.Attr{
+		slog.String("request_id", requestID(r)),
+		slog.String("method", r.Method),
+		slog.String("route", routeLabel(r)),
+	}
+}
+
+func routeLabel(r *nethttp.Request) string {
+	if r.Pattern == "" {
+		return "unmatched"
+	}
+	return r.Pattern
+}
+
+// serveHTTP is the outermost middleware.
+func (s *Server) serveHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
+	start := time.Now()
+	id := newRequestID()
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		p := recover()
+		if p != nil && p != nethttp.ErrAbortHandler {
+			attrs := []slog.Attr{slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack()))}
+			if sw.status == 0 {
+				s.internal(sw, r, "handler panic", attrs...)
+			} else {
+				s.logger.LogAttrs(r.Context(), slog.LevelError, "handler panic after response started",
+					append(requestAttrs(r), attrs...)...)
+			}
+		}
+		status := sw.status
+		if status == 0 {
+			status = nethttp.StatusOK
+		}
+		elapsed := time.Since(start)
+		s.metrics.observe(routeLabel(r), status, elapsed)
+		if s.logger.Enabled(r.Context(), slog.LevelDebug) {
+			s.logger.LogAttrs(r.Context(), slog.LevelDebug, "request", append(requestAttrs(r),
+				slog.Int("status", status), slog.Duration("elapsed", elapsed))...)
+		}
+		if p == nethttp.ErrAbortHandler {
+			panic(p)
+		}
+	}()
+	s.dispatch(sw, r)
+}
+
+// dispatch routes r. A request no route matches gets the mux's answer (404,
+// or 405 with Allow) in the API's error shape.
+func (s *Server) dispatch(w nethttp.ResponseWriter, r *nethttp.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	rec := &headerRecorder{header: nethttp.Header{}}
+	s.mux.ServeHTTP(rec, r)
+	switch rec.status {
+	case nethttp.StatusMethodNotAllowed:
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		writeErrorStatus(w, nethttp.StatusMethodNotAllowed,
+			latchkey.Errorf(latchkey.EBADREQUEST, "method %s is not allowed on %s", r.Method, r.URL.Path).
+				With("field", "method").With("allow", rec.header.Get("Allow")))
+	default:
+		s.writeError(w, r, latchkey.Errorf(latchkey.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	}
+}
+
+// statusWriter remembers the status written through it.
+type statusWriter struct {
+	nethttp.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = nethttp.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushing for
+// streams, deadlines).
+func (w *statusWriter) Unwrap() nethttp.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = nethttp.StatusOK
+	}
+	_ = nethttp.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// headerRecorder captures the status and headers of the mux's own answer
+// to an unmatched request, discarding its text body.
+type headerRecorder struct {
+	header nethttp.Header
+	status int
+}
+
+func (h *headerRecorder) Header() nethttp.Header { return h.header }
+func (h *headerRecorder) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *headerRecorder) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = nethttp.StatusOK
+	}
+	return len(b), nil
+}
