@@ -1,0 +1,281 @@
+// Package client is a Go client for latchkey's HTTP API (API.md). The CLI,
+// the agent, tests and benchmarks all talk to a server through it.
+//
+// Methods take and return the root package's types. A refusal with the API's
+// error shape comes back as a *latchkey.Error, so callers branch on
+// latchkey.ErrorCode(err); any other unsuccessful answer is a *StatusError.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"latchkey"
+)
+
+// maxResponse bounds how much of a response body the client reads.
+const maxResponse = 64 << 20
+
+// Client calls one latchkey server with one bearer token. It is safe for
+// concurrent use.
+type Client struct {
+	base  string
+	token string
+	hc    *http.Client
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithToken sets the bearer token (a user token or a terminal token).
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// WithHTTPClient sets the HTTP client (default http.DefaultClient).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// New returns a client for the server at baseURL, e.g. "http://127.0.0.1:7420".
+func New(baseURL string, opts ...Option) *Client {
+	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: http.DefaultClient}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.hc == nil {
+		c.hc = http.DefaultClient
+	}
+	return c
+}
+
+// WithToken returns a copy of c that sends token instead.
+func (c *Client) WithToken(token string) *Client {
+	cp := *c
+	cp.token = token
+	return &cp
+}
+
+// BaseURL returns the server address the client calls.
+func (c *Client) BaseURL() string { return c.base }
+
+// Token returns the bearer token the client sends ("" for none).
+func (c *Client) Token() string { return c.token }
+
+type idempotencyKey struct{}
+
+// WithIdempotencyKey returns a context whose calls send key as the
+// Idempotency-Key header: a repeat with the same key and body returns the
+// first response and changes nothing.
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idempotencyKey{}, key)
+}
+
+// IdempotencyKey returns the key set by WithIdempotencyKey, or "".
+func IdempotencyKey(ctx context.Context) string {
+	k, _ := ctx.Value(idempotencyKey{}).(string)
+	return k
+}
+
+// StatusError is an unsuccessful answer without the API's error shape (a
+// proxy's error page, a bug's 500): its status and the start of its body.
+type StatusError struct {
+	Method     string
+	Path       string
+	StatusCode int
+	Body       string
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("%s %s: unexpected HTTP status %d", e.Method, e.Path, e.StatusCode)
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
+}
+
+// apiError is the wire shape of every API error.
+type apiError struct {
+	Error *struct {
+		Code    string         `json:"code"`
+		Message string         `json:"message"`
+		Details map[string]any `json:"details"`
+	} `json:"error"`
+}
+
+// do sends one request. body (if not nil) is sent as JSON; a 2xx answer is
+// decoded into out (if not nil).
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("%s %s: encode request: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "latchkey-client/1")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if k := IdempotencyKey(ctx); k != "" {
+		req.Header.Set("Idempotency-Key", k)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("%s %s: read response: %w", method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return decodeError(method, path, resp.StatusCode, data)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode response (status %d): %w", method, path, resp.StatusCode, err)
+	}
+	return nil
+}
+
+func decodeError(method, path string, status int, data []byte) error {
+	var ae apiError
+	if json.Unmarshal(data, &ae) == nil && ae.Error != nil && ae.Error.Code != "" {
+		return &latchkey.Error{Code: ae.Error.Code, Message: ae.Error.Message, Details: ae.Error.Details}
+	}
+	snippet := strings.TrimSpace(string(data))
+	if len(snippet) > 200 {
+		snippet = snippet[:200] + "..."
+	}
+	return &StatusError{Method: method, Path: path, StatusCode: status, Body: snippet}
+}
+
+// list is the wire shape of every list answer.
+type list[T any] struct {
+	Items []T    `json:"items"`
+	Next  cursor `json:"next"`
+}
+
+// cursor is a list's next-page cursor: a string by the API, though a bare
+// number (an audit seq) or null is taken too.
+type cursor string
+
+func (c *cursor) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*c = ""
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*c = cursor(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("next: %w", err)
+	}
+	*c = cursor(n.String())
+	return nil
+}
+
+func (c *Client) list(ctx context.Context, path string, q url.Values, out any) error {
+	return c.do(ctx, http.MethodGet, path, q, nil, out)
+}
+
+// pageQuery adds ?limit= and ?after= for a page (zero values are left out).
+func pageQuery(q url.Values, p latchkey.Page) url.Values {
+	if q == nil {
+		q = url.Values{}
+	}
+	if p.Limit > 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.After != "" {
+		q.Set("after", p.After)
+	}
+	return q
+}
+
+// seg escapes one path segment.
+func seg(s string) string { return url.PathEscape(s) }
+
+// withoutNulls returns v's JSON object with null members left out, so that
+// a PATCH of pointer fields sends only the fields that were set.
+func withoutNulls(v any) (map[string]json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for k, raw := range m {
+		if string(raw) == "null" {
+			delete(m, k)
+		}
+	}
+	return m, nil
+}
+
+// Ptr returns a pointer to v, for the optional fields of SiteCreate,
+// latchkey.SiteUpdate and latchkey.PrincipalUpdate.
+func Ptr[T any](v T) *T { return &v }
+
+// Health calls GET /healthz: nil when the server process runs.
+func (c *Client) Health(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/healthz", nil, nil, nil)
+}
+
+// Ready calls GET /readyz: nil when the server's store is reachable.
+func (c *Client) Ready(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/readyz", nil, nil, nil)
+}
+
+// IsNotFound reports whether err is the API's not_found.
+func IsNotFound(err error) bool { return latchkey.ErrorCode(err) == latchkey.ENOTFOUND }
+
+// ConflictSessions returns the sessions listed in the details of a
+// concurrent_session or identity_in_use error (nil for any other error).
+func ConflictSessions(err error) []latchkey.SessionRef {
+	var e *latchkey.Error
+	if !errors.As(err, &e) || e.Details == nil {
+		return nil
+	}
+	raw, ok := e.Details["sessions"]
+	if !ok {
+		return nil
+	}
+	b, mErr := json.Marshal(raw)
+	if mErr != nil {
+		return nil
+	}
+	var refs []latchkey.SessionRef
+	if json.Unmarshal(b, &refs) != nil {
+		return nil
+	}
+	return refs
+}
