@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"latchkey"
+	lkhttp "latchkey/http"
+	"latchkey/passhash"
+	"latchkey/sqlstore"
+)
+
+var serveSynopsis = []string{
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D]",
+}
+
+// shutdownTimeout bounds how long a stopping server waits for requests in
+// flight.
+const shutdownTimeout = 10 * time.Second
+
+// runServe runs a server node until SIGINT, SIGTERM or the context ends.
+func runServe(e *env, args []string) int {
+	c := e.newCmd("serve", synopsisOf(serveSynopsis, "serve"), false)
+	listen := c.fs.String("listen", "127.0.0.1:7420", "address to listen on (port 0 picks a free port)")
+	dataDir := c.fs.String("data-dir", "./latchkey-data", "directory for the server's files (created 0700)")
+	storeURL := c.fs.String("store", "", "sqlite://PATH or postgres://... (default sqlite://DATA-DIR/latchkey.db)")
+	sweep := c.fs.Duration("sweep-interval", 5*time.Second, "how often to apply session timeouts")
+	a2time := c.fs.Uint("argon2-time", uint(passhash.Production.Time), "argon2id passes over memory")
+	a2mem := c.fs.Uint("argon2-memory", uint(passhash.Production.MemoryKiB), "argon2id memory in KiB")
+	a2threads := c.fs.Uint("argon2-threads", uint(passhash.Production.Threads), "argon2id lanes")
+	maxFailures := c.fs.Int("max-failures", latchkey.DefaultAttemptPolicy.MaxFailures, "failed attempts in a row that lock an identity (0 = never)")
+	lockout := c.fs.Duration("lockout", latchkey.DefaultAttemptPolicy.LockoutDuration, "how long a locked identity stays locked")
+	tokenTTL := c.fs.Duration("token-ttl", 12*time.Hour, "user token lifetime")
+	if _, st, ok := c.parse(args); !ok {
+		return st
+	}
+	switch {
+	case *sweep <= 0:
+		return c.usageError("--sweep-interval must be positive")
+	case *tokenTTL <= 0:
+		return c.usageError("--token-ttl must be positive")
+	case *maxFailures < 0:
+		return c.usageError("--max-failures must not be negative")
+	case *lockout <= 0:
+		return c.usageError("--lockout must be positive")
+	case *a2time > math.MaxUint32 || *a2mem > math.MaxUint32 || *a2threads > math.MaxUint8:
+		return c.usageError("argon2 parameters out of range")
+	}
+	params := passhash.Production
+	params.Time, params.MemoryKiB, params.Threads = uint32(*a2time), uint32(*a2mem), uint8(*a2threads)
+	if err := params.Validate(); err != nil {
+		return c.usageError("%v", err)
+	}
+
+	stderr := &lockedWriter{w: e.stderr}
+	logger, err := newLogger(stderr)
+	if err != nil {
+		return c.usageError("%v", err)
+	}
+	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		fmt.Fprintf(stderr, "latchkey: data dir: %v\n", err)
+		return 1
+	}
+	if *storeURL == "" {
+		*storeURL = "sqlite://" + filepath.Join(*dataDir, "latchkey.db")
+	}
+	store, err := sqlstore.Open(ctx, *storeURL, sqlstore.Options{
+		Password: params,
+		Clock:    nil,
+		Attempts: latchkey.AttemptPolicy{MaxFailures: *maxFailures, LockoutDuration: *lockout},
+		TokenTTL: *tokenTTL,
+		Logger:   logger,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: open store: %v\n", err)
+		return 1
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			store.Close()
+		}
+	}()
+
+	envPassword := os.Getenv("LATCHKEY_ADMIN_PASSWORD")
+	created, password, err := store.Bootstrap(ctx, envPassword)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: bootstrap: %v\n", err)
+		return 1
+	}
+	if created {
+		if envPassword == "" {
+			fmt.Fprintf(stderr, "created principal admin with identity admin; password: %s\n", password)
+		} else {
+			fmt.Fprintln(stderr, "created principal admin with identity admin; password from LATCHKEY_ADMIN_PASSWORD")
+		}
+	}
+
+	srv := lkhttp.NewServer(store, lkhttp.Options{Logger: logger})
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: listen: %v\n", err)
+		return 1
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		srv.RunSweeper(sweepCtx, *sweep)
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	fmt.Fprintf(stderr, "listening on http://%s\n", ln.Addr())
+	logger.Info("serving", "addr", ln.Addr().String(), "store", redactURL(*storeURL))
+
+	status := 0
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-serveErr:
+		fmt.Fprintf(stderr, "latchkey: serve: %v\n", err)
+		status = 1
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		logger.Warn("shutdown", "err", err)
+		hs.Close()
+	}
+	logger.Debug("http server stopped")
+	stopSweep()
+	<-sweepDone
+	logger.Debug("sweeper stopped")
+	closed = true
+	if err := store.Close(); err != nil {
+		fmt.Fprintf(stderr, "latchkey: close store: %v\n", err)
+		status = 1
+	}
+	logger.Debug("store closed")
+	return status
+}
+
+// newLogger returns the server's logger: text (or JSON with
+// LOG_FORMAT=json) on w, at the level in LOG_LEVEL (default info).
+func newLogger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	switch strings.ToLower(os.Getenv("LOG_LEVEL")) {
+	case "", "info":
+		level = slog.LevelInfo
+	case "debug":
+		level = slog.LevelDebug
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	default:
+		return nil, fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", os.Getenv("LOG_LEVEL"))
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(os.Getenv("LOG_FORMAT")) {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("LOG_FORMAT %q: want text or json", os.Getenv("LOG_FORMAT"))
+}
+
+// redactURL hides a password in a store URL, for logs.
+func redactURL(s string) string {
+	i := strings.Index(s, "://")
+	at := strings.LastIndex(s, "@")
+	if i < 0 || at < i {
+		return s
+	}
+	userinfo := s[i+3 : at]
+	if j := strings.Index(userinfo, ":"); j >= 0 {
+		return s[:i+3] + userinfo[:j] + ":xxxxx" + s[at:]
+	}
+	return s
+}
+
+// lockedWriter serialises writes from the logger and the server's own
+// messages.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

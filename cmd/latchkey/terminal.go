@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"latchkey"
+)
+
+var terminalSynopsis = []string{
+	"terminal register --name N --site ID",
+	"terminal list [--limit N] [--after CURSOR]",
+	"terminal show ID",
+	"terminal events ID [--limit N] [--after CURSOR]",
+}
+
+func runTerminal(e *env, args []string) int {
+	return e.dispatch("terminal", terminalSynopsis, map[string]func(*env, []string) int{
+		"register": terminalRegister,
+		"list":     terminalList,
+		"show":     terminalShow,
+		"events":   terminalEvents,
+	}, args)
+}
+
+// terminalRegister registers a terminal and shows its token, once.
+func terminalRegister(e *env, args []string) int {
+	c := e.newCmd("terminal register", synopsisOf(terminalSynopsis, "terminal register"), true)
+	name := c.fs.String("name", "", "the terminal's name")
+	site := c.fs.String("site", "", "the ID of the terminal's site")
+	if _, st, ok := c.parse(args); !ok {
+		return st
+	}
+	if st := c.required("name", "site"); st != 0 {
+		return st
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	t, err := cl.RegisterTerminal(c.ctx, *name, *site)
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(t)
+	}
+	fields(c.stdout, "id", t.ID, "name", t.Name, "site", t.SiteID, "token", t.Token)
+	fmt.Fprintln(c.stderr, "note: the token is shown only once; give it to the terminal (e.g. as LATCHKEY_TERMINAL_TOKEN) now")
+	return 0
+}
+
+func terminalList(e *env, args []string) int {
+	c := e.newCmd("terminal list", synopsisOf(terminalSynopsis, "terminal list"), true)
+	page := c.page()
+	if _, st, ok := c.parse(args); !ok {
+		return st
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	items, next, err := cl.ListTerminals(c.ctx, *page)
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(listJSON(items, next))
+	}
+	rows := make([][]string, len(items))
+	for i, t := range items {
+		rows[i] = []string{t.ID, t.Name, t.SiteID, strconv.FormatBool(t.Online), strconv.FormatBool(t.Standalone)}
+	}
+	table(c.stdout, "ID\tNAME\tSITE\tONLINE\tSTANDALONE", rows)
+	c.more(next)
+	return 0
+}
+
+func terminalShow(e *env, args []string) int {
+	c := e.newCmd("terminal show", "ID", true)
+	pos, st, ok := c.parse(args, "ID")
+	if !ok {
+		return st
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	t, err := cl.GetTerminal(c.ctx, pos[0])
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(t)
+	}
+	groups := "-"
+	if len(t.LockedGroups) > 0 {
+		groups = strings.Join(t.LockedGroups, ",")
+	}
+	fields(c.stdout,
+		"id", t.ID,
+		"name", t.Name,
+		"site", t.SiteID,
+		"online", strconv.FormatBool(t.Online),
+		"standalone", strconv.FormatBool(t.Standalone),
+		"locked_groups", groups,
+		"created_at", timeText(t.CreatedAt),
+	)
+	return 0
+}
+
+// terminalEvents lists a terminal's deferred events (24, 25, 26).
+func terminalEvents(e *env, args []string) int {
+	c := e.newCmd("terminal events", synopsisOf(terminalSynopsis, "terminal events"), true)
+	page := c.page()
+	pos, st, ok := c.parse(args, "ID")
+	if !ok {
+		return st
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	items, next, err := cl.ListTerminalEvents(c.ctx, pos[0], *page)
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(listJSON(items, next))
+	}
+	rows := make([][]string, len(items))
+	for i, ev := range items {
+		rows[i] = []string{orDash(ev.ID), strconv.Itoa(ev.Event) + " " + eventName(ev.Event), timeText(ev.OccurredAt),
+			timeText(ev.ReceivedAt), orDash(ev.Identity), orDash(ev.Reason)}
+	}
+	table(c.stdout, "ID\tEVENT\tOCCURRED\tRECEIVED\tIDENTITY\tREASON", rows)
+	c.more(next)
+	return 0
+}
+
+func eventName(n int) string {
+	switch n {
+	case latchkey.EventPositionLocked:
+		return "(locked)"
+	case latchkey.EventPositionUnlocked:
+		return "(unlocked)"
+	case latchkey.EventUnlockFailed:
+		return "(unlock failed)"
+	}
+	return ""
+}
