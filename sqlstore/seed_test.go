@@ -1,0 +1,147 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"latchkey"
+	"latchkey/sqlstore"
+	"latchkey/sqlstore/sqlstoretest"
+)
+
+func TestSeed(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		ctx := context.Background()
+		clock := sqlstoretest.NewClock()
+		url := b.URL(t)
+		s := sqlstoretest.Open(t, url, sqlstoretest.Options(clock))
+		const principals, sessions = 50, 500
+		var progress bytes.Buffer
+		if err := s.Seed(ctx, principals, sessions, &progress); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(progress.String(), "done") {
+			t.Errorf("progress does not say it is done:\n%s", progress.String())
+		}
+
+		ps, next, err := s.ListPrincipals(ctx, admin, latchkey.Page{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != principals || next != "" {
+			t.Fatalf("%d principals (next %q), want %d", len(ps), next, principals)
+		}
+		names := map[string]bool{}
+		for _, p := range ps {
+			if p.Role != latchkey.RoleUser || p.Global || p.Disabled {
+				t.Errorf("seeded principal %+v: want a plain enabled user", p)
+			}
+			names[p.Name] = true
+		}
+		for i := 0; i < principals; i++ {
+			if !names[sqlstore.SeedPrincipalName(i)] {
+				t.Errorf("no principal %s", sqlstore.SeedPrincipalName(i))
+			}
+		}
+
+		terms, _, err := s.ListTerminals(ctx, admin, latchkey.Page{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(terms) != sqlstore.SeedTerminals {
+			t.Fatalf("%d terminals, want %d", len(terms), sqlstore.SeedTerminals)
+		}
+		sites, _, err := s.ListSites(ctx, admin, latchkey.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sites) != 1 || sites[0].Name != sqlstore.SeedSiteName || terms[0].SiteID != sites[0].ID {
+			t.Fatalf("sites %+v, want one named %q holding the terminals", sites, sqlstore.SeedSiteName)
+		}
+
+		// Sessions are checked in the tables: ListPrincipalSessions is the
+		// API's view, but the seed is about what the rows hold.
+		now := clock.Now()
+		db := rawDB(t, b, url)
+		var total, bad, principalsUsed, terminalsUsed int
+		if err := db.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT principal_id), COUNT(DISTINCT terminal_id) FROM sessions`).
+			Scan(&total, &principalsUsed, &terminalsUsed); err != nil {
+			t.Fatal(err)
+		}
+		if total != sessions {
+			t.Fatalf("%d seeded sessions, want %d", total, sessions)
+		}
+		if principalsUsed < principals/2 || terminalsUsed < sessions/4 {
+			t.Errorf("sessions spread over %d principals and %d terminals: want them spread", principalsUsed, terminalsUsed)
+		}
+		nowUS := now.UnixMicro()
+		yearAgo := now.Add(-366 * 24 * time.Hour).UnixMicro()
+		if err := db.QueryRow(`SELECT COUNT(*) FROM sessions s JOIN principals p ON p.id = s.principal_id
+			JOIN identities i ON i.login = s.identity AND i.principal_id = p.id
+			JOIN terminals t ON t.id = s.terminal_id AND t.site_id = s.site_id
+			WHERE s.status = 'ended' AND s.end_reason = 'logout' AND s.locked_at IS NULL
+			AND s.standalone = FALSE AND s.exempt = FALSE
+			AND s.started_at > ` + formatInt(yearAgo) + ` AND s.started_at < s.ended_at
+			AND s.last_activity_at >= s.started_at AND s.last_activity_at <= s.ended_at
+			AND s.ended_at < ` + formatInt(nowUS)).Scan(&bad); err != nil {
+			t.Fatal(err)
+		}
+		if bad != sessions {
+			t.Fatalf("only %d of %d seeded sessions are ended by logout, never locked, under their principal's identity "+
+				"at a seeded terminal, with started <= last activity <= ended < now", bad, sessions)
+		}
+		audit, err := s.ListAudit(ctx, admin, latchkey.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(audit) != 0 {
+			t.Fatalf("seeding wrote %d audit records, want none", len(audit))
+		}
+
+		// The shared hash works, and seeded people can log on anew.
+		tok, err := s.Login(ctx, sqlstore.SeedPrincipalName(7), sqlstore.SeedPassword)
+		if err != nil {
+			t.Fatalf("login as a seeded identity: %v", err)
+		}
+		if tok.Principal.Name != sqlstore.SeedPrincipalName(7) {
+			t.Fatalf("logged on as %+v", tok.Principal)
+		}
+		if _, err := s.Login(ctx, sqlstore.SeedPrincipalName(8), "wrong"); latchkey.ErrorCode(err) != latchkey.EINVALIDCREDENTIALS {
+			t.Fatalf("wrong password: %v, want invalid_credentials", err)
+		}
+		term := sqlstore.SeedTerminalID(3)
+		res, err := s.StartSession(ctx, latchkey.Caller{Role: latchkey.RoleTerminal, TerminalID: term}, term,
+			latchkey.LoginRequest{Identity: sqlstore.SeedPrincipalName(9), Password: sqlstore.SeedPassword, TimeSent: now})
+		if err != nil {
+			t.Fatalf("a seeded person logs on at a seeded terminal: %v", err)
+		}
+		if res.Session.Status != latchkey.SessionActive || len(res.Failed) != 0 {
+			t.Fatalf("login result %+v: want a new active session failing nothing", res)
+		}
+
+		if err := s.Seed(ctx, 1, 0, nil); err == nil || !strings.Contains(err.Error(), "seeded before") {
+			t.Fatalf("second seed: %v, want a refusal", err)
+		}
+	})
+}
+
+func TestSeedBadInput(t *testing.T) {
+	t.Parallel()
+	s := sqlstoretest.Open(t, sqlstoretest.Backends()[0].URL(t), sqlstoretest.Options(sqlstoretest.NewClock()))
+	ctx := context.Background()
+	for _, c := range []struct{ principals, sessions int }{{-1, 0}, {0, -1}, {0, 10}, {sqlstore.MaxSeedPrincipals + 1, 0}} {
+		if err := s.Seed(ctx, c.principals, c.sessions, nil); err == nil {
+			t.Errorf("Seed(%d, %d) succeeded", c.principals, c.sessions)
+		}
+	}
+	ps, _, err := s.ListPrincipals(ctx, admin, latchkey.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 0 {
+		t.Fatalf("refused seeds left %d principals", len(ps))
+	}
+}
