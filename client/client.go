@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"latchkey"
 )
@@ -38,17 +39,30 @@ type Option func(*Client)
 // WithToken sets the bearer token (a user token or a terminal token).
 func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
-// WithHTTPClient sets the HTTP client (default http.DefaultClient).
+// defaultHTTP is shared by clients made without WithHTTPClient. Unlike
+// http.DefaultClient it keeps up to 64 idle connections per server, so
+// many terminals (or a benchmark) calling one server reuse connections
+// instead of opening one per request; and it bounds a request's wait for
+// response headers, so a dead server is noticed.
+var defaultHTTP = func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	t.ResponseHeaderTimeout = 2 * time.Minute
+	return &http.Client{Transport: t}
+}()
+
+// WithHTTPClient sets the HTTP client (default: a shared client that keeps
+// connections to the server open).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // New returns a client for the server at baseURL, e.g. "http://127.0.0.1:7420".
 func New(baseURL string, opts ...Option) *Client {
-	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: http.DefaultClient}
+	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: defaultHTTP}
 	for _, o := range opts {
 		o(c)
 	}
 	if c.hc == nil {
-		c.hc = http.DefaultClient
+		c.hc = defaultHTTP
 	}
 	return c
 }
