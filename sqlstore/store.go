@@ -42,7 +42,7 @@ type Store struct {
 	opts   Options
 	clock  latchkey.Clock
 	log    *slog.Logger
-	hashes chan struct{} // bounds concurrent argon2id work (memory)
+	hashes chan struct{} // at most NumCPU argon2id hashes at once (CPU and memory)
 	dummy  string        // a hash verified for unknown identities, for even timing
 }
 
@@ -73,7 +73,7 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 		opts.MaxConns = 32
 	}
 	s := &Store{opts: opts, clock: opts.Clock, log: opts.Logger,
-		hashes: make(chan struct{}, runtime.GOMAXPROCS(0))}
+		hashes: make(chan struct{}, runtime.NumCPU())}
 	var err error
 	switch {
 	case strings.HasPrefix(storeURL, "sqlite:"):

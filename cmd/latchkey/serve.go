@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,7 +25,7 @@ import (
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--pprof-listen ADDR]",
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -43,6 +45,7 @@ func runServe(e *env, args []string) int {
 	maxFailures := c.fs.Int("max-failures", latchkey.DefaultAttemptPolicy.MaxFailures, "failed attempts in a row that lock an identity (0 = never)")
 	lockout := c.fs.Duration("lockout", latchkey.DefaultAttemptPolicy.LockoutDuration, "how long a locked identity stays locked")
 	tokenTTL := c.fs.Duration("token-ttl", 12*time.Hour, "user token lifetime")
+	pprofAddr := c.fs.String("pprof-listen", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
@@ -64,6 +67,7 @@ func runServe(e *env, args []string) int {
 		return c.usageError("%v", err)
 	}
 
+	tuneRuntime()
 	stderr := &lockedWriter{w: e.stderr}
 	logger, err := newLogger(stderr)
 	if err != nil {
@@ -111,6 +115,14 @@ func runServe(e *env, args []string) int {
 		}
 	}
 
+	if *pprofAddr != "" {
+		stopPprof, err := startPprof(*pprofAddr, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "latchkey: %v\n", err)
+			return 1
+		}
+		defer stopPprof()
+	}
 	srv := lkhttp.NewServer(store, lkhttp.Options{Logger: logger})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -162,6 +174,27 @@ func runServe(e *env, args []string) int {
 	}
 	logger.Debug("store closed")
 	return status
+}
+
+// tuneRuntime sets the Go runtime for a server whose CPU goes mostly to
+// argon2id (docs/benchmarks.md, "Runtime settings"). The store runs at most
+// NumCPU hashes at once; two spare Ps keep request goroutines from waiting
+// behind running hashes for a P (PostgreSQL lock p50 under login load:
+// 209 ms -> 5 ms). Each hash allocates its whole memory (19 MiB), so with
+// spare Ps the GC's idle mark workers ran nearly once per hash and cost
+// 10-20% of login throughput; GOGC=400 removes that, and a 1 GiB soft
+// memory limit bounds the larger heap target. GOMAXPROCS, GOGC and
+// GOMEMLIMIT in the environment win.
+func tuneRuntime() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.NumCPU() + 2)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(1 << 30)
+	}
 }
 
 // newLogger returns the server's logger: text (or JSON with
