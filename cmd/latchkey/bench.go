@@ -123,4 +123,3 @@ func runBenchSeed(e *env, args []string) int {
 		*principals, *sessions, time.Since(start).Round(time.Millisecond), sqlstore.SeedPassword)
 	return 0
 }
-
