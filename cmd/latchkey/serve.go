@@ -107,6 +107,9 @@ func runServe(e *env, args []string) int {
 		fmt.Fprintf(stderr, "latchkey: bootstrap: %v\n", err)
 		return 1
 	}
+	if p := passhash.Production; params.MemoryKiB < p.MemoryKiB || params.Time < p.Time {
+		logger.Warn("argon2id profile weaker than production: for tests and benchmarks only", "profile", params.String())
+	}
 	if created {
 		if envPassword == "" {
 			fmt.Fprintf(stderr, "created principal admin with identity admin; password: %s\n", password)

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEndToEnd runs the real Run: a server on port 0 with a temporary data
+// dir (embedded SQLite), and the README's walkthrough against it through
+// the CLI, then a graceful stop.
+func TestEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LATCHKEY_ADMIN_PASSWORD", "e2e-admin-pw")
+	t.Setenv("LATCHKEY_TOKEN_FILE", filepath.Join(dir, "token"))
+	t.Setenv("LATCHKEY_TOKEN", "")
+	t.Setenv("LATCHKEY_TERMINAL_TOKEN", "")
+	t.Setenv("LATCHKEY_SERVER", "")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
+			"--argon2-time", "1", "--argon2-memory", "64", "--sweep-interval", "50ms"}, strings.NewReader(""), io.Discard, pw)
+		pw.Close()
+	}()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				addr <- a
+			}
+		}
+	}()
+	var server string
+	select {
+	case server = <-addr:
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	t.Setenv("LATCHKEY_SERVER", server)
+
+	cli := func(wantStatus int, args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if st := Run(ctx, args, strings.NewReader(""), &out, &errb); st != wantStatus {
+			t.Fatalf("latchkey %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), st, wantStatus, out.String(), errb.String())
+		}
+		return out.String() + errb.String()
+	}
+	field := func(out, name string) string {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^` + name + `:\s+(\S+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no %s in %q", name, out)
+		}
+		return m[1]
+	}
+	sessionID := func(out string) string {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^session (\S+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no session id in %q", out)
+		}
+		return m[1]
+	}
+
+	t.Setenv("LATCHKEY_PASSWORD", "e2e-admin-pw")
+	cli(0, "auth", "login", "--identity", "admin")
+	site := field(cli(0, "site", "create", "--name", "High Street"), "id")
+	a := cli(0, "terminal", "register", "--name", "counter A", "--site", site)
+	b := cli(0, "terminal", "register", "--name", "counter B", "--site", site)
+	ta, toka := field(a, "id"), field(a, "token")
+	tb, tokb := field(b, "id"), field(b, "token")
+	ann := field(cli(0, "principal", "create", "--name", "Ann", "--role", "user"), "id")
+	t.Setenv("LATCHKEY_PASSWORD", "ann-secret")
+	cli(0, "identity", "add", "--principal", ann, "--login", "ann")
+
+	s1 := sessionID(cli(0, "session", "login", "--terminal", ta, "--identity", "ann", "--terminal-token", toka))
+	if out := cli(1, "session", "login", "--terminal", tb, "--identity", "ann", "--terminal-token", tokb); !strings.Contains(out, "concurrent_session") || !strings.Contains(out, s1) {
+		t.Fatalf("second login: %s", out)
+	}
+	cli(0, "session", "lock", s1, "--terminal-token", toka)
+	s2 := sessionID(cli(0, "session", "login", "--terminal", tb, "--identity", "ann", "--terminal-token", tokb))
+	cli(1, "session", "unlock", s1, "--identity", "ann", "--terminal-token", toka)
+	cli(0, "session", "unlock", s1, "--identity", "ann", "--force", "--terminal-token", toka)
+	if out := cli(1, "session", "touch", s2, "--terminal-token", tokb); !strings.Contains(out, "session_failed") {
+		t.Fatalf("touch on the forced-off session: %s", out)
+	}
+	if out := cli(0, "--json", "session", "show", s1, "--terminal-token", toka); !strings.Contains(out, `"locked_at": null`) {
+		t.Fatalf("session after forced unlock: %s", out)
+	}
+	if out := cli(0, "audit", "list", "--action", "session.failed"); !strings.Contains(out, s2) {
+		t.Fatalf("audit lacks the failed session: %s", out)
+	}
+	if out := cli(0, "audit", "verify"); !strings.Contains(out, "ok") {
+		t.Fatalf("audit verify: %s", out)
+	}
+
+	cancel()
+	select {
+	case st := <-done:
+		if st != 0 {
+			t.Fatalf("serve exited %d", st)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
