@@ -26,7 +26,7 @@ const (
 // finished request (same caller, method, path, key and body) gets the first
 // response back without serve running; a key reused with another body, or
 // whose first request is still running, is refused by the store (conflict).
-func (s *Server) idempotent(w nethttp.ResponseWriter, r *nethttp.Request, c latchkey.Caller, anon bool,
+func (s *Server) idempotent(w nethttp.ResponseWriter, r *nethttp.Request, c latchkey.Caller,
 	serve func(nethttp.ResponseWriter, *nethttp.Request)) {
 	key, err := idempotencyKey(r)
 	if err != nil {
@@ -40,11 +40,9 @@ func (s *Server) idempotent(w nethttp.ResponseWriter, r *nethttp.Request, c latc
 	}
 	sum := sha256.Sum256(body)
 	reqHash := hex.EncodeToString(sum[:])
-	who := c.Actor()
-	if anon {
-		who = "anon"
-	}
-	scope := who + " " + r.Method + " " + r.URL.EscapedPath()
+	// Every route that takes a key needs a token (the one public mutating
+	// route, login, ignores keys), so the caller names the scope.
+	scope := c.Actor() + " " + r.Method + " " + r.URL.EscapedPath()
 
 	stored, err := s.store.BeginIdempotent(r.Context(), scope, key, reqHash)
 	if err != nil {

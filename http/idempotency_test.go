@@ -105,12 +105,12 @@ func TestIdempotentPanicAbandons(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.st.hook = func(m string) error {
-		if m == "RegisterTerminal" {
+		if m == "CreateSite" {
 			panic("boom")
 		}
 		return nil
 	}
-	w := e.do(keyed(req{method: "POST", path: "/v1/terminals", token: adminToken, body: `{"name":"c","site":"s"}`}, "k"))
+	w := e.do(keyed(req{method: "POST", path: "/v1/sites", token: adminToken, body: `{"name":"c"}`}, "k"))
 	if w.Code != 500 || errorOf(t, w).Code != "internal" {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
@@ -137,7 +137,7 @@ func TestIdempotentInProgress(t *testing.T) {
 	}
 }
 
-func TestIdempotentNoContentAndAnonymous(t *testing.T) {
+func TestIdempotentNoContentAndSecretAnswers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	r := keyed(req{method: "POST", path: "/v1/auth/logout", token: userToken}, "k")
@@ -145,18 +145,30 @@ func TestIdempotentNoContentAndAnonymous(t *testing.T) {
 	if a.Code != 204 || b.Code != 204 || b.Body.Len() != 0 || b.Header().Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("logout: %d %q, repeat %d %q", a.Code, a.Body, b.Code, b.Body)
 	}
+	// A login's answer carries a token, which is never stored: the key is
+	// ignored and the login runs each time.
 	login := keyed(req{method: "POST", path: "/v1/auth/login", body: `{"identity":"alice","password":"pw"}`}, "k")
-	e.do(login)
+	if a, b := e.do(login), e.do(login); a.Code != 200 || b.Code != 200 || b.Header().Get("Idempotent-Replayed") != "" {
+		t.Fatalf("keyed logins: %d, %d replayed=%q", a.Code, b.Code, b.Header().Get("Idempotent-Replayed"))
+	}
+	if n := len(e.st.recorded("Login")); n != 2 {
+		t.Fatalf("%d logins ran, want 2", n)
+	}
+	// A terminal registration refuses the key rather than store its token.
+	reg := keyed(req{method: "POST", path: "/v1/terminals", token: adminToken, body: `{"name":"c","site":"s"}`}, "k")
+	if w := e.do(reg); w.Code != 400 || errorOf(t, w).Details["field"] != "Idempotency-Key" || len(e.st.recorded("RegisterTerminal")) != 0 {
+		t.Fatalf("keyed register: %d %s", w.Code, w.Body)
+	}
 	var scopes []string
 	for _, c := range e.st.recorded("BeginIdempotent") {
 		scopes = append(scopes, c.args[0].(string))
 	}
-	if got := strings.Join(scopes, "|"); got != "p_user POST /v1/auth/logout|p_user POST /v1/auth/logout|anon POST /v1/auth/login" {
+	if got := strings.Join(scopes, "|"); got != "p_user POST /v1/auth/logout|p_user POST /v1/auth/logout" {
 		t.Fatalf("scopes %s", got)
 	}
 	// GET ignores the header.
 	e.do(keyed(req{method: "GET", path: "/v1/sites", token: adminToken}, strings.Repeat("x", 500)))
-	if n := len(e.st.recorded("BeginIdempotent")); n != 3 {
+	if n := len(e.st.recorded("BeginIdempotent")); n != 2 {
 		t.Fatalf("GET used the key")
 	}
 }

@@ -113,7 +113,7 @@ func (s *Server) route(pattern string, a access, h handler) {
 					pattern, idempotencyHeader))
 				return
 			default:
-				s.idempotent(w, r, c, a == public, serve)
+				s.idempotent(w, r, c, serve)
 				return
 			}
 		}
