@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,37 @@ func listJSON[T any](items []T, next string) any {
 }
 
 // more tells a human reader that a list goes on.
+// listCommand runs a "list" subcommand: it takes --limit and --after,
+// fetches one page, and prints it as the API's JSON or as a table with one
+// row per item, followed by the cursor of the next page.
+func listCommand[T any](e *env, name, synopsis string,
+	fetch func(*client.Client, context.Context, latchkey.Page) ([]T, string, error),
+	header string, row func(T) []string, args []string) int {
+	c := e.newCmd(name, synopsis, true)
+	page := c.page()
+	if _, st, ok := c.parse(args); !ok {
+		return st
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	items, next, err := fetch(cl, c.ctx, *page)
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(listJSON(items, next))
+	}
+	rows := make([][]string, len(items))
+	for i, it := range items {
+		rows[i] = row(it)
+	}
+	table(c.stdout, header, rows)
+	c.more(next)
+	return 0
+}
+
 func (c *cmd) more(next string) {
 	if next != "" {
 		fmt.Fprintf(c.stderr, "more: rerun with --after %s\n", next)

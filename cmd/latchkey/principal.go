@@ -59,29 +59,10 @@ func principalCreate(e *env, args []string) int {
 }
 
 func principalList(e *env, args []string) int {
-	c := e.newCmd("principal list", synopsisOf(principalSynopsis, "principal list"), true)
-	page := c.page()
-	if _, st, ok := c.parse(args); !ok {
-		return st
-	}
-	cl, err := c.client()
-	if err != nil {
-		return c.fail(err)
-	}
-	items, next, err := cl.ListPrincipals(c.ctx, *page)
-	if err != nil {
-		return c.fail(err)
-	}
-	if c.json {
-		return c.printJSON(listJSON(items, next))
-	}
-	rows := make([][]string, len(items))
-	for i, p := range items {
-		rows[i] = []string{p.ID, p.Name, string(p.Role), strconv.FormatBool(p.Global), strconv.FormatBool(p.Disabled)}
-	}
-	table(c.stdout, "ID\tNAME\tROLE\tGLOBAL\tDISABLED", rows)
-	c.more(next)
-	return 0
+	return listCommand(e, "principal list", synopsisOf(principalSynopsis, "principal list"), (*client.Client).ListPrincipals,
+		"ID\tNAME\tROLE\tGLOBAL\tDISABLED", func(p latchkey.Principal) []string {
+			return []string{p.ID, p.Name, string(p.Role), strconv.FormatBool(p.Global), strconv.FormatBool(p.Disabled)}
+		}, args)
 }
 
 func principalShow(e *env, args []string) int {

@@ -123,30 +123,11 @@ func siteCreate(e *env, args []string) int {
 }
 
 func siteList(e *env, args []string) int {
-	c := e.newCmd("site list", synopsisOf(siteSynopsis, "site list"), true)
-	page := c.page()
-	if _, st, ok := c.parse(args); !ok {
-		return st
-	}
-	cl, err := c.client()
-	if err != nil {
-		return c.fail(err)
-	}
-	items, next, err := cl.ListSites(c.ctx, *page)
-	if err != nil {
-		return c.fail(err)
-	}
-	if c.json {
-		return c.printJSON(listJSON(items, next))
-	}
-	rows := make([][]string, len(items))
-	for i, s := range items {
-		rows[i] = []string{s.ID, s.Name, s.Timezone, strconv.FormatBool(s.ConcurrencyControls),
-			strconv.FormatBool(s.AllowStandalone), minutes(s.DailyQuotaMinutes), minutes(s.InactivityLockMinutes), minutes(s.ForcedTimeoutMinutes)}
-	}
-	table(c.stdout, "ID\tNAME\tTIMEZONE\tCONCURRENCY\tSTANDALONE\tQUOTA\tIDLE-LOCK\tTIMEOUT", rows)
-	c.more(next)
-	return 0
+	return listCommand(e, "site list", synopsisOf(siteSynopsis, "site list"), (*client.Client).ListSites,
+		"ID\tNAME\tTIMEZONE\tCONCURRENCY\tSTANDALONE\tQUOTA\tIDLE-LOCK\tTIMEOUT", func(s latchkey.Site) []string {
+			return []string{s.ID, s.Name, s.Timezone, strconv.FormatBool(s.ConcurrencyControls),
+				strconv.FormatBool(s.AllowStandalone), minutes(s.DailyQuotaMinutes), minutes(s.InactivityLockMinutes), minutes(s.ForcedTimeoutMinutes)}
+		}, args)
 }
 
 func siteShow(e *env, args []string) int {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"latchkey"
+	"latchkey/client"
 )
 
 var terminalSynopsis = []string{
@@ -52,29 +53,10 @@ func terminalRegister(e *env, args []string) int {
 }
 
 func terminalList(e *env, args []string) int {
-	c := e.newCmd("terminal list", synopsisOf(terminalSynopsis, "terminal list"), true)
-	page := c.page()
-	if _, st, ok := c.parse(args); !ok {
-		return st
-	}
-	cl, err := c.client()
-	if err != nil {
-		return c.fail(err)
-	}
-	items, next, err := cl.ListTerminals(c.ctx, *page)
-	if err != nil {
-		return c.fail(err)
-	}
-	if c.json {
-		return c.printJSON(listJSON(items, next))
-	}
-	rows := make([][]string, len(items))
-	for i, t := range items {
-		rows[i] = []string{t.ID, t.Name, t.SiteID, strconv.FormatBool(t.Online), strconv.FormatBool(t.Standalone)}
-	}
-	table(c.stdout, "ID\tNAME\tSITE\tONLINE\tSTANDALONE", rows)
-	c.more(next)
-	return 0
+	return listCommand(e, "terminal list", synopsisOf(terminalSynopsis, "terminal list"), (*client.Client).ListTerminals,
+		"ID\tNAME\tSITE\tONLINE\tSTANDALONE", func(t latchkey.Terminal) []string {
+			return []string{t.ID, t.Name, t.SiteID, strconv.FormatBool(t.Online), strconv.FormatBool(t.Standalone)}
+		}, args)
 }
 
 func terminalShow(e *env, args []string) int {
