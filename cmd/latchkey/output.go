@@ -69,6 +69,26 @@ func listCommand[T any](e *env, name, synopsis string,
 	return 0
 }
 
+// showCommand runs a "show ID" subcommand: it fetches one resource and
+// prints it with show (which honours --json).
+func showCommand[T any](e *env, name string, fetch func(*client.Client, context.Context, string) (*T, error),
+	show func(*cmd, *T) int, args []string) int {
+	c := e.newCmd(name, "ID", true)
+	pos, st, ok := c.parse(args, "ID")
+	if !ok {
+		return st
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	v, err := fetch(cl, c.ctx, pos[0])
+	if err != nil {
+		return c.fail(err)
+	}
+	return show(c, v)
+}
+
 func (c *cmd) more(next string) {
 	if next != "" {
 		fmt.Fprintf(c.stderr, "more: rerun with --after %s\n", next)

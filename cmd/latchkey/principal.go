@@ -66,20 +66,7 @@ func principalList(e *env, args []string) int {
 }
 
 func principalShow(e *env, args []string) int {
-	c := e.newCmd("principal show", "ID", true)
-	pos, st, ok := c.parse(args, "ID")
-	if !ok {
-		return st
-	}
-	cl, err := c.client()
-	if err != nil {
-		return c.fail(err)
-	}
-	p, err := cl.GetPrincipal(c.ctx, pos[0])
-	if err != nil {
-		return c.fail(err)
-	}
-	return c.showPrincipal(p)
+	return showCommand(e, "principal show", (*client.Client).GetPrincipal, (*cmd).showPrincipal, args)
 }
 
 func principalUpdate(e *env, args []string) int {

@@ -131,20 +131,7 @@ func siteList(e *env, args []string) int {
 }
 
 func siteShow(e *env, args []string) int {
-	c := e.newCmd("site show", "ID", true)
-	pos, st, ok := c.parse(args, "ID")
-	if !ok {
-		return st
-	}
-	cl, err := c.client()
-	if err != nil {
-		return c.fail(err)
-	}
-	s, err := cl.GetSite(c.ctx, pos[0])
-	if err != nil {
-		return c.fail(err)
-	}
-	return c.showSite(s)
+	return showCommand(e, "site show", (*client.Client).GetSite, (*cmd).showSite, args)
 }
 
 func siteUpdate(e *env, args []string) int {

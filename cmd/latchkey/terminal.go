@@ -60,19 +60,10 @@ func terminalList(e *env, args []string) int {
 }
 
 func terminalShow(e *env, args []string) int {
-	c := e.newCmd("terminal show", "ID", true)
-	pos, st, ok := c.parse(args, "ID")
-	if !ok {
-		return st
-	}
-	cl, err := c.client()
-	if err != nil {
-		return c.fail(err)
-	}
-	t, err := cl.GetTerminal(c.ctx, pos[0])
-	if err != nil {
-		return c.fail(err)
-	}
+	return showCommand(e, "terminal show", (*client.Client).GetTerminal, (*cmd).showTerminal, args)
+}
+
+func (c *cmd) showTerminal(t *latchkey.Terminal) int {
 	if c.json {
 		return c.printJSON(t)
 	}
