@@ -34,12 +34,9 @@ func authLogin(e *env, args []string) int {
 	if st := c.required("identity"); st != 0 {
 		return st
 	}
-	password, err := pw.read("LATCHKEY_PASSWORD", "Password for "+*identity+": ", false)
-	if errors.Is(err, errNoPassword) {
-		return c.usageError("%v", err)
-	}
-	if err != nil {
-		return c.fail(err)
+	password, st, ok := pw.get("LATCHKEY_PASSWORD", "Password for "+*identity+": ", false)
+	if !ok {
+		return st
 	}
 	cl, err := c.client()
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 )
@@ -30,12 +29,9 @@ func identityAdd(e *env, args []string) int {
 	if st := c.required("principal", "login"); st != 0 {
 		return st
 	}
-	password, err := pw.read("LATCHKEY_PASSWORD", "Password for "+*login+": ", true)
-	if errors.Is(err, errNoPassword) {
-		return c.usageError("%v", err)
-	}
-	if err != nil {
-		return c.fail(err)
+	password, st, ok := pw.get("LATCHKEY_PASSWORD", "Password for "+*login+": ", true)
+	if !ok {
+		return st
 	}
 	cl, err := c.client()
 	if err != nil {
@@ -72,12 +68,9 @@ func identityPasswd(e *env, args []string) int {
 			return c.fail(err)
 		}
 	}
-	password, err := pw.read("LATCHKEY_PASSWORD", "New password for "+*login+": ", true)
-	if errors.Is(err, errNoPassword) {
-		return c.usageError("%v", err)
-	}
-	if err != nil {
-		return c.fail(err)
+	password, st, ok := pw.get("LATCHKEY_PASSWORD", "New password for "+*login+": ", true)
+	if !ok {
+		return st
 	}
 	cl, err := c.client()
 	if err != nil {

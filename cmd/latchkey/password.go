@@ -56,6 +56,20 @@ func (p *passwordInput) read(envName, prompt string, confirm bool) (string, erro
 	return pw, nil
 }
 
+// get is read for a command: it returns the password, or (ok false) the
+// exit status after reporting why there is none — a usage error when
+// there is no way to get a password, a failure otherwise.
+func (p *passwordInput) get(envName, prompt string, confirm bool) (password string, status int, ok bool) {
+	password, err := p.read(envName, prompt, confirm)
+	if errors.Is(err, errNoPassword) {
+		return "", p.c.usageError("%v", err), false
+	}
+	if err != nil {
+		return "", p.c.fail(err), false
+	}
+	return password, 0, true
+}
+
 // canPrompt reports whether the password can be asked for at a prompt.
 func (p *passwordInput) canPrompt() bool {
 	_, ok := terminalFD(p.c.stdin)

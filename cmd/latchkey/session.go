@@ -1,13 +1,14 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"latchkey"
+	"latchkey/client"
 )
 
 var sessionSynopsis = []string{
@@ -48,12 +49,9 @@ func sessionLogin(e *env, args []string) int {
 	if st := c.required("terminal", "identity"); st != 0 {
 		return st
 	}
-	password, err := pw.read("LATCHKEY_PASSWORD", "Password for "+*identity+": ", false)
-	if errors.Is(err, errNoPassword) {
-		return c.usageError("%v", err)
-	}
-	if err != nil {
-		return c.fail(err)
+	password, st, ok := pw.get("LATCHKEY_PASSWORD", "Password for "+*identity+": ", false)
+	if !ok {
+		return st
 	}
 	cl, err := c.client()
 	if err != nil {
@@ -111,12 +109,9 @@ func sessionUnlock(e *env, args []string) int {
 	if st := c.required("identity"); st != 0 {
 		return st
 	}
-	password, err := pw.read("LATCHKEY_PASSWORD", "Password for "+*identity+": ", false)
-	if errors.Is(err, errNoPassword) {
-		return c.usageError("%v", err)
-	}
-	if err != nil {
-		return c.fail(err)
+	password, st, ok := pw.get("LATCHKEY_PASSWORD", "Password for "+*identity+": ", false)
+	if !ok {
+		return st
 	}
 	cl, err := c.client()
 	if err != nil {
@@ -131,43 +126,29 @@ func sessionUnlock(e *env, args []string) int {
 }
 
 func sessionTouch(e *env, args []string) int {
-	return sessionSimple(e, args, "session touch", func(c *cmd, id string) (*latchkey.Session, error) {
-		cl, err := c.client()
-		if err != nil {
-			return nil, err
-		}
-		return cl.TouchSession(c.ctx, id)
-	})
+	return sessionSimple(e, args, "session touch", (*client.Client).TouchSession)
 }
 
 func sessionLogout(e *env, args []string) int {
-	return sessionSimple(e, args, "session logout", func(c *cmd, id string) (*latchkey.Session, error) {
-		cl, err := c.client()
-		if err != nil {
-			return nil, err
-		}
-		return cl.EndSession(c.ctx, id)
-	})
+	return sessionSimple(e, args, "session logout", (*client.Client).EndSession)
 }
 
 func sessionShow(e *env, args []string) int {
-	return sessionSimple(e, args, "session show", func(c *cmd, id string) (*latchkey.Session, error) {
-		cl, err := c.client()
-		if err != nil {
-			return nil, err
-		}
-		return cl.GetSession(c.ctx, id)
-	})
+	return sessionSimple(e, args, "session show", (*client.Client).GetSession)
 }
 
 // sessionSimple runs a session command that takes only the session's ID.
-func sessionSimple(e *env, args []string, name string, call func(*cmd, string) (*latchkey.Session, error)) int {
+func sessionSimple(e *env, args []string, name string, call func(*client.Client, context.Context, string) (*latchkey.Session, error)) int {
 	c := e.sessionCmd(name)
 	pos, st, ok := c.parse(args, "ID")
 	if !ok {
 		return st
 	}
-	s, err := call(c, pos[0])
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	s, err := call(cl, c.ctx, pos[0])
 	if err != nil {
 		return c.fail(err)
 	}
