@@ -11,16 +11,20 @@ import (
 // insertEvent stores one deferred event; source is "terminal" for events
 // the terminal sent, "server" for those the server records itself (an
 // unlock it refused). A terminal event whose ID was stored already is
-// skipped.
-func (t *tx) insertEvent(e latchkey.TerminalEvent, source string) error {
+// skipped; insertEvent reports whether it stored the event.
+func (t *tx) insertEvent(e latchkey.TerminalEvent, source string) (bool, error) {
 	var clientID any
 	if e.ID != "" {
 		clientID = e.ID
 	}
-	_, err := t.exec(`INSERT INTO terminal_events (terminal_id, client_id, event, occurred_at, received_at, identity, reason, source)
+	res, err := t.exec(`INSERT INTO terminal_events (terminal_id, client_id, event, occurred_at, received_at, identity, reason, source)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (terminal_id, client_id) DO NOTHING`,
 		e.TerminalID, clientID, e.Event, us(e.OccurredAt), us(t.now), e.Identity, e.Reason, source)
-	return err
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // RecordTerminalEvents stores a batch of deferred events (24, 25, 26) of
@@ -41,21 +45,16 @@ func (s *Store) RecordTerminalEvents(ctx context.Context, c latchkey.Caller, ter
 	stored := 0
 	err := s.write(ctx, func(t *tx) error {
 		stored = 0
-		before, err := t.countEvents(terminalID)
-		if err != nil {
-			return err
-		}
 		for _, e := range events {
 			e.TerminalID = terminalID
-			if err := t.insertEvent(e, "terminal"); err != nil {
+			ok, err := t.insertEvent(e, "terminal")
+			if err != nil {
 				return err
 			}
+			if ok {
+				stored++
+			}
 		}
-		after, err := t.countEvents(terminalID)
-		if err != nil {
-			return err
-		}
-		stored = after - before
 		counts := map[string]int{}
 		for _, e := range events {
 			counts[strconv.Itoa(e.Event)]++
@@ -64,12 +63,6 @@ func (s *Store) RecordTerminalEvents(ctx context.Context, c latchkey.Caller, ter
 		return nil
 	})
 	return stored, err
-}
-
-func (t *tx) countEvents(terminalID string) (int, error) {
-	var n int
-	err := t.queryRow("SELECT COUNT(*) FROM terminal_events WHERE terminal_id = ?", terminalID).Scan(&n)
-	return n, err
 }
 
 // ListTerminalEvents lists a terminal's deferred events in arrival order.

@@ -269,6 +269,12 @@ func (s *Store) onSession(ctx context.Context, id string, fn func(t *tx, sess la
 	if err != nil {
 		return err
 	}
+	return s.onSessionAt(ctx, term, id, fn)
+}
+
+// onSessionAt is onSession for a caller that already read the session's
+// terminal (a session never moves to another terminal).
+func (s *Store) onSessionAt(ctx context.Context, term, id string, fn func(t *tx, sess latchkey.Session) error) error {
 	return s.write(ctx, func(t *tx) error {
 		if _, err := t.lockTerminal(term); err != nil {
 			return err
@@ -292,7 +298,7 @@ func (s *Store) GetSession(ctx context.Context, c latchkey.Caller, id string) (*
 	}
 	if d := latchkey.IdleDeadline(r.Session, r.timeouts); !d.IsZero() && !s.now().Before(d) {
 		var out latchkey.Session
-		err := s.onSession(ctx, id, func(t *tx, sess latchkey.Session) error { out = sess; return nil })
+		err := s.onSessionAt(ctx, r.TerminalID, id, func(t *tx, sess latchkey.Session) error { out = sess; return nil })
 		return &out, err
 	}
 	return &r.Session, nil
@@ -348,7 +354,7 @@ func (s *Store) UnlockSession(ctx context.Context, c latchkey.Caller, id string,
 		return nil, err
 	}
 	var out latchkey.Session
-	err = s.onSession(ctx, id, func(t *tx, sess latchkey.Session) error {
+	err = s.onSessionAt(ctx, term, id, func(t *tx, sess latchkey.Session) error {
 		if err := latchkey.CheckSessionCall(sess, c.TerminalID); err != nil {
 			return keep(err)
 		}
@@ -359,7 +365,7 @@ func (s *Store) UnlockSession(ctx context.Context, c latchkey.Caller, id string,
 			}
 			if reason != "" {
 				d["reason"] = reason
-				if err := t.insertEvent(latchkey.TerminalEvent{TerminalID: sess.TerminalID, Event: latchkey.EventUnlockFailed,
+				if _, err := t.insertEvent(latchkey.TerminalEvent{TerminalID: sess.TerminalID, Event: latchkey.EventUnlockFailed,
 					OccurredAt: r.TimeSent, Identity: r.Identity, Reason: reason}, "server"); err != nil {
 					return err
 				}
@@ -513,7 +519,7 @@ func (s *Store) ApplyTimeouts(ctx context.Context) (int, error) {
 // deadline has passed, each in its own transaction holding its terminal.
 func (s *Store) applyTimeouts(ctx context.Context, cond string, args ...any) (int, error) {
 	now := us(s.now())
-	rows, err := s.query(ctx, `SELECT s.id `+sessionFrom+` WHERE s.status = 'active' AND `+cond+` AND (
+	rows, err := s.query(ctx, `SELECT s.id, s.terminal_id `+sessionFrom+` WHERE s.status = 'active' AND `+cond+` AND (
 		(st.forced_timeout_minutes > 0 AND s.last_activity_at + st.forced_timeout_minutes * CAST(60000000 AS BIGINT) <= ?)
 		OR (st.inactivity_lock_minutes > 0 AND s.locked_at IS NULL
 			AND s.last_activity_at + st.inactivity_lock_minutes * CAST(60000000 AS BIGINT) <= ?)) LIMIT 1000`,
@@ -521,21 +527,22 @@ func (s *Store) applyTimeouts(ctx context.Context, cond string, args ...any) (in
 	if err != nil {
 		return 0, err
 	}
-	var ids []string
+	type due struct{ id, terminal string }
+	var ids []due
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var d due
+		if err := rows.Scan(&d.id, &d.terminal); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		ids = append(ids, id)
+		ids = append(ids, d)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	for _, id := range ids {
-		if err := s.onSession(ctx, id, func(*tx, latchkey.Session) error { return nil }); err != nil {
+	for _, d := range ids {
+		if err := s.onSessionAt(ctx, d.terminal, d.id, func(*tx, latchkey.Session) error { return nil }); err != nil {
 			return 0, err
 		}
 	}
