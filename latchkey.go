@@ -125,6 +125,10 @@ type Terminal struct {
 // MaxNameLen bounds every human-given name.
 const MaxNameLen = 200
 
+// MaxPasswordLen bounds a password in bytes (argon2id takes any length;
+// this bounds the work one request can ask for).
+const MaxPasswordLen = 1024
+
 // ValidName checks a human-given name: non-empty, at most MaxNameLen
 // characters, no control characters. Any other character (quotes,
 // semicolons, SQL or shell metacharacters) is plain data.

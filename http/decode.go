@@ -17,9 +17,6 @@ import (
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 1 << 20
 
-// MaxPasswordBytes bounds a password (and MinPasswordBytes is 1).
-const MaxPasswordBytes = 1024
-
 // validator is a request body that checks itself after decoding; every
 // request type implements it, and its errors are bad_request with
 // details.field.
@@ -182,8 +179,8 @@ func checkPassword(field, p string, required bool) error {
 	if p == "" && required {
 		return latchkey.BadField(field, "%s is required", field)
 	}
-	if len(p) > MaxPasswordBytes {
-		return latchkey.BadField(field, "%s must be at most %d bytes", field, MaxPasswordBytes)
+	if len(p) > latchkey.MaxPasswordLen {
+		return latchkey.BadField(field, "%s must be at most %d bytes", field, latchkey.MaxPasswordLen)
 	}
 	return nil
 }

@@ -24,13 +24,9 @@ func (t *tx) lockPrincipal(id string) (latchkey.Principal, error) {
 	return p, notFound(err, "principal %s not found", id)
 }
 
-// MaxPasswordLen bounds a password (argon2id takes any length; this
-// bounds the work a request can ask for).
-const MaxPasswordLen = 1024
-
 func checkPassword(field, pw string) error {
-	if pw == "" || len(pw) > MaxPasswordLen {
-		return latchkey.BadField(field, "%s must be 1 to %d bytes", field, MaxPasswordLen)
+	if pw == "" || len(pw) > latchkey.MaxPasswordLen {
+		return latchkey.BadField(field, "%s must be 1 to %d bytes", field, latchkey.MaxPasswordLen)
 	}
 	return nil
 }
