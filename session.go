@@ -1,6 +1,7 @@
 package latchkey
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -289,7 +290,7 @@ const MaxEventBatch = 1000
 // ValidateTerminalEvent checks one deferred event; i is its index in the
 // batch, for the error's field name.
 func ValidateTerminalEvent(i int, e TerminalEvent) error {
-	field := func(f string) string { return "events[" + itoa(i) + "]." + f }
+	field := func(f string) string { return "events[" + strconv.Itoa(i) + "]." + f }
 	switch e.Event {
 	case EventPositionLocked, EventPositionUnlocked:
 		if e.Reason != "" {
@@ -318,18 +319,4 @@ func ValidateTerminalEvent(i int, e TerminalEvent) error {
 		}
 	}
 	return nil
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[n:])
 }
