@@ -32,6 +32,10 @@ type Options struct {
 	Logger   *slog.Logger           // default slog.Default()
 	// MaxConns bounds the PostgreSQL pool (default 32).
 	MaxConns int
+	// Committers is how many write transactions a PostgreSQL store runs at
+	// once, each a group commit of the writes waiting (default 4). SQLite
+	// always has one: it has one writer.
+	Committers int
 }
 
 // Store implements latchkey.Store on SQLite or PostgreSQL.
@@ -44,6 +48,10 @@ type Store struct {
 	log    *slog.Logger
 	hashes chan struct{} // at most NumCPU argon2id hashes at once (CPU and memory)
 	dummy  string        // a hash verified for unknown identities, for even timing
+	// wst and rst cache prepared statements of w and r (SQLite only; see
+	// stmtCache).
+	wst, rst *stmtCache
+	commit   *committers
 }
 
 var _ latchkey.Store = (*Store)(nil)
@@ -72,6 +80,9 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	if opts.MaxConns == 0 {
 		opts.MaxConns = 32
 	}
+	if opts.Committers <= 0 {
+		opts.Committers = 4
+	}
 	s := &Store{opts: opts, clock: opts.Clock, log: opts.Logger,
 		hashes: make(chan struct{}, runtime.NumCPU())}
 	var err error
@@ -94,6 +105,11 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	committers := opts.Committers
+	if s.d.name() == "sqlite" {
+		committers = 1
+	}
+	s.startCommitters(committers)
 	return s, nil
 }
 
@@ -117,6 +133,7 @@ func (s *Store) openSQLite(path string) error {
 	}
 	s.r.SetMaxOpenConns(runtime.GOMAXPROCS(0) * 2)
 	s.d = sqliteDialect{}
+	s.wst, s.rst = newStmtCache(s.w), newStmtCache(s.r)
 	if err := s.w.Ping(); err != nil {
 		s.Close()
 		return fmt.Errorf("open sqlite %s: %w", path, err)
@@ -167,9 +184,17 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the store's connections.
 func (s *Store) Close() error {
+	if s.commit != nil {
+		s.commit.close()
+	}
 	var err error
+	for _, c := range []*stmtCache{s.wst, s.rst} {
+		if c != nil {
+			err = errors.Join(err, c.close())
+		}
+	}
 	if s.w != nil {
-		err = s.w.Close()
+		err = errors.Join(err, s.w.Close())
 	}
 	if s.r != nil && s.r != s.w {
 		err = errors.Join(err, s.r.Close())

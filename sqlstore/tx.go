@@ -22,15 +22,37 @@ type tx struct {
 	audit []latchkey.AuditRecord
 }
 
-// exec, query and queryRow rebind ? placeholders for the dialect.
+// exec, query and queryRow rebind ? placeholders for the dialect and use
+// the writer's prepared statement when there is one.
 func (t *tx) exec(q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(q); st != nil {
+		return st.ExecContext(t.ctx, args...)
+	}
 	return t.ExecContext(t.ctx, t.s.d.rebind(q), args...)
 }
 func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(q); st != nil {
+		return st.QueryContext(t.ctx, args...)
+	}
 	return t.QueryContext(t.ctx, t.s.d.rebind(q), args...)
 }
 func (t *tx) queryRow(q string, args ...any) *sql.Row {
+	if st := t.stmt(q); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
+	}
 	return t.QueryRowContext(t.ctx, t.s.d.rebind(q), args...)
+}
+
+// stmt returns the cached statement for q bound to this transaction, or
+// nil when there is none (yet).
+func (t *tx) stmt(q string) *sql.Stmt {
+	if t.s.wst == nil {
+		return nil
+	}
+	if st := t.s.wst.lookup(q); st != nil {
+		return t.StmtContext(t.ctx, st)
+	}
+	return nil
 }
 
 // record queues an audit record for this transaction.
@@ -88,10 +110,11 @@ func (r *refusal) Unwrap() error { return r.err }
 // keep marks err as a refusal whose transaction commits.
 func keep(err error) error { return &refusal{err} }
 
-// write runs fn in a write transaction and commits it, rerunning it when it
-// lost a race to another transaction (PostgreSQL deadlock or serialisation
-// failure, SQLite busy). An error from fn rolls back, unless it is a
-// refusal made with keep.
+// write runs fn as one write operation of a group commit (see
+// committers) and returns once the transaction that holds its change has
+// committed. It reruns fn when it lost a race to another transaction
+// (PostgreSQL deadlock or serialisation failure, SQLite busy). An error
+// from fn undoes fn's writes, unless it is a refusal made with keep.
 func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
@@ -102,7 +125,7 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 			case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
 			}
 		}
-		err = s.writeOnce(ctx, fn)
+		err = s.commit.do(ctx, fn)
 		if err == nil || !s.d.retryable(err) {
 			break
 		}
@@ -114,33 +137,21 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 	return err
 }
 
-func (s *Store) writeOnce(ctx context.Context, fn func(*tx) error) error {
-	sqltx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	t := &tx{Tx: sqltx, s: s, ctx: ctx, now: s.now()}
-	ferr := fn(t)
-	var r *refusal
-	if ferr != nil && !errors.As(ferr, &r) {
-		sqltx.Rollback()
-		return ferr
-	}
-	if err := t.flushAudit(); err != nil {
-		sqltx.Rollback()
-		return err
-	}
-	if err := sqltx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return ferr
-}
-
 // Read helpers on the read pool.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s.rst != nil {
+		if st := s.rst.get(ctx, q); st != nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
 	return s.r.QueryRowContext(ctx, s.d.rebind(q), args...)
 }
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s.rst != nil {
+		if st := s.rst.get(ctx, q); st != nil {
+			return st.QueryContext(ctx, args...)
+		}
+	}
 	return s.r.QueryContext(ctx, s.d.rebind(q), args...)
 }
 

@@ -1,0 +1,205 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+
+	"latchkey"
+)
+
+// Group commit. Every write goes through a committer: it takes the write
+// operations waiting when it is free, runs them one after another in ONE
+// transaction, each inside its own savepoint, chains their audit records
+// and commits once. N operations that arrive together cost one commit and
+// one fsync instead of N, which is what makes many small writes (lock
+// acquire and release) fast on a durable store.
+//
+// The outcome is the same as running the operations one by one in the
+// order they ran: each sees the writes of those before it. An operation
+// that fails is rolled back to its savepoint and the others go on; a
+// refusal made with keep keeps its writes. No operation's caller hears of
+// success before the commit that holds its change has returned.
+//
+// Statements of a batch run under the committer's own context, never a
+// caller's: on SQLite an interrupted statement can roll the whole
+// transaction back, and on PostgreSQL a cancelled query can close the
+// connection, which would take the other callers' changes with it. A
+// caller whose context ends before its operation starts is answered with
+// the context's error and its operation is not run; once started, an
+// operation runs to the end and its caller waits for the commit.
+
+// maxBatch bounds the operations sharing one transaction.
+const maxBatch = 128
+
+// op is one write operation waiting for a committer.
+type op struct {
+	ctx  context.Context
+	fn   func(*tx) error
+	done chan error // buffered: the committer never blocks on an answer
+}
+
+// committers feeds write operations to the store's committer goroutines.
+type committers struct {
+	s    *Store
+	ops  chan *op // unbuffered: a queued op is always one a committer took
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+	// batches counts committed transactions; waiting counts the
+	// operations not yet taken by a committer.
+	batches, waiting atomic.Int64
+}
+
+// startCommitters starts n committers (SQLite: one, its writer has one
+// connection).
+func (s *Store) startCommitters(n int) {
+	c := &committers{s: s, ops: make(chan *op), stop: make(chan struct{})}
+	for range n {
+		c.wg.Add(1)
+		go c.run()
+	}
+	s.commit = c
+}
+
+// close stops the committers after their current batches.
+func (c *committers) close() {
+	c.once.Do(func() { close(c.stop) })
+	c.wg.Wait()
+}
+
+// do runs fn in a batch and returns its outcome once the batch committed.
+func (c *committers) do(ctx context.Context, fn func(*tx) error) error {
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	c.waiting.Add(1)
+	select {
+	case c.ops <- o:
+		c.waiting.Add(-1)
+		return <-o.done
+	case <-ctx.Done():
+		c.waiting.Add(-1)
+		return ctx.Err()
+	case <-c.stop:
+		c.waiting.Add(-1)
+		return latchkey.Errorf(latchkey.EUNAVAILABLE, "the store is closing")
+	}
+}
+
+func (c *committers) run() {
+	defer c.wg.Done()
+	for {
+		var first *op
+		select {
+		case first = <-c.ops:
+		case <-c.stop:
+			return
+		}
+		batch := []*op{first}
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-c.ops:
+				batch = append(batch, o)
+			default:
+				break collect
+			}
+		}
+		c.runBatch(batch)
+		if w := c.s.wst; w != nil && w.hasPending() { // the writer's connection is free now
+			w.preparePending(context.Background())
+		}
+	}
+}
+
+// runBatch runs the batch's operations in one transaction and answers
+// each of them.
+func (c *committers) runBatch(batch []*op) {
+	live := batch[:0]
+	for _, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			o.done <- err
+			continue
+		}
+		live = append(live, o)
+	}
+	if len(live) == 0 {
+		return
+	}
+	results, err := c.transact(live)
+	for i, o := range live {
+		if err != nil {
+			o.done <- err
+		} else {
+			o.done <- results[i]
+		}
+	}
+}
+
+// transact runs ops in one transaction. It returns each op's outcome, or
+// one error for all of them when the transaction as a whole failed (and
+// none of them changed anything).
+func (c *committers) transact(ops []*op) ([]error, error) {
+	ctx := context.Background()
+	sqltx, err := c.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	results := make([]error, len(ops))
+	var records []latchkey.AuditRecord
+	savepoints := len(ops) > 1
+	for i, o := range ops {
+		if savepoints {
+			if _, err := sqltx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+				sqltx.Rollback()
+				return nil, fmt.Errorf("savepoint: %w", err)
+			}
+		}
+		t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now()}
+		ferr := c.call(t, o.fn)
+		var r *refusal
+		if ferr != nil && !errors.As(ferr, &r) {
+			if !savepoints {
+				sqltx.Rollback()
+				return []error{ferr}, nil
+			}
+			if _, err := sqltx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT op"); err != nil {
+				sqltx.Rollback()
+				return nil, fmt.Errorf("rollback to savepoint: %w", err)
+			}
+		} else {
+			records = append(records, t.audit...)
+		}
+		results[i] = ferr
+		if savepoints {
+			if _, err := sqltx.ExecContext(ctx, "RELEASE SAVEPOINT op"); err != nil {
+				sqltx.Rollback()
+				return nil, fmt.Errorf("release savepoint: %w", err)
+			}
+		}
+	}
+	t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now(), audit: records}
+	if err := t.flushAudit(); err != nil {
+		sqltx.Rollback()
+		return nil, err
+	}
+	if err := sqltx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	c.batches.Add(1)
+	return results, nil
+}
+
+// call runs one operation, turning a panic into an error so that one bad
+// operation cannot take the committer (and every later write) down.
+func (c *committers) call(t *tx, fn func(*tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.s.log.Error("write operation panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("write operation panicked: %v", p)
+		}
+	}()
+	return fn(t)
+}

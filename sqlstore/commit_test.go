@@ -1,0 +1,213 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"latchkey"
+	"latchkey/sqlstore"
+	"latchkey/sqlstore/sqlstoretest"
+)
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Operations that queue while the committer is busy share one transaction;
+// inside it each is isolated: a failed or panicking one leaves no row and
+// no audit record, a refusal keeps both, and one whose caller gave up
+// while it queued never runs.
+func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		opts := sqlstoretest.Options(sqlstoretest.NewClock())
+		opts.Committers = 1
+		s := sqlstoretest.Open(t, b.URL(t), opts)
+		ctx := context.Background()
+		if err := s.Write(ctx, func(tx *sqlstore.Tx) error { return tx.Exec("CREATE TABLE scratch (k TEXT PRIMARY KEY)") }); err != nil {
+			t.Fatal(err)
+		}
+
+		release := make(chan struct{})
+		blocked := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // holds the one committer until released
+			defer wg.Done()
+			s.Write(ctx, func(tx *sqlstore.Tx) error { close(blocked); <-release; return nil })
+		}()
+		<-blocked
+		before := s.Batches()
+
+		const n = 24
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.Write(ctx, func(tx *sqlstore.Tx) error {
+					k := fmt.Sprintf("k%02d", i)
+					if err := tx.Exec("INSERT INTO scratch (k) VALUES (?)", k); err != nil {
+						return err
+					}
+					tx.Record("test.op", k)
+					switch i % 4 {
+					case 1:
+						return errors.New("boom")
+					case 2:
+						return sqlstore.Keep(latchkey.Errorf(latchkey.EFORBIDDEN, "refused but kept"))
+					case 3:
+						panic("bad operation")
+					}
+					return nil
+				})
+			}()
+		}
+		waitFor(t, "the operations to queue", func() bool { return s.WaitingWrites() == n })
+
+		// One more queues and gives up before a committer takes it.
+		gaveUp, cancel := context.WithCancel(ctx)
+		ran := false
+		gone := make(chan error)
+		go func() {
+			gone <- s.Write(gaveUp, func(tx *sqlstore.Tx) error {
+				ran = true
+				return tx.Exec("INSERT INTO scratch (k) VALUES ('gave-up')")
+			})
+		}()
+		waitFor(t, "the last operation to queue", func() bool { return s.WaitingWrites() == n+1 })
+		cancel()
+		if err := <-gone; !errors.Is(err, context.Canceled) || ran {
+			t.Fatalf("operation given up while queued: %v, ran %v; want context.Canceled, not run", err, ran)
+		}
+
+		close(release)
+		wg.Wait()
+		if got := s.Batches() - before; got != 2 {
+			t.Errorf("%d commits for the blocker and %d queued operations; want 2 (the queued ones share one)", got, n)
+		}
+
+		want := map[string]bool{}
+		for i, err := range errs {
+			switch i % 4 {
+			case 0:
+				if err != nil {
+					t.Errorf("op %d: %v, want success", i, err)
+				}
+				want[fmt.Sprintf("k%02d", i)] = true
+			case 1:
+				if err == nil || err.Error() != "boom" {
+					t.Errorf("op %d: %v, want its own error", i, err)
+				}
+			case 2:
+				if latchkey.ErrorCode(err) != latchkey.EFORBIDDEN {
+					t.Errorf("op %d: %v, want the refusal", i, err)
+				}
+				want[fmt.Sprintf("k%02d", i)] = true
+			case 3:
+				if err == nil || !strings.Contains(err.Error(), "panicked") {
+					t.Errorf("op %d: %v, want the panic as an error", i, err)
+				}
+			}
+		}
+		for i := range n {
+			k := fmt.Sprintf("k%02d", i)
+			var rows int
+			if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
+				return tx.Scan("SELECT COUNT(*) FROM scratch WHERE k = ?", []any{k}, &rows)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if (rows == 1) != want[k] {
+				t.Errorf("row %s: %d stored, want kept %v", k, rows, want[k])
+			}
+		}
+		recs, err := s.ListAudit(ctx, admin, latchkey.AuditFilter{Action: "test.op", Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, r := range recs {
+			got[r.Target] = true
+		}
+		if len(recs) != len(want) || len(got) != len(want) {
+			t.Errorf("audit records %v, want one for each kept operation %v", got, want)
+		}
+		for k := range want {
+			if !got[k] {
+				t.Errorf("no audit record for kept operation %s", k)
+			}
+		}
+		if v, err := s.VerifyAudit(ctx, admin); err != nil || !v.OK {
+			t.Fatalf("audit chain after a shared transaction: %+v, %v", v, err)
+		}
+	})
+}
+
+// After Close, writes are refused with unavailable, and Close waits for
+// the batch under way: when it returns, that write has committed and has
+// its answer.
+func TestGroupCommitClose(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		url := b.URL(t)
+		ctx := context.Background()
+		s, err := sqlstore.Open(ctx, url, sqlstoretest.Options(sqlstoretest.NewClock()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Write(ctx, func(tx *sqlstore.Tx) error { return tx.Exec("CREATE TABLE scratch (k TEXT PRIMARY KEY)") }); err != nil {
+			t.Fatal(err)
+		}
+		started, finished := make(chan struct{}), make(chan error, 1)
+		var returned atomic.Bool
+		go func() {
+			finished <- s.Write(ctx, func(tx *sqlstore.Tx) error {
+				close(started)
+				time.Sleep(200 * time.Millisecond)
+				returned.Store(true)
+				return tx.Exec("INSERT INTO scratch (k) VALUES ('slow')")
+			})
+		}()
+		<-started
+		if err := s.Close(); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+		if !returned.Load() {
+			t.Fatal("Close returned before the write under way had run")
+		}
+		// The answer was handed over before Close returned; the goroutine
+		// that receives it may just not have been scheduled yet.
+		select {
+		case err := <-finished:
+			if err != nil {
+				t.Fatalf("the write under way at Close: %v, want committed", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the write under way at Close was never answered")
+		}
+		if err := s.Write(ctx, func(*sqlstore.Tx) error { return nil }); latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE {
+			t.Fatalf("write after Close: %v, want unavailable", err)
+		}
+
+		again := sqlstoretest.Open(t, url, sqlstoretest.Options(sqlstoretest.NewClock()))
+		var n int
+		if err := again.Write(ctx, func(tx *sqlstore.Tx) error {
+			return tx.Scan("SELECT COUNT(*) FROM scratch WHERE k = 'slow'", nil, &n)
+		}); err != nil || n != 1 {
+			t.Fatalf("after reopening, the write under way at Close: %d rows, %v; want 1", n, err)
+		}
+	})
+}

@@ -1,0 +1,34 @@
+package sqlstore
+
+import "context"
+
+// Test hooks for the group-commit tests in package sqlstore_test.
+
+// Tx is a write transaction as a write operation sees it.
+type Tx = tx
+
+// Write runs fn as one write operation.
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error { return s.write(ctx, fn) }
+
+// Exec runs a statement in the operation's transaction.
+func (t *Tx) Exec(q string, args ...any) error {
+	_, err := t.exec(q, args...)
+	return err
+}
+
+// Record queues an audit record of the operation.
+func (t *Tx) Record(action, target string) { t.record("test", "", action, target, nil) }
+
+// Keep marks err as a refusal that keeps the operation's writes.
+func Keep(err error) error { return keep(err) }
+
+// Batches is how many group commits the store has made.
+func (s *Store) Batches() int64 { return s.commit.batches.Load() }
+
+// WaitingWrites is how many write operations wait for a committer.
+func (s *Store) WaitingWrites() int64 { return s.commit.waiting.Load() }
+
+// Scan reads one row in the operation's transaction.
+func (t *Tx) Scan(q string, args []any, dest ...any) error {
+	return t.queryRow(q, args...).Scan(dest...)
+}
