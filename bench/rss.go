@@ -106,23 +106,33 @@ func serverCPU(ctx context.Context, hc *http.Client, server string) (float64, er
 
 // scrapeMetrics fetches GET {server}/metrics (no authentication).
 func scrapeMetrics(ctx context.Context, hc *http.Client, server string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	return getBody(ctx, hc, server, "/metrics", 10*time.Second, 16<<20)
+}
+
+// getBody fetches GET {base}{path} within timeout and returns its body (at
+// most limit bytes); anything but 200 is an error.
+func getBody(ctx context.Context, hc *http.Client, base, path string, timeout time.Duration, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/metrics", nil)
+	what := "GET " + path
+	if i := strings.IndexByte(what, '?'); i >= 0 {
+		what = what[:i]
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET /metrics: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
-		return nil, fmt.Errorf("GET /metrics: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: HTTP status %d", resp.StatusCode)
+		return nil, fmt.Errorf("%s: HTTP status %d", what, resp.StatusCode)
 	}
 	return body, nil
 }

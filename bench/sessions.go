@@ -14,11 +14,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"latchkey"
@@ -42,6 +40,7 @@ const (
 	DefaultDuration        = 20 * time.Second
 	MaxDuration            = 24 * time.Hour
 	MaxCycles              = 1_000_000 // per terminal
+	MaxRounds              = 100
 	DefaultRawHashDuration = 5 * time.Second
 	// CallTimeout bounds one API call; a call that takes longer aborts the
 	// run.
@@ -73,6 +72,22 @@ type SessionsConfig struct {
 	// RawHashDuration is how long the raw argon2id rate is measured (default
 	// 5s), with GOMAXPROCS goroutines, before the load.
 	RawHashDuration time.Duration
+	// Rounds splits the load into this many windows of Duration/Rounds
+	// (default 1). The raw argon2id rate is measured before each window and
+	// after the last, and each window's login rate is judged against the two
+	// raw measurements around it, so a machine whose speed drifts during the
+	// run is judged against its speed at the time.
+	Rounds int
+	// Warmup runs the load unmeasured for this long before the first raw
+	// measurement (default none), so that the measured windows see a warm
+	// server: its heap grown, its statements prepared.
+	Warmup time.Duration
+	// ProfileURL, when set, is the server's pprof address (serve
+	// --pprof-listen, e.g. http://127.0.0.1:7421): during each window the
+	// benchmark fetches a CPU profile of the server from it and writes it to
+	// ProfileDir as round-N.pprof, to see where the server's time went.
+	ProfileURL string
+	ProfileDir string
 	// Prefix starts the names of the site, principals, identities and
 	// terminals the run creates (default "bench-" and random hex), so that
 	// runs against one store do not clash.
@@ -102,18 +117,24 @@ type SessionsResult struct {
 	RawHashesPerSec float64 `json:"raw_hashes_per_sec"`
 	RawHashWorkers  int     `json:"raw_hash_workers"`
 	// RawBefore and RawAfter are the raw rates measured before and after
-	// the load; RawHashesPerSec is their mean, so that a machine whose
-	// speed drifts during the run is not judged against one end of it.
+	// the load; RawHashesPerSec is the mean of every raw measurement of the
+	// run, so that a machine whose speed drifts during the run is not judged
+	// against one end of it.
 	RawBefore float64 `json:"raw_before"`
 	RawAfter  float64 `json:"raw_after"`
-	// LoginVsRaw is login ops/s ÷ raw hashes/s (ModeLogin only).
+	// Rounds are the load's windows (see SessionsConfig.Rounds).
+	Rounds []Round `json:"rounds"`
+	// LoginVsRaw (ModeLogin only) is the median over the rounds of each
+	// round's login ops/s ÷ the raw hashes/s around it; with one round,
+	// login ops/s ÷ RawHashesPerSec.
 	LoginVsRaw float64 `json:"login_vs_raw,omitempty"`
 	// ServerCPUSeconds is the server's CPU time during the load (from its
 	// process_cpu_seconds_total), or 0 if it could not be read.
 	ServerCPUSeconds float64 `json:"server_cpu_seconds"`
 	// NonHashCPUShare (ModeLogin only) is the share of the server's CPU per
 	// login cycle (login and logout) spent on anything but the password
-	// hash: 1 - (CPU of one raw hash) / (server CPU per cycle).
+	// hash: 1 - (CPU of one raw hash) / (server CPU per cycle); the median
+	// over the rounds.
 	NonHashCPUShare float64 `json:"non_hash_cpu_share,omitempty"`
 	// PeakRSSBytes is the server's peak resident set size (0 if unknown);
 	// RSSSource says which metric it was read from, or why it is unknown.
@@ -186,6 +207,26 @@ func (cfg SessionsConfig) withDefaults() (SessionsConfig, error) {
 	case cfg.RawHashDuration < 0 || cfg.RawHashDuration > time.Hour:
 		return cfg, errors.New("bench: the raw hash measurement must last more than 0 and at most an hour")
 	}
+	switch {
+	case cfg.Rounds == 0:
+		cfg.Rounds = 1
+	case cfg.Rounds < 0 || cfg.Rounds > MaxRounds:
+		return cfg, fmt.Errorf("bench: rounds must be 1 to %d", MaxRounds)
+	case cfg.Duration/time.Duration(cfg.Rounds) < time.Millisecond:
+		return cfg, errors.New("bench: each round needs at least a millisecond of the duration")
+	}
+	if cfg.Warmup < 0 || cfg.Warmup > time.Hour {
+		return cfg, errors.New("bench: the warm-up must last 0 to an hour")
+	}
+	if (cfg.ProfileURL == "") != (cfg.ProfileDir == "") {
+		return cfg, errors.New("bench: a server profile needs both its pprof URL and a directory")
+	}
+	if cfg.ProfileURL != "" {
+		if u, err := url.Parse(cfg.ProfileURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return cfg, fmt.Errorf("bench: pprof URL %q: want a base URL such as http://127.0.0.1:7421", cfg.ProfileURL)
+		}
+		cfg.ProfileURL = strings.TrimRight(cfg.ProfileURL, "/")
+	}
 	if cfg.Prefix == "" {
 		var b [4]byte
 		rand.Read(b[:])
@@ -203,8 +244,9 @@ func (cfg SessionsConfig) withDefaults() (SessionsConfig, error) {
 // every call client-side. Before the load it logs on as the admin and
 // creates, through the API, one site with the default settings, the
 // terminals and one person per terminal with one identity and a random
-// password; then it measures this machine's raw argon2id rate. It prints
-// progress to progress (nil for none).
+// password. It measures this machine's raw argon2id rate before the load
+// and after each of its cfg.Rounds windows. It prints progress to progress
+// (nil for none).
 //
 // Any failed call but rate_limited (counted in OpStats.Errors, the cycle
 // given up) aborts the run with an error naming the call. When ctx ends
@@ -251,35 +293,11 @@ func RunSessions(ctx context.Context, cfg SessionsConfig, progress io.Writer) (*
 	fmt.Fprintf(progress, "set up a site, %d terminals and %d people in %s\n",
 		cfg.Terminals, cfg.Terminals, time.Since(t0).Round(time.Millisecond))
 
-	res.RawHashWorkers = runtime.GOMAXPROCS(0)
-	fmt.Fprintf(progress, "measuring raw %s for %s on %d goroutines\n", cfg.Argon2, cfg.RawHashDuration, res.RawHashWorkers)
-	if res.RawBefore, _, err = RawHashRate(ctx, cfg.Argon2, cfg.RawHashDuration, res.RawHashWorkers); err != nil {
-		return nil, fmt.Errorf("bench: raw argon2id rate: %w", err)
-	}
-	fmt.Fprintf(progress, "raw argon2id: %.1f hashes/s\n", res.RawBefore)
-	cpu0, cpuErr := serverCPU(ctx, hc, cfg.Server)
-
-	fmt.Fprintf(progress, "running %s cycles for %s\n", cfg.Mode, cfg.Duration)
 	rss := watchRSS(ctx, hc, cfg.Server)
-	res.StartedAt = time.Now().UTC()
-	loadErr := runLoad(ctx, cfg, workers, progress)
-	res.Duration = time.Since(res.StartedAt)
+	loadErr := runRounds(ctx, cfg, workers, hc, res, progress)
 	res.PeakRSSBytes, res.RSSSource = rss.finish(context.WithoutCancel(ctx))
 	if loadErr != nil && ctx.Err() == nil {
 		return nil, loadErr
-	}
-	if cpu1, err := serverCPU(ctx, hc, cfg.Server); err == nil && cpuErr == nil {
-		res.ServerCPUSeconds = cpu1 - cpu0
-	}
-	if ctx.Err() == nil {
-		fmt.Fprintf(progress, "measuring raw %s again after the load\n", cfg.Argon2)
-		if res.RawAfter, _, err = RawHashRate(ctx, cfg.Argon2, cfg.RawHashDuration, res.RawHashWorkers); err != nil {
-			return nil, fmt.Errorf("bench: raw argon2id rate: %w", err)
-		}
-	}
-	res.RawHashesPerSec = res.RawBefore
-	if res.RawAfter > 0 {
-		res.RawHashesPerSec = (res.RawBefore + res.RawAfter) / 2
 	}
 
 	var total int
@@ -304,12 +322,8 @@ func RunSessions(ctx context.Context, cfg SessionsConfig, progress io.Writer) (*
 		res.TotalOpsPerSec = float64(total) / s
 		res.CyclesPerSec = float64(res.Cycles) / s
 	}
-	if cfg.Mode == ModeLogin && res.RawHashesPerSec > 0 {
-		res.LoginVsRaw = res.Ops[0].OpsPerSec / res.RawHashesPerSec
-		if res.ServerCPUSeconds > 0 && res.Cycles > 0 {
-			hashCPU := float64(res.RawHashWorkers) / res.RawHashesPerSec
-			res.NonHashCPUShare = 1 - hashCPU/(res.ServerCPUSeconds/float64(res.Cycles))
-		}
+	if cfg.Mode == ModeLogin {
+		res.judgeRounds()
 	}
 	fmt.Fprintf(progress, "done: %d cycles in %s\n", res.Cycles, res.Duration.Round(time.Millisecond))
 	return res, loadErr
@@ -325,7 +339,8 @@ type worker struct {
 
 	samples [numOps][]time.Duration
 	errors  [numOps]int
-	cycles  int
+	cycles  int // finished
+	started int // finished or given up
 }
 
 // setup creates the site, and for each terminal the terminal, its person
@@ -392,10 +407,10 @@ var (
 	errStopped = errors.New("stopped")
 )
 
-// runLoad runs the workers' cycles until cfg.Duration has passed, each has
-// run cfg.Cycles, ctx ends or a call fails unexpectedly (its error is
-// returned).
-func runLoad(ctx context.Context, cfg SessionsConfig, workers []*worker, progress io.Writer) error {
+// runLoad runs the workers' cycles until d has passed, each has started
+// cfg.Cycles in the whole run, ctx ends or a call fails unexpectedly (its
+// error is returned).
+func runLoad(ctx context.Context, cfg SessionsConfig, workers []*worker, d time.Duration, progress io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -406,12 +421,12 @@ func runLoad(ctx context.Context, cfg SessionsConfig, workers []*worker, progres
 		wg       sync.WaitGroup
 	)
 	start := time.Now()
-	deadline := start.Add(cfg.Duration)
+	deadline := start.Add(d)
 	for _, w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := 0; n < cfg.Cycles && time.Now().Before(deadline) && ctx.Err() == nil; n++ {
+			for ; w.started < cfg.Cycles && time.Now().Before(deadline) && ctx.Err() == nil; w.started++ {
 				err := w.cycle(ctx, cfg.Mode, &ops)
 				switch {
 				case err == nil:
@@ -561,55 +576,4 @@ func (w *worker) call(ctx context.Context, op int, ops *atomic.Int64, fn func(co
 		return fmt.Errorf("bench: %s at terminal %s as %s: no answer within %s", opNames[op], w.name, w.login, CallTimeout)
 	}
 	return fmt.Errorf("bench: %s at terminal %s as %s: %w", opNames[op], w.name, w.login, err)
-}
-
-// WriteText prints r as a readable table.
-func (r *SessionsResult) WriteText(w io.Writer) {
-	backend := ""
-	if r.Backend != "" {
-		backend = ", backend " + r.Backend
-	}
-	fmt.Fprintf(w, "latchkey bench sessions: mode %s, %d terminals, %s%s\n", r.Mode, r.Terminals,
-		r.Duration.Round(time.Millisecond), backend)
-	fmt.Fprintf(w, "server %s, started %s\n", r.Server, r.StartedAt.Format(time.RFC3339))
-	fmt.Fprintf(w, "password hashing %s; raw rate on this machine %.1f hashes/s (%d goroutines; %.1f before the load, %.1f after)\n",
-		r.Params, r.RawHashesPerSec, r.RawHashWorkers, r.RawBefore, r.RawAfter)
-	if r.Note != "" {
-		fmt.Fprintf(w, "NOTE: %s\n", r.Note)
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tcount\terrors\tops/s\tp50 ms\tp99 ms\tmax ms\t")
-	errs := 0
-	for _, o := range r.Ops {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t\n", o.Op, o.Count, o.Errors, o.OpsPerSec, o.P50ms, o.P99ms, o.MaxMs)
-		errs += o.Errors
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "\ntotal %.1f ops/s, %d cycles, %.1f cycles/s\n", r.TotalOpsPerSec, r.Cycles, r.CyclesPerSec)
-	if r.Mode == ModeLogin {
-		fmt.Fprintf(w, "login vs raw argon2id: %.1f%% (%.1f logins/s of %.1f hashes/s)\n",
-			100*r.LoginVsRaw, r.loginRate(), r.RawHashesPerSec)
-		if r.NonHashCPUShare != 0 {
-			fmt.Fprintf(w, "server CPU %.1f s for %d login cycles: %.1f ms a cycle, of which %.1f%% is not the password hash\n",
-				r.ServerCPUSeconds, r.Cycles, 1000*r.ServerCPUSeconds/float64(r.Cycles), 100*r.NonHashCPUShare)
-		}
-	}
-	if r.PeakRSSBytes > 0 {
-		fmt.Fprintf(w, "server peak RSS %.1f MiB, from %s\n", float64(r.PeakRSSBytes)/(1<<20), r.RSSSource)
-	} else {
-		fmt.Fprintf(w, "server peak RSS %s\n", r.RSSSource)
-	}
-	if errs > 0 {
-		fmt.Fprintf(w, "WARNING: %d calls were refused with rate_limited: the figures include the server's rate limit\n", errs)
-	}
-}
-
-func (r *SessionsResult) loginRate() float64 {
-	for _, o := range r.Ops {
-		if o.Op == opNames[opLogin] {
-			return o.OpsPerSec
-		}
-	}
-	return 0
 }

@@ -6,10 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,6 +155,122 @@ func TestRunSessionsLoginMode(t *testing.T) {
 	r.WriteText(&text)
 	if !strings.Contains(text.String(), "login vs raw argon2id") {
 		t.Errorf("text lacks the login/raw ratio:\n%s", text.String())
+	}
+}
+
+// With rounds, each window is judged against the raw measurements on
+// either side of it, and the verdict is the median of the windows.
+func TestRunSessionsRounds(t *testing.T) {
+	t.Parallel()
+	cfg := quick(serve(t, nil))
+	cfg.Mode = bench.ModeLogin
+	cfg.Rounds = 3
+	cfg.Duration = 900 * time.Millisecond
+	cfg.RawHashDuration = 50 * time.Millisecond
+	r, err := bench.RunSessions(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Rounds) != 3 {
+		t.Fatalf("%d rounds, want 3", len(r.Rounds))
+	}
+	var logins, cycles int
+	var window time.Duration
+	var ratios []float64
+	raws := []float64{r.Rounds[0].RawBefore}
+	for i, rd := range r.Rounds {
+		if i > 0 && rd.RawBefore != r.Rounds[i-1].RawAfter {
+			t.Errorf("round %d: raw before %v, want the previous round's raw after %v", i+1, rd.RawBefore, r.Rounds[i-1].RawAfter)
+		}
+		if rd.Logins <= 0 || rd.RawBefore <= 0 || rd.RawAfter <= 0 || rd.Duration <= 0 {
+			t.Fatalf("round %d: %+v: want logins, a duration and both raw rates", i+1, rd)
+		}
+		want := float64(rd.Logins) / rd.Duration.Seconds() / ((rd.RawBefore + rd.RawAfter) / 2)
+		if !near(rd.LoginVsRaw, want) {
+			t.Errorf("round %d: login/raw %v, want %v", i+1, rd.LoginVsRaw, want)
+		}
+		if m := rd.Machine; m.Busy <= 0 || m.Busy > float64(runtime.NumCPU())+0.5 || m.Client <= 0 || m.Client > m.Busy+0.5 || m.Steal < 0 {
+			t.Errorf("round %d: machine %+v: want 0 < client <= busy <= %d cores", i+1, m, runtime.NumCPU())
+		}
+		logins, cycles, window = logins+rd.Logins, cycles+rd.Cycles, window+rd.Duration
+		ratios = append(ratios, rd.LoginVsRaw)
+		raws = append(raws, rd.RawAfter)
+	}
+	if logins != r.Ops[0].Count || cycles != r.Cycles || window != r.Duration {
+		t.Errorf("rounds add up to %d logins, %d cycles, %s; result %d, %d, %s", logins, cycles, window, r.Ops[0].Count, r.Cycles, r.Duration)
+	}
+	slices.Sort(ratios)
+	if r.LoginVsRaw != ratios[1] {
+		t.Errorf("login/raw %v, want the median of %v", r.LoginVsRaw, ratios)
+	}
+	var sum float64
+	for _, v := range raws {
+		sum += v
+	}
+	if r.RawBefore != raws[0] || r.RawAfter != raws[3] || !near(r.RawHashesPerSec, sum/4) {
+		t.Errorf("raw before %v after %v mean %v; want %v, %v, %v", r.RawBefore, r.RawAfter, r.RawHashesPerSec, raws[0], raws[3], sum/4)
+	}
+	var text bytes.Buffer
+	r.WriteText(&text)
+	if !strings.Contains(text.String(), "median of 3 rounds") {
+		t.Errorf("text lacks the rounds:\n%s", text.String())
+	}
+}
+
+// The warm-up's cycles are not measured: with a cap of two cycles a
+// terminal, the measured run still has two each after the warm-up.
+func TestRunSessionsWarmupIsUnmeasured(t *testing.T) {
+	t.Parallel()
+	cfg := quick(serve(t, nil))
+	cfg.Mode = bench.ModeLogin
+	cfg.Warmup = 300 * time.Millisecond
+	cfg.Duration = time.Minute
+	cfg.Cycles = 2
+	var progress bytes.Buffer
+	r, err := bench.RunSessions(context.Background(), cfg, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "warming up") {
+		t.Errorf("progress does not mention the warm-up:\n%s", progress.String())
+	}
+	if r.Cycles != 2*cfg.Terminals || r.Ops[0].Count != r.Cycles || r.Rounds[0].Logins != r.Cycles {
+		t.Fatalf("%d cycles, %d logins, round %+v; want %d: the warm-up must not count", r.Cycles, r.Ops[0].Count, r.Rounds[0], 2*cfg.Terminals)
+	}
+}
+
+// With a pprof address, each round's server CPU profile is fetched over
+// the round's window and written to the directory.
+func TestRunSessionsFetchesServerProfiles(t *testing.T) {
+	t.Parallel()
+	var asked []string
+	var mu sync.Mutex
+	pprofSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.Path+"?"+r.URL.RawQuery)
+		mu.Unlock()
+		io.WriteString(w, "profile bytes")
+	}))
+	t.Cleanup(pprofSrv.Close)
+	cfg := quick(serve(t, nil))
+	cfg.Mode = bench.ModeLogin
+	cfg.Rounds = 2
+	cfg.Duration = 4200 * time.Millisecond
+	cfg.ProfileURL, cfg.ProfileDir = pprofSrv.URL, t.TempDir()
+	r, err := bench.RunSessions(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 2 || asked[0] != "/debug/pprof/profile?seconds=1" {
+		t.Fatalf("profiles asked for %v: want two of 1 s (the 2.1 s window less a second)", asked)
+	}
+	for i, rd := range r.Rounds {
+		b, err := os.ReadFile(rd.Profile)
+		if err != nil || string(b) != "profile bytes" || filepath.Base(rd.Profile) != fmt.Sprintf("round-%d.pprof", i+1) {
+			t.Errorf("round %d profile %q: %q, %v", i+1, rd.Profile, b, err)
+		}
 	}
 }
 
@@ -313,6 +435,12 @@ func TestSessionsConfigRefused(t *testing.T) {
 		{"negative duration", func(c *bench.SessionsConfig) { c.Duration = -time.Second }, "duration"},
 		{"too many cycles", func(c *bench.SessionsConfig) { c.Cycles = bench.MaxCycles + 1 }, "cycles"},
 		{"unknown mode", func(c *bench.SessionsConfig) { c.Mode = "soak" }, "mode"},
+		{"negative rounds", func(c *bench.SessionsConfig) { c.Rounds = -1 }, "rounds"},
+		{"too many rounds", func(c *bench.SessionsConfig) { c.Rounds = bench.MaxRounds + 1 }, "rounds"},
+		{"negative warm-up", func(c *bench.SessionsConfig) { c.Warmup = -time.Second }, "warm-up"},
+		{"profile without a directory", func(c *bench.SessionsConfig) { c.ProfileURL = "http://127.0.0.1:1" }, "pprof"},
+		{"profile URL not a URL", func(c *bench.SessionsConfig) { c.ProfileURL, c.ProfileDir = "127.0.0.1:1", "x" }, "pprof URL"},
+		{"rounds too short", func(c *bench.SessionsConfig) { c.Rounds = 10; c.Duration = 5 * time.Millisecond }, "round"},
 		{"bad argon2", func(c *bench.SessionsConfig) { c.Argon2 = passhash.Params{Time: 1} }, "argon2id"},
 		{"control character in prefix", func(c *bench.SessionsConfig) { c.Prefix = "a\x00b" }, "prefix"},
 	} {

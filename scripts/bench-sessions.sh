@@ -3,7 +3,10 @@
 #   scripts/bench-sessions.sh sqlite|postgres [OUTDIR]
 # (a) cycle throughput with the production argon2id profile and with the
 #     cheap test profile (the rules and the store without the hash);
-# (b) login throughput against the raw argon2id rate, three runs;
+# (b) login throughput against the raw argon2id rate: two runs of six
+#     rounds, each round judged against raw measurements on either side of
+#     it, with a CPU profile of the server per round that gives the share
+#     of its CPU spent outside argon2id;
 # (c) cycle p99 on an empty store and on one seeded with 100k principals
 #     and 1M past sessions.
 # PostgreSQL: LATCHKEY_BENCH_POSTGRES (default the local test database);
@@ -63,8 +66,18 @@ if [[ $phases == *a* ]]; then
 	stop
 fi
 if [[ $phases == *b* ]]; then
-	start "$(store_url)"
-	for i in 1 2 3; do run "b-login-$i" --terminals 16 --duration "$duration" --mode login; done
+	pprof=127.0.0.1:$((port + 1000))
+	start "$(store_url)" --pprof-listen "$pprof"
+	for i in 1 2; do
+		run "b-login-$i" --terminals 16 --duration "${BENCH_LOGIN_DURATION:-60s}" --mode login --rounds 6 --warmup 5s \
+			--raw-hash-duration 4s --server-pprof "http://$pprof" --profile-dir "$out/b-login-$i-profiles"
+		echo "server CPU outside argon2id, per round (go tool pprof -top -focus=crypto/argon2):" | tee -a "$out/b-login-$i.txt"
+		for f in "$out/b-login-$i-profiles"/round-*.pprof; do
+			share=$(go tool pprof -top -focus=crypto/argon2 -nodefraction=0 -nodecount=100000 "$f" 2>/dev/null |
+				sed -n 's/^Showing nodes accounting for [^,]*, \([0-9.]*\)% of .*/\1/p')
+			echo "  $(basename "$f" .pprof): $(awk -v s="$share" 'BEGIN { printf "%.1f%%", 100 - s }')" | tee -a "$out/b-login-$i.txt"
+		done
+	done
 	stop
 fi
 [[ $phases == *c* ]] || { echo "results in $out"; exit 0; }

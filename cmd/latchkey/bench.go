@@ -12,7 +12,7 @@ import (
 )
 
 var benchSynopsis = []string{
-	"bench sessions [--server URL] [--identity admin] [--password-stdin] [--terminals N] [--duration D] [--cycles N] [--mode cycle|login] [--label L] [--raw-hash-duration D] [--argon2-time N --argon2-memory KiB --argon2-threads N] [--json]",
+	"bench sessions [--server URL] [--identity admin] [--password-stdin] [--terminals N] [--duration D] [--cycles N] [--mode cycle|login] [--rounds N] [--warmup D] [--server-pprof URL --profile-dir DIR] [--label L] [--raw-hash-duration D] [--argon2-time N --argon2-memory KiB --argon2-threads N] [--json]",
 	"bench seed --store URL [--principals N] [--sessions N] [--argon2-time N --argon2-memory KiB --argon2-threads N]",
 }
 
@@ -57,6 +57,10 @@ func runBenchSessions(e *env, args []string) int {
 	duration := c.fs.Duration("duration", bench.DefaultDuration, "how long to start new cycles")
 	cycles := c.fs.Int("cycles", 0, "cycles per terminal (0 = as many as --duration allows)")
 	mode := c.fs.String("mode", bench.ModeCycle, "cycle (login, lock, unlock, touch x3, logout) or login (login and logout)")
+	rounds := c.fs.Int("rounds", 1, "split the load into N windows, measuring the raw argon2id rate around each")
+	warmup := c.fs.Duration("warmup", 0, "run the load unmeasured this long first")
+	pprofURL := c.fs.String("server-pprof", "", "the server's pprof address (serve --pprof-listen): take a CPU profile of each round")
+	profileDir := c.fs.String("profile-dir", "", "where to write the round-N.pprof files of --server-pprof")
 	label := c.fs.String("label", "", "backend label for the report (e.g. sqlite, postgres)")
 	raw := c.fs.Duration("raw-hash-duration", bench.DefaultRawHashDuration, "how long to measure the raw argon2id rate")
 	params := argon2Flags(c)
@@ -74,7 +78,7 @@ func runBenchSessions(e *env, args []string) int {
 	progress := e.stderr
 	res, err := bench.RunSessions(e.ctx, bench.SessionsConfig{Server: c.serverURL(), AdminIdentity: *identity,
 		AdminPassword: password, Terminals: *terminals, Duration: *duration, Cycles: *cycles, Mode: *mode,
-		Argon2: p, RawHashDuration: *raw, Backend: *label}, progress)
+		Rounds: *rounds, Warmup: *warmup, ProfileURL: *pprofURL, ProfileDir: *profileDir, Argon2: p, RawHashDuration: *raw, Backend: *label}, progress)
 	if err != nil && res == nil {
 		return c.fail(err)
 	}
