@@ -162,6 +162,9 @@ type Caller struct {
 	Role        Role
 	PrincipalID string // set for user tokens
 	TerminalID  string // set for terminal tokens
+	// TokenID names the user token itself (its stored hash; never shown):
+	// a lock is held by a user token, not by the person.
+	TokenID string
 }
 
 // IsStaff reports whether the caller is an admin or a delegate.

@@ -190,6 +190,28 @@ type AuditService interface {
 	VerifyAudit(ctx context.Context, c Caller) (*AuditVerification, error)
 }
 
+// LockService keeps exclusive edit locks (API.md "Exclusive edit locks").
+// Every route needs an admin's or a delegate's user token (EFORBIDDEN
+// otherwise); a lock is held by the user token that acquired it.
+type LockService interface {
+	// AcquireLock grants, queues or denies (AcquireResult.Mode read_only);
+	// EFORBIDDEN for force by a user, EBADREQUEST for a bad name or TTL.
+	AcquireLock(ctx context.Context, c Caller, name string, r AcquireRequest) (*AcquireResult, error)
+	// KeepaliveLock renews the caller's lease: ELOCKNOTHELD unless the
+	// caller holds the lock with token.
+	KeepaliveLock(ctx context.Context, c Caller, name string, token uint64, ttl time.Duration) (time.Time, error)
+	// ReleaseLock frees the lock if the caller holds it with token (a
+	// stale token changes nothing); token 0 leaves the queue.
+	ReleaseLock(ctx context.Context, c Caller, name string, token uint64) error
+	// GetLock shows a lock's holder, lease and queue (ENOTFOUND for a lock
+	// never acquired); ListLocks lists them by name.
+	GetLock(ctx context.Context, c Caller, name string) (*Lock, error)
+	ListLocks(ctx context.Context, c Caller, p Page) ([]Lock, error)
+	// SweepLocks applies lease expiry to every lock due and returns how
+	// many locks it changed.
+	SweepLocks(ctx context.Context) (int, error)
+}
+
 // StoredResponse is a response kept for an Idempotency-Key.
 type StoredResponse struct {
 	Status int
@@ -218,6 +240,7 @@ type Store interface {
 	SessionService
 	AuditService
 	IdempotencyService
+	LockService
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

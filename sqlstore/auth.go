@@ -241,5 +241,5 @@ func (s *Store) Authenticate(ctx context.Context, token string) (latchkey.Caller
 	if !role.Valid || disabled.Bool {
 		return latchkey.Caller{}, unauth
 	}
-	return latchkey.Caller{Role: latchkey.Role(role.String), PrincipalID: pid.String}, nil
+	return latchkey.Caller{Role: latchkey.Role(role.String), PrincipalID: pid.String, TokenID: tokenHash(token)}, nil
 }

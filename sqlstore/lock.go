@@ -1,0 +1,306 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"latchkey"
+)
+
+var _ latchkey.LockService = (*Store)(nil)
+
+// loadLock locks a lock's row (making it on first use) and loads the lock
+// with its queue in arrival order.
+func (t *tx) loadLock(name string) (latchkey.Lock, error) {
+	if _, err := t.exec("INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO NOTHING", name); err != nil {
+		return latchkey.Lock{}, err
+	}
+	l := latchkey.Lock{Name: name}
+	forUpdate := t.s.d.forUpdate()
+	if forUpdate != "" {
+		forUpdate += " OF l" // the principals side of the join may be NULL
+	}
+	var pid, pname, token sql.NullString
+	var note string
+	var acquired, expires, ttl sql.NullInt64
+	var fence int64
+	err := t.queryRow(`SELECT l.fence, l.holder_principal, p.name, l.holder_token, l.holder_note, l.acquired_at, l.expires_at, l.ttl_us
+		FROM locks l LEFT JOIN principals p ON p.id = l.holder_principal WHERE l.name = ?`+forUpdate, name).
+		Scan(&fence, &pid, &pname, &token, &note, &acquired, &expires, &ttl)
+	if err != nil {
+		return l, err
+	}
+	l.Fence = uint64(fence)
+	if token.Valid {
+		l.Holder = &latchkey.LockHolder{Principal: pid.String, Name: pname.String, Since: fromUS(acquired.Int64), Note: note,
+			ExpiresAt: fromUS(expires.Int64), Token: l.Fence, TokenID: token.String, TTL: time.Duration(ttl.Int64) * time.Microsecond}
+	}
+	rows, err := t.query(`SELECT w.principal_id, p.name, w.note, w.enqueued_at, w.expires_at, w.ttl_us, w.token
+		FROM lock_waiters w JOIN principals p ON p.id = w.principal_id WHERE w.lock_name = ? ORDER BY w.seq`, name)
+	if err != nil {
+		return l, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var w latchkey.LockWaiter
+		var enq, exp, ttl int64
+		if err := rows.Scan(&w.Principal, &w.Name, &w.Note, &enq, &exp, &ttl, &w.TokenID); err != nil {
+			return l, err
+		}
+		w.EnqueuedAt, w.ExpiresAt, w.TTL = fromUS(enq), fromUS(exp), time.Duration(ttl)*time.Microsecond
+		l.Queue = append(l.Queue, w)
+	}
+	return l, rows.Err()
+}
+
+// saveLock writes what changed from old to l: the holder and fence, and
+// the queue (the rules only drop waiters or add them at the end, so the
+// stored arrival order stays right).
+func (t *tx) saveLock(old, l latchkey.Lock) error {
+	if old.Fence != l.Fence || !sameHolder(old.Holder, l.Holder) {
+		var pid, token, acquired, expires, ttl any // NULL while free
+		note := ""
+		if h := l.Holder; h != nil {
+			pid, token, note, acquired, expires, ttl = h.Principal, h.TokenID, h.Note, us(h.Since), us(h.ExpiresAt), h.TTL.Microseconds()
+		}
+		if _, err := t.exec(`UPDATE locks SET fence = ?, holder_principal = ?, holder_token = ?, holder_note = ?,
+			acquired_at = ?, expires_at = ?, ttl_us = ? WHERE name = ?`,
+			int64(l.Fence), pid, token, note, acquired, expires, ttl, l.Name); err != nil {
+			return err
+		}
+	}
+	was := map[string]latchkey.LockWaiter{}
+	for _, w := range old.Queue {
+		was[w.TokenID] = w
+	}
+	now := map[string]bool{}
+	for _, w := range l.Queue {
+		now[w.TokenID] = true
+		o, ok := was[w.TokenID]
+		switch {
+		case !ok:
+			if _, err := t.exec(`INSERT INTO lock_waiters (lock_name, token, seq, principal_id, note, enqueued_at, expires_at, ttl_us)
+				VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM lock_waiters WHERE lock_name = ?), ?, ?, ?, ?, ?)`,
+				l.Name, w.TokenID, l.Name, w.Principal, w.Note, us(w.EnqueuedAt), us(w.ExpiresAt), w.TTL.Microseconds()); err != nil {
+				return err
+			}
+		case o != w:
+			if _, err := t.exec("UPDATE lock_waiters SET note = ?, expires_at = ?, ttl_us = ? WHERE lock_name = ? AND token = ?",
+				w.Note, us(w.ExpiresAt), w.TTL.Microseconds(), l.Name, w.TokenID); err != nil {
+				return err
+			}
+		}
+	}
+	for tok := range was {
+		if !now[tok] {
+			if _, err := t.exec("DELETE FROM lock_waiters WHERE lock_name = ? AND token = ?", l.Name, tok); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sameHolder(a, b *latchkey.LockHolder) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+// recordLock queues an audit record for each change of lock name.
+func (t *tx) recordLock(actor, name string, ch []latchkey.LockChange) {
+	for _, c := range ch {
+		d := map[string]any{"principal": c.Principal}
+		if c.Token != 0 {
+			d["token"] = c.Token
+		}
+		for k, v := range c.Details {
+			d[k] = v
+		}
+		t.record(actor, "", c.Action, name, d)
+	}
+}
+
+// onLock runs fn on a settled lock and saves and records the outcome.
+func (s *Store) onLock(ctx context.Context, actor, name string, fn func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error)) error {
+	return s.write(ctx, func(t *tx) error {
+		old, err := t.loadLock(name)
+		if err != nil {
+			return err
+		}
+		l, ch := latchkey.SettleLock(old, t.now)
+		l, more, ferr := fn(t, l)
+		if err := t.saveLock(old, l); err != nil {
+			return err
+		}
+		t.recordLock("system", name, ch)
+		t.recordLock(actor, name, more)
+		if ferr != nil {
+			return keep(ferr) // the settling and the refusal's record stand
+		}
+		return nil
+	})
+}
+
+func requireLockCaller(c latchkey.Caller, name string) error {
+	if err := requireStaff(c); err != nil {
+		return err
+	}
+	if c.TokenID == "" {
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "locks are held by user tokens")
+	}
+	return latchkey.ValidLockName("name", name)
+}
+
+// AcquireLock grants, queues or denies a lock.
+func (s *Store) AcquireLock(ctx context.Context, c latchkey.Caller, name string, r latchkey.AcquireRequest) (*latchkey.AcquireResult, error) {
+	if err := requireLockCaller(c, name); err != nil {
+		return nil, err
+	}
+	ttl, err := r.TTL()
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Note) > latchkey.MaxLockNoteLen {
+		return nil, latchkey.BadField("note", "note must be at most %d bytes", latchkey.MaxLockNoteLen)
+	}
+	var res latchkey.AcquireResult
+	err = s.onLock(ctx, c.PrincipalID, name, func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error) {
+		var pname string
+		if err := t.queryRow("SELECT name FROM principals WHERE id = ?", c.PrincipalID).Scan(&pname); err != nil {
+			return l, nil, notFound(err, "principal %s not found", c.PrincipalID)
+		}
+		in := latchkey.AcquireInput{By: latchkey.LockRequester{Principal: c.PrincipalID, Name: pname, TokenID: c.TokenID, Role: c.Role},
+			TTL: ttl, Wait: r.Wait, Force: r.Force, Note: r.Note}
+		next, out, ch := latchkey.DecideAcquire(l, in, t.now)
+		if out.Err != nil {
+			return l, []latchkey.LockChange{{Action: "lock.deny", Principal: c.PrincipalID,
+				Details: map[string]any{"code": latchkey.ErrorCode(out.Err), "force": r.Force}}}, out.Err
+		}
+		if out.Exclusive {
+			g := out.Grant
+			res = latchkey.AcquireResult{Mode: latchkey.LockExclusive, Token: g.Token, Holder: &g, AcquiredAt: &g.Since, ExpiresAt: &g.ExpiresAt}
+		} else {
+			h := out.Holder
+			res = latchkey.AcquireResult{Mode: latchkey.LockReadOnly, Holder: &h, QueuePosition: out.QueuePosition}
+		}
+		return next, ch, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// KeepaliveLock renews the caller's lease.
+func (s *Store) KeepaliveLock(ctx context.Context, c latchkey.Caller, name string, token uint64, ttl time.Duration) (time.Time, error) {
+	if err := requireLockCaller(c, name); err != nil {
+		return time.Time{}, err
+	}
+	if ttl == 0 {
+		ttl = latchkey.DefaultLockTTL
+	}
+	var exp time.Time
+	err := s.onLock(ctx, c.PrincipalID, name, func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error) {
+		next, err := latchkey.DecideKeepalive(l, c.TokenID, token, ttl, t.now)
+		if err != nil {
+			return l, nil, err
+		}
+		exp = next.Holder.ExpiresAt
+		return next, nil, nil
+	})
+	return exp, err
+}
+
+// ReleaseLock frees the caller's lock, or its place in the queue.
+func (s *Store) ReleaseLock(ctx context.Context, c latchkey.Caller, name string, token uint64) error {
+	if err := requireLockCaller(c, name); err != nil {
+		return err
+	}
+	return s.onLock(ctx, c.PrincipalID, name, func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error) {
+		next, ch := latchkey.DecideRelease(l, c.TokenID, token, t.now)
+		return next, ch, nil
+	})
+}
+
+// GetLock shows one lock, settled first.
+func (s *Store) GetLock(ctx context.Context, c latchkey.Caller, name string) (*latchkey.Lock, error) {
+	if err := requireLockCaller(c, name); err != nil {
+		return nil, err
+	}
+	var exists int
+	if err := s.queryRow(ctx, "SELECT COUNT(*) FROM locks WHERE name = ?", name).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if exists == 0 {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "lock %s was never acquired", name)
+	}
+	return s.settledLock(ctx, name)
+}
+
+// settledLock loads a lock that exists, applying its due expiries.
+func (s *Store) settledLock(ctx context.Context, name string) (*latchkey.Lock, error) {
+	var out latchkey.Lock
+	err := s.onLock(ctx, "system", name, func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error) {
+		out = l
+		return l, nil, nil
+	})
+	return &out, err
+}
+
+// ListLocks lists locks by name, each settled.
+func (s *Store) ListLocks(ctx context.Context, c latchkey.Caller, p latchkey.Page) ([]latchkey.Lock, error) {
+	if err := requireStaff(c); err != nil {
+		return nil, err
+	}
+	p = p.Normalize()
+	names, err := s.queryNames(ctx, "SELECT name FROM locks WHERE name > ? ORDER BY name LIMIT ?", p.After, p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out := []latchkey.Lock{}
+	for _, n := range names {
+		l, err := s.settledLock(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *l)
+	}
+	return out, nil
+}
+
+// SweepLocks settles every lock whose holder's lease or a waiter's place
+// has run out.
+func (s *Store) SweepLocks(ctx context.Context) (int, error) {
+	now := us(s.now())
+	names, err := s.queryNames(ctx, `SELECT name FROM locks WHERE holder_token IS NOT NULL AND expires_at <= ?
+		UNION SELECT lock_name FROM lock_waiters WHERE expires_at <= ?`, now, now)
+	if err != nil {
+		return 0, err
+	}
+	for _, n := range names {
+		if err := s.onLock(ctx, "system", n, func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error) {
+			return l, nil, nil
+		}); err != nil {
+			return 0, err
+		}
+	}
+	return len(names), nil
+}
+
+// queryNames reads a one-column list of strings from the read pool.
+func (s *Store) queryNames(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
