@@ -241,12 +241,19 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 }
 
 // DecideKeepalive renews the holder's lease: only the holder's token with
-// the current fencing token, before the lease ran out.
+// the current fencing token, before the lease ran out. A zero ttl renews
+// for the grant's own lease length.
 func DecideKeepalive(l Lock, tokenID string, token uint64, ttl time.Duration, now time.Time) (Lock, error) {
 	if !l.held(tokenID, token, now) {
 		return l, lockNotHeld(l, token)
 	}
 	l = l.clone()
+	if ttl == 0 {
+		ttl = l.Holder.TTL
+	}
+	if ttl == 0 {
+		ttl = DefaultLockTTL
+	}
 	l.Holder.ExpiresAt, l.Holder.TTL = now.Add(ttl), ttl
 	return l, nil
 }

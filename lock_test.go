@@ -200,6 +200,10 @@ func TestDecideKeepalive(t *testing.T) {
 	if err := latchkey.CheckFence(heldBy(ann, 7, soon), ann.TokenID, 7, lt0); err != nil {
 		t.Fatalf("CheckFence for the holder: %v", err)
 	}
+	// A keepalive without a lease length renews for the grant's own.
+	if l, err := latchkey.DecideKeepalive(heldBy(ann, 7, soon), ann.TokenID, 7, 0, lt0); err != nil || !l.Holder.ExpiresAt.Equal(lt0.Add(ttl)) {
+		t.Fatalf("keepalive with ttl 0: %v, %v; want renewed to %s", l.Holder, err, lt0.Add(ttl))
+	}
 }
 
 func TestDecideRelease(t *testing.T) {

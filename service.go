@@ -198,7 +198,8 @@ type LockService interface {
 	// EFORBIDDEN for force by a user, EBADREQUEST for a bad name or TTL.
 	AcquireLock(ctx context.Context, c Caller, name string, r AcquireRequest) (*AcquireResult, error)
 	// KeepaliveLock renews the caller's lease: ELOCKNOTHELD unless the
-	// caller holds the lock with token.
+	// caller holds the lock with token. A zero ttl keeps the grant's lease
+	// length.
 	KeepaliveLock(ctx context.Context, c Caller, name string, token uint64, ttl time.Duration) (time.Time, error)
 	// ReleaseLock frees the lock if the caller holds it with token (a
 	// stale token changes nothing); token 0 leaves the queue.

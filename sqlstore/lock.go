@@ -196,9 +196,6 @@ func (s *Store) KeepaliveLock(ctx context.Context, c latchkey.Caller, name strin
 	if err := requireLockCaller(c, name); err != nil {
 		return time.Time{}, err
 	}
-	if ttl == 0 {
-		ttl = latchkey.DefaultLockTTL
-	}
 	var exp time.Time
 	err := s.onLock(ctx, c.PrincipalID, name, func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error) {
 		next, err := latchkey.DecideKeepalive(l, c.TokenID, token, ttl, t.now)
