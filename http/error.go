@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	nethttp "net/http"
 
@@ -69,6 +70,11 @@ func mustEncode(v any) []byte {
 // writeError answers err in the API's error shape. An uncoded error (or a
 // code outside the table) is a 500 "internal error", logged here once.
 func (s *Server) writeError(w nethttp.ResponseWriter, r *nethttp.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
+		// The client went away (or the server is stopping) while the call
+		// waited: nobody reads this answer, and it is not a bug.
+		err = latchkey.Errorf(latchkey.EUNAVAILABLE, "the request ended before it was answered")
+	}
 	code := latchkey.ErrorCode(err)
 	status, ok := codeStatus[code]
 	if !ok {

@@ -32,6 +32,18 @@ import (
 // the context's error and its operation is not run; once started, an
 // operation runs to the end and its caller waits for the commit.
 
+// On PostgreSQL several committers run batches at once, and nodes run
+// theirs beside them; an operation waits for a row another transaction
+// locked. A batch that waits while holding the rows of its earlier
+// operations could wait in a cycle with another batch (a deadlock, found
+// only after PostgreSQL's deadlock_timeout) or hold up everyone queued
+// behind it. So only a batch's first operation may wait for a row lock:
+// the later ones wait at most laterOpLockWait, and one that times out is
+// rolled back to its savepoint and carried over to the committer's next
+// batch, where it runs first. Its caller waits on; it is answered after
+// the commit that holds its change, like every other operation.
+const laterOpLockWait = "20ms"
+
 // maxBatch bounds the operations sharing one transaction.
 const maxBatch = 128
 
@@ -90,14 +102,18 @@ func (c *committers) do(ctx context.Context, fn func(*tx) error) error {
 
 func (c *committers) run() {
 	defer c.wg.Done()
+	var carried []*op // operations that must run before any new one
 	for {
-		var first *op
-		select {
-		case first = <-c.ops:
-		case <-c.stop:
-			return
+		batch := carried
+		carried = nil
+		if len(batch) == 0 {
+			select {
+			case o := <-c.ops:
+				batch = append(batch, o)
+			case <-c.stop:
+				return
+			}
 		}
-		batch := []*op{first}
 	collect:
 		for len(batch) < maxBatch {
 			select {
@@ -107,7 +123,7 @@ func (c *committers) run() {
 				break collect
 			}
 		}
-		c.runBatch(batch)
+		carried = c.runBatch(batch)
 		if w := c.s.wst; w != nil && w.hasPending() { // the writer's connection is free now
 			w.preparePending(context.Background())
 		}
@@ -115,8 +131,9 @@ func (c *committers) run() {
 }
 
 // runBatch runs the batch's operations in one transaction and answers
-// each of them.
-func (c *committers) runBatch(batch []*op) {
+// each of them, except those carried over to the next batch, which it
+// returns.
+func (c *committers) runBatch(batch []*op) []*op {
 	live := batch[:0]
 	for _, o := range batch {
 		if err := o.ctx.Err(); err != nil {
@@ -126,35 +143,54 @@ func (c *committers) runBatch(batch []*op) {
 		live = append(live, o)
 	}
 	if len(live) == 0 {
-		return
+		return nil
 	}
-	results, err := c.transact(live)
+	results, carried, err := c.transact(live)
 	for i, o := range live {
-		if err != nil {
+		switch {
+		case err != nil:
 			o.done <- err
-		} else {
+		case results[i] != errCarried:
 			o.done <- results[i]
 		}
 	}
+	if err != nil {
+		return nil
+	}
+	return carried
 }
 
-// transact runs ops in one transaction. It returns each op's outcome, or
-// one error for all of them when the transaction as a whole failed (and
-// none of them changed anything).
-func (c *committers) transact(ops []*op) ([]error, error) {
+// errCarried marks, in transact's results, an operation carried over.
+var errCarried = errors.New("carried over to the next batch")
+
+// transact runs ops in one transaction. It returns each op's outcome (or
+// errCarried) and the ops carried over, or one error for all of them when
+// the transaction as a whole failed (and none of them changed anything).
+func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 	ctx := context.Background()
 	sqltx, err := c.s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, nil, fmt.Errorf("begin: %w", err)
+	}
+	fail := func(what string, err error) ([]error, []*op, error) {
+		sqltx.Rollback()
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	results := make([]error, len(ops))
+	var carried []*op
 	var records []latchkey.AuditRecord
 	savepoints := len(ops) > 1
+	limited := false // later operations' lock waits are bounded
 	for i, o := range ops {
 		if savepoints {
+			if i > 0 && !limited && c.s.d.name() == "postgres" {
+				if _, err := sqltx.ExecContext(ctx, "SET LOCAL lock_timeout = '"+laterOpLockWait+"'"); err != nil {
+					return fail("lock_timeout", err)
+				}
+				limited = true
+			}
 			if _, err := sqltx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-				sqltx.Rollback()
-				return nil, fmt.Errorf("savepoint: %w", err)
+				return fail("savepoint", err)
 			}
 		}
 		t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now()}
@@ -163,11 +199,14 @@ func (c *committers) transact(ops []*op) ([]error, error) {
 		if ferr != nil && !errors.As(ferr, &r) {
 			if !savepoints {
 				sqltx.Rollback()
-				return []error{ferr}, nil
+				return []error{ferr}, nil, nil
 			}
 			if _, err := sqltx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT op"); err != nil {
-				sqltx.Rollback()
-				return nil, fmt.Errorf("rollback to savepoint: %w", err)
+				return fail("rollback to savepoint", err)
+			}
+			if i > 0 && c.s.d.lockWaitTimedOut(ferr) {
+				ferr = errCarried
+				carried = append(carried, o)
 			}
 		} else {
 			records = append(records, t.audit...)
@@ -175,21 +214,33 @@ func (c *committers) transact(ops []*op) ([]error, error) {
 		results[i] = ferr
 		if savepoints {
 			if _, err := sqltx.ExecContext(ctx, "RELEASE SAVEPOINT op"); err != nil {
-				sqltx.Rollback()
-				return nil, fmt.Errorf("release savepoint: %w", err)
+				return fail("release savepoint", err)
 			}
+		}
+	}
+	if limited { // the audit head is worth waiting for: its holder is about to commit
+		if _, err := sqltx.ExecContext(ctx, "SET LOCAL lock_timeout TO DEFAULT"); err != nil {
+			return fail("lock_timeout", err)
 		}
 	}
 	t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now(), audit: records}
 	if err := t.flushAudit(); err != nil {
 		sqltx.Rollback()
-		return nil, err
+		return nil, nil, err
+	}
+	if len(records) > 0 && c.s.d.name() == "postgres" { // delivered at commit, to every node
+		if _, err := sqltx.ExecContext(ctx, "SELECT pg_notify('"+eventsChannel+"', '')"); err != nil {
+			return fail("notify", err)
+		}
 	}
 	if err := sqltx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+		return nil, nil, fmt.Errorf("commit: %w", err)
 	}
 	c.batches.Add(1)
-	return results, nil
+	if len(records) > 0 {
+		c.s.events.notify()
+	}
+	return results, carried, nil
 }
 
 // call runs one operation, turning a panic into an error so that one bad

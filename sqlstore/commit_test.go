@@ -211,3 +211,87 @@ func TestGroupCommitClose(t *testing.T) {
 		}
 	})
 }
+
+// On PostgreSQL a batch's later operation does not wait for a row another
+// transaction holds: it is carried over to the next batch, and the
+// operations batched with it commit without waiting.
+func TestGroupCommitCarriesOverLockWaits(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		if b.Name != "postgres" {
+			t.Skip("SQLite has one writer: no transaction waits for another's row")
+		}
+		opts := sqlstoretest.Options(sqlstoretest.NewClock())
+		opts.Committers = 2
+		s := sqlstoretest.Open(t, b.URL(t), opts)
+		ctx := context.Background()
+		if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
+			if err := tx.Exec("CREATE TABLE scratch (k TEXT PRIMARY KEY, v INT)"); err != nil {
+				return err
+			}
+			return tx.Exec("INSERT INTO scratch (k, v) VALUES ('x', 0), ('y', 0)")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		hold := func(set string) (started, release chan struct{}, done chan error) {
+			started, release, done = make(chan struct{}), make(chan struct{}), make(chan error, 1)
+			go func() {
+				done <- s.Write(ctx, func(tx *sqlstore.Tx) error {
+					if err := tx.Exec(set); err != nil {
+						return err
+					}
+					close(started)
+					<-release
+					return nil
+				})
+			}()
+			return
+		}
+		aStarted, releaseA, aDone := hold("UPDATE scratch SET v = 1 WHERE k = 'x'") // holds row x
+		var once sync.Once
+		letAGo := func() { once.Do(func() { close(releaseA) }) }
+		defer letAGo() // a failing test must not leave the store's Close waiting on row x
+		<-aStarted
+		dStarted, releaseD, dDone := hold("UPDATE scratch SET v = 1 WHERE k = 'y'") // keeps the other committer busy
+		<-dStarted
+
+		bDone, cDone := make(chan error, 1), make(chan error, 1)
+		go func() {
+			bDone <- s.Write(ctx, func(tx *sqlstore.Tx) error { return tx.Exec("INSERT INTO scratch (k, v) VALUES ('b', 0)") })
+		}()
+		waitFor(t, "b to queue", func() bool { return s.WaitingWrites() == 1 })
+		go func() {
+			cDone <- s.Write(ctx, func(tx *sqlstore.Tx) error { return tx.Exec("UPDATE scratch SET v = v + 10 WHERE k = 'x'") })
+		}()
+		waitFor(t, "c to queue", func() bool { return s.WaitingWrites() == 2 })
+		close(releaseD) // the free committer takes [b, c]: c waits for row x
+		if err := <-dDone; err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-bDone:
+			if err != nil {
+				t.Fatalf("b: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("b waited for the row lock that c, batched after it, needs")
+		}
+		select {
+		case err := <-cDone:
+			t.Fatalf("c answered (%v) while row x is still held", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		letAGo()
+		if err := <-aDone; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-cDone; err != nil {
+			t.Fatalf("c, carried over: %v", err)
+		}
+		var v int
+		if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
+			return tx.Scan("SELECT v FROM scratch WHERE k = 'x'", nil, &v)
+		}); err != nil || v != 11 {
+			t.Fatalf("row x = %d, %v; want 11 (a's 1, then c's +10)", v, err)
+		}
+	})
+}

@@ -20,6 +20,7 @@ type dialect interface {
 	forUpdate() string
 	// retryable reports a transaction that lost a race and may be rerun.
 	retryable(err error) bool
+	lockWaitTimedOut(err error) bool
 	uniqueViolation(err error) bool
 }
 
@@ -60,6 +61,16 @@ func (postgresDialect) rebind(q string) string {
 	}
 	return b.String()
 }
+
+// lockWaitTimedOut reports a statement that gave up waiting for a row
+// lock (lock_timeout): see committers.transact.
+func (postgresDialect) lockWaitTimedOut(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "55P03"
+}
+
+func (sqliteDialect) lockWaitTimedOut(error) bool { return false }
+
 func (postgresDialect) retryable(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
