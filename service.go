@@ -209,8 +209,9 @@ type LockService interface {
 	GetLock(ctx context.Context, c Caller, name string) (*Lock, error)
 	ListLocks(ctx context.Context, c Caller, p Page) ([]Lock, error)
 	// SweepLocks applies lease expiry to every lock due and returns how
-	// many locks it changed.
-	SweepLocks(ctx context.Context) (int, error)
+	// many locks it changed and how long until the next expiry is due (0
+	// when none is).
+	SweepLocks(ctx context.Context) (int, time.Duration, error)
 }
 
 // StoredResponse is a response kept for an Idempotency-Key.
@@ -242,6 +243,7 @@ type Store interface {
 	AuditService
 	IdempotencyService
 	LockService
+	EventService
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

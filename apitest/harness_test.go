@@ -79,8 +79,10 @@ func newWorld(t *testing.T, b sqlstoretest.Backend, site client.SiteCreate, n in
 
 // serve starts an HTTP server (a node) on store and returns its URL.
 func (w *world) serve(store *sqlstore.Store) string {
-	srv := httptest.NewServer(lkhttp.NewServer(store, lkhttp.Options{}).Handler())
+	lk := lkhttp.NewServer(store, lkhttp.Options{})
+	srv := httptest.NewServer(lk.Handler())
 	w.t.Cleanup(srv.Close)
+	w.t.Cleanup(lk.EndStreams) // runs first: open event streams end
 	return srv.URL
 }
 

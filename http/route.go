@@ -87,6 +87,8 @@ func (s *Server) routes() {
 	s.route("GET /v1/locks/{rest...}", staff, s.getLock)
 	s.route("GET /v1/locks", staff, s.listLocks)
 
+	s.mux.HandleFunc("GET /v1/events", s.streamEvents) // authorizes itself
+
 	s.route("GET /v1/audit", staff, s.listAudit)
 	s.route("GET /v1/audit/verify", adminOnly, s.verifyAudit)
 }

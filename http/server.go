@@ -22,6 +22,9 @@ import (
 type Options struct {
 	Logger       *slog.Logger // nil → slog.Default()
 	MaxBodyBytes int64        // 0 → 1 MiB
+	// StreamHeartbeat is how often an idle event stream sends a comment
+	// line and re-checks its token (0 → 15 s).
+	StreamHeartbeat time.Duration
 }
 
 // Server serves the API over a store.
@@ -31,17 +34,26 @@ type Server struct {
 	maxBody int64
 	mux     *nethttp.ServeMux
 	metrics *metrics
+	// streams ends every event stream when cancelled (EndStreams).
+	streams    context.Context
+	endStreams context.CancelFunc
+	heartbeat  time.Duration
 }
 
 // NewServer returns a server over store. Its routes are ready: serve
 // Handler().
 func NewServer(store latchkey.Store, opts Options) *Server {
 	s := &Server{
-		store:   store,
-		logger:  opts.Logger,
-		maxBody: opts.MaxBodyBytes,
-		mux:     nethttp.NewServeMux(),
-		metrics: newMetrics(),
+		store:     store,
+		logger:    opts.Logger,
+		maxBody:   opts.MaxBodyBytes,
+		mux:       nethttp.NewServeMux(),
+		metrics:   newMetrics(),
+		heartbeat: opts.StreamHeartbeat,
+	}
+	s.streams, s.endStreams = context.WithCancel(context.Background())
+	if s.heartbeat <= 0 {
+		s.heartbeat = streamHeartbeat
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -57,12 +69,24 @@ func NewServer(store latchkey.Store, opts Options) *Server {
 // ID, panic recovery, metrics, access log).
 func (s *Server) Handler() nethttp.Handler { return nethttp.HandlerFunc(s.serveHTTP) }
 
+// EndStreams ends every open event stream (GET /v1/events), now and
+// later: call it when shutting down, since a stream never ends by itself.
+// Clients reconnect elsewhere and resume with Last-Event-ID.
+func (s *Server) EndStreams() { s.endStreams() }
+
 // RunSweeper applies idle timeouts (inactivity locks, forced timeouts) every
-// interval until ctx is done. Errors are logged, never fatal.
+// interval, and lock lease expiry the moment it is due, until ctx is done.
+// Errors are logged, never fatal.
 func (s *Server) RunSweeper(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = time.Second
 	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.runLockSweeper(ctx, every)
+	}()
+	defer func() { <-done }()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -73,6 +97,44 @@ func (s *Server) RunSweeper(ctx context.Context, every time.Duration) {
 			s.sweep(ctx)
 		}
 	}
+}
+
+// runLockSweeper expires lock leases (and lapsed places in queues) when
+// they are due, so that a holder is told of its loss and the next waiter
+// of its grant at once, not at the next call on that lock. It sleeps until
+// the next expiry the store knows of, but never longer than every or the
+// shortest lease (a second): a lease granted meanwhile cannot be
+// overslept.
+func (s *Server) runLockSweeper(ctx context.Context, every time.Duration) {
+	every = min(every, latchkey.MinLockTTL)
+	for {
+		wait := every
+		if in, err := s.sweepLocks(ctx); err == nil && in > 0 && in < every {
+			wait = in
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (s *Server) sweepLocks(ctx context.Context) (in time.Duration, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("lock sweeper panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	n, in, err := s.store.SweepLocks(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.logger.Error("expire lock leases", "err", err)
+	case n > 0:
+		s.logger.Debug("expired lock leases", "locks", n)
+	}
+	return in, err
 }
 
 func (s *Server) sweep(ctx context.Context) {

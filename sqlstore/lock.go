@@ -266,22 +266,31 @@ func (s *Store) ListLocks(ctx context.Context, c latchkey.Caller, p latchkey.Pag
 }
 
 // SweepLocks settles every lock whose holder's lease or a waiter's place
-// has run out.
-func (s *Store) SweepLocks(ctx context.Context) (int, error) {
+// has run out, and says how long until the next one will (0: none).
+func (s *Store) SweepLocks(ctx context.Context) (int, time.Duration, error) {
 	now := us(s.now())
 	names, err := s.queryNames(ctx, `SELECT name FROM locks WHERE holder_token IS NOT NULL AND expires_at <= ?
 		UNION SELECT lock_name FROM lock_waiters WHERE expires_at <= ?`, now, now)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for _, n := range names {
 		if err := s.onLock(ctx, "system", n, func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error) {
 			return l, nil, nil
 		}); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return len(names), nil
+	var next sql.NullInt64
+	if err := s.queryRow(ctx, `SELECT MIN(e) FROM (SELECT MIN(expires_at) AS e FROM locks WHERE holder_token IS NOT NULL
+		UNION ALL SELECT MIN(expires_at) AS e FROM lock_waiters) AS due`).Scan(&next); err != nil {
+		return 0, 0, err
+	}
+	var in time.Duration
+	if next.Valid {
+		in = max(fromUS(next.Int64).Sub(s.now()), time.Millisecond)
+	}
+	return len(names), in, nil
 }
 
 // queryNames reads a one-column list of strings from the read pool.

@@ -129,8 +129,8 @@ func TestLockScenario(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.clock.Advance(6 * time.Second)
-		if n, err := e.s.SweepLocks(ctx); err != nil || n != 1 {
-			t.Fatalf("sweep: %d, %v; want one lock settled", n, err)
+		if n, in, err := e.s.SweepLocks(ctx); err != nil || n != 1 || in != 24*time.Second {
+			t.Fatalf("sweep: %d, next in %s, %v; want one lock settled, admin/trusts due in 24 s", n, in, err)
 		}
 		l, err = e.s.GetLock(ctx, e.ann, name)
 		if err != nil || l.Holder == nil || l.Holder.Principal != e.bob.PrincipalID || l.Holder.Token != 4 {

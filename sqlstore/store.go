@@ -52,6 +52,11 @@ type Store struct {
 	// stmtCache).
 	wst, rst *stmtCache
 	commit   *committers
+	// events wakes event streams after commits of audit records; on
+	// PostgreSQL a listener (stopped by stopListen) also wakes it for
+	// other nodes' commits.
+	events     *signal
+	stopListen func()
 }
 
 var _ latchkey.Store = (*Store)(nil)
@@ -84,7 +89,7 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 		opts.Committers = 4
 	}
 	s := &Store{opts: opts, clock: opts.Clock, log: opts.Logger,
-		hashes: make(chan struct{}, runtime.NumCPU())}
+		hashes: make(chan struct{}, runtime.NumCPU()), events: newSignal()}
 	var err error
 	switch {
 	case strings.HasPrefix(storeURL, "sqlite:"):
@@ -156,6 +161,13 @@ func (s *Store) openPostgres(dsn string) error {
 		db.Close()
 		return fmt.Errorf("open postgres %s: %w", redact(dsn), err)
 	}
+	lctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.listen(lctx, dsn)
+	}()
+	s.stopListen = func() { stop(); <-done }
 	return nil
 }
 
@@ -186,6 +198,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	if s.commit != nil {
 		s.commit.close()
+	}
+	if s.stopListen != nil {
+		s.stopListen()
 	}
 	var err error
 	for _, c := range []*stmtCache{s.wst, s.rst} {

@@ -1,0 +1,167 @@
+package http
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"log/slog"
+	nethttp "net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"latchkey"
+)
+
+// Stream timing: a comment line every streamHeartbeat keeps proxies from
+// closing an idle stream (and re-checks the caller's token); every
+// streamPoll the stream reads the store even without a wake-up, a safety
+// net under the commit signal and the PostgreSQL listener.
+const (
+	streamHeartbeat = 15 * time.Second
+	streamPoll      = 2 * time.Second
+	streamPage      = 500
+)
+
+// streamQuery is the parsed query of GET /v1/events.
+type streamQuery struct {
+	topics []string
+	after  int64 // -1: from now
+}
+
+// parseStreamQuery reads ?topics=&after= and the Last-Event-ID header (a
+// reconnecting EventSource sends it; it wins over after). Without
+// either the stream starts now: only events committed later. A caller who is
+// not staff may only ask for the topics it can see: by default it gets
+// those.
+func parseStreamQuery(r *nethttp.Request, c latchkey.Caller) (streamQuery, error) {
+	q := r.URL.Query()
+	var sq streamQuery
+	raw := q.Get("topics")
+	topics, err := latchkey.ParseTopics(raw)
+	if err != nil {
+		return sq, err
+	}
+	if !c.IsStaff() {
+		allowed := map[string]bool{latchkey.TopicSessions: true, latchkey.TopicCheckouts: c.Role == latchkey.RoleUser}
+		kept := topics[:0]
+		for _, t := range topics {
+			switch {
+			case allowed[t]:
+				kept = append(kept, t)
+			case raw != "":
+				return sq, latchkey.Errorf(latchkey.EFORBIDDEN, "topic %s is for admins and delegates", t).With("topic", t)
+			}
+		}
+		topics = kept
+	}
+	sq.topics = topics
+	sq.after = -1
+	for _, src := range []struct{ field, value string }{{"after", q.Get("after")}, {"Last-Event-ID", r.Header.Get("Last-Event-ID")}} {
+		if src.value == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(src.value), 10, 64)
+		if err != nil || n < 0 {
+			return sq, latchkey.BadField(src.field, "%s must be a non-negative integer (an event id)", src.field)
+		}
+		sq.after = n
+	}
+	return sq, nil
+}
+
+// streamEvents is GET /v1/events: Server-Sent Events, each with id = its
+// audit seq, event = its action and data = the event as JSON. The stream
+// first replays what was committed after the resume point, then follows
+// new commits as they happen.
+func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) {
+	c, err := s.authorize(r, peopleOrTerminal)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sq, err := parseStreamQuery(r, c)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cursor := sq.after
+	if cursor < 0 { // decided before the answer starts: a client that saw it connected misses nothing later
+		if cursor, err = s.store.LatestEventSeq(r.Context()); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	token, _ := bearerToken(r)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.streams, cancel)
+	defer stop()
+
+	rc := nethttp.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives any write timeout
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(nethttp.StatusOK)
+	bw := bufio.NewWriter(w)
+	send := func() bool { return bw.Flush() == nil && rc.Flush() == nil }
+	// The start's id is the resume point even before any event arrives.
+	bw.WriteString("retry: 1000\nid: " + strconv.FormatInt(cursor, 10) + "\n\n")
+	if !send() {
+		return
+	}
+
+	heartbeat := time.NewTicker(s.heartbeat)
+	defer heartbeat.Stop()
+	poll := time.NewTicker(streamPoll)
+	defer poll.Stop()
+	for {
+		changed := s.store.EventsChanged() // before reading: no commit slips between
+		evs, last, err := s.store.ListEvents(ctx, c, latchkey.EventFilter{After: cursor, Topics: sq.topics, Limit: streamPage})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.LogAttrs(ctx, slog.LevelWarn, "event stream ends: store read failed",
+					append(requestAttrs(r), slog.Any("err", err))...)
+			}
+			return // the client reconnects with Last-Event-ID
+		}
+		for _, e := range evs {
+			writeEvent(bw, e)
+		}
+		if len(evs) > 0 && !send() {
+			return
+		}
+		if last != cursor { // maybe more: read again before waiting
+			cursor = last
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-poll.C:
+		case <-heartbeat.C:
+			if _, err := s.store.Authenticate(ctx, token); err != nil {
+				return // logged out or expired: the stream ends with the token
+			}
+			bw.WriteString(": heartbeat\n\n")
+			if !send() {
+				return
+			}
+		}
+	}
+}
+
+// writeEvent writes one event in the text/event-stream format. Data is
+// one line of JSON (encoding/json never writes a raw newline).
+func writeEvent(bw *bufio.Writer, e latchkey.Event) {
+	data, err := json.Marshal(e)
+	if err != nil { // an Event is plain values and raw JSON from the store
+		data = []byte(`{"seq":` + strconv.FormatInt(e.Seq, 10) + `}`)
+	}
+	bw.WriteString("id: " + strconv.FormatInt(e.Seq, 10) + "\nevent: " + e.Action + "\ndata: ")
+	bw.Write(data)
+	bw.WriteString("\n\n")
+}

@@ -1,0 +1,127 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"latchkey"
+)
+
+// eventsChannel is the PostgreSQL NOTIFY channel on which every node says
+// that it committed audit records.
+const eventsChannel = "latchkey_events"
+
+// signal wakes everyone waiting for the next commit of audit records: a
+// channel closed and replaced on every notify.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newSignal() *signal { return &signal{ch: make(chan struct{})} }
+
+func (g *signal) wait() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.ch
+}
+
+func (g *signal) notify() {
+	g.mu.Lock()
+	close(g.ch)
+	g.ch = make(chan struct{})
+	g.mu.Unlock()
+}
+
+// EventsChanged implements latchkey.EventService.
+func (s *Store) EventsChanged() <-chan struct{} { return s.events.wait() }
+
+// LatestEventSeq implements latchkey.EventService.
+func (s *Store) LatestEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.queryRow(ctx, "SELECT COALESCE(MAX(seq), 0) FROM audit").Scan(&seq)
+	return seq, err
+}
+
+// ListEvents implements latchkey.EventService: audit records of the
+// topics after f.After, by seq, filtered by what c may see.
+func (s *Store) ListEvents(ctx context.Context, c latchkey.Caller, f latchkey.EventFilter) ([]latchkey.Event, int64, error) {
+	if f.After < 0 {
+		return nil, 0, latchkey.BadField("after", "after must not be negative")
+	}
+	topics := f.Topics
+	if len(topics) == 0 {
+		topics = latchkey.Topics
+	}
+	f.Limit = latchkey.Page{Limit: f.Limit}.Normalize().Limit
+	var like []string
+	args := []any{f.After}
+	for _, p := range latchkey.ActionPrefixes(topics) {
+		like = append(like, "action LIKE ?")
+		args = append(args, p+"%")
+	}
+	rows, err := s.query(ctx, "SELECT "+auditCols+" FROM audit WHERE seq > ? AND ("+strings.Join(like, " OR ")+
+		") ORDER BY seq LIMIT ?", append(args, f.Limit)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []latchkey.Event{}
+	last := f.After
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		last = r.Seq
+		e := latchkey.Event{Seq: r.Seq, Topic: latchkey.EventTopic(r.Action), Action: r.Action, At: r.At,
+			Actor: r.Actor, Terminal: r.Terminal, Target: r.Target, Details: r.Details}
+		if latchkey.EventVisible(c, e) {
+			out = append(out, e)
+		}
+	}
+	return out, last, rows.Err()
+}
+
+// listen follows the NOTIFY channel on its own connection and wakes this
+// node's streams for commits of other nodes. It reconnects with backoff
+// and wakes the streams after every (re)connection, since notifications
+// sent while it was away are lost.
+func (s *Store) listen(ctx context.Context, dsn string) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, dsn)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("event listener lost its connection; reconnecting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, dsn string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
+		return err
+	}
+	s.events.notify()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		s.events.notify()
+	}
+}

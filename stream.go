@@ -1,0 +1,150 @@
+package latchkey
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Event topics of GET /v1/events (API.md "Events and audit"). An event is
+// an audit record seen live: its id is the record's seq.
+const (
+	TopicLocks     = "locks"
+	TopicSessions  = "sessions"
+	TopicCheckouts = "checkouts"
+	TopicConfig    = "config"
+)
+
+// Topics lists every topic, in the order ParseTopics accepts them.
+var Topics = []string{TopicLocks, TopicSessions, TopicCheckouts, TopicConfig}
+
+// Event is one record on the event stream.
+type Event struct {
+	Seq      int64           `json:"seq"`
+	Topic    string          `json:"topic"`
+	Action   string          `json:"action"`
+	At       time.Time       `json:"at"`
+	Actor    string          `json:"actor"`
+	Terminal string          `json:"terminal,omitempty"`
+	Target   string          `json:"target"`
+	Details  json.RawMessage `json:"details"`
+}
+
+// EventTopic is the topic of an audit action ("lock.grant" → locks), or
+// "" for an action that is not on the stream.
+func EventTopic(action string) string {
+	noun, _, _ := strings.Cut(action, ".")
+	switch noun {
+	case "lock":
+		return TopicLocks
+	case "session":
+		return TopicSessions
+	case "checkout":
+		return TopicCheckouts
+	case "config":
+		return TopicConfig
+	}
+	return ""
+}
+
+// topicNoun is the action noun of a topic: the inverse of EventTopic.
+func topicNoun(topic string) string {
+	switch topic {
+	case TopicLocks:
+		return "lock"
+	case TopicSessions:
+		return "session"
+	case TopicCheckouts:
+		return "checkout"
+	case TopicConfig:
+		return "config"
+	}
+	return ""
+}
+
+// ActionPrefixes are the audit action prefixes ("lock.") of topics.
+func ActionPrefixes(topics []string) []string {
+	out := make([]string, 0, len(topics))
+	for _, t := range topics {
+		out = append(out, topicNoun(t)+".")
+	}
+	return out
+}
+
+// ParseTopics reads the topics query parameter: a comma-separated list of
+// known topics; empty means every topic. The result is sorted as Topics
+// and without repeats.
+func ParseTopics(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return append([]string(nil), Topics...), nil
+	}
+	want := map[string]bool{}
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		if topicNoun(t) == "" {
+			return nil, BadField("topics", "unknown topic %q: topics are %s", t, strings.Join(Topics, ", "))
+		}
+		want[t] = true
+	}
+	var out []string
+	for _, t := range Topics {
+		if want[t] {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// EventVisible says whether caller c may see event e: admins and
+// delegates see every event; a terminal sees the session events of its
+// own terminal; a user sees the session and check-out events about
+// themselves (as actor, or named as details.principal). Lock and config
+// events are for admins and delegates only.
+func EventVisible(c Caller, e Event) bool {
+	if c.IsStaff() {
+		return true
+	}
+	switch c.Role {
+	case RoleTerminal:
+		return e.Topic == TopicSessions && c.TerminalID != "" && e.Terminal == c.TerminalID
+	case RoleUser:
+		if c.PrincipalID == "" || (e.Topic != TopicSessions && e.Topic != TopicCheckouts) {
+			return false
+		}
+		if e.Actor == c.PrincipalID {
+			return true
+		}
+		var d struct {
+			Principal string `json:"principal"`
+		}
+		return json.Unmarshal(e.Details, &d) == nil && d.Principal == c.PrincipalID
+	}
+	return false
+}
+
+// EventFilter selects events: those after seq After in Topics (all when
+// empty), at most Limit.
+type EventFilter struct {
+	After  int64
+	Topics []string
+	Limit  int
+}
+
+// EventService reads the event stream: committed audit records of the
+// stream's topics, by seq. Seq follows commit order (see the audit
+// chain), so reading after a seq never misses a record that commits
+// later.
+type EventService interface {
+	// ListEvents returns the events after f.After that c may see, and the
+	// last seq it looked at (resume from there: events c may not see are
+	// skipped, not re-read).
+	ListEvents(ctx context.Context, c Caller, f EventFilter) ([]Event, int64, error)
+	// EventsChanged returns a channel that is closed when events may have
+	// been committed after this call, on this node or (PostgreSQL) any
+	// other.
+	EventsChanged() <-chan struct{}
+	// LatestEventSeq is the seq of the last committed audit record: a
+	// stream that starts "now" starts after it.
+	LatestEventSeq(ctx context.Context) (int64, error)
+}
