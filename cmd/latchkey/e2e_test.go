@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -104,6 +106,66 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if out := cli(0, "audit", "verify"); !strings.Contains(out, "ok") {
 		t.Fatalf("audit verify: %s", out)
+	}
+
+	// Edit locks: a delegate waits in the queue with --wait and is granted
+	// the lock the moment the admin releases it.
+	dee := field(cli(0, "principal", "create", "--name", "Dee", "--role", "delegate"), "id")
+	t.Setenv("LATCHKEY_PASSWORD", "dee-secret")
+	cli(0, "identity", "add", "--principal", dee, "--login", "dee")
+	t.Setenv("LATCHKEY_TOKEN_FILE", filepath.Join(dir, "dee-token"))
+	cli(0, "auth", "login", "--identity", "dee")
+	deeTok, err := os.ReadFile(filepath.Join(dir, "dee-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LATCHKEY_TOKEN_FILE", filepath.Join(dir, "token"))
+	asDee := "--token=" + strings.TrimSpace(string(deeTok))
+
+	g := cli(0, "lock", "acquire", "admin/users", "--note", "adding staff", "--ttl", "5m")
+	tok := field(g, "token")
+	if out := cli(0, "lock", "acquire", "admin/users", asDee); !strings.Contains(out, "READ ONLY") || !strings.Contains(out, "adding staff") {
+		t.Fatalf("second acquire: %s", out)
+	}
+	waited := make(chan string, 1)
+	go func() {
+		var out bytes.Buffer
+		st := Run(ctx, []string{"lock", "acquire", "admin/users", "--wait", asDee}, strings.NewReader(""), &out, &out)
+		waited <- fmt.Sprintf("exit %d: %s", st, out.String())
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(cli(0, "lock", "show", "admin/users"), "Dee"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter never joined the queue")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cli(0, "lock", "release", "admin/users", "--lock-token", tok)
+	select {
+	case out := <-waited:
+		if !strings.HasPrefix(out, "exit 0") || !strings.Contains(out, "EXCLUSIVE") {
+			t.Fatalf("lock acquire --wait: %s", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("lock acquire --wait was not granted after the release")
+	}
+	if out := cli(1, "lock", "keepalive", "admin/users", "--lock-token", tok); !strings.Contains(out, "lock_not_held") {
+		t.Fatalf("keepalive with the released token: %s", out)
+	}
+	if out := cli(0, "lock", "list"); !strings.Contains(out, "admin/users") || !strings.Contains(out, "Dee") {
+		t.Fatalf("lock list: %s", out)
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	var watchOut bytes.Buffer
+	watched := make(chan int, 1)
+	go func() {
+		watched <- Run(wctx, []string{"lock", "watch", "admin/users"}, strings.NewReader(""), &watchOut, io.Discard)
+	}()
+	time.Sleep(300 * time.Millisecond) // let the watcher connect
+	cli(0, "lock", "acquire", "admin/users", "--force")
+	time.Sleep(300 * time.Millisecond)
+	stopWatch()
+	if st := <-watched; st != 0 || !strings.Contains(watchOut.String(), "lock.force") {
+		t.Fatalf("lock watch: exit %d\n%s", st, watchOut.String())
 	}
 
 	cancel()

@@ -1,20 +1,92 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"latchkey"
+	"latchkey/client"
 )
 
 var eventsSynopsis = []string{
+	"events [tail] [--topics locks,sessions,checkouts,config] [--after SEQ]",
 	"events post --terminal ID --event 24|25|26 [--occurred-at RFC3339] [--identity L] [--reason R] [--id ID]",
 }
 
 func runEvents(e *env, args []string) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
+		return eventsTail(e, args)
+	}
 	return e.dispatch("events", eventsSynopsis, map[string]func(*env, []string) int{
+		"tail": eventsTail,
 		"post": eventsPost,
 	}, args)
+}
+
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
+// eventsTail follows the event stream (GET /v1/events) until interrupted:
+// from now, or after --after to replay what came since. It reconnects by
+// itself and resumes where it was.
+func eventsTail(e *env, args []string) int {
+	c := e.newCmd("events tail", synopsisOf(eventsSynopsis, "events"), true)
+	topics := c.fs.String("topics", "", "comma-separated topics (default: all you may see)")
+	after := c.fs.Int64("after", client.FromNow, "replay the events after this seq (default: from now)")
+	if _, st, ok := c.parse(args); !ok {
+		return st
+	}
+	if *after < client.FromNow {
+		return c.usageError("--after must not be negative")
+	}
+	var list []string
+	if *topics != "" {
+		var err error
+		if list, err = latchkey.ParseTopics(*topics); err != nil {
+			return c.fail(err)
+		}
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	stream := cl.Events(c.ctx, list, *after)
+	defer stream.Close()
+	if err := stream.Connect(); err != nil {
+		return c.fail(err)
+	}
+	return tailEvents(c, stream, func(latchkey.Event) bool { return true })
+}
+
+// tailEvents prints the events of stream that keep accepts, one a line
+// (with --json, one JSON object a line), until the command is
+// interrupted.
+func tailEvents(c *cmd, stream *client.EventStream, keep func(latchkey.Event) bool) int {
+	enc := json.NewEncoder(c.stdout)
+	for {
+		ev, err := stream.Next()
+		if err != nil {
+			if c.ctx.Err() != nil {
+				return 0
+			}
+			return c.fail(err)
+		}
+		if !keep(ev) {
+			continue
+		}
+		if c.json {
+			enc.Encode(ev)
+			continue
+		}
+		fmt.Fprintf(c.stdout, "%d\t%s\t%s\t%s\t%s\t%s\n", ev.Seq, timeText(ev.At), ev.Action, orDash(ev.Target), ev.Actor, detailsText(ev.Details))
+	}
 }
 
 // eventsPost sends one deferred event of a terminal (terminal token): 24

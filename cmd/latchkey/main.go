@@ -53,6 +53,7 @@ func init() {
 	register("terminal", command{runTerminal, terminalSynopsis})
 	register("session", command{runSession, sessionSynopsis})
 	register("events", command{runEvents, eventsSynopsis})
+	register("lock", command{runLock, lockSynopsis})
 	register("audit", command{runAudit, auditSynopsis})
 	register("version", command{runVersion, []string{"version"}})
 	register("help", command{runHelp, []string{"help [COMMAND]"}})
