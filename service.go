@@ -244,6 +244,7 @@ type Store interface {
 	IdempotencyService
 	LockService
 	EventService
+	ConfigService
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -9,18 +9,23 @@ import (
 	"latchkey"
 )
 
-// lockURL is the path of lock name, its segments sent as they are (API.md:
-// path-like names go into the URL unescaped), plus an action.
+// lockURL is the path of lock name plus an action.
 func lockURL(name, action string) string {
-	segs := strings.Split(name, "/")
-	for i, s := range segs {
-		segs[i] = seg(s)
-	}
-	p := "/v1/locks/" + strings.Join(segs, "/")
+	p := "/v1/locks/" + pathName(name)
 	if action != "" {
 		p += "/" + action
 	}
 	return p
+}
+
+// pathName escapes a path-like name (a lock, a config domain) segment by
+// segment: API.md has its slashes go into the URL unescaped.
+func pathName(name string) string {
+	segs := strings.Split(name, "/")
+	for i, s := range segs {
+		segs[i] = seg(s)
+	}
+	return strings.Join(segs, "/")
 }
 
 // AcquireLock calls POST /v1/locks/{name}/acquire (admin or delegate): the

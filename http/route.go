@@ -87,6 +87,9 @@ func (s *Server) routes() {
 	s.route("GET /v1/locks/{rest...}", staff, s.getLock)
 	s.route("GET /v1/locks", staff, s.listLocks)
 
+	s.route("GET /v1/config/{domain...}", staff, s.getConfig)
+	s.route("PUT /v1/config/{domain...}", staff, s.putConfig)
+
 	s.mux.HandleFunc("GET /v1/events", s.streamEvents) // authorizes itself
 
 	s.route("GET /v1/audit", staff, s.listAudit)

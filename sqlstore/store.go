@@ -32,6 +32,9 @@ type Options struct {
 	Logger   *slog.Logger           // default slog.Default()
 	// MaxConns bounds the PostgreSQL pool (default 32).
 	MaxConns int
+	// Config says which configuration domains are managed by which lock
+	// and which only admins may write (zero: latchkey.DefaultConfigPolicy).
+	Config latchkey.ConfigPolicy
 	// Committers is how many write transactions a PostgreSQL store runs at
 	// once, each a group commit of the writes waiting (default 4). SQLite
 	// always has one: it has one writer.
@@ -87,6 +90,9 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	}
 	if opts.Committers <= 0 {
 		opts.Committers = 4
+	}
+	if opts.Config.Managed == nil && opts.Config.AdminOnly == nil {
+		opts.Config = latchkey.DefaultConfigPolicy()
 	}
 	s := &Store{opts: opts, clock: opts.Clock, log: opts.Logger,
 		hashes: make(chan struct{}, runtime.NumCPU()), events: newSignal()}

@@ -154,6 +154,25 @@ func TestEndToEnd(t *testing.T) {
 	if out := cli(0, "lock", "list"); !strings.Contains(out, "admin/users") || !strings.Contains(out, "Dee") {
 		t.Fatalf("lock list: %s", out)
 	}
+	// Config: a managed domain needs the lock's current token; the
+	// forced-off holder's write is refused.
+	deeGrant := field(cli(0, "lock", "acquire", "admin/users", asDee), "token")
+	if out := cli(1, "config", "set", "users", "ann.role=clerk"); !strings.Contains(out, "lock_not_held") {
+		t.Fatalf("config set without the lock: %s", out)
+	}
+	if out := cli(0, "config", "set", "users", "ann.role=clerk", "bob.role=manager", "--lock-token", deeGrant, "--if-version", "0", asDee); !strings.Contains(out, "version:") {
+		t.Fatalf("config set: %s", out)
+	}
+	if out := cli(1, "config", "set", "users", "ann.role=x", "--lock-token", deeGrant, "--if-version", "0", asDee); !strings.Contains(out, "version_mismatch") {
+		t.Fatalf("config set at a stale version: %s", out)
+	}
+	if out := cli(0, "config", "set", "users", "--unset", "bob.role", "--lock-token", deeGrant, asDee); field(out, "version") != "2" {
+		t.Fatalf("config set --unset: %s", out)
+	}
+	if out := cli(0, "config", "get", "users"); !strings.Contains(out, "ann.role") || strings.Contains(out, "bob.role") || field(out, "version") != "2" {
+		t.Fatalf("config get: %s", out)
+	}
+
 	wctx, stopWatch := context.WithCancel(ctx)
 	var watchOut bytes.Buffer
 	watched := make(chan int, 1)

@@ -92,7 +92,9 @@ func (c *cmd) parse(args []string, positional ...string) (pos []string, status i
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
-	if len(pos) != len(positional) {
+	// A last positional named "X..." takes any number of arguments.
+	variadic := len(positional) > 0 && strings.HasSuffix(positional[len(positional)-1], "...")
+	if len(pos) != len(positional) && !(variadic && len(pos) >= len(positional)-1) {
 		if len(pos) < len(positional) {
 			return nil, c.usageError("missing %s", positional[len(pos)]), false
 		}
@@ -100,7 +102,7 @@ func (c *cmd) parse(args []string, positional ...string) (pos []string, status i
 	}
 	for i, p := range pos {
 		if strings.TrimSpace(p) == "" {
-			return nil, c.usageError("%s must not be empty", positional[i]), false
+			return nil, c.usageError("%s must not be empty", positional[min(i, len(positional)-1)]), false
 		}
 	}
 	return pos, 0, true

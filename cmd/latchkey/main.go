@@ -54,6 +54,7 @@ func init() {
 	register("session", command{runSession, sessionSynopsis})
 	register("events", command{runEvents, eventsSynopsis})
 	register("lock", command{runLock, lockSynopsis})
+	register("config", command{runConfig, configSynopsis})
 	register("audit", command{runAudit, auditSynopsis})
 	register("version", command{runVersion, []string{"version"}})
 	register("help", command{runHelp, []string{"help [COMMAND]"}})

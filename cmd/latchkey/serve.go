@@ -25,7 +25,7 @@ import (
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--pprof-listen ADDR]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pprof-listen ADDR]",
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -45,6 +45,25 @@ func runServe(e *env, args []string) int {
 	maxFailures := c.fs.Int("max-failures", latchkey.DefaultAttemptPolicy.MaxFailures, "failed attempts in a row that lock an identity (0 = never)")
 	lockout := c.fs.Duration("lockout", latchkey.DefaultAttemptPolicy.LockoutDuration, "how long a locked identity stays locked")
 	tokenTTL := c.fs.Duration("token-ttl", 12*time.Hour, "user token lifetime")
+	policy := latchkey.DefaultConfigPolicy()
+	c.fs.Func("managed-domain", "DOMAIN=LOCK: writes of config domain DOMAIN need lock LOCK's token; DOMAIN= unmanages it (repeatable; defaults users=admin/users, trusts=admin/trusts)", func(v string) error {
+		domain, lock, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("want DOMAIN=LOCK, got %q", v)
+		}
+		if err := latchkey.ValidConfigDomain(domain); err != nil {
+			return err
+		}
+		if lock == "" {
+			delete(policy.Managed, domain)
+			return nil
+		}
+		if err := latchkey.ValidLockName("lock", lock); err != nil {
+			return err
+		}
+		policy.Managed[domain] = lock
+		return nil
+	})
 	pprofAddr := c.fs.String("pprof-listen", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
 	if _, st, ok := c.parse(args); !ok {
 		return st
@@ -88,6 +107,7 @@ func runServe(e *env, args []string) int {
 		Clock:    nil,
 		Attempts: latchkey.AttemptPolicy{MaxFailures: *maxFailures, LockoutDuration: *lockout},
 		TokenTTL: *tokenTTL,
+		Config:   policy,
 		Logger:   logger,
 	})
 	if err != nil {
