@@ -236,7 +236,8 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 			[]LockChange{{Action: "lock.queue", Principal: by.Principal,
 				Details: map[string]any{"holder": h.Principal, "position": p}}}
 	}
-	return l, AcquireOutcome{Holder: *h},
+	// Denied; a caller already waiting is told its place (which it keeps).
+	return l, AcquireOutcome{Holder: *h, QueuePosition: l.position(by.TokenID)},
 		[]LockChange{{Action: "lock.deny", Principal: by.Principal, Details: map[string]any{"holder": h.Principal}}}
 }
 

@@ -134,6 +134,7 @@ func TestDecideAcquire(t *testing.T) {
 		{"free: granted with the next token", free, in(ann, false, false), true, 8, 0, "", "ann", nil, []string{"lock.acquire"}},
 		{"the holder again: same grant, lease renewed", heldBy(ann, 7, soon), in(ann, false, false), true, 7, 0, "", "ann", nil, []string{"lock.acquire"}},
 		{"held: denied, told the holder", heldBy(ann, 7, soon), in(bob, false, false), false, 0, 0, "", "ann", nil, []string{"lock.deny"}},
+		{"held, queued caller without wait: denied, told its place", heldBy(ann, 7, soon, waiter(cat, soon), waiter(bob, soon)), in(bob, false, false), false, 0, 2, "", "ann", []string{"cat", "bob"}, []string{"lock.deny"}},
 		{"held, wait: queued first", heldBy(ann, 7, soon), in(bob, true, false), false, 0, 1, "", "ann", []string{"bob"}, []string{"lock.queue"}},
 		{"held, wait: queued behind others", heldBy(ann, 7, soon, waiter(bob, soon)), in(cat, true, false), false, 0, 2, "", "ann", []string{"bob", "cat"}, []string{"lock.queue"}},
 		{"already queued: place kept and renewed", heldBy(ann, 7, soon, waiter(bob, soon), waiter(cat, soon)), in(bob, true, false), false, 0, 1, "", "ann", []string{"bob", "cat"}, nil},

@@ -202,8 +202,9 @@ type LockService interface {
 	// length.
 	KeepaliveLock(ctx context.Context, c Caller, name string, token uint64, ttl time.Duration) (time.Time, error)
 	// ReleaseLock frees the lock if the caller holds it with token (a
-	// stale token changes nothing); token 0 leaves the queue.
-	ReleaseLock(ctx context.Context, c Caller, name string, token uint64) error
+	// stale or zero token changes nothing) and, with leaveQueue, gives up
+	// the caller's place in the queue: one transaction.
+	ReleaseLock(ctx context.Context, c Caller, name string, token uint64, leaveQueue bool) error
 	// GetLock shows a lock's holder, lease and queue (ENOTFOUND for a lock
 	// never acquired); ListLocks lists them by name.
 	GetLock(ctx context.Context, c Caller, name string) (*Lock, error)

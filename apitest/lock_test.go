@@ -73,6 +73,16 @@ func TestLockScenario(t *testing.T) {
 		if _, err := admin.GetLock(ctx, name); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 			t.Fatalf("a lock never acquired: %v, want not_found", err)
 		}
+		// Refused calls on it do not make it exist.
+		if _, err := admin.KeepaliveLock(ctx, name, 7, 0); latchkey.ErrorCode(err) != latchkey.ELOCKNOTHELD {
+			t.Fatalf("keepalive of a lock never acquired: %v, want lock_not_held", err)
+		}
+		if err := admin.ReleaseLock(ctx, name, 7, true); err != nil {
+			t.Fatalf("release of a lock never acquired: %v, want 204", err)
+		}
+		if _, err := admin.GetLock(ctx, name); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+			t.Fatalf("a lock only asked about: %v, want not_found", err)
+		}
 		g, err := admin.AcquireLock(ctx, name, latchkey.AcquireRequest{Note: "adding the new counter staff", TTLSeconds: ttlSeconds(300)})
 		if err != nil || g.Mode != latchkey.LockExclusive || g.Token == 0 || g.ExpiresAt == nil || !g.ExpiresAt.Equal(w.clock.Now().Add(300*time.Second)) {
 			t.Fatalf("first acquire: %+v, %v; want exclusive for 300 s", g, err)

@@ -4,6 +4,7 @@ package http
 var DecodeKinds = []string{
 	"login", "logout", "principal", "principal_patch", "identity", "password",
 	"site", "site_patch", "terminal", "events", "session_login", "lock", "unlock", "touch",
+	"lock_acquire", "lock_keepalive", "lock_release", "config",
 }
 
 // Decode runs the strict decoder for the request type kind over body.
@@ -36,6 +37,14 @@ func Decode(kind, contentType string, body []byte) error {
 		_, err = decodeBytes[lockBody](contentType, body)
 	case "unlock":
 		_, err = decodeBytes[unlockBody](contentType, body)
+	case "lock_acquire":
+		_, err = decodeBytes[acquireBody](contentType, body)
+	case "lock_keepalive":
+		_, err = decodeBytes[keepaliveBody](contentType, body)
+	case "lock_release":
+		_, err = decodeBytes[releaseBody](contentType, body)
+	case "config":
+		_, err = decodeBytes[configBody](contentType, body)
 	default:
 		panic("unknown decode kind " + kind)
 	}

@@ -22,6 +22,10 @@ func FuzzDecode(f *testing.F) {
 		`{"name":"b","timezone":"Europe/Oslo","warning_seconds":0,"concurrency_controls":false}`,
 		`{"name":"c","site":"s_1"}`,
 		`{"events":[{"id":"e","event":26,"occurred_at":"2024-05-01T10:00:00Z","identity":"a","reason":"account_locked"}]}`,
+		`{"ttl_seconds":60,"wait":true,"force":false,"note":"editing"}`,
+		`{"token":18446744073709551615,"ttl_seconds":86400}`,
+		`{"token":3,"leave_queue":true}`,
+		`{"items":{"a":"1","b":null},"lock_token":7,"if_version":0,"replace":true}`,
 		`{}`, ``, `null`, `[]`, `{"a":1}`, `{"name":"x"} x`, `{"events":[{"event":"24"}]}`, "{\"name\":\"\xff\"}",
 	}
 	for _, s := range seeds {

@@ -131,15 +131,8 @@ func (s *Server) lockAction(r *nethttp.Request, c latchkey.Caller) (int, any, er
 		if err != nil {
 			return 0, nil, err
 		}
-		if in.Token != 0 {
-			if err := s.store.ReleaseLock(ctx, c, name, in.Token); err != nil {
-				return 0, nil, err
-			}
-		}
-		if in.LeaveQueue {
-			if err := s.store.ReleaseLock(ctx, c, name, 0); err != nil {
-				return 0, nil, err
-			}
+		if err := s.store.ReleaseLock(ctx, c, name, in.Token, in.LeaveQueue); err != nil {
+			return 0, nil, err
 		}
 		return nethttp.StatusNoContent, nil, nil
 	}

@@ -209,13 +209,21 @@ func (s *Store) KeepaliveLock(ctx context.Context, c latchkey.Caller, name strin
 }
 
 // ReleaseLock frees the caller's lock, or its place in the queue.
-func (s *Store) ReleaseLock(ctx context.Context, c latchkey.Caller, name string, token uint64) error {
+func (s *Store) ReleaseLock(ctx context.Context, c latchkey.Caller, name string, token uint64, leaveQueue bool) error {
 	if err := requireLockCaller(c, name); err != nil {
 		return err
 	}
 	return s.onLock(ctx, c.PrincipalID, name, func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error) {
-		next, ch := latchkey.DecideRelease(l, c.TokenID, token, t.now)
-		return next, ch, nil
+		var ch []latchkey.LockChange
+		if token != 0 {
+			l, ch = latchkey.DecideRelease(l, c.TokenID, token, t.now)
+		}
+		if leaveQueue {
+			var left []latchkey.LockChange
+			l, left = latchkey.DecideRelease(l, c.TokenID, 0, t.now)
+			ch = append(ch, left...)
+		}
+		return l, ch, nil
 	})
 }
 
@@ -225,7 +233,9 @@ func (s *Store) GetLock(ctx context.Context, c latchkey.Caller, name string) (*l
 		return nil, err
 	}
 	var exists int
-	if err := s.queryRow(ctx, "SELECT COUNT(*) FROM locks WHERE name = ?", name).Scan(&exists); err != nil {
+	// A lock row with fence 0 was only ever asked about (a refused
+	// keepalive or release): never acquired.
+	if err := s.queryRow(ctx, "SELECT COUNT(*) FROM locks WHERE name = ? AND fence > 0", name).Scan(&exists); err != nil {
 		return nil, err
 	}
 	if exists == 0 {
@@ -250,7 +260,7 @@ func (s *Store) ListLocks(ctx context.Context, c latchkey.Caller, p latchkey.Pag
 		return nil, err
 	}
 	p = p.Normalize()
-	names, err := s.queryNames(ctx, "SELECT name FROM locks WHERE name > ? ORDER BY name LIMIT ?", p.After, p.Limit)
+	names, err := s.queryNames(ctx, "SELECT name FROM locks WHERE name > ? AND fence > 0 ORDER BY name LIMIT ?", p.After, p.Limit)
 	if err != nil {
 		return nil, err
 	}

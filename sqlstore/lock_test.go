@@ -103,14 +103,14 @@ func TestLockScenario(t *testing.T) {
 		wantCode(t, err, latchkey.ELOCKNOTHELD)
 
 		// Release hands the lock to the waiter with the next token.
-		if err := e.s.ReleaseLock(ctx, e.ann, name, 1); err != nil {
+		if err := e.s.ReleaseLock(ctx, e.ann, name, 1, false); err != nil {
 			t.Fatal(err)
 		}
 		l, err := e.s.GetLock(ctx, e.ann, name)
 		if err != nil || l.Holder == nil || l.Holder.Principal != e.bob.PrincipalID || l.Holder.Token != 2 || len(l.Queue) != 0 {
 			t.Fatalf("after release: %+v, %v; want bob holding token 2", l, err)
 		}
-		if err := e.s.ReleaseLock(ctx, e.ann, name, 1); err != nil { // idempotent
+		if err := e.s.ReleaseLock(ctx, e.ann, name, 1, false); err != nil { // idempotent
 			t.Fatalf("second release: %v", err)
 		}
 
@@ -169,7 +169,7 @@ func TestLockFenceSurvivesReopen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.s.ReleaseLock(ctx, e.ann, "x", a.Token); err != nil {
+		if err := e.s.ReleaseLock(ctx, e.ann, "x", a.Token, false); err != nil {
 			t.Fatal(err)
 		}
 		e.s.Close()
@@ -216,7 +216,7 @@ func TestLockConcurrentAcquireRelease(t *testing.T) {
 					tokens[r.Token] = true
 					holding--
 					mu.Unlock()
-					if err := e.s.ReleaseLock(ctx, c, "hot", r.Token); err != nil {
+					if err := e.s.ReleaseLock(ctx, c, "hot", r.Token, false); err != nil {
 						t.Error(err)
 						return
 					}
