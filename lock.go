@@ -234,7 +234,7 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 		p := len(l.Queue)
 		return l, AcquireOutcome{Holder: *h, QueuePosition: p},
 			[]LockChange{{Action: "lock.queue", Principal: by.Principal,
-				Details: map[string]any{"holder": h.Principal, "position": p}}}
+				Details: map[string]any{"holder": h.Principal, "position": p, "name": by.Name, "note": in.Note}}}
 	}
 	// Denied; a caller already waiting is told its place (which it keeps).
 	return l, AcquireOutcome{Holder: *h, QueuePosition: l.position(by.TokenID)},
