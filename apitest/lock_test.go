@@ -222,3 +222,39 @@ func TestLockPaths(t *testing.T) {
 		}
 	})
 }
+
+// Logging out releases the token's locks at once, to the next waiter, and
+// gives up its places in queues.
+func TestLogoutReleasesLocks(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 0)
+		ctx := context.Background()
+		dora, delegate := w.staff("dora", latchkey.RoleDelegate)
+		g, err := delegate.AcquireLock(ctx, "admin/trusts", latchkey.AcquireRequest{TTLSeconds: ttlSeconds(3600)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.admin.AcquireLock(ctx, "admin/trusts", latchkey.AcquireRequest{Wait: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.admin.AcquireLock(ctx, "admin/users", latchkey.AcquireRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if q, err := delegate.AcquireLock(ctx, "admin/users", latchkey.AcquireRequest{Wait: true}); err != nil || q.QueuePosition != 1 {
+			t.Fatalf("queue: %+v, %v", q, err)
+		}
+		if err := delegate.Logout(ctx); err != nil {
+			t.Fatal(err)
+		}
+		l, err := w.admin.GetLock(ctx, "admin/trusts")
+		if err != nil || l.Holder == nil || l.Holder.Principal == dora.ID || l.Holder.Token != g.Token+1 {
+			t.Fatalf("after the holder logged out: %+v, %v; want admin granted token %d", l, err, g.Token+1)
+		}
+		if l, _ := w.admin.GetLock(ctx, "admin/users"); len(l.Queue) != 0 {
+			t.Fatalf("the logged-out waiter is still queued: %+v", l.Queue)
+		}
+		if got := w.lockActions("admin/trusts", 0); strings.Join(got, " ") != "lock.acquire lock.queue lock.release lock.grant" {
+			t.Fatalf("audit of admin/trusts: %v", got)
+		}
+	})
+}

@@ -194,6 +194,7 @@ func (s *Store) Login(ctx context.Context, login, password string) (*latchkey.Us
 }
 
 // Logout revokes a user token; revoking an unknown or revoked one is a no-op.
+// The token's locks are released and its places in queues given up.
 func (s *Store) Logout(ctx context.Context, token string) error {
 	return s.write(ctx, func(t *tx) error {
 		var pid sql.NullString
@@ -209,7 +210,7 @@ func (s *Store) Logout(ctx context.Context, token string) error {
 			return err
 		}
 		t.record(pid.String, "", "auth.logout", pid.String, nil)
-		return nil
+		return t.releaseTokenLocks(tokenHash(token), pid.String)
 	})
 }
 

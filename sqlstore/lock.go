@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"latchkey"
@@ -319,4 +320,46 @@ func (s *Store) queryNames(ctx context.Context, q string, args ...any) ([]string
 		names = append(names, n)
 	}
 	return names, rows.Err()
+}
+
+// releaseTokenLocks frees the locks a user token holds and gives up its
+// places in queues, in the transaction that revokes the token: a logged
+// out holder's lock goes to the next waiter now, not when its lease ends.
+func (t *tx) releaseTokenLocks(tokenID, actor string) error {
+	rows, err := t.query("SELECT name FROM locks WHERE holder_token = ? UNION SELECT lock_name FROM lock_waiters WHERE token = ?", tokenID, tokenID)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	slices.Sort(names) // one order for every transaction that locks several
+	for _, n := range names {
+		old, err := t.loadLock(n)
+		if err != nil {
+			return err
+		}
+		l, settled := latchkey.SettleLock(old, t.now)
+		var ch []latchkey.LockChange
+		if h := l.Holder; h != nil && h.TokenID == tokenID {
+			l, ch = latchkey.DecideRelease(l, tokenID, h.Token, t.now)
+		}
+		l, left := latchkey.DecideRelease(l, tokenID, 0, t.now)
+		if err := t.saveLock(old, l); err != nil {
+			return err
+		}
+		t.recordLock("system", n, settled)
+		t.recordLock(actor, n, append(ch, left...))
+	}
+	return nil
 }
