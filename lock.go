@@ -77,7 +77,10 @@ type LockRequester struct {
 
 // AcquireInput is a checked acquire request.
 type AcquireInput struct {
-	By    LockRequester
+	By LockRequester
+	// TTL is the lease asked for; 0 means none was given: a new grant or
+	// place gets DefaultLockTTL, and the holder or a waiter asking again
+	// keeps the length it has.
 	TTL   time.Duration
 	Wait  bool
 	Force bool
@@ -192,6 +195,10 @@ func grantNext(l Lock, now time.Time, ch []LockChange) (Lock, []LockChange) {
 func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome, []LockChange) {
 	l = l.clone()
 	by := in.By
+	asked := in.TTL
+	if in.TTL == 0 {
+		in.TTL = DefaultLockTTL
+	}
 	if in.Force && by.Role != RoleAdmin && by.Role != RoleDelegate {
 		return l, AcquireOutcome{Err: Errorf(EFORBIDDEN, "only an admin or a delegate may force a lock")}, nil
 	}
@@ -211,6 +218,9 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 	case h == nil:
 		return grant("lock.acquire", map[string]any{})
 	case h.TokenID == by.TokenID:
+		if asked == 0 && h.TTL > 0 {
+			in.TTL = h.TTL
+		}
 		h.ExpiresAt, h.TTL = now.Add(in.TTL), in.TTL
 		if in.Note != "" {
 			h.Note = in.Note
@@ -223,6 +233,9 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 	case in.Wait:
 		if p := l.position(by.TokenID); p > 0 {
 			w := &l.Queue[p-1]
+			if asked == 0 && w.TTL > 0 {
+				in.TTL = w.TTL
+			}
 			w.ExpiresAt, w.TTL = now.Add(in.TTL), in.TTL
 			if in.Note != "" {
 				w.Note = in.Note

@@ -167,6 +167,43 @@ func TestDecideAcquire(t *testing.T) {
 	}
 }
 
+// An acquire without a lease length gets the default for a new grant or
+// place, and keeps the length of a grant or place it renews.
+func TestDecideAcquireWithoutTTL(t *testing.T) {
+	long := 5 * time.Minute
+	held := heldBy(ann, 7, lt0.Add(time.Second), latchkey.LockWaiter{Principal: "bob", Name: "bob-name", EnqueuedAt: lt0,
+		ExpiresAt: lt0.Add(time.Second), TTL: long, TokenID: bob.TokenID})
+	held.Holder.TTL = long
+	for _, c := range []struct {
+		name string
+		lock latchkey.Lock
+		in   latchkey.AcquireInput
+		want time.Time
+	}{
+		{"a new grant: the default", free, latchkey.AcquireInput{By: ann}, lt0.Add(latchkey.DefaultLockTTL)},
+		{"the holder again: its own length", held, latchkey.AcquireInput{By: ann}, lt0.Add(long)},
+		{"the holder again with a length: that one", held, latchkey.AcquireInput{By: ann, TTL: 30 * time.Second}, lt0.Add(30 * time.Second)},
+		{"a waiter again: its own length", held, latchkey.AcquireInput{By: bob, Wait: true}, lt0.Add(long)},
+		{"a new place: the default", held, latchkey.AcquireInput{By: cat, Wait: true}, lt0.Add(latchkey.DefaultLockTTL)},
+	} {
+		l, _, _ := latchkey.DecideAcquire(c.lock, c.in, lt0)
+		var got time.Time
+		switch c.in.By.TokenID {
+		case l.Holder.TokenID:
+			got = l.Holder.ExpiresAt
+		default:
+			for _, w := range l.Queue {
+				if w.TokenID == c.in.By.TokenID {
+					got = w.ExpiresAt
+				}
+			}
+		}
+		if !got.Equal(c.want) {
+			t.Errorf("%s: expires %s, want %s", c.name, got, c.want)
+		}
+	}
+}
+
 func TestDecideKeepalive(t *testing.T) {
 	soon := lt0.Add(time.Second)
 	for _, c := range []struct {

@@ -161,6 +161,9 @@ func (s *Store) AcquireLock(ctx context.Context, c latchkey.Caller, name string,
 	if err != nil {
 		return nil, err
 	}
+	if r.TTLSeconds == nil {
+		ttl = 0 // none given: the rules keep a renewed grant's own length
+	}
 	if len(r.Note) > latchkey.MaxLockNoteLen {
 		return nil, latchkey.BadField("note", "note must be at most %d bytes", latchkey.MaxLockNoteLen)
 	}
