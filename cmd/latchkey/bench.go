@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"latchkey/bench"
@@ -14,13 +15,14 @@ import (
 var benchSynopsis = []string{
 	"bench sessions [--server URL] [--identity admin] [--password-stdin] [--terminals N] [--duration D] [--cycles N] [--mode cycle|login] [--rounds N] [--warmup D] [--server-pprof URL --profile-dir DIR] [--label L] [--raw-hash-duration D] [--argon2-time N --argon2-memory KiB --argon2-threads N] [--json]",
 	"bench seed --store URL [--principals N] [--sessions N] [--argon2-time N --argon2-memory KiB --argon2-threads N]",
+	"bench locks [--server URL] [--clients N] [--duration D] [--mode uncontended|contended] [--locks N] [--handover events|poll] [--warmup D] [--server-pprof URL --profile-dir DIR] [--label L] [--json]",
 }
 
 func init() { register("bench", command{runBench, benchSynopsis}) }
 
 func runBench(e *env, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintf(e.stderr, "usage:\n  latchkey %s\n  latchkey %s\n", benchSynopsis[0], benchSynopsis[1])
+		fmt.Fprintf(e.stderr, "usage:\n  latchkey %s\n", strings.Join(benchSynopsis, "\n  latchkey "))
 		return 2
 	}
 	switch args[0] {
@@ -28,8 +30,10 @@ func runBench(e *env, args []string) int {
 		return runBenchSessions(e, args[1:])
 	case "seed":
 		return runBenchSeed(e, args[1:])
+	case "locks":
+		return runBenchLocks(e, args[1:])
 	}
-	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed)\n", args[0])
+	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks)\n", args[0])
 	return 2
 }
 
