@@ -59,6 +59,7 @@ type Store struct {
 	// PostgreSQL a listener (stopped by stopListen) also wakes it for
 	// other nodes' commits.
 	events     *signal
+	feed       feed
 	stopListen func()
 }
 
@@ -142,7 +143,11 @@ func (s *Store) openSQLite(path string) error {
 		s.w.Close()
 		return fmt.Errorf("open sqlite: %w", err)
 	}
+	// Keep every read connection open: database/sql keeps only two idle by
+	// default, and reopening a SQLite connection (and re-preparing its
+	// statements) cost 13% of the server's CPU under load.
 	s.r.SetMaxOpenConns(runtime.GOMAXPROCS(0) * 2)
+	s.r.SetMaxIdleConns(runtime.GOMAXPROCS(0) * 2)
 	s.d = sqliteDialect{}
 	s.wst, s.rst = newStmtCache(s.w), newStmtCache(s.r)
 	if err := s.w.Ping(); err != nil {

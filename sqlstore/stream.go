@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,8 +48,10 @@ func (s *Store) LatestEventSeq(ctx context.Context) (int64, error) {
 	return seq, err
 }
 
-// ListEvents implements latchkey.EventService: audit records of the
-// topics after f.After, by seq, filtered by what c may see.
+// ListEvents implements latchkey.EventService: events of the topics after
+// f.After, by seq, filtered by what c may see. Recent events come from
+// the node's feed (one read of the store per commit, shared by every
+// stream); older ones from the store.
 func (s *Store) ListEvents(ctx context.Context, c latchkey.Caller, f latchkey.EventFilter) ([]latchkey.Event, int64, error) {
 	if f.After < 0 {
 		return nil, 0, latchkey.BadField("after", "after must not be negative")
@@ -58,31 +61,53 @@ func (s *Store) ListEvents(ctx context.Context, c latchkey.Caller, f latchkey.Ev
 		topics = latchkey.Topics
 	}
 	f.Limit = latchkey.Page{Limit: f.Limit}.Normalize().Limit
+	evs, last, fromFeed, err := s.feedSince(ctx, f.After)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !fromFeed {
+		if evs, last, err = s.readEvents(ctx, f.After, topics, f.Limit); err != nil {
+			return nil, 0, err
+		}
+	}
+	out := []latchkey.Event{}
+	for i, e := range evs {
+		if len(out) == f.Limit {
+			last = evs[i-1].Seq
+			break
+		}
+		if slices.Contains(topics, e.Topic) && latchkey.EventVisible(c, e) {
+			out = append(out, e)
+		}
+	}
+	return out, max(last, f.After), nil
+}
+
+// readEvents reads the events of topics after seq after from the store,
+// at most limit, and the seq of the last one.
+func (s *Store) readEvents(ctx context.Context, after int64, topics []string, limit int) ([]latchkey.Event, int64, error) {
 	var like []string
-	args := []any{f.After}
+	args := []any{after}
 	for _, p := range latchkey.ActionPrefixes(topics) {
 		like = append(like, "action LIKE ?")
 		args = append(args, p+"%")
 	}
 	rows, err := s.query(ctx, "SELECT "+auditCols+" FROM audit WHERE seq > ? AND ("+strings.Join(like, " OR ")+
-		") ORDER BY seq LIMIT ?", append(args, f.Limit)...)
+		") ORDER BY seq LIMIT ?", append(args, limit)...)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer rows.Close()
-	out := []latchkey.Event{}
-	last := f.After
+	var out []latchkey.Event
+	last := after
 	for rows.Next() {
 		r, err := scanAudit(rows)
 		if err != nil {
 			return nil, 0, err
 		}
 		last = r.Seq
-		e := latchkey.Event{Seq: r.Seq, Topic: latchkey.EventTopic(r.Action), Action: r.Action, At: r.At,
-			Actor: r.Actor, Terminal: r.Terminal, Target: r.Target, Details: r.Details}
-		if latchkey.EventVisible(c, e) {
-			out = append(out, e)
-		}
+		out = append(out, latchkey.Event{Seq: r.Seq, Topic: latchkey.EventTopic(r.Action), Action: r.Action, At: r.At,
+			Actor: r.Actor, Terminal: r.Terminal, Target: r.Target, Details: r.Details})
 	}
 	return out, last, rows.Err()
 }
