@@ -165,6 +165,8 @@ type Caller struct {
 	// TokenID names the user token itself (its stored hash; never shown):
 	// a lock is held by a user token, not by the person.
 	TokenID string
+	// Name is a user token's principal's name as of authentication.
+	Name string
 }
 
 // IsStaff reports whether the caller is an admin or a delegate.

@@ -221,12 +221,12 @@ func (s *Store) Authenticate(ctx context.Context, token string) (latchkey.Caller
 		return latchkey.Caller{}, unauth
 	}
 	var kind string
-	var pid, tid, role sql.NullString
+	var pid, tid, role, pname sql.NullString
 	var exp, revoked sql.NullInt64
 	var disabled sql.NullBool
-	err := s.queryRow(ctx, `SELECT k.kind, k.principal_id, k.terminal_id, k.expires_at, k.revoked_at, p.role, p.disabled
+	err := s.queryRow(ctx, `SELECT k.kind, k.principal_id, k.terminal_id, k.expires_at, k.revoked_at, p.role, p.disabled, p.name
 		FROM tokens k LEFT JOIN principals p ON p.id = k.principal_id WHERE k.hash = ?`, tokenHash(token)).
-		Scan(&kind, &pid, &tid, &exp, &revoked, &role, &disabled)
+		Scan(&kind, &pid, &tid, &exp, &revoked, &role, &disabled, &pname)
 	if errors.Is(err, sql.ErrNoRows) {
 		return latchkey.Caller{}, unauth
 	}
@@ -242,5 +242,5 @@ func (s *Store) Authenticate(ctx context.Context, token string) (latchkey.Caller
 	if !role.Valid || disabled.Bool {
 		return latchkey.Caller{}, unauth
 	}
-	return latchkey.Caller{Role: latchkey.Role(role.String), PrincipalID: pid.String, TokenID: tokenHash(token)}, nil
+	return latchkey.Caller{Role: latchkey.Role(role.String), PrincipalID: pid.String, TokenID: tokenHash(token), Name: pname.String}, nil
 }

@@ -14,21 +14,37 @@ var _ latchkey.LockService = (*Store)(nil)
 // loadLock locks a lock's row (making it on first use) and loads the lock
 // with its queue in arrival order.
 func (t *tx) loadLock(name string) (latchkey.Lock, error) {
-	if _, err := t.exec("INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO NOTHING", name); err != nil {
-		return latchkey.Lock{}, err
-	}
 	l := latchkey.Lock{Name: name}
-	forUpdate := t.s.d.forUpdate()
-	if forUpdate != "" {
-		forUpdate += " OF l" // the principals side of the join may be NULL
-	}
 	var pid, pname, token sql.NullString
 	var note string
 	var acquired, expires, ttl sql.NullInt64
 	var fence int64
-	err := t.queryRow(`SELECT l.fence, l.holder_principal, p.name, l.holder_token, l.holder_note, l.acquired_at, l.expires_at, l.ttl_us
-		FROM locks l LEFT JOIN principals p ON p.id = l.holder_principal WHERE l.name = ?`+forUpdate, name).
-		Scan(&fence, &pid, &pname, &token, &note, &acquired, &expires, &ttl)
+	waiters := true
+	var err error
+	if t.s.d.name() == "postgres" {
+		// One round trip instead of three: make or lock the row (ON
+		// CONFLICT DO UPDATE locks it as FOR UPDATE would) and read it,
+		// with whether anyone waits. Only RETURNING sees the row as of
+		// the lock: a join or subquery here would read the statement's
+		// snapshot, taken before waiting for another transaction's row
+		// lock, and could miss what that transaction committed (the
+		// linearizability test caught exactly that).
+		var n int64
+		err = t.queryRow(`INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET fence = locks.fence
+			RETURNING fence, holder_principal, holder_token, holder_note, acquired_at, expires_at, ttl_us, waiting`, name).
+			Scan(&fence, &pid, &token, &note, &acquired, &expires, &ttl, &n)
+		waiters = n > 0
+		if err == nil && pid.Valid {
+			err = t.queryRow("SELECT name FROM principals WHERE id = ?", pid.String).Scan(&pname)
+		}
+	} else {
+		if _, err := t.exec("INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO NOTHING", name); err != nil {
+			return l, err
+		}
+		err = t.queryRow(`SELECT l.fence, l.holder_principal, p.name, l.holder_token, l.holder_note, l.acquired_at, l.expires_at, l.ttl_us
+			FROM locks l LEFT JOIN principals p ON p.id = l.holder_principal WHERE l.name = ?`, name).
+			Scan(&fence, &pid, &pname, &token, &note, &acquired, &expires, &ttl)
+	}
 	if err != nil {
 		return l, err
 	}
@@ -36,6 +52,9 @@ func (t *tx) loadLock(name string) (latchkey.Lock, error) {
 	if token.Valid {
 		l.Holder = &latchkey.LockHolder{Principal: pid.String, Name: pname.String, Since: fromUS(acquired.Int64), Note: note,
 			ExpiresAt: fromUS(expires.Int64), Token: l.Fence, TokenID: token.String, TTL: time.Duration(ttl.Int64) * time.Microsecond}
+	}
+	if !waiters {
+		return l, nil
 	}
 	rows, err := t.query(`SELECT w.principal_id, p.name, w.note, w.enqueued_at, w.expires_at, w.ttl_us, w.token
 		FROM lock_waiters w JOIN principals p ON p.id = w.principal_id WHERE w.lock_name = ? ORDER BY w.seq`, name)
@@ -59,15 +78,15 @@ func (t *tx) loadLock(name string) (latchkey.Lock, error) {
 // the queue (the rules only drop waiters or add them at the end, so the
 // stored arrival order stays right).
 func (t *tx) saveLock(old, l latchkey.Lock) error {
-	if old.Fence != l.Fence || !sameHolder(old.Holder, l.Holder) {
+	if old.Fence != l.Fence || !sameHolder(old.Holder, l.Holder) || len(old.Queue) != len(l.Queue) {
 		var pid, token, acquired, expires, ttl any // NULL while free
 		note := ""
 		if h := l.Holder; h != nil {
 			pid, token, note, acquired, expires, ttl = h.Principal, h.TokenID, h.Note, us(h.Since), us(h.ExpiresAt), h.TTL.Microseconds()
 		}
 		if _, err := t.exec(`UPDATE locks SET fence = ?, holder_principal = ?, holder_token = ?, holder_note = ?,
-			acquired_at = ?, expires_at = ?, ttl_us = ? WHERE name = ?`,
-			int64(l.Fence), pid, token, note, acquired, expires, ttl, l.Name); err != nil {
+			acquired_at = ?, expires_at = ?, ttl_us = ?, waiting = ? WHERE name = ?`,
+			int64(l.Fence), pid, token, note, acquired, expires, ttl, len(l.Queue), l.Name); err != nil {
 			return err
 		}
 	}
@@ -169,9 +188,11 @@ func (s *Store) AcquireLock(ctx context.Context, c latchkey.Caller, name string,
 	}
 	var res latchkey.AcquireResult
 	err = s.onLock(ctx, c.PrincipalID, name, func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error) {
-		var pname string
-		if err := t.queryRow("SELECT name FROM principals WHERE id = ?", c.PrincipalID).Scan(&pname); err != nil {
-			return l, nil, notFound(err, "principal %s not found", c.PrincipalID)
+		pname := c.Name
+		if pname == "" { // a caller not from Authenticate
+			if err := t.queryRow("SELECT name FROM principals WHERE id = ?", c.PrincipalID).Scan(&pname); err != nil {
+				return l, nil, notFound(err, "principal %s not found", c.PrincipalID)
+			}
 		}
 		in := latchkey.AcquireInput{By: latchkey.LockRequester{Principal: c.PrincipalID, Name: pname, TokenID: c.TokenID, Role: c.Role},
 			TTL: ttl, Wait: r.Wait, Force: r.Force, Note: r.Note}

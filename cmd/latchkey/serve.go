@@ -25,7 +25,7 @@ import (
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pprof-listen ADDR]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--pprof-listen ADDR]",
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -64,6 +64,7 @@ func runServe(e *env, args []string) int {
 		policy.Managed[domain] = lock
 		return nil
 	})
+	committers := c.fs.Int("pg-committers", 4, "PostgreSQL: write transactions (group commits) a node runs at once")
 	pprofAddr := c.fs.String("pprof-listen", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
 	if _, st, ok := c.parse(args); !ok {
 		return st
@@ -73,6 +74,8 @@ func runServe(e *env, args []string) int {
 		return c.usageError("--sweep-interval must be positive")
 	case *tokenTTL <= 0:
 		return c.usageError("--token-ttl must be positive")
+	case *committers < 1:
+		return c.usageError("--pg-committers must be at least 1")
 	case *maxFailures < 0:
 		return c.usageError("--max-failures must not be negative")
 	case *lockout <= 0:
@@ -103,12 +106,13 @@ func runServe(e *env, args []string) int {
 		*storeURL = "sqlite://" + filepath.Join(*dataDir, "latchkey.db")
 	}
 	store, err := sqlstore.Open(ctx, *storeURL, sqlstore.Options{
-		Password: params,
-		Clock:    nil,
-		Attempts: latchkey.AttemptPolicy{MaxFailures: *maxFailures, LockoutDuration: *lockout},
-		TokenTTL: *tokenTTL,
-		Config:   policy,
-		Logger:   logger,
+		Password:   params,
+		Clock:      nil,
+		Attempts:   latchkey.AttemptPolicy{MaxFailures: *maxFailures, LockoutDuration: *lockout},
+		TokenTTL:   *tokenTTL,
+		Config:     policy,
+		Committers: *committers,
+		Logger:     logger,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: open store: %v\n", err)
