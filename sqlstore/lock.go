@@ -19,31 +19,19 @@ func (t *tx) loadLock(name string) (latchkey.Lock, error) {
 	var note string
 	var acquired, expires, ttl sql.NullInt64
 	var fence int64
-	waiters := true
-	var err error
-	if t.s.d.name() == "postgres" {
-		// One round trip instead of three: make or lock the row (ON
-		// CONFLICT DO UPDATE locks it as FOR UPDATE would) and read it,
-		// with whether anyone waits. Only RETURNING sees the row as of
-		// the lock: a join or subquery here would read the statement's
-		// snapshot, taken before waiting for another transaction's row
-		// lock, and could miss what that transaction committed (the
-		// linearizability test caught exactly that).
-		var n int64
-		err = t.queryRow(`INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET fence = locks.fence
-			RETURNING fence, holder_principal, holder_token, holder_note, acquired_at, expires_at, ttl_us, waiting`, name).
-			Scan(&fence, &pid, &token, &note, &acquired, &expires, &ttl, &n)
-		waiters = n > 0
-		if err == nil && pid.Valid {
-			err = t.queryRow("SELECT name FROM principals WHERE id = ?", pid.String).Scan(&pname)
-		}
-	} else {
-		if _, err := t.exec("INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO NOTHING", name); err != nil {
-			return l, err
-		}
-		err = t.queryRow(`SELECT l.fence, l.holder_principal, p.name, l.holder_token, l.holder_note, l.acquired_at, l.expires_at, l.ttl_us
-			FROM locks l LEFT JOIN principals p ON p.id = l.holder_principal WHERE l.name = ?`, name).
-			Scan(&fence, &pid, &pname, &token, &note, &acquired, &expires, &ttl)
+	// One statement makes or locks the row (ON CONFLICT DO UPDATE locks it
+	// as FOR UPDATE would) and reads it, with how many wait. On
+	// PostgreSQL only RETURNING sees the row as of the lock: a join or a
+	// subquery here would read the statement's snapshot, taken before
+	// waiting for another transaction's row lock, and could miss what
+	// that transaction committed (the linearizability test caught
+	// exactly that).
+	var waiting int64
+	err := t.queryRow(`INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET fence = locks.fence
+		RETURNING fence, holder_principal, holder_token, holder_note, acquired_at, expires_at, ttl_us, waiting`, name).
+		Scan(&fence, &pid, &token, &note, &acquired, &expires, &ttl, &waiting)
+	if err == nil && pid.Valid {
+		err = t.queryRow("SELECT name FROM principals WHERE id = ?", pid.String).Scan(&pname)
 	}
 	if err != nil {
 		return l, err
@@ -53,7 +41,7 @@ func (t *tx) loadLock(name string) (latchkey.Lock, error) {
 		l.Holder = &latchkey.LockHolder{Principal: pid.String, Name: pname.String, Since: fromUS(acquired.Int64), Note: note,
 			ExpiresAt: fromUS(expires.Int64), Token: l.Fence, TokenID: token.String, TTL: time.Duration(ttl.Int64) * time.Microsecond}
 	}
-	if !waiters {
+	if waiting == 0 {
 		return l, nil
 	}
 	rows, err := t.query(`SELECT w.principal_id, p.name, w.note, w.enqueued_at, w.expires_at, w.ttl_us, w.token
