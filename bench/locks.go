@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -158,16 +157,10 @@ var lockOpNames = [numLockOps]string{"acquire", "release", "wait", "handover", "
 
 // withDefaults checks cfg and fills in its defaults.
 func (cfg LocksConfig) withDefaults() (LocksConfig, error) {
-	u, err := url.Parse(cfg.Server)
-	if cfg.Server == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return cfg, fmt.Errorf("bench: server %q: want a base URL such as http://127.0.0.1:7420", cfg.Server)
-	}
-	cfg.Server = strings.TrimRight(cfg.Server, "/")
-	if cfg.AdminIdentity == "" {
-		cfg.AdminIdentity = "admin"
-	}
-	if cfg.AdminPassword == "" {
-		return cfg, errors.New("bench: the admin password is required (the run creates its people)")
+	var err error
+	if cfg.Server, cfg.AdminIdentity, err = checkTarget(cfg.Server, cfg.AdminIdentity, cfg.AdminPassword,
+		"the run creates its people"); err != nil {
+		return cfg, err
 	}
 	switch {
 	case cfg.Clients == 0:
@@ -175,11 +168,8 @@ func (cfg LocksConfig) withDefaults() (LocksConfig, error) {
 	case cfg.Clients < 0 || cfg.Clients > MaxTerminals:
 		return cfg, fmt.Errorf("bench: clients must be 1 to %d", MaxTerminals)
 	}
-	switch {
-	case cfg.Duration == 0:
-		cfg.Duration = DefaultDuration
-	case cfg.Duration < 0 || cfg.Duration > MaxDuration:
-		return cfg, fmt.Errorf("bench: duration must be positive and at most %s", MaxDuration)
+	if cfg.Duration, err = checkDuration(cfg.Duration); err != nil {
+		return cfg, err
 	}
 	switch cfg.Mode {
 	case "":
@@ -254,11 +244,8 @@ func RunLocks(ctx context.Context, cfg LocksConfig, progress io.Writer) (*LocksR
 	if progress == nil {
 		progress = io.Discard
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = cfg.Clients + 8
-	tr.MaxIdleConnsPerHost = cfg.Clients + 8
-	hc := &http.Client{Transport: tr}
-	defer tr.CloseIdleConnections()
+	hc, closeIdle := benchHTTP(cfg.Clients)
+	defer closeIdle()
 
 	res := &LocksResult{Backend: cfg.Backend, Server: cfg.Server, Mode: cfg.Mode, Clients: cfg.Clients,
 		Locks: cfg.Locks, Prefix: cfg.Prefix}
@@ -273,17 +260,11 @@ func RunLocks(ctx context.Context, cfg LocksConfig, progress io.Writer) (*LocksR
 	// The event streams live as long as the run.
 	ctx, stopStreams := context.WithCancel(ctx)
 	defer stopStreams()
-	anon := client.New(cfg.Server, client.WithHTTPClient(hc))
-	tok, err := anon.Login(ctx, cfg.AdminIdentity, cfg.AdminPassword)
+	admin, logout, err := adminLogin(ctx, hc, cfg.Server, cfg.AdminIdentity, cfg.AdminPassword)
 	if err != nil {
-		return nil, fmt.Errorf("bench: log on as %q: %w", cfg.AdminIdentity, err)
+		return nil, err
 	}
-	admin := anon.WithToken(tok.Token)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		admin.Logout(ctx)
-	}()
+	defer logout()
 	t0 := time.Now()
 	workers, err := setupLockers(ctx, admin, cfg)
 	defer func() { logoutLockers(context.WithoutCancel(ctx), workers) }()
@@ -294,7 +275,7 @@ func RunLocks(ctx context.Context, cfg LocksConfig, progress io.Writer) (*LocksR
 
 	if cfg.Warmup > 0 {
 		fmt.Fprintf(progress, "warming up: %s cycles for %s, unmeasured\n", cfg.Mode, cfg.Warmup)
-		if err := runLockLoad(ctx, cfg, workers, cfg.Warmup, progress); err != nil {
+		if err := runLockLoad(ctx, workers, cfg.Warmup, progress); err != nil {
 			return nil, err
 		}
 		for _, w := range workers {
@@ -308,7 +289,7 @@ func RunLocks(ctx context.Context, cfg LocksConfig, progress io.Writer) (*LocksR
 	prof := startProfile(ctx, SessionsConfig{ProfileURL: cfg.ProfileURL, ProfileDir: cfg.ProfileDir}, cfg.Duration, 1)
 	res.StartedAt = time.Now().UTC()
 	start, m0 := time.Now(), sampleCPU()
-	loadErr := runLockLoad(ctx, cfg, workers, cfg.Duration, progress)
+	loadErr := runLockLoad(ctx, workers, cfg.Duration, progress)
 	res.Duration, res.Machine = time.Since(start), sampleCPU().since(m0)
 	if res.Profile, err = prof.wait(); err != nil {
 		fmt.Fprintf(progress, "no server profile: %v\n", err)
@@ -490,54 +471,16 @@ func logoutLockers(ctx context.Context, workers []*locker) {
 
 // runLockLoad runs the clients' cycles until d has passed, ctx ends or a
 // call fails (its error is returned).
-func runLockLoad(ctx context.Context, cfg LocksConfig, workers []*locker, d time.Duration, progress io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		firstErr error
-		errOnce  sync.Once
-		calls    atomic.Int64
-		cycles   atomic.Int64
-		wg       sync.WaitGroup
-	)
-	start := time.Now()
-	deadline := start.Add(d)
-	for _, w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				err := w.cycle(ctx, &calls)
-				switch {
-				case err == nil:
-					w.cycles++
-					cycles.Add(1)
-				case ctx.Err() != nil:
-					return
-				default:
-					errOnce.Do(func() { firstErr = err; cancel() })
-					return
-				}
-			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			if firstErr != nil {
-				return firstErr
-			}
-			return ctx.Err()
-		case <-tick.C:
-			el := time.Since(start)
-			fmt.Fprintf(progress, "  %3.0fs: %d calls (%.0f/s), %d cycles\n", el.Seconds(), calls.Load(),
-				float64(calls.Load())/el.Seconds(), cycles.Load())
+func runLockLoad(ctx context.Context, workers []*locker, d time.Duration, progress io.Writer) error {
+	var calls atomic.Int64
+	return drive(ctx, len(workers), d, "calls", &calls, progress, func(ctx context.Context, i int) error {
+		w := workers[i]
+		err := w.cycle(ctx, &calls)
+		if err == nil {
+			w.cycles++
 		}
-	}
+		return err
+	})
 }
 
 // cycle acquires the client's lock (waiting for it in contended mode) and

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -159,16 +158,10 @@ var opNames = [numOps]string{"login", "lock", "unlock", "touch", "logout"}
 
 // withDefaults checks cfg and fills in its defaults.
 func (cfg SessionsConfig) withDefaults() (SessionsConfig, error) {
-	u, err := url.Parse(cfg.Server)
-	if cfg.Server == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return cfg, fmt.Errorf("bench: server %q: want a base URL such as http://127.0.0.1:7420", cfg.Server)
-	}
-	cfg.Server = strings.TrimRight(cfg.Server, "/")
-	if cfg.AdminIdentity == "" {
-		cfg.AdminIdentity = "admin"
-	}
-	if cfg.AdminPassword == "" {
-		return cfg, errors.New("bench: the admin password is required (the run creates its site, people and terminals)")
+	var err error
+	if cfg.Server, cfg.AdminIdentity, err = checkTarget(cfg.Server, cfg.AdminIdentity, cfg.AdminPassword,
+		"the run creates its site, people and terminals"); err != nil {
+		return cfg, err
 	}
 	switch {
 	case cfg.Terminals == 0:
@@ -176,11 +169,8 @@ func (cfg SessionsConfig) withDefaults() (SessionsConfig, error) {
 	case cfg.Terminals < 0 || cfg.Terminals > MaxTerminals:
 		return cfg, fmt.Errorf("bench: terminals must be 1 to %d", MaxTerminals)
 	}
-	switch {
-	case cfg.Duration == 0:
-		cfg.Duration = DefaultDuration
-	case cfg.Duration < 0 || cfg.Duration > MaxDuration:
-		return cfg, fmt.Errorf("bench: duration must be positive and at most %s", MaxDuration)
+	if cfg.Duration, err = checkDuration(cfg.Duration); err != nil {
+		return cfg, err
 	}
 	if cfg.Cycles < 0 || cfg.Cycles > MaxCycles {
 		return cfg, fmt.Errorf("bench: cycles must be 0 (no cap) to %d", MaxCycles)
@@ -260,11 +250,8 @@ func RunSessions(ctx context.Context, cfg SessionsConfig, progress io.Writer) (*
 	if progress == nil {
 		progress = io.Discard
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = cfg.Terminals + 8
-	tr.MaxIdleConnsPerHost = cfg.Terminals + 8
-	hc := &http.Client{Transport: tr}
-	defer tr.CloseIdleConnections()
+	hc, closeIdle := benchHTTP(cfg.Terminals)
+	defer closeIdle()
 
 	res := &SessionsResult{Backend: cfg.Backend, Server: cfg.Server, Mode: cfg.Mode, Terminals: cfg.Terminals,
 		Prefix: cfg.Prefix, Params: cfg.Argon2.String()}
@@ -274,17 +261,11 @@ func RunSessions(ctx context.Context, cfg SessionsConfig, progress io.Writer) (*
 
 	fmt.Fprintf(progress, "bench sessions: %s, mode %s, %d terminals, %s, prefix %s\n",
 		cfg.Server, cfg.Mode, cfg.Terminals, cfg.Duration, cfg.Prefix)
-	anon := client.New(cfg.Server, client.WithHTTPClient(hc))
-	tok, err := anon.Login(ctx, cfg.AdminIdentity, cfg.AdminPassword)
+	admin, logout, err := adminLogin(ctx, hc, cfg.Server, cfg.AdminIdentity, cfg.AdminPassword)
 	if err != nil {
-		return nil, fmt.Errorf("bench: log on as %q: %w", cfg.AdminIdentity, err)
+		return nil, err
 	}
-	admin := anon.WithToken(tok.Token)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		admin.Logout(ctx)
-	}()
+	defer logout()
 	t0 := time.Now()
 	workers, err := setup(ctx, admin, cfg)
 	if err != nil {
@@ -400,70 +381,23 @@ func setupOne(ctx context.Context, admin *client.Client, cfg SessionsConfig, sit
 	return w, nil
 }
 
-// errSkipped is a cycle given up after an expected error; errStopped a
-// call cut short because the run is stopping.
-var (
-	errSkipped = errors.New("cycle skipped")
-	errStopped = errors.New("stopped")
-)
-
 // runLoad runs the workers' cycles until d has passed, each has started
 // cfg.Cycles in the whole run, ctx ends or a call fails unexpectedly (its
 // error is returned).
 func runLoad(ctx context.Context, cfg SessionsConfig, workers []*worker, d time.Duration, progress io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		firstErr error
-		errOnce  sync.Once
-		ops      atomic.Int64
-		cycles   atomic.Int64
-		wg       sync.WaitGroup
-	)
-	start := time.Now()
-	deadline := start.Add(d)
-	for _, w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ; w.started < cfg.Cycles && time.Now().Before(deadline) && ctx.Err() == nil; w.started++ {
-				err := w.cycle(ctx, cfg.Mode, &ops)
-				switch {
-				case err == nil:
-					w.cycles++
-					cycles.Add(1)
-				case errors.Is(err, errSkipped):
-					// back off a little from a server that limits our rate
-					select {
-					case <-ctx.Done():
-					case <-time.After(50 * time.Millisecond):
-					}
-				case errors.Is(err, errStopped):
-					return
-				default:
-					errOnce.Do(func() { firstErr = err; cancel() })
-					return
-				}
-			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			if firstErr != nil {
-				return firstErr
-			}
-			return ctx.Err()
-		case <-tick.C:
-			el := time.Since(start)
-			fmt.Fprintf(progress, "  %3.0fs: %d ops (%.0f/s), %d cycles\n", el.Seconds(), ops.Load(),
-				float64(ops.Load())/el.Seconds(), cycles.Load())
+	var ops atomic.Int64
+	return drive(ctx, len(workers), d, "ops", &ops, progress, func(ctx context.Context, i int) error {
+		w := workers[i]
+		if w.started >= cfg.Cycles {
+			return errStopped
 		}
-	}
+		w.started++
+		err := w.cycle(ctx, cfg.Mode, &ops)
+		if err == nil {
+			w.cycles++
+		}
+		return err
+	})
 }
 
 // cycle runs one cycle: login, then (ModeCycle) lock, unlock and three
