@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"time"
@@ -83,15 +84,21 @@ func runBenchSessions(e *env, args []string) int {
 	res, err := bench.RunSessions(e.ctx, bench.SessionsConfig{Server: c.serverURL(), AdminIdentity: *identity,
 		AdminPassword: password, Terminals: *terminals, Duration: *duration, Cycles: *cycles, Mode: *mode,
 		Rounds: *rounds, Warmup: *warmup, ProfileURL: *pprofURL, ProfileDir: *profileDir, Argon2: p, RawHashDuration: *raw, Backend: *label}, progress)
-	if err != nil && res == nil {
+	return c.benchResult(res, res != nil, err)
+}
+
+// benchResult prints a benchmark's result (JSON with --json, else text)
+// when there is one, even a partial one, then reports err.
+func (c *cmd) benchResult(res interface{ WriteText(io.Writer) }, ok bool, err error) int {
+	if !ok {
 		return c.fail(err)
 	}
 	if c.json {
-		enc := json.NewEncoder(e.stdout)
+		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(res)
 	} else {
-		res.WriteText(e.stdout)
+		res.WriteText(c.stdout)
 	}
 	if err != nil {
 		return c.fail(err)

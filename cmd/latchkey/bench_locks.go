@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 
 	"latchkey/bench"
 )
@@ -38,18 +37,5 @@ func runBenchLocks(e *env, args []string) int {
 		cfg.Locks, cfg.Handover = *locks, *handover
 	}
 	res, err := bench.RunLocks(e.ctx, cfg, e.stderr)
-	if err != nil && res == nil {
-		return c.fail(err)
-	}
-	if c.json {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
-	} else {
-		res.WriteText(e.stdout)
-	}
-	if err != nil {
-		return c.fail(err)
-	}
-	return 0
+	return c.benchResult(res, res != nil, err)
 }
