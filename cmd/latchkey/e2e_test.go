@@ -174,17 +174,31 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	wctx, stopWatch := context.WithCancel(ctx)
-	var watchOut bytes.Buffer
+	var watchBuf bytes.Buffer
+	watchOut := &lockedWriter{w: &watchBuf}
+	seen := func(s string) bool {
+		watchOut.mu.Lock()
+		defer watchOut.mu.Unlock()
+		return strings.Contains(watchBuf.String(), s)
+	}
 	watched := make(chan int, 1)
 	go func() {
-		watched <- Run(wctx, []string{"lock", "watch", "admin/users"}, strings.NewReader(""), &watchOut, io.Discard)
+		watched <- Run(wctx, []string{"lock", "watch", "admin/users"}, strings.NewReader(""), watchOut, io.Discard)
 	}()
-	time.Sleep(300 * time.Millisecond) // let the watcher connect
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("lock watch: no %s within 10 s", what)
+			}
+		}
+	}
+	waitUntil("lock state", func() bool { return seen("fence:") }) // printed once it follows the stream
 	cli(0, "lock", "acquire", "admin/users", "--force")
-	time.Sleep(300 * time.Millisecond)
+	waitUntil("lock.force event", func() bool { return seen("lock.force") })
 	stopWatch()
-	if st := <-watched; st != 0 || !strings.Contains(watchOut.String(), "lock.force") {
-		t.Fatalf("lock watch: exit %d\n%s", st, watchOut.String())
+	if st := <-watched; st != 0 {
+		t.Fatalf("lock watch: exit %d", st)
 	}
 
 	cancel()

@@ -68,44 +68,49 @@ func lockAcquire(e *env, args []string) int {
 	name := pos[0]
 	req := latchkey.AcquireRequest{TTLSeconds: secs, Wait: *wait, Force: *force, Note: *note}
 	var events *client.EventStream
+	var stopEvents context.CancelFunc
 	if *wait { // on the stream before queueing: no grant can slip by
-		ctx, cancel := context.WithCancel(c.ctx)
-		defer cancel()
+		var ctx context.Context
+		ctx, stopEvents = context.WithCancel(c.ctx)
+		defer stopEvents()
 		events = cl.Events(ctx, []string{latchkey.TopicLocks}, client.FromNow)
-		defer events.Close()
 		if err := events.Connect(); err != nil {
 			return c.fail(err)
 		}
 	}
 	res, err := cl.AcquireLock(c.ctx, name, req)
+	if err == nil && *wait && res.Mode != latchkey.LockExclusive {
+		res, err = waitForGrant(c, cl, events, stopEvents, name, req, res)
+	}
+	if events != nil {
+		events.Close()
+	}
 	if err != nil {
 		return c.fail(err)
-	}
-	if *wait && res.Mode != latchkey.LockExclusive {
-		if res, err = waitForGrant(c, cl, events, name, req, res); err != nil {
-			return c.fail(err)
-		}
 	}
 	return printAcquire(c, name, res)
 }
 
 // waitForGrant waits in the queue of name: every lock event on it may be
 // the grant, which the next acquire (the holder asking again gets its
-// grant back) confirms; the same acquire renews the place.
-func waitForGrant(c *cmd, cl *client.Client, events *client.EventStream, name string, req latchkey.AcquireRequest, res *latchkey.AcquireResult) (*latchkey.AcquireResult, error) {
+// grant back) confirms; the same acquire renews the place. It reads the
+// stream in a goroutine, which it stops (stop ends the stream's context)
+// and waits for before it returns.
+func waitForGrant(c *cmd, cl *client.Client, events *client.EventStream, stop context.CancelFunc, name string, req latchkey.AcquireRequest, res *latchkey.AcquireResult) (*latchkey.AcquireResult, error) {
 	ttl, _ := req.TTL()
 	fmt.Fprintf(c.stderr, "waiting for %s (held by %s, queue position %d)\n", name, holderText(res.Holder), res.QueuePosition)
 	type next struct {
 		e   latchkey.Event
 		err error
 	}
-	ch := make(chan next)
+	ch, quit, done := make(chan next), make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(done)
 		for {
 			e, err := events.Next()
 			select {
 			case ch <- next{e, err}:
-			case <-c.ctx.Done():
+			case <-quit:
 				return
 			}
 			if err != nil {
@@ -113,6 +118,7 @@ func waitForGrant(c *cmd, cl *client.Client, events *client.EventStream, name st
 			}
 		}
 	}()
+	defer func() { close(quit); stop(); <-done }()
 	renew := time.NewTicker(ttl / 3)
 	defer renew.Stop()
 	for {
