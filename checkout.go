@@ -1,0 +1,304 @@
+package latchkey
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Group-set check-out and check-in (API.md "Group-set check-out /
+// check-in", seeds/pam-group-set-checkout.txt): the rules as pure
+// functions over a check-out, its instructions and the clock. The store
+// runs them in transactions; the agent runs ApplyInstruction.
+
+// Check-out statuses.
+const (
+	CheckingOut    = "checking_out"
+	CheckedOut     = "checked_out"
+	CheckedIn      = "checked_in"
+	CheckoutFailed = "failed"
+)
+
+// Instruction kinds and states.
+const (
+	InstrCheckout = "checkout"
+	InstrCheckin  = "checkin"
+
+	InstrPending   = "pending"   // to deliver on the agent's next poll, from ReadyAt
+	InstrDelivered = "delivered" // sent: its groups are locked on the terminal until LockedUntil
+	InstrDone      = "done"      // the agent replied
+	InstrCancelled = "cancelled" // overtaken before it was ever delivered: never sent
+)
+
+// Default instruction timeouts, the seed's.
+const (
+	DefaultInstructionLock = 5 * time.Minute  // groups stay locked without a reply
+	DefaultRedelivery      = 10 * time.Minute // after the lock lapses, at most this until re-sent
+)
+
+// CheckoutTimeouts are the interrupted-transaction timeouts.
+type CheckoutTimeouts struct {
+	InstructionLock time.Duration
+	Redelivery      time.Duration
+}
+
+// GroupSet is a named set of privileged local groups.
+type GroupSet struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Groups     []string `json:"groups"`
+	MaxMinutes int      `json:"max_minutes"`
+	Eligible   []string `json:"eligible"`
+	Approval   bool     `json:"approval"`
+}
+
+// Checkout is one check-out of a group set on a terminal for a person.
+// Generation is the terminal's fencing number for it: every check-out on
+// a terminal gets a larger one than those before.
+type Checkout struct {
+	ID         string    `json:"id"`
+	GroupSet   string    `json:"groupset"`
+	Terminal   string    `json:"terminal"`
+	Principal  string    `json:"principal"`
+	Login      string    `json:"login"`
+	Groups     []string  `json:"groups"`
+	Status     string    `json:"status"`
+	Generation uint64    `json:"generation"`
+	StartedAt  time.Time `json:"started_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	EndReason  string    `json:"end_reason,omitempty"` // checked_in: checkin | expired; failed: the agent's detail
+	Attempts   int       `json:"attempts"`
+}
+
+// CanCheckIn says whether the check-out may be checked in now.
+func (c Checkout) CanCheckIn() bool { return c.Status == CheckingOut || c.Status == CheckedOut }
+
+// Instruction is what the agent of a terminal is told to do: add Login to
+// Groups until EndsAt (checkout), or remove it (checkin). Generation is
+// that of the check-out it belongs to.
+type Instruction struct {
+	ID          string
+	Checkout    string
+	Terminal    string
+	Kind        string
+	Login       string
+	Groups      []string
+	Generation  uint64
+	EndsAt      time.Time // checkout: the agent removes the memberships by itself then
+	IssuedAt    time.Time
+	Attempt     int // deliveries so far
+	State       string
+	ReadyAt     time.Time // pending: deliverable from then
+	LockedUntil time.Time // delivered: its groups are locked until then
+	Result      string    // done: ok | error
+	Detail      string
+}
+
+// locks reports whether the instruction holds its groups locked now.
+func (in Instruction) locks(now time.Time) bool {
+	return in.State == InstrDelivered && now.Before(in.LockedUntil)
+}
+
+// CheckoutRequest is POST /v1/checkouts after the caller and the set are
+// resolved.
+type CheckoutRequest struct {
+	Set       GroupSet
+	Terminal  string
+	Principal string
+	Login     string
+	Minutes   int  // 0: the set's maximum
+	ByStaff   bool // the caller is an admin or a delegate
+	// Open are the terminal's instructions that are not done or
+	// cancelled; Generation is the terminal's last generation.
+	Open       []Instruction
+	Generation uint64
+}
+
+// DecideCheckout starts a check-out: it is refused when the person may
+// not check the set out (forbidden), when minutes exceed the set's
+// maximum (bad_request), or when a group of the set is locked on the
+// terminal by an instruction waiting for its reply (conflict). Otherwise
+// the check-out starts checking_out with the terminal's next generation,
+// and its checkout instruction is ready at once.
+func DecideCheckout(r CheckoutRequest, ids func() string, now time.Time) (Checkout, Instruction, error) {
+	if !r.ByStaff && !slices.Contains(r.Set.Eligible, r.Principal) {
+		return Checkout{}, Instruction{}, Errorf(EFORBIDDEN, "not eligible to check out group set %s", r.Set.Name)
+	}
+	minutes := r.Minutes
+	if minutes == 0 {
+		minutes = r.Set.MaxMinutes
+	}
+	if minutes < 1 || minutes > r.Set.MaxMinutes {
+		return Checkout{}, Instruction{}, BadField("minutes", "minutes must be 1 to %d (the group set's maximum)", r.Set.MaxMinutes)
+	}
+	for _, in := range r.Open {
+		if !in.locks(now) {
+			continue
+		}
+		for _, g := range in.Groups {
+			if slices.Contains(r.Set.Groups, g) {
+				return Checkout{}, Instruction{}, Errorf(ECONFLICT, "group %s is locked on this terminal by instruction %s until its reply", g, in.ID).
+					With("group", g).With("instruction", in.ID).With("until", in.LockedUntil)
+			}
+		}
+	}
+	c := Checkout{ID: ids(), GroupSet: r.Set.ID, Terminal: r.Terminal, Principal: r.Principal, Login: r.Login,
+		Groups: slices.Clone(r.Set.Groups), Status: CheckingOut, Generation: r.Generation + 1,
+		StartedAt: now, ExpiresAt: now.Add(time.Duration(minutes) * time.Minute)}
+	in := Instruction{ID: ids(), Checkout: c.ID, Terminal: c.Terminal, Kind: InstrCheckout, Login: c.Login,
+		Groups: c.Groups, Generation: c.Generation, EndsAt: c.ExpiresAt, IssuedAt: now, State: InstrPending, ReadyAt: now}
+	return c, in, nil
+}
+
+// Deliver hands a pending instruction to the agent: its groups are
+// locked on the terminal until a reply or until the lock lapses.
+func Deliver(in Instruction, t CheckoutTimeouts, now time.Time) (Instruction, bool) {
+	if in.State != InstrPending || now.Before(in.ReadyAt) {
+		return in, false
+	}
+	in.State, in.Attempt, in.LockedUntil = InstrDelivered, in.Attempt+1, now.Add(t.InstructionLock)
+	return in, true
+}
+
+// SettleInstruction applies time: a delivered instruction whose lock
+// lapsed without a reply is prepared for re-delivery (seed steps 3 and
+// 6): it is pending again, deliverable Redelivery after the lapse at the
+// latest. latchkey readies it at the lapse itself, the earliest the seed
+// allows: the agent keeps a journal, so a re-delivery is harmless.
+func SettleInstruction(in Instruction, now time.Time) (Instruction, bool) {
+	if in.State != InstrDelivered || now.Before(in.LockedUntil) {
+		return in, false
+	}
+	in.State, in.ReadyAt = InstrPending, in.LockedUntil
+	return in, true
+}
+
+// Reply is the agent's answer to an instruction.
+type Reply struct {
+	Result string // ok | error
+	Detail string
+}
+
+// DecideReply applies the agent's reply to its instruction and to the
+// instruction's check-out. A reply is idempotent: a repeat, or a reply
+// to an instruction already answered, changes nothing. A reply also
+// counts when it comes after the lock lapsed, even after re-delivery
+// was prepared (the instruction is then done and not re-sent). A
+// checkout instruction's ok makes a checking_out check-out checked_out;
+// its error makes it failed. A reply never changes a check-out already
+// checked in or failed: it only completes the instruction.
+func DecideReply(c Checkout, in Instruction, r Reply) (Checkout, Instruction, bool) {
+	if in.State == InstrDone || in.State == InstrCancelled || in.Checkout != c.ID {
+		return c, in, false
+	}
+	in.State, in.Result, in.Detail, in.LockedUntil = InstrDone, r.Result, r.Detail, time.Time{}
+	if in.Kind == InstrCheckout && c.Status == CheckingOut {
+		if r.Result == "ok" {
+			c.Status = CheckedOut
+		} else {
+			c.Status, c.EndReason = CheckoutFailed, r.Detail
+		}
+	}
+	return c, in, true
+}
+
+// DecideCheckin ends a check-out (reason checkin, or expired when its
+// time ran out): the person sees checked_in at once. What the terminal is
+// told depends on what it may have done:
+//   - the checkout instruction was never delivered: it is cancelled and no
+//     check-in instruction is made (the groups were never added);
+//   - otherwise a checkin instruction with the check-out's generation is
+//     made, ready at once: removal is harmless if the groups were not
+//     added, and the agent skips a removal older than a newer check-out
+//     of the same group (ApplyInstruction).
+//
+// A failed or already checked-in check-out cannot be checked in
+// (conflict). The checkout instruction, if delivered and unanswered,
+// stays so: its reply still completes it.
+func DecideCheckin(c Checkout, checkoutInstr Instruction, reason string, ids func() string, now time.Time) (Checkout, Instruction, *Instruction, error) {
+	if !c.CanCheckIn() {
+		return c, checkoutInstr, nil, Errorf(ECONFLICT, "check-out %s is %s", c.ID, c.Status).With("status", c.Status)
+	}
+	c.Status, c.EndReason = CheckedIn, reason
+	if checkoutInstr.State == InstrPending && checkoutInstr.Attempt == 0 {
+		checkoutInstr.State = InstrCancelled
+		return c, checkoutInstr, nil, nil
+	}
+	in := Instruction{ID: ids(), Checkout: c.ID, Terminal: c.Terminal, Kind: InstrCheckin, Login: c.Login,
+		Groups: c.Groups, Generation: c.Generation, IssuedAt: now, State: InstrPending, ReadyAt: now}
+	return c, checkoutInstr, &in, nil
+}
+
+// Expired says whether a check-out's time has run out: it is then
+// checked in by the server (DecideCheckin with reason expired).
+func (c Checkout) Expired(now time.Time) bool { return c.CanCheckIn() && !now.Before(c.ExpiresAt) }
+
+// Membership is what the agent has applied for one (group, login): the
+// generation of the check-out that added it and when it ends.
+type Membership struct {
+	Generation uint64
+	EndsAt     time.Time
+}
+
+// MemberKey names a membership: a group and a login.
+type MemberKey struct{ Group, Login string }
+
+// Change is one group change the agent's executor applies.
+type Change struct {
+	Add   bool
+	Group string
+	Login string
+}
+
+// ApplyInstruction is the agent's rule: what an instruction changes on
+// the workstation, given the memberships it applied before. A checkout
+// adds the login to each group and records its generation and end; a
+// checkout whose end has passed adds nothing. A checkin removes only
+// memberships of its own or an older generation: a late or re-sent
+// removal never takes away a newer check-out's membership. Instructions
+// are applied once each (the agent's journal); this rule makes even a
+// second application change nothing.
+func ApplyInstruction(m map[MemberKey]Membership, in Instruction, now time.Time) []Change {
+	var out []Change
+	for _, g := range in.Groups {
+		k := MemberKey{g, in.Login}
+		cur, has := m[k]
+		switch in.Kind {
+		case InstrCheckout:
+			if !now.Before(in.EndsAt) || has && cur.Generation >= in.Generation {
+				continue
+			}
+			if !has {
+				out = append(out, Change{Add: true, Group: g, Login: in.Login})
+			}
+			m[k] = Membership{Generation: in.Generation, EndsAt: in.EndsAt}
+		case InstrCheckin:
+			if !has || cur.Generation > in.Generation {
+				continue
+			}
+			out = append(out, Change{Add: false, Group: g, Login: in.Login})
+			delete(m, k)
+		}
+	}
+	return out
+}
+
+// ExpireMemberships is the agent's own clock: memberships whose end has
+// passed are removed even when the server cannot be reached.
+func ExpireMemberships(m map[MemberKey]Membership, now time.Time) []Change {
+	var out []Change
+	keys := make([]MemberKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b MemberKey) int {
+		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Login, b.Login))
+	})
+	for _, k := range keys {
+		if !now.Before(m[k].EndsAt) {
+			out = append(out, Change{Add: false, Group: k.Group, Login: k.Login})
+			delete(m, k)
+		}
+	}
+	return out
+}
