@@ -2,6 +2,7 @@ package latchkey
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"time"
 )
@@ -44,12 +45,13 @@ type CheckoutTimeouts struct {
 
 // GroupSet is a named set of privileged local groups.
 type GroupSet struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Groups     []string `json:"groups"`
-	MaxMinutes int      `json:"max_minutes"`
-	Eligible   []string `json:"eligible"`
-	Approval   bool     `json:"approval"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Groups     []string  `json:"groups"`
+	MaxMinutes int       `json:"max_minutes"`
+	Eligible   []string  `json:"eligible"`
+	Approval   bool      `json:"approval"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // Checkout is one check-out of a group set on a terminal for a person.
@@ -301,4 +303,71 @@ func ExpireMemberships(m map[MemberKey]Membership, now time.Time) []Change {
 		}
 	}
 	return out
+}
+
+// Group-set bounds.
+const (
+	MaxGroupSetGroups  = 32
+	MaxGroupNameLen    = 32
+	MaxGroupSetMinutes = 24 * 60
+	DefaultSetMinutes  = 60
+)
+
+// ValidGroupName checks a local group's name the way Linux tools accept
+// it portably: a lower-case letter or '_' first, then lower-case letters,
+// digits, '_' and '-', at most 32 characters.
+func ValidGroupName(g string) bool {
+	if g == "" || len(g) > MaxGroupNameLen {
+		return false
+	}
+	for i, r := range g {
+		ok := r >= 'a' && r <= 'z' || r == '_' || i > 0 && (r >= '0' && r <= '9' || r == '-')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks a new group set and fills in its default maximum.
+func (s GroupSet) Validate() (GroupSet, error) {
+	if err := ValidName("name", s.Name); err != nil {
+		return s, err
+	}
+	if len(s.Groups) == 0 || len(s.Groups) > MaxGroupSetGroups {
+		return s, BadField("groups", "groups must list 1 to %d local groups", MaxGroupSetGroups)
+	}
+	seen := map[string]bool{}
+	for _, g := range s.Groups {
+		if !ValidGroupName(g) {
+			return s, BadField("groups", "group %q: a lower-case letter or '_' first, then lower-case letters, digits, '_' or '-', at most %d", g, MaxGroupNameLen)
+		}
+		if seen[g] {
+			return s, BadField("groups", "group %q is listed twice", g)
+		}
+		seen[g] = true
+	}
+	if s.MaxMinutes == 0 {
+		s.MaxMinutes = DefaultSetMinutes
+	}
+	if s.MaxMinutes < 1 || s.MaxMinutes > MaxGroupSetMinutes {
+		return s, BadField("max_minutes", "max_minutes must be 1 to %d", MaxGroupSetMinutes)
+	}
+	if s.Approval {
+		return s, BadField("approval", "approval workflows are not available yet: create the set with approval false")
+	}
+	if s.Eligible == nil {
+		s.Eligible = []string{}
+	}
+	return s, nil
+}
+
+// GroupSetService keeps group sets. Creating one needs an admin or a
+// delegate; anyone with a user token may read them.
+type GroupSetService interface {
+	// CreateGroupSet errors: bad_request (also for an eligible ID that is
+	// not a principal), forbidden, conflict (the name is taken).
+	CreateGroupSet(ctx context.Context, c Caller, s GroupSet) (*GroupSet, error)
+	GetGroupSet(ctx context.Context, c Caller, id string) (*GroupSet, error)
+	ListGroupSets(ctx context.Context, c Caller, page Page) ([]GroupSet, string, error)
 }

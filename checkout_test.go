@@ -3,6 +3,7 @@ package latchkey_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -243,5 +244,33 @@ func TestApplyInstruction(t *testing.T) {
 	}
 	if got := out(ci(10), ct0.Add(time.Hour)); got != none {
 		t.Fatalf("the server's check-in after the agent's own expiry: %s, want nothing", got)
+	}
+}
+
+func TestGroupSetValidate(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		set  latchkey.GroupSet
+		ok   bool
+	}{
+		{"minimal: default maximum", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}}, true},
+		{"groups with digits, '-' and '_'", latchkey.GroupSet{Name: "a", Groups: []string{"_ops", "db-admin2"}, MaxMinutes: 1440}, true},
+		{"no groups", latchkey.GroupSet{Name: "a"}, false},
+		{"upper case", latchkey.GroupSet{Name: "a", Groups: []string{"Wheel"}}, false},
+		{"digit first", latchkey.GroupSet{Name: "a", Groups: []string{"1g"}}, false},
+		{"dash first", latchkey.GroupSet{Name: "a", Groups: []string{"-g"}}, false},
+		{"33 characters", latchkey.GroupSet{Name: "a", Groups: []string{"g" + strings.Repeat("x", 32)}}, false},
+		{"twice", latchkey.GroupSet{Name: "a", Groups: []string{"wheel", "wheel"}}, false},
+		{"too long a maximum", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, MaxMinutes: 1441}, false},
+		{"approval (not available yet)", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Approval: true}, false},
+		{"no name", latchkey.GroupSet{Groups: []string{"wheel"}}, false},
+	} {
+		s, err := c.set.Validate()
+		if c.ok != (err == nil) || err != nil && latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
+			t.Errorf("%s: %v, want ok=%v", c.name, err, c.ok)
+		}
+		if c.ok && (s.MaxMinutes < 1 || s.Eligible == nil) {
+			t.Errorf("%s: defaults not filled: %+v", c.name, s)
+		}
 	}
 }

@@ -246,6 +246,7 @@ type Store interface {
 	LockService
 	EventService
 	ConfigService
+	GroupSetService
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

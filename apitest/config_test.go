@@ -3,7 +3,6 @@ package apitest_test
 import (
 	"context"
 	"net/http"
-	"strings"
 	"testing"
 
 	"latchkey"
@@ -131,16 +130,8 @@ func TestConfigBadInput(t *testing.T) {
 			{"/v1/config/sign%20up", `{"items": {"a": "1"}}`},
 			{"/v1/config/a%2F%2Fb", `{"items": {"a": "1"}}`},
 		} {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, w.url+c.path, strings.NewReader(c.body))
-			req.Header.Set("Authorization", "Bearer "+w.admin.Token())
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusBadRequest {
-				t.Errorf("PUT %s %s: %d, want 400", c.path, c.body, resp.StatusCode)
+			if st, _ := w.adminRaw(http.MethodPut, c.path, c.body); st != http.StatusBadRequest {
+				t.Errorf("PUT %s %s: %d, want 400", c.path, c.body, st)
 			}
 		}
 		w.assertUnchanged(before, "bad config writes")

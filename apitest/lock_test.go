@@ -2,7 +2,6 @@ package apitest_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -172,18 +171,7 @@ func TestLockPaths(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		w := newWorld(t, b, client.SiteCreate{}, 0)
 		ctx := context.Background()
-		post := func(path, body string) (int, string) {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, w.url+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+w.admin.Token())
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		post := func(path, body string) (int, string) { return w.adminRaw(http.MethodPost, path, body) }
 		if st, body := post("/v1/locks/admin%2Fusers/acquire", `{}`); st != 200 || !strings.Contains(body, `"exclusive"`) {
 			t.Fatalf("acquire with %%2F: %d %s", st, body)
 		}

@@ -83,6 +83,10 @@ func (s *Server) routes() {
 	s.route("POST /v1/sessions/{id}/touch", terminalOnly, s.touchSession)
 	s.route("DELETE /v1/sessions/{id}", terminalOnly, s.endSession)
 
+	s.route("POST /v1/groupsets", staff, s.createGroupSet)
+	s.route("GET /v1/groupsets", people, s.listGroupSets)
+	s.route("GET /v1/groupsets/{id}", people, s.getGroupSet)
+
 	s.route("POST /v1/locks/{rest...}", staff, s.lockAction)
 	s.route("GET /v1/locks/{rest...}", staff, s.getLock)
 	s.route("GET /v1/locks", staff, s.listLocks)

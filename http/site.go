@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	nethttp "net/http"
 
 	"latchkey"
@@ -66,15 +67,9 @@ func (s *Server) createSite(r *nethttp.Request, c latchkey.Caller) (int, any, er
 }
 
 func (s *Server) listSites(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
-	page, err := pageQuery(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	items, next, err := s.store.ListSites(r.Context(), c, page)
-	if err != nil {
-		return 0, nil, err
-	}
-	return nethttp.StatusOK, listOf(items, next), nil
+	return listed(r, func(ctx context.Context, p latchkey.Page) ([]latchkey.Site, string, error) {
+		return s.store.ListSites(ctx, c, p)
+	})
 }
 
 func (s *Server) getSite(r *nethttp.Request, c latchkey.Caller) (int, any, error) {

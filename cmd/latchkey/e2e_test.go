@@ -108,6 +108,15 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("audit verify: %s", out)
 	}
 
+	// Group sets.
+	gs := field(cli(0, "groupset", "create", "--name", "admin tools", "--group", "wheel", "--group", "docker", "--max-minutes", "30", "--eligible", ann), "id")
+	if out := cli(0, "groupset", "show", gs); !strings.Contains(out, "wheel docker") || field(out, "max minutes") != "30" {
+		t.Fatalf("groupset show: %s", out)
+	}
+	if out := cli(1, "groupset", "create", "--name", "bad", "--group", "Wheel"); !strings.Contains(out, "bad_request") {
+		t.Fatalf("groupset create with a bad group: %s", out)
+	}
+
 	// Edit locks: a delegate waits in the queue with --wait and is granted
 	// the lock the moment the admin releases it.
 	dee := field(cli(0, "principal", "create", "--name", "Dee", "--role", "delegate"), "id")

@@ -55,6 +55,7 @@ func init() {
 	register("events", command{runEvents, eventsSynopsis})
 	register("lock", command{runLock, lockSynopsis})
 	register("config", command{runConfig, configSynopsis})
+	register("groupset", command{runGroupSet, groupSetSynopsis})
 	register("audit", command{runAudit, auditSynopsis})
 	register("version", command{runVersion, []string{"version"}})
 	register("help", command{runHelp, []string{"help [COMMAND]"}})

@@ -1,0 +1,92 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"latchkey"
+)
+
+var _ latchkey.GroupSetService = (*Store)(nil)
+
+const groupSetCols = "id, name, groups_json, max_minutes, eligible, approval, created_at"
+
+func scanGroupSet(row interface{ Scan(...any) error }) (latchkey.GroupSet, error) {
+	var x latchkey.GroupSet
+	var groups, eligible string
+	var created int64
+	if err := row.Scan(&x.ID, &x.Name, &groups, &x.MaxMinutes, &eligible, &x.Approval, &created); err != nil {
+		return x, err
+	}
+	x.CreatedAt = fromUS(created)
+	if err := json.Unmarshal([]byte(groups), &x.Groups); err != nil {
+		return x, fmt.Errorf("group set %s: groups: %w", x.ID, err)
+	}
+	if err := json.Unmarshal([]byte(eligible), &x.Eligible); err != nil {
+		return x, fmt.Errorf("group set %s: eligible: %w", x.ID, err)
+	}
+	return x, nil
+}
+
+// CreateGroupSet adds a group set (staff). Every eligible ID must name a
+// principal.
+func (s *Store) CreateGroupSet(ctx context.Context, c latchkey.Caller, x latchkey.GroupSet) (*latchkey.GroupSet, error) {
+	if err := requireStaff(c); err != nil {
+		return nil, err
+	}
+	x, err := x.Validate()
+	if err != nil {
+		return nil, err
+	}
+	x.ID = latchkey.NewID("gs")
+	groups, _ := json.Marshal(x.Groups) // strings only: cannot fail
+	eligible, _ := json.Marshal(x.Eligible)
+	err = s.write(ctx, func(t *tx) error {
+		for _, p := range x.Eligible {
+			var n int
+			if err := t.queryRow("SELECT COUNT(*) FROM principals WHERE id = ?", p).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return latchkey.BadField("eligible", "no principal %s", p).With("principal", p)
+			}
+		}
+		x.CreatedAt = t.now
+		if _, err := t.exec("INSERT INTO groupsets ("+groupSetCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+			x.ID, x.Name, string(groups), x.MaxMinutes, string(eligible), x.Approval, us(x.CreatedAt)); err != nil {
+			if s.d.uniqueViolation(err) {
+				return latchkey.Errorf(latchkey.ECONFLICT, "a group set named %q exists", x.Name).With("field", "name")
+			}
+			return err
+		}
+		t.record(c.Actor(), "", "groupset.create", x.ID, map[string]any{"name": x.Name, "groups": x.Groups,
+			"max_minutes": x.MaxMinutes, "eligible": x.Eligible})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &x, nil
+}
+
+// GetGroupSet reads a group set (people).
+func (s *Store) GetGroupSet(ctx context.Context, c latchkey.Caller, id string) (*latchkey.GroupSet, error) {
+	if c.PrincipalID == "" {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "group sets are read with a user token")
+	}
+	x, err := scanGroupSet(s.queryRow(ctx, "SELECT "+groupSetCols+" FROM groupsets WHERE id = ?", id))
+	if err != nil {
+		return nil, notFound(err, "group set %s not found", id)
+	}
+	return &x, nil
+}
+
+// ListGroupSets lists group sets by ID (people).
+func (s *Store) ListGroupSets(ctx context.Context, c latchkey.Caller, page latchkey.Page) ([]latchkey.GroupSet, string, error) {
+	if c.PrincipalID == "" {
+		return nil, "", latchkey.Errorf(latchkey.EFORBIDDEN, "group sets are read with a user token")
+	}
+	return list(ctx, s, "SELECT "+groupSetCols+" FROM groupsets WHERE id > ?", page, scanGroupSet,
+		func(x latchkey.GroupSet) string { return x.ID })
+}
