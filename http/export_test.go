@@ -4,7 +4,7 @@ package http
 var DecodeKinds = []string{
 	"login", "logout", "principal", "principal_patch", "identity", "password",
 	"site", "site_patch", "terminal", "events", "session_login", "lock", "unlock", "touch",
-	"lock_acquire", "lock_keepalive", "lock_release", "config",
+	"lock_acquire", "lock_keepalive", "lock_release", "config", "groupset",
 }
 
 // Decode runs the strict decoder for the request type kind over body.
@@ -45,6 +45,8 @@ func Decode(kind, contentType string, body []byte) error {
 		_, err = decodeBytes[releaseBody](contentType, body)
 	case "config":
 		_, err = decodeBytes[configBody](contentType, body)
+	case "groupset":
+		_, err = decodeBytes[groupSetBody](contentType, body)
 	default:
 		panic("unknown decode kind " + kind)
 	}

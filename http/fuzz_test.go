@@ -26,6 +26,7 @@ func FuzzDecode(f *testing.F) {
 		`{"token":18446744073709551615,"ttl_seconds":86400}`,
 		`{"token":3,"leave_queue":true}`,
 		`{"items":{"a":"1","b":null},"lock_token":7,"if_version":0,"replace":true}`,
+		`{"name":"tools","groups":["wheel","docker"],"max_minutes":30,"eligible":["prn_1"],"approval":false}`,
 		`{}`, ``, `null`, `[]`, `{"a":1}`, `{"name":"x"} x`, `{"events":[{"event":"24"}]}`, "{\"name\":\"\xff\"}",
 	}
 	for _, s := range seeds {
