@@ -79,21 +79,21 @@ func (c Checkout) CanCheckIn() bool { return c.Status == CheckingOut || c.Status
 // Groups until EndsAt (checkout), or remove it (checkin). Generation is
 // that of the check-out it belongs to.
 type Instruction struct {
-	ID          string
-	Checkout    string
-	Terminal    string
-	Kind        string
-	Login       string
-	Groups      []string
-	Generation  uint64
-	EndsAt      time.Time // checkout: the agent removes the memberships by itself then
-	IssuedAt    time.Time
-	Attempt     int // deliveries so far
-	State       string
-	ReadyAt     time.Time // pending: deliverable from then
-	LockedUntil time.Time // delivered: its groups are locked until then
-	Result      string    // done: ok | error
-	Detail      string
+	ID          string    `json:"id"`
+	Checkout    string    `json:"-"`
+	Terminal    string    `json:"-"`
+	Kind        string    `json:"kind"`
+	Login       string    `json:"login"`
+	Groups      []string  `json:"groups"`
+	Generation  uint64    `json:"generation"`
+	EndsAt      time.Time `json:"ends_at"` // checkout: the agent removes the memberships by itself then
+	IssuedAt    time.Time `json:"issued_at"`
+	Attempt     int       `json:"attempt"` // deliveries so far, this one included
+	State       string    `json:"-"`
+	ReadyAt     time.Time `json:"-"` // pending: deliverable from then
+	LockedUntil time.Time `json:"-"` // delivered: its groups are locked until then
+	Result      string    `json:"-"` // done: ok | error
+	Detail      string    `json:"-"`
 }
 
 // locks reports whether the instruction holds its groups locked now.
@@ -370,4 +370,37 @@ type GroupSetService interface {
 	CreateGroupSet(ctx context.Context, c Caller, s GroupSet) (*GroupSet, error)
 	GetGroupSet(ctx context.Context, c Caller, id string) (*GroupSet, error)
 	ListGroupSets(ctx context.Context, c Caller, page Page) ([]GroupSet, string, error)
+}
+
+// CheckoutCreate is POST /v1/checkouts: a group set for a person (the
+// caller when Principal is empty) on a terminal, for Minutes (0: the
+// set's maximum).
+type CheckoutCreate struct {
+	GroupSet  string `json:"groupset"`
+	Terminal  string `json:"terminal"`
+	Principal string `json:"principal,omitempty"`
+	Minutes   int    `json:"minutes,omitempty"`
+}
+
+// CheckoutService runs check-outs and the agent's instructions.
+type CheckoutService interface {
+	// CreateCheckout errors: forbidden (not eligible; a user checking out
+	// for someone else), not_found, conflict (a group locked on the
+	// terminal; a person with several identities and no session there),
+	// bad_request.
+	CreateCheckout(ctx context.Context, c Caller, r CheckoutCreate) (*Checkout, error)
+	// GetCheckout: staff, the person, or the terminal.
+	GetCheckout(ctx context.Context, c Caller, id string) (*Checkout, error)
+	// CheckinCheckout: staff or the person; conflict when it cannot be
+	// checked in.
+	CheckinCheckout(ctx context.Context, c Caller, id string) (*Checkout, error)
+	// PollInstructions delivers the calling terminal's ready instructions
+	// (at most max), locking their groups.
+	PollInstructions(ctx context.Context, c Caller, max int) ([]Instruction, error)
+	// ReplyInstruction records the agent's reply (idempotent).
+	ReplyInstruction(ctx context.Context, c Caller, id string, r Reply) error
+	// SweepCheckouts checks in the check-outs whose time ran out and
+	// readies instructions whose lock lapsed; it returns how many it
+	// changed.
+	SweepCheckouts(ctx context.Context) (int, error)
 }

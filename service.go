@@ -247,6 +247,7 @@ type Store interface {
 	EventService
 	ConfigService
 	GroupSetService
+	CheckoutService
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -87,6 +87,12 @@ func (s *Server) routes() {
 	s.route("GET /v1/groupsets", people, s.listGroupSets)
 	s.route("GET /v1/groupsets/{id}", people, s.getGroupSet)
 
+	s.route("POST /v1/checkouts", people, s.createCheckout)
+	s.route("GET /v1/checkouts/{id}", peopleOrTerminal, s.getCheckout)
+	s.route("POST /v1/checkouts/{id}/checkin", people, s.checkinCheckout)
+	s.route("GET /v1/agent/instructions", terminalOnly, s.pollInstructions)
+	s.route("POST /v1/agent/instructions/{id}/reply", terminalOnly, s.replyInstruction)
+
 	s.route("POST /v1/locks/{rest...}", staff, s.lockAction)
 	s.route("GET /v1/locks/{rest...}", staff, s.getLock)
 	s.route("GET /v1/locks", staff, s.listLocks)

@@ -74,8 +74,8 @@ func (s *Server) Handler() nethttp.Handler { return nethttp.HandlerFunc(s.serveH
 // Clients reconnect elsewhere and resume with Last-Event-ID.
 func (s *Server) EndStreams() { s.endStreams() }
 
-// RunSweeper applies idle timeouts (inactivity locks, forced timeouts) every
-// interval, and lock lease expiry the moment it is due, until ctx is done.
+// RunSweeper applies idle timeouts (inactivity locks, forced timeouts) and
+// check-out expiry every interval, and lock lease expiry the moment it is due, until ctx is done.
 // Errors are logged, never fatal.
 func (s *Server) RunSweeper(ctx context.Context, every time.Duration) {
 	if every <= 0 {
@@ -149,6 +149,13 @@ func (s *Server) sweep(ctx context.Context) {
 		s.logger.Error("apply session timeouts", "err", err)
 	case n > 0:
 		s.logger.Debug("applied session timeouts", "sessions", n)
+	}
+	n, err = s.store.SweepCheckouts(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.logger.Error("check in expired check-outs", "err", err)
+	case n > 0:
+		s.logger.Debug("checked in expired check-outs", "checkouts", n)
 	}
 }
 

@@ -35,6 +35,9 @@ type Options struct {
 	// Config says which configuration domains are managed by which lock
 	// and which only admins may write (zero: latchkey.DefaultConfigPolicy).
 	Config latchkey.ConfigPolicy
+	// Checkouts are the instruction timeouts (zero fields: the seed's 5
+	// and 10 minutes).
+	Checkouts latchkey.CheckoutTimeouts
 	// Committers is how many write transactions a PostgreSQL store runs at
 	// once, each a group commit of the writes waiting (default 4). SQLite
 	// always has one: it has one writer.
@@ -91,6 +94,12 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	}
 	if opts.Committers <= 0 {
 		opts.Committers = 4
+	}
+	if opts.Checkouts.InstructionLock <= 0 {
+		opts.Checkouts.InstructionLock = latchkey.DefaultInstructionLock
+	}
+	if opts.Checkouts.Redelivery <= 0 {
+		opts.Checkouts.Redelivery = latchkey.DefaultRedelivery
 	}
 	if opts.Config.Managed == nil && opts.Config.AdminOnly == nil {
 		opts.Config = latchkey.DefaultConfigPolicy()

@@ -1,0 +1,67 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+
+	"latchkey"
+)
+
+// CheckoutView is a check-out as the API shows it.
+type CheckoutView struct {
+	latchkey.Checkout
+	CanCheckIn bool `json:"can_check_in"`
+}
+
+// CreateCheckout calls POST /v1/checkouts: the check-out starts
+// checking_out and is delivered to the terminal's agent.
+func (c *Client) CreateCheckout(ctx context.Context, r latchkey.CheckoutCreate) (*CheckoutView, error) {
+	var out CheckoutView
+	if err := c.do(ctx, http.MethodPost, "/v1/checkouts", nil, r, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetCheckout calls GET /v1/checkouts/{id}.
+func (c *Client) GetCheckout(ctx context.Context, id string) (*CheckoutView, error) {
+	var out CheckoutView
+	if err := c.do(ctx, http.MethodGet, "/v1/checkouts/"+seg(id), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CheckinCheckout calls POST /v1/checkouts/{id}/checkin.
+func (c *Client) CheckinCheckout(ctx context.Context, id string) (*CheckoutView, error) {
+	var out CheckoutView
+	if err := c.do(ctx, http.MethodPost, "/v1/checkouts/"+seg(id)+"/checkin", nil, struct{}{}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PollInstructions calls GET /v1/agent/instructions (terminal token),
+// waiting up to wait for one.
+func (c *Client) PollInstructions(ctx context.Context, wait time.Duration) ([]latchkey.Instruction, error) {
+	var out struct {
+		Instructions []latchkey.Instruction `json:"instructions"`
+	}
+	q := url.Values{"wait": {wait.String()}}
+	if err := c.do(ctx, http.MethodGet, "/v1/agent/instructions", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Instructions, nil
+}
+
+// ReplyInstruction calls POST /v1/agent/instructions/{id}/reply; replies
+// are idempotent.
+func (c *Client) ReplyInstruction(ctx context.Context, id string, r latchkey.Reply) error {
+	body := struct {
+		Result string `json:"result"`
+		Detail string `json:"detail,omitempty"`
+	}{r.Result, r.Detail}
+	return c.do(ctx, http.MethodPost, "/v1/agent/instructions/"+seg(id)+"/reply", nil, body, nil)
+}

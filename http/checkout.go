@@ -1,0 +1,138 @@
+package http
+
+import (
+	nethttp "net/http"
+	"time"
+
+	"latchkey"
+)
+
+// checkoutBody is POST /v1/checkouts.
+type checkoutBody latchkey.CheckoutCreate
+
+func (b *checkoutBody) validate() error {
+	for _, f := range []struct{ name, v string }{{"groupset", b.GroupSet}, {"terminal", b.Terminal}} {
+		if err := latchkey.ValidName(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if b.Principal != "" {
+		if err := latchkey.ValidName("principal", b.Principal); err != nil {
+			return err
+		}
+	}
+	if b.Minutes < 0 || b.Minutes > latchkey.MaxGroupSetMinutes {
+		return latchkey.BadField("minutes", "minutes must be 1 to %d (and at most the group set's maximum)", latchkey.MaxGroupSetMinutes)
+	}
+	return nil
+}
+
+// checkoutView is a check-out's wire shape.
+type checkoutView struct {
+	latchkey.Checkout
+	CanCheckIn bool `json:"can_check_in"`
+}
+
+func checkoutAnswer(status int, c *latchkey.Checkout, err error) (int, any, error) {
+	if err != nil {
+		return 0, nil, err
+	}
+	return status, checkoutView{Checkout: *c, CanCheckIn: c.CanCheckIn()}, nil
+}
+
+func (s *Server) createCheckout(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	in, err := decode[checkoutBody](r, s.maxBody)
+	if err != nil {
+		return 0, nil, err
+	}
+	co, err := s.store.CreateCheckout(r.Context(), c, latchkey.CheckoutCreate(in))
+	return checkoutAnswer(nethttp.StatusAccepted, co, err)
+}
+
+func (s *Server) getCheckout(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	co, err := s.store.GetCheckout(r.Context(), c, r.PathValue("id"))
+	return checkoutAnswer(nethttp.StatusOK, co, err)
+}
+
+func (s *Server) checkinCheckout(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	if _, err := decode[emptyBody](r, s.maxBody); err != nil {
+		return 0, nil, err
+	}
+	co, err := s.store.CheckinCheckout(r.Context(), c, r.PathValue("id"))
+	return checkoutAnswer(nethttp.StatusOK, co, err)
+}
+
+// Agent long-poll bounds.
+const (
+	maxInstructionWait  = 60 * time.Second
+	instructionsPerPoll = 32
+	// instructionRecheck bounds a long-poll's sleep between looks at the
+	// store: an instruction whose lock lapsed becomes ready without a
+	// commit to wake anyone.
+	instructionRecheck = time.Second
+)
+
+// pollInstructions is GET /v1/agent/instructions?wait=30s: the terminal's
+// ready instructions, delivered now; with none ready it waits up to wait
+// for one, woken by commits (a new check-out or check-in is one).
+func (s *Server) pollInstructions(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	var wait time.Duration
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > maxInstructionWait {
+			return 0, nil, latchkey.BadField("wait", "wait must be a duration from 0s to %s, e.g. 30s", maxInstructionWait)
+		}
+		wait = d
+	}
+	ctx := r.Context()
+	deadline := time.Now().Add(wait)
+	for {
+		changed := s.store.EventsChanged() // before looking: a commit after it wakes us
+		ins, err := s.store.PollInstructions(ctx, c, instructionsPerPoll)
+		if err != nil {
+			return 0, nil, err
+		}
+		left := time.Until(deadline)
+		if len(ins) > 0 || left <= 0 {
+			if ins == nil {
+				ins = []latchkey.Instruction{}
+			}
+			return nethttp.StatusOK, map[string]any{"instructions": ins}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, nil, ctx.Err()
+		case <-s.streams.Done():
+			return nethttp.StatusOK, map[string]any{"instructions": []latchkey.Instruction{}}, nil
+		case <-changed:
+		case <-time.After(min(left, instructionRecheck)):
+		}
+	}
+}
+
+// replyBody is POST /v1/agent/instructions/{id}/reply.
+type replyBody struct {
+	Result string `json:"result"`
+	Detail string `json:"detail"`
+}
+
+func (b *replyBody) validate() error {
+	if b.Result != "ok" && b.Result != "error" {
+		return latchkey.BadField("result", `result must be "ok" or "error"`)
+	}
+	if len(b.Detail) > 1000 {
+		return latchkey.BadField("detail", "detail must be at most 1000 bytes")
+	}
+	return nil
+}
+
+func (s *Server) replyInstruction(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	in, err := decode[replyBody](r, s.maxBody)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.store.ReplyInstruction(r.Context(), c, r.PathValue("id"), latchkey.Reply{Result: in.Result, Detail: in.Detail}); err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusOK, map[string]string{}, nil
+}

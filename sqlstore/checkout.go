@@ -1,0 +1,344 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"latchkey"
+)
+
+var _ latchkey.CheckoutService = (*Store)(nil)
+
+const checkoutCols = "id, groupset_id, terminal_id, principal_id, login, groups_json, status, generation, started_at, expires_at, end_reason"
+
+func scanCheckout(row interface{ Scan(...any) error }) (latchkey.Checkout, error) {
+	var x latchkey.Checkout
+	var groups string
+	var gen, started, expires int64
+	if err := row.Scan(&x.ID, &x.GroupSet, &x.Terminal, &x.Principal, &x.Login, &groups, &x.Status, &gen,
+		&started, &expires, &x.EndReason); err != nil {
+		return x, err
+	}
+	x.Generation, x.StartedAt, x.ExpiresAt = uint64(gen), fromUS(started), fromUS(expires)
+	return x, json.Unmarshal([]byte(groups), &x.Groups)
+}
+
+const instrCols = "id, checkout_id, terminal_id, kind, login, groups_json, generation, ends_at, issued_at, attempt, state, ready_at, locked_until, result, detail"
+
+func scanInstruction(row interface{ Scan(...any) error }) (latchkey.Instruction, error) {
+	var x latchkey.Instruction
+	var groups string
+	var gen, ends, issued, ready, locked int64
+	if err := row.Scan(&x.ID, &x.Checkout, &x.Terminal, &x.Kind, &x.Login, &groups, &gen, &ends, &issued, &x.Attempt,
+		&x.State, &ready, &locked, &x.Result, &x.Detail); err != nil {
+		return x, err
+	}
+	x.Generation, x.EndsAt, x.IssuedAt, x.ReadyAt, x.LockedUntil = uint64(gen), fromUS(ends), fromUS(issued), fromUS(ready), fromUS(locked)
+	return x, json.Unmarshal([]byte(groups), &x.Groups)
+}
+
+func jsonStrings(v []string) string {
+	b, _ := json.Marshal(v) // strings only: cannot fail
+	return string(b)
+}
+
+func (t *tx) insertInstruction(x latchkey.Instruction) error {
+	_, err := t.exec("INSERT INTO instructions ("+instrCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		x.ID, x.Checkout, x.Terminal, x.Kind, x.Login, jsonStrings(x.Groups), int64(x.Generation), us(x.EndsAt),
+		us(x.IssuedAt), x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail)
+	return err
+}
+
+func (t *tx) saveInstruction(x latchkey.Instruction) error {
+	_, err := t.exec("UPDATE instructions SET attempt = ?, state = ?, ready_at = ?, locked_until = ?, result = ?, detail = ? WHERE id = ?",
+		x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail, x.ID)
+	return err
+}
+
+func (t *tx) saveCheckout(x latchkey.Checkout) error {
+	_, err := t.exec("UPDATE checkouts SET status = ?, end_reason = ? WHERE id = ?", x.Status, x.EndReason, x.ID)
+	return err
+}
+
+// checkoutLogin is the login the agent adds to the groups: the identity
+// of the person's ACTIVE session on that terminal, else their only
+// identity.
+func (t *tx) checkoutLogin(principal, terminal string) (string, error) {
+	var login string
+	err := t.queryRow("SELECT identity FROM sessions WHERE principal_id = ? AND terminal_id = ? AND status = 'active'", principal, terminal).Scan(&login)
+	if err == nil {
+		return login, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
+	rows, err := t.query("SELECT login FROM identities WHERE principal_id = ? ORDER BY login", principal)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var logins []string
+	for rows.Next() {
+		if err := rows.Scan(&login); err != nil {
+			return "", err
+		}
+		logins = append(logins, login)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if len(logins) != 1 {
+		return "", latchkey.Errorf(latchkey.ECONFLICT, "principal %s has %d identities and no session on this terminal: log on there first, so the check-out knows which login to use", principal, len(logins))
+	}
+	return logins[0], nil
+}
+
+// CreateCheckout starts a check-out: the rule decides, and the
+// check-out, its instruction and the terminal's new generation are
+// written together.
+func (s *Store) CreateCheckout(ctx context.Context, c latchkey.Caller, r latchkey.CheckoutCreate) (*latchkey.Checkout, error) {
+	if c.PrincipalID == "" {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "check-outs are requested with a user token")
+	}
+	if r.Principal == "" {
+		r.Principal = c.PrincipalID
+	}
+	if r.Principal != c.PrincipalID && !c.IsStaff() {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "only admins and delegates check out for someone else")
+	}
+	var out latchkey.Checkout
+	err := s.write(ctx, func(t *tx) error {
+		set, err := scanGroupSet(t.queryRow("SELECT "+groupSetCols+" FROM groupsets WHERE id = ?", r.GroupSet))
+		if err != nil {
+			return notFound(err, "group set %s not found", r.GroupSet)
+		}
+		var gen int64
+		if err := t.queryRow("SELECT checkout_generation FROM terminals WHERE id = ?"+t.s.d.forUpdate(), r.Terminal).Scan(&gen); err != nil {
+			return notFound(err, "terminal %s not found", r.Terminal)
+		}
+		var n int
+		if err := t.queryRow("SELECT COUNT(*) FROM principals WHERE id = ? AND NOT disabled", r.Principal).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "principal %s not found or disabled", r.Principal)
+		}
+		login, err := t.checkoutLogin(r.Principal, r.Terminal)
+		if err != nil {
+			return err
+		}
+		open, err := t.openInstructions(r.Terminal)
+		if err != nil {
+			return err
+		}
+		co, in, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: set, Terminal: r.Terminal, Principal: r.Principal,
+			Login: login, Minutes: r.Minutes, ByStaff: c.IsStaff(), Open: open, Generation: uint64(gen)},
+			func() string { return latchkey.NewID("co") }, t.now)
+		if err != nil {
+			return err
+		}
+		in.ID = latchkey.NewID("ins")
+		if _, err := t.exec("UPDATE terminals SET checkout_generation = ? WHERE id = ?", int64(co.Generation), r.Terminal); err != nil {
+			return err
+		}
+		if _, err := t.exec("INSERT INTO checkouts ("+checkoutCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			co.ID, co.GroupSet, co.Terminal, co.Principal, co.Login, jsonStrings(co.Groups), co.Status, int64(co.Generation),
+			us(co.StartedAt), us(co.ExpiresAt), co.EndReason); err != nil {
+			return err
+		}
+		if err := t.insertInstruction(in); err != nil {
+			return err
+		}
+		t.record(c.Actor(), co.Terminal, "checkout.request", co.ID, map[string]any{"principal": co.Principal, "groupset": co.GroupSet,
+			"groups": co.Groups, "generation": co.Generation, "expires_at": co.ExpiresAt})
+		out = co
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// openInstructions are a terminal's instructions not done or cancelled.
+func (t *tx) openInstructions(terminal string) ([]latchkey.Instruction, error) {
+	rows, err := t.query("SELECT "+instrCols+" FROM instructions WHERE terminal_id = ? AND state IN ('pending', 'delivered') ORDER BY generation, issued_at", terminal)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []latchkey.Instruction
+	for rows.Next() {
+		x, err := scanInstruction(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// GetCheckout reads a check-out with its delivery attempts.
+func (s *Store) GetCheckout(ctx context.Context, c latchkey.Caller, id string) (*latchkey.Checkout, error) {
+	x, err := scanCheckout(s.queryRow(ctx, "SELECT "+checkoutCols+" FROM checkouts WHERE id = ?", id))
+	if err != nil {
+		return nil, notFound(err, "check-out %s not found", id)
+	}
+	if !c.IsStaff() && c.PrincipalID != x.Principal && c.TerminalID != x.Terminal {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "check-out %s not found", id)
+	}
+	if err := s.queryRow(ctx, "SELECT COALESCE(MAX(attempt), 0) FROM instructions WHERE checkout_id = ? AND kind = 'checkout'", id).Scan(&x.Attempts); err != nil {
+		return nil, err
+	}
+	return &x, nil
+}
+
+// CheckinCheckout checks a check-out in at the person's or staff's
+// request.
+func (s *Store) CheckinCheckout(ctx context.Context, c latchkey.Caller, id string) (*latchkey.Checkout, error) {
+	var out latchkey.Checkout
+	err := s.write(ctx, func(t *tx) error {
+		x, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?"+t.s.d.forUpdate(), id))
+		if err != nil {
+			return notFound(err, "check-out %s not found", id)
+		}
+		if !c.IsStaff() && c.PrincipalID != x.Principal {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "check-out %s not found", id)
+		}
+		out, err = t.checkin(x, "checkin", c.Actor())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// checkin applies DecideCheckin to x and its checkout instruction.
+func (t *tx) checkin(x latchkey.Checkout, reason, actor string) (latchkey.Checkout, error) {
+	in, err := scanInstruction(t.queryRow("SELECT "+instrCols+" FROM instructions WHERE checkout_id = ? AND kind = 'checkout'", x.ID))
+	if err != nil {
+		return x, fmt.Errorf("check-out %s: its instruction: %w", x.ID, err)
+	}
+	x, in, removal, err := latchkey.DecideCheckin(x, in, reason, func() string { return latchkey.NewID("ins") }, t.now)
+	if err != nil {
+		return x, err
+	}
+	if err := t.saveCheckout(x); err != nil {
+		return x, err
+	}
+	if err := t.saveInstruction(in); err != nil {
+		return x, err
+	}
+	d := map[string]any{"principal": x.Principal, "reason": reason, "removal": removal != nil}
+	if removal != nil {
+		if err := t.insertInstruction(*removal); err != nil {
+			return x, err
+		}
+	}
+	action := "checkout.checkin"
+	if reason == "expired" {
+		action = "checkout.expire"
+	}
+	t.record(actor, x.Terminal, action, x.ID, d)
+	return x, nil
+}
+
+// PollInstructions settles the terminal's lapsed instructions and
+// delivers those ready, oldest generation first.
+func (s *Store) PollInstructions(ctx context.Context, c latchkey.Caller, max int) ([]latchkey.Instruction, error) {
+	if c.Role != latchkey.RoleTerminal {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "instructions are for a terminal's agent")
+	}
+	var out []latchkey.Instruction
+	err := s.write(ctx, func(t *tx) error {
+		out = nil
+		open, err := t.openInstructions(c.TerminalID)
+		if err != nil {
+			return err
+		}
+		for _, in := range open {
+			if len(out) == max {
+				break
+			}
+			in, _ = latchkey.SettleInstruction(in, t.now)
+			in, ok := latchkey.Deliver(in, s.opts.Checkouts, t.now)
+			if !ok {
+				continue
+			}
+			if err := t.saveInstruction(in); err != nil {
+				return err
+			}
+			t.record(c.TerminalID, c.TerminalID, "checkout.deliver", in.Checkout, map[string]any{"instruction": in.ID,
+				"kind": in.Kind, "attempt": in.Attempt, "locked_until": in.LockedUntil})
+			out = append(out, in)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ReplyInstruction records the agent's reply to one of its terminal's
+// instructions.
+func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id string, r latchkey.Reply) error {
+	if c.Role != latchkey.RoleTerminal {
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "replies come from a terminal's agent")
+	}
+	return s.write(ctx, func(t *tx) error {
+		in, err := scanInstruction(t.queryRow("SELECT "+instrCols+" FROM instructions WHERE id = ?"+t.s.d.forUpdate(), id))
+		if err != nil {
+			return notFound(err, "instruction %s not found", id)
+		}
+		if in.Terminal != c.TerminalID {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "instruction %s not found", id)
+		}
+		co, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?"+t.s.d.forUpdate(), in.Checkout))
+		if err != nil {
+			return err
+		}
+		co, in, changed := latchkey.DecideReply(co, in, r)
+		if !changed {
+			return nil // a repeat: answered the same, changes nothing
+		}
+		if err := t.saveInstruction(in); err != nil {
+			return err
+		}
+		if err := t.saveCheckout(co); err != nil {
+			return err
+		}
+		t.record(c.TerminalID, c.TerminalID, "checkout.reply", co.ID, map[string]any{"instruction": in.ID, "kind": in.Kind,
+			"result": r.Result, "detail": r.Detail, "status": co.Status, "principal": co.Principal})
+		return nil
+	})
+}
+
+// SweepCheckouts checks in expired check-outs (each in its own
+// transaction: a durable job, retried by the next sweep if it fails).
+func (s *Store) SweepCheckouts(ctx context.Context) (int, error) {
+	ids, err := s.queryNames(ctx, "SELECT id FROM checkouts WHERE status IN ('checking_out', 'checked_out') AND expires_at <= ?", us(s.now()))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		err := s.write(ctx, func(t *tx) error {
+			x, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?"+t.s.d.forUpdate(), id))
+			if err != nil {
+				return err
+			}
+			if !x.Expired(t.now) {
+				return nil // checked in meanwhile
+			}
+			_, err = t.checkin(x, "expired", "system")
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
