@@ -56,6 +56,7 @@ func init() {
 	register("lock", command{runLock, lockSynopsis})
 	register("config", command{runConfig, configSynopsis})
 	register("groupset", command{runGroupSet, groupSetSynopsis})
+	register("agent", command{runAgent, agentSynopsis})
 	register("audit", command{runAudit, auditSynopsis})
 	register("version", command{runVersion, []string{"version"}})
 	register("help", command{runHelp, []string{"help [COMMAND]"}})

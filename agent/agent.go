@@ -1,0 +1,182 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"latchkey"
+	"latchkey/client"
+)
+
+// Agent runs one terminal's instructions.
+type Agent struct {
+	Client   *client.Client // with the terminal's token
+	Journal  *Journal
+	Executor Executor
+	Log      *slog.Logger
+	// Wait is the long-poll length (default 30 s); Now the clock (default
+	// time.Now).
+	Wait time.Duration
+	Now  func() time.Time
+
+	mu sync.Mutex // one change of memberships at a time: instructions and expiry
+}
+
+// Run polls and executes until ctx ends. Every second (and after every
+// poll) it also removes the memberships whose end has passed, by its own
+// clock, whether or not the server can be reached.
+func (a *Agent) Run(ctx context.Context) error {
+	if a.Wait == 0 {
+		a.Wait = 30 * time.Second
+	}
+	go a.expireLoop(ctx)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		ins, err := a.Client.PollInstructions(ctx, a.Wait)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			a.logger().Warn("poll failed; retrying", "err", err, "in", backoff)
+			sleep(ctx, jitter(backoff))
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		for _, in := range ins {
+			if err := a.Handle(ctx, in); err != nil && ctx.Err() == nil {
+				a.logger().Error("instruction", "id", in.ID, "err", err)
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+func (a *Agent) logger() *slog.Logger {
+	if a.Log == nil {
+		return slog.Default()
+	}
+	return a.Log
+}
+
+func (a *Agent) now() time.Time {
+	if a.Now == nil {
+		return time.Now()
+	}
+	return a.Now()
+}
+
+// Handle executes one instruction exactly once and replies: a
+// re-delivered instruction is not executed again, only its recorded reply
+// is sent. The journal is synced before the reply leaves.
+func (a *Agent) Handle(ctx context.Context, in latchkey.Instruction) error {
+	e, err := a.Journal.Lookup(ctx, in.ID)
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		done, err := a.execute(ctx, in)
+		if err != nil {
+			return err
+		}
+		e = &done
+	}
+	return a.reply(ctx, in.ID, *e)
+}
+
+// execute applies the instruction's changes and journals them. A crash
+// between applying and journalling is safe: the instruction is
+// re-delivered, the same changes are computed from the same journal, and
+// the executor skips what is already applied.
+func (a *Agent) execute(ctx context.Context, in latchkey.Instruction) (Executed, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, err := a.Journal.Memberships(ctx)
+	if err != nil {
+		return Executed{}, err
+	}
+	now := a.now()
+	e := Executed{Result: "ok"}
+	for _, ch := range latchkey.ApplyInstruction(m, in, now) {
+		if _, err := a.Executor.Apply(ch, in.ID); err != nil {
+			e = Executed{Result: "error", Detail: err.Error()}
+			if m, err = a.Journal.Memberships(ctx); err != nil { // keep the journal's view: nothing recorded
+				return Executed{}, err
+			}
+			break
+		}
+	}
+	if err := a.Journal.Record(ctx, in.ID, in.Kind, e, m, now); err != nil {
+		return Executed{}, err
+	}
+	a.logger().Info("executed", "instruction", in.ID, "kind", in.Kind, "groups", in.Groups, "login", in.Login, "result", e.Result)
+	return e, nil
+}
+
+// reply sends the reply, retrying with jittered backoff for a while; if
+// it never gets through, the server re-delivers the instruction after its
+// lock lapses and the journal answers again.
+func (a *Agent) reply(ctx context.Context, id string, e Executed) error {
+	backoff := 50 * time.Millisecond
+	var err error
+	for range 8 {
+		if err = a.Client.ReplyInstruction(ctx, id, latchkey.Reply{Result: e.Result, Detail: e.Detail}); err == nil || ctx.Err() != nil {
+			return err
+		}
+		if latchkey.ErrorCode(err) != "" && latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE {
+			return err // the server refused it: retrying will not help
+		}
+		sleep(ctx, jitter(backoff))
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	return err
+}
+
+// expireLoop removes expired memberships every second.
+func (a *Agent) expireLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.ExpireNow(ctx); err != nil && ctx.Err() == nil {
+				a.logger().Error("expire memberships", "err", err)
+			}
+		}
+	}
+}
+
+// ExpireNow removes the memberships whose end has passed.
+func (a *Agent) ExpireNow(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, err := a.Journal.Memberships(ctx)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	changes := latchkey.ExpireMemberships(m, now)
+	if len(changes) == 0 {
+		return nil
+	}
+	for _, ch := range changes {
+		if _, err := a.Executor.Apply(ch, "expiry"); err != nil {
+			return err
+		}
+	}
+	return a.Journal.Record(ctx, "", "", Executed{}, m, now)
+}
+
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}

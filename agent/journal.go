@@ -1,0 +1,108 @@
+package agent
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // driver "sqlite"
+
+	"latchkey"
+)
+
+// Journal is the agent's durable record (a SQLite file in its state
+// directory, synced on every commit): the instructions it executed with
+// the reply it made, and the memberships it applied with their
+// generation and end.
+type Journal struct {
+	db *sql.DB
+}
+
+// Executed is a journalled instruction's reply.
+type Executed struct {
+	Result, Detail string
+}
+
+// OpenJournal opens (creating) the journal in dir.
+func OpenJournal(dir string) (*Journal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	dsn := "file:" + filepath.Join(dir, "journal.db") + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS executed (
+			id TEXT PRIMARY KEY, kind TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL);
+		CREATE TABLE IF NOT EXISTS memberships (
+			grp TEXT NOT NULL, login TEXT NOT NULL, generation INTEGER NOT NULL, ends_at INTEGER NOT NULL,
+			PRIMARY KEY (grp, login));`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", dir, err)
+	}
+	return &Journal{db: db}, nil
+}
+
+// Close closes the journal.
+func (j *Journal) Close() error { return j.db.Close() }
+
+// Lookup returns the reply recorded for an instruction already executed.
+func (j *Journal) Lookup(ctx context.Context, id string) (*Executed, error) {
+	var e Executed
+	err := j.db.QueryRowContext(ctx, "SELECT result, detail FROM executed WHERE id = ?", id).Scan(&e.Result, &e.Detail)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return &e, err
+}
+
+// Memberships returns the memberships the agent has applied.
+func (j *Journal) Memberships(ctx context.Context) (map[latchkey.MemberKey]latchkey.Membership, error) {
+	rows, err := j.db.QueryContext(ctx, "SELECT grp, login, generation, ends_at FROM memberships")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[latchkey.MemberKey]latchkey.Membership{}
+	for rows.Next() {
+		var k latchkey.MemberKey
+		var gen, ends int64
+		if err := rows.Scan(&k.Group, &k.Login, &gen, &ends); err != nil {
+			return nil, err
+		}
+		m[k] = latchkey.Membership{Generation: uint64(gen), EndsAt: time.UnixMicro(ends).UTC()}
+	}
+	return m, rows.Err()
+}
+
+// Record stores, in one synced transaction, the memberships as they are
+// now and (when id is not "") the instruction executed with its reply.
+func (j *Journal) Record(ctx context.Context, id, kind string, e Executed, m map[latchkey.MemberKey]latchkey.Membership, now time.Time) error {
+	tx, err := j.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM memberships"); err != nil {
+		return err
+	}
+	for k, v := range m {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO memberships (grp, login, generation, ends_at) VALUES (?, ?, ?, ?)",
+			k.Group, k.Login, int64(v.Generation), v.EndsAt.UnixMicro()); err != nil {
+			return err
+		}
+	}
+	if id != "" {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO executed (id, kind, result, detail, at) VALUES (?, ?, ?, ?, ?)",
+			id, kind, e.Result, e.Detail, now.UnixMicro()); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
