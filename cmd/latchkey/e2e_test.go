@@ -117,6 +117,16 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("groupset create with a bad group: %s", out)
 	}
 
+	// A check-out on counter A, where Ann is logged on, by the admin for
+	// her: checking_out until an agent confirms; check-in is immediate.
+	co := field(cli(0, "checkout", "request", "--groupset", gs, "--terminal", ta, "--principal", ann, "--minutes", "10"), "checkout")
+	if out := cli(0, "checkout", "show", co); field(out, "status") != "checking_out" || field(out, "login") != "ann" {
+		t.Fatalf("checkout show: %s", out)
+	}
+	if out := cli(0, "checkout", "checkin", co); field(out, "status") != "checked_in" {
+		t.Fatalf("checkout checkin: %s", out)
+	}
+
 	// Edit locks: a delegate waits in the queue with --wait and is granted
 	// the lock the moment the admin releases it.
 	dee := field(cli(0, "principal", "create", "--name", "Dee", "--role", "delegate"), "id")

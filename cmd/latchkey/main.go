@@ -57,6 +57,7 @@ func init() {
 	register("config", command{runConfig, configSynopsis})
 	register("groupset", command{runGroupSet, groupSetSynopsis})
 	register("agent", command{runAgent, agentSynopsis})
+	register("checkout", command{runCheckout, checkoutSynopsis})
 	register("audit", command{runAudit, auditSynopsis})
 	register("version", command{runVersion, []string{"version"}})
 	register("help", command{runHelp, []string{"help [COMMAND]"}})
