@@ -35,6 +35,7 @@ const (
 const (
 	DefaultInstructionLock = 5 * time.Minute  // groups stay locked without a reply
 	DefaultRedelivery      = 10 * time.Minute // after the lock lapses, at most this until re-sent
+	DefaultCheckoutWarning = 5 * time.Minute  // the holder is warned this long before the end
 )
 
 // CheckoutTimeouts are the interrupted-transaction timeouts.
@@ -231,6 +232,43 @@ func DecideCheckin(c Checkout, checkoutInstr Instruction, reason string, ids fun
 	return c, checkoutInstr, &in, nil
 }
 
+// DecideExtend moves a check-out's end to now + minutes, no later than
+// its start plus the group set's maximum. The agent must learn the new
+// end, since it removes the memberships by itself at the old one: a
+// checkout instruction not yet delivered gets the new end in place;
+// otherwise a new checkout instruction of the same generation carries it
+// (ApplyInstruction only moves the end of that generation's
+// memberships). Only a checking_out or checked_out check-out can be
+// extended (conflict), and only to a later end (bad_request).
+func DecideExtend(c Checkout, set GroupSet, minutes int, checkoutInstr Instruction, ids func() string, now time.Time) (Checkout, Instruction, *Instruction, error) {
+	if !c.CanCheckIn() {
+		return c, checkoutInstr, nil, Errorf(ECONFLICT, "check-out %s is %s", c.ID, c.Status).With("status", c.Status)
+	}
+	limit := c.StartedAt.Add(time.Duration(set.MaxMinutes) * time.Minute)
+	end := now.Add(time.Duration(minutes) * time.Minute)
+	if minutes < 1 || end.After(limit) {
+		return c, checkoutInstr, nil, BadField("minutes", "the check-out can run until %s at most (the group set's %d minutes from its start)",
+			limit.Format(time.RFC3339), set.MaxMinutes).With("limit", limit)
+	}
+	if !end.After(c.ExpiresAt) {
+		return c, checkoutInstr, nil, BadField("minutes", "the check-out already runs until %s", c.ExpiresAt.Format(time.RFC3339))
+	}
+	c.ExpiresAt = end
+	if checkoutInstr.State == InstrPending && checkoutInstr.Attempt == 0 {
+		checkoutInstr.EndsAt = end
+		return c, checkoutInstr, nil, nil
+	}
+	in := Instruction{ID: ids(), Checkout: c.ID, Terminal: c.Terminal, Kind: InstrCheckout, Login: c.Login, Groups: c.Groups,
+		Generation: c.Generation, EndsAt: end, IssuedAt: now, State: InstrPending, ReadyAt: now}
+	return c, checkoutInstr, &in, nil
+}
+
+// WarningDue says whether a check-out is due its expiry warning: it runs,
+// and ends within warning of now.
+func (c Checkout) WarningDue(warning time.Duration, now time.Time) bool {
+	return c.CanCheckIn() && warning > 0 && !now.Before(c.ExpiresAt.Add(-warning)) && now.Before(c.ExpiresAt)
+}
+
 // Expired says whether a check-out's time has run out: it is then
 // checked in by the server (DecideCheckin with reason expired).
 func (c Checkout) Expired(now time.Time) bool { return c.CanCheckIn() && !now.Before(c.ExpiresAt) }
@@ -267,7 +305,13 @@ func ApplyInstruction(m map[MemberKey]Membership, in Instruction, now time.Time)
 		cur, has := m[k]
 		switch in.Kind {
 		case InstrCheckout:
-			if !now.Before(in.EndsAt) || has && cur.Generation >= in.Generation {
+			switch {
+			case !now.Before(in.EndsAt) || has && cur.Generation > in.Generation:
+				continue
+			case has && cur.Generation == in.Generation: // an extension: the same grant, a later end
+				if in.EndsAt.After(cur.EndsAt) {
+					m[k] = Membership{Generation: cur.Generation, EndsAt: in.EndsAt}
+				}
 				continue
 			}
 			if !has {
@@ -391,6 +435,10 @@ type CheckoutService interface {
 	CreateCheckout(ctx context.Context, c Caller, r CheckoutCreate) (*Checkout, error)
 	// GetCheckout: staff, the person, or the terminal.
 	GetCheckout(ctx context.Context, c Caller, id string) (*Checkout, error)
+	// ExtendCheckout moves the end of a running check-out to now +
+	// minutes, within the group set's maximum from its start (staff or
+	// the person).
+	ExtendCheckout(ctx context.Context, c Caller, id string, minutes int) (*Checkout, error)
 	// CheckinCheckout: staff or the person; conflict when it cannot be
 	// checked in.
 	CheckinCheckout(ctx context.Context, c Caller, id string) (*Checkout, error)

@@ -274,3 +274,74 @@ func TestGroupSetValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestDecideExtend(t *testing.T) {
+	co, in, _ := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: "p_ann", Login: "ann", Minutes: 20, Generation: 2}, seqIDs(), ct0)
+	delivered, _ := latchkey.Deliver(in, tmo, ct0)
+	at := ct0.Add(10 * time.Minute)
+	for _, c := range []struct {
+		name     string
+		co       latchkey.Checkout
+		in       latchkey.Instruction
+		minutes  int
+		code     string
+		newInstr bool
+		end      time.Time
+	}{
+		{"not yet delivered: the instruction's end moves", co, in, 40, "", false, at.Add(40 * time.Minute)},
+		{"delivered: a new instruction of the same generation", co, delivered, 40, "", true, at.Add(40 * time.Minute)},
+		{"up to the set's maximum from the start", co, delivered, 50, "", true, ct0.Add(60 * time.Minute)},
+		{"past the maximum", co, delivered, 51, latchkey.EBADREQUEST, false, time.Time{}},
+		{"not later than now", co, delivered, 5, latchkey.EBADREQUEST, false, time.Time{}},
+		{"checked in", func() latchkey.Checkout { x := co; x.Status = latchkey.CheckedIn; return x }(), delivered, 30, latchkey.ECONFLICT, false, time.Time{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, gotIn, n, err := latchkey.DecideExtend(c.co, admin, c.minutes, c.in, seqIDs(), at)
+			if latchkey.ErrorCode(err) != c.code {
+				t.Fatalf("error %v, want %q", err, c.code)
+			}
+			if c.code != "" {
+				if got.ExpiresAt != c.co.ExpiresAt || n != nil {
+					t.Fatal("a refused extension changed something")
+				}
+				return
+			}
+			if !got.ExpiresAt.Equal(c.end) || (n != nil) != c.newInstr {
+				t.Fatalf("expires %s, new instruction %+v; want %s, new: %v", got.ExpiresAt, n, c.end, c.newInstr)
+			}
+			if n == nil && !gotIn.EndsAt.Equal(c.end) {
+				t.Fatalf("the undelivered instruction ends %s, want %s", gotIn.EndsAt, c.end)
+			}
+			if n != nil && (n.Generation != c.co.Generation || !n.EndsAt.Equal(c.end) || n.Kind != latchkey.InstrCheckout) {
+				t.Fatalf("extension instruction %+v", n)
+			}
+		})
+	}
+}
+
+// On the agent, an extension of the same generation moves the end
+// without touching the group; an older generation's extension does not.
+func TestApplyExtension(t *testing.T) {
+	m := map[latchkey.MemberKey]latchkey.Membership{}
+	co := func(gen uint64, ends time.Time) latchkey.Instruction {
+		return latchkey.Instruction{Kind: latchkey.InstrCheckout, Login: "ann", Groups: []string{"wheel"}, Generation: gen, EndsAt: ends}
+	}
+	k := latchkey.MemberKey{Group: "wheel", Login: "ann"}
+	latchkey.ApplyInstruction(m, co(3, ct0.Add(time.Hour)), ct0)
+	if ch := latchkey.ApplyInstruction(m, co(3, ct0.Add(2*time.Hour)), ct0); len(ch) != 0 || !m[k].EndsAt.Equal(ct0.Add(2*time.Hour)) {
+		t.Fatalf("extension: %v, %+v; want no change, end moved", ch, m[k])
+	}
+	if latchkey.ApplyInstruction(m, co(3, ct0.Add(time.Hour)), ct0); !m[k].EndsAt.Equal(ct0.Add(2 * time.Hour)) {
+		t.Fatal("a stale re-delivery moved the end back")
+	}
+	latchkey.ApplyInstruction(m, co(5, ct0.Add(time.Hour)), ct0)
+	if latchkey.ApplyInstruction(m, co(3, ct0.Add(5*time.Hour)), ct0); m[k].Generation != 5 || !m[k].EndsAt.Equal(ct0.Add(time.Hour)) {
+		t.Fatalf("an older generation's extension changed the newer membership: %+v", m[k])
+	}
+	if !(latchkey.Checkout{Status: latchkey.CheckedOut, ExpiresAt: ct0.Add(time.Hour)}).WarningDue(5*time.Minute, ct0.Add(55*time.Minute)) {
+		t.Fatal("the warning is due 5 minutes before the end")
+	}
+	if (latchkey.Checkout{Status: latchkey.CheckedOut, ExpiresAt: ct0.Add(time.Hour)}).WarningDue(5*time.Minute, ct0.Add(54*time.Minute)) {
+		t.Fatal("the warning came early")
+	}
+}

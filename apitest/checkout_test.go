@@ -178,3 +178,64 @@ func TestCheckoutFlow(t *testing.T) {
 		}
 	})
 }
+
+// Extending in place, up to the set's maximum, reaches the agent as an
+// instruction of the same generation; the holder is warned on the stream
+// before the end, and again after an extension.
+func TestCheckoutExtendAndWarn(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 1)
+		ctx := context.Background()
+		set, err := w.admin.CreateGroupSet(ctx, latchkey.GroupSet{Name: "tools", Groups: []string{"wheel"}, MaxMinutes: 60, Eligible: []string{w.alice.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.mustLogin(0, "alice", false)
+		alice := w.userClient("alice")
+		events := stream(t, alice, latchkey.TopicCheckouts)
+		co, err := alice.CreateCheckout(ctx, latchkey.CheckoutCreate{GroupSet: set.ID, Terminal: w.terms[0].ID, Minutes: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins, _ := w.tc[0].PollInstructions(ctx, 0)
+		if err := w.tc[0].ReplyInstruction(ctx, ins[0].ID, latchkey.Reply{Result: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+
+		w.clock.Advance(16 * time.Minute) // within the 5-minute warning
+		if _, err := w.store.SweepCheckouts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		warn := nextEvent(t, events, 5*time.Second, isAction("checkout.warn", co.ID))
+		if detail(warn, "principal") != w.alice.ID {
+			t.Fatalf("warning %s", warn.Details)
+		}
+		if _, err := alice.ExtendCheckout(ctx, co.ID, 45); latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
+			t.Fatalf("past the set's maximum from the start: %v, want bad_request", err)
+		}
+		ext, err := alice.ExtendCheckout(ctx, co.ID, 30)
+		if err != nil || !ext.ExpiresAt.Equal(w.clock.Now().Add(30*time.Minute)) || ext.Status != latchkey.CheckedOut {
+			t.Fatalf("extend: %+v, %v", ext, err)
+		}
+		ins, _ = w.tc[0].PollInstructions(ctx, 0)
+		if len(ins) != 1 || ins[0].Kind != latchkey.InstrCheckout || ins[0].Generation != co.Generation || !ins[0].EndsAt.Equal(ext.ExpiresAt) {
+			t.Fatalf("the extension reaches the agent as %+v", ins)
+		}
+		if err := w.tc[0].ReplyInstruction(ctx, ins[0].ID, latchkey.Reply{Result: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(26 * time.Minute)
+		if n, err := w.store.SweepCheckouts(ctx); err != nil || n != 1 {
+			t.Fatalf("sweep: %d, %v; want the warning again", n, err)
+		}
+		nextEvent(t, events, 5*time.Second, isAction("checkout.warn", co.ID))
+		w.clock.Advance(5 * time.Minute)
+		if _, err := w.store.SweepCheckouts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		nextEvent(t, events, 5*time.Second, isAction("checkout.expire", co.ID))
+		if _, err := alice.ExtendCheckout(ctx, co.ID, 5); latchkey.ErrorCode(err) != latchkey.ECONFLICT {
+			t.Fatalf("extending a checked-in check-out: %v, want conflict", err)
+		}
+	})
+}

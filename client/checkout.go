@@ -43,6 +43,19 @@ func (c *Client) CheckinCheckout(ctx context.Context, id string) (*CheckoutView,
 	return &out, nil
 }
 
+// ExtendCheckout calls POST /v1/checkouts/{id}/extend: the check-out
+// runs until now + minutes, within its group set's maximum.
+func (c *Client) ExtendCheckout(ctx context.Context, id string, minutes int) (*CheckoutView, error) {
+	var out CheckoutView
+	body := struct {
+		Minutes int `json:"minutes"`
+	}{minutes}
+	if err := c.do(ctx, http.MethodPost, "/v1/checkouts/"+seg(id)+"/extend", nil, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // PollInstructions calls GET /v1/agent/instructions (terminal token),
 // waiting up to wait for one.
 func (c *Client) PollInstructions(ctx context.Context, wait time.Duration) ([]latchkey.Instruction, error) {

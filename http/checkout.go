@@ -62,6 +62,27 @@ func (s *Server) checkinCheckout(r *nethttp.Request, c latchkey.Caller) (int, an
 	return checkoutAnswer(nethttp.StatusOK, co, err)
 }
 
+// extendBody is POST /v1/checkouts/{id}/extend: run until now + minutes.
+type extendBody struct {
+	Minutes int `json:"minutes"`
+}
+
+func (b *extendBody) validate() error {
+	if b.Minutes < 1 || b.Minutes > latchkey.MaxGroupSetMinutes {
+		return latchkey.BadField("minutes", "minutes must be 1 to %d (and within the group set's maximum)", latchkey.MaxGroupSetMinutes)
+	}
+	return nil
+}
+
+func (s *Server) extendCheckout(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	in, err := decode[extendBody](r, s.maxBody)
+	if err != nil {
+		return 0, nil, err
+	}
+	co, err := s.store.ExtendCheckout(r.Context(), c, r.PathValue("id"), in.Minutes)
+	return checkoutAnswer(nethttp.StatusOK, co, err)
+}
+
 // Agent long-poll bounds.
 const (
 	maxInstructionWait  = 60 * time.Second

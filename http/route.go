@@ -90,6 +90,7 @@ func (s *Server) routes() {
 	s.route("POST /v1/checkouts", people, s.createCheckout)
 	s.route("GET /v1/checkouts/{id}", peopleOrTerminal, s.getCheckout)
 	s.route("POST /v1/checkouts/{id}/checkin", people, s.checkinCheckout)
+	s.route("POST /v1/checkouts/{id}/extend", people, s.extendCheckout)
 	s.route("GET /v1/agent/instructions", terminalOnly, s.pollInstructions)
 	s.route("POST /v1/agent/instructions/{id}/reply", terminalOnly, s.replyInstruction)
 

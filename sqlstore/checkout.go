@@ -59,8 +59,79 @@ func (t *tx) saveInstruction(x latchkey.Instruction) error {
 }
 
 func (t *tx) saveCheckout(x latchkey.Checkout) error {
-	_, err := t.exec("UPDATE checkouts SET status = ?, end_reason = ? WHERE id = ?", x.Status, x.EndReason, x.ID)
+	_, err := t.exec("UPDATE checkouts SET status = ?, end_reason = ?, expires_at = ? WHERE id = ?", x.Status, x.EndReason, us(x.ExpiresAt), x.ID)
 	return err
+}
+
+// checkoutInstructions are a check-out's checkout instructions, the
+// original first, then its extensions.
+func (t *tx) checkoutInstructions(id string) ([]latchkey.Instruction, error) {
+	rows, err := t.query("SELECT "+instrCols+" FROM instructions WHERE checkout_id = ? AND kind = 'checkout' ORDER BY issued_at, id", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []latchkey.Instruction
+	for rows.Next() {
+		x, err := scanInstruction(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("check-out %s has no instruction", id)
+	}
+	return out, nil
+}
+
+// ExtendCheckout moves a running check-out's end (staff or the person).
+func (s *Store) ExtendCheckout(ctx context.Context, c latchkey.Caller, id string, minutes int) (*latchkey.Checkout, error) {
+	var out latchkey.Checkout
+	err := s.write(ctx, func(t *tx) error {
+		x, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?"+t.s.d.forUpdate(), id))
+		if err != nil {
+			return notFound(err, "check-out %s not found", id)
+		}
+		if !c.IsStaff() && c.PrincipalID != x.Principal {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "check-out %s not found", id)
+		}
+		set, err := scanGroupSet(t.queryRow("SELECT "+groupSetCols+" FROM groupsets WHERE id = ?", x.GroupSet))
+		if err != nil {
+			return err
+		}
+		ins, err := t.checkoutInstructions(id)
+		if err != nil {
+			return err
+		}
+		x, orig, ext, err := latchkey.DecideExtend(x, set, minutes, ins[0], func() string { return latchkey.NewID("ins") }, t.now)
+		if err != nil {
+			return err
+		}
+		if err := t.saveCheckout(x); err != nil {
+			return err
+		}
+		if _, err := t.exec("UPDATE checkouts SET warned = FALSE WHERE id = ?", id); err != nil {
+			return err
+		}
+		if ext == nil {
+			if _, err := t.exec("UPDATE instructions SET ends_at = ? WHERE id = ?", us(orig.EndsAt), orig.ID); err != nil {
+				return err
+			}
+		} else if err := t.insertInstruction(*ext); err != nil {
+			return err
+		}
+		t.record(c.Actor(), x.Terminal, "checkout.extend", x.ID, map[string]any{"principal": x.Principal, "expires_at": x.ExpiresAt})
+		out = x
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // checkoutLogin is the login the agent adds to the groups: the identity
@@ -219,12 +290,16 @@ func (s *Store) CheckinCheckout(ctx context.Context, c latchkey.Caller, id strin
 
 // checkin applies DecideCheckin to x and its checkout instruction.
 func (t *tx) checkin(x latchkey.Checkout, reason, actor string) (latchkey.Checkout, error) {
-	in, err := scanInstruction(t.queryRow("SELECT "+instrCols+" FROM instructions WHERE checkout_id = ? AND kind = 'checkout'", x.ID))
+	ins, err := t.checkoutInstructions(x.ID)
 	if err != nil {
-		return x, fmt.Errorf("check-out %s: its instruction: %w", x.ID, err)
+		return x, err
 	}
-	x, in, removal, err := latchkey.DecideCheckin(x, in, reason, func() string { return latchkey.NewID("ins") }, t.now)
+	x, in, removal, err := latchkey.DecideCheckin(x, ins[0], reason, func() string { return latchkey.NewID("ins") }, t.now)
 	if err != nil {
+		return x, err
+	}
+	// Extensions not yet sent have nothing left to extend.
+	if _, err := t.exec("UPDATE instructions SET state = 'cancelled' WHERE checkout_id = ? AND kind = 'checkout' AND state = 'pending' AND attempt = 0 AND id <> ?", x.ID, in.ID); err != nil {
 		return x, err
 	}
 	if err := t.saveCheckout(x); err != nil {
@@ -315,14 +390,42 @@ func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id stri
 	})
 }
 
-// SweepCheckouts checks in expired check-outs (each in its own
-// transaction: a durable job, retried by the next sweep if it fails).
+// SweepCheckouts warns of check-outs about to end and checks in expired
+// ones (each in its own transaction: a durable job, retried by the next
+// sweep if it fails).
 func (s *Store) SweepCheckouts(ctx context.Context) (int, error) {
-	ids, err := s.queryNames(ctx, "SELECT id FROM checkouts WHERE status IN ('checking_out', 'checked_out') AND expires_at <= ?", us(s.now()))
+	now := s.now()
+	warn, err := s.queryNames(ctx, "SELECT id FROM checkouts WHERE status IN ('checking_out', 'checked_out') AND NOT warned AND expires_at <= ? AND expires_at > ?",
+		us(now.Add(s.opts.CheckoutWarning)), us(now))
 	if err != nil {
 		return 0, err
 	}
 	n := 0
+	for _, id := range warn {
+		err := s.write(ctx, func(t *tx) error {
+			res, err := t.exec("UPDATE checkouts SET warned = TRUE WHERE id = ? AND NOT warned", id)
+			if err != nil {
+				return err
+			}
+			if k, err := res.RowsAffected(); err != nil || k == 0 {
+				return err // another node warned
+			}
+			x, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?", id))
+			if err != nil {
+				return err
+			}
+			t.record("system", x.Terminal, "checkout.warn", x.ID, map[string]any{"principal": x.Principal, "expires_at": x.ExpiresAt})
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	ids, err := s.queryNames(ctx, "SELECT id FROM checkouts WHERE status IN ('checking_out', 'checked_out') AND expires_at <= ?", us(now))
+	if err != nil {
+		return n, err
+	}
 	for _, id := range ids {
 		err := s.write(ctx, func(t *tx) error {
 			x, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?"+t.s.d.forUpdate(), id))

@@ -38,6 +38,9 @@ type Options struct {
 	// Checkouts are the instruction timeouts (zero fields: the seed's 5
 	// and 10 minutes).
 	Checkouts latchkey.CheckoutTimeouts
+	// CheckoutWarning is how long before a check-out ends its person is
+	// warned on the event stream (default 5 minutes; negative: never).
+	CheckoutWarning time.Duration
 	// Committers is how many write transactions a PostgreSQL store runs at
 	// once, each a group commit of the writes waiting (default 4). SQLite
 	// always has one: it has one writer.
@@ -97,6 +100,9 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	}
 	if opts.Checkouts.InstructionLock <= 0 {
 		opts.Checkouts.InstructionLock = latchkey.DefaultInstructionLock
+	}
+	if opts.CheckoutWarning == 0 {
+		opts.CheckoutWarning = latchkey.DefaultCheckoutWarning
 	}
 	if opts.Checkouts.Redelivery <= 0 {
 		opts.Checkouts.Redelivery = latchkey.DefaultRedelivery

@@ -13,6 +13,7 @@ var checkoutSynopsis = []string{
 	"checkout request --groupset ID --terminal ID [--principal ID] [--minutes N]",
 	"checkout show ID",
 	"checkout checkin ID",
+	"checkout extend ID --minutes N",
 }
 
 func runCheckout(e *env, args []string) int {
@@ -20,6 +21,7 @@ func runCheckout(e *env, args []string) int {
 		"request": checkoutRequest,
 		"show":    checkoutShow,
 		"checkin": checkoutCheckin,
+		"extend":  checkoutExtend,
 	}, args)
 }
 
@@ -67,4 +69,26 @@ func (c *cmd) showCheckout(co *client.CheckoutView) int {
 		"terminal", co.Terminal, "expires", timeText(co.ExpiresAt), "can check in", strconv.FormatBool(co.CanCheckIn),
 		"attempts", strconv.Itoa(co.Attempts), "end reason", orDash(co.EndReason))
 	return 0
+}
+
+// checkoutExtend lets a running check-out run until now + --minutes.
+func checkoutExtend(e *env, args []string) int {
+	c := e.newCmd("checkout extend", synopsisOf(checkoutSynopsis, "checkout extend"), true)
+	minutes := c.fs.Int("minutes", 0, "run until this many minutes from now")
+	pos, st, ok := c.parse(args, "ID")
+	if !ok {
+		return st
+	}
+	if st := c.required("minutes"); st != 0 {
+		return st
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	co, err := cl.ExtendCheckout(c.ctx, pos[0], *minutes)
+	if err != nil {
+		return c.fail(err)
+	}
+	return c.showCheckout(co)
 }

@@ -25,7 +25,7 @@ import (
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--pprof-listen ADDR]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--pprof-listen ADDR]",
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -64,6 +64,9 @@ func runServe(e *env, args []string) int {
 		policy.Managed[domain] = lock
 		return nil
 	})
+	instrLock := c.fs.Duration("instruction-lock", latchkey.DefaultInstructionLock, "how long a delivered instruction's groups stay locked without a reply")
+	redelivery := c.fs.Duration("redelivery", latchkey.DefaultRedelivery, "after an instruction's lock lapses, at most this until it is re-sent")
+	warning := c.fs.Duration("checkout-warning", latchkey.DefaultCheckoutWarning, "warn a check-out's holder this long before it ends (0: never)")
 	committers := c.fs.Int("pg-committers", 4, "PostgreSQL: write transactions (group commits) a node runs at once")
 	pprofAddr := c.fs.String("pprof-listen", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
 	if _, st, ok := c.parse(args); !ok {
@@ -74,6 +77,8 @@ func runServe(e *env, args []string) int {
 		return c.usageError("--sweep-interval must be positive")
 	case *tokenTTL <= 0:
 		return c.usageError("--token-ttl must be positive")
+	case *instrLock <= 0 || *redelivery <= 0 || *warning < 0:
+		return c.usageError("--instruction-lock and --redelivery must be positive, --checkout-warning not negative")
 	case *committers < 1:
 		return c.usageError("--pg-committers must be at least 1")
 	case *maxFailures < 0:
@@ -112,7 +117,14 @@ func runServe(e *env, args []string) int {
 		TokenTTL:   *tokenTTL,
 		Config:     policy,
 		Committers: *committers,
-		Logger:     logger,
+		Checkouts:  latchkey.CheckoutTimeouts{InstructionLock: *instrLock, Redelivery: *redelivery},
+		CheckoutWarning: func() time.Duration {
+			if *warning == 0 {
+				return -1 // never
+			}
+			return *warning
+		}(),
+		Logger: logger,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: open store: %v\n", err)
