@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -126,7 +127,8 @@ func (a *Agent) reply(ctx context.Context, id string, e Executed) error {
 		if err = a.Client.ReplyInstruction(ctx, id, latchkey.Reply{Result: e.Result, Detail: e.Detail}); err == nil || ctx.Err() != nil {
 			return err
 		}
-		if latchkey.ErrorCode(err) != "" && latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE {
+		var refused *latchkey.Error
+		if errors.As(err, &refused) && refused.Code != latchkey.EUNAVAILABLE {
 			return err // the server refused it: retrying will not help
 		}
 		sleep(ctx, jitter(backoff))

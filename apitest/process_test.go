@@ -107,8 +107,8 @@ var procSeq struct {
 
 // startServer runs `latchkey serve` on storeURL and dataDir, listening on
 // 127.0.0.1 with a kernel-picked port, and returns once it says where it
-// listens. The process is killed when t ends.
-func startServer(t *testing.T, storeURL, dataDir string) *proc {
+// listens, with extra flags added. The process is killed when t ends.
+func startServer(t *testing.T, storeURL, dataDir string, extra ...string) *proc {
 	t.Helper()
 	bin := latchkeyBinary(t)
 	procSeq.mu.Lock()
@@ -117,11 +117,9 @@ func startServer(t *testing.T, storeURL, dataDir string) *proc {
 	procSeq.mu.Unlock()
 
 	p := &proc{t: t, name: name, out: newProcOutput(), done: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve",
-		"--listen", "127.0.0.1:0",
-		"--data-dir", dataDir,
-		"--store", storeURL,
-		"--argon2-time", "1", "--argon2-memory", "64", "--argon2-threads", "1")
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--store", storeURL,
+		"--argon2-time", "1", "--argon2-memory", "64", "--argon2-threads", "1"}, extra...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(),
 		"LATCHKEY_ADMIN_PASSWORD="+procAdminPassword,
 		"LOG_LEVEL=info", "LOG_FORMAT=text")
