@@ -445,6 +445,9 @@ type CheckoutService interface {
 	// PollInstructions delivers the calling terminal's ready instructions
 	// (at most max), locking their groups.
 	PollInstructions(ctx context.Context, c Caller, max int) ([]Instruction, error)
+	// OpenInstructions lists a terminal's instructions not yet answered
+	// or cancelled, oldest generation first (admins and delegates).
+	OpenInstructions(ctx context.Context, c Caller, terminal string) ([]Instruction, error)
 	// ReplyInstruction records the agent's reply (idempotent).
 	ReplyInstruction(ctx context.Context, c Caller, id string, r Reply) error
 	// SweepCheckouts checks in the check-outs whose time ran out and

@@ -115,11 +115,13 @@ type Terminal struct {
 	SiteID    string    `json:"site"`
 	CreatedAt time.Time `json:"created_at"`
 	Token     string    `json:"token,omitempty"`
-	// Online, Standalone and LockedGroups are reported by the agent (later
-	// issues); they are present so the API shape is stable.
-	Online       bool     `json:"online"`
-	Standalone   bool     `json:"standalone"`
-	LockedGroups []string `json:"locked_groups"`
+	// Online (the agent polled within two poll periods) and LockedGroups
+	// (groups of instructions delivered and not yet answered) come from
+	// the agent's polls; Standalone is reported by the agent (issue 5).
+	AgentSeenAt  *time.Time `json:"agent_seen_at,omitempty"`
+	Online       bool       `json:"online"`
+	Standalone   bool       `json:"standalone"`
+	LockedGroups []string   `json:"locked_groups"`
 }
 
 // MaxNameLen bounds every human-given name.

@@ -3,6 +3,7 @@ package apitest_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,6 +237,54 @@ func TestCheckoutExtendAndWarn(t *testing.T) {
 		nextEvent(t, events, 5*time.Second, isAction("checkout.expire", co.ID))
 		if _, err := alice.ExtendCheckout(ctx, co.ID, 5); latchkey.ErrorCode(err) != latchkey.ECONFLICT {
 			t.Fatalf("extending a checked-in check-out: %v, want conflict", err)
+		}
+	})
+}
+
+// Admins see each terminal's online state, outstanding instructions and
+// locked groups.
+func TestTerminalAgentState(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 2)
+		ctx := context.Background()
+		set, err := w.admin.CreateGroupSet(ctx, latchkey.GroupSet{Name: "tools", Groups: []string{"wheel", "docker"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tm, err := w.admin.GetTerminal(ctx, w.terms[0].ID); err != nil || tm.Online || len(tm.LockedGroups) != 0 {
+			t.Fatalf("before any poll: %+v, %v; want offline, nothing locked", tm, err)
+		}
+		co, err := w.admin.CreateCheckout(ctx, latchkey.CheckoutCreate{GroupSet: set.ID, Terminal: w.terms[0].ID, Principal: w.bob.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ins, _ := w.admin.TerminalInstructions(ctx, w.terms[0].ID); len(ins) != 1 || ins[0].State != latchkey.InstrPending || ins[0].Checkout != co.ID {
+			t.Fatalf("outstanding before delivery: %+v", ins)
+		}
+		ins, _ := w.tc[0].PollInstructions(ctx, 0)
+		tm, err := w.admin.GetTerminal(ctx, w.terms[0].ID)
+		if err != nil || !tm.Online || strings.Join(tm.LockedGroups, ",") != "docker,wheel" {
+			t.Fatalf("after delivery: %+v, %v; want online with docker and wheel locked", tm, err)
+		}
+		out, _ := w.admin.TerminalInstructions(ctx, w.terms[0].ID)
+		if len(out) != 1 || out[0].State != latchkey.InstrDelivered || out[0].LockedUntil == nil || out[0].Attempt != 1 {
+			t.Fatalf("outstanding after delivery: %+v", out)
+		}
+		if err := w.tc[0].ReplyInstruction(ctx, ins[0].ID, latchkey.Reply{Result: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		if tm, _ := w.admin.GetTerminal(ctx, w.terms[0].ID); len(tm.LockedGroups) != 0 {
+			t.Fatalf("after the reply: %+v; want nothing locked", tm)
+		}
+		if out, _ := w.admin.TerminalInstructions(ctx, w.terms[0].ID); len(out) != 0 {
+			t.Fatalf("outstanding after the reply: %+v", out)
+		}
+		w.clock.Advance(2 * time.Minute)
+		if tm, _ := w.admin.GetTerminal(ctx, w.terms[0].ID); tm.Online {
+			t.Fatal("still online two minutes after the last poll")
+		}
+		if _, err := w.tc[0].TerminalInstructions(ctx, w.terms[0].ID); latchkey.ErrorCode(err) != latchkey.EFORBIDDEN {
+			t.Fatalf("a terminal reads the admin view: %v, want forbidden", err)
 		}
 	})
 }

@@ -56,6 +56,25 @@ func (c *Client) ExtendCheckout(ctx context.Context, id string, minutes int) (*C
 	return &out, nil
 }
 
+// InstructionView is an outstanding instruction as admins see it.
+type InstructionView struct {
+	latchkey.Instruction
+	Checkout    string     `json:"checkout"`
+	State       string     `json:"state"`
+	LockedUntil *time.Time `json:"locked_until"`
+	ReadyAt     time.Time  `json:"ready_at"`
+}
+
+// TerminalInstructions calls GET /v1/terminals/{id}/instructions (admin,
+// delegate): the terminal's outstanding instructions.
+func (c *Client) TerminalInstructions(ctx context.Context, terminal string) ([]InstructionView, error) {
+	var out list[InstructionView]
+	if err := c.list(ctx, "/v1/terminals/"+seg(terminal)+"/instructions", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
 // PollInstructions calls GET /v1/agent/instructions (terminal token),
 // waiting up to wait for one.
 func (c *Client) PollInstructions(ctx context.Context, wait time.Duration) ([]latchkey.Instruction, error) {

@@ -131,6 +131,32 @@ func (s *Server) pollInstructions(r *nethttp.Request, c latchkey.Caller) (int, a
 	}
 }
 
+// instructionView is an instruction as admins see it: with its state.
+type instructionView struct {
+	latchkey.Instruction
+	Checkout    string     `json:"checkout"`
+	State       string     `json:"state"`
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
+	ReadyAt     time.Time  `json:"ready_at"`
+}
+
+// listTerminalInstructions is GET /v1/terminals/{id}/instructions
+// (admin, delegate): the terminal's outstanding instructions.
+func (s *Server) listTerminalInstructions(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	ins, err := s.store.OpenInstructions(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]instructionView, len(ins))
+	for i, in := range ins {
+		out[i] = instructionView{Instruction: in, Checkout: in.Checkout, State: in.State, ReadyAt: in.ReadyAt}
+		if in.State == latchkey.InstrDelivered {
+			out[i].LockedUntil = &ins[i].LockedUntil
+		}
+	}
+	return nethttp.StatusOK, listOf(out, ""), nil
+}
+
 // replyBody is POST /v1/agent/instructions/{id}/reply.
 type replyBody struct {
 	Result string `json:"result"`

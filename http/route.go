@@ -75,6 +75,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/terminals/{id}", peopleOrTerminal, s.getTerminal)
 	s.route("POST /v1/terminals/{id}/events", terminalOnly, s.recordTerminalEvents)
 	s.route("GET /v1/terminals/{id}/events", staffOrTerminal, s.listTerminalEvents)
+	s.route("GET /v1/terminals/{id}/instructions", staff, s.listTerminalInstructions)
 
 	s.route("POST /v1/terminals/{id}/sessions", terminalOnly, s.startSession)
 	s.route("GET /v1/sessions/{id}", peopleOrTerminal, s.getSession)

@@ -331,6 +331,10 @@ func (s *Store) PollInstructions(ctx context.Context, c latchkey.Caller, max int
 	var out []latchkey.Instruction
 	err := s.write(ctx, func(t *tx) error {
 		out = nil
+		if _, err := t.exec("UPDATE terminals SET agent_seen_at = ? WHERE id = ? AND agent_seen_at < ?",
+			us(t.now), c.TerminalID, us(t.now.Add(-agentSeenEvery))); err != nil {
+			return err
+		}
 		open, err := t.openInstructions(c.TerminalID)
 		if err != nil {
 			return err
@@ -354,6 +358,30 @@ func (s *Store) PollInstructions(ctx context.Context, c latchkey.Caller, max int
 		return nil
 	})
 	return out, err
+}
+
+// OpenInstructions lists a terminal's outstanding instructions, settled
+// as of now (a lapsed lock shows as pending again).
+func (s *Store) OpenInstructions(ctx context.Context, c latchkey.Caller, terminal string) ([]latchkey.Instruction, error) {
+	if err := requireStaff(c); err != nil {
+		return nil, err
+	}
+	rows, err := s.query(ctx, "SELECT "+instrCols+" FROM instructions WHERE terminal_id = ? AND state IN ('pending', 'delivered') ORDER BY generation, issued_at", terminal)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []latchkey.Instruction{}
+	now := s.now()
+	for rows.Next() {
+		x, err := scanInstruction(rows)
+		if err != nil {
+			return nil, err
+		}
+		x, _ = latchkey.SettleInstruction(x, now)
+		out = append(out, x)
+	}
+	return out, rows.Err()
 }
 
 // ReplyInstruction records the agent's reply to one of its terminal's

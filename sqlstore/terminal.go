@@ -2,19 +2,60 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
+	"time"
 
 	"latchkey"
 )
 
-const terminalCols = "id, name, site_id, created_at"
+const terminalCols = "id, name, site_id, created_at, agent_seen_at"
 
 func scanTerminal(row interface{ Scan(...any) error }) (latchkey.Terminal, error) {
 	var x latchkey.Terminal
-	var created int64
-	err := row.Scan(&x.ID, &x.Name, &x.SiteID, &created)
+	var created, seen int64
+	err := row.Scan(&x.ID, &x.Name, &x.SiteID, &created, &seen)
 	x.CreatedAt = fromUS(created)
+	if seen > 0 {
+		t := fromUS(seen)
+		x.AgentSeenAt = &t
+	}
 	x.LockedGroups = []string{}
 	return x, err
+}
+
+// agentOnline is how recently a terminal's agent must have polled to
+// count as online: two 30-second poll periods, plus the throttle of the
+// seen time (agentSeenEvery).
+const (
+	agentOnline    = 75 * time.Second
+	agentSeenEvery = 15 * time.Second
+)
+
+// withAgentState fills in what the agent makes known: online, and the
+// groups locked by instructions waiting for its reply.
+func (s *Store) withAgentState(ctx context.Context, x *latchkey.Terminal) error {
+	now := s.now()
+	x.Online = x.AgentSeenAt != nil && now.Sub(*x.AgentSeenAt) < agentOnline
+	rows, err := s.query(ctx, "SELECT groups_json FROM instructions WHERE terminal_id = ? AND state = 'delivered' AND locked_until > ?", x.ID, us(now))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return err
+		}
+		var groups []string
+		if err := json.Unmarshal([]byte(g), &groups); err != nil {
+			return err
+		}
+		x.LockedGroups = append(x.LockedGroups, groups...)
+	}
+	slices.Sort(x.LockedGroups)
+	x.LockedGroups = slices.Compact(x.LockedGroups)
+	return rows.Err()
 }
 
 // RegisterTerminal adds a terminal and returns it with its token, which is
@@ -36,7 +77,7 @@ func (s *Store) RegisterTerminal(ctx context.Context, c latchkey.Caller, name, s
 			return err
 		}
 		x.CreatedAt = t.now
-		if _, err := t.exec("INSERT INTO terminals ("+terminalCols+") VALUES (?, ?, ?, ?)", x.ID, x.Name, x.SiteID, us(x.CreatedAt)); err != nil {
+		if _, err := t.exec("INSERT INTO terminals (id, name, site_id, created_at) VALUES (?, ?, ?, ?)", x.ID, x.Name, x.SiteID, us(x.CreatedAt)); err != nil {
 			return err
 		}
 		if _, err := t.exec("INSERT INTO tokens (hash, kind, terminal_id, created_at) VALUES (?, 'terminal', ?, ?)", hash, x.ID, us(t.now)); err != nil {
@@ -61,7 +102,7 @@ func (s *Store) GetTerminal(ctx context.Context, c latchkey.Caller, id string) (
 	if err != nil {
 		return nil, notFound(err, "terminal %s not found", id)
 	}
-	return &x, nil
+	return &x, s.withAgentState(ctx, &x)
 }
 
 // ListTerminals lists terminals (people only).
@@ -69,8 +110,17 @@ func (s *Store) ListTerminals(ctx context.Context, c latchkey.Caller, page latch
 	if c.PrincipalID == "" {
 		return nil, "", latchkey.Errorf(latchkey.EFORBIDDEN, "a terminal may read only itself")
 	}
-	return list(ctx, s, "SELECT "+terminalCols+" FROM terminals WHERE id > ?", page, scanTerminal,
+	items, next, err := list(ctx, s, "SELECT "+terminalCols+" FROM terminals WHERE id > ?", page, scanTerminal,
 		func(x latchkey.Terminal) string { return x.ID })
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range items {
+		if err := s.withAgentState(ctx, &items[i]); err != nil {
+			return nil, "", err
+		}
+	}
+	return items, next, nil
 }
 
 // lockTerminal reads a terminal and (PostgreSQL) locks its row: every
