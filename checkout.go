@@ -448,6 +448,12 @@ type CheckoutService interface {
 	// OpenInstructions lists a terminal's instructions not yet answered
 	// or cancelled, oldest generation first (admins and delegates).
 	OpenInstructions(ctx context.Context, c Caller, terminal string) ([]Instruction, error)
+	// InstructionsChanged returns a channel closed when the terminal's
+	// instructions change (on any node); NextInstructionIn says how long
+	// until one becomes deliverable by time alone, and whether any is
+	// outstanding. Together they let a long-poll sleep until it has work.
+	InstructionsChanged(terminal string) <-chan struct{}
+	NextInstructionIn(ctx context.Context, terminal string) (time.Duration, bool, error)
 	// ReplyInstruction records the agent's reply (idempotent).
 	ReplyInstruction(ctx context.Context, c Caller, id string, r Reply) error
 	// SweepCheckouts checks in the check-outs whose time ran out and

@@ -87,15 +87,16 @@ func (s *Server) extendCheckout(r *nethttp.Request, c latchkey.Caller) (int, any
 const (
 	maxInstructionWait  = 60 * time.Second
 	instructionsPerPoll = 32
-	// instructionRecheck bounds a long-poll's sleep between looks at the
-	// store: an instruction whose lock lapsed becomes ready without a
-	// commit to wake anyone.
-	instructionRecheck = time.Second
+	// instructionRecheck is the shortest sleep before an instruction
+	// that becomes ready by time is looked at again.
+	instructionRecheck = 10 * time.Millisecond
 )
 
 // pollInstructions is GET /v1/agent/instructions?wait=30s: the terminal's
 // ready instructions, delivered now; with none ready it waits up to wait
-// for one, woken by commits (a new check-out or check-in is one).
+// for one. It sleeps until its own terminal's instructions change (a
+// check-out, check-in or extension, on any node) or one becomes ready by
+// time (a lapsed lock): idle agents cost nothing while they wait.
 func (s *Server) pollInstructions(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
 	var wait time.Duration
 	if v := r.URL.Query().Get("wait"); v != "" {
@@ -108,7 +109,7 @@ func (s *Server) pollInstructions(r *nethttp.Request, c latchkey.Caller) (int, a
 	ctx := r.Context()
 	deadline := time.Now().Add(wait)
 	for {
-		changed := s.store.EventsChanged() // before looking: a commit after it wakes us
+		changed := s.store.InstructionsChanged(c.TerminalID) // before looking: a change after it wakes us
 		ins, err := s.store.PollInstructions(ctx, c, instructionsPerPoll)
 		if err != nil {
 			return 0, nil, err
@@ -120,13 +121,19 @@ func (s *Server) pollInstructions(r *nethttp.Request, c latchkey.Caller) (int, a
 			}
 			return nethttp.StatusOK, map[string]any{"instructions": ins}, nil
 		}
+		sleep := left
+		if in, any, err := s.store.NextInstructionIn(ctx, c.TerminalID); err != nil {
+			return 0, nil, err
+		} else if any {
+			sleep = min(sleep, max(in, instructionRecheck))
+		}
 		select {
 		case <-ctx.Done():
 			return 0, nil, ctx.Err()
 		case <-s.streams.Done():
 			return nethttp.StatusOK, map[string]any{"instructions": []latchkey.Instruction{}}, nil
 		case <-changed:
-		case <-time.After(min(left, instructionRecheck)):
+		case <-time.After(sleep):
 		}
 	}
 }

@@ -46,6 +46,7 @@ func jsonStrings(v []string) string {
 }
 
 func (t *tx) insertInstruction(x latchkey.Instruction) error {
+	t.mail = append(t.mail, x.Terminal) // wake its agent's long-poll after the commit
 	_, err := t.exec("INSERT INTO instructions ("+instrCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		x.ID, x.Checkout, x.Terminal, x.Kind, x.Login, jsonStrings(x.Groups), int64(x.Generation), us(x.EndsAt),
 		us(x.IssuedAt), x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail)

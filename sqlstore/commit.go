@@ -179,6 +179,7 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 	results := make([]error, len(ops))
 	var carried []*op
 	var records []latchkey.AuditRecord
+	var mail []string
 	savepoints := len(ops) > 1
 	limited := false // later operations' lock waits are bounded
 	for i, o := range ops {
@@ -210,6 +211,7 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 			}
 		} else {
 			records = append(records, t.audit...)
+			mail = append(mail, t.mail...)
 		}
 		results[i] = ferr
 		if savepoints {
@@ -228,9 +230,16 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 		sqltx.Rollback()
 		return nil, nil, err
 	}
-	if len(records) > 0 && c.s.d.name() == "postgres" { // delivered at commit, to every node
-		if _, err := sqltx.ExecContext(ctx, "SELECT pg_notify('"+eventsChannel+"', '')"); err != nil {
-			return fail("notify", err)
+	if c.s.d.name() == "postgres" { // delivered at commit, to every node
+		if len(records) > 0 {
+			if _, err := sqltx.ExecContext(ctx, "SELECT pg_notify('"+eventsChannel+"', '')"); err != nil {
+				return fail("notify", err)
+			}
+		}
+		for _, terminal := range mail {
+			if _, err := sqltx.ExecContext(ctx, "SELECT pg_notify('"+mailChannel+"', $1)", terminal); err != nil {
+				return fail("notify", err)
+			}
 		}
 	}
 	if err := sqltx.Commit(); err != nil {
@@ -239,6 +248,9 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 	c.batches.Add(1)
 	if len(records) > 0 {
 		c.s.events.notify()
+	}
+	for _, terminal := range mail {
+		c.s.mail.notify(terminal)
 	}
 	return results, carried, nil
 }

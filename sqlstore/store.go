@@ -65,6 +65,7 @@ type Store struct {
 	// PostgreSQL a listener (stopped by stopListen) also wakes it for
 	// other nodes' commits.
 	events     *signal
+	mail       *mailbox
 	feed       feed
 	stopListen func()
 }
@@ -111,7 +112,7 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 		opts.Config = latchkey.DefaultConfigPolicy()
 	}
 	s := &Store{opts: opts, clock: opts.Clock, log: opts.Logger,
-		hashes: make(chan struct{}, runtime.NumCPU()), events: newSignal()}
+		hashes: make(chan struct{}, runtime.NumCPU()), events: newSignal(), mail: newMailbox()}
 	var err error
 	switch {
 	case strings.HasPrefix(storeURL, "sqlite:"):

@@ -139,13 +139,21 @@ func (s *Store) listenOnce(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
-		return err
+	for _, ch := range []string{eventsChannel, mailChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			return err
+		}
 	}
 	s.events.notify()
+	s.mail.notifyAll()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return err
+		}
+		if n.Channel == mailChannel {
+			s.mail.notify(n.Payload)
+			continue
 		}
 		s.events.notify()
 	}

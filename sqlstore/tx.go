@@ -20,6 +20,9 @@ type tx struct {
 	ctx   context.Context
 	now   time.Time
 	audit []latchkey.AuditRecord
+	// mail names the terminals whose instructions this operation changed:
+	// their agents' long-polls are woken after the commit.
+	mail []string
 }
 
 // exec, query and queryRow rebind ? placeholders for the dialect and use
