@@ -17,6 +17,7 @@ var benchSynopsis = []string{
 	"bench sessions [--server URL] [--identity admin] [--password-stdin] [--terminals N] [--duration D] [--cycles N] [--mode cycle|login] [--rounds N] [--warmup D] [--server-pprof URL --profile-dir DIR] [--label L] [--raw-hash-duration D] [--argon2-time N --argon2-memory KiB --argon2-threads N] [--json]",
 	"bench seed --store URL [--principals N] [--sessions N] [--argon2-time N --argon2-memory KiB --argon2-threads N]",
 	"bench locks [--server URL] [--clients N] [--duration D] [--mode uncontended|contended] [--locks N] [--handover events|poll] [--warmup D] [--server-pprof URL --profile-dir DIR] [--label L] [--json]",
+	benchAgentsSynopsis,
 }
 
 func init() { register("bench", command{runBench, benchSynopsis}) }
@@ -33,8 +34,10 @@ func runBench(e *env, args []string) int {
 		return runBenchSeed(e, args[1:])
 	case "locks":
 		return runBenchLocks(e, args[1:])
+	case "agents":
+		return runBenchAgents(e, args[1:])
 	}
-	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks)\n", args[0])
+	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks, agents)\n", args[0])
 	return 2
 }
 
