@@ -215,16 +215,24 @@ func DecideReply(c Checkout, in Instruction, r Reply) (Checkout, Instruction, bo
 //     added, and the agent skips a removal older than a newer check-out
 //     of the same group (ApplyInstruction).
 //
+// A checkout instruction that was delivered but not answered is
+// cancelled too: it is never sent again, so a delivery lost on the way
+// cannot arrive after the removal and grant the groups again. (If the
+// agent did get it, it applied it before the removal, which comes later
+// on the same connection; its late reply is ignored.)
+//
 // A failed or already checked-in check-out cannot be checked in
-// (conflict). The checkout instruction, if delivered and unanswered,
-// stays so: its reply still completes it.
+// (conflict).
 func DecideCheckin(c Checkout, checkoutInstr Instruction, reason string, ids func() string, now time.Time) (Checkout, Instruction, *Instruction, error) {
 	if !c.CanCheckIn() {
 		return c, checkoutInstr, nil, Errorf(ECONFLICT, "check-out %s is %s", c.ID, c.Status).With("status", c.Status)
 	}
 	c.Status, c.EndReason = CheckedIn, reason
-	if checkoutInstr.State == InstrPending && checkoutInstr.Attempt == 0 {
-		checkoutInstr.State = InstrCancelled
+	neverSent := checkoutInstr.State == InstrPending && checkoutInstr.Attempt == 0
+	if checkoutInstr.State != InstrDone {
+		checkoutInstr.State, checkoutInstr.LockedUntil = InstrCancelled, time.Time{}
+	}
+	if neverSent {
 		return c, checkoutInstr, nil, nil
 	}
 	in := Instruction{ID: ids(), Checkout: c.ID, Terminal: c.Terminal, Kind: InstrCheckin, Login: c.Login,
@@ -274,10 +282,13 @@ func (c Checkout) WarningDue(warning time.Duration, now time.Time) bool {
 func (c Checkout) Expired(now time.Time) bool { return c.CanCheckIn() && !now.Before(c.ExpiresAt) }
 
 // Membership is what the agent has applied for one (group, login): the
-// generation of the check-out that added it and when it ends.
+// generation of the check-out that added it and when it ends. Removed
+// marks a membership taken away (by check-in or expiry): it is kept so
+// that no check-out of that generation or older is applied again.
 type Membership struct {
 	Generation uint64
 	EndsAt     time.Time
+	Removed    bool
 }
 
 // MemberKey names a membership: a group and a login.
@@ -308,22 +319,26 @@ func ApplyInstruction(m map[MemberKey]Membership, in Instruction, now time.Time)
 			switch {
 			case !now.Before(in.EndsAt) || has && cur.Generation > in.Generation:
 				continue
+			case has && cur.Removed && cur.Generation >= in.Generation:
+				continue // already checked in or expired: never again
 			case has && cur.Generation == in.Generation: // an extension: the same grant, a later end
 				if in.EndsAt.After(cur.EndsAt) {
 					m[k] = Membership{Generation: cur.Generation, EndsAt: in.EndsAt}
 				}
 				continue
 			}
-			if !has {
+			if !has || cur.Removed {
 				out = append(out, Change{Add: true, Group: g, Login: in.Login})
 			}
 			m[k] = Membership{Generation: in.Generation, EndsAt: in.EndsAt}
 		case InstrCheckin:
-			if !has || cur.Generation > in.Generation {
-				continue
+			switch {
+			case has && cur.Generation > in.Generation:
+				continue // a newer check-out's membership
+			case has && !cur.Removed:
+				out = append(out, Change{Add: false, Group: g, Login: in.Login})
 			}
-			out = append(out, Change{Add: false, Group: g, Login: in.Login})
-			delete(m, k)
+			m[k] = Membership{Generation: max(cur.Generation, in.Generation), EndsAt: cur.EndsAt, Removed: true}
 		}
 	}
 	return out
@@ -341,9 +356,9 @@ func ExpireMemberships(m map[MemberKey]Membership, now time.Time) []Change {
 		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Login, b.Login))
 	})
 	for _, k := range keys {
-		if !now.Before(m[k].EndsAt) {
+		if v := m[k]; !v.Removed && !now.Before(v.EndsAt) {
 			out = append(out, Change{Add: false, Group: k.Group, Login: k.Login})
-			delete(m, k)
+			m[k] = Membership{Generation: v.Generation, EndsAt: v.EndsAt, Removed: true}
 		}
 	}
 	return out

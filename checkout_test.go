@@ -166,8 +166,8 @@ func TestDecideCheckin(t *testing.T) {
 		coState     string
 	}{
 		{"never delivered: cancelled, nothing to remove", co, in, "", false, latchkey.InstrCancelled},
-		{"delivered, no reply yet: a removal follows", co, delivered, "", true, latchkey.InstrDelivered},
-		{"delivered, lapsed and waiting to be re-sent: a removal follows", co, lapsed, "", true, latchkey.InstrPending},
+		{"delivered, no reply yet: never re-sent, a removal follows", co, delivered, "", true, latchkey.InstrCancelled},
+		{"delivered, lapsed and waiting to be re-sent: never re-sent, a removal follows", co, lapsed, "", true, latchkey.InstrCancelled},
 		{"checked out: a removal", func() latchkey.Checkout { c := co; c.Status = latchkey.CheckedOut; return c }(), done, "", true, latchkey.InstrDone},
 		{"already checked in", func() latchkey.Checkout { c := co; c.Status = latchkey.CheckedIn; return c }(), done, latchkey.ECONFLICT, false, latchkey.InstrDone},
 		{"failed", func() latchkey.Checkout { c := co; c.Status = latchkey.CheckoutFailed; return c }(), done, latchkey.ECONFLICT, false, latchkey.InstrDone},
@@ -227,6 +227,7 @@ func TestApplyInstruction(t *testing.T) {
 		{co(5, ct0.Add(time.Hour)), ct0, none},   // a stale re-delivery of the old check-out
 		{ci(7), ct0, remove},                     // the newer one's removal
 		{ci(7), ct0, none},                       // removal again: nothing
+		{co(7, ct0.Add(time.Hour)), ct0, none},   // the removed check-out arriving late: never again
 		{co(9, ct0), ct0, none},                  // a check-out delivered after its end: nothing to add
 	} {
 		if got := out(c.in, c.at); got != c.want {

@@ -17,7 +17,8 @@ import (
 // Journal is the agent's durable record (a SQLite file in its state
 // directory, synced on every commit): the instructions it executed with
 // the reply it made, and the memberships it applied with their
-// generation and end.
+// generation and end (removed ones are kept, so that their generation is
+// never applied again).
 type Journal struct {
 	db *sql.DB
 }
@@ -42,7 +43,7 @@ func OpenJournal(dir string) (*Journal, error) {
 			id TEXT PRIMARY KEY, kind TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL);
 		CREATE TABLE IF NOT EXISTS memberships (
 			grp TEXT NOT NULL, login TEXT NOT NULL, generation INTEGER NOT NULL, ends_at INTEGER NOT NULL,
-			PRIMARY KEY (grp, login));`); err != nil {
+			removed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (grp, login));`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", dir, err)
 	}
@@ -64,7 +65,7 @@ func (j *Journal) Lookup(ctx context.Context, id string) (*Executed, error) {
 
 // Memberships returns the memberships the agent has applied.
 func (j *Journal) Memberships(ctx context.Context) (map[latchkey.MemberKey]latchkey.Membership, error) {
-	rows, err := j.db.QueryContext(ctx, "SELECT grp, login, generation, ends_at FROM memberships")
+	rows, err := j.db.QueryContext(ctx, "SELECT grp, login, generation, ends_at, removed FROM memberships")
 	if err != nil {
 		return nil, err
 	}
@@ -73,10 +74,11 @@ func (j *Journal) Memberships(ctx context.Context) (map[latchkey.MemberKey]latch
 	for rows.Next() {
 		var k latchkey.MemberKey
 		var gen, ends int64
-		if err := rows.Scan(&k.Group, &k.Login, &gen, &ends); err != nil {
+		var removed bool
+		if err := rows.Scan(&k.Group, &k.Login, &gen, &ends, &removed); err != nil {
 			return nil, err
 		}
-		m[k] = latchkey.Membership{Generation: uint64(gen), EndsAt: time.UnixMicro(ends).UTC()}
+		m[k] = latchkey.Membership{Generation: uint64(gen), EndsAt: time.UnixMicro(ends).UTC(), Removed: removed}
 	}
 	return m, rows.Err()
 }
@@ -93,8 +95,8 @@ func (j *Journal) Record(ctx context.Context, id, kind string, e Executed, m map
 		return err
 	}
 	for k, v := range m {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO memberships (grp, login, generation, ends_at) VALUES (?, ?, ?, ?)",
-			k.Group, k.Login, int64(v.Generation), v.EndsAt.UnixMicro()); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO memberships (grp, login, generation, ends_at, removed) VALUES (?, ?, ?, ?, ?)",
+			k.Group, k.Login, int64(v.Generation), v.EndsAt.UnixMicro(), v.Removed); err != nil {
 			return err
 		}
 	}

@@ -299,8 +299,10 @@ func (t *tx) checkin(x latchkey.Checkout, reason, actor string) (latchkey.Checko
 	if err != nil {
 		return x, err
 	}
-	// Extensions not yet sent have nothing left to extend.
-	if _, err := t.exec("UPDATE instructions SET state = 'cancelled' WHERE checkout_id = ? AND kind = 'checkout' AND state = 'pending' AND attempt = 0 AND id <> ?", x.ID, in.ID); err != nil {
+	// Extensions not answered are never sent (again) either: like the
+	// check-out's own instruction (DecideCheckin), nothing may grant the
+	// groups after the removal.
+	if _, err := t.exec("UPDATE instructions SET state = 'cancelled', locked_until = 0 WHERE checkout_id = ? AND kind = 'checkout' AND state IN ('pending', 'delivered') AND id <> ?", x.ID, in.ID); err != nil {
 		return x, err
 	}
 	if err := t.saveCheckout(x); err != nil {
