@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 
 	"latchkey"
 )
@@ -453,10 +454,11 @@ func (s *Store) SweepCheckouts(ctx context.Context) (int, error) {
 		}
 		n++
 	}
-	ids, err := s.queryNames(ctx, "SELECT id FROM checkouts WHERE status IN ('checking_out', 'checked_out') AND expires_at <= ?", us(now))
+	ids, err := s.queryNames(ctx, "SELECT id FROM checkouts WHERE status IN ('checking_out', 'checked_out') AND expires_at <= ? AND job_retry_at <= ?", us(now), us(now))
 	if err != nil {
 		return n, err
 	}
+	var failed error
 	for _, id := range ids {
 		err := s.write(ctx, func(t *tx) error {
 			x, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?"+t.s.d.forUpdate(), id))
@@ -469,10 +471,26 @@ func (s *Store) SweepCheckouts(ctx context.Context) (int, error) {
 			_, err = t.checkin(x, "expired", "system")
 			return err
 		})
-		if err != nil {
+		if err == nil {
+			n++
+			continue
+		}
+		if ctx.Err() != nil {
 			return n, err
 		}
-		n++
+		// This job failed: it is retried later, the others go on.
+		failed = errors.Join(failed, fmt.Errorf("check-out %s: %w", id, err))
+		if rerr := s.write(ctx, func(t *tx) error {
+			var attempts int
+			if err := t.queryRow("SELECT job_attempts FROM checkouts WHERE id = ?", id).Scan(&attempts); err != nil {
+				return err
+			}
+			_, err := t.exec("UPDATE checkouts SET job_attempts = ?, job_retry_at = ? WHERE id = ?",
+				attempts+1, us(t.now.Add(latchkey.JobBackoff(attempts+1, rand.Float64()))), id)
+			return err
+		}); rerr != nil {
+			failed = errors.Join(failed, rerr)
+		}
 	}
-	return n, nil
+	return n, failed
 }
