@@ -248,6 +248,7 @@ type Store interface {
 	ConfigService
 	GroupSetService
 	CheckoutService
+	ReservationService
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -1,6 +1,9 @@
 package latchkey
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Reservations, session allowances and standalone mode (API.md
 // "Reservations and standalone mode", seeds/standalone-mode.txt): the
@@ -262,4 +265,43 @@ func QuotaDay(t time.Time, loc *time.Location) (time.Time, time.Time) {
 	lt := t.In(loc)
 	start := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, loc)
 	return start, start.AddDate(0, 0, 1)
+}
+
+// MaxReservationMinutes bounds one reservation.
+const MaxReservationMinutes = 24 * 60
+
+// DefaultReservationGrace is how long after its start a reservation waits
+// for its person before it is released.
+const DefaultReservationGrace = 10 * time.Minute
+
+// ValidateReservation checks a new reservation against the clock and the
+// terminal's other reservations: 1 to 1440 minutes, not ending in the
+// past, overlapping none (conflict).
+func ValidateReservation(r Reservation, others []Reservation, now time.Time) error {
+	if r.Minutes < 1 || r.Minutes > MaxReservationMinutes {
+		return BadField("minutes", "minutes must be 1 to %d", MaxReservationMinutes)
+	}
+	if r.Start.IsZero() {
+		return BadField("start", "start is required")
+	}
+	if !r.End().After(now) {
+		return BadField("start", "the reservation would end in the past")
+	}
+	for _, o := range others {
+		if r.Start.Before(o.End()) && o.Start.Before(r.End()) {
+			return Errorf(ECONFLICT, "the terminal is reserved from %s to %s", o.Start.Format(time.RFC3339), o.End().Format(time.RFC3339)).
+				With("reservation", o.ID)
+		}
+	}
+	return nil
+}
+
+// ReservationService books terminals. A person books for themselves;
+// admins and delegates for anyone.
+type ReservationService interface {
+	CreateReservation(ctx context.Context, c Caller, r Reservation) (*Reservation, error)
+	// ListReservations lists a terminal's reservations that have not
+	// ended, by start.
+	ListReservations(ctx context.Context, c Caller, terminal string) ([]Reservation, error)
+	DeleteReservation(ctx context.Context, c Caller, id string) error
 }

@@ -156,3 +156,27 @@ func TestQuotaUsed(t *testing.T) {
 		t.Fatalf("used %s, want 1h45m", got)
 	}
 }
+
+func TestValidateReservation(t *testing.T) {
+	other := latchkey.Reservation{ID: "r0", Start: st0.Add(time.Hour), Minutes: 60}
+	for _, c := range []struct {
+		name string
+		r    latchkey.Reservation
+		code string
+	}{
+		{"free slot", latchkey.Reservation{Start: st0, Minutes: 60}, ""},
+		{"ends where the other starts", latchkey.Reservation{Start: st0.Add(30 * time.Minute), Minutes: 30}, ""},
+		{"starts where the other ends", latchkey.Reservation{Start: st0.Add(2 * time.Hour), Minutes: 30}, ""},
+		{"overlaps the start", latchkey.Reservation{Start: st0.Add(50 * time.Minute), Minutes: 20}, latchkey.ECONFLICT},
+		{"inside", latchkey.Reservation{Start: st0.Add(70 * time.Minute), Minutes: 5}, latchkey.ECONFLICT},
+		{"already running, ends later: allowed", latchkey.Reservation{Start: st0.Add(-10 * time.Minute), Minutes: 20}, ""},
+		{"ended", latchkey.Reservation{Start: st0.Add(-time.Hour), Minutes: 60}, latchkey.EBADREQUEST},
+		{"no minutes", latchkey.Reservation{Start: st0, Minutes: 0}, latchkey.EBADREQUEST},
+		{"too long", latchkey.Reservation{Start: st0, Minutes: latchkey.MaxReservationMinutes + 1}, latchkey.EBADREQUEST},
+		{"no start", latchkey.Reservation{Minutes: 5}, latchkey.EBADREQUEST},
+	} {
+		if err := latchkey.ValidateReservation(c.r, []latchkey.Reservation{other}, st0); latchkey.ErrorCode(err) != c.code {
+			t.Errorf("%s: %v, want %q", c.name, err, c.code)
+		}
+	}
+}

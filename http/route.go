@@ -95,6 +95,10 @@ func (s *Server) routes() {
 	s.route("GET /v1/agent/instructions", terminalOnly, s.pollInstructions)
 	s.route("POST /v1/agent/instructions/{id}/reply", terminalOnly, s.replyInstruction)
 
+	s.route("POST /v1/reservations", people, s.createReservation)
+	s.route("GET /v1/reservations", peopleOrTerminal, s.listReservations)
+	s.route("DELETE /v1/reservations/{id}", people, s.deleteReservation)
+
 	s.route("POST /v1/locks/{rest...}", staff, s.lockAction)
 	s.route("GET /v1/locks/{rest...}", staff, s.getLock)
 	s.route("GET /v1/locks", staff, s.listLocks)

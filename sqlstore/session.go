@@ -199,6 +199,12 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 			}
 			return refuse(p, reason, cerr)
 		}
+		if err := t.checkReservation(p, terminalID); err != nil {
+			if latchkey.ErrorCode(err) == latchkey.EINTERNAL {
+				return err
+			}
+			return refuse(p, "reserved", err)
+		}
 		active, err := t.activeSessions("WHERE s.principal_id = ?", p.ID)
 		if err != nil {
 			return err

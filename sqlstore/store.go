@@ -35,6 +35,9 @@ type Options struct {
 	// Config says which configuration domains are managed by which lock
 	// and which only admins may write (zero: latchkey.DefaultConfigPolicy).
 	Config latchkey.ConfigPolicy
+	// ReservationGrace is how long a reservation waits for its person
+	// before it is released (default 10 minutes).
+	ReservationGrace time.Duration
 	// Checkouts are the instruction timeouts (zero fields: the seed's 5
 	// and 10 minutes).
 	Checkouts latchkey.CheckoutTimeouts
@@ -101,6 +104,9 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	}
 	if opts.Checkouts.InstructionLock <= 0 {
 		opts.Checkouts.InstructionLock = latchkey.DefaultInstructionLock
+	}
+	if opts.ReservationGrace <= 0 {
+		opts.ReservationGrace = latchkey.DefaultReservationGrace
 	}
 	if opts.CheckoutWarning == 0 {
 		opts.CheckoutWarning = latchkey.DefaultCheckoutWarning

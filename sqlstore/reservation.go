@@ -1,0 +1,148 @@
+package sqlstore
+
+import (
+	"context"
+
+	"latchkey"
+)
+
+var _ latchkey.ReservationService = (*Store)(nil)
+
+const reservationCols = "id, terminal_id, principal_id, start_at, minutes"
+
+func scanReservation(row interface{ Scan(...any) error }) (latchkey.Reservation, error) {
+	var r latchkey.Reservation
+	var start int64
+	err := row.Scan(&r.ID, &r.Terminal, &r.Principal, &start, &r.Minutes)
+	r.Start = fromUS(start)
+	return r, err
+}
+
+// terminalReservations reads a terminal's reservations that end after
+// from, by start.
+func (t *tx) terminalReservations(terminal string, from int64) ([]latchkey.Reservation, error) {
+	rows, err := t.query("SELECT "+reservationCols+" FROM reservations WHERE terminal_id = ? AND start_at + minutes * CAST(60000000 AS BIGINT) > ? ORDER BY start_at", terminal, from)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []latchkey.Reservation
+	for rows.Next() {
+		r, err := scanReservation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CreateReservation books a terminal; overlapping reservations conflict.
+// The terminal's row is locked, so two bookings cannot both pass the
+// overlap check.
+func (s *Store) CreateReservation(ctx context.Context, c latchkey.Caller, r latchkey.Reservation) (*latchkey.Reservation, error) {
+	if c.PrincipalID == "" {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "reservations are made with a user token")
+	}
+	if r.Principal == "" {
+		r.Principal = c.PrincipalID
+	}
+	if r.Principal != c.PrincipalID && !c.IsStaff() {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "only admins and delegates book for someone else")
+	}
+	r.ID = latchkey.NewID("res")
+	err := s.write(ctx, func(t *tx) error {
+		if _, err := t.lockTerminal(r.Terminal); err != nil {
+			return err
+		}
+		var n int
+		if err := t.queryRow("SELECT COUNT(*) FROM principals WHERE id = ?", r.Principal).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "principal %s not found", r.Principal)
+		}
+		others, err := t.terminalReservations(r.Terminal, us(t.now))
+		if err != nil {
+			return err
+		}
+		if err := latchkey.ValidateReservation(r, others, t.now); err != nil {
+			return err
+		}
+		if _, err := t.exec("INSERT INTO reservations ("+reservationCols+", created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			r.ID, r.Terminal, r.Principal, us(r.Start), r.Minutes, us(t.now)); err != nil {
+			return err
+		}
+		t.record(c.Actor(), r.Terminal, "reservation.create", r.ID, map[string]any{"principal": r.Principal, "start": r.Start, "minutes": r.Minutes})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ListReservations lists a terminal's current and coming reservations.
+func (s *Store) ListReservations(ctx context.Context, c latchkey.Caller, terminal string) ([]latchkey.Reservation, error) {
+	if c.PrincipalID == "" && c.TerminalID != terminal {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "a terminal reads only its own reservations")
+	}
+	rows, err := s.query(ctx, "SELECT "+reservationCols+" FROM reservations WHERE terminal_id = ? AND start_at + minutes * CAST(60000000 AS BIGINT) > ? ORDER BY start_at", terminal, us(s.now()))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []latchkey.Reservation{}
+	for rows.Next() {
+		r, err := scanReservation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DeleteReservation cancels a reservation: its person or staff.
+func (s *Store) DeleteReservation(ctx context.Context, c latchkey.Caller, id string) error {
+	return s.write(ctx, func(t *tx) error {
+		r, err := scanReservation(t.queryRow("SELECT "+reservationCols+" FROM reservations WHERE id = ?", id))
+		if err != nil {
+			return notFound(err, "reservation %s not found", id)
+		}
+		if !c.IsStaff() && c.PrincipalID != r.Principal {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "reservation %s not found", id)
+		}
+		if _, err := t.exec("DELETE FROM reservations WHERE id = ?", id); err != nil {
+			return err
+		}
+		t.record(c.Actor(), r.Terminal, "reservation.delete", id, map[string]any{"principal": r.Principal})
+		return nil
+	})
+}
+
+// checkReservation refuses a login at a terminal held by someone else's
+// reservation (admins may always log on).
+func (t *tx) checkReservation(p latchkey.Principal, terminal string) error {
+	rs, err := t.terminalReservations(terminal, us(t.now))
+	if err != nil || len(rs) == 0 {
+		return err
+	}
+	var showErr error
+	h := latchkey.HoldingReservation(rs, t.now, t.s.opts.ReservationGrace, func(r latchkey.Reservation) bool {
+		var n int
+		if err := t.queryRow("SELECT COUNT(*) FROM sessions WHERE terminal_id = ? AND principal_id = ? AND started_at >= ?",
+			terminal, r.Principal, us(r.Start)).Scan(&n); err != nil {
+			showErr = err
+		}
+		return n > 0
+	})
+	if showErr != nil {
+		return showErr
+	}
+	if h == nil || h.Principal == p.ID || p.Role == latchkey.RoleAdmin {
+		return nil
+	}
+	return latchkey.Errorf(latchkey.ECONFLICT, "the terminal is reserved until %s", h.End().UTC().Format("2006-01-02T15:04:05Z")).
+		With("reservation", h.ID).With("until", h.End().UTC())
+}
