@@ -79,3 +79,54 @@ func TestReservations(t *testing.T) {
 		}
 	})
 }
+
+// A site's daily quota is enforced at login: once a person's sessions at
+// the site used it up today, the login is refused with quota_exceeded and
+// the time it resets; the next day they may log on again. Both stores.
+func TestDailyQuotaAtLogin(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		quota := 30
+		w := newWorld(t, b, client.SiteCreate{DailyQuotaMinutes: &quota}, 2)
+		ctx := context.Background()
+		use := func(term int, d time.Duration) {
+			t.Helper()
+			s := w.mustLogin(term, "alice", false)
+			w.clock.Advance(d)
+			if _, err := w.tc[term].EndSession(ctx, s.Session.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		use(0, 20*time.Minute)
+		use(1, 9*time.Minute) // 29 of 30: one minute left
+		s := w.mustLogin(0, "alice", false)
+		w.clock.Advance(time.Minute)
+		if _, err := w.tc[0].EndSession(ctx, s.Session.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err := w.login(1, "alice", false)
+		if latchkey.ErrorCode(err) != latchkey.EQUOTAEXCEEDED {
+			t.Fatalf("a login with the quota used up: %v, want quota_exceeded", err)
+		}
+		reset, _ := latchkey.ErrorDetails(err)["reset_at"].(string)
+		_, dayEnd := latchkey.QuotaDay(w.clock.Now(), time.UTC)
+		if at, perr := time.Parse(time.RFC3339, reset); perr != nil || !at.Equal(dayEnd) {
+			t.Fatalf("reset_at %q, want %s", reset, dayEnd)
+		}
+		// Staff are not subject to quotas: the admin logs on again after
+		// more than the quota's minutes.
+		for range 2 {
+			adm, err := w.tc[1].StartSession(ctx, w.terms[1].ID, latchkey.LoginRequest{Identity: "admin", Password: adminPassword, TimeSent: w.clock.Now()})
+			if err != nil {
+				t.Fatalf("the admin logs on: %v", err)
+			}
+			w.clock.Advance(40 * time.Minute)
+			if _, err := w.tc[1].EndSession(ctx, adm.Session.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.clock.Advance(24 * time.Hour)
+		if _, err := w.login(1, "alice", false); err != nil {
+			t.Fatalf("the next day: %v", err)
+		}
+	})
+}

@@ -199,6 +199,14 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 			}
 			return refuse(p, reason, cerr)
 		}
+		left, reset, err := t.quotaLeft(p, site)
+		if err != nil {
+			return err
+		}
+		if left != nil && *left <= 0 {
+			return refuse(p, "quota", latchkey.Errorf(latchkey.EQUOTAEXCEEDED, "the daily quota of %d minutes at this site is used up", site.DailyQuotaMinutes).
+				With("reset_at", reset.UTC()))
+		}
 		if err := t.checkReservation(p, terminalID); err != nil {
 			if latchkey.ErrorCode(err) == latchkey.EINTERNAL {
 				return err
