@@ -117,6 +117,16 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("groupset create with a bad group: %s", out)
 	}
 
+	// A reservation of counter B for Ann, listed and cancelled.
+	res := field(cli(0, "reservation", "create", "--terminal", tb, "--principal", ann, "--start", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "--minutes", "30"), "reservation")
+	if out := cli(0, "reservation", "list", "--terminal", tb); !strings.Contains(out, res) {
+		t.Fatalf("reservation list: %s", out)
+	}
+	if out := cli(1, "reservation", "create", "--terminal", tb, "--start", time.Now().Add(70*time.Minute).UTC().Format(time.RFC3339), "--minutes", "30"); !strings.Contains(out, "conflict") {
+		t.Fatalf("an overlapping reservation: %s", out)
+	}
+	cli(0, "reservation", "delete", res)
+
 	// A check-out on counter A, where Ann is logged on, by the admin for
 	// her: checking_out until an agent confirms; check-in is immediate.
 	co := field(cli(0, "checkout", "request", "--groupset", gs, "--terminal", ta, "--principal", ann, "--minutes", "10"), "checkout")

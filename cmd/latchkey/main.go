@@ -58,6 +58,7 @@ func init() {
 	register("groupset", command{runGroupSet, groupSetSynopsis})
 	register("agent", command{runAgent, agentSynopsis})
 	register("checkout", command{runCheckout, checkoutSynopsis})
+	register("reservation", command{runReservation, reservationSynopsis})
 	register("audit", command{runAudit, auditSynopsis})
 	register("version", command{runVersion, []string{"version"}})
 	register("help", command{runHelp, []string{"help [COMMAND]"}})
