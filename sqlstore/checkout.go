@@ -41,6 +41,23 @@ func scanInstruction(row interface{ Scan(...any) error }) (latchkey.Instruction,
 	return x, json.Unmarshal([]byte(groups), &x.Groups)
 }
 
+// scanInstructions reads the instructions a query returned.
+func scanInstructions(rows *sql.Rows, err error) ([]latchkey.Instruction, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []latchkey.Instruction
+	for rows.Next() {
+		x, err := scanInstruction(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
 func jsonStrings(v []string) string {
 	b, _ := json.Marshal(v) // strings only: cannot fail
 	return string(b)
@@ -68,20 +85,8 @@ func (t *tx) saveCheckout(x latchkey.Checkout) error {
 // checkoutInstructions are a check-out's checkout instructions, the
 // original first, then its extensions.
 func (t *tx) checkoutInstructions(id string) ([]latchkey.Instruction, error) {
-	rows, err := t.query("SELECT "+instrCols+" FROM instructions WHERE checkout_id = ? AND kind = 'checkout' ORDER BY issued_at, id", id)
+	out, err := scanInstructions(t.query("SELECT "+instrCols+" FROM instructions WHERE checkout_id = ? AND kind = 'checkout' ORDER BY issued_at, id", id))
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []latchkey.Instruction
-	for rows.Next() {
-		x, err := scanInstruction(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	if len(out) == 0 {
@@ -238,20 +243,7 @@ func (s *Store) CreateCheckout(ctx context.Context, c latchkey.Caller, r latchke
 
 // openInstructions are a terminal's instructions not done or cancelled.
 func (t *tx) openInstructions(terminal string) ([]latchkey.Instruction, error) {
-	rows, err := t.query("SELECT "+instrCols+" FROM instructions WHERE terminal_id = ? AND state IN ('pending', 'delivered') ORDER BY generation, issued_at", terminal)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []latchkey.Instruction
-	for rows.Next() {
-		x, err := scanInstruction(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, rows.Err()
+	return scanInstructions(t.query("SELECT "+instrCols+" FROM instructions WHERE terminal_id = ? AND state IN ('pending', 'delivered') ORDER BY generation, issued_at", terminal))
 }
 
 // GetCheckout reads a check-out with its delivery attempts.
@@ -370,22 +362,18 @@ func (s *Store) OpenInstructions(ctx context.Context, c latchkey.Caller, termina
 	if err := requireStaff(c); err != nil {
 		return nil, err
 	}
-	rows, err := s.query(ctx, "SELECT "+instrCols+" FROM instructions WHERE terminal_id = ? AND state IN ('pending', 'delivered') ORDER BY generation, issued_at", terminal)
+	out, err := scanInstructions(s.query(ctx, "SELECT "+instrCols+" FROM instructions WHERE terminal_id = ? AND state IN ('pending', 'delivered') ORDER BY generation, issued_at", terminal))
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []latchkey.Instruction{}
 	now := s.now()
-	for rows.Next() {
-		x, err := scanInstruction(rows)
-		if err != nil {
-			return nil, err
-		}
-		x, _ = latchkey.SettleInstruction(x, now)
-		out = append(out, x)
+	for i := range out {
+		out[i], _ = latchkey.SettleInstruction(out[i], now)
 	}
-	return out, rows.Err()
+	if out == nil {
+		out = []latchkey.Instruction{}
+	}
+	return out, nil
 }
 
 // ReplyInstruction records the agent's reply to one of its terminal's
