@@ -146,18 +146,9 @@ func (a *agentProc) kill() {
 // checked_in, every group change is applied exactly once (the file
 // executor's log), and no group stays locked. Both store backends.
 func TestAgentFaults(t *testing.T) {
-	for _, b := range sqlstoretest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			latchkeyBinary(t)
-			dataDir := t.TempDir()
-			storeURL := "sqlite://" + filepath.Join(dataDir, "latchkey.db")
-			if b.Name != "sqlite" {
-				storeURL = b.URL(t)
-			}
-			runAgentFaults(t, storeURL, dataDir)
-		})
-	}
+	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
+		runAgentFaults(t, storeURL, dataDir)
+	})
 }
 
 func runAgentFaults(t *testing.T, storeURL, dataDir string) {

@@ -3,7 +3,6 @@ package apitest_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -22,18 +21,9 @@ const configCrashItems = 40
 // version counts every acknowledged write (plus at most the ones in
 // flight), and no read ever saw a mix. Both store backends.
 func TestCrashConfigWriteIsAtomic(t *testing.T) {
-	for _, b := range sqlstoretest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			latchkeyBinary(t)
-			dataDir := t.TempDir()
-			storeURL := "sqlite://" + filepath.Join(dataDir, "latchkey.db")
-			if b.Name != "sqlite" {
-				storeURL = b.URL(t)
-			}
-			runConfigCrash(t, storeURL, dataDir)
-		})
-	}
+	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
+		runConfigCrash(t, storeURL, dataDir)
+	})
 }
 
 func runConfigCrash(t *testing.T, storeURL, dataDir string) {

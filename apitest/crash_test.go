@@ -3,7 +3,6 @@ package apitest_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,18 +32,9 @@ const (
 // appears that no call could have made, the audit chain verifies, and no
 // person has two unlocked sessions. Both store backends.
 func TestCrashKeepsAcknowledgedSessionCalls(t *testing.T) {
-	for _, b := range sqlstoretest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			latchkeyBinary(t) // skips in -short mode before any set-up
-			dataDir := t.TempDir()
-			storeURL := "sqlite://" + filepath.Join(dataDir, "latchkey.db")
-			if b.Name != "sqlite" {
-				storeURL = b.URL(t)
-			}
-			runCrash(t, storeURL, dataDir)
-		})
-	}
+	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
+		runCrash(t, storeURL, dataDir)
+	})
 }
 
 // tracked is what the client knows of one session it was told exists.

@@ -438,73 +438,64 @@ func TestLockLinearizable(t *testing.T) {
 // restarted on the same store; the clients keep their user tokens. The
 // calls in flight at the kill have no answer. Both backends.
 func TestLockLinearizableAcrossKill(t *testing.T) {
-	for _, b := range sqlstoretest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			latchkeyBinary(t) // skips in -short mode before any set-up
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			dataDir := t.TempDir()
-			storeURL := "sqlite://" + filepath.Join(dataDir, "latchkey.db")
-			if b.Name != "sqlite" {
-				storeURL = b.URL(t)
+	forEachProcessBackend(t, func(t *testing.T, b sqlstoretest.Backend, storeURL, dataDir string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		p := startServer(t, storeURL, dataDir)
+		admin := p.adminLogin(t)
+		r := newLinRun(t, b.Name)
+		tokens := make([]string, linClients)
+		for i := range tokens {
+			login := fmt.Sprintf("lin%d", i)
+			pr, err := admin.CreatePrincipal(ctx, latchkey.Principal{Name: login, Role: latchkey.RoleDelegate})
+			if err != nil {
+				t.Fatal(err)
 			}
-			p := startServer(t, storeURL, dataDir)
-			admin := p.adminLogin(t)
-			r := newLinRun(t, b.Name)
-			tokens := make([]string, linClients)
-			for i := range tokens {
-				login := fmt.Sprintf("lin%d", i)
-				pr, err := admin.CreatePrincipal(ctx, latchkey.Principal{Name: login, Role: latchkey.RoleDelegate})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := admin.AddIdentity(ctx, pr.ID, login, "pw-"+login); err != nil {
-					t.Fatal(err)
-				}
-				tok, err := p.client("").Login(ctx, login, "pw-"+login)
-				if err != nil {
-					t.Fatal(err)
-				}
-				r.principals[pr.ID], tokens[i] = i, tok.Token
+			if _, err := admin.AddIdentity(ctx, pr.ID, login, "pw-"+login); err != nil {
+				t.Fatal(err)
 			}
-			clientsOn := func(p *proc) []*client.Client {
-				cs := make([]*client.Client, len(tokens))
-				for i, tok := range tokens {
-					cs[i] = p.client(tok)
-				}
-				return cs
+			tok, err := p.client("").Login(ctx, login, "pw-"+login)
+			if err != nil {
+				t.Fatal(err)
 			}
-			r.servers.replace(clientsOn(p))
-			var restartTook time.Duration
-			var inFlightAtKill int64
-			r.run(ctx, func() {
-				for r.answered.Load() < linOps/2 && !r.failed.Load() && ctx.Err() == nil {
-					time.Sleep(time.Millisecond)
-				}
-				// Kill while calls are in flight (there nearly always are).
-				for deadline := time.Now().Add(time.Second); r.inFlight.Load() == 0 && time.Now().Before(deadline); {
-					time.Sleep(50 * time.Microsecond)
-				}
-				inFlightAtKill = r.inFlight.Load()
-				r.servers.kill()
-				p.kill()
-				started := time.Now()
-				q := startServer(t, storeURL, dataDir)
-				restartTook = time.Since(started)
-				r.servers.replace(clientsOn(q))
-			})
-			if t.Failed() {
-				return
+			r.principals[pr.ID], tokens[i] = i, tok.Token
+		}
+		clientsOn := func(p *proc) []*client.Client {
+			cs := make([]*client.Client, len(tokens))
+			for i, tok := range tokens {
+				cs[i] = p.client(tok)
 			}
-			t.Logf("killed with %d calls in flight; restart took %v", inFlightAtKill, restartTook)
-			if inFlightAtKill == 0 || r.unknown.Load() == 0 {
-				t.Errorf("no call was in flight at the kill: the test proves less than it should")
+			return cs
+		}
+		r.servers.replace(clientsOn(p))
+		var restartTook time.Duration
+		var inFlightAtKill int64
+		r.run(ctx, func() {
+			for r.answered.Load() < linOps/2 && !r.failed.Load() && ctx.Err() == nil {
+				time.Sleep(time.Millisecond)
 			}
-			ops := checkLinearizable(t, r)
-			assertRejectsDoctored(t, ops)
+			// Kill while calls are in flight (there nearly always are).
+			for deadline := time.Now().Add(time.Second); r.inFlight.Load() == 0 && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Microsecond)
+			}
+			inFlightAtKill = r.inFlight.Load()
+			r.servers.kill()
+			p.kill()
+			started := time.Now()
+			q := startServer(t, storeURL, dataDir)
+			restartTook = time.Since(started)
+			r.servers.replace(clientsOn(q))
 		})
-	}
+		if t.Failed() {
+			return
+		}
+		t.Logf("killed with %d calls in flight; restart took %v", inFlightAtKill, restartTook)
+		if inFlightAtKill == 0 || r.unknown.Load() == 0 {
+			t.Errorf("no call was in flight at the kill: the test proves less than it should")
+		}
+		ops := checkLinearizable(t, r)
+		assertRejectsDoctored(t, ops)
+	})
 }
 
 // TestLockLinearizabilityModel shows that the checker tells legal lock

@@ -25,6 +25,7 @@ import (
 
 	"latchkey"
 	"latchkey/client"
+	"latchkey/sqlstore/sqlstoretest"
 )
 
 // procAdminPassword is the bootstrap admin's password on every server
@@ -160,6 +161,25 @@ func startServer(t *testing.T, storeURL, dataDir string, extra ...string) *proc 
 	}
 	assertLoopbackOnly(t, p)
 	return p
+}
+
+// forEachProcessBackend runs fn in a parallel subtest per store backend,
+// with the data dir and store URL a real server process uses there:
+// SQLite in the data dir, or a fresh PostgreSQL schema. It skips in -short
+// mode before any set-up.
+func forEachProcessBackend(t *testing.T, fn func(t *testing.T, b sqlstoretest.Backend, storeURL, dataDir string)) {
+	for _, b := range sqlstoretest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			latchkeyBinary(t)
+			dataDir := t.TempDir()
+			storeURL := "sqlite://" + filepath.Join(dataDir, "latchkey.db")
+			if b.Name != "sqlite" {
+				storeURL = b.URL(t)
+			}
+			fn(t, b, storeURL, dataDir)
+		})
+	}
 }
 
 // kill sends SIGKILL and waits for the process to be gone. It is
