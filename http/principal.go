@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	nethttp "net/http"
 
 	"latchkey"
@@ -83,15 +84,9 @@ func (s *Server) createPrincipal(r *nethttp.Request, c latchkey.Caller) (int, an
 }
 
 func (s *Server) listPrincipals(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
-	page, err := pageQuery(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	items, next, err := s.store.ListPrincipals(r.Context(), c, page)
-	if err != nil {
-		return 0, nil, err
-	}
-	return nethttp.StatusOK, listOf(items, next), nil
+	return listed(r, func(ctx context.Context, p latchkey.Page) ([]latchkey.Principal, string, error) {
+		return s.store.ListPrincipals(ctx, c, p)
+	})
 }
 
 func (s *Server) getPrincipal(r *nethttp.Request, c latchkey.Caller) (int, any, error) {

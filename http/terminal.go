@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	nethttp "net/http"
 	"strconv"
@@ -125,13 +126,7 @@ func (s *Server) recordTerminalEvents(r *nethttp.Request, c latchkey.Caller) (in
 }
 
 func (s *Server) listTerminalEvents(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
-	page, err := pageQuery(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	items, next, err := s.store.ListTerminalEvents(r.Context(), c, r.PathValue("id"), page)
-	if err != nil {
-		return 0, nil, err
-	}
-	return nethttp.StatusOK, listOf(items, next), nil
+	return listed(r, func(ctx context.Context, p latchkey.Page) ([]latchkey.TerminalEvent, string, error) {
+		return s.store.ListTerminalEvents(ctx, c, r.PathValue("id"), p)
+	})
 }
