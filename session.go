@@ -36,6 +36,13 @@ type Session struct {
 	Standalone     bool          `json:"standalone"`
 	LastActivityAt time.Time     `json:"last_activity_at"`
 	EndReason      string        `json:"end_reason,omitempty"`
+	// EndsAt is when the session is logged off by its limit (the site's
+	// maximum duration, the person's quota, or the next reservation's
+	// start; Limit says which), and WarnAt when the Time Critical Warning
+	// is given before it. Both are null without a limit.
+	EndsAt *time.Time `json:"ends_at"`
+	WarnAt *time.Time `json:"warn_at"`
+	Limit  string     `json:"limit,omitempty"`
 	// Exempt is true for sessions of a global principal: they are outside
 	// the one-unlocked-session rule.
 	Exempt bool `json:"-"`
@@ -215,21 +222,27 @@ const (
 )
 
 // ApplyIdle applies the site's inactivity lock and forced timeout to an
-// ACTIVE session, judged from its last activity. A session idle past the
+// ACTIVE session, judged from its last activity, and its limit (EndsAt):
+// the earlier end wins. A session idle past the
 // forced timeout expires at last activity + timeout; one idle past the
 // inactivity lock is locked at last activity + that time.
 func ApplyIdle(s Session, site Site, now time.Time) (Session, IdleChange) {
 	if s.Status != SessionActive {
 		return s, IdleNone
 	}
+	var end time.Time
+	var reason string
 	if site.ForcedTimeoutMinutes > 0 {
-		at := s.LastActivityAt.Add(time.Duration(site.ForcedTimeoutMinutes) * time.Minute)
-		if !now.Before(at) {
-			s.Status = SessionExpired
-			s.EndedAt = &at
-			s.EndReason = EndForcedTimeout
-			return s, IdleExpired
+		if at := s.LastActivityAt.Add(time.Duration(site.ForcedTimeoutMinutes) * time.Minute); !now.Before(at) {
+			end, reason = at, EndForcedTimeout
 		}
+	}
+	if s.EndsAt != nil && !now.Before(*s.EndsAt) && (end.IsZero() || s.EndsAt.Before(end)) {
+		end, reason = *s.EndsAt, s.Limit
+	}
+	if !end.IsZero() {
+		s.Status, s.EndedAt, s.EndReason = SessionExpired, &end, reason
+		return s, IdleExpired
 	}
 	if site.InactivityLockMinutes > 0 && s.LockedAt == nil {
 		at := s.LastActivityAt.Add(time.Duration(site.InactivityLockMinutes) * time.Minute)
@@ -256,6 +269,9 @@ func IdleDeadline(s Session, site Site) time.Time {
 		if t.IsZero() || f.Before(t) {
 			t = f
 		}
+	}
+	if s.EndsAt != nil && (t.IsZero() || s.EndsAt.Before(t)) {
+		t = *s.EndsAt
 	}
 	return t
 }

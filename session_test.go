@@ -861,3 +861,49 @@ func TestValidateTerminalEvent(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyIdleSessionLimit(t *testing.T) {
+	t.Parallel()
+	la := time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC)
+	mins := func(n int) time.Time { return la.Add(time.Duration(n) * time.Minute) }
+	limited := func(end int, limit string) latchkey.Session {
+		s := sess("s1", thisTerm, "alice", false)
+		s.LastActivityAt = la
+		s.EndsAt, s.Limit = ptr(mins(end)), limit
+		return s
+	}
+	for _, c := range []struct {
+		name       string
+		s          latchkey.Session
+		forced     int
+		now        time.Time
+		want       latchkey.IdleChange
+		wantEnd    time.Time
+		wantReason string
+	}{
+		{"1ns before the limit", limited(20, latchkey.LimitQuota), 0, mins(20).Add(-1), latchkey.IdleNone, time.Time{}, ""},
+		{"at the limit: expired at it", limited(20, latchkey.LimitQuota), 0, mins(20), latchkey.IdleExpired, mins(20), latchkey.LimitQuota},
+		{"long after: ended at the limit, not now", limited(20, latchkey.LimitMaxSession), 0, mins(300), latchkey.IdleExpired, mins(20), latchkey.LimitMaxSession},
+		{"forced timeout earlier than the limit wins", limited(40, latchkey.LimitReservation), 30, mins(50), latchkey.IdleExpired, mins(30), latchkey.EndForcedTimeout},
+		{"limit earlier than the forced timeout wins", limited(20, latchkey.LimitReservation), 30, mins(50), latchkey.IdleExpired, mins(20), latchkey.LimitReservation},
+	} {
+		got, ch := latchkey.ApplyIdle(c.s, idleSite(0, c.forced), c.now)
+		if ch != c.want {
+			t.Errorf("%s: change %v, want %v", c.name, ch, c.want)
+			continue
+		}
+		if ch == latchkey.IdleNone {
+			continue
+		}
+		if got.Status != latchkey.SessionExpired || !got.EndedAt.Equal(c.wantEnd) || got.EndReason != c.wantReason {
+			t.Errorf("%s: %s at %v (%s), want expired at %v (%s)", c.name, got.Status, got.EndedAt, got.EndReason, c.wantEnd, c.wantReason)
+		}
+	}
+	s := limited(20, latchkey.LimitQuota)
+	if d := latchkey.IdleDeadline(s, idleSite(0, 30)); !d.Equal(mins(20)) {
+		t.Errorf("deadline %v, want the limit %v", d, mins(20))
+	}
+	if d := latchkey.IdleDeadline(s, idleSite(0, 10)); !d.Equal(mins(10)) {
+		t.Errorf("deadline %v, want the forced timeout %v", d, mins(10))
+	}
+}

@@ -204,26 +204,42 @@ const (
 // JournalEntryCheck is what the server knows on reconnect of one offline
 // session: whether it has ended, whether its identity is valid now (it
 // exists, its password was right when checked, its principal is enabled),
-// and the person's remaining quota for the day with this session counted
-// (nil: no quota).
+// whether another person's reservation holds the terminal now, whether the
+// principal has another unlocked session elsewhere (rule 5), whether the
+// site's maximum session duration has passed, and the person's remaining
+// quota for the day with this session counted (nil: no quota).
 type JournalEntryCheck struct {
 	Ended         bool
 	IdentityValid bool
+	Reserved      bool
+	Concurrent    bool
+	OverMax       bool
 	QuotaLeft     *time.Duration
 }
 
 // DecideJournalEntry is the reconnect verdict of an offline session: an
 // ended one is ok (nothing is left to log off; its minutes count towards
-// the quota); a running one whose identity is not valid is logged off at
-// once; one over quota gets the Time Critical Warning, then is logged off.
+// the quota, and a clash with a reservation is reported, not undone). A
+// running one is logged off at once when its identity is not valid or
+// when the person is unlocked elsewhere (one unlocked session per person);
+// it gets the Time Critical Warning, then is logged off, when another
+// person's reservation holds the terminal (the reservation wins: it was
+// booked on the server), when the maximum duration has passed, or when
+// the person is over quota.
 func DecideJournalEntry(e JournalEntryCheck) (verdict, reason string) {
 	switch {
 	case e.Ended:
 		return VerdictOK, ""
 	case !e.IdentityValid:
 		return VerdictLogoff, "invalid_identity"
+	case e.Concurrent:
+		return VerdictLogoff, ECONCURRENTSESSION
+	case e.Reserved:
+		return VerdictWarnThenLogoff, LimitReservation
+	case e.OverMax:
+		return VerdictWarnThenLogoff, LimitMaxSession
 	case e.QuotaLeft != nil && *e.QuotaLeft <= 0:
-		return VerdictWarnThenLogoff, "quota_exceeded"
+		return VerdictWarnThenLogoff, EQUOTAEXCEEDED
 	}
 	return VerdictOK, ""
 }

@@ -123,15 +123,23 @@ func TestDecideJournalEntry(t *testing.T) {
 		name    string
 		e       latchkey.JournalEntryCheck
 		verdict string
+		reason  string
 	}{
-		{"ended: ok, whatever else", latchkey.JournalEntryCheck{Ended: true, IdentityValid: false, QuotaLeft: d(-time.Hour)}, latchkey.VerdictOK},
-		{"running, valid, within quota", latchkey.JournalEntryCheck{IdentityValid: true, QuotaLeft: d(time.Minute)}, latchkey.VerdictOK},
-		{"running, no quota", latchkey.JournalEntryCheck{IdentityValid: true}, latchkey.VerdictOK},
-		{"running, invalid identity: logged off at once", latchkey.JournalEntryCheck{IdentityValid: false, QuotaLeft: d(time.Hour)}, latchkey.VerdictLogoff},
-		{"running, over quota: warned, then logged off", latchkey.JournalEntryCheck{IdentityValid: true, QuotaLeft: d(0)}, latchkey.VerdictWarnThenLogoff},
+		{"ended: ok, whatever else", latchkey.JournalEntryCheck{Ended: true, IdentityValid: false, QuotaLeft: d(-time.Hour)}, latchkey.VerdictOK, ""},
+		{"running, valid, within quota", latchkey.JournalEntryCheck{IdentityValid: true, QuotaLeft: d(time.Minute)}, latchkey.VerdictOK, ""},
+		{"running, no quota", latchkey.JournalEntryCheck{IdentityValid: true}, latchkey.VerdictOK, ""},
+		{"running, invalid identity: logged off at once", latchkey.JournalEntryCheck{IdentityValid: false, QuotaLeft: d(time.Hour)}, latchkey.VerdictLogoff, ""},
+		{"running, over quota: warned, then logged off", latchkey.JournalEntryCheck{IdentityValid: true, QuotaLeft: d(0)}, latchkey.VerdictWarnThenLogoff, "quota_exceeded"},
+		{"running, quota just left", latchkey.JournalEntryCheck{IdentityValid: true, QuotaLeft: d(time.Second)}, latchkey.VerdictOK, ""},
+		{"running, another's reservation holds the terminal", latchkey.JournalEntryCheck{IdentityValid: true, Reserved: true}, latchkey.VerdictWarnThenLogoff, "reservation"},
+		{"running, past the maximum duration", latchkey.JournalEntryCheck{IdentityValid: true, OverMax: true}, latchkey.VerdictWarnThenLogoff, "max_session"},
+		{"running, unlocked elsewhere: off at once", latchkey.JournalEntryCheck{IdentityValid: true, Concurrent: true, Reserved: true}, latchkey.VerdictLogoff, "concurrent_session"},
+		{"running, invalid beats everything", latchkey.JournalEntryCheck{Concurrent: true, Reserved: true, OverMax: true}, latchkey.VerdictLogoff, "invalid_identity"},
+		{"ended, clashing with a reservation: ok", latchkey.JournalEntryCheck{Ended: true, IdentityValid: true, Reserved: true, OverMax: true}, latchkey.VerdictOK, ""},
 	} {
-		if v, _ := latchkey.DecideJournalEntry(c.e); v != c.verdict {
-			t.Errorf("%s: %s, want %s", c.name, v, c.verdict)
+		v, why := latchkey.DecideJournalEntry(c.e)
+		if v != c.verdict || (c.reason != "" && why != c.reason) {
+			t.Errorf("%s: %s (%s), want %s (%s)", c.name, v, why, c.verdict, c.reason)
 		}
 	}
 }

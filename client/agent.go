@@ -1,0 +1,45 @@
+package client
+
+import (
+	"context"
+	"net/http"
+
+	"latchkey"
+)
+
+// AgentPolicy calls GET /v1/agent/policy (terminal token): the site's
+// settings, reservations of the next 24 hours, offline logon verifiers
+// and the signed quota snapshot.
+func (c *Client) AgentPolicy(ctx context.Context) (*latchkey.AgentPolicy, error) {
+	var out latchkey.AgentPolicy
+	if err := c.do(ctx, http.MethodGet, "/v1/agent/policy", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UploadJournal calls POST /v1/agent/journal (terminal token) with offline
+// sessions; re-uploads are idempotent. It answers one verdict per entry.
+func (c *Client) UploadJournal(ctx context.Context, entries []latchkey.JournalEntry) ([]latchkey.JournalResult, error) {
+	for i := range entries {
+		entries[i].StartedAt = entries[i].StartedAt.UTC()
+	}
+	var out struct {
+		Results []latchkey.JournalResult `json:"results"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/v1/agent/journal", nil, map[string]any{"entries": entries}, &out); err != nil {
+		return nil, err
+	}
+	return out.Results, nil
+}
+
+// ReportAgentStatus calls POST /v1/agent/status (terminal token): the
+// agent reports whether it is in standalone mode.
+func (c *Client) ReportAgentStatus(ctx context.Context, s latchkey.AgentStatus) (*latchkey.Terminal, error) {
+	s.Since = s.Since.UTC()
+	var out latchkey.Terminal
+	if err := c.do(ctx, http.MethodPost, "/v1/agent/status", nil, s, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
