@@ -190,6 +190,7 @@ func (s *Store) Login(ctx context.Context, login, password string) (*latchkey.Us
 	if err != nil {
 		return nil, err
 	}
+	s.ensureVerifier(ctx, login, password)
 	return &out, nil
 }
 

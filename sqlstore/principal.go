@@ -141,6 +141,10 @@ func (s *Store) AddIdentity(ctx context.Context, c latchkey.Caller, principalID,
 	if err != nil {
 		return nil, err
 	}
+	verifier, err := s.hashPassword(password)
+	if err != nil {
+		return nil, err
+	}
 	var id latchkey.Identity
 	err = s.write(ctx, func(t *tx) error {
 		p, err := t.lockPrincipal(principalID)
@@ -150,8 +154,8 @@ func (s *Store) AddIdentity(ctx context.Context, c latchkey.Caller, principalID,
 		if p.Role == latchkey.RoleAdmin && c.Role != latchkey.RoleAdmin {
 			return latchkey.Errorf(latchkey.EFORBIDDEN, "only an admin may add an identity to an admin")
 		}
-		if _, err := t.exec("INSERT INTO identities (login, principal_id, password_hash, created_at) VALUES (?, ?, ?, ?)",
-			login, principalID, hash, us(t.now)); err != nil {
+		if _, err := t.exec("INSERT INTO identities (login, principal_id, password_hash, created_at, offline_verifier, offline_verifier_at) VALUES (?, ?, ?, ?, ?, ?)",
+			login, principalID, hash, us(t.now), verifier, us(t.now)); err != nil {
 			if s.d.uniqueViolation(err) {
 				return latchkey.Errorf(latchkey.ECONFLICT, "identity %q exists", login).With("field", "login")
 			}
@@ -194,6 +198,10 @@ func (s *Store) ChangePassword(ctx context.Context, c latchkey.Caller, login, ol
 	if err != nil {
 		return err
 	}
+	verifier, err := s.hashPassword(newPassword)
+	if err != nil {
+		return err
+	}
 	return s.write(ctx, func(t *tx) error {
 		if !c.IsStaff() {
 			if _, reason, cerr := t.credentials(v, oldPassword); cerr != nil {
@@ -206,7 +214,8 @@ func (s *Store) ChangePassword(ctx context.Context, c latchkey.Caller, login, ol
 		} else if _, err := t.lockPrincipal(owner); err != nil {
 			return err
 		}
-		if _, err := t.exec("UPDATE identities SET password_hash = ?, failures = 0, locked_until = NULL WHERE login = ?", hash, login); err != nil {
+		if _, err := t.exec("UPDATE identities SET password_hash = ?, failures = 0, locked_until = NULL, offline_verifier = ?, offline_verifier_at = ? WHERE login = ?",
+			hash, verifier, us(t.now), login); err != nil {
 			return err
 		}
 		t.record(c.Actor(), "", "identity.password", login, nil)

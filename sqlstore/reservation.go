@@ -74,7 +74,7 @@ func (s *Store) CreateReservation(ctx context.Context, c latchkey.Caller, r latc
 			return err
 		}
 		t.record(c.Actor(), r.Terminal, "reservation.create", r.ID, map[string]any{"principal": r.Principal, "start": r.Start, "minutes": r.Minutes})
-		return nil
+		return t.cutForReservation(r)
 	})
 	if err != nil {
 		return nil, err

@@ -9,7 +9,8 @@ import (
 )
 
 const sessionCols = `s.id, s.principal_id, s.identity, s.terminal_id, s.status, s.started_at, s.locked_at, s.ended_at,
-	s.last_activity_at, s.standalone, s.exempt, s.end_reason, st.inactivity_lock_minutes, st.forced_timeout_minutes`
+	s.last_activity_at, s.standalone, s.exempt, s.end_reason, s.ends_at, s.warn_at, s.limit_reason,
+	st.inactivity_lock_minutes, st.forced_timeout_minutes`
 
 const sessionFrom = " FROM sessions s JOIN sites st ON st.id = s.site_id "
 
@@ -22,11 +23,13 @@ type sessionRow struct {
 func scanSession(row interface{ Scan(...any) error }) (sessionRow, error) {
 	var r sessionRow
 	var started, activity int64
-	var locked, ended sql.NullInt64
+	var locked, ended, ends, warn sql.NullInt64
 	err := row.Scan(&r.ID, &r.PrincipalID, &r.Identity, &r.TerminalID, &r.Status, &started, &locked, &ended,
-		&activity, &r.Standalone, &r.Exempt, &r.EndReason, &r.timeouts.InactivityLockMinutes, &r.timeouts.ForcedTimeoutMinutes)
+		&activity, &r.Standalone, &r.Exempt, &r.EndReason, &ends, &warn, &r.Limit,
+		&r.timeouts.InactivityLockMinutes, &r.timeouts.ForcedTimeoutMinutes)
 	r.StartedAt, r.LastActivityAt = fromUS(started), fromUS(activity)
 	r.LockedAt, r.EndedAt = optTime(locked), optTime(ended)
+	r.EndsAt, r.WarnAt = optTime(ends), optTime(warn)
 	return r, err
 }
 
@@ -106,7 +109,7 @@ func (t *tx) settle(r sessionRow) (latchkey.Session, error) {
 	if change == latchkey.IdleLocked {
 		t.record("system", s.TerminalID, "session.lock", s.ID, map[string]any{"reason": "inactivity", "locked_at": *s.LockedAt})
 	} else {
-		t.record("system", s.TerminalID, "session.expired", s.ID, map[string]any{"reason": s.EndReason, "ended_at": *s.EndedAt})
+		t.record("system", s.TerminalID, "session.expired", s.ID, map[string]any{"reason": s.EndReason, "ended_at": *s.EndedAt, "principal": s.PrincipalID})
 	}
 	return s, nil
 }
@@ -231,6 +234,11 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 		}
 		sess := latchkey.Session{ID: latchkey.NewID("ses"), PrincipalID: p.ID, Identity: r.Identity, TerminalID: terminalID,
 			Status: latchkey.SessionActive, StartedAt: t.now, LastActivityAt: t.now, Exempt: p.Global}
+		allow, err := t.allowance(p, site, terminalID, left)
+		if err != nil {
+			return err
+		}
+		setLimit(&sess, allow)
 		out.Failed = []string{}
 		for _, f := range d.Fail {
 			if ok, err := t.fail(f, p.ID, terminalID, sess.ID); err != nil {
@@ -240,18 +248,23 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 			}
 		}
 		if _, err := t.exec(`INSERT INTO sessions (id, principal_id, identity, terminal_id, site_id, status, started_at,
-			last_activity_at, standalone, exempt) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)`,
-			sess.ID, p.ID, r.Identity, terminalID, term.SiteID, us(t.now), us(t.now), false, p.Global); err != nil {
+			last_activity_at, standalone, exempt, ends_at, warn_at, limit_reason) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)`,
+			sess.ID, p.ID, r.Identity, terminalID, term.SiteID, us(t.now), us(t.now), false, p.Global,
+			nullUS(sess.EndsAt), nullUS(sess.WarnAt), sess.Limit); err != nil {
 			return err
 		}
-		t.record(p.ID, terminalID, "session.login", sess.ID, map[string]any{"identity": r.Identity, "force": r.Force,
-			"failed": out.Failed, "time_sent": r.TimeSent.UTC()})
+		rec := map[string]any{"identity": r.Identity, "force": r.Force, "failed": out.Failed, "time_sent": r.TimeSent.UTC()}
+		if sess.EndsAt != nil {
+			rec["ends_at"], rec["limit"] = *sess.EndsAt, sess.Limit
+		}
+		t.record(p.ID, terminalID, "session.login", sess.ID, rec)
 		out.Session = sess
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.ensureVerifier(ctx, r.Identity, r.Password)
 	return &out, nil
 }
 
@@ -524,9 +537,15 @@ func (s *Store) ListPrincipalSessions(ctx context.Context, c latchkey.Caller, pr
 	return out, next, nil
 }
 
-// ApplyTimeouts applies every idle timeout due by now.
+// ApplyTimeouts applies every idle timeout and session limit due by now,
+// and gives the warnings due before the limits.
 func (s *Store) ApplyTimeouts(ctx context.Context) (int, error) {
-	return s.applyTimeouts(ctx, "1 = 1")
+	w, err := s.warnSessions(ctx)
+	if err != nil {
+		return w, err
+	}
+	n, err := s.applyTimeouts(ctx, "1 = 1")
+	return w + n, err
 }
 
 // applyTimeouts settles the ACTIVE sessions matching cond whose idle
@@ -534,10 +553,11 @@ func (s *Store) ApplyTimeouts(ctx context.Context) (int, error) {
 func (s *Store) applyTimeouts(ctx context.Context, cond string, args ...any) (int, error) {
 	now := us(s.now())
 	rows, err := s.query(ctx, `SELECT s.id, s.terminal_id `+sessionFrom+` WHERE s.status = 'active' AND `+cond+` AND (
-		(st.forced_timeout_minutes > 0 AND s.last_activity_at + st.forced_timeout_minutes * CAST(60000000 AS BIGINT) <= ?)
+		(s.ends_at IS NOT NULL AND s.ends_at <= ?)
+		OR (st.forced_timeout_minutes > 0 AND s.last_activity_at + st.forced_timeout_minutes * CAST(60000000 AS BIGINT) <= ?)
 		OR (st.inactivity_lock_minutes > 0 AND s.locked_at IS NULL
 			AND s.last_activity_at + st.inactivity_lock_minutes * CAST(60000000 AS BIGINT) <= ?)) LIMIT 1000`,
-		append(args, now, now)...)
+		append(args, now, now, now)...)
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,135 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"latchkey"
+)
+
+// allowance is how long a session logged on now by p at terminal may run:
+// the site's maximum duration (people with the user role), their
+// remaining quota (left; nil when none applies), and reservations — a
+// session under the person's own reservation ends with it, and any
+// session ends where another person's reservation starts. Admins may log
+// on inside others' reservations and are not cut short by them.
+func (t *tx) allowance(p latchkey.Principal, site latchkey.Site, terminal string, left *time.Duration) (latchkey.Allowance, error) {
+	var maxSession time.Duration
+	if p.Role == latchkey.RoleUser {
+		maxSession = time.Duration(site.MaxSessionMinutes) * time.Minute
+	}
+	var until time.Time
+	if p.Role != latchkey.RoleAdmin {
+		rs, err := t.terminalReservations(terminal, us(t.now))
+		if err != nil {
+			return latchkey.Allowance{}, err
+		}
+		var others []latchkey.Reservation
+		for _, r := range rs {
+			if r.Principal != p.ID {
+				others = append(others, r)
+			} else if !t.now.Before(r.Start) && t.now.Before(r.End()) {
+				until = r.End() // their own reservation holds the terminal
+			}
+		}
+		if next := latchkey.NextReservationStart(others, t.now); !next.IsZero() && (until.IsZero() || next.Before(until)) {
+			until = next
+		}
+	}
+	return latchkey.SessionAllowance(t.now, maxSession, left, until, time.Duration(site.WarningSeconds)*time.Second), nil
+}
+
+// setLimit puts an allowance on a session.
+func setLimit(s *latchkey.Session, a latchkey.Allowance) {
+	if a.Ends.IsZero() {
+		s.EndsAt, s.WarnAt, s.Limit = nil, nil, ""
+		return
+	}
+	ends, warn := a.Ends, a.WarnAt
+	s.EndsAt, s.WarnAt, s.Limit = &ends, &warn, a.Reason
+}
+
+// warnSessions gives the Time Critical Warning of every ACTIVE session
+// whose warn_at has passed: one session.warn record each, announced on the
+// event stream (the terminal and the person see it), with the time left.
+func (s *Store) warnSessions(ctx context.Context) (int, error) {
+	rows, err := s.query(ctx, `SELECT id, terminal_id FROM sessions WHERE status = 'active' AND warn_at IS NOT NULL
+		AND warn_at <= ? AND warned = FALSE LIMIT 1000`, us(s.now()))
+	if err != nil {
+		return 0, err
+	}
+	type due struct{ id, terminal string }
+	var ds []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.terminal); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ds = append(ds, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range ds {
+		err := s.onSessionAt(ctx, d.terminal, d.id, func(t *tx, sess latchkey.Session) error {
+			if sess.Status != latchkey.SessionActive || sess.EndsAt == nil {
+				return nil
+			}
+			res, err := t.exec("UPDATE sessions SET warned = TRUE WHERE id = ? AND status = 'active' AND warned = FALSE", d.id)
+			if err != nil {
+				return err
+			}
+			if k, err := res.RowsAffected(); err != nil || k == 0 {
+				return err
+			}
+			left := max(sess.EndsAt.Sub(t.now), 0)
+			t.record("system", sess.TerminalID, "session.warn", sess.ID, map[string]any{"principal": sess.PrincipalID,
+				"limit": sess.Limit, "ends_at": *sess.EndsAt, "seconds_left": int(left.Seconds())})
+			n++
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// cutForReservation shortens the ACTIVE session on the reservation's
+// terminal (someone else's, not an admin's) that would run into it: it now
+// ends at the reservation's start, with the warning before it.
+func (t *tx) cutForReservation(r latchkey.Reservation) error {
+	on, err := t.activeSessions("WHERE s.terminal_id = ?", r.Terminal)
+	if err != nil || len(on) == 0 {
+		return err
+	}
+	sess := on[0]
+	if sess.PrincipalID == r.Principal || !r.Start.After(t.now) || (sess.EndsAt != nil && !sess.EndsAt.After(r.Start)) {
+		return nil
+	}
+	var role latchkey.Role
+	if err := t.queryRow("SELECT role FROM principals WHERE id = ?", sess.PrincipalID).Scan(&role); err != nil {
+		return err
+	}
+	if role == latchkey.RoleAdmin {
+		return nil
+	}
+	site, err := t.siteOfTerminal(r.Terminal)
+	if err != nil {
+		return err
+	}
+	warn := r.Start.Add(-time.Duration(site.WarningSeconds) * time.Second)
+	if warn.Before(t.now) {
+		warn = t.now
+	}
+	if _, err := t.exec("UPDATE sessions SET ends_at = ?, warn_at = ?, limit_reason = ?, warned = FALSE WHERE id = ? AND status = 'active'",
+		us(r.Start), us(warn), latchkey.LimitReservation, sess.ID); err != nil {
+		return err
+	}
+	t.record("system", r.Terminal, "session.limit", sess.ID, map[string]any{"principal": sess.PrincipalID,
+		"limit": latchkey.LimitReservation, "ends_at": r.Start, "reservation": r.ID})
+	return nil
+}
