@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -196,8 +197,61 @@ type AgentService interface {
 	UploadJournal(ctx context.Context, c Caller, entries []JournalEntry) ([]JournalResult, error)
 	// ReportAgentStatus records the agent's mode (terminal.standalone).
 	ReportAgentStatus(ctx context.Context, c Caller, s AgentStatus) (*Terminal, error)
-	// RevokeOfflineLogon drops a principal's offline verifiers at once
-	// (staff); the next policy fetch leaves them out until the person
-	// logs on online again.
-	RevokeOfflineLogon(ctx context.Context, c Caller, principal string) error
+	// SetOfflineLogon allows or revokes a principal's offline logon
+	// (staff): revoked, the next policy fetch of every agent leaves the
+	// person's verifiers out, until it is allowed again.
+	SetOfflineLogon(ctx context.Context, c Caller, principal string, enabled bool) error
+}
+
+// JournalClockSkew is how far in the future of the server's clock an
+// uploaded entry may start or end (the agent's clock follows the server's).
+const JournalClockSkew = 10 * time.Minute
+
+// ValidateJournal checks an upload before anything is recorded: 1 to
+// MaxJournalEntries entries, each with a well-formed, unique ID, an
+// identity, a start, an end not before it, times not in the future.
+func ValidateJournal(entries []JournalEntry, now time.Time) error {
+	if len(entries) == 0 || len(entries) > MaxJournalEntries {
+		return BadField("entries", "entries must hold 1 to %d entries", MaxJournalEntries)
+	}
+	seen := make(map[string]bool, len(entries))
+	late := now.Add(JournalClockSkew)
+	for i, e := range entries {
+		f := func(name string) string { return "entries[" + strconv.Itoa(i) + "]." + name }
+		if !validEntryID(e.ID) {
+			return BadField(f("id"), "an entry id is 1 to 64 letters, digits, '_' or '-'")
+		}
+		if seen[e.ID] {
+			return BadField(f("id"), "entry %s appears twice", e.ID)
+		}
+		seen[e.ID] = true
+		if err := ValidName(f("identity"), e.Identity); err != nil {
+			return err
+		}
+		if e.Session != "" && !validEntryID(e.Session) {
+			return BadField(f("session"), "session must be a session id")
+		}
+		if e.StartedAt.IsZero() || e.StartedAt.After(late) {
+			return BadField(f("started_at"), "started_at is required and may not be in the future")
+		}
+		if e.EndedAt != nil && (e.EndedAt.Before(e.StartedAt) || e.EndedAt.After(late)) {
+			return BadField(f("ended_at"), "ended_at may not be before started_at or in the future")
+		}
+		if len(e.Password) > MaxPasswordLen {
+			return BadField(f("password"), "password must be at most %d bytes", MaxPasswordLen)
+		}
+	}
+	return nil
+}
+
+func validEntryID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -249,6 +249,7 @@ type Store interface {
 	GroupSetService
 	CheckoutService
 	ReservationService
+	AgentService
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

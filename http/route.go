@@ -99,6 +99,11 @@ func (s *Server) routes() {
 	s.route("GET /v1/reservations", peopleOrTerminal, s.listReservations)
 	s.route("DELETE /v1/reservations/{id}", people, s.deleteReservation)
 
+	s.route("GET /v1/agent/policy", terminalOnly, s.agentPolicy)
+	s.route("POST /v1/agent/journal", terminalOnly, s.uploadJournal)
+	s.route("POST /v1/agent/status", terminalOnly, s.reportAgentStatus)
+	s.route("PUT /v1/principals/{id}/offline-logon", staff, s.setOfflineLogon)
+
 	s.route("POST /v1/locks/{rest...}", staff, s.lockAction)
 	s.route("GET /v1/locks/{rest...}", staff, s.getLock)
 	s.route("GET /v1/locks", staff, s.listLocks)

@@ -5,6 +5,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
@@ -44,6 +46,12 @@ type Options struct {
 	// CheckoutWarning is how long before a check-out ends its person is
 	// warned on the event stream (default 5 minutes; negative: never).
 	CheckoutWarning time.Duration
+	// OfflineDays is how long after a person's last online logon their
+	// offline logon verifier stays in agents' policies (default
+	// DefaultOfflineDays); OfflineCap bounds the verifiers of one policy
+	// (default DefaultOfflineCap).
+	OfflineDays int
+	OfflineCap  int
 	// Committers is how many write transactions a PostgreSQL store runs at
 	// once, each a group commit of the writes waiting (default 4). SQLite
 	// always has one: it has one writer.
@@ -71,6 +79,9 @@ type Store struct {
 	mail       *mailbox
 	feed       feed
 	stopListen func()
+	// key signs quota snapshots (loaded once; see signingKey).
+	keyMu sync.Mutex
+	key   ed25519.PrivateKey
 }
 
 var _ latchkey.Store = (*Store)(nil)
@@ -80,6 +91,12 @@ var _ latchkey.Store = (*Store)(nil)
 func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	if opts.Password == (passhash.Params{}) {
 		opts.Password = passhash.Production
+	}
+	if opts.OfflineDays <= 0 {
+		opts.OfflineDays = DefaultOfflineDays
+	}
+	if opts.OfflineCap <= 0 {
+		opts.OfflineCap = DefaultOfflineCap
 	}
 	if err := opts.Password.Validate(); err != nil {
 		return nil, fmt.Errorf("password parameters: %w", err)

@@ -124,6 +124,13 @@ func TestTokensAreStoredHashed(t *testing.T) {
 		if err := db.QueryRow("SELECT password_hash FROM identities WHERE login = 'alice'").Scan(&hash); err != nil || !strings.HasPrefix(hash, "$argon2id$") {
 			t.Fatalf("password hash %q is not argon2id (err %v)", hash, err)
 		}
+		// The offline verifier made for agents is its own argon2id hash
+		// with its own salt, never the stored hash.
+		var verifier string
+		if err := db.QueryRow("SELECT offline_verifier FROM identities WHERE login = 'alice'").Scan(&verifier); err != nil ||
+			!strings.HasPrefix(verifier, "$argon2id$") || verifier == hash {
+			t.Fatalf("offline verifier %q (hash %q, err %v): want a separate argon2id hash", verifier, hash, err)
+		}
 		// An expired user token stops working.
 		e.clock.Advance(13 * time.Hour)
 		_, err = e.s.Authenticate(context.Background(), tok.Token)

@@ -9,12 +9,12 @@ import (
 	"latchkey"
 )
 
-const terminalCols = "id, name, site_id, created_at, agent_seen_at"
+const terminalCols = "id, name, site_id, created_at, agent_seen_at, standalone"
 
 func scanTerminal(row interface{ Scan(...any) error }) (latchkey.Terminal, error) {
 	var x latchkey.Terminal
 	var created, seen int64
-	err := row.Scan(&x.ID, &x.Name, &x.SiteID, &created, &seen)
+	err := row.Scan(&x.ID, &x.Name, &x.SiteID, &created, &seen, &x.Standalone)
 	x.CreatedAt = fromUS(created)
 	if seen > 0 {
 		t := fromUS(seen)

@@ -23,6 +23,8 @@ type tx struct {
 	// mail names the terminals whose instructions this operation changed:
 	// their agents' long-polls are woken after the commit.
 	mail []string
+	// readOnly marks a read transaction on the read pool (see read).
+	readOnly bool
 }
 
 // exec, query and queryRow rebind ? placeholders for the dialect and use
@@ -49,7 +51,7 @@ func (t *tx) queryRow(q string, args ...any) *sql.Row {
 // stmt returns the cached statement for q bound to this transaction, or
 // nil when there is none (yet).
 func (t *tx) stmt(q string) *sql.Stmt {
-	if t.s.wst == nil {
+	if t.s.wst == nil || t.readOnly {
 		return nil
 	}
 	if st := t.s.wst.lookup(q); st != nil {
@@ -138,6 +140,17 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 		return r.err
 	}
 	return err
+}
+
+// read runs fn in one read transaction on the read pool: a consistent
+// view for reads that take several queries. fn must not write.
+func (s *Store) read(ctx context.Context, fn func(*tx) error) error {
+	sqlTx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.name() == "postgres"})
+	if err != nil {
+		return err
+	}
+	defer sqlTx.Rollback()
+	return fn(&tx{Tx: sqlTx, s: s, ctx: ctx, now: s.now(), readOnly: true})
 }
 
 // Read helpers on the read pool.

@@ -1,0 +1,175 @@
+package apitest_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"latchkey"
+	"latchkey/client"
+	"latchkey/sqlstore/sqlstoretest"
+)
+
+// POST /v1/agent/journal on both stores: each offline session is
+// recorded once as a standalone session (re-uploads change nothing),
+// ended ones count towards the quota, and in-progress ones get their
+// reconnect verdict: an invalid identity is logged off at once, an over-
+// quota person is warned and then logged off, a clash with a reservation
+// booked meanwhile is reported. The end of an online session that went on
+// offline is recorded at the time it happened.
+func TestJournalUpload(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		quota, warn := 60, 30
+		w := newWorld(t, b, client.SiteCreate{DailyQuotaMinutes: &quota, WarningSeconds: &warn}, 3)
+		ctx := context.Background()
+		at := func(d time.Duration) *time.Time { x := w.clock.Now().Add(d); return &x }
+		upload := func(term int, es ...latchkey.JournalEntry) []latchkey.JournalResult {
+			t.Helper()
+			res, err := w.tc[term].UploadJournal(ctx, es)
+			if err != nil || len(res) != len(es) {
+				t.Fatalf("upload: %+v, %v", res, err)
+			}
+			return res
+		}
+		w.clock.Advance(3 * time.Hour)
+
+		// Ended offline sessions: ok, recorded once, counted.
+		ended := []latchkey.JournalEntry{
+			{ID: "off-1", Identity: "alice", StartedAt: *at(-2 * time.Hour), EndedAt: at(-100 * time.Minute), Standalone: true, Verified: true},
+			{ID: "off-2", Identity: "nobody", StartedAt: *at(-90 * time.Minute), EndedAt: at(-80 * time.Minute), Standalone: true},
+		}
+		res := upload(0, ended...)
+		if res[0].Verdict != latchkey.VerdictOK || res[0].Session != "off-1" || res[1].Verdict != latchkey.VerdictOK || res[1].Session != "" {
+			t.Fatalf("ended entries: %+v", res)
+		}
+		audit := w.auditCount()
+		again := upload(0, ended...)
+		if again[0] != res[0] || again[1] != res[1] || w.auditCount() != audit {
+			t.Fatalf("a re-upload changed something: %+v vs %+v, audit %d → %d", again, res, audit, w.auditCount())
+		}
+		got := w.session("off-1")
+		if !got.Standalone || got.Status != latchkey.SessionEnded || !got.StartedAt.Equal(ended[0].StartedAt) || !got.EndedAt.Equal(*ended[0].EndedAt) {
+			t.Fatalf("the recorded session: %+v", got)
+		}
+		list, _, err := w.admin.ListPrincipalSessions(ctx, w.alice.ID, "", latchkey.Page{})
+		if err != nil || len(list) != 1 || list[0].ID != "off-1" {
+			t.Fatalf("alice's sessions: %+v, %v", list, err)
+		}
+
+		// Alice used 20 offline minutes; 35 online make 55 of 60.
+		s := w.mustLogin(1, "alice", false)
+		w.clock.Advance(35 * time.Minute)
+		if _, err := w.tc[1].EndSession(ctx, s.Session.ID); err != nil {
+			t.Fatal(err)
+		}
+		// In progress, started 10 minutes ago offline: over quota.
+		over := latchkey.JournalEntry{ID: "off-3", Identity: "alice", StartedAt: *at(-10 * time.Minute), Standalone: true, Verified: true}
+		r := upload(0, over)[0]
+		if r.Verdict != latchkey.VerdictWarnThenLogoff || r.Reason != latchkey.EQUOTAEXCEEDED || r.WarningSeconds != 30 {
+			t.Fatalf("over quota: %+v, want warn_then_logoff after 30 s", r)
+		}
+		if s := w.session("off-3"); s.Status != latchkey.SessionActive || s.EndsAt == nil || !s.EndsAt.Equal(w.clock.Now().Add(30*time.Second)) {
+			t.Fatalf("the over-quota session: %+v", s)
+		}
+		w.clock.Advance(10 * time.Second)
+		if r2 := upload(0, over)[0]; r2.Verdict != latchkey.VerdictWarnThenLogoff || r2.WarningSeconds != 20 {
+			t.Fatalf("re-upload during the warning: %+v, want 20 s left", r2)
+		}
+		w.clock.Advance(20 * time.Second)
+		if _, err := w.store.ApplyTimeouts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s := w.session("off-3"); s.Status != latchkey.SessionExpired || s.EndReason != latchkey.EQUOTAEXCEEDED {
+			t.Fatalf("after the warning: %s/%s, want expired/quota_exceeded", s.Status, s.EndReason)
+		}
+		if _, err := w.login(1, "alice", false); latchkey.ErrorCode(err) != latchkey.EQUOTAEXCEEDED {
+			t.Fatalf("offline minutes count towards the quota: %v, want quota_exceeded", err)
+		}
+
+		// An identity that is not valid is logged off at once: unknown,
+		// or a password the agent could not check and did not send (auth
+		// any after an agent restart), or a wrong one.
+		for i, e := range []latchkey.JournalEntry{
+			{ID: "off-4", Identity: "nobody", StartedAt: *at(-time.Minute), Standalone: true},
+			{ID: "off-5", Identity: "bob", StartedAt: *at(-time.Minute), Standalone: true},
+			{ID: "off-6", Identity: "bob", StartedAt: *at(-time.Minute), Standalone: true, Password: "wrong"},
+		} {
+			if r := upload(2, e)[0]; r.Verdict != latchkey.VerdictLogoff || r.Reason != "invalid_identity" {
+				t.Fatalf("entry %d (%s): %+v, want logoff", i, e.ID, r)
+			}
+		}
+		if s := w.session("off-6"); s.Status != latchkey.SessionEnded || s.EndReason != "invalid_identity" {
+			t.Fatalf("the logged-off session: %+v", s)
+		}
+		// The right password, sent from the agent's memory: ok, and the
+		// session goes on online with its limits.
+		r = upload(2, latchkey.JournalEntry{ID: "off-7", Identity: "bob", StartedAt: *at(-5 * time.Minute), Standalone: true, Password: "pw-bob"})[0]
+		if r.Verdict != latchkey.VerdictOK {
+			t.Fatalf("bob with his password: %+v", r)
+		}
+		if s := w.session("off-7"); s.Status != latchkey.SessionActive || s.EndsAt == nil || s.Limit != latchkey.LimitQuota {
+			t.Fatalf("bob's session online: %+v, want active with his quota as limit", s)
+		}
+		// The terminal logs it out online, like any session.
+		if _, err := w.tc[2].EndSession(ctx, "off-7"); err != nil {
+			t.Fatal(err)
+		}
+
+		// A reservation booked while the terminal was offline: an offline
+		// session that ran into it is kept and the clash reported.
+		if _, err := w.admin.CreateReservation(ctx, latchkey.Reservation{Terminal: w.terms[1].ID, Principal: w.alice.ID,
+			Start: w.clock.Now().Add(-20 * time.Minute), Minutes: 60}); err != nil {
+			t.Fatal(err)
+		}
+		r = upload(1, latchkey.JournalEntry{ID: "off-8", Identity: "bob", StartedAt: *at(-30 * time.Minute), EndedAt: at(-10 * time.Minute), Standalone: true, Verified: true})[0]
+		if r.Verdict != latchkey.VerdictOK {
+			t.Fatalf("the clashing entry: %+v", r)
+		}
+		clashes, _, err := w.admin.ListAudit(ctx, latchkey.AuditFilter{Action: "session.clash"})
+		if err != nil || len(clashes) != 1 || clashes[0].Target != "off-8" {
+			t.Fatalf("clash records: %+v, %v", clashes, err)
+		}
+
+		// An online session that went on offline ends when the agent saw it end.
+		w.person("dave", false, "dave")
+		s = w.mustLogin(0, "dave", false)
+		endedAt := w.clock.Now().Add(5 * time.Minute)
+		w.clock.Advance(30 * time.Minute)
+		if r := upload(0, latchkey.JournalEntry{ID: "off-9", Identity: "dave", Session: s.Session.ID, StartedAt: s.Session.StartedAt, EndedAt: &endedAt})[0]; r.Verdict != latchkey.VerdictOK {
+			t.Fatalf("the continued session: %+v", r)
+		}
+		if got := w.session(s.Session.ID); got.Status != latchkey.SessionEnded || !got.EndedAt.Equal(endedAt) {
+			t.Fatalf("the continued session: %+v, want ended at %s", got, endedAt)
+		}
+
+		// Bad input changes nothing: another terminal's session, a bad
+		// entry, a person's token.
+		other := w.mustLogin(2, "bob", false)
+		audit = w.auditCount()
+		if _, err := w.tc[0].UploadJournal(ctx, []latchkey.JournalEntry{
+			{ID: "off-10", Identity: "alice", StartedAt: *at(-time.Minute), Standalone: true, Verified: true},
+			{ID: "off-11", Identity: "bob", Session: other.Session.ID, StartedAt: other.Session.StartedAt, EndedAt: at(0)},
+		}); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+			t.Fatalf("ending another terminal's session: %v, want not_found", err)
+		}
+		if _, err := w.tc[0].UploadJournal(ctx, []latchkey.JournalEntry{{ID: "bad id", Identity: "alice", StartedAt: *at(0)}}); latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
+			t.Fatalf("a bad entry id: %v, want bad_request", err)
+		}
+		if st, _ := w.adminRaw(http.MethodPost, "/v1/agent/journal", `{"entries":[]}`); st != http.StatusForbidden {
+			t.Fatalf("a person's token uploads a journal: %d, want 403", st)
+		}
+		if w.auditCount() != audit || w.session(other.Session.ID).Status != latchkey.SessionActive {
+			t.Fatal("a refused upload changed something")
+		}
+	})
+}
+
+func (w *world) auditCount() int {
+	w.t.Helper()
+	recs, _, err := w.admin.ListAudit(context.Background(), latchkey.AuditFilter{Limit: 1000})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return len(recs)
+}
