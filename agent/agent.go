@@ -12,12 +12,17 @@ import (
 	"latchkey/client"
 )
 
-// Agent runs one terminal's instructions.
+// Agent runs one terminal's instructions and, with a Gateway, is the
+// terminal's gateway to the server (gateway.go).
 type Agent struct {
 	Client   *client.Client // with the terminal's token
 	Journal  *Journal
 	Executor Executor
 	Log      *slog.Logger
+	// Gateway (optional) runs alongside the instruction loop; the loop's
+	// unreachable polls put it in standalone mode, and a poll answered
+	// makes it try to reconnect at once.
+	Gateway *Gateway
 	// Wait is the long-poll length (default 30 s); Now the clock (default
 	// time.Now).
 	Wait time.Duration
@@ -34,6 +39,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.Wait = 30 * time.Second
 	}
 	go a.expireLoop(ctx)
+	if a.Gateway != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			a.Gateway.Run(ctx)
+		}()
+	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		ins, err := a.Client.PollInstructions(ctx, a.Wait)
@@ -41,12 +54,18 @@ func (a *Agent) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
+			if a.Gateway != nil {
+				a.Gateway.ServerUnreachable(err)
+			}
 			a.logger().Warn("poll failed; retrying", "err", err, "in", backoff)
 			sleep(ctx, jitter(backoff))
 			backoff = min(2*backoff, 10*time.Second)
 			continue
 		}
 		backoff = 100 * time.Millisecond
+		if a.Gateway != nil {
+			a.Gateway.ServerReachable()
+		}
 		for _, in := range ins {
 			if err := a.Handle(ctx, in); err != nil && ctx.Err() == nil {
 				a.logger().Error("instruction", "id", in.ID, "err", err)

@@ -18,7 +18,9 @@ import (
 // directory, synced on every commit): the instructions it executed with
 // the reply it made, and the memberships it applied with their
 // generation and end (removed ones are kept, so that their generation is
-// never applied again).
+// never applied again); for the terminal gateway also its sessions and
+// their upload state, the cached policy, the offline failed-attempt
+// counters and the trusted clock's anchor (journal_sessions.go).
 type Journal struct {
 	db *sql.DB
 }
@@ -43,7 +45,7 @@ func OpenJournal(dir string) (*Journal, error) {
 			id TEXT PRIMARY KEY, kind TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL);
 		CREATE TABLE IF NOT EXISTS memberships (
 			grp TEXT NOT NULL, login TEXT NOT NULL, generation INTEGER NOT NULL, ends_at INTEGER NOT NULL,
-			removed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (grp, login));`); err != nil {
+			removed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (grp, login));` + gatewaySchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", dir, err)
 	}

@@ -120,8 +120,8 @@ const (
 	siteJSON      = `{"id":"site_1","name":"Main St","timezone":"UTC","concurrency_controls":true,"allow_standalone":true,"standalone_auth":"cached","standalone_quotas":"snapshot","max_session_minutes":0,"daily_quota_minutes":0,"inactivity_lock_minutes":5,"forced_timeout_minutes":0,"warning_seconds":60,"created_at":"2025-03-01T09:30:00Z"}`
 	principalJSON = `{"id":"prn_1","name":"Alice","role":"user","global":false,"disabled":false,"created_at":"2025-03-01T09:30:00Z"}`
 	terminalJSON  = `{"id":"trm_1","name":"Counter 1","site":"site_1","created_at":"2025-03-01T09:30:00Z","online":true,"standalone":false,"locked_groups":[]}`
-	sessionJSON   = `{"id":"ses_1","principal":"prn_1","identity":"alice","terminal":"trm_1","status":"active","started_at":"2025-03-01T09:30:00Z","locked_at":null,"ended_at":null,"standalone":false,"last_activity_at":"2025-03-01T09:30:00Z"}`
-	lockedJSON    = `{"id":"ses_1","principal":"prn_1","identity":"alice","terminal":"trm_1","status":"active","started_at":"2025-03-01T09:30:00Z","locked_at":"2025-03-01T09:40:00Z","ended_at":null,"standalone":false,"last_activity_at":"2025-03-01T09:30:00Z"}`
+	sessionJSON   = `{"id":"ses_1","principal":"prn_1","identity":"alice","terminal":"trm_1","status":"active","started_at":"2025-03-01T09:30:00Z","locked_at":null,"ended_at":null,"standalone":false,"last_activity_at":"2025-03-01T09:30:00Z","ends_at":null,"warn_at":null}`
+	lockedJSON    = `{"id":"ses_1","principal":"prn_1","identity":"alice","terminal":"trm_1","status":"active","started_at":"2025-03-01T09:30:00Z","locked_at":"2025-03-01T09:40:00Z","ended_at":null,"standalone":false,"last_activity_at":"2025-03-01T09:30:00Z","ends_at":null,"warn_at":null}`
 	tokenJSON     = `{"token":"secret-user-token","expires_at":"2025-03-01T21:30:00Z","principal":{"id":"prn_0","name":"admin","role":"admin"}}`
 	conflictJSON  = `{"error":{"code":"concurrent_session","message":"the principal has an unlocked session at another terminal","details":{"sessions":[{"id":"ses_9","terminal":"trm_2","identity":"alice","started_at":"2025-03-01T08:00:00Z","locked_at":null}]}}}`
 )
@@ -382,6 +382,14 @@ func TestPrincipalAndIdentity(t *testing.T) {
 			stdout: []string{"ses_1", "trm_1", "alice", "active"},
 		},
 		{name: "principal sessions bad status", args: []string{"principal", "sessions", "prn_1", "--status", "zombie"}, code: 2},
+		{
+			name:   "principal offline-logon --revoke",
+			args:   []string{"principal", "offline-logon", "prn_1", "--revoke", "--token", "tok"},
+			calls:  []call{{method: "PUT", path: "/v1/principals/prn_1/offline-logon", auth: userAuth, body: `{"enabled":false}`, status: 200, resp: `{"principal":"prn_1","offline_logon":false}`}},
+			code:   0,
+			stdout: []string{"offline_logon", "false"},
+		},
+		{name: "principal offline-logon needs one choice", args: []string{"principal", "offline-logon", "prn_1"}, code: 2, stderr: []string{"exactly one of --revoke and --allow"}},
 		{
 			name:  "identity add, password from the environment",
 			args:  []string{"identity", "add", "--principal", "prn_1", "--login", "alice", "--token", "tok"},

@@ -13,15 +13,17 @@ var principalSynopsis = []string{
 	"principal show ID",
 	"principal update ID [--role admin|delegate|user] [--global=BOOL] [--disabled=BOOL]",
 	"principal sessions ID [--status active|failed|ended|expired] [--limit N] [--after CURSOR]",
+	"principal offline-logon ID --revoke|--allow",
 }
 
 func runPrincipal(e *env, args []string) int {
 	return e.dispatch("principal", principalSynopsis, map[string]func(*env, []string) int{
-		"create":   principalCreate,
-		"list":     principalList,
-		"show":     principalShow,
-		"update":   principalUpdate,
-		"sessions": principalSessions,
+		"create":        principalCreate,
+		"list":          principalList,
+		"show":          principalShow,
+		"update":        principalUpdate,
+		"sessions":      principalSessions,
+		"offline-logon": principalOfflineLogon,
 	}, args)
 }
 
@@ -147,5 +149,32 @@ func (c *cmd) showPrincipal(p *latchkey.Principal) int {
 		"disabled", strconv.FormatBool(p.Disabled),
 		"created_at", timeText(p.CreatedAt),
 	)
+	return 0
+}
+
+// principalOfflineLogon revokes (or allows again) a person's offline
+// logon: agents drop the person's verifiers at their next policy fetch.
+func principalOfflineLogon(e *env, args []string) int {
+	c := e.newCmd("principal offline-logon", synopsisOf(principalSynopsis, "principal offline-logon"), true)
+	revoke := c.fs.Bool("revoke", false, "revoke the person's offline logon now")
+	allow := c.fs.Bool("allow", false, "allow the person's offline logon again")
+	pos, st, ok := c.parse(args, "ID")
+	if !ok {
+		return st
+	}
+	if *revoke == *allow {
+		return c.usageError("give exactly one of --revoke and --allow")
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	if err := cl.SetOfflineLogon(c.ctx, pos[0], *allow); err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(map[string]any{"principal": pos[0], "offline_logon": *allow})
+	}
+	fields(c.stdout, "principal", pos[0], "offline_logon", strconv.FormatBool(*allow))
 	return 0
 }

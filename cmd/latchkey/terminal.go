@@ -14,6 +14,11 @@ var terminalSynopsis = []string{
 	"terminal list [--limit N] [--after CURSOR]",
 	"terminal show ID",
 	"terminal events ID [--limit N] [--after CURSOR]",
+	"terminal login --identity L [--force] [--password-stdin] [--socket PATH]",
+	"terminal lock [--reason manual|inactivity] [--choice lock_anyway|retry|abandon] [--socket PATH]",
+	"terminal unlock [--identity L] [--force] [--password-stdin] [--socket PATH]",
+	"terminal logout [--socket PATH]",
+	"terminal status [--socket PATH]",
 }
 
 func runTerminal(e *env, args []string) int {
@@ -22,6 +27,11 @@ func runTerminal(e *env, args []string) int {
 		"list":     terminalList,
 		"show":     terminalShow,
 		"events":   terminalEvents,
+		"login":    terminalGatewayLogin,
+		"lock":     terminalGatewayLock,
+		"unlock":   terminalGatewayUnlock,
+		"logout":   terminalGatewayLogout,
+		"status":   terminalGatewayStatus,
 	}, args)
 }
 

@@ -1,0 +1,115 @@
+package agent
+
+import (
+	"sync"
+	"time"
+)
+
+// ClockSource is what the trusted clock reads: the machine's wall clock
+// (which anyone at the PC may change), the time since boot including
+// suspend (CLOCK_BOOTTIME, which nobody can set) and the identity of the
+// current boot (a new one after every reboot).
+type ClockSource interface {
+	Wall() time.Time
+	Boottime() time.Duration
+	BootID() string
+}
+
+// ClockAnchor ties the server's time to a boottime reading of one boot:
+// at boottime Boot of boot BootID the server's clock read Server.
+type ClockAnchor struct {
+	Server time.Time     `json:"server"`
+	Boot   time.Duration `json:"boot"`
+	BootID string        `json:"boot_id"`
+}
+
+// valid reports whether the anchor can extrapolate the server's time at
+// boottime boot of boot id.
+func (a ClockAnchor) valid(boot time.Duration, id string) bool {
+	return !a.Server.IsZero() && a.BootID == id && boot >= a.Boot
+}
+
+// TrustedClock is the agent's clock for sessions: time offline must not be
+// extendable by setting the PC's wall clock back. While the boot of its
+// anchor lasts it reads the server's time at the anchor plus the boottime
+// since; after a reboot (or before any anchor) it reads the wall clock,
+// but never earlier than the latest time it has handed out (its
+// high-water mark, persisted by the agent). It is safe for concurrent
+// use.
+type TrustedClock struct {
+	src    ClockSource
+	mu     sync.Mutex
+	anchor ClockAnchor
+	high   time.Time
+}
+
+// NewTrustedClock returns a clock over src with a persisted anchor and
+// high-water mark (either may be zero).
+func NewTrustedClock(src ClockSource, anchor ClockAnchor, high time.Time) *TrustedClock {
+	if src == nil {
+		src = SystemClock{}
+	}
+	return &TrustedClock{src: src, anchor: anchor, high: high.UTC()}
+}
+
+// Now returns the trusted time (UTC).
+func (c *TrustedClock) Now() time.Time {
+	boot, id := c.src.Boottime(), c.src.BootID()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var t time.Time
+	if c.anchor.valid(boot, id) {
+		t = c.anchor.Server.Add(boot - c.anchor.Boot)
+	} else {
+		t = c.src.Wall()
+		if t.Before(c.high) {
+			t = c.high
+		}
+	}
+	if t.After(c.high) {
+		c.high = t
+	}
+	return t.UTC()
+}
+
+// Anchored reports whether the clock reads server time (an anchor of the
+// current boot).
+func (c *TrustedClock) Anchored() bool {
+	boot, id := c.src.Boottime(), c.src.BootID()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.anchor.valid(boot, id)
+}
+
+// SetAnchor anchors the clock at the server time server, read now, and
+// returns the anchor (for persisting).
+func (c *TrustedClock) SetAnchor(server time.Time) ClockAnchor {
+	a := ClockAnchor{Server: server.UTC(), Boot: c.src.Boottime(), BootID: c.src.BootID()}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.anchor = a
+	return a
+}
+
+// State returns the anchor and the high-water mark, for persisting.
+func (c *TrustedClock) State() (ClockAnchor, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.anchor, c.high
+}
+
+// Boot returns the boottime reading and the boot's identity: sessions
+// measure their length on it.
+func (c *TrustedClock) Boot() (time.Duration, string) {
+	return c.src.Boottime(), c.src.BootID()
+}
+
+// Since returns how long ago (in boottime) the reading boot of boot id
+// was, and false if that was in another boot.
+func (c *TrustedClock) Since(boot time.Duration, id string) (time.Duration, bool) {
+	now, cur := c.src.Boottime(), c.src.BootID()
+	if cur != id || now < boot {
+		return 0, false
+	}
+	return now - boot, true
+}

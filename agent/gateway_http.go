@@ -1,0 +1,187 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"latchkey"
+)
+
+// The gateway's HTTP interface, served on a unix socket:
+//
+//	POST /login  {identity, password, force}      → 200 Status
+//	POST /lock   {reason, choice}                 → 200 Status
+//	POST /unlock {identity, password, force}      → 200 Status
+//	POST /logout                                  → 200 Status
+//	GET  /status                                  → 200 Status
+//
+// Errors have the API's shape and statuses (API.md "Conventions"); online,
+// the server's refusals pass through as they are.
+
+// codeStatus maps an API error code to its HTTP status (API.md).
+var codeStatus = map[string]int{
+	latchkey.EBADREQUEST:         http.StatusBadRequest,
+	latchkey.EUNAUTHENTICATED:    http.StatusUnauthorized,
+	latchkey.EINVALIDCREDENTIALS: http.StatusUnauthorized,
+	latchkey.EFORBIDDEN:          http.StatusForbidden,
+	latchkey.EQUOTAEXCEEDED:      http.StatusForbidden,
+	latchkey.EACCOUNTDISABLED:    http.StatusForbidden,
+	latchkey.ENOTFOUND:           http.StatusNotFound,
+	latchkey.ECONCURRENTSESSION:  http.StatusConflict,
+	latchkey.EIDENTITYINUSE:      http.StatusConflict,
+	latchkey.ECONFLICT:           http.StatusConflict,
+	latchkey.EVERSIONMISMATCH:    http.StatusPreconditionFailed,
+	latchkey.ELOCKHELD:           http.StatusLocked,
+	latchkey.ELOCKNOTHELD:        http.StatusLocked,
+	latchkey.EACCOUNTLOCKED:      http.StatusLocked,
+	latchkey.ESESSIONFAILED:      http.StatusGone,
+	latchkey.ERATELIMITED:        http.StatusTooManyRequests,
+	latchkey.EUNAVAILABLE:        http.StatusServiceUnavailable,
+}
+
+// Handler returns the gateway's HTTP handler.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		var in LoginRequest
+		if g.decode(w, r, &in) {
+			g.answer(w, r)(g.Login(r.Context(), in))
+		}
+	})
+	mux.HandleFunc("POST /lock", func(w http.ResponseWriter, r *http.Request) {
+		var in LockRequest
+		if g.decode(w, r, &in) {
+			g.answer(w, r)(g.Lock(r.Context(), in))
+		}
+	})
+	mux.HandleFunc("POST /unlock", func(w http.ResponseWriter, r *http.Request) {
+		var in UnlockRequest
+		if g.decode(w, r, &in) {
+			g.answer(w, r)(g.Unlock(r.Context(), in))
+		}
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		g.answer(w, r)(g.Logout(r.Context()))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		g.answer(w, r)(g.Status(r.Context()), nil)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		g.writeError(w, latchkey.Errorf(latchkey.ENOTFOUND, "no such call: %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// decode reads a JSON request body (an empty one is {}); on bad input it
+// answers bad_request and returns false.
+func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err == nil && len(b) > 0 {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
+		g.writeError(w, latchkey.Errorf(latchkey.EBADREQUEST, "malformed JSON: %v", err))
+		return false
+	}
+	return true
+}
+
+// answer writes a call's status or its error.
+func (g *Gateway) answer(w http.ResponseWriter, r *http.Request) func(Status, error) {
+	return func(st Status, err error) {
+		if err != nil {
+			g.writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	}
+}
+
+func (g *Gateway) writeError(w http.ResponseWriter, err error) {
+	var e *latchkey.Error
+	if !errors.As(err, &e) {
+		g.log.Error("gateway call", "err", err)
+		e = latchkey.Errorf(latchkey.EINTERNAL, "internal error")
+	}
+	status, ok := codeStatus[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	writeJSON(w, status, errorBody{Error: errorFields{Code: e.Code, Message: e.Message, Details: details}})
+}
+
+// errorBody is the API's error shape.
+type errorBody struct {
+	Error errorFields `json:"error"`
+}
+
+type errorFields struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// ListenSocket listens on a unix socket at path (mode 0660), replacing a
+// stale socket left by an earlier run.
+func ListenSocket(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("socket %s: exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("socket %s: another agent is listening there", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// Serve serves the gateway on ln until ctx ends, then shuts down (calls
+// in progress get a few seconds to finish) and closes ln.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	err := srv.Serve(ln)
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,358 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"latchkey"
+)
+
+// LoginRequest is POST /login: a person logs on at the terminal.
+type LoginRequest struct {
+	Identity string `json:"identity"`
+	Password string `json:"password"`
+	// Force fails the person's unlocked sessions at other terminals
+	// (online only).
+	Force bool `json:"force"`
+}
+
+// LockRequest is POST /lock.
+type LockRequest struct {
+	Reason string `json:"reason"` // manual (default) | inactivity
+	// Choice answers an offline manual lock: lock_anyway, retry or
+	// abandon ("" asks).
+	Choice string `json:"choice"`
+}
+
+// UnlockRequest is POST /unlock. Identity defaults to the session's.
+type UnlockRequest struct {
+	Identity string `json:"identity"`
+	Password string `json:"password"`
+	Force    bool   `json:"force"`
+}
+
+// Lock reasons and the choices of an offline manual lock.
+const (
+	LockManual     = "manual"
+	LockInactivity = "inactivity"
+
+	ChoiceLockAnyway = "lock_anyway"
+	ChoiceRetry      = "retry"
+	ChoiceAbandon    = "abandon"
+)
+
+// How a session ends, which says whether and how the server is told.
+type endKind int
+
+const (
+	endLogout  endKind = iota // the person logs out: the server is told
+	endLimit                  // its limit came: the server ends it too, told if it has not
+	endVerdict                // a reconnect verdict's warning ran out: the server is told
+	endCleanup                // a new logon at the terminal: an online one told the server
+	endServer                 // the server ended it (failed, expired, logged off): nothing to tell
+)
+
+// Login logs a person on: through the server when online; when the
+// server cannot be reached, offline by the site's standalone rules. A
+// session in progress at the terminal ends first (the terminal has one).
+// The new session is journalled (synced) before Login returns.
+func (g *Gateway) Login(ctx context.Context, r LoginRequest) (Status, error) {
+	if strings.TrimSpace(r.Identity) == "" {
+		return Status{}, latchkey.BadField("identity", "identity is required")
+	}
+	g.op.Lock()
+	defer g.op.Unlock()
+	if g.online() {
+		err := g.loginOnline(ctx, r)
+		if err == nil {
+			return g.Status(ctx), nil
+		}
+		if !isUnreachable(err) {
+			return Status{}, err
+		}
+	}
+	if err := g.loginOffline(ctx, r); err != nil {
+		return Status{}, err
+	}
+	return g.Status(ctx), nil
+}
+
+func (g *Gateway) loginOnline(ctx context.Context, r LoginRequest) error {
+	term, err := g.terminalID(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := call(g, ctx, func(c context.Context) (*latchkey.LoginResult, error) {
+		return g.client.StartSession(c, term, latchkey.LoginRequest{
+			Identity: r.Identity, Password: r.Password, Force: r.Force, TimeSent: g.clock.Now()})
+	})
+	if err != nil {
+		return err
+	}
+	if old := g.current(); old != nil {
+		if err := g.endSession(ctx, *old, g.sessionNow(old), latchkey.EndTerminalCleanup, endCleanup); err != nil {
+			return err
+		}
+	}
+	boot, bootID := g.clock.Boot()
+	s := gwSession{ID: res.Session.ID, Identity: res.Session.Identity, Principal: res.Session.PrincipalID,
+		Role: latchkey.RoleUser, StartedAt: res.Session.StartedAt.UTC(), StartBoot: boot, BootID: bootID, Known: true,
+		Verified: true}
+	if v := findVerifier(g.cachedPolicy(), r.Identity); v != nil && v.Principal == s.Principal {
+		s.Role = v.Role
+	}
+	g.adoptServer(&s, &res.Session)
+	g.log.Info("logged on", "session", s.ID, "identity", s.Identity, "ends_at", s.EndsAt)
+	return g.store(ctx, s)
+}
+
+// terminalID is the terminal's ID: the option's, else the cached
+// policy's, fetched if there is none yet.
+func (g *Gateway) terminalID(ctx context.Context) (string, error) {
+	if g.o.Terminal != "" {
+		return g.o.Terminal, nil
+	}
+	if p := g.cachedPolicy(); p != nil && p.Terminal != "" {
+		return p.Terminal, nil
+	}
+	if err := g.syncLocked(ctx); err != nil {
+		return "", err
+	}
+	if p := g.cachedPolicy(); p != nil && p.Terminal != "" {
+		return p.Terminal, nil
+	}
+	return "", latchkey.Errorf(latchkey.EUNAVAILABLE, "the agent does not know its terminal yet: the server gave it no policy")
+}
+
+// adoptServer takes the server's view of a known session: its limit
+// (unless a verdict's warning ends it sooner) and its lock.
+func (g *Gateway) adoptServer(s *gwSession, srv *latchkey.Session) {
+	if srv.EndsAt != nil && (!s.EndOnServer || s.EndsAt.IsZero() || srv.EndsAt.Before(s.EndsAt)) {
+		s.EndsAt, s.Limit, s.WarnAt = srv.EndsAt.UTC(), srv.Limit, srv.EndsAt.UTC()
+		if srv.WarnAt != nil {
+			s.WarnAt = srv.WarnAt.UTC()
+		}
+	}
+	if srv.LockedAt != nil {
+		t := srv.LockedAt.UTC()
+		s.LockedAt, s.ServerLocked = &t, true
+	}
+	if s.Principal == "" {
+		s.Principal = srv.PrincipalID
+	}
+}
+
+// Lock locks the terminal. Online the server records the lock. Offline an
+// inactivity lock locks locally without a word (the server will not count
+// it: other terminals see the session as unlocked); a manual lock asks
+// first (conflict, details.offline and details.choices) and with choice
+// lock_anyway locks locally, retry tries the server again, abandon leaves
+// the terminal unlocked.
+func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
+	if r.Reason == "" {
+		r.Reason = LockManual
+	}
+	if r.Reason != LockManual && r.Reason != LockInactivity {
+		return Status{}, latchkey.BadField("reason", "reason must be manual or inactivity")
+	}
+	switch r.Choice {
+	case "", ChoiceLockAnyway, ChoiceRetry, ChoiceAbandon:
+	default:
+		return Status{}, latchkey.BadField("choice", "choice must be lock_anyway, retry or abandon")
+	}
+	g.op.Lock()
+	defer g.op.Unlock()
+	s := g.current()
+	if s == nil {
+		return Status{}, noSession()
+	}
+	if s.LockedAt != nil || r.Choice == ChoiceAbandon {
+		return g.Status(ctx), nil
+	}
+	if r.Choice == ChoiceRetry && !g.online() || g.online() && !s.Known {
+		if err := g.syncLocked(ctx); err != nil && !isUnreachable(err) {
+			g.log.Error("sync before lock", "err", err)
+		}
+		if s = g.current(); s == nil || s.LockedAt != nil {
+			return g.Status(ctx), nil // a verdict logged it off, or the lock was reported
+		}
+	}
+	if g.online() && s.Known {
+		err := g.lockOnline(ctx, *s, r.Reason, g.clock.Now())
+		if !isUnreachable(err) {
+			return g.Status(ctx), err
+		}
+	}
+	if r.Reason == LockInactivity || r.Choice == ChoiceLockAnyway {
+		n := *s
+		now := g.clock.Now()
+		n.LockedAt, n.LockReason, n.ServerLocked = &now, r.Reason, false
+		g.log.Warn("terminal locked locally; the server cannot be told", "session", n.ID, "reason", r.Reason)
+		if err := g.store(ctx, n); err != nil {
+			return Status{}, err
+		}
+		return g.Status(ctx), nil
+	}
+	return Status{}, latchkey.Errorf(latchkey.ECONFLICT,
+		"the server cannot be reached, so it cannot be told that this terminal is locked: other counters "+
+			"will see this session as unlocked; lock anyway, retry, or abandon the lock").
+		With("offline", true).With("choices", []string{ChoiceLockAnyway, ChoiceRetry, ChoiceAbandon})
+}
+
+// lockOnline has the server lock s as of at.
+func (g *Gateway) lockOnline(ctx context.Context, s gwSession, reason string, at time.Time) error {
+	srv, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) {
+		return g.client.LockSession(c, s.ID, latchkey.LockRequest{TimeSent: at, Reason: reason})
+	})
+	if err != nil {
+		if isUnreachable(err) {
+			return err
+		}
+		return errors.Join(err, g.dropIfGone(ctx, s, err))
+	}
+	s.LockReason = reason
+	g.adoptServer(&s, srv)
+	if s.LockedAt == nil { // the server answered without a lock time: keep ours
+		at = at.UTC()
+		s.LockedAt = &at
+	}
+	s.ServerLocked = true
+	return g.store(ctx, s)
+}
+
+// Unlock unlocks the terminal through the server, which checks the
+// credentials and the person's other sessions. When the server cannot be
+// reached it fails with unavailable and the terminal stays locked.
+func (g *Gateway) Unlock(ctx context.Context, r UnlockRequest) (Status, error) {
+	g.op.Lock()
+	defer g.op.Unlock()
+	s := g.current()
+	if s == nil {
+		return Status{}, noSession()
+	}
+	if s.LockedAt == nil {
+		return g.Status(ctx), nil
+	}
+	if r.Identity == "" {
+		r.Identity = s.Identity
+	}
+	if !g.online() || !s.Known {
+		if err := g.syncLocked(ctx); err != nil && !isUnreachable(err) {
+			g.log.Error("sync before unlock", "err", err)
+		}
+		if s = g.current(); s == nil {
+			return g.Status(ctx), nil // a verdict logged it off
+		}
+	}
+	unavailable := latchkey.Errorf(latchkey.EUNAVAILABLE,
+		"the server cannot be reached, so the terminal cannot be unlocked now: it stays locked; try again when the network is back").
+		With("offline", true)
+	if !g.online() || !s.Known {
+		return Status{}, unavailable
+	}
+	srv, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) {
+		return g.client.UnlockSession(c, s.ID, latchkey.UnlockRequest{
+			Identity: r.Identity, Password: r.Password, Force: r.Force, TimeSent: g.clock.Now()})
+	})
+	if isUnreachable(err) {
+		return Status{}, unavailable
+	}
+	if err != nil {
+		return Status{}, errors.Join(err, g.dropIfGone(ctx, *s, err))
+	}
+	n := *s
+	n.LockedAt, n.LockReason, n.ServerLocked = nil, "", false
+	g.adoptServer(&n, srv)
+	if err := g.store(ctx, n); err != nil {
+		return Status{}, err
+	}
+	return g.Status(ctx), nil
+}
+
+// Logout ends the session in progress (none: nothing happens). Online the
+// server is told; offline the end is journalled for upload.
+func (g *Gateway) Logout(ctx context.Context) (Status, error) {
+	g.op.Lock()
+	defer g.op.Unlock()
+	if s := g.current(); s != nil {
+		if err := g.endSession(ctx, *s, g.sessionNow(s), latchkey.EndLogout, endLogout); err != nil {
+			return Status{}, err
+		}
+	}
+	return g.Status(ctx), nil
+}
+
+func noSession() error {
+	return latchkey.Errorf(latchkey.ECONFLICT, "no session is in progress at this terminal")
+}
+
+// endSession ends s at at and journals it. The server is told now if it
+// holds the session and can be reached; otherwise (and always for a
+// session started offline, whose entry carries its end) the end is
+// pending upload.
+func (g *Gateway) endSession(ctx context.Context, s gwSession, at time.Time, reason string, kind endKind) error {
+	told := kind == endServer
+	if !told && s.Known && g.online() {
+		switch kind {
+		case endCleanup:
+			told = true // the server failed it when the new logon began
+		case endLimit:
+			told = g.tellLimit(ctx, s)
+		default:
+			told = g.tellEnd(ctx, s.ID)
+		}
+	}
+	t := at.UTC()
+	s.EndedAt, s.EndReason = &t, reason
+	s.Pending = s.Standalone && kind != endServer || s.Known && !told
+	g.log.Info("session ended", "session", s.ID, "reason", reason, "pending_upload", s.Pending)
+	if err := g.store(ctx, s); err != nil {
+		return err
+	}
+	if s.Pending && g.online() {
+		if err := g.uploadPending(ctx); err != nil && !isUnreachable(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// tellEnd logs a session out on the server; it reports whether the server
+// now holds it as ended (an API refusal means it already did).
+func (g *Gateway) tellEnd(ctx context.Context, id string) bool {
+	_, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) { return g.client.EndSession(c, id) })
+	if err != nil && !isUnreachable(err) {
+		g.log.Info("log out refused: the session is no longer active on the server", "session", id, "err", err)
+	}
+	return !isUnreachable(err)
+}
+
+// tellLimit makes sure the server has ended a session whose limit came:
+// it normally has (it logs sessions off at ends_at); if not, it is logged
+// out.
+func (g *Gateway) tellLimit(ctx context.Context, s gwSession) bool {
+	srv, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) { return g.client.GetSession(c, s.ID) })
+	switch {
+	case isUnreachable(err):
+		return false
+	case err != nil || srv.Status != latchkey.SessionActive:
+		return true
+	}
+	return g.tellEnd(ctx, s.ID)
+}
+
+// dropIfGone ends the local session when the server's refusal says it no
+// longer holds it as active (failed, ended, unknown).
+func (g *Gateway) dropIfGone(ctx context.Context, s gwSession, err error) error {
+	switch code := latchkey.ErrorCode(err); code {
+	case latchkey.ESESSIONFAILED, latchkey.ENOTFOUND, latchkey.ECONFLICT:
+		reason := code
+		if code == latchkey.ESESSIONFAILED {
+			reason = string(latchkey.SessionFailed)
+		}
+		return g.endSession(ctx, s, g.sessionNow(&s), reason, endServer)
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package agent
+
+import (
+	"context"
+	"time"
+)
+
+// Status is GET /status: the gateway's mode, the session in progress and
+// the warning to show.
+type Status struct {
+	Mode string `json:"mode"` // online | standalone
+	// ModeSince is when the mode began (left out before the server was
+	// first reached).
+	ModeSince time.Time      `json:"mode_since,omitzero"`
+	Session   *SessionStatus `json:"session"`
+	// MinutesLeft is the whole minutes (rounded up) until the session's
+	// limit; null without a session or a limit.
+	MinutesLeft *int `json:"minutes_left"`
+	// Warning is the Time Critical Warning, from the session's warn_at
+	// until it is logged off; null otherwise.
+	Warning *Warning `json:"warning"`
+	// LastEnded is the session that ended last, and why (null if none
+	// since the agent started).
+	LastEnded *EndedSession `json:"last_ended,omitempty"`
+	// PendingUploads counts sessions the server has not yet been told of.
+	PendingUploads int `json:"pending_uploads"`
+}
+
+// SessionStatus is the session in progress at the terminal.
+type SessionStatus struct {
+	ID        string     `json:"id"`
+	Identity  string     `json:"identity"`
+	Principal string     `json:"principal"`
+	StartedAt time.Time  `json:"started_at"`
+	EndsAt    *time.Time `json:"ends_at"`
+	WarnAt    *time.Time `json:"warn_at"`
+	// Limit is what ends it at ends_at: max_session | quota | reservation,
+	// or the reason of a reconnect verdict.
+	Limit    string     `json:"limit,omitempty"`
+	LockedAt *time.Time `json:"locked_at"`
+	// LockedOffline is true for a lock the server has not been told of:
+	// other terminals see the session as unlocked.
+	LockedOffline bool `json:"locked_offline"`
+	// Standalone is true for a session started offline.
+	Standalone bool `json:"standalone"`
+	// Known is true once the server holds it as an active session.
+	Known bool `json:"known"`
+}
+
+// Warning is a pending forced log-off.
+type Warning struct {
+	Reason      string `json:"reason"`
+	SecondsLeft int    `json:"seconds_left"`
+}
+
+// EndedSession is how the last session ended.
+type EndedSession struct {
+	ID       string    `json:"id"`
+	Identity string    `json:"identity"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
+}
+
+// Status returns the gateway's status now.
+func (g *Gateway) Status(ctx context.Context) Status {
+	g.mu.Lock()
+	st := Status{Mode: g.mode, ModeSince: g.since, LastEnded: g.last}
+	s := g.cur
+	g.mu.Unlock()
+	if n, err := g.j.pendingCount(ctx); err == nil {
+		st.PendingUploads = n
+	}
+	if s == nil {
+		return st
+	}
+	st.Session = &SessionStatus{ID: s.ID, Identity: s.Identity, Principal: s.Principal, StartedAt: s.StartedAt,
+		Limit: s.Limit, LockedAt: s.LockedAt, LockedOffline: s.LockedAt != nil && !s.ServerLocked,
+		Standalone: s.Standalone, Known: s.Known}
+	if s.EndsAt.IsZero() {
+		return st
+	}
+	ends, warn := s.EndsAt, s.WarnAt
+	st.Session.EndsAt, st.Session.WarnAt = &ends, &warn
+	now := g.sessionNow(s)
+	left := max(s.EndsAt.Sub(now), 0)
+	minutes := int((left + time.Minute - 1) / time.Minute)
+	st.MinutesLeft = &minutes
+	if !now.Before(s.WarnAt) {
+		st.Warning = &Warning{Reason: s.Limit, SecondsLeft: int((left + time.Second - 1) / time.Second)}
+	}
+	return st
+}
