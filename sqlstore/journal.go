@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 
 	"latchkey"
@@ -42,6 +43,9 @@ func (s *Store) UploadJournal(ctx context.Context, c latchkey.Caller, entries []
 		}
 		site, err := t.loadSite(term.SiteID)
 		if err != nil {
+			return err
+		}
+		if err := t.lockJournalPeople(entries); err != nil {
 			return err
 		}
 		for i, e := range entries {
@@ -85,7 +89,9 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, e latchkey
 	if err != nil {
 		return res, err
 	}
-	p, err := t.lockPrincipal(pid)
+	// In-progress entries' people were locked by lockJournalPeople;
+	// ended entries need no lock (no rule looks at other sessions).
+	p, err := scanPrincipal(t.queryRow("SELECT "+principalCols+" FROM principals WHERE id = ?", pid))
 	if err != nil {
 		return res, err
 	}
@@ -155,6 +161,34 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, e latchkey
 		return res, err
 	}
 	return res, t.insertJournalRow(term.ID, e, res.Session, res)
+}
+
+// lockJournalPeople locks the people of an upload's in-progress entries
+// (whose verdict looks at their other sessions and quota) in ID order, so
+// that uploads of two terminals sharing people cannot deadlock.
+func (t *tx) lockJournalPeople(entries []latchkey.JournalEntry) error {
+	var ids []string
+	for _, e := range entries {
+		if e.EndedAt != nil || e.Session != "" {
+			continue
+		}
+		var pid string
+		err := t.queryRow("SELECT principal_id FROM identities WHERE login = ?", e.Identity).Scan(&pid)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		ids = append(ids, pid)
+	}
+	slices.Sort(ids)
+	for _, id := range slices.Compact(ids) {
+		if _, err := t.lockPrincipal(id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applyVerdict carries out the verdict on the recorded session: logoff

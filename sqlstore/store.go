@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
@@ -79,6 +80,7 @@ type Store struct {
 	mail       *mailbox
 	feed       feed
 	stopListen func()
+	retries atomic.Int64 // see Retries
 	// key signs quota snapshots (loaded once; see signingKey).
 	keyMu sync.Mutex
 	key   ed25519.PrivateKey

@@ -134,6 +134,7 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 		if err == nil || !s.d.retryable(err) {
 			break
 		}
+		s.retries.Add(1)
 	}
 	var r *refusal
 	if errors.As(err, &r) {
@@ -141,6 +142,10 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 	}
 	return err
 }
+
+// Retries counts the write operations rerun because they lost a race
+// (a deadlock, a serialisation failure, SQLite busy) since the store opened.
+func (s *Store) Retries() int64 { return s.retries.Load() }
 
 // read runs fn in one read transaction on the read pool: a consistent
 // view for reads that take several queries. fn must not write.
