@@ -18,6 +18,7 @@ var benchSynopsis = []string{
 	"bench seed --store URL [--principals N] [--sessions N] [--argon2-time N --argon2-memory KiB --argon2-threads N]",
 	"bench locks [--server URL] [--clients N] [--duration D] [--mode uncontended|contended] [--locks N] [--handover events|poll] [--warmup D] [--server-pprof URL --profile-dir DIR] [--label L] [--json]",
 	benchAgentsSynopsis,
+	benchJournalSynopsis,
 }
 
 func init() { register("bench", command{runBench, benchSynopsis}) }
@@ -36,8 +37,10 @@ func runBench(e *env, args []string) int {
 		return runBenchLocks(e, args[1:])
 	case "agents":
 		return runBenchAgents(e, args[1:])
+	case "journal":
+		return runBenchJournal(e, args[1:])
 	}
-	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks, agents)\n", args[0])
+	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks, agents, journal)\n", args[0])
 	return 2
 }
 
