@@ -24,6 +24,9 @@ type Status struct {
 	LastEnded *EndedSession `json:"last_ended,omitempty"`
 	// PendingUploads counts sessions the server has not yet been told of.
 	PendingUploads int `json:"pending_uploads"`
+	// PolicyIssuedAt is when the server issued the policy the agent holds
+	// (left out while it has none: nobody can log on offline then).
+	PolicyIssuedAt time.Time `json:"policy_issued_at,omitzero"`
 }
 
 // SessionStatus is the session in progress at the terminal.
@@ -65,6 +68,9 @@ type EndedSession struct {
 func (g *Gateway) Status(ctx context.Context) Status {
 	g.mu.Lock()
 	st := Status{Mode: g.mode, ModeSince: g.since, LastEnded: g.last}
+	if g.policy != nil {
+		st.PolicyIssuedAt = g.policy.IssuedAt
+	}
 	s := g.cur
 	g.mu.Unlock()
 	if n, err := g.j.pendingCount(ctx); err == nil {
