@@ -80,7 +80,7 @@ type Store struct {
 	mail       *mailbox
 	feed       feed
 	stopListen func()
-	retries atomic.Int64 // see Retries
+	retries    atomic.Int64 // see Retries
 	// key signs quota snapshots (loaded once; see signingKey).
 	keyMu sync.Mutex
 	key   ed25519.PrivateKey
