@@ -25,6 +25,17 @@ type AgentPolicy struct {
 	Verifiers     []CachedVerifier `json:"verifiers"`
 	QuotaSnapshot *QuotaSnapshot   `json:"quota_snapshot,omitempty"`
 	IssuedAt      time.Time        `json:"issued_at"`
+	// ReservationGraceSeconds is how long a reservation waits for its
+	// person before it is released (the server's setting).
+	ReservationGraceSeconds int `json:"reservation_grace_seconds"`
+}
+
+// ReservationGrace is the policy's grace, or the default without one.
+func (p AgentPolicy) ReservationGrace() time.Duration {
+	if p.ReservationGraceSeconds <= 0 {
+		return DefaultReservationGrace
+	}
+	return time.Duration(p.ReservationGraceSeconds) * time.Second
 }
 
 // QuotaEntry is one person's remaining daily quota in a snapshot.

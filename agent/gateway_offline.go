@@ -26,7 +26,7 @@ func (g *Gateway) loginOffline(ctx context.Context, r LoginRequest) error {
 	if err != nil {
 		return err
 	}
-	holding := latchkey.HoldingReservation(p.Reservations, now, latchkey.DefaultReservationGrace,
+	holding := latchkey.HoldingReservation(p.Reservations, now, p.ReservationGrace(),
 		func(res latchkey.Reservation) bool { return g.showedUp(dctx, res) })
 	d := latchkey.DecideStandaloneLogon(latchkey.StandaloneLogonInput{
 		AllowStandalone: p.AllowStandalone, Auth: p.StandaloneAuth,

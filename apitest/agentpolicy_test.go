@@ -43,6 +43,9 @@ func TestAgentPolicy(t *testing.T) {
 		if p.Terminal != w.terms[0].ID || p.ID != w.site.ID || p.DailyQuotaMinutes != 60 || p.StandaloneAuth != "cached" || !p.AllowStandalone {
 			t.Fatalf("policy settings: %+v", p.Site)
 		}
+		if p.ReservationGrace() != latchkey.DefaultReservationGrace {
+			t.Fatalf("the policy's reservation grace: %d s", p.ReservationGraceSeconds)
+		}
 		if len(p.Reservations) != 1 || p.Reservations[0].ID != bobRes.ID {
 			t.Fatalf("reservations of the next 24 hours: %+v, want only %s", p.Reservations, bobRes.ID)
 		}

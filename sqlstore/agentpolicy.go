@@ -38,7 +38,8 @@ func (s *Store) AgentPolicy(ctx context.Context, c latchkey.Caller) (*latchkey.A
 		if err != nil {
 			return err
 		}
-		out = latchkey.AgentPolicy{Site: site, Terminal: c.TerminalID, IssuedAt: t.now, Reservations: []latchkey.Reservation{}}
+		out = latchkey.AgentPolicy{Site: site, Terminal: c.TerminalID, IssuedAt: t.now, Reservations: []latchkey.Reservation{},
+			ReservationGraceSeconds: int(t.s.opts.ReservationGrace / time.Second)}
 		rs, err := t.terminalReservations(c.TerminalID, us(t.now))
 		if err != nil {
 			return err

@@ -25,7 +25,7 @@ import (
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--offline-days N] [--offline-cap N] [--pprof-listen ADDR]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--pprof-listen ADDR]",
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -67,6 +67,7 @@ func runServe(e *env, args []string) int {
 	instrLock := c.fs.Duration("instruction-lock", latchkey.DefaultInstructionLock, "how long a delivered instruction's groups stay locked without a reply")
 	redelivery := c.fs.Duration("redelivery", latchkey.DefaultRedelivery, "after an instruction's lock lapses, at most this until it is re-sent")
 	warning := c.fs.Duration("checkout-warning", latchkey.DefaultCheckoutWarning, "warn a check-out's holder this long before it ends (0: never)")
+	grace := c.fs.Duration("reservation-grace", latchkey.DefaultReservationGrace, "a reservation whose person has not logged on this long after its start is released")
 	offlineDays := c.fs.Int("offline-days", sqlstore.DefaultOfflineDays, "an offline logon verifier stays in agents' policies this many days after the person's last online logon")
 	offlineCap := c.fs.Int("offline-cap", sqlstore.DefaultOfflineCap, "at most this many offline logon verifiers in one terminal's policy")
 	committers := c.fs.Int("pg-committers", 4, "PostgreSQL: write transactions (group commits) a node runs at once")
@@ -83,6 +84,8 @@ func runServe(e *env, args []string) int {
 		return c.usageError("--instruction-lock and --redelivery must be positive, --checkout-warning not negative")
 	case *committers < 1:
 		return c.usageError("--pg-committers must be at least 1")
+	case *grace < time.Minute || *grace > 24*time.Hour:
+		return c.usageError("--reservation-grace must be 1m to 24h")
 	case *offlineDays < 1 || *offlineDays > 366 || *offlineCap < 1 || *offlineCap > 100000:
 		return c.usageError("--offline-days must be 1 to 366 and --offline-cap 1 to 100000")
 	case *maxFailures < 0:
@@ -115,15 +118,16 @@ func runServe(e *env, args []string) int {
 		*storeURL = "sqlite://" + filepath.Join(*dataDir, "latchkey.db")
 	}
 	store, err := sqlstore.Open(ctx, *storeURL, sqlstore.Options{
-		Password:    params,
-		Clock:       nil,
-		Attempts:    latchkey.AttemptPolicy{MaxFailures: *maxFailures, LockoutDuration: *lockout},
-		TokenTTL:    *tokenTTL,
-		Config:      policy,
-		Committers:  *committers,
-		OfflineDays: *offlineDays,
-		OfflineCap:  *offlineCap,
-		Checkouts:   latchkey.CheckoutTimeouts{InstructionLock: *instrLock, Redelivery: *redelivery},
+		Password:         params,
+		Clock:            nil,
+		Attempts:         latchkey.AttemptPolicy{MaxFailures: *maxFailures, LockoutDuration: *lockout},
+		TokenTTL:         *tokenTTL,
+		Config:           policy,
+		Committers:       *committers,
+		ReservationGrace: *grace,
+		OfflineDays:      *offlineDays,
+		OfflineCap:       *offlineCap,
+		Checkouts:        latchkey.CheckoutTimeouts{InstructionLock: *instrLock, Redelivery: *redelivery},
 		CheckoutWarning: func() time.Duration {
 			if *warning == 0 {
 				return -1 // never
