@@ -272,6 +272,69 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			}
 		})
 
+		t.Run("locks", func(t *testing.T) {
+			term, tc := terminal(client.SiteCreate{Name: "locks"})
+			visit(tc, term.ID, "alice")
+			g := newGatewayAgent(t, server.URL, term.Token)
+			s := g.mustLogin("alice", "pw-alice")
+			g.cut()
+			// A manual lock with no server: the person chooses.
+			_, err := g.gw.Lock(ctx, agent.LockRequest{Reason: agent.LockManual})
+			choices, _ := latchkey.ErrorDetails(err)["choices"].([]any)
+			if latchkey.ErrorCode(err) != latchkey.ECONFLICT || len(choices) != 3 {
+				t.Fatalf("an offline manual lock: %v (%v), want conflict with three choices", err, latchkey.ErrorDetails(err))
+			}
+			if st, err := g.gw.Lock(ctx, agent.LockRequest{Reason: agent.LockManual, Choice: "abandon"}); err != nil || st.Session.LockedAt != nil {
+				t.Fatalf("abandon: %+v, %v; want not locked", st, err)
+			}
+			st, err := g.gw.Lock(ctx, agent.LockRequest{Reason: agent.LockManual, Choice: "lock_anyway"})
+			if err != nil || st.Session.LockedAt == nil || !st.Session.LockedOffline {
+				t.Fatalf("lock anyway: %+v, %v; want locked offline", st, err)
+			}
+			lockedAt := st.Session.LockedAt.Truncate(time.Microsecond) // the store keeps microseconds
+			// The server does not consider it locked: alice elsewhere is a
+			// concurrent session.
+			if srv, err := admin.GetSession(ctx, s.ID); err != nil || srv.LockedAt != nil {
+				t.Fatalf("the server's view of the offline lock: %+v, %v; want unlocked", srv, err)
+			}
+			second, err := admin.RegisterTerminal(ctx, "locks pc 2", term.SiteID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = server.client(second.Token).StartSession(ctx, second.ID, latchkey.LoginRequest{Identity: "alice", Password: "pw-alice", TimeSent: time.Now()})
+			if latchkey.ErrorCode(err) != latchkey.ECONCURRENTSESSION {
+				t.Fatalf("alice at another terminal while locked offline: %v, want concurrent_session", err)
+			}
+			// An unlock with no server fails and the terminal stays locked.
+			if _, err := g.gw.Unlock(ctx, agent.UnlockRequest{Password: "pw-alice"}); latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE {
+				t.Fatalf("an offline unlock: %v, want unavailable", err)
+			}
+			if st := g.waitFor("status", func(*agent.Status) bool { return true }); st.Session == nil || st.Session.LockedAt == nil {
+				t.Fatalf("after the failed unlock: %+v, want still locked", st.Session)
+			}
+			// Back online, the agent reports the lock with its own time.
+			g.restore()
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				srv, err := admin.GetSession(ctx, s.ID)
+				if err == nil && srv.LockedAt != nil {
+					if !srv.LockedAt.Equal(lockedAt) {
+						t.Fatalf("the reported lock: locked_at %s, want the local lock time %s", srv.LockedAt, lockedAt)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the server never learned of the offline lock: %+v, %v", srv, err)
+				}
+			}
+			if st, err := g.gw.Unlock(ctx, agent.UnlockRequest{Password: "pw-alice"}); err != nil || st.Session.LockedAt != nil {
+				t.Fatalf("an online unlock: %+v, %v", st, err)
+			}
+			if srv, _ := admin.GetSession(ctx, s.ID); srv == nil || srv.LockedAt != nil {
+				t.Fatalf("the server after the unlock: %+v", srv)
+			}
+			g.logout()
+		})
+
 		t.Run("any", func(t *testing.T) {
 			quota, warn := 1, 3
 			site := client.SiteCreate{Name: "any", StandaloneAuth: client.Ptr("any"), StandaloneQuotas: client.Ptr("off"),
