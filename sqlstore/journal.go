@@ -153,7 +153,8 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, e latchkey
 	}
 	res.Verdict, res.Reason = latchkey.DecideJournalEntry(check)
 	t.record(p.ID, term.ID, "session.standalone", res.Session, map[string]any{"identity": e.Identity, "entry": e.ID,
-		"started_at": e.StartedAt.UTC(), "ended_at": e.EndedAt, "verified": e.Verified, "verdict": res.Verdict, "reason": res.Reason})
+		"started_at": e.StartedAt.UTC(), "ended_at": e.EndedAt, "verified": e.Verified, "locked_at": e.LockedAt,
+		"verdict": res.Verdict, "reason": res.Reason})
 	if err := t.reportClashes(p, term.ID, res.Session, e); err != nil {
 		return res, err
 	}

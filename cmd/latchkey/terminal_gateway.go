@@ -243,6 +243,11 @@ func (c *gatewayCmd) showGatewayStatus(st *agent.Status) int {
 		warning = fmt.Sprintf("%s: logged off in %d s", w.Reason, w.SecondsLeft)
 	}
 	kv = append(kv, "warning", warning)
+	policy := "none yet (nobody can log on offline until the server is reached)"
+	if !st.PolicyIssuedAt.IsZero() {
+		policy = "issued " + timeText(st.PolicyIssuedAt)
+	}
+	kv = append(kv, "policy", policy)
 	if st.PendingUploads > 0 {
 		kv = append(kv, "pending_uploads", strconv.Itoa(st.PendingUploads))
 	}
