@@ -192,10 +192,13 @@ type JournalResult struct {
 // MaxJournalEntries bounds one upload.
 const MaxJournalEntries = 1000
 
-// AgentStatus is POST /v1/agent/status: the agent reports its mode.
+// AgentStatus is POST /v1/agent/status: the agent reports its mode, and
+// since when. Coming back online, StandaloneFrom says when the standalone
+// period that just ended began (the agent could not report it then).
 type AgentStatus struct {
-	Standalone bool      `json:"standalone"`
-	Since      time.Time `json:"since"`
+	Standalone     bool      `json:"standalone"`
+	Since          time.Time `json:"since"`
+	StandaloneFrom time.Time `json:"standalone_from,omitzero"`
 }
 
 // AgentService is the server side of standalone mode; every call needs

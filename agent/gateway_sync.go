@@ -69,8 +69,14 @@ func (g *Gateway) syncLocked(ctx context.Context) error {
 	}
 	now := g.clock.Now()
 	if !g.online() || !g.reported {
+		report := latchkey.AgentStatus{Standalone: false, Since: now}
+		g.mu.Lock()
+		if g.mode == ModeStandalone {
+			report.StandaloneFrom = g.since // the period that ends now
+		}
+		g.mu.Unlock()
 		_, err := call(g, ctx, func(c context.Context) (*latchkey.Terminal, error) {
-			return g.client.ReportAgentStatus(c, latchkey.AgentStatus{Standalone: false, Since: now})
+			return g.client.ReportAgentStatus(c, report)
 		})
 		if isUnreachable(err) {
 			return err

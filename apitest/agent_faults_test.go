@@ -31,6 +31,7 @@ type faultProxy struct {
 	hc     *http.Client
 
 	down           atomic.Bool
+	unavailable    atomic.Bool  // every call is answered 503 unavailable, as by a node whose store is down
 	loseReplies    atomic.Int32 // answers of this many replies are lost
 	killAgentReply atomic.Bool  // the next reply never leaves: the agent dies instead
 	killServer     atomic.Bool  // after the next delivery, the server is killed
@@ -61,6 +62,12 @@ func cut(w http.ResponseWriter) {
 func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	if p.down.Load() {
 		cut(w)
+		return
+	}
+	if p.unavailable.Load() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"error":{"code":"unavailable","message":"the store is unreachable","details":{}}}`)
 		return
 	}
 	isReply := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/reply")

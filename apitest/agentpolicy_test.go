@@ -2,6 +2,7 @@ package apitest_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -158,3 +159,46 @@ func keys[V any](m map[string]V) []string {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// POST /v1/agent/status: coming back online the agent reports the
+// standalone period that just ended; it is recorded once (a repeat changes
+// nothing) and a period ending before it began is refused. Both stores.
+func TestAgentStatusReport(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 1)
+		ctx := context.Background()
+		now := w.clock.Now()
+		periods := func() []latchkey.AuditRecord {
+			t.Helper()
+			recs, _, err := w.admin.ListAudit(ctx, latchkey.AuditFilter{Action: "terminal.standalone"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return recs
+		}
+		report := latchkey.AgentStatus{Standalone: false, Since: now, StandaloneFrom: now.Add(-5 * time.Minute)}
+		for range 2 {
+			term, err := w.tc[0].ReportAgentStatus(ctx, report)
+			if err != nil || term.Standalone {
+				t.Fatalf("report: %+v, %v", term, err)
+			}
+		}
+		recs := periods()
+		if len(recs) != 1 || recs[0].Target != w.terms[0].ID {
+			t.Fatalf("standalone periods recorded: %+v, want one", recs)
+		}
+		var d struct {
+			Seconds int `json:"seconds"`
+		}
+		if err := json.Unmarshal(recs[0].Details, &d); err != nil || d.Seconds != 300 {
+			t.Fatalf("the period's details %s: want 300 seconds", recs[0].Details)
+		}
+		body := `{"standalone":false,"since":"2026-01-01T00:00:00Z","standalone_from":"2026-01-02T00:00:00Z"}`
+		if st, _ := w.rawAs(w.terms[0].Token, http.MethodPost, "/v1/agent/status", body); st != http.StatusBadRequest {
+			t.Fatalf("a period that ends before it begins: %d, want 400", st)
+		}
+		if len(periods()) != 1 {
+			t.Fatal("a refused report changed something")
+		}
+	})
+}

@@ -227,11 +227,17 @@ func sessionIDs(err error) map[string]bool {
 // client's checks, and returns the status and the body of the answer.
 func (w *world) adminRaw(method, path, body string) (int, string) {
 	w.t.Helper()
+	return w.rawAs(w.admin.Token(), method, path, body)
+}
+
+// rawAs sends a raw JSON request with token and returns its status and body.
+func (w *world) rawAs(token, method, path, body string) (int, string) {
+	w.t.Helper()
 	req, err := http.NewRequest(method, w.url+path, strings.NewReader(body))
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+w.admin.Token())
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -244,6 +245,31 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			g.restore()
 			if len(standalone(bob, term.ID)) != 2 || len(standalone(alice, term.ID)) != 1 {
 				t.Fatal("a second reconnect duplicated offline sessions")
+			}
+			// A server whose store is down (503 unavailable) also sends the
+			// agent standalone; it comes back by itself, and the periods it
+			// spent standalone are on record.
+			g.proxy.unavailable.Store(true)
+			g.waitMode(agent.ModeStandalone)
+			g.mustLogin("bob", "pw-bob")
+			g.logout()
+			g.proxy.unavailable.Store(false)
+			g.waitFor("online with nothing left to upload", func(s *agent.Status) bool { return s.Mode == agent.ModeOnline && s.PendingUploads == 0 })
+			if n := len(standalone(bob, term.ID)); n != 3 {
+				t.Fatalf("bob has %d standalone sessions, want 3", n)
+			}
+			recs, _, err := admin.ListAudit(ctx, latchkey.AuditFilter{Action: "terminal.standalone", Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			periods := 0
+			for _, r := range recs {
+				if r.Target == term.ID && strings.Contains(string(r.Details), "standalone_from") {
+					periods++
+				}
+			}
+			if periods < 3 {
+				t.Fatalf("standalone periods of the terminal on record: %d, want at least 3", periods)
 			}
 		})
 

@@ -37,6 +37,9 @@ func (c *Client) UploadJournal(ctx context.Context, entries []latchkey.JournalEn
 // agent reports whether it is in standalone mode.
 func (c *Client) ReportAgentStatus(ctx context.Context, s latchkey.AgentStatus) (*latchkey.Terminal, error) {
 	s.Since = s.Since.UTC()
+	if !s.StandaloneFrom.IsZero() {
+		s.StandaloneFrom = s.StandaloneFrom.UTC()
+	}
 	var out latchkey.Terminal
 	if err := c.do(ctx, http.MethodPost, "/v1/agent/status", nil, s, &out); err != nil {
 		return nil, err

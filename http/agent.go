@@ -39,8 +39,9 @@ func (s *Server) uploadJournal(r *nethttp.Request, c latchkey.Caller) (int, any,
 
 // agentStatusBody is POST /v1/agent/status.
 type agentStatusBody struct {
-	Standalone *bool  `json:"standalone"`
-	Since      string `json:"since"`
+	Standalone     *bool  `json:"standalone"`
+	Since          string `json:"since"`
+	StandaloneFrom string `json:"standalone_from"`
 
 	st latchkey.AgentStatus
 }
@@ -56,6 +57,16 @@ func (b *agentStatusBody) validate() error {
 			return err
 		}
 		b.st.Since = t
+	}
+	if b.StandaloneFrom != "" {
+		t, err := parseTime("standalone_from", b.StandaloneFrom)
+		if err != nil {
+			return err
+		}
+		if *b.Standalone || (!b.st.Since.IsZero() && t.After(b.st.Since)) {
+			return latchkey.BadField("standalone_from", "standalone_from is the start of a standalone period that ended at since")
+		}
+		b.st.StandaloneFrom = t
 	}
 	return nil
 }

@@ -349,15 +349,24 @@ func (s *Store) ReportAgentStatus(ctx context.Context, c latchkey.Caller, st lat
 		if since.IsZero() || since.After(t.now) {
 			since = t.now
 		}
-		res, err := t.exec("UPDATE terminals SET standalone = ?, standalone_since = ?, agent_seen_at = ? WHERE id = ? AND standalone <> ?",
-			st.Standalone, us(since), us(t.now), c.TerminalID, st.Standalone)
+		details := map[string]any{"standalone": st.Standalone, "since": since}
+		// A change of mode; or, coming back, a standalone period the
+		// server did not know of (recorded once: its start is kept).
+		q := "UPDATE terminals SET standalone = ?, standalone_since = ?, agent_seen_at = ? WHERE id = ? AND standalone <> ?"
+		args := []any{st.Standalone, us(since), us(t.now), c.TerminalID, st.Standalone}
+		if from := st.StandaloneFrom; !from.IsZero() && !st.Standalone {
+			q = "UPDATE terminals SET standalone = FALSE, standalone_since = ?, agent_seen_at = ? WHERE id = ? AND (standalone = TRUE OR standalone_since <> ?)"
+			args = []any{us(from), us(t.now), c.TerminalID, us(from)}
+			details["standalone_from"], details["seconds"] = from.UTC(), int(since.Sub(from)/time.Second)
+		}
+		res, err := t.exec(q, args...)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		t.record(c.TerminalID, c.TerminalID, "terminal.standalone", c.TerminalID, map[string]any{"standalone": st.Standalone, "since": since})
+		t.record(c.TerminalID, c.TerminalID, "terminal.standalone", c.TerminalID, details)
 		return nil
 	})
 	if err != nil {
