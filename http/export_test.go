@@ -5,6 +5,7 @@ var DecodeKinds = []string{
 	"login", "logout", "principal", "principal_patch", "identity", "password",
 	"site", "site_patch", "terminal", "events", "session_login", "lock", "unlock", "touch",
 	"lock_acquire", "lock_keepalive", "lock_release", "config", "groupset",
+	"checkout", "extend", "reply", "reservation", "journal", "agent_status", "offline_logon",
 }
 
 // Decode runs the strict decoder for the request type kind over body.
@@ -47,6 +48,20 @@ func Decode(kind, contentType string, body []byte) error {
 		_, err = decodeBytes[configBody](contentType, body)
 	case "groupset":
 		_, err = decodeBytes[groupSetBody](contentType, body)
+	case "checkout":
+		_, err = decodeBytes[checkoutBody](contentType, body)
+	case "extend":
+		_, err = decodeBytes[extendBody](contentType, body)
+	case "reply":
+		_, err = decodeBytes[replyBody](contentType, body)
+	case "reservation":
+		_, err = decodeBytes[reservationBody](contentType, body)
+	case "journal":
+		_, err = decodeBytes[journalBody](contentType, body)
+	case "agent_status":
+		_, err = decodeBytes[agentStatusBody](contentType, body)
+	case "offline_logon":
+		_, err = decodeBytes[offlineLogonBody](contentType, body)
 	default:
 		panic("unknown decode kind " + kind)
 	}

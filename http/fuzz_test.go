@@ -27,6 +27,11 @@ func FuzzDecode(f *testing.F) {
 		`{"token":3,"leave_queue":true}`,
 		`{"items":{"a":"1","b":null},"lock_token":7,"if_version":0,"replace":true}`,
 		`{"name":"tools","groups":["wheel","docker"],"max_minutes":30,"eligible":["prn_1"],"approval":false}`,
+		`{"terminal":"t","principal":"p","start":"2026-11-29T10:00:00Z","minutes":30}`,
+		`{"entries":[{"id":"ses_1","identity":"alice","started_at":"2026-11-29T10:00:00Z","ended_at":"2026-11-29T10:30:00Z","standalone":true,"verified":true}]}`,
+		`{"entries":[{"id":"x","identity":"a","started_at":"bad"}]}`,
+		`{"standalone":false,"since":"2026-11-29T10:00:00Z","standalone_from":"2026-11-29T09:00:00Z"}`,
+		`{"enabled":false}`, `{"minutes":15}`, `{"result":"done","detail":""}`,
 		`{}`, ``, `null`, `[]`, `{"a":1}`, `{"name":"x"} x`, `{"events":[{"event":"24"}]}`, "{\"name\":\"\xff\"}",
 	}
 	for _, s := range seeds {
