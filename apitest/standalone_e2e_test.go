@@ -361,6 +361,36 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			g.logout()
 		})
 
+		t.Run("snapshot", func(t *testing.T) {
+			quota := 1
+			term, tc := terminal(client.SiteCreate{Name: "snapshot", DailyQuotaMinutes: &quota, Timezone: client.Ptr(zoneAwayFromMidnight(t))})
+			visit(tc, term.ID, "alice")
+			// Dave's minute for today is used (an offline session uploaded
+			// by another terminal of the site): he is a recent user, cached.
+			other, err := admin.RegisterTerminal(ctx, "snapshot pc 2", term.SiteID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			end := time.Now().Add(-5 * time.Second)
+			if _, err := server.client(other.Token).UploadJournal(ctx, []latchkey.JournalEntry{{ID: "dave-snap", Identity: "dave",
+				StartedAt: end.Add(-70 * time.Second), EndedAt: &end, Standalone: true, Verified: true}}); err != nil {
+				t.Fatal(err)
+			}
+			g := newGatewayAgent(t, server.URL, term.Token)
+			g.cut()
+			// Offline, the signed snapshot still holds dave to his quota.
+			if _, err := g.login("dave", "pw-dave"); latchkey.ErrorCode(err) != latchkey.EQUOTAEXCEEDED {
+				t.Fatalf("dave offline with his quota used: %v, want quota_exceeded", err)
+			}
+			// Alice has most of hers: her session ends when it runs out.
+			s := g.mustLogin("alice", "pw-alice")
+			if s.EndsAt == nil || s.Limit != latchkey.LimitQuota {
+				t.Fatalf("alice's offline session: %+v, want her quota as its limit", s)
+			}
+			g.logout()
+			g.restore()
+		})
+
 		t.Run("any", func(t *testing.T) {
 			quota, warn := 1, 3
 			site := client.SiteCreate{Name: "any", StandaloneAuth: client.Ptr("any"), StandaloneQuotas: client.Ptr("off"),
