@@ -23,7 +23,11 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-func newMetrics() *metrics {
+// retrier is a store that counts the write operations it reran after
+// losing a race (sqlstore.Store).
+type retrier interface{ Retries() int64 }
+
+func newMetrics(store any) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -43,6 +47,12 @@ func newMetrics() *metrics {
 			Name: "latchkey_process_peak_rss_bytes",
 			Help: "Peak resident set size of the process (VmHWM), in bytes; 0 where /proc is missing.",
 		}, peakRSS))
+	if r, ok := store.(retrier); ok {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "latchkey_store_retries_total",
+			Help: "Write operations rerun because they lost a race (PostgreSQL deadlock or serialisation failure, SQLite busy).",
+		}, func() float64 { return float64(r.Retries()) }))
+	}
 	return m
 }
 

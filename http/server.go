@@ -48,7 +48,7 @@ func NewServer(store latchkey.Store, opts Options) *Server {
 		logger:    opts.Logger,
 		maxBody:   opts.MaxBodyBytes,
 		mux:       nethttp.NewServeMux(),
-		metrics:   newMetrics(),
+		metrics:   newMetrics(store),
 		heartbeat: opts.StreamHeartbeat,
 	}
 	s.streams, s.endStreams = context.WithCancel(context.Background())

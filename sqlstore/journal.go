@@ -48,8 +48,12 @@ func (s *Store) UploadJournal(ctx context.Context, c latchkey.Caller, entries []
 		if err := t.lockJournalPeople(entries); err != nil {
 			return err
 		}
+		view, err := t.viewJournal(term.ID, entries)
+		if err != nil {
+			return err
+		}
 		for i, e := range entries {
-			if out[i], err = t.journalEntry(term, site, e, passwordOK[i]); err != nil {
+			if out[i], err = t.journalEntry(term, site, view, e, passwordOK[i]); err != nil {
 				return err
 			}
 		}
@@ -62,39 +66,25 @@ func (s *Store) UploadJournal(ctx context.Context, c latchkey.Caller, entries []
 }
 
 // journalEntry records one entry and decides its verdict.
-func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, e latchkey.JournalEntry, passwordOK bool) (latchkey.JournalResult, error) {
+func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journalView, e latchkey.JournalEntry, passwordOK bool) (latchkey.JournalResult, error) {
 	res := latchkey.JournalResult{ID: e.ID}
-	var sessID sql.NullString
-	var verdict, reason string
-	err := t.queryRow("SELECT session_id, verdict, reason FROM journal_entries WHERE terminal_id = ? AND id = ?", term.ID, e.ID).
-		Scan(&sessID, &verdict, &reason)
-	switch {
-	case err == nil: // a re-upload
-		res.Session = sessID.String
-		return t.journalAgain(res, e, verdict, reason)
-	case !errors.Is(err, sql.ErrNoRows):
-		return res, err
+	if row, ok := v.seen[e.ID]; ok { // a re-upload
+		res.Session = row.session.String
+		return t.journalAgain(res, e, row)
 	}
 	if e.Session != "" {
 		return t.journalContinued(term, res, e)
 	}
-	var pid string
-	err = t.queryRow("SELECT principal_id FROM identities WHERE login = ?", e.Identity).Scan(&pid)
-	if errors.Is(err, sql.ErrNoRows) {
+	p, ok := v.people[e.Identity]
+	if !ok {
 		res.Verdict, res.Reason = latchkey.DecideJournalEntry(latchkey.JournalEntryCheck{Ended: e.EndedAt != nil})
 		t.record("system", term.ID, "session.standalone_unknown", e.ID, map[string]any{"identity": e.Identity,
 			"started_at": e.StartedAt.UTC(), "ended_at": e.EndedAt, "verdict": res.Verdict})
 		return res, t.insertJournalRow(term.ID, e, "", res)
 	}
-	if err != nil {
-		return res, err
-	}
-	// In-progress entries' people were locked by lockJournalPeople;
-	// ended entries need no lock (no rule looks at other sessions).
-	p, err := scanPrincipal(t.queryRow("SELECT "+principalCols+" FROM principals WHERE id = ?", pid))
-	if err != nil {
-		return res, err
-	}
+	// In-progress entries' people were locked by lockJournalPeople
+	// before the view was read; ended entries need no lock (no rule looks
+	// at the person's other sessions for them).
 	check := latchkey.JournalEntryCheck{Ended: e.EndedAt != nil, IdentityValid: !p.Disabled && (passwordOK || (e.Password == "" && e.Verified))}
 	var fail []latchkey.FailedSession
 	if !check.Ended {
@@ -121,13 +111,10 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, e latchkey
 			!t.now.Before(e.StartedAt.Add(time.Duration(site.MaxSessionMinutes)*time.Minute))
 	}
 	res.Session = e.ID
-	var n int
-	if err := t.queryRow("SELECT COUNT(*) FROM sessions WHERE id = ?", e.ID).Scan(&n); err != nil {
-		return res, err
-	}
-	if n > 0 { // the agent's ID is taken: the session gets a new one
+	if v.taken[e.ID] { // the agent's ID is taken: the session gets a new one
 		res.Session = latchkey.NewID("ses")
 	}
+	v.taken[res.Session] = true
 	if !check.Ended && !check.Concurrent {
 		for _, f := range fail { // a stale session on this terminal: clean-up
 			if _, err := t.fail(f, p.ID, term.ID, res.Session); err != nil {
@@ -155,9 +142,7 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, e latchkey
 	t.record(p.ID, term.ID, "session.standalone", res.Session, map[string]any{"identity": e.Identity, "entry": e.ID,
 		"started_at": e.StartedAt.UTC(), "ended_at": e.EndedAt, "verified": e.Verified, "locked_at": e.LockedAt,
 		"verdict": res.Verdict, "reason": res.Reason})
-	if err := t.reportClashes(p, term.ID, res.Session, e); err != nil {
-		return res, err
-	}
+	t.reportClashes(p, term.ID, res.Session, e, v.reservations)
 	if err := t.applyVerdict(p, site, term.ID, e, &res); err != nil {
 		return res, err
 	}
@@ -244,8 +229,9 @@ func (t *tx) applyVerdict(p latchkey.Principal, site latchkey.Site, terminal str
 // journalAgain answers a re-uploaded entry: the first verdict while it is
 // in progress (the warning's time left recomputed), ok once it has ended;
 // an end not known before is recorded.
-func (t *tx) journalAgain(res latchkey.JournalResult, e latchkey.JournalEntry, verdict, reason string) (latchkey.JournalResult, error) {
-	if res.Session != "" && e.EndedAt != nil {
+func (t *tx) journalAgain(res latchkey.JournalResult, e latchkey.JournalEntry, row journalRow) (latchkey.JournalResult, error) {
+	verdict, reason := row.verdict, row.reason
+	if row.active && e.EndedAt != nil {
 		if err := t.endOffline(res.Session, *e.EndedAt); err != nil {
 			return res, err
 		}
@@ -308,14 +294,10 @@ func (t *tx) endOffline(id string, at time.Time) error {
 // someone else at the terminal that the offline session ran into: the
 // reservation stands (it was booked on the server); the session is kept as
 // it happened, and admins see the clash in the audit log and event stream.
-func (t *tx) reportClashes(p latchkey.Principal, terminal, session string, e latchkey.JournalEntry) error {
+func (t *tx) reportClashes(p latchkey.Principal, terminal, session string, e latchkey.JournalEntry, rs []latchkey.Reservation) {
 	end := t.now
 	if e.EndedAt != nil {
 		end = *e.EndedAt
-	}
-	rs, err := t.terminalReservations(terminal, us(e.StartedAt))
-	if err != nil {
-		return err
 	}
 	for _, r := range rs {
 		if r.Principal == p.ID || !r.Start.Before(end) || !e.StartedAt.Before(r.End()) {
@@ -325,7 +307,6 @@ func (t *tx) reportClashes(p latchkey.Principal, terminal, session string, e lat
 			"reserved_for": r.Principal, "start": r.Start, "minutes": r.Minutes,
 			"rule": "the reservation stands; the offline session is recorded as it happened and, if still running, logged off after the warning"})
 	}
-	return nil
 }
 
 func (t *tx) insertJournalRow(terminal string, e latchkey.JournalEntry, session string, res latchkey.JournalResult) error {
