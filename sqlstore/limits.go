@@ -55,21 +55,8 @@ func setLimit(s *latchkey.Session, a latchkey.Allowance) {
 func (s *Store) warnSessions(ctx context.Context) (int, error) {
 	rows, err := s.query(ctx, `SELECT id, terminal_id FROM sessions WHERE status = 'active' AND warn_at IS NOT NULL
 		AND warn_at <= ? AND warned = FALSE LIMIT 1000`, us(s.now()))
+	ds, err := scanDue(rows, err)
 	if err != nil {
-		return 0, err
-	}
-	type due struct{ id, terminal string }
-	var ds []due
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.terminal); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ds = append(ds, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	n := 0

@@ -558,21 +558,8 @@ func (s *Store) applyTimeouts(ctx context.Context, cond string, args ...any) (in
 		OR (st.inactivity_lock_minutes > 0 AND s.locked_at IS NULL
 			AND s.last_activity_at + st.inactivity_lock_minutes * CAST(60000000 AS BIGINT) <= ?)) LIMIT 1000`,
 		append(args, now, now, now)...)
+	ids, err := scanDue(rows, err)
 	if err != nil {
-		return 0, err
-	}
-	type due struct{ id, terminal string }
-	var ids []due
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.terminal); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	for _, d := range ids {
@@ -581,4 +568,25 @@ func (s *Store) applyTimeouts(ctx context.Context, cond string, args ...any) (in
 		}
 	}
 	return len(ids), nil
+}
+
+// dueSession names a session a sweep must settle, with its terminal (the
+// lock the sweep takes first).
+type dueSession struct{ id, terminal string }
+
+// scanDue reads the (id, terminal_id) rows of a sweep's query.
+func scanDue(rows *sql.Rows, err error) ([]dueSession, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []dueSession
+	for rows.Next() {
+		var d dueSession
+		if err := rows.Scan(&d.id, &d.terminal); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
