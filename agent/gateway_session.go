@@ -329,15 +329,24 @@ func (g *Gateway) tellEnd(ctx context.Context, id string) bool {
 	return !isUnreachable(err)
 }
 
-// tellLimit makes sure the server has ended a session whose limit came:
-// it normally has (it logs sessions off at ends_at); if not, it is logged
-// out.
+// limitSkew is how far the server's end of a session may lie after the
+// agent's and still count as the same limit: the agent's clock follows the
+// server's, give or take the network and the time since the last policy.
+const limitSkew = 30 * time.Second
+
+// tellLimit makes sure the server ends a session whose limit came. The
+// server logs sessions off at their ends_at itself, with the limit as the
+// reason, so a session it still shows active but due to end within
+// limitSkew is left to it (a log-out now would record it as an ordinary
+// log-out); one the server holds no such limit for is logged out.
 func (g *Gateway) tellLimit(ctx context.Context, s gwSession) bool {
 	srv, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) { return g.client.GetSession(c, s.ID) })
 	switch {
 	case isUnreachable(err):
 		return false
 	case err != nil || srv.Status != latchkey.SessionActive:
+		return true
+	case srv.EndsAt != nil && srv.EndsAt.Sub(g.clock.Now()) <= limitSkew:
 		return true
 	}
 	return g.tellEnd(ctx, s.ID)

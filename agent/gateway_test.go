@@ -609,3 +609,47 @@ func TestReservationsComeDueOffline(t *testing.T) {
 		t.Fatalf("the reservation's person: %+v", st)
 	}
 }
+
+// At a limit reached online the agent leaves the log-off to the server
+// when the server's own end is due within limitSkew (so it records the
+// limit as the reason, not an ordinary log-out); a session the server has
+// no such end for is logged out.
+func TestOnlineLimitLeftToTheServer(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		serverEnds time.Duration // the server's ends_at after the agent's; <0: none
+		wantEnded  bool
+	}{
+		{"the server's end is due a moment later", 2 * time.Second, false},
+		{"the server holds no limit", -1, true},
+		{"the server's end is far later", time.Hour, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fc := newFakeClock()
+			f := newFakeServer(t, fc)
+			f.addPerson("alice", "pri_a", "pw-a", latchkey.RoleUser, true)
+			f.sessionEnds = 20 * time.Minute
+			g, _ := testGateway(t, f, t.TempDir())
+			g.Sync(bg)
+			st := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"}))
+			id := st.Session.ID
+			f.mu.Lock()
+			srv := f.sessions[id]
+			if c.serverEnds < 0 {
+				srv.EndsAt = nil
+			} else {
+				at := srv.EndsAt.Add(c.serverEnds)
+				srv.EndsAt = &at
+			}
+			f.mu.Unlock()
+			fc.Advance(20 * time.Minute)
+			g.Tick(bg)
+			if g.Status(bg).Session != nil {
+				t.Fatal("the session outlived its limit at the terminal")
+			}
+			if ended := f.session(id).Status == latchkey.SessionEnded; ended != c.wantEnded {
+				t.Fatalf("logged out on the server: %v, want %v", ended, c.wantEnded)
+			}
+		})
+	}
+}
