@@ -75,6 +75,7 @@ type fakeServer struct {
 	verdicts    map[string]latchkey.JournalResult
 	entries     map[string][]latchkey.JournalEntry // every upload of an entry, by ID
 	dropJournal int                                // record, then drop the answer, this many times
+	failJournal int                                // answer 500 internal, recording nothing, this many times
 	statuses    []latchkey.AgentStatus
 	locks       map[string][]time.Time // lock time_sent by session
 	endCalls    []string
@@ -247,6 +248,9 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.Status, s.EndedAt, s.EndReason = latchkey.SessionEnded, &now, latchkey.EndLogout
 			reply(w, 200, s)
 		}
+	case r.Method == "POST" && path == "/v1/agent/journal" && f.failJournal > 0:
+		f.failJournal--
+		apiError(w, 500, latchkey.EINTERNAL, "internal error")
 	case r.Method == "POST" && path == "/v1/agent/journal":
 		var in struct {
 			Entries []latchkey.JournalEntry `json:"entries"`

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"latchkey"
+	"latchkey/client"
 )
 
 // unreachableError is a call that found the server unreachable (the
@@ -18,6 +19,16 @@ func (e *unreachableError) Unwrap() error { return e.err }
 func isUnreachable(err error) bool {
 	var u *unreachableError
 	return errors.As(err, &u)
+}
+
+// serverFault reports an error that is the server's, not the request's:
+// an internal error or any 5xx answer. An entry is never given up for one.
+func serverFault(err error) bool {
+	if latchkey.ErrorCode(err) == latchkey.EINTERNAL && errors.As(err, new(*latchkey.Error)) {
+		return true
+	}
+	var se *client.StatusError
+	return errors.As(err, &se) && se.StatusCode >= 500
 }
 
 // call makes one call to the server, bounded by the call timeout. An
@@ -169,6 +180,9 @@ func (g *Gateway) uploadPending(ctx context.Context) error {
 				})
 				if isUnreachable(err) {
 					return err
+				}
+				if serverFault(err) {
+					return err // the server failed, not the entry: keep it and try again later
 				}
 				if err == nil && len(one) == 1 && one[0].ID == row.ID {
 					r, ok = one[0], true

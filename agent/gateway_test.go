@@ -653,3 +653,35 @@ func TestOnlineLimitLeftToTheServer(t *testing.T) {
 		})
 	}
 }
+
+// A server that fails (500) on an upload loses no entry: the entries stay
+// pending, the agent stays standalone, and the next sync uploads them.
+func TestUploadSurvivesServerFaults(t *testing.T) {
+	fc := newFakeClock()
+	f := newFakeServer(t, fc)
+	f.site(func(s *latchkey.Site) { s.StandaloneAuth = latchkey.StandaloneAuthAny })
+	f.addPerson("alice", "pri_a", "pw-a", latchkey.RoleUser, true)
+	g, _ := testGateway(t, f, t.TempDir())
+	g.Sync(bg)
+	f.setDown(true)
+	g.Sync(bg)
+	st := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"}))
+	id := st.Session.ID
+	mustStatus(t)(g.Logout(bg))
+	f.mu.Lock()
+	f.failJournal = 3 // the batch, then the entry alone, then once more
+	f.mu.Unlock()
+	f.setDown(false)
+	g.Sync(bg)
+	if st := g.Status(bg); st.PendingUploads != 1 {
+		t.Fatalf("after a failed upload: %d pending, want the entry kept", st.PendingUploads)
+	}
+	g.Sync(bg)
+	g.Sync(bg)
+	if st := g.Status(bg); st.PendingUploads != 0 || st.Mode != ModeOnline {
+		t.Fatalf("after the server recovered: %+v", st)
+	}
+	if n := len(f.uploads(id)); n == 0 {
+		t.Fatal("the entry never reached the server")
+	}
+}
