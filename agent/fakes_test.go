@@ -323,3 +323,16 @@ func testGateway(t *testing.T, f *fakeServer, dir string) (*Gateway, *Journal) {
 
 // codeOf returns err's API code ("" for nil).
 func codeOf(err error) string { return latchkey.ErrorCode(err) }
+
+// aliceGateway is the common start of a test: a fake server that knows
+// alice (cached for offline logon, password pw-a) and a gateway in a
+// fresh state directory that has fetched its policy.
+func aliceGateway(t *testing.T) (*fakeClock, *fakeServer, *Gateway, *Journal, string) {
+	fc := newFakeClock()
+	f := newFakeServer(t, fc)
+	f.addPerson("alice", "pri_a", "pw-a", latchkey.RoleUser, true)
+	dir := t.TempDir()
+	g, j := testGateway(t, f, dir)
+	g.Sync(bg)
+	return fc, f, g, j, dir
+}

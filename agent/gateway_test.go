@@ -175,12 +175,7 @@ func TestOfflineLogonBySiteSetting(t *testing.T) {
 }
 
 func TestOfflineFailuresLockTheLoginAndPersist(t *testing.T) {
-	fc := newFakeClock()
-	f := newFakeServer(t, fc)
-	f.addPerson("alice", "pri_a", "pw-a", latchkey.RoleUser, true)
-	dir := t.TempDir()
-	g, j := testGateway(t, f, dir)
-	g.Sync(bg)
+	fc, f, g, j, dir := aliceGateway(t)
 	f.setDown(true)
 	for i := range latchkey.MaxOfflineFailures {
 		if _, err := g.Login(bg, LoginRequest{Identity: "alice", Password: "bad"}); codeOf(err) != latchkey.EINVALIDCREDENTIALS {
@@ -198,11 +193,7 @@ func TestOfflineFailuresLockTheLoginAndPersist(t *testing.T) {
 }
 
 func TestJournalUploadIsIdempotentAndContinuesOnline(t *testing.T) {
-	fc := newFakeClock()
-	f := newFakeServer(t, fc)
-	f.addPerson("alice", "pri_a", "pw-a", latchkey.RoleUser, true)
-	g, _ := testGateway(t, f, t.TempDir())
-	g.Sync(bg)
+	fc, f, g, _, _ := aliceGateway(t)
 	f.setDown(true)
 	st := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"}))
 	id := st.Session.ID
@@ -403,12 +394,7 @@ func TestRestartKeepsTheOfflineSession(t *testing.T) {
 }
 
 func TestRebootEndsTheSessionAtTheLastKnownTime(t *testing.T) {
-	fc := newFakeClock()
-	f := newFakeServer(t, fc)
-	f.addPerson("alice", "pri_a", "pw-a", latchkey.RoleUser, true)
-	dir := t.TempDir()
-	g, j := testGateway(t, f, dir)
-	g.Sync(bg)
+	fc, f, g, j, dir := aliceGateway(t)
 	f.setDown(true)
 	id := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"})).Session.ID
 	fc.Advance(15 * time.Minute)
@@ -508,11 +494,7 @@ func TestOfflineLockAndUnlock(t *testing.T) {
 }
 
 func TestLockAnywayAndRetry(t *testing.T) {
-	fc := newFakeClock()
-	f := newFakeServer(t, fc)
-	f.addPerson("alice", "pri_a", "pw-a", latchkey.RoleUser, true)
-	g, _ := testGateway(t, f, t.TempDir())
-	g.Sync(bg)
+	_, f, g, _, _ := aliceGateway(t)
 	id := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"})).Session.ID
 	f.setDown(true)
 	if _, err := g.Lock(bg, LockRequest{}); codeOf(err) != latchkey.ECONFLICT {
@@ -533,11 +515,7 @@ func TestLockAnywayAndRetry(t *testing.T) {
 }
 
 func TestOnlineSessionEndedOfflineIsReported(t *testing.T) {
-	fc := newFakeClock()
-	f := newFakeServer(t, fc)
-	f.addPerson("alice", "pri_a", "pw-a", latchkey.RoleUser, true)
-	g, _ := testGateway(t, f, t.TempDir())
-	g.Sync(bg)
+	fc, f, g, _, _ := aliceGateway(t)
 	id := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"})).Session.ID
 	f.setDown(true)
 	fc.Advance(7 * time.Minute)
