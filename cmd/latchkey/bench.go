@@ -61,7 +61,7 @@ func argon2Flags(c *cmd) func() (passhash.Params, error) {
 
 // runBenchSessions drives a running server with simulated terminals.
 func runBenchSessions(e *env, args []string) int {
-	c := e.newCmd("bench sessions", benchSynopsis[0], true)
+	c := e.newCmd("bench sessions", synopsisOf(benchSynopsis, "bench sessions"), true)
 	identity := c.fs.String("identity", "admin", "admin identity that sets up the run")
 	pw := c.passwordFlag()
 	terminals := c.fs.Int("terminals", bench.DefaultTerminals, "concurrent simulated terminals")
@@ -116,7 +116,7 @@ func (c *cmd) benchResult(res interface{ WriteText(io.Writer) }, ok bool, err er
 // through a server), so that a server started on it afterwards does not
 // count the load in its own memory.
 func runBenchSeed(e *env, args []string) int {
-	c := e.newCmd("bench seed", benchSynopsis[1], false)
+	c := e.newCmd("bench seed", synopsisOf(benchSynopsis, "bench seed"), false)
 	storeURL := c.fs.String("store", "", "sqlite://PATH or postgres://... (required)")
 	principals := c.fs.Int("principals", 100000, "principals to create, one identity each")
 	sessions := c.fs.Int("sessions", 1000000, "past (ended) sessions to create")

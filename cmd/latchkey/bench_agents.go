@@ -8,7 +8,7 @@ const benchAgentsSynopsis = "bench agents [--server URL] [--identity admin] [--p
 
 // runBenchAgents simulates workstation agents long-polling one server.
 func runBenchAgents(e *env, args []string) int {
-	c := e.newCmd("bench agents", benchAgentsSynopsis, true)
+	c := e.newCmd("bench agents", synopsisOf(benchSynopsis, "bench agents"), true)
 	identity := c.fs.String("identity", "admin", "admin identity that sets up the run")
 	pw := c.passwordFlag()
 	agents := c.fs.Int("agents", 1000, "simulated agents, each a terminal with its own connection")

@@ -10,7 +10,7 @@ const benchJournalSynopsis = "bench journal [--server URL] [--identity admin] [-
 // standalone mode, then uploads them all again and checks that nothing
 // changed.
 func runBenchJournal(e *env, args []string) int {
-	c := e.newCmd("bench journal", benchJournalSynopsis, true)
+	c := e.newCmd("bench journal", synopsisOf(benchSynopsis, "bench journal"), true)
 	identity := c.fs.String("identity", "admin", "admin identity that sets up the run")
 	pw := c.passwordFlag()
 	entries := c.fs.Int("entries", bench.DefaultJournalEntries, "ended offline sessions in all, spread over the terminals and people")

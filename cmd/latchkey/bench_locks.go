@@ -9,7 +9,7 @@ const benchLocksSynopsis = "bench locks [--server URL] [--identity admin] [--pas
 // runBenchLocks drives a running server with clients that acquire and
 // release exclusive edit locks, each with a user token of its own.
 func runBenchLocks(e *env, args []string) int {
-	c := e.newCmd("bench locks", benchLocksSynopsis, true)
+	c := e.newCmd("bench locks", synopsisOf(benchSynopsis, "bench locks"), true)
 	identity := c.fs.String("identity", "admin", "admin identity that sets up the run")
 	pw := c.passwordFlag()
 	clients := c.fs.Int("clients", bench.DefaultLockClients, "concurrent clients, each a delegate with its own user token")
