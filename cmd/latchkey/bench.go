@@ -16,7 +16,7 @@ import (
 var benchSynopsis = []string{
 	"bench sessions [--server URL] [--identity admin] [--password-stdin] [--terminals N] [--duration D] [--cycles N] [--mode cycle|login] [--rounds N] [--warmup D] [--server-pprof URL --profile-dir DIR] [--label L] [--raw-hash-duration D] [--argon2-time N --argon2-memory KiB --argon2-threads N] [--json]",
 	"bench seed --store URL [--principals N] [--sessions N] [--argon2-time N --argon2-memory KiB --argon2-threads N]",
-	"bench locks [--server URL] [--clients N] [--duration D] [--mode uncontended|contended] [--locks N] [--handover events|poll] [--warmup D] [--server-pprof URL --profile-dir DIR] [--label L] [--json]",
+	benchLocksSynopsis,
 	benchAgentsSynopsis,
 	benchJournalSynopsis,
 }
