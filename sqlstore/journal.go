@@ -102,7 +102,7 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 		}
 		d := latchkey.DecideLogin(in)
 		check.Concurrent, fail = d.Err != nil, d.Fail
-		if rerr := t.checkReservation(p, term.ID); latchkey.ErrorCode(rerr) == latchkey.ECONFLICT {
+		if rerr := t.checkReservation(p, term.ID, v.reservations); latchkey.ErrorCode(rerr) == latchkey.ECONFLICT {
 			check.Reserved = true
 		} else if rerr != nil {
 			return res, rerr
@@ -143,7 +143,7 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 		"started_at": e.StartedAt.UTC(), "ended_at": e.EndedAt, "verified": e.Verified, "locked_at": e.LockedAt,
 		"verdict": res.Verdict, "reason": res.Reason})
 	t.reportClashes(p, term.ID, res.Session, e, v.reservations)
-	if err := t.applyVerdict(p, site, term.ID, e, &res); err != nil {
+	if err := t.applyVerdict(p, site, term.ID, v.reservations, e, check.QuotaLeft, &res); err != nil {
 		return res, err
 	}
 	return res, t.insertJournalRow(term.ID, e, res.Session, res)
@@ -179,9 +179,11 @@ func (t *tx) lockJournalPeople(entries []latchkey.JournalEntry) error {
 
 // applyVerdict carries out the verdict on the recorded session: logoff
 // ends it now; warn_then_logoff gives the warning now and ends it
-// warning_seconds later; ok (in progress) puts its limits on it, the
-// maximum duration counted from its offline start.
-func (t *tx) applyVerdict(p latchkey.Principal, site latchkey.Site, terminal string, e latchkey.JournalEntry, res *latchkey.JournalResult) error {
+// warning_seconds later; ok (in progress) puts its limits on it (left is
+// the quota the verdict was judged on, rs the terminal's reservations),
+// the maximum duration counted from its offline start.
+func (t *tx) applyVerdict(p latchkey.Principal, site latchkey.Site, terminal string, rs []latchkey.Reservation, e latchkey.JournalEntry,
+	left *time.Duration, res *latchkey.JournalResult) error {
 	if e.EndedAt != nil {
 		return nil
 	}
@@ -204,14 +206,7 @@ func (t *tx) applyVerdict(p latchkey.Principal, site latchkey.Site, terminal str
 			"ends_at": ends, "seconds_left": site.WarningSeconds})
 		return nil
 	}
-	left, _, err := t.quotaLeft(p, site)
-	if err != nil {
-		return err
-	}
-	a, err := t.allowance(p, site, terminal, left)
-	if err != nil {
-		return err
-	}
+	a := t.allowance(p, site, rs, left)
 	if p.Role == latchkey.RoleUser && site.MaxSessionMinutes > 0 {
 		if end := e.StartedAt.Add(time.Duration(site.MaxSessionMinutes) * time.Minute); a.Ends.IsZero() || end.Before(a.Ends) {
 			a = latchkey.SessionAllowance(e.StartedAt, end.Sub(e.StartedAt), nil, time.Time{}, warning)
@@ -222,7 +217,7 @@ func (t *tx) applyVerdict(p latchkey.Principal, site latchkey.Site, terminal str
 	if s.EndsAt == nil {
 		return nil
 	}
-	_, err = t.exec("UPDATE sessions SET ends_at = ?, warn_at = ?, limit_reason = ? WHERE id = ?", us(*s.EndsAt), us(*s.WarnAt), s.Limit, res.Session)
+	_, err := t.exec("UPDATE sessions SET ends_at = ?, warn_at = ?, limit_reason = ? WHERE id = ?", us(*s.EndsAt), us(*s.WarnAt), s.Limit, res.Session)
 	return err
 }
 

@@ -7,23 +7,20 @@ import (
 	"latchkey"
 )
 
-// allowance is how long a session logged on now by p at terminal may run:
-// the site's maximum duration (people with the user role), their
-// remaining quota (left; nil when none applies), and reservations — a
-// session under the person's own reservation ends with it, and any
-// session ends where another person's reservation starts. Admins may log
-// on inside others' reservations and are not cut short by them.
-func (t *tx) allowance(p latchkey.Principal, site latchkey.Site, terminal string, left *time.Duration) (latchkey.Allowance, error) {
+// allowance is how long a session logged on now by p may run: the site's
+// maximum duration (people with the user role), their remaining quota
+// (left; nil when none applies), and the terminal's reservations rs (any
+// that end after now may be among them) — a session under the person's
+// own reservation ends with it, and any session ends where another
+// person's reservation starts. Admins may log on inside others'
+// reservations and are not cut short by them.
+func (t *tx) allowance(p latchkey.Principal, site latchkey.Site, rs []latchkey.Reservation, left *time.Duration) latchkey.Allowance {
 	var maxSession time.Duration
 	if p.Role == latchkey.RoleUser {
 		maxSession = time.Duration(site.MaxSessionMinutes) * time.Minute
 	}
 	var until time.Time
 	if p.Role != latchkey.RoleAdmin {
-		rs, err := t.terminalReservations(terminal, us(t.now))
-		if err != nil {
-			return latchkey.Allowance{}, err
-		}
 		var others []latchkey.Reservation
 		for _, r := range rs {
 			if r.Principal != p.ID {
@@ -36,7 +33,7 @@ func (t *tx) allowance(p latchkey.Principal, site latchkey.Site, terminal string
 			until = next
 		}
 	}
-	return latchkey.SessionAllowance(t.now, maxSession, left, until, time.Duration(site.WarningSeconds)*time.Second), nil
+	return latchkey.SessionAllowance(t.now, maxSession, left, until, time.Duration(site.WarningSeconds)*time.Second)
 }
 
 // setLimit puts an allowance on a session.

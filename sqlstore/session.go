@@ -210,7 +210,11 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 			return refuse(p, "quota", latchkey.Errorf(latchkey.EQUOTAEXCEEDED, "the daily quota of %d minutes at this site is used up", site.DailyQuotaMinutes).
 				With("reset_at", reset.UTC()))
 		}
-		if err := t.checkReservation(p, terminalID); err != nil {
+		rs, err := t.terminalReservations(terminalID, us(t.now))
+		if err != nil {
+			return err
+		}
+		if err := t.checkReservation(p, terminalID, rs); err != nil {
 			if latchkey.ErrorCode(err) == latchkey.EINTERNAL {
 				return err
 			}
@@ -234,11 +238,7 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 		}
 		sess := latchkey.Session{ID: latchkey.NewID("ses"), PrincipalID: p.ID, Identity: r.Identity, TerminalID: terminalID,
 			Status: latchkey.SessionActive, StartedAt: t.now, LastActivityAt: t.now, Exempt: p.Global}
-		allow, err := t.allowance(p, site, terminalID, left)
-		if err != nil {
-			return err
-		}
-		setLimit(&sess, allow)
+		setLimit(&sess, t.allowance(p, site, rs, left))
 		out.Failed = []string{}
 		for _, f := range d.Fail {
 			if ok, err := t.fail(f, p.ID, terminalID, sess.ID); err != nil {
