@@ -54,14 +54,15 @@ func requireAdmin(c latchkey.Caller) error {
 type identityRow struct {
 	login, principalID, hash string
 	state                    latchkey.AttemptState
+	hasVerifier              bool // an offline logon verifier was made
 }
 
-const identityCols = "login, principal_id, password_hash, failures, locked_until"
+const identityCols = "login, principal_id, password_hash, failures, locked_until, offline_verifier <> ''"
 
 func scanIdentity(row interface{ Scan(...any) error }) (identityRow, error) {
 	var r identityRow
 	var locked sql.NullInt64
-	err := row.Scan(&r.login, &r.principalID, &r.hash, &r.state.Failures, &locked)
+	err := row.Scan(&r.login, &r.principalID, &r.hash, &r.state.Failures, &locked, &r.hasVerifier)
 	r.state.LockedUntil = optTime(locked)
 	return r, err
 }
@@ -69,10 +70,11 @@ func scanIdentity(row interface{ Scan(...any) error }) (identityRow, error) {
 // verified is the result of checking a password outside any transaction
 // (argon2id is slow and must not hold locks).
 type verified struct {
-	found bool
-	login string
-	hash  string // the hash the password was checked against
-	ok    bool
+	found       bool
+	login       string
+	hash        string // the hash the password was checked against
+	ok          bool
+	hasVerifier bool // the identity has its offline logon verifier
 }
 
 // verifyPassword checks password against login's stored hash. An unknown
@@ -87,7 +89,7 @@ func (s *Store) verifyPassword(ctx context.Context, login, password string) (ver
 	if err != nil {
 		return verified{}, err
 	}
-	v := verified{found: true, login: login, hash: row.hash}
+	v := verified{found: true, login: login, hash: row.hash, hasVerifier: row.hasVerifier}
 	if l := row.state.LockedUntil; l != nil && s.now().Before(*l) {
 		return v, nil
 	}
@@ -190,7 +192,7 @@ func (s *Store) Login(ctx context.Context, login, password string) (*latchkey.Us
 	if err != nil {
 		return nil, err
 	}
-	s.ensureVerifier(ctx, login, password)
+	s.ensureVerifier(ctx, v, password)
 	return &out, nil
 }
 

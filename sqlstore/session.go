@@ -264,7 +264,7 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 	if err != nil {
 		return nil, err
 	}
-	s.ensureVerifier(ctx, r.Identity, r.Password)
+	s.ensureVerifier(ctx, v, r.Password)
 	return &out, nil
 }
 
