@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"slices"
+	"strings"
 	"time"
 
 	"latchkey"
@@ -49,7 +50,7 @@ func (s *Store) AgentPolicy(ctx context.Context, c latchkey.Caller) (*latchkey.A
 				out.Reservations = append(out.Reservations, r)
 			}
 		}
-		if out.Verifiers, err = t.offlineVerifiers(site, out.Reservations); err != nil {
+		if out.Verifiers, err = t.offlineVerifiers(c.TerminalID, site, out.Reservations); err != nil {
 			return err
 		}
 		if site.StandaloneQuotas == latchkey.StandaloneQuotasSnapshot && site.DailyQuotaMinutes > 0 {
@@ -70,12 +71,12 @@ func (s *Store) AgentPolicy(ctx context.Context, c latchkey.Caller) (*latchkey.A
 
 // offlineVerifiers lists the verifiers the terminal's agent may cache:
 // enabled principals whose offline logon is not revoked, that are admins,
-// hold a reservation in rs, or logged on at the site within the offline
-// days. A verifier expires the offline days after the person's last
+// hold a reservation there in the next 24 hours (rs), or logged on at the
+// site within the offline days. A verifier expires the offline days after the person's last
 // online logon (or after it was made, if later); a reserved person's
 // lasts at least until the reservation ends. Admins come first, then the
 // reserved, then the most recent users, up to the cap.
-func (t *tx) offlineVerifiers(site latchkey.Site, rs []latchkey.Reservation) ([]latchkey.CachedVerifier, error) {
+func (t *tx) offlineVerifiers(terminal string, site latchkey.Site, rs []latchkey.Reservation) ([]latchkey.CachedVerifier, error) {
 	days := time.Duration(t.s.opts.OfflineDays) * 24 * time.Hour
 	reservedUntil := map[string]time.Time{}
 	for _, r := range rs {
@@ -88,7 +89,7 @@ func (t *tx) offlineVerifiers(site latchkey.Site, rs []latchkey.Reservation) ([]
 		WHERE p.disabled = FALSE AND p.offline_logon = TRUE AND i.offline_verifier <> '' AND (p.role = 'admin'
 			OR p.id IN (SELECT principal_id FROM reservations WHERE terminal_id = ? AND start_at < ? AND start_at + minutes * CAST(60000000 AS BIGINT) > ?)
 			OR p.id IN (SELECT principal_id FROM sessions WHERE site_id = ? AND started_at > ?))`,
-		first(rs), us(t.now.Add(policyHorizon)), us(t.now), site.ID, us(t.now.Add(-days)))
+		terminal, us(t.now.Add(policyHorizon)), us(t.now), site.ID, us(t.now.Add(-days)))
 	if err != nil {
 		return nil, err
 	}
@@ -135,15 +136,6 @@ func (t *tx) offlineVerifiers(site latchkey.Site, rs []latchkey.Reservation) ([]
 		out = append(out, r.v)
 	}
 	return out, nil
-}
-
-// first is the terminal of the reservations (they are all one
-// terminal's), or "" when there are none.
-func first(rs []latchkey.Reservation) string {
-	if len(rs) == 0 {
-		return ""
-	}
-	return rs[0].Terminal
 }
 
 // quotaSnapshot states the remaining quota of the users among the cached
@@ -196,15 +188,7 @@ func (t *tx) quotaSnapshot(terminal string, site latchkey.Site, vs []latchkey.Ca
 		left := full - latchkey.QuotaUsed(spans[p], dayStart, dayEnd, t.now)
 		q.Entries = append(q.Entries, latchkey.QuotaEntry{Principal: p, SecondsLeft: int64(left / time.Second)})
 	}
-	slices.SortFunc(q.Entries, func(a, b latchkey.QuotaEntry) int {
-		if a.Principal < b.Principal {
-			return -1
-		}
-		if a.Principal > b.Principal {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(q.Entries, func(a, b latchkey.QuotaEntry) int { return strings.Compare(a.Principal, b.Principal) })
 	return q, nil
 }
 
