@@ -22,13 +22,12 @@ func isUnreachable(err error) bool {
 }
 
 // serverFault reports an error that is the server's, not the request's:
-// an internal error or any 5xx answer. An entry is never given up for one.
+// the API's internal error (a 5xx). An entry is never given up for one.
+// (A 5xx without the API's error shape never gets here: call treats it as
+// an unreachable server.)
 func serverFault(err error) bool {
-	if latchkey.ErrorCode(err) == latchkey.EINTERNAL && errors.As(err, new(*latchkey.Error)) {
-		return true
-	}
-	var se *client.StatusError
-	return errors.As(err, &se) && se.StatusCode >= 500
+	var e *latchkey.Error
+	return errors.As(err, &e) && e.Code == latchkey.EINTERNAL
 }
 
 // call makes one call to the server, bounded by the call timeout. An
