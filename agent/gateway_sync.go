@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"latchkey"
-	"latchkey/client"
 )
 
 // unreachableError is a call that found the server unreachable (the
