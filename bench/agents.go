@@ -131,32 +131,19 @@ func RunAgents(ctx context.Context, cfg AgentsConfig, progress io.Writer) (*Agen
 	}
 	t0 := time.Now()
 	agents := make([]*simAgent, cfg.Agents)
-	var regErr error
-	var regMu sync.Mutex
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < cfg.Agents; i = int(next.Add(1) - 1) {
-				tm, err := admin.RegisterTerminal(ctx, fmt.Sprintf("bench agent %s %d", tag, i), site.ID)
-				if err != nil {
-					regMu.Lock()
-					regErr = err
-					regMu.Unlock()
-					return
-				}
-				tr := http.DefaultTransport.(*http.Transport).Clone()
-				tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = 2, 2
-				agents[i] = &simAgent{id: tm.ID, token: tm.Token, got: make(chan time.Duration, 1),
-					c: client.New(cfg.Server, client.WithToken(tm.Token), client.WithHTTPClient(&http.Client{Transport: tr}))}
-			}
-		}()
-	}
-	wg.Wait()
-	if regErr != nil {
-		return nil, regErr
+	err = parallel(ctx, 16, cfg.Agents, func(ctx context.Context, i int) error {
+		tm, err := admin.RegisterTerminal(ctx, fmt.Sprintf("bench agent %s %d", tag, i), site.ID)
+		if err != nil {
+			return err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = 2, 2
+		agents[i] = &simAgent{id: tm.ID, token: tm.Token, got: make(chan time.Duration, 1),
+			c: client.New(cfg.Server, client.WithToken(tm.Token), client.WithHTTPClient(&http.Client{Transport: tr}))}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(progress, "registered %d terminals in %s\n", cfg.Agents, time.Since(t0).Round(time.Millisecond))
 
