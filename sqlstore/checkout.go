@@ -321,8 +321,8 @@ func (t *tx) checkin(x latchkey.Checkout, reason, actor string) (latchkey.Checko
 // PollInstructions settles the terminal's lapsed instructions and
 // delivers those ready, oldest generation first.
 func (s *Store) PollInstructions(ctx context.Context, c latchkey.Caller, max int) ([]latchkey.Instruction, error) {
-	if c.Role != latchkey.RoleTerminal {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "instructions are for a terminal's agent")
+	if err := requireAgent(c, "instructions are for a terminal's agent"); err != nil {
+		return nil, err
 	}
 	var out []latchkey.Instruction
 	err := s.write(ctx, func(t *tx) error {
@@ -379,8 +379,8 @@ func (s *Store) OpenInstructions(ctx context.Context, c latchkey.Caller, termina
 // ReplyInstruction records the agent's reply to one of its terminal's
 // instructions.
 func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id string, r latchkey.Reply) error {
-	if c.Role != latchkey.RoleTerminal {
-		return latchkey.Errorf(latchkey.EFORBIDDEN, "replies come from a terminal's agent")
+	if err := requireAgent(c, "replies come from a terminal's agent"); err != nil {
+		return err
 	}
 	return s.write(ctx, func(t *tx) error {
 		in, err := scanInstruction(t.queryRow("SELECT "+instrCols+" FROM instructions WHERE id = ?"+t.s.d.forUpdate(), id))

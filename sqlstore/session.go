@@ -154,6 +154,15 @@ func (t *tx) change(s latchkey.Session, set string, args ...any) error {
 	return errors.New("session update matched no row")
 }
 
+// requireAgent refuses a caller that is not a terminal (its agent), with
+// why as the message.
+func requireAgent(c latchkey.Caller, why string) error {
+	if c.Role != latchkey.RoleTerminal || c.TerminalID == "" {
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "%s", why)
+	}
+	return nil
+}
+
 func requireTerminal(c latchkey.Caller, terminalID string) error {
 	if c.Role != latchkey.RoleTerminal || c.TerminalID != terminalID {
 		return latchkey.Errorf(latchkey.EFORBIDDEN, "only terminal %s's own token may do this", terminalID)
