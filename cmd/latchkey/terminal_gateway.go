@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -173,25 +174,19 @@ func terminalGatewayUnlock(e *env, args []string) int {
 
 // terminalGatewayLogout logs the person at this terminal out.
 func terminalGatewayLogout(e *env, args []string) int {
-	c := e.gatewayCmd("terminal logout")
-	if _, st, ok := c.parse(args); !ok {
-		return st
-	}
-	gw, st, ok := c.gateway()
-	if !ok {
-		return st
-	}
-	s, err := gw.Logout(c.ctx)
-	if err != nil {
-		return c.fail(err)
-	}
-	return c.showGatewayStatus(s)
+	return gatewayCall(e, "terminal logout", (*agent.GatewayClient).Logout, args)
 }
 
 // terminalGatewayStatus shows the agent's mode, the session, the minutes
 // left and a pending warning.
 func terminalGatewayStatus(e *env, args []string) int {
-	c := e.gatewayCmd("terminal status")
+	return gatewayCall(e, "terminal status", (*agent.GatewayClient).Status, args)
+}
+
+// gatewayCall runs a gateway command with no flags of its own: one call,
+// whose status it shows.
+func gatewayCall(e *env, name string, call func(*agent.GatewayClient, context.Context) (*agent.Status, error), args []string) int {
+	c := e.gatewayCmd(name)
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
@@ -199,7 +194,7 @@ func terminalGatewayStatus(e *env, args []string) int {
 	if !ok {
 		return st
 	}
-	s, err := gw.Status(c.ctx)
+	s, err := call(gw, c.ctx)
 	if err != nil {
 		return c.fail(err)
 	}
