@@ -536,12 +536,10 @@ func TestOnlineSessionEndedOfflineIsReported(t *testing.T) {
 }
 
 func TestOnlineLimitIsEnforcedLocally(t *testing.T) {
-	fc := newFakeClock()
-	f := newFakeServer(t, fc)
-	f.addPerson("alice", "pri_a", "pw-a", latchkey.RoleUser, true)
-	f.sessionEnds = 20 * time.Minute
-	g, _ := testGateway(t, f, t.TempDir())
-	g.Sync(bg)
+	fc, f, g, _, _ := aliceGateway(t)
+	f.mu.Lock()
+	f.sessionEnds = 20 * time.Minute // of online logons
+	f.mu.Unlock()
 	st := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"}))
 	if st.Session.Limit != latchkey.LimitMaxSession || *st.MinutesLeft != 20 {
 		t.Fatalf("status %+v", st)
@@ -603,12 +601,10 @@ func TestOnlineLimitLeftToTheServer(t *testing.T) {
 		{"the server's end is far later", time.Hour, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			fc := newFakeClock()
-			f := newFakeServer(t, fc)
-			f.addPerson("alice", "pri_a", "pw-a", latchkey.RoleUser, true)
-			f.sessionEnds = 20 * time.Minute
-			g, _ := testGateway(t, f, t.TempDir())
-			g.Sync(bg)
+			fc, f, g, _, _ := aliceGateway(t)
+			f.mu.Lock()
+			f.sessionEnds = 20 * time.Minute // of online logons
+			f.mu.Unlock()
 			st := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"}))
 			id := st.Session.ID
 			f.mu.Lock()
