@@ -56,9 +56,14 @@ type PrincipalService interface {
 	UpdatePrincipal(ctx context.Context, c Caller, id string, u PrincipalUpdate) (*Principal, error)
 	// AddIdentity errors: bad_request, forbidden, not_found, conflict (login taken).
 	AddIdentity(ctx context.Context, c Caller, principalID, login, password string) (*Identity, error)
-	// ChangePassword: a user for their own identity (old password required),
-	// staff for any. Errors: invalid_credentials, forbidden, not_found.
+	// ChangePassword: anyone for their own identity (old password
+	// required), staff for people below them (CanSetPassword); the owner's
+	// other user tokens are revoked. Errors: bad_request,
+	// invalid_credentials, account_locked, forbidden, not_found.
 	ChangePassword(ctx context.Context, c Caller, login, oldPassword, newPassword string) error
+	// RevokeTokens makes every user token of a principal stop working
+	// (CanRevokeTokens). Errors: forbidden, not_found.
+	RevokeTokens(ctx context.Context, c Caller, principalID string) error
 }
 
 // SiteUpdate is a PATCH of a site; nil fields stay as they are.
@@ -124,6 +129,10 @@ type TerminalService interface {
 	RegisterTerminal(ctx context.Context, c Caller, name, siteID string) (*Terminal, error)
 	GetTerminal(ctx context.Context, c Caller, id string) (*Terminal, error)
 	ListTerminals(ctx context.Context, c Caller, page Page) ([]Terminal, string, error)
+	// RotateTerminalToken returns a new token for the terminal, shown once;
+	// its old tokens stop working at once (CanRotateTerminalToken).
+	// Errors: forbidden, not_found.
+	RotateTerminalToken(ctx context.Context, c Caller, terminalID string) (string, error)
 }
 
 // LoginRequest is POST /v1/terminals/{id}/sessions.

@@ -69,9 +69,10 @@ func (c *Client) AddIdentity(ctx context.Context, principalID, login, password s
 	return &out, nil
 }
 
-// ChangePassword calls POST /v1/identities/{login}/password. A user changes
-// their own identity's password (oldPassword required); admins and
-// delegates may change any and may leave oldPassword empty.
+// ChangePassword calls POST /v1/identities/{login}/password. Anyone
+// changes their own identity's password with oldPassword; admins and
+// delegates may reset the passwords of people below their role with
+// oldPassword empty. The owner's other user tokens stop working.
 func (c *Client) ChangePassword(ctx context.Context, login, oldPassword, newPassword string) error {
 	body := map[string]string{"old_password": oldPassword, "new_password": newPassword}
 	return c.do(ctx, http.MethodPost, "/v1/identities/"+seg(login)+"/password", nil, body, nil)
@@ -89,4 +90,9 @@ func (c *Client) ListPrincipalSessions(ctx context.Context, principalID string, 
 		return nil, "", err
 	}
 	return out.Items, string(out.Next), nil
+}
+
+// RevokeTokens makes every user token of a principal stop working.
+func (c *Client) RevokeTokens(ctx context.Context, principalID string) error {
+	return c.do(ctx, http.MethodPost, "/v1/principals/"+seg(principalID)+"/revoke-tokens", nil, struct{}{}, nil)
 }

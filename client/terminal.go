@@ -76,3 +76,15 @@ func (c *Client) ListTerminalEvents(ctx context.Context, terminalID string, page
 	}
 	return out.Items, string(out.Next), nil
 }
+
+// RotateTerminalToken gives a terminal a new token and returns it (shown
+// once); the terminal's old token stops working at once.
+func (c *Client) RotateTerminalToken(ctx context.Context, terminalID string) (string, error) {
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/v1/terminals/"+seg(terminalID)+"/token", nil, struct{}{}, &out); err != nil {
+		return "", err
+	}
+	return out.Token, nil
+}

@@ -131,3 +131,13 @@ func (s *Server) changePassword(r *nethttp.Request, c latchkey.Caller) (int, any
 	}
 	return nethttp.StatusNoContent, nil, nil
 }
+
+func (s *Server) revokeTokens(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	if _, err := decode[emptyBody](r, s.maxBody); err != nil {
+		return 0, nil, err
+	}
+	if err := s.store.RevokeTokens(r.Context(), c, r.PathValue("id")); err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusNoContent, nil, nil
+}

@@ -64,6 +64,7 @@ func (s *Server) routes() {
 	s.route("POST /v1/principals/{id}/identities", staff, s.addIdentity)
 	s.route("GET /v1/principals/{id}/sessions", people, s.listPrincipalSessions)
 	s.route("POST /v1/identities/{login}/password", people, s.changePassword)
+	s.route("POST /v1/principals/{id}/revoke-tokens", staff, s.revokeTokens)
 
 	s.route("POST /v1/sites", staff, s.createSite)
 	s.route("GET /v1/sites", people, s.listSites)
@@ -71,6 +72,7 @@ func (s *Server) routes() {
 	s.route("PATCH /v1/sites/{id}", staff, s.updateSite)
 
 	s.route("POST /v1/terminals", staff, s.registerTerminal)
+	s.route("POST /v1/terminals/{id}/token", staff, s.rotateTerminalToken)
 	s.route("GET /v1/terminals", people, s.listTerminals)
 	s.route("GET /v1/terminals/{id}", peopleOrTerminal, s.getTerminal)
 	s.route("POST /v1/terminals/{id}/events", terminalOnly, s.recordTerminalEvents)
@@ -165,8 +167,9 @@ const (
 )
 
 var secretAnswers = map[string]keyPolicy{
-	"POST /v1/auth/login": ignoreKey,
-	"POST /v1/terminals":  refuseKey,
+	"POST /v1/auth/login":           ignoreKey,
+	"POST /v1/terminals":            refuseKey,
+	"POST /v1/terminals/{id}/token": refuseKey,
 }
 
 func mutating(method string) bool {

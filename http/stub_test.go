@@ -138,6 +138,14 @@ func (s *stub) ChangePassword(_ context.Context, c latchkey.Caller, login, oldPa
 	return s.record("ChangePassword", c, login, oldPassword, newPassword)
 }
 
+func (s *stub) RevokeTokens(_ context.Context, c latchkey.Caller, principalID string) error {
+	return s.record("RevokeTokens", c, principalID)
+}
+
+func (s *stub) RotateTerminalToken(_ context.Context, c latchkey.Caller, terminalID string) (string, error) {
+	return "tok-t2", s.record("RotateTerminalToken", c, terminalID)
+}
+
 func (s *stub) CreateSite(_ context.Context, c latchkey.Caller, x latchkey.Site) (*latchkey.Site, error) {
 	x.ID = "s_new"
 	return &x, s.record("CreateSite", c, x)

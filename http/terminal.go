@@ -130,3 +130,19 @@ func (s *Server) listTerminalEvents(r *nethttp.Request, c latchkey.Caller) (int,
 		return s.store.ListTerminalEvents(ctx, c, r.PathValue("id"), p)
 	})
 }
+
+// tokenAnswer is POST /v1/terminals/{id}/token: the new token, shown once.
+type tokenAnswer struct {
+	Token string `json:"token"`
+}
+
+func (s *Server) rotateTerminalToken(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	if _, err := decode[emptyBody](r, s.maxBody); err != nil {
+		return 0, nil, err
+	}
+	token, err := s.store.RotateTerminalToken(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusCreated, tokenAnswer{Token: token}, nil
+}

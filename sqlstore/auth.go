@@ -2,39 +2,13 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 
 	"latchkey"
 	"latchkey/passhash"
 )
-
-const (
-	userTokenPrefix     = "lku_"
-	terminalTokenPrefix = "lkt_"
-)
-
-// newToken returns a random 256-bit bearer token and the hash it is
-// stored under. The token itself is never stored.
-func newToken(prefix string) (token, hash string) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("crypto/rand: %v", err))
-	}
-	token = prefix + base64.RawURLEncoding.EncodeToString(b[:])
-	return token, tokenHash(token)
-}
-
-func tokenHash(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(h[:])
-}
 
 func requireStaff(c latchkey.Caller) error {
 	if !c.IsStaff() {

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"latchkey"
 )
@@ -171,25 +173,39 @@ func (s *Store) AddIdentity(ctx context.Context, c latchkey.Caller, principalID,
 	return &id, nil
 }
 
-// ChangePassword sets a new password: a user for their own identity with
-// the old password, staff for any identity. It needs no edit lock.
+// ChangePassword sets a new password under latchkey.CanSetPassword:
+// anyone for their own identity with the old password, staff for people
+// below them without it. It needs no edit lock. The owner's other user
+// tokens are revoked in the same transaction (the caller's own token
+// stays when it changes its own password).
 func (s *Store) ChangePassword(ctx context.Context, c latchkey.Caller, login, oldPassword, newPassword string) error {
 	if err := checkPassword("new_password", newPassword); err != nil {
 		return err
 	}
 	if c.PrincipalID == "" {
-		return latchkey.Errorf(latchkey.EFORBIDDEN, "a password is changed by a person")
+		_, err := latchkey.CanSetPassword(c, latchkey.PasswordChange{})
+		return err
 	}
-	var owner string
-	if err := s.queryRow(ctx, "SELECT principal_id FROM identities WHERE login = ?", login).Scan(&owner); err != nil {
+	var ch latchkey.PasswordChange
+	err := s.queryRow(ctx, "SELECT i.principal_id, p.role FROM identities i JOIN principals p ON p.id = i.principal_id WHERE i.login = ?", login).
+		Scan(&ch.OwnerID, &ch.OwnerRole)
+	if errors.Is(err, sql.ErrNoRows) && !c.IsStaff() {
+		// No telling a missing login from someone else's: the same refusal.
+		_, err := latchkey.CanSetPassword(c, latchkey.PasswordChange{})
+		return err
+	}
+	if err != nil {
 		return notFound(err, "identity %q not found", login)
 	}
+	needOld, err := latchkey.CanSetPassword(c, ch)
+	if err != nil {
+		return err
+	}
 	var v verified
-	if !c.IsStaff() {
-		if owner != c.PrincipalID {
-			return latchkey.Errorf(latchkey.EFORBIDDEN, "you may only change your own password")
+	if needOld {
+		if oldPassword == "" {
+			return latchkey.BadField("old_password", "old_password is required to change your own password")
 		}
-		var err error
 		if v, err = s.verifyPassword(ctx, login, oldPassword); err != nil {
 			return err
 		}
@@ -203,7 +219,16 @@ func (s *Store) ChangePassword(ctx context.Context, c latchkey.Caller, login, ol
 		return err
 	}
 	return s.write(ctx, func(t *tx) error {
-		if !c.IsStaff() {
+		p, err := t.lockPrincipal(ch.OwnerID)
+		if err != nil {
+			return err
+		}
+		// The role may have changed since it was read: judge again on the
+		// locked row.
+		if _, err := latchkey.CanSetPassword(c, latchkey.PasswordChange{OwnerID: p.ID, OwnerRole: p.Role}); err != nil {
+			return err
+		}
+		if needOld {
 			if _, reason, cerr := t.credentials(v, oldPassword); cerr != nil {
 				if latchkey.ErrorCode(cerr) == latchkey.EINTERNAL {
 					return cerr
@@ -211,14 +236,26 @@ func (s *Store) ChangePassword(ctx context.Context, c latchkey.Caller, login, ol
 				t.record(c.Actor(), "", "identity.password_refused", login, map[string]any{"reason": reason})
 				return keep(cerr)
 			}
-		} else if _, err := t.lockPrincipal(owner); err != nil {
+		}
+		res, err := t.exec("UPDATE identities SET password_hash = ?, failures = 0, locked_until = NULL, offline_verifier = ?, offline_verifier_at = ? WHERE login = ? AND principal_id = ?",
+			hash, verifier, us(t.now), login, p.ID)
+		if err != nil {
 			return err
 		}
-		if _, err := t.exec("UPDATE identities SET password_hash = ?, failures = 0, locked_until = NULL, offline_verifier = ?, offline_verifier_at = ? WHERE login = ?",
-			hash, verifier, us(t.now), login); err != nil {
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "identity %q not found", login)
+		}
+		except := ""
+		if ch.Own(c) {
+			except = c.TokenID
+		}
+		revoked, err := t.revokeUserTokens(p.ID, except, c.Actor())
+		if err != nil {
 			return err
 		}
-		t.record(c.Actor(), "", "identity.password", login, nil)
+		t.record(c.Actor(), "", "identity.password", login, map[string]any{"reset": !needOld, "tokens_revoked": revoked})
 		return nil
 	})
 }
