@@ -11,8 +11,9 @@ import (
 func TestDefaultAttemptPolicy(t *testing.T) {
 	t.Parallel()
 	// API.md: "5 in a row (configurable) lock the identity for 15 minutes".
-	if p := latchkey.DefaultAttemptPolicy; p.MaxFailures != 5 || p.LockoutDuration != 15*time.Minute {
-		t.Fatalf("DefaultAttemptPolicy = %+v, want 5 failures / 15m", p)
+	if p := latchkey.DefaultAttemptPolicy; p.MaxFailures != 5 || p.LockoutDuration != 15*time.Minute ||
+		p.StaffBackoffBase != time.Second || p.StaffBackoffMax != time.Minute {
+		t.Fatalf("DefaultAttemptPolicy = %+v, want 5 failures / 15m, staff 1s..1m", p)
 	}
 }
 
@@ -30,6 +31,9 @@ func TestCheckCredentials(t *testing.T) {
 		disOK    = latchkey.CredentialCheck{Known: true, PasswordOK: true, Disabled: true}
 		disWrong = latchkey.CredentialCheck{Known: true, PasswordOK: false, Disabled: true}
 		unknown  = latchkey.CredentialCheck{Known: false}
+		// An admin's or delegate's identity.
+		staffOK    = latchkey.CredentialCheck{Known: true, PasswordOK: true, Staff: true}
+		staffWrong = latchkey.CredentialCheck{Known: true, PasswordOK: false, Staff: true}
 	)
 	st := func(n int, until *time.Time) latchkey.AttemptState {
 		return latchkey.AttemptState{Failures: n, LockedUntil: until}
@@ -119,6 +123,31 @@ func TestCheckCredentials(t *testing.T) {
 		{name: "disabled + wrong password: invalid_credentials and counted", st: st(1, nil), c: disWrong, now: now, p: pol,
 			wantCode: latchkey.EINVALIDCREDENTIALS, wantReason: latchkey.ReasonInvalidCredentials, wantState: st(2, nil), wantChanged: true},
 		{name: "disabled + fifth wrong password locks", st: st(4, nil), c: disWrong, now: now, p: pol,
+			wantCode: latchkey.EACCOUNTLOCKED, wantReason: latchkey.ReasonAttemptsExceeded,
+			wantState: st(0, ptr(now.Add(15*time.Minute))), wantChanged: true, wantUntil: ptr(now.Add(15 * time.Minute))},
+
+		// Staff back off instead of a 15-minute lock.
+		{name: "staff, fifth wrong locks for the base only", st: st(4, nil), c: staffWrong, now: now, p: pol,
+			wantCode: latchkey.EACCOUNTLOCKED, wantReason: latchkey.ReasonAttemptsExceeded,
+			wantState: st(5, ptr(now.Add(time.Second))), wantChanged: true, wantUntil: ptr(now.Add(time.Second))},
+		{name: "staff, lapsed, wrong again: twice as long, the count kept", st: st(5, &lapsed), c: staffWrong, now: now, p: pol,
+			wantCode: latchkey.EACCOUNTLOCKED, wantReason: latchkey.ReasonAttemptsExceeded,
+			wantState: st(6, ptr(now.Add(2*time.Second))), wantChanged: true, wantUntil: ptr(now.Add(2 * time.Second))},
+		{name: "staff, lapsed, ninth wrong: 16 s", st: st(8, &lapsed), c: staffWrong, now: now, p: pol,
+			wantCode: latchkey.EACCOUNTLOCKED, wantReason: latchkey.ReasonAttemptsExceeded,
+			wantState: st(9, ptr(now.Add(16*time.Second))), wantChanged: true, wantUntil: ptr(now.Add(16 * time.Second))},
+		{name: "staff, many lapsed locks: capped at the maximum", st: st(40, &lapsed), c: staffWrong, now: now, p: pol,
+			wantCode: latchkey.EACCOUNTLOCKED, wantReason: latchkey.ReasonAttemptsExceeded,
+			wantState: st(41, ptr(now.Add(time.Minute))), wantChanged: true, wantUntil: ptr(now.Add(time.Minute))},
+		{name: "staff, locked: refused before the password counts", st: st(6, &lockedUntil), c: staffWrong, now: now, p: pol,
+			wantCode: latchkey.EACCOUNTLOCKED, wantReason: latchkey.ReasonAccountLocked,
+			wantState: st(6, &lockedUntil), wantUntil: &lockedUntil},
+		{name: "staff, lapsed, right password clears the count", st: st(9, &lapsed), c: staffOK, now: now, p: pol,
+			wantState: st(0, nil), wantChanged: true},
+		{name: "staff, fourth wrong does not lock", st: st(3, nil), c: staffWrong, now: now, p: pol,
+			wantCode: latchkey.EINVALIDCREDENTIALS, wantReason: latchkey.ReasonInvalidCredentials, wantState: st(4, nil), wantChanged: true},
+		{name: "staff under a policy without back-off: the full lockout", st: st(4, nil), c: staffWrong, now: now,
+			p:        latchkey.AttemptPolicy{MaxFailures: 5, LockoutDuration: 15 * time.Minute},
 			wantCode: latchkey.EACCOUNTLOCKED, wantReason: latchkey.ReasonAttemptsExceeded,
 			wantState: st(0, ptr(now.Add(15*time.Minute))), wantChanged: true, wantUntil: ptr(now.Add(15 * time.Minute))},
 

@@ -28,6 +28,9 @@ func ValidPrincipalRole(r Role) bool {
 	return r == RoleAdmin || r == RoleDelegate || r == RoleUser
 }
 
+// IsStaff reports whether r is an admin's or a delegate's role.
+func (r Role) IsStaff() bool { return r == RoleAdmin || r == RoleDelegate }
+
 // Principal is a person (or service account) known to latchkey.
 type Principal struct {
 	ID        string    `json:"id"`
@@ -172,7 +175,7 @@ type Caller struct {
 }
 
 // IsStaff reports whether the caller is an admin or a delegate.
-func (c Caller) IsStaff() bool { return c.Role == RoleAdmin || c.Role == RoleDelegate }
+func (c Caller) IsStaff() bool { return c.Role.IsStaff() }
 
 // Actor is how the caller appears in audit records.
 func (c Caller) Actor() string {

@@ -112,7 +112,7 @@ func (t *tx) credentials(v verified, password string) (latchkey.Principal, strin
 	if row.hash != v.hash { // the password changed while we hashed: check again
 		ok = t.s.verifyHash(password, row.hash)
 	}
-	o := latchkey.CheckCredentials(row.state, latchkey.CredentialCheck{Known: true, PasswordOK: ok, Disabled: p.Disabled}, t.now, t.s.opts.Attempts)
+	o := latchkey.CheckCredentials(row.state, latchkey.CredentialCheck{Known: true, PasswordOK: ok, Disabled: p.Disabled, Staff: p.Role.IsStaff()}, t.now, t.s.opts.Attempts)
 	if o.Changed {
 		if _, err := t.exec("UPDATE identities SET failures = ?, locked_until = ? WHERE login = ?",
 			o.State.Failures, nullUS(o.State.LockedUntil), v.login); err != nil {

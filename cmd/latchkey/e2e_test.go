@@ -230,6 +230,20 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("lock watch: exit %d", st)
 	}
 
+	// A terminal's token is rotated: the old one stops at once.
+	newToka := field(cli(0, "terminal", "rotate-token", ta), "token")
+	if out := cli(1, "session", "show", s1, "--terminal-token", toka); !strings.Contains(out, "unauthenticated") {
+		t.Fatalf("the old terminal token after rotation: %s", out)
+	}
+	cli(0, "session", "show", s1, "--terminal-token", newToka)
+	// Dee's tokens are revoked: her next call is refused.
+	if out := cli(0, "principal", "revoke-tokens", dee); field(out, "tokens_revoked") != "true" {
+		t.Fatalf("principal revoke-tokens: %s", out)
+	}
+	if out := cli(1, "lock", "show", "admin/users", asDee); !strings.Contains(out, "unauthenticated") {
+		t.Fatalf("Dee's token after revoke-tokens: %s", out)
+	}
+
 	cancel()
 	select {
 	case st := <-done:

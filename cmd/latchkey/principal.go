@@ -14,6 +14,7 @@ var principalSynopsis = []string{
 	"principal update ID [--role admin|delegate|user] [--global=BOOL] [--disabled=BOOL]",
 	"principal sessions ID [--status active|failed|ended|expired] [--limit N] [--after CURSOR]",
 	"principal offline-logon ID --revoke|--allow",
+	"principal revoke-tokens ID",
 }
 
 func runPrincipal(e *env, args []string) int {
@@ -24,6 +25,7 @@ func runPrincipal(e *env, args []string) int {
 		"update":        principalUpdate,
 		"sessions":      principalSessions,
 		"offline-logon": principalOfflineLogon,
+		"revoke-tokens": principalRevokeTokens,
 	}, args)
 }
 
@@ -176,5 +178,27 @@ func principalOfflineLogon(e *env, args []string) int {
 		return c.printJSON(map[string]any{"principal": pos[0], "offline_logon": *allow})
 	}
 	fields(c.stdout, "principal", pos[0], "offline_logon", strconv.FormatBool(*allow))
+	return 0
+}
+
+// principalRevokeTokens makes every user token of a principal stop
+// working: a stolen token, a person who left.
+func principalRevokeTokens(e *env, args []string) int {
+	c := e.newCmd("principal revoke-tokens", synopsisOf(principalSynopsis, "principal revoke-tokens"), true)
+	pos, st, ok := c.parse(args, "ID")
+	if !ok {
+		return st
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	if err := cl.RevokeTokens(c.ctx, pos[0]); err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(map[string]any{"principal": pos[0], "tokens_revoked": true})
+	}
+	fields(c.stdout, "principal", pos[0], "tokens_revoked", "true")
 	return 0
 }

@@ -25,7 +25,7 @@ import (
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--pprof-listen ADDR]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--staff-backoff-max D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--pprof-listen ADDR]",
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -44,6 +44,7 @@ func runServe(e *env, args []string) int {
 	a2threads := c.fs.Uint("argon2-threads", uint(passhash.Production.Threads), "argon2id lanes")
 	maxFailures := c.fs.Int("max-failures", latchkey.DefaultAttemptPolicy.MaxFailures, "failed attempts in a row that lock an identity (0 = never)")
 	lockout := c.fs.Duration("lockout", latchkey.DefaultAttemptPolicy.LockoutDuration, "how long a locked identity stays locked")
+	staffBackoff := c.fs.Duration("staff-backoff-max", latchkey.DefaultAttemptPolicy.StaffBackoffMax, "admins and delegates are locked for 1 s, doubling per further failure up to this, instead of --lockout (0: --lockout for them too)")
 	tokenTTL := c.fs.Duration("token-ttl", 12*time.Hour, "user token lifetime")
 	policy := latchkey.DefaultConfigPolicy()
 	c.fs.Func("managed-domain", "DOMAIN=LOCK: writes of config domain DOMAIN need lock LOCK's token; DOMAIN= unmanages it (repeatable; defaults users=admin/users, trusts=admin/trusts)", func(v string) error {
@@ -92,6 +93,8 @@ func runServe(e *env, args []string) int {
 		return c.usageError("--max-failures must not be negative")
 	case *lockout <= 0:
 		return c.usageError("--lockout must be positive")
+	case *staffBackoff < 0:
+		return c.usageError("--staff-backoff-max must not be negative")
 	case *a2time > math.MaxUint32 || *a2mem > math.MaxUint32 || *a2threads > math.MaxUint8:
 		return c.usageError("argon2 parameters out of range")
 	}
@@ -118,9 +121,10 @@ func runServe(e *env, args []string) int {
 		*storeURL = "sqlite://" + filepath.Join(*dataDir, "latchkey.db")
 	}
 	store, err := sqlstore.Open(ctx, *storeURL, sqlstore.Options{
-		Password:         params,
-		Clock:            nil,
-		Attempts:         latchkey.AttemptPolicy{MaxFailures: *maxFailures, LockoutDuration: *lockout},
+		Password: params,
+		Clock:    nil,
+		Attempts: latchkey.AttemptPolicy{MaxFailures: *maxFailures, LockoutDuration: *lockout,
+			StaffBackoffBase: latchkey.DefaultAttemptPolicy.StaffBackoffBase, StaffBackoffMax: *staffBackoff},
 		TokenTTL:         *tokenTTL,
 		Config:           policy,
 		Committers:       *committers,

@@ -14,6 +14,7 @@ var terminalSynopsis = []string{
 	"terminal list [--limit N] [--after CURSOR]",
 	"terminal show ID",
 	"terminal events ID [--limit N] [--after CURSOR]",
+	"terminal rotate-token ID",
 	"terminal login --identity L [--force] [--password-stdin] [--socket PATH]",
 	"terminal lock [--reason manual|inactivity] [--choice lock_anyway|retry|abandon] [--socket PATH]",
 	"terminal unlock [--identity L] [--force] [--password-stdin] [--socket PATH]",
@@ -23,15 +24,16 @@ var terminalSynopsis = []string{
 
 func runTerminal(e *env, args []string) int {
 	return e.dispatch("terminal", terminalSynopsis, map[string]func(*env, []string) int{
-		"register": terminalRegister,
-		"list":     terminalList,
-		"show":     terminalShow,
-		"events":   terminalEvents,
-		"login":    terminalGatewayLogin,
-		"lock":     terminalGatewayLock,
-		"unlock":   terminalGatewayUnlock,
-		"logout":   terminalGatewayLogout,
-		"status":   terminalGatewayStatus,
+		"register":     terminalRegister,
+		"list":         terminalList,
+		"show":         terminalShow,
+		"events":       terminalEvents,
+		"rotate-token": terminalRotateToken,
+		"login":        terminalGatewayLogin,
+		"lock":         terminalGatewayLock,
+		"unlock":       terminalGatewayUnlock,
+		"logout":       terminalGatewayLogout,
+		"status":       terminalGatewayStatus,
 	}, args)
 }
 
@@ -59,6 +61,30 @@ func terminalRegister(e *env, args []string) int {
 	}
 	fields(c.stdout, "id", t.ID, "name", t.Name, "site", t.SiteID, "token", t.Token)
 	fmt.Fprintln(c.stderr, "note: the token is shown only once; give it to the terminal (e.g. as LATCHKEY_TERMINAL_TOKEN) now")
+	return 0
+}
+
+// terminalRotateToken gives a terminal a new token, shown once; the old
+// one stops working at once.
+func terminalRotateToken(e *env, args []string) int {
+	c := e.newCmd("terminal rotate-token", synopsisOf(terminalSynopsis, "terminal rotate-token"), true)
+	pos, st, ok := c.parse(args, "ID")
+	if !ok {
+		return st
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	token, err := cl.RotateTerminalToken(c.ctx, pos[0])
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(map[string]string{"id": pos[0], "token": token})
+	}
+	fields(c.stdout, "id", pos[0], "token", token)
+	fmt.Fprintln(c.stderr, "note: the old token has stopped working; the new one is shown only once: give it to the terminal's agent now (docs/security.md, \"Rotating a terminal's token\")")
 	return 0
 }
 
