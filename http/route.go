@@ -2,6 +2,7 @@ package http
 
 import (
 	nethttp "net/http"
+	"slices"
 	"strings"
 
 	"latchkey"
@@ -52,7 +53,7 @@ type handler func(r *nethttp.Request, c latchkey.Caller) (int, any, error)
 func (s *Server) routes() {
 	s.route("GET /healthz", public, s.healthz)
 	s.route("GET /readyz", public, s.readyz)
-	s.mux.Handle("GET /metrics", s.metrics.handler())
+	s.handle("GET /metrics", s.metrics.handler())
 
 	s.route("POST /v1/auth/login", public, s.login)
 	s.route("POST /v1/auth/logout", people, s.logout)
@@ -113,16 +114,27 @@ func (s *Server) routes() {
 	s.route("GET /v1/config/{domain...}", staff, s.getConfig)
 	s.route("PUT /v1/config/{domain...}", staff, s.putConfig)
 
-	s.mux.HandleFunc("GET /v1/events", s.streamEvents) // authorizes itself
+	s.handle("GET /v1/events", nethttp.HandlerFunc(s.streamEvents)) // authorizes itself
 
 	s.route("GET /v1/audit", staff, s.listAudit)
 	s.route("GET /v1/audit/verify", adminOnly, s.verifyAudit)
 }
 
+// Routes lists the pattern ("METHOD /path") of every endpoint, in the
+// order they were registered: the authorization matrix test checks that
+// each has its rows.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
+
+// handle registers h at pattern as it is (h authorizes itself, if at all).
+func (s *Server) handle(pattern string, h nethttp.Handler) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.Handle(pattern, h)
+}
+
 // route registers h at pattern behind the auth gate for a, and the
 // Idempotency-Key layer for mutating methods.
 func (s *Server) route(pattern string, a access, h handler) {
-	s.mux.Handle(pattern, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+	s.handle(pattern, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		c, err := s.authorize(r, a)
 		if err != nil {
 			s.writeError(w, r, err)

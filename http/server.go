@@ -33,7 +33,9 @@ type Server struct {
 	logger  *slog.Logger
 	maxBody int64
 	mux     *nethttp.ServeMux
-	metrics *metrics
+	// patterns are the routes registered on mux, in order (Routes).
+	patterns []string
+	metrics  *metrics
 	// streams ends every event stream when cancelled (EndStreams).
 	streams    context.Context
 	endStreams context.CancelFunc

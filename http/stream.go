@@ -42,19 +42,17 @@ func parseStreamQuery(r *nethttp.Request, c latchkey.Caller) (streamQuery, error
 	if err != nil {
 		return sq, err
 	}
-	if !c.IsStaff() {
-		allowed := map[string]bool{latchkey.TopicSessions: true, latchkey.TopicCheckouts: c.Role == latchkey.RoleUser}
-		kept := topics[:0]
-		for _, t := range topics {
-			switch {
-			case allowed[t]:
-				kept = append(kept, t)
-			case raw != "":
-				return sq, latchkey.Errorf(latchkey.EFORBIDDEN, "topic %s is for admins and delegates", t).With("topic", t)
-			}
+	kept := topics[:0]
+	for _, t := range topics {
+		err := latchkey.CanWatchTopic(c, t)
+		switch {
+		case err == nil:
+			kept = append(kept, t)
+		case raw != "": // asked for by name: refused
+			return sq, err
 		}
-		topics = kept
 	}
+	topics = kept
 	sq.topics = topics
 	sq.after = -1
 	for _, src := range []struct{ field, value string }{{"after", q.Get("after")}, {"Last-Event-ID", r.Header.Get("Last-Event-ID")}} {

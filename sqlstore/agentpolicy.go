@@ -26,7 +26,7 @@ const (
 // and of people who used the site recently, and the signed quota
 // snapshot of the non-staff among them.
 func (s *Store) AgentPolicy(ctx context.Context, c latchkey.Caller) (*latchkey.AgentPolicy, error) {
-	if err := requireAgent(c, "the agent policy is read with a terminal token"); err != nil {
+	if err := latchkey.CanActAsAgent(c, "the agent policy is read with a terminal token"); err != nil {
 		return nil, err
 	}
 	key, err := s.signingKey(ctx)

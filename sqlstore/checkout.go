@@ -321,7 +321,7 @@ func (t *tx) checkin(x latchkey.Checkout, reason, actor string) (latchkey.Checko
 // PollInstructions settles the terminal's lapsed instructions and
 // delivers those ready, oldest generation first.
 func (s *Store) PollInstructions(ctx context.Context, c latchkey.Caller, max int) ([]latchkey.Instruction, error) {
-	if err := requireAgent(c, "instructions are for a terminal's agent"); err != nil {
+	if err := latchkey.CanActAsAgent(c, "instructions are for a terminal's agent"); err != nil {
 		return nil, err
 	}
 	var out []latchkey.Instruction
@@ -379,7 +379,7 @@ func (s *Store) OpenInstructions(ctx context.Context, c latchkey.Caller, termina
 // ReplyInstruction records the agent's reply to one of its terminal's
 // instructions.
 func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id string, r latchkey.Reply) error {
-	if err := requireAgent(c, "replies come from a terminal's agent"); err != nil {
+	if err := latchkey.CanActAsAgent(c, "replies come from a terminal's agent"); err != nil {
 		return err
 	}
 	return s.write(ctx, func(t *tx) error {

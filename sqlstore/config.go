@@ -15,11 +15,8 @@ var _ latchkey.ConfigService = (*Store)(nil)
 // requireConfigCaller checks the caller and the domain: staff, and for
 // a write of an admin-only domain, an admin.
 func (s *Store) requireConfigCaller(c latchkey.Caller, domain string, write bool) error {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanUseConfig(c, domain, write, s.opts.Config.AdminOnly[domain]); err != nil {
 		return err
-	}
-	if write && s.opts.Config.AdminOnly[domain] && c.Role != latchkey.RoleAdmin {
-		return latchkey.Errorf(latchkey.EFORBIDDEN, "domain %s is written by admins only", domain).With("domain", domain)
 	}
 	return latchkey.ValidConfigDomain(domain)
 }

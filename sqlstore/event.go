@@ -31,7 +31,7 @@ func (t *tx) insertEvent(e latchkey.TerminalEvent, source string) (bool, error) 
 // the caller's own terminal, each with when it happened and when it
 // arrived, in one transaction with one audit record.
 func (s *Store) RecordTerminalEvents(ctx context.Context, c latchkey.Caller, terminalID string, events []latchkey.TerminalEvent) (int, error) {
-	if err := requireTerminal(c, terminalID); err != nil {
+	if err := latchkey.CanActAsTerminal(c, terminalID); err != nil {
 		return 0, err
 	}
 	if len(events) == 0 || len(events) > latchkey.MaxEventBatch {
@@ -67,8 +67,8 @@ func (s *Store) RecordTerminalEvents(ctx context.Context, c latchkey.Caller, ter
 
 // ListTerminalEvents lists a terminal's deferred events in arrival order.
 func (s *Store) ListTerminalEvents(ctx context.Context, c latchkey.Caller, terminalID string, page latchkey.Page) ([]latchkey.TerminalEvent, string, error) {
-	if !c.IsStaff() && (c.Role != latchkey.RoleTerminal || c.TerminalID != terminalID) {
-		return nil, "", latchkey.Errorf(latchkey.EFORBIDDEN, "staff or the terminal itself only")
+	if err := latchkey.CanListTerminalEvents(c, terminalID); err != nil {
+		return nil, "", err
 	}
 	page = page.Normalize()
 	after := int64(0)

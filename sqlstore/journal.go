@@ -16,7 +16,7 @@ import (
 // not known before), each known identity's entry as a session with
 // standalone true, and answers the reconnect verdict of each.
 func (s *Store) UploadJournal(ctx context.Context, c latchkey.Caller, entries []latchkey.JournalEntry) ([]latchkey.JournalResult, error) {
-	if err := requireAgent(c, "a journal is uploaded with a terminal token"); err != nil {
+	if err := latchkey.CanActAsAgent(c, "a journal is uploaded with a terminal token"); err != nil {
 		return nil, err
 	}
 	if err := latchkey.ValidateJournal(entries, s.now()); err != nil {
@@ -317,7 +317,7 @@ func (t *tx) insertJournalRow(terminal string, e latchkey.JournalEntry, session 
 // ReportAgentStatus records the agent's mode; a change is audited
 // (terminal.standalone) and announced.
 func (s *Store) ReportAgentStatus(ctx context.Context, c latchkey.Caller, st latchkey.AgentStatus) (*latchkey.Terminal, error) {
-	if err := requireAgent(c, "the agent status is reported with a terminal token"); err != nil {
+	if err := latchkey.CanActAsAgent(c, "the agent status is reported with a terminal token"); err != nil {
 		return nil, err
 	}
 	err := s.write(ctx, func(t *tx) error {

@@ -35,7 +35,7 @@ func checkPassword(field, pw string) error {
 
 // CreatePrincipal adds a person.
 func (s *Store) CreatePrincipal(ctx context.Context, c latchkey.Caller, p latchkey.Principal) (*latchkey.Principal, error) {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanManagePrincipals(c); err != nil {
 		return nil, err
 	}
 	if err := latchkey.ValidName("name", p.Name); err != nil {
@@ -44,8 +44,8 @@ func (s *Store) CreatePrincipal(ctx context.Context, c latchkey.Caller, p latchk
 	if !latchkey.ValidPrincipalRole(p.Role) {
 		return nil, latchkey.BadField("role", "role must be admin, delegate or user")
 	}
-	if p.Role == latchkey.RoleAdmin && c.Role != latchkey.RoleAdmin {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "only an admin may create an admin")
+	if err := latchkey.CanCreatePrincipal(c, p.Role); err != nil {
+		return nil, err
 	}
 	p.ID = latchkey.NewID("prn")
 	err := s.write(ctx, func(t *tx) error {
@@ -68,8 +68,8 @@ func (s *Store) CreatePrincipal(ctx context.Context, c latchkey.Caller, p latchk
 
 // GetPrincipal reads a principal: staff, or the principal itself.
 func (s *Store) GetPrincipal(ctx context.Context, c latchkey.Caller, id string) (*latchkey.Principal, error) {
-	if !c.IsStaff() && c.PrincipalID != id {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "you may only read your own principal")
+	if err := latchkey.CanReadPrincipal(c, id); err != nil {
+		return nil, err
 	}
 	p, err := scanPrincipal(s.queryRow(ctx, "SELECT "+principalCols+" FROM principals WHERE id = ?", id))
 	if err != nil {
@@ -80,7 +80,7 @@ func (s *Store) GetPrincipal(ctx context.Context, c latchkey.Caller, id string) 
 
 // ListPrincipals lists principals by id.
 func (s *Store) ListPrincipals(ctx context.Context, c latchkey.Caller, page latchkey.Page) ([]latchkey.Principal, string, error) {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanManagePrincipals(c); err != nil {
 		return nil, "", err
 	}
 	return list(ctx, s, "SELECT "+principalCols+" FROM principals WHERE id > ?", page, scanPrincipal,
@@ -89,7 +89,7 @@ func (s *Store) ListPrincipals(ctx context.Context, c latchkey.Caller, page latc
 
 // UpdatePrincipal patches role, global and disabled.
 func (s *Store) UpdatePrincipal(ctx context.Context, c latchkey.Caller, id string, u latchkey.PrincipalUpdate) (*latchkey.Principal, error) {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanManagePrincipals(c); err != nil {
 		return nil, err
 	}
 	if u.Role != nil && !latchkey.ValidPrincipalRole(*u.Role) {
@@ -101,8 +101,8 @@ func (s *Store) UpdatePrincipal(ctx context.Context, c latchkey.Caller, id strin
 		if err != nil {
 			return err
 		}
-		if c.Role != latchkey.RoleAdmin && (p.Role == latchkey.RoleAdmin || (u.Role != nil && *u.Role == latchkey.RoleAdmin)) {
-			return latchkey.Errorf(latchkey.EFORBIDDEN, "only an admin may change an admin or make one")
+		if err := latchkey.CanUpdatePrincipal(c, p.Role, u.Role); err != nil {
+			return err
 		}
 		details := map[string]any{}
 		if u.Role != nil {
@@ -130,7 +130,7 @@ func (s *Store) UpdatePrincipal(ctx context.Context, c latchkey.Caller, id strin
 
 // AddIdentity gives a principal a login ID with a password.
 func (s *Store) AddIdentity(ctx context.Context, c latchkey.Caller, principalID, login, password string) (*latchkey.Identity, error) {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanManagePrincipals(c); err != nil {
 		return nil, err
 	}
 	if err := latchkey.ValidName("login", login); err != nil {
@@ -153,8 +153,8 @@ func (s *Store) AddIdentity(ctx context.Context, c latchkey.Caller, principalID,
 		if err != nil {
 			return err
 		}
-		if p.Role == latchkey.RoleAdmin && c.Role != latchkey.RoleAdmin {
-			return latchkey.Errorf(latchkey.EFORBIDDEN, "only an admin may add an identity to an admin")
+		if err := latchkey.CanAddIdentity(c, p.Role); err != nil {
+			return err
 		}
 		if _, err := t.exec("INSERT INTO identities (login, principal_id, password_hash, created_at, offline_verifier, offline_verifier_at) VALUES (?, ?, ?, ?, ?, ?)",
 			login, principalID, hash, us(t.now), verifier, us(t.now)); err != nil {

@@ -154,26 +154,10 @@ func (t *tx) change(s latchkey.Session, set string, args ...any) error {
 	return errors.New("session update matched no row")
 }
 
-// requireAgent refuses a caller that is not a terminal (its agent), with
-// why as the message.
-func requireAgent(c latchkey.Caller, why string) error {
-	if c.Role != latchkey.RoleTerminal || c.TerminalID == "" {
-		return latchkey.Errorf(latchkey.EFORBIDDEN, "%s", why)
-	}
-	return nil
-}
-
-func requireTerminal(c latchkey.Caller, terminalID string) error {
-	if c.Role != latchkey.RoleTerminal || c.TerminalID != terminalID {
-		return latchkey.Errorf(latchkey.EFORBIDDEN, "only terminal %s's own token may do this", terminalID)
-	}
-	return nil
-}
-
 // StartSession logs a person on at a terminal under the concurrent-login
 // rules (API.md "Terminal sessions", rules 1-5).
 func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID string, r latchkey.LoginRequest) (*latchkey.LoginResult, error) {
-	if err := requireTerminal(c, terminalID); err != nil {
+	if err := latchkey.CanActAsTerminal(c, terminalID); err != nil {
 		return nil, err
 	}
 	if err := validateCredentials(r.Identity, r.Password, r.TimeSent.IsZero()); err != nil {
@@ -329,8 +313,8 @@ func (s *Store) GetSession(ctx context.Context, c latchkey.Caller, id string) (*
 	if err != nil {
 		return nil, notFound(err, "session %s not found", id)
 	}
-	if !c.IsStaff() && c.PrincipalID != r.PrincipalID && (c.Role != latchkey.RoleTerminal || c.TerminalID != r.TerminalID) {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "session %s is not yours", id)
+	if err := latchkey.CanReadSession(c, r.Session); err != nil {
+		return nil, err
 	}
 	if d := latchkey.IdleDeadline(r.Session, r.timeouts); !d.IsZero() && !s.now().Before(d) {
 		var out latchkey.Session
@@ -350,7 +334,7 @@ func (s *Store) LockSession(ctx context.Context, c latchkey.Caller, id string, r
 	}
 	var out latchkey.Session
 	err := s.onSession(ctx, id, func(t *tx, sess latchkey.Session) error {
-		if err := requireTerminal(c, sess.TerminalID); err != nil {
+		if err := latchkey.CanActAsTerminal(c, sess.TerminalID); err != nil {
 			return keep(err)
 		}
 		locked, err := latchkey.DecideLock(sess, c.TerminalID, r.TimeSent)
@@ -382,7 +366,7 @@ func (s *Store) UnlockSession(ctx context.Context, c latchkey.Caller, id string,
 	if err != nil {
 		return nil, err
 	}
-	if err := requireTerminal(c, term); err != nil {
+	if err := latchkey.CanActAsTerminal(c, term); err != nil {
 		return nil, err
 	}
 	v, err := s.verifyPassword(ctx, r.Identity, r.Password)
@@ -468,10 +452,10 @@ func (t *tx) siteOfTerminal(terminalID string) (latchkey.Site, error) {
 func (s *Store) TouchSession(ctx context.Context, c latchkey.Caller, id string) (*latchkey.Session, error) {
 	var out latchkey.Session
 	err := s.onSession(ctx, id, func(t *tx, sess latchkey.Session) error {
-		if err := latchkey.CheckSessionCall(sess, c.TerminalID); err != nil || c.Role != latchkey.RoleTerminal {
-			if err == nil {
-				err = latchkey.Errorf(latchkey.EFORBIDDEN, "only the session's terminal may touch it")
-			}
+		if err := latchkey.CanActAsTerminal(c, sess.TerminalID); err != nil {
+			return keep(err)
+		}
+		if err := latchkey.CheckSessionCall(sess, c.TerminalID); err != nil {
 			return keep(err)
 		}
 		if err := t.change(sess, "last_activity_at = ?", us(t.now)); err != nil {
@@ -492,7 +476,7 @@ func (s *Store) TouchSession(ctx context.Context, c latchkey.Caller, id string) 
 func (s *Store) EndSession(ctx context.Context, c latchkey.Caller, id string) (*latchkey.Session, error) {
 	var out latchkey.Session
 	err := s.onSession(ctx, id, func(t *tx, sess latchkey.Session) error {
-		if err := requireTerminal(c, sess.TerminalID); err != nil {
+		if err := latchkey.CanActAsTerminal(c, sess.TerminalID); err != nil {
 			return keep(err)
 		}
 		switch sess.Status {
@@ -520,8 +504,8 @@ func (s *Store) EndSession(ctx context.Context, c latchkey.Caller, id string) (*
 // ListPrincipalSessions lists a principal's sessions (staff or itself),
 // with the idle timeouts due by now applied first.
 func (s *Store) ListPrincipalSessions(ctx context.Context, c latchkey.Caller, principalID string, status latchkey.SessionStatus, page latchkey.Page) ([]latchkey.Session, string, error) {
-	if !c.IsStaff() && c.PrincipalID != principalID {
-		return nil, "", latchkey.Errorf(latchkey.EFORBIDDEN, "you may only list your own sessions")
+	if err := latchkey.CanListPrincipalSessions(c, principalID); err != nil {
+		return nil, "", err
 	}
 	switch status {
 	case "", latchkey.SessionActive, latchkey.SessionFailed, latchkey.SessionEnded, latchkey.SessionExpired:

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"latchkey"
 )
@@ -34,7 +36,7 @@ func siteDetails(x latchkey.Site) map[string]any {
 
 // CreateSite adds a site.
 func (s *Store) CreateSite(ctx context.Context, c latchkey.Caller, x latchkey.Site) (*latchkey.Site, error) {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanManageSites(c); err != nil {
 		return nil, err
 	}
 	if err := x.Validate(); err != nil {
@@ -59,11 +61,14 @@ func (s *Store) CreateSite(ctx context.Context, c latchkey.Caller, x latchkey.Si
 
 // GetSite reads a site; a terminal may read only its own.
 func (s *Store) GetSite(ctx context.Context, c latchkey.Caller, id string) (*latchkey.Site, error) {
+	var own string
 	if c.Role == latchkey.RoleTerminal {
-		var own string
-		if err := s.queryRow(ctx, "SELECT site_id FROM terminals WHERE id = ?", c.TerminalID).Scan(&own); err != nil || own != id {
-			return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "a terminal may read only its own site")
+		if err := s.queryRow(ctx, "SELECT site_id FROM terminals WHERE id = ?", c.TerminalID).Scan(&own); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
 		}
+	}
+	if err := latchkey.CanReadSite(c, id, own); err != nil {
+		return nil, err
 	}
 	x, err := scanSite(s.queryRow(ctx, "SELECT "+siteCols+" FROM sites WHERE id = ?", id))
 	if err != nil {
@@ -74,8 +79,8 @@ func (s *Store) GetSite(ctx context.Context, c latchkey.Caller, id string) (*lat
 
 // ListSites lists sites (people only).
 func (s *Store) ListSites(ctx context.Context, c latchkey.Caller, page latchkey.Page) ([]latchkey.Site, string, error) {
-	if c.PrincipalID == "" {
-		return nil, "", latchkey.Errorf(latchkey.EFORBIDDEN, "a terminal may read only its own site")
+	if err := latchkey.CanListSites(c); err != nil {
+		return nil, "", err
 	}
 	return list(ctx, s, "SELECT "+siteCols+" FROM sites WHERE id > ?", page, scanSite,
 		func(x latchkey.Site) string { return x.ID })
@@ -83,7 +88,7 @@ func (s *Store) ListSites(ctx context.Context, c latchkey.Caller, page latchkey.
 
 // UpdateSite patches a site's settings.
 func (s *Store) UpdateSite(ctx context.Context, c latchkey.Caller, id string, u latchkey.SiteUpdate) (*latchkey.Site, error) {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanManageSites(c); err != nil {
 		return nil, err
 	}
 	var out latchkey.Site

@@ -61,7 +61,7 @@ func (s *Store) withAgentState(ctx context.Context, x *latchkey.Terminal) error 
 // RegisterTerminal adds a terminal and returns it with its token, which is
 // stored only as a hash.
 func (s *Store) RegisterTerminal(ctx context.Context, c latchkey.Caller, name, siteID string) (*latchkey.Terminal, error) {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanManageSites(c); err != nil {
 		return nil, err
 	}
 	if err := latchkey.ValidName("name", name); err != nil {
@@ -95,8 +95,8 @@ func (s *Store) RegisterTerminal(ctx context.Context, c latchkey.Caller, name, s
 
 // GetTerminal reads a terminal: people, or the terminal itself.
 func (s *Store) GetTerminal(ctx context.Context, c latchkey.Caller, id string) (*latchkey.Terminal, error) {
-	if c.Role == latchkey.RoleTerminal && c.TerminalID != id {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "a terminal may read only itself")
+	if err := latchkey.CanReadTerminal(c, id); err != nil {
+		return nil, err
 	}
 	x, err := scanTerminal(s.queryRow(ctx, "SELECT "+terminalCols+" FROM terminals WHERE id = ?", id))
 	if err != nil {
@@ -107,8 +107,8 @@ func (s *Store) GetTerminal(ctx context.Context, c latchkey.Caller, id string) (
 
 // ListTerminals lists terminals (people only).
 func (s *Store) ListTerminals(ctx context.Context, c latchkey.Caller, page latchkey.Page) ([]latchkey.Terminal, string, error) {
-	if c.PrincipalID == "" {
-		return nil, "", latchkey.Errorf(latchkey.EFORBIDDEN, "a terminal may read only itself")
+	if err := latchkey.CanListTerminals(c); err != nil {
+		return nil, "", err
 	}
 	items, next, err := list(ctx, s, "SELECT "+terminalCols+" FROM terminals WHERE id > ?", page, scanTerminal,
 		func(x latchkey.Terminal) string { return x.ID })

@@ -69,8 +69,8 @@ func (t *tx) revokeUserTokens(principalID, except, actor string) (int, error) {
 // RevokeTokens revokes every user token of a principal: admins for
 // anyone, delegates for anyone but an admin.
 func (s *Store) RevokeTokens(ctx context.Context, c latchkey.Caller, principalID string) error {
-	if !c.IsStaff() {
-		return latchkey.CanRevokeTokens(c, "")
+	if err := latchkey.CanRevokeTokens(c, latchkey.RoleUser); err != nil {
+		return err
 	}
 	return s.write(ctx, func(t *tx) error {
 		p, err := t.lockPrincipal(principalID)
