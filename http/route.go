@@ -115,6 +115,8 @@ func (s *Server) routes() {
 
 	s.route("GET /v1/audit", staff, s.listAudit)
 	s.route("GET /v1/audit/verify", adminOnly, s.verifyAudit)
+	s.route("GET /v1/audit/seal", adminOnly, s.sealAudit)
+	s.route("GET /v1/audit/export", adminOnly, s.exportAudit)
 }
 
 // route registers h at pattern behind the auth gate for a, and the
