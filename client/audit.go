@@ -1,7 +1,12 @@
 package client
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,4 +47,110 @@ func (c *Client) VerifyAudit(ctx context.Context) (*latchkey.AuditVerification, 
 		return nil, err
 	}
 	return &out, nil
+}
+
+// AuditSeal calls GET /v1/audit/seal (admin): the chain's head signed with
+// the server's key, to be kept outside latchkey.
+func (c *Client) AuditSeal(ctx context.Context) (*latchkey.AuditSeal, error) {
+	var out latchkey.AuditSeal
+	if err := c.do(ctx, http.MethodGet, "/v1/audit/seal", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// maxAuditLine bounds one line of an audit export.
+const maxAuditLine = 4 << 20
+
+// ExportAudit calls GET /v1/audit/export?after=SEQ (admin) and calls fn for
+// each line as it arrives (the export is never held in memory whole). An
+// error from fn stops the export and is returned; so is a stream cut short.
+func (c *Client) ExportAudit(ctx context.Context, after int64, fn func(latchkey.AuditLine) error) error {
+	const path = "/v1/audit/export"
+	u := c.base + path + "?after=" + strconv.FormatInt(after, 10)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops reading a body fn gave up on
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	req.Header.Set("Accept", "application/x-ndjson, application/json")
+	req.Header.Set("User-Agent", "latchkey-client/1")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return decodeError(http.MethodGet, path, resp.StatusCode, data)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), maxAuditLine)
+	for sc.Scan() {
+		var l latchkey.AuditLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("GET %s: line after seq %d: %w", path, after, err)
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+		after = l.Seq
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("GET %s: the export broke off after seq %d: %w", path, after, err)
+	}
+	return nil
+}
+
+// errStop ends an export early.
+var errStop = errors.New("stop")
+
+// VerifyAuditSeals checks the server's audit chain here, on the client,
+// against seals kept outside latchkey. Every seal must verify under
+// serverKey (base64; when empty, under the key the server signs with now,
+// so a key swapped in the database shows); the chain is read through the
+// export and checked record by record, each sealed record against its seal,
+// and its end against the head the server signs now. The verdict names the
+// first record that no longer matches and why (latchkey.BrokenChain, ...).
+// A seal that does not verify is an error, not a verdict.
+func (c *Client) VerifyAuditSeals(ctx context.Context, seals []latchkey.AuditSeal, serverKey string) (*latchkey.AuditVerification, error) {
+	head, err := c.AuditSeal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := head.Verify(serverKey); err != nil {
+		return nil, fmt.Errorf("the server's current seal: %w", err)
+	}
+	pinned := head.Key
+	for _, s := range seals {
+		if err := s.Verify(pinned); err != nil {
+			return nil, fmt.Errorf("seal of seq %d: %w", s.Seq, err)
+		}
+	}
+	v := latchkey.NewChainVerifier()
+	if err := v.Expect(seals...); err != nil {
+		return nil, err
+	}
+	err = c.ExportAudit(ctx, 0, func(l latchkey.AuditLine) error {
+		if l.Seq > head.Seq {
+			return errStop // committed after the head we judge by
+		}
+		r, err := l.Record()
+		if err != nil {
+			return err
+		}
+		if !v.Add(r) {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	v.Finish(head.Seq, head.Hash)
+	return v.Verification(), nil
 }
