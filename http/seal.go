@@ -64,7 +64,7 @@ func WriteSealFile(dir string, seal latchkey.AuditSeal) error {
 		return fmt.Errorf("seal file: %w", err)
 	}
 	defer os.Remove(f.Name()) // after the rename: a no-op
-	if _, err := f.Write(append(b, '\n')); err == nil {
+	if _, err = f.Write(append(b, '\n')); err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
