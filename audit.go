@@ -85,7 +85,27 @@ const (
 	// BrokenTruncated: the chain ends before a sealed record: records from
 	// FirstBad on were deleted.
 	BrokenTruncated = "truncated"
+	// BrokenKept: the record's hash differs from the same record's in an
+	// earlier export kept elsewhere (AddKept): FirstBad is exactly the first
+	// record a rewrite changed.
+	BrokenKept = "kept"
 )
+
+// AddKept is Add for a record whose hash an earlier export, kept outside
+// the store, gives as kept ("" when that export does not hold the record).
+// A rewrite changes the hash of the record it edits and of every later one,
+// so the first record whose hash differs from the kept one is exactly the
+// first record changed.
+func (v *ChainVerifier) AddKept(r AuditRecord, kept string) bool {
+	if v.FirstBad != 0 {
+		return false
+	}
+	if kept != "" && r.Seq == v.next && kept != r.Hash {
+		v.FirstBad, v.Reason = r.Seq, BrokenKept
+		return false
+	}
+	return v.Add(r)
+}
 
 // Expect makes the verifier check, besides the chain itself, that the
 // record at each seal's seq hashes to the seal's hash. The seals' signatures

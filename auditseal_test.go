@@ -285,3 +285,45 @@ func TestAuditExportLineRoundTrip(t *testing.T) {
 		t.Fatal("a line whose at and at_us disagree was accepted")
 	}
 }
+
+// TestChainVerifierKept: an earlier export kept elsewhere names exactly
+// the first record a recomputed rewrite changed, where seals only bound it.
+func TestChainVerifierKept(t *testing.T) {
+	t.Parallel()
+	const n = 10
+	orig := buildChain(n)
+	rewritten := buildChain(n)
+	rewritten[5].Actor = "mallory" // record 6
+	for i := 5; i < n; i++ {
+		rewritten[i].PrevHash = rewritten[i-1].Hash
+		rewritten[i].Hash = latchkey.ChainHash(rewritten[i].PrevHash, rewritten[i])
+	}
+	cases := []struct {
+		name       string
+		recs       []latchkey.AuditRecord
+		keptUpTo   int64 // the kept export holds records 1..keptUpTo
+		wantBad    int64
+		wantReason string
+	}{
+		{name: "intact", recs: orig, keptUpTo: n},
+		{name: "intact, export shorter than the chain", recs: orig, keptUpTo: 4},
+		{name: "rewritten at 6, export up to 8", recs: rewritten, keptUpTo: 8, wantBad: 6, wantReason: latchkey.BrokenKept},
+		{name: "rewritten at 6, export up to 6", recs: rewritten, keptUpTo: 6, wantBad: 6, wantReason: latchkey.BrokenKept},
+		{name: "rewritten at 6, export up to 5: not the export's to find", recs: rewritten, keptUpTo: 5},
+	}
+	for _, c := range cases {
+		v := latchkey.NewChainVerifier()
+		for _, r := range c.recs {
+			kept := ""
+			if r.Seq <= c.keptUpTo {
+				kept = orig[r.Seq-1].Hash
+			}
+			v.AddKept(r, kept)
+		}
+		hs, hh := head(c.recs)
+		v.Finish(hs, hh)
+		if v.FirstBad != c.wantBad || v.Reason != c.wantReason {
+			t.Errorf("%s: first bad %d (%q), want %d (%q)", c.name, v.FirstBad, v.Reason, c.wantBad, c.wantReason)
+		}
+	}
+}

@@ -1,8 +1,11 @@
 package apitest_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"latchkey"
@@ -78,6 +81,11 @@ func TestAuditTamperCaughtBySeal(t *testing.T) {
 		if v, err := w.admin.VerifyAuditSeals(ctx, seals, before.Key); err != nil || !v.OK || v.SealMatched != later.Seq {
 			t.Fatalf("intact chain against the seals: %+v %v", v, err)
 		}
+		var kept bytes.Buffer // an export kept elsewhere
+		enc := json.NewEncoder(&kept)
+		if err := w.admin.ExportAudit(ctx, 0, func(l latchkey.AuditLine) error { return enc.Encode(l) }); err != nil {
+			t.Fatal(err)
+		}
 
 		// The attack: the login is now someone else's, chain and head
 		// recomputed.
@@ -97,6 +105,17 @@ func TestAuditTamperCaughtBySeal(t *testing.T) {
 		v, err = w.admin.VerifyAuditSeals(ctx, []latchkey.AuditSeal{*later}, "")
 		if err != nil || v.OK || v.FirstBadSeq != later.Seq || v.Reason != latchkey.BrokenSeal || v.SealMatched != 0 {
 			t.Fatalf("verify against the later seal: %+v %v", v, err)
+		}
+		// The kept export names the rewritten record exactly, with no seal
+		// near it.
+		v, err = w.admin.VerifyAuditAgainst(ctx, client.AuditCheck{Seals: []latchkey.AuditSeal{*later}, Kept: bytes.NewReader(kept.Bytes())})
+		if err != nil || v.OK || v.FirstBadSeq != login || v.Reason != latchkey.BrokenKept {
+			t.Fatalf("verify against the kept export: %+v %v; want record %d", v, err, login)
+		}
+		// A damaged kept export is refused, not believed.
+		damaged := strings.Replace(kept.String(), `"action":"auth.login"`, `"action":"auth.logout"`, 1)
+		if _, err := w.admin.VerifyAuditAgainst(ctx, client.AuditCheck{Kept: strings.NewReader(damaged)}); err == nil || !strings.Contains(err.Error(), "kept export is itself broken") {
+			t.Fatalf("damaged kept export: %v", err)
 		}
 		// A seal made now, by the same key, seals the rewritten chain:
 		// only seals kept from before catch it.

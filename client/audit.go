@@ -110,30 +110,52 @@ func (c *Client) ExportAudit(ctx context.Context, after int64, fn func(latchkey.
 var errStop = errors.New("stop")
 
 // VerifyAuditSeals checks the server's audit chain here, on the client,
-// against seals kept outside latchkey. Every seal must verify under
-// serverKey (base64; when empty, under the key the server signs with now,
-// so a key swapped in the database shows); the chain is read through the
-// export and checked record by record, each sealed record against its seal,
-// and its end against the head the server signs now. The verdict names the
-// first record that no longer matches and why (latchkey.BrokenChain, ...).
-// A seal that does not verify is an error, not a verdict.
+// against seals kept outside latchkey (see VerifyAuditAgainst).
 func (c *Client) VerifyAuditSeals(ctx context.Context, seals []latchkey.AuditSeal, serverKey string) (*latchkey.AuditVerification, error) {
+	return c.VerifyAuditAgainst(ctx, AuditCheck{Seals: seals, ServerKey: serverKey})
+}
+
+// AuditCheck is what VerifyAuditAgainst checks the chain against, all of
+// it kept outside latchkey.
+type AuditCheck struct {
+	// Seals must each verify under ServerKey (base64; when empty, under the
+	// key the server signs with now, so a key swapped in the database
+	// shows), and the chain must still match each.
+	Seals     []latchkey.AuditSeal
+	ServerKey string
+	// Kept, if not nil, is an earlier `audit export` (JSON lines): the
+	// first record whose hash differs from its hash there is named exactly.
+	Kept io.Reader
+}
+
+// VerifyAuditAgainst checks the server's audit chain here, on the client:
+// it reads the chain through the export, checks it record by record, each
+// sealed record against its seal and each record the kept export holds
+// against it, and its end against the head the server signs now. The
+// verdict names the first record that no longer matches and why
+// (latchkey.BrokenChain, ...). A seal that does not verify, or a kept
+// export that is itself broken, is an error, not a verdict.
+func (c *Client) VerifyAuditAgainst(ctx context.Context, chk AuditCheck) (*latchkey.AuditVerification, error) {
 	head, err := c.AuditSeal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := head.Verify(serverKey); err != nil {
+	if err := head.Verify(chk.ServerKey); err != nil {
 		return nil, fmt.Errorf("the server's current seal: %w", err)
 	}
-	pinned := head.Key
-	for _, s := range seals {
-		if err := s.Verify(pinned); err != nil {
+	for _, s := range chk.Seals {
+		if err := s.Verify(head.Key); err != nil {
 			return nil, fmt.Errorf("seal of seq %d: %w", s.Seq, err)
 		}
 	}
 	v := latchkey.NewChainVerifier()
-	if err := v.Expect(seals...); err != nil {
+	if err := v.Expect(chk.Seals...); err != nil {
 		return nil, err
+	}
+	var kept *keptExport
+	if chk.Kept != nil {
+		kept = &keptExport{sc: bufio.NewScanner(chk.Kept)}
+		kept.sc.Buffer(make([]byte, 64<<10), maxAuditLine)
 	}
 	err = c.ExportAudit(ctx, 0, func(l latchkey.AuditLine) error {
 		if l.Seq > head.Seq {
@@ -143,7 +165,13 @@ func (c *Client) VerifyAuditSeals(ctx context.Context, seals []latchkey.AuditSea
 		if err != nil {
 			return err
 		}
-		if !v.Add(r) {
+		known := ""
+		if kept != nil {
+			if known, err = kept.hashOf(r.Seq); err != nil {
+				return err
+			}
+		}
+		if !v.AddKept(r, known) {
 			return errStop
 		}
 		return nil
@@ -153,4 +181,46 @@ func (c *Client) VerifyAuditSeals(ctx context.Context, seals []latchkey.AuditSea
 	}
 	v.Finish(head.Seq, head.Hash)
 	return v.Verification(), nil
+}
+
+// keptExport reads an earlier export in step with the chain, checking its
+// own chain as it goes, so a damaged copy is not taken as the truth.
+type keptExport struct {
+	sc   *bufio.Scanner
+	cur  latchkey.AuditLine
+	have bool
+	done bool
+}
+
+// hashOf returns the kept hash of record seq ("" when the export does not
+// hold it). Calls come in increasing seq order.
+func (k *keptExport) hashOf(seq int64) (string, error) {
+	for !k.done && (!k.have || k.cur.Seq < seq) {
+		if !k.sc.Scan() {
+			k.done = true
+			if err := k.sc.Err(); err != nil {
+				return "", fmt.Errorf("kept export: %w", err)
+			}
+			break
+		}
+		var l latchkey.AuditLine
+		if err := json.Unmarshal(k.sc.Bytes(), &l); err != nil {
+			return "", fmt.Errorf("kept export, after seq %d: %w", k.cur.Seq, err)
+		}
+		r, err := l.Record()
+		if err != nil {
+			return "", fmt.Errorf("kept export: %w", err)
+		}
+		broken := latchkey.ChainHash(l.PrevHash, r) != l.Hash ||
+			(l.Seq == 1 && l.PrevHash != latchkey.GenesisHash) ||
+			(k.have && (l.Seq != k.cur.Seq+1 || l.PrevHash != k.cur.Hash))
+		if broken {
+			return "", fmt.Errorf("the kept export is itself broken at seq %d", l.Seq)
+		}
+		k.cur, k.have = l, true
+	}
+	if k.have && k.cur.Seq == seq {
+		return k.cur.Hash, nil
+	}
+	return "", nil
 }

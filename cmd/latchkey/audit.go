@@ -4,16 +4,18 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"latchkey"
+	"latchkey/client"
 )
 
 var auditSynopsis = []string{
 	"audit list [--after SEQ] [--limit N] [--actor A] [--action noun.verb]",
-	"audit verify [--seal FILE|DIR]... [--server-key KEY]",
+	"audit verify [--seal FILE|DIR]... [--server-key KEY] [--kept-export FILE]",
 	"audit seal [--out FILE]",
 	"audit export [--after SEQ] [--out FILE]",
 }
@@ -80,11 +82,21 @@ func auditVerify(e *env, args []string) int {
 		return nil
 	})
 	serverKey := c.fs.String("server-key", "", "the server's public key (base64) the seals must be signed with (default: the key the server signs with now)")
+	keptPath := c.fs.String("kept-export", "", "an earlier 'audit export' kept elsewhere: names exactly the first record a rewrite changed")
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
 	if *serverKey != "" && len(sealPaths) == 0 {
 		return c.usageError("--server-key needs --seal")
+	}
+	var kept io.Reader
+	if *keptPath != "" {
+		f, err := os.Open(*keptPath)
+		if err != nil {
+			return c.fail(err)
+		}
+		defer f.Close()
+		kept = bufio.NewReaderSize(f, 64<<10)
 	}
 	var seals []latchkey.AuditSeal
 	for _, p := range sealPaths {
@@ -99,10 +111,10 @@ func auditVerify(e *env, args []string) int {
 		return c.fail(err)
 	}
 	var v *latchkey.AuditVerification
-	if len(sealPaths) == 0 {
+	if len(sealPaths) == 0 && kept == nil {
 		v, err = cl.VerifyAudit(c.ctx)
 	} else {
-		v, err = cl.VerifyAuditSeals(c.ctx, seals, *serverKey)
+		v, err = cl.VerifyAuditAgainst(c.ctx, client.AuditCheck{Seals: seals, ServerKey: *serverKey, Kept: kept})
 	}
 	if err != nil {
 		return c.fail(err)
@@ -142,6 +154,8 @@ func brokenText(v *latchkey.AuditVerification) string {
 			return fmt.Sprintf("record %d no longer matches its seal: it was changed and the chain after it recomputed", v.FirstBadSeq)
 		}
 		return fmt.Sprintf("record %d no longer matches its seal: a record between %d and %d was changed and the chain recomputed (a seal nearer to it narrows this down)", v.FirstBadSeq, from, v.FirstBadSeq)
+	case latchkey.BrokenKept:
+		return fmt.Sprintf("record %d differs from the kept export: it was changed (and, if the chain verifies up to it, the chain recomputed)", v.FirstBadSeq)
 	case latchkey.BrokenTruncated:
 		return fmt.Sprintf("the chain ends at %d, before sealed record %d: records from %d on were deleted", v.FirstBadSeq-1, v.Sealed, v.FirstBadSeq)
 	}

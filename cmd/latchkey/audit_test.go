@@ -128,6 +128,10 @@ func TestAuditSealCLI(t *testing.T) {
 	if !strings.Contains(out, "between 1 and") {
 		t.Fatalf("verify --seal does not say where: %s", out)
 	}
+	out = cli(1, "audit", "verify", "--seal", sealFile, "--kept-export", exportFile)
+	if !strings.Contains(out, "broken at seq 2\n") || !strings.Contains(out, "differs from the kept export") {
+		t.Fatalf("verify --kept-export after the rewrite: %s", out)
+	}
 	if out := cli(2, "audit", "verify", "--server-key", seal.Key); !strings.Contains(out, "--server-key needs --seal") {
 		t.Fatalf("--server-key alone: %s", out)
 	}
