@@ -40,6 +40,11 @@ func (s *Store) SealAuditIfDue(ctx context.Context, every time.Duration) (*latch
 	if every <= 0 {
 		return nil, nil
 	}
+	// Most calls find nothing due: tell so from the read pool, without
+	// taking the head's lock that every audited write needs.
+	if due, err := s.sealLooksDue(ctx, every); err != nil || !due {
+		return nil, err
+	}
 	key, err := s.signingKey(ctx)
 	if err != nil {
 		return nil, err
@@ -52,15 +57,9 @@ func (s *Store) SealAuditIfDue(ctx context.Context, every time.Duration) (*latch
 		if err := t.queryRow("SELECT seq, hash FROM audit_head WHERE id = 1"+t.s.d.forUpdate()).Scan(&seq, &hash); err != nil {
 			return err
 		}
-		var last latchkey.LastSeal
-		var at int64
-		err := t.queryRow("SELECT seq, at FROM audit WHERE action = 'audit.seal' ORDER BY seq DESC LIMIT 1").Scan(&last.RecordSeq, &at)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
+		last, err := lastSeal(t.queryRow(lastSealQuery))
+		if err != nil {
 			return err
-		default:
-			last.At = fromUS(at)
 		}
 		if !latchkey.SealDue(last, seq, t.now, every) {
 			return nil
@@ -78,4 +77,34 @@ func (s *Store) SealAuditIfDue(ctx context.Context, every time.Duration) (*latch
 		return nil, err
 	}
 	return out, nil
+}
+
+const lastSealQuery = "SELECT seq, at FROM audit WHERE action = 'audit.seal' ORDER BY seq DESC LIMIT 1"
+
+func lastSeal(row *sql.Row) (latchkey.LastSeal, error) {
+	var last latchkey.LastSeal
+	var at int64
+	err := row.Scan(&last.RecordSeq, &at)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return last, nil
+	case err != nil:
+		return last, err
+	}
+	last.At = fromUS(at)
+	return last, nil
+}
+
+// sealLooksDue is SealDue on the read pool: a hint, decided again under
+// the head's lock.
+func (s *Store) sealLooksDue(ctx context.Context, every time.Duration) (bool, error) {
+	headSeq, _, err := s.auditHead(ctx)
+	if err != nil {
+		return false, err
+	}
+	last, err := lastSeal(s.queryRow(ctx, lastSealQuery))
+	if err != nil {
+		return false, err
+	}
+	return latchkey.SealDue(last, headSeq, s.now(), every), nil
 }
