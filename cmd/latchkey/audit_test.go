@@ -139,3 +139,33 @@ func TestAuditSealCLI(t *testing.T) {
 		t.Fatalf("a file that is not a seal: %s", out)
 	}
 }
+
+func TestAuditSealExportCalls(t *testing.T) {
+	line1 := `{"seq":8,"at":"2025-03-01T09:30:00.000000Z","at_us":1740821400000000,"actor":"prn_1","terminal":"","action":"principal.create","target":"prn_2","details":"{}","prev_hash":"a","hash":"b"}`
+	line2 := `{"seq":9,"at":"2025-03-01T09:30:00.000000Z","at_us":1740821400000000,"actor":"prn_1","terminal":"","action":"identity.add","target":"ann","details":"{}","prev_hash":"b","hash":"c"}`
+	runAll(t, []cliTest{
+		{
+			name:   "audit seal",
+			args:   []string{"audit", "seal", "--token", "tok"},
+			calls:  []call{{method: "GET", path: "/v1/audit/seal", auth: userAuth, status: 200, resp: `{"seq":9,"hash":"c","at":"2025-03-01T09:30:00Z","key":"k","signature":"s"}`}},
+			code:   0,
+			stdout: []string{`"seq": 9`, `"signature": "s"`},
+		},
+		{
+			name:   "audit seal forbidden",
+			args:   []string{"audit", "seal", "--token", "tok"},
+			calls:  []call{{method: "GET", path: "/v1/audit/seal", auth: userAuth, status: 403, resp: `{"error":{"code":"forbidden","message":"admins only"}}`}},
+			code:   1,
+			stderr: []string{"latchkey: forbidden: admins only"},
+		},
+		{
+			name:   "audit export after",
+			args:   []string{"audit", "export", "--after", "7", "--token", "tok"},
+			calls:  []call{{method: "GET", path: "/v1/audit/export", query: "after=7", auth: userAuth, status: 200, resp: line1 + "\n" + line2 + "\n"}},
+			code:   0,
+			stdout: []string{line1 + "\n" + line2 + "\n"},
+		},
+		{name: "audit export negative after", args: []string{"audit", "export", "--after", "-1"}, code: 2, stderr: []string{"--after must not be negative"}},
+		{name: "audit verify --server-key alone", args: []string{"audit", "verify", "--server-key", "k"}, code: 2, stderr: []string{"--server-key needs --seal"}},
+	})
+}
