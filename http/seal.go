@@ -19,17 +19,18 @@ func (s *Server) RunSealer(ctx context.Context, every time.Duration, dir string)
 	if every <= 0 {
 		return
 	}
-	poll := min(every, time.Minute)
-	t := time.NewTicker(poll)
+	// Look at least once a minute: the store's clock decides when a seal
+	// is due, so a seal comes at most a minute late.
+	t := time.NewTicker(min(every, time.Minute))
 	defer t.Stop()
 	for {
-		if _, err := s.SealStep(ctx, every, dir); err != nil && ctx.Err() == nil {
-			s.logger.Error("audit seal", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if _, err := s.SealStep(ctx, every, dir); err != nil && ctx.Err() == nil {
+			s.logger.Error("audit seal", "err", err)
 		}
 	}
 }
