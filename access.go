@@ -247,7 +247,7 @@ func CanUseConfig(c Caller, domain string, write, adminOnly bool) error {
 // CanReadAudit: staff read the audit trail.
 func CanReadAudit(c Caller) error { return staffOnly(c) }
 
-// CanVerifyAudit: admins verify (and seal) the audit trail.
+// CanVerifyAudit: admins verify, seal and export the audit trail.
 func CanVerifyAudit(c Caller) error {
 	if c.Role != RoleAdmin {
 		return Errorf(EFORBIDDEN, "this needs an admin")

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -49,13 +50,86 @@ func ChainHash(prev string, r AuditRecord) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// ChainVerifier checks records fed to it in seq order.
+// ChainVerifier checks records fed to it in seq order and, after Expect,
+// against seals kept outside the store.
 type ChainVerifier struct {
 	prev    string
 	next    int64
 	Records int64
 	// FirstBad is the seq of the first record that does not verify, or 0.
 	FirstBad int64
+	// Reason says why FirstBad is bad (one of the Broken* constants).
+	Reason string
+	// SealMatched is the highest sealed seq whose record still matched its
+	// seal (0: none yet): a record rewritten with the chain recomputed
+	// after it lies between SealMatched+1 and FirstBad.
+	SealMatched int64
+	sealed      map[int64]string
+	sealedTo    int64
+}
+
+// Why a chain does not verify (AuditVerification.Reason).
+const (
+	// BrokenChain: the record's stored hash or link does not follow from
+	// the records before it (it was edited, deleted, reordered or
+	// inserted): FirstBad is exactly the first such record.
+	BrokenChain = "chain"
+	// BrokenHead: the records chain correctly but the stored head (last
+	// seq and hash) does not match their end: the newest records were
+	// removed or rewritten.
+	BrokenHead = "head"
+	// BrokenSeal: the chain is self-consistent but the record at FirstBad
+	// no longer hashes to what a seal says: the chain was rewritten at or
+	// before FirstBad (after SealMatched) and recomputed.
+	BrokenSeal = "seal"
+	// BrokenTruncated: the chain ends before a sealed record: records from
+	// FirstBad on were deleted.
+	BrokenTruncated = "truncated"
+	// BrokenKept: the record's hash differs from the same record's in an
+	// earlier export kept elsewhere (AddKept): FirstBad is exactly the first
+	// record a rewrite changed.
+	BrokenKept = "kept"
+)
+
+// AddKept is Add for a record whose hash an earlier export, kept outside
+// the store, gives as kept ("" when that export does not hold the record).
+// A rewrite changes the hash of the record it edits and of every later one,
+// so the first record whose hash differs from the kept one is exactly the
+// first record changed.
+func (v *ChainVerifier) AddKept(r AuditRecord, kept string) bool {
+	if v.FirstBad != 0 {
+		return false
+	}
+	if kept != "" && r.Seq == v.next && kept != r.Hash {
+		v.FirstBad, v.Reason = r.Seq, BrokenKept
+		return false
+	}
+	return v.Add(r)
+}
+
+// Expect makes the verifier check, besides the chain itself, that the
+// record at each seal's seq hashes to the seal's hash. The seals' signatures
+// are the caller's to check first (AuditSeal.Verify). Two seals of one seq
+// with different hashes, or a seal of seq 0 other than the genesis, are an
+// error: a chain cannot match both.
+func (v *ChainVerifier) Expect(seals ...AuditSeal) error {
+	if v.sealed == nil {
+		v.sealed = map[int64]string{}
+	}
+	for _, s := range seals {
+		if s.Seq == 0 {
+			if s.Hash != GenesisHash {
+				return fmt.Errorf("a seal of seq 0 must carry the genesis hash")
+			}
+			continue
+		}
+		if h, ok := v.sealed[s.Seq]; ok && h != s.Hash {
+			return fmt.Errorf("two seals of seq %d disagree (%s, %s)", s.Seq, h, s.Hash)
+		}
+		v.sealed[s.Seq] = s.Hash
+		v.sealedTo = max(v.sealedTo, s.Seq)
+	}
+	return nil
 }
 
 // NewChainVerifier starts a verification at the genesis record.
@@ -68,11 +142,18 @@ func (v *ChainVerifier) Add(r AuditRecord) bool {
 		return false
 	}
 	if r.Seq != v.next || r.PrevHash != v.prev || ChainHash(v.prev, r) != r.Hash {
-		v.FirstBad = v.next
+		v.FirstBad, v.Reason = v.next, BrokenChain
 		if r.Seq < v.next && r.Seq >= 1 { // a repeated or reordered record
 			v.FirstBad = r.Seq
 		}
 		return false
+	}
+	if h, ok := v.sealed[r.Seq]; ok {
+		if h != r.Hash {
+			v.FirstBad, v.Reason = r.Seq, BrokenSeal
+			return false
+		}
+		v.SealMatched = r.Seq
 	}
 	v.prev, v.next = r.Hash, r.Seq+1
 	v.Records++
@@ -80,21 +161,39 @@ func (v *ChainVerifier) Add(r AuditRecord) bool {
 }
 
 // Finish checks the chain's end against the recorded head (last seq and
-// hash), so that deleting the newest records is found too.
+// hash), so that deleting the newest records is found too, and that the
+// chain reaches every sealed seq.
 func (v *ChainVerifier) Finish(headSeq int64, headHash string) {
 	if v.FirstBad != 0 {
 		return
 	}
+	if v.next-1 < v.sealedTo {
+		v.FirstBad, v.Reason = v.next, BrokenTruncated
+		return
+	}
 	if headSeq != v.next-1 || (headSeq > 0 && headHash != v.prev) {
-		v.FirstBad = v.next
+		v.FirstBad, v.Reason = v.next, BrokenHead
 	}
 }
 
-// AuditVerification is the answer of GET /v1/audit/verify.
+// AuditVerification is the answer of GET /v1/audit/verify (and of
+// `latchkey audit verify --seal`, which adds the seal fields).
 type AuditVerification struct {
 	OK          bool  `json:"ok"`
 	Records     int64 `json:"records"`
 	FirstBadSeq int64 `json:"first_bad_seq,omitempty"`
+	// Reason is why FirstBadSeq is bad (BrokenChain, ...).
+	Reason string `json:"reason,omitempty"`
+	// Sealed is the highest seq checked against a seal; SealMatched the
+	// highest sealed seq that still matched (verify --seal only).
+	Sealed      int64 `json:"sealed,omitempty"`
+	SealMatched int64 `json:"seal_matched,omitempty"`
+}
+
+// Verification returns the verifier's verdict.
+func (v *ChainVerifier) Verification() *AuditVerification {
+	return &AuditVerification{OK: v.FirstBad == 0, Records: v.Records, FirstBadSeq: v.FirstBad,
+		Reason: v.Reason, Sealed: v.sealedTo, SealMatched: v.SealMatched}
 }
 
 // AuditFilter selects audit records.

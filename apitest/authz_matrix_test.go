@@ -416,6 +416,8 @@ var matrix = []mrow{
 		allow: staffCallers},
 	{route: "GET /v1/audit", target: "-", prepare: fixed("GET", "/v1/audit", ""), ok: 200, allow: staffCallers},
 	{route: "GET /v1/audit/verify", target: "-", prepare: fixed("GET", "/v1/audit/verify", ""), ok: 200, allow: []who{admin}},
+	{route: "GET /v1/audit/seal", target: "-", prepare: fixed("GET", "/v1/audit/seal", ""), ok: 200, allow: []who{admin}},
+	{route: "GET /v1/audit/export", target: "-", prepare: fixed("GET", "/v1/audit/export?after=0", ""), ok: 200, allow: []who{admin}},
 }
 
 // TestAuthorizationMatrix calls every route, for every target of the

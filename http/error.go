@@ -119,6 +119,10 @@ func (s *Server) writeJSON(w nethttp.ResponseWriter, r *nethttp.Request, status 
 		w.WriteHeader(status)
 		return
 	}
+	if lines, ok := v.(jsonLines); ok {
+		s.writeLines(w, r, status, lines)
+		return
+	}
 	body, err := encode(v)
 	if err != nil {
 		s.internal(w, r, "encode response", slog.Any("err", err))

@@ -98,6 +98,8 @@ func TestHostileInput(t *testing.T) {
 		{"negative limit", req{method: "GET", path: "/v1/principals?limit=-1", token: adminToken}, 400, "bad_request", "limit"},
 		{"audit bad after", req{method: "GET", path: "/v1/audit?after=x", token: adminToken}, 400, "bad_request", "after"},
 		{"audit bad limit", req{method: "GET", path: "/v1/audit?limit=1.5", token: adminToken}, 400, "bad_request", "limit"},
+		{"audit export bad after", req{method: "GET", path: "/v1/audit/export?after=-1", token: adminToken}, 400, "bad_request", "after"},
+		{"audit export after not a number", req{method: "GET", path: "/v1/audit/export?after=x", token: adminToken}, 400, "bad_request", "after"},
 		{"bad session status", req{method: "GET", path: "/v1/principals/p_1/sessions?status=bogus", token: adminToken}, 400, "bad_request", "status"},
 		// Huge bodies.
 		{"huge body", req{method: "POST", path: "/v1/sites", token: adminToken, body: huge}, 400, "bad_request", "body"},

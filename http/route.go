@@ -118,6 +118,8 @@ func (s *Server) routes() {
 
 	s.route("GET /v1/audit", staff, s.listAudit)
 	s.route("GET /v1/audit/verify", adminOnly, s.verifyAudit)
+	s.route("GET /v1/audit/seal", adminOnly, s.sealAudit)
+	s.route("GET /v1/audit/export", adminOnly, s.exportAudit)
 }
 
 // Routes lists the pattern ("METHOD /path") of every endpoint, in the

@@ -236,6 +236,26 @@ func (s *stub) VerifyAudit(_ context.Context, c latchkey.Caller) (*latchkey.Audi
 	return &latchkey.AuditVerification{OK: true, Records: 3}, s.record("VerifyAudit", c)
 }
 
+func (s *stub) SealAudit(_ context.Context, c latchkey.Caller) (*latchkey.AuditSeal, error) {
+	return &latchkey.AuditSeal{Seq: 3, Hash: latchkey.GenesisHash}, s.record("SealAudit", c)
+}
+
+func (s *stub) ExportAudit(_ context.Context, c latchkey.Caller, after int64, fn func(latchkey.AuditRecord) error) error {
+	if err := s.record("ExportAudit", c, after); err != nil {
+		return err
+	}
+	for i := int64(1); i <= 3; i++ {
+		if err := fn(latchkey.AuditRecord{Seq: after + i, Details: json.RawMessage(`{}`)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *stub) SealAuditIfDue(context.Context, time.Duration) (*latchkey.AuditSeal, error) {
+	return nil, s.record("SealAuditIfDue", latchkey.Caller{})
+}
+
 func (s *stub) ApplyTimeouts(context.Context) (int, error) {
 	return 0, s.record("ApplyTimeouts", latchkey.Caller{})
 }

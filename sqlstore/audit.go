@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"latchkey"
@@ -30,7 +31,7 @@ func scanAudit(row interface{ Scan(...any) error }) (latchkey.AuditRecord, error
 
 // ListAudit lists audit records after a sequence number (staff only).
 func (s *Store) ListAudit(ctx context.Context, c latchkey.Caller, f latchkey.AuditFilter) ([]latchkey.AuditRecord, error) {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanReadAudit(c); err != nil {
 		return nil, err
 	}
 	if f.After < 0 {
@@ -57,43 +58,85 @@ func (s *Store) ListAudit(ctx context.Context, c latchkey.Caller, f latchkey.Aud
 // VerifyAudit walks the whole chain and reports the first record that does
 // not verify (admin only).
 func (s *Store) VerifyAudit(ctx context.Context, c latchkey.Caller) (*latchkey.AuditVerification, error) {
-	if err := requireAdmin(c); err != nil {
+	if err := latchkey.CanVerifyAudit(c); err != nil {
 		return nil, err
 	}
 	// Read the head first: records committed after it are not judged.
-	var headSeq int64
-	var headHash string
-	if err := s.queryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&headSeq, &headHash); err != nil {
+	headSeq, headHash, err := s.auditHead(ctx)
+	if err != nil {
 		return nil, err
 	}
 	v := latchkey.NewChainVerifier()
-	after := int64(0)
-	for v.FirstBad == 0 {
-		rows, err := s.query(ctx, "SELECT "+auditCols+" FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 5000", after, headSeq)
+	err = s.walkAudit(ctx, 0, headSeq, func(r latchkey.AuditRecord) error {
+		if !v.Add(r) {
+			return errStopWalk
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopWalk) {
+		return nil, err
+	}
+	v.Finish(headSeq, headHash)
+	return v.Verification(), nil
+}
+
+// auditPage is how many audit records one query of a walk reads.
+const auditPage = 1000
+
+var errStopWalk = errors.New("stop the walk")
+
+func (s *Store) auditHead(ctx context.Context) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := s.queryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&seq, &hash)
+	return seq, hash, err
+}
+
+// walkAudit calls fn for every record with after < seq <= through, in seq
+// order, reading a page at a time (so memory stays bounded however long the
+// log is); an error from fn stops it and is returned.
+func (s *Store) walkAudit(ctx context.Context, after, through int64, fn func(latchkey.AuditRecord) error) error {
+	for after < through {
+		rows, err := s.query(ctx, "SELECT "+auditCols+" FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?", after, through, auditPage)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		n := 0
 		for rows.Next() {
 			r, err := scanAudit(rows)
+			if err == nil {
+				err = fn(r)
+			}
 			if err != nil {
 				rows.Close()
-				return nil, err
+				return err
 			}
 			n++
 			after = r.Seq
-			if !v.Add(r) {
-				break
-			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		if n == 0 {
-			break
+		if n < auditPage {
+			return nil
 		}
 	}
-	v.Finish(headSeq, headHash)
-	return &latchkey.AuditVerification{OK: v.FirstBad == 0, Records: v.Records, FirstBadSeq: v.FirstBad}, nil
+	return nil
+}
+
+// ExportAudit calls fn for every record after seq after, up to the head as
+// it was when the export began, in seq order (admin only).
+func (s *Store) ExportAudit(ctx context.Context, c latchkey.Caller, after int64, fn func(latchkey.AuditRecord) error) error {
+	if err := latchkey.CanVerifyAudit(c); err != nil {
+		return err
+	}
+	if after < 0 {
+		return latchkey.BadField("after", "after must not be negative")
+	}
+	headSeq, _, err := s.auditHead(ctx)
+	if err != nil {
+		return err
+	}
+	return s.walkAudit(ctx, after, headSeq, fn)
 }

@@ -23,9 +23,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		return err
+	// Create the table only when it is missing: on PostgreSQL even CREATE
+	// TABLE IF NOT EXISTS needs the right to create in the schema, which the
+	// role latchkey runs as should not have (docs/security.md).
+	var one int
+	if err := s.w.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&one); err != nil {
+		if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+			return err
+		}
 	}
 	for _, e := range entries {
 		v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])

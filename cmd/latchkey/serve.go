@@ -25,7 +25,7 @@ import (
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--staff-backoff-max D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--pprof-listen ADDR]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--staff-backoff-max D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--pprof-listen ADDR] [--seal-every D] [--seal-dir DIR]",
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -73,6 +73,8 @@ func runServe(e *env, args []string) int {
 	offlineCap := c.fs.Int("offline-cap", sqlstore.DefaultOfflineCap, "at most this many offline logon verifiers in one terminal's policy")
 	committers := c.fs.Int("pg-committers", 4, "PostgreSQL: write transactions (group commits) a node runs at once")
 	pprofAddr := c.fs.String("pprof-listen", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
+	sealEvery := c.fs.Duration("seal-every", latchkey.DefaultSealEvery, "seal the audit chain's head this often (one seal per period for the whole cluster; 0 = off)")
+	sealDir := c.fs.String("seal-dir", "", "write each seal this node makes here, one file per seal (default DATA-DIR/seals; copy them off the machine)")
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
@@ -95,6 +97,8 @@ func runServe(e *env, args []string) int {
 		return c.usageError("--lockout must be positive")
 	case *staffBackoff < 0:
 		return c.usageError("--staff-backoff-max must not be negative")
+	case *sealEvery < 0:
+		return c.usageError("--seal-every must not be negative (0 turns sealing off)")
 	case *a2time > math.MaxUint32 || *a2mem > math.MaxUint32 || *a2threads > math.MaxUint8:
 		return c.usageError("argon2 parameters out of range")
 	}
@@ -193,9 +197,15 @@ func runServe(e *env, args []string) int {
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	sweepDone := make(chan struct{})
+	if *sealDir == "" {
+		*sealDir = filepath.Join(*dataDir, "seals")
+	}
 	go func() {
 		defer close(sweepDone)
+		sealDone := make(chan struct{})
+		go func() { defer close(sealDone); srv.RunSealer(sweepCtx, *sealEvery, *sealDir) }()
 		srv.RunSweeper(sweepCtx, *sweep)
+		<-sealDone
 	}()
 
 	serveErr := make(chan error, 1)
