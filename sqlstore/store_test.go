@@ -298,19 +298,19 @@ func TestIdempotencyKeys(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
 		e := mustEnv(t, b, latchkey.DefaultSite("s"), 0)
 		ctx := context.Background()
-		if r, err := e.s.BeginIdempotent(ctx, "sc", "k", "h1"); err != nil || r != nil {
+		if r, err := e.s.BeginIdempotent(ctx, "sc", "k", []byte("h1")); err != nil || r != nil {
 			t.Fatalf("claim: %v %v", r, err)
 		}
-		_, err := e.s.BeginIdempotent(ctx, "sc", "k", "h1")
+		_, err := e.s.BeginIdempotent(ctx, "sc", "k", []byte("h1"))
 		wantCode(t, err, latchkey.ECONFLICT) // in progress
 		if err := e.s.FinishIdempotent(ctx, "sc", "k", latchkey.StoredResponse{Status: 201, Body: []byte(`{"id":"x"}`)}); err != nil {
 			t.Fatal(err)
 		}
-		r, err := e.s.BeginIdempotent(ctx, "sc", "k", "h1")
+		r, err := e.s.BeginIdempotent(ctx, "sc", "k", []byte("h1"))
 		if err != nil || r == nil || r.Status != 201 || string(r.Body) != `{"id":"x"}` {
 			t.Fatalf("replay: %+v %v", r, err)
 		}
-		_, err = e.s.BeginIdempotent(ctx, "sc", "k", "h2")
+		_, err = e.s.BeginIdempotent(ctx, "sc", "k", []byte("h2"))
 		wantCode(t, err, latchkey.ECONFLICT) // reused with another body
 	})
 }
