@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"latchkey"
@@ -113,4 +114,52 @@ func keyProblem(body []byte, lowerOnly bool) string {
 		}
 	}
 	return ""
+}
+
+// FuzzBlankedRequest: the form an idempotency record is keyed on is taken
+// for every well-formed body and only for those (a malformed one is
+// refused before anything is kept), is itself valid JSON, and holds no
+// value under a key that names a password, at any depth and in any case.
+func FuzzBlankedRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"identity":"alice","password":"Tango-s3cret-91","time_sent":"2024-05-01T10:00:00Z"}`,
+		`{"entries":[{"id":"x","password":"p"},{"PassWord":{"nested":["p"]}}]}`,
+		`{"old_password":"a","new_password":"b"}`, `[1,2.50,-0,1e3,true,null,"\u00e9"]`, ``, ` `, `{`, `{} {}`, `"password"`,
+	} {
+		f.Add(s)
+	}
+	for _, c := range strictCases {
+		f.Add(c.body)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		out, ok := lkhttp.BlankedRequest([]byte(body))
+		empty := len(bytes.TrimSpace([]byte(body))) == 0
+		if ok != (empty || json.Valid([]byte(body))) {
+			t.Fatalf("%q: taken %v, valid JSON %v", body, ok, json.Valid([]byte(body)))
+		}
+		if !ok || empty {
+			return
+		}
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("%q gives invalid JSON %q: %v", body, out, err)
+		}
+		var check func(v any)
+		check = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, val := range x {
+					if strings.Contains(strings.ToLower(k), "password") && val != "<blank>" {
+						t.Fatalf("%q: %s kept as %v in %q", body, k, val, out)
+					}
+					check(val)
+				}
+			case []any:
+				for _, e := range x {
+					check(e)
+				}
+			}
+		}
+		check(v)
+	})
 }
