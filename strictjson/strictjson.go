@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Reasons of a Problem.
@@ -159,12 +160,19 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// fieldCache holds fieldsOf's answers by type (read-only once stored).
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
 // fieldsOf maps the JSON names of a struct's fields (as encoding/json
 // sees them: tag names, exported field names, embedded structs' fields
 // promoted) to their types.
 func fieldsOf(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
 	out := map[string]reflect.Type{}
 	addFields(t, out, 0)
+	fieldCache.Store(t, out)
 	return out
 }
 
