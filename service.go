@@ -243,15 +243,22 @@ type StoredResponse struct {
 
 // IdempotencyService remembers the first response to a keyed request.
 type IdempotencyService interface {
-	// BeginIdempotent claims (scope, key) for a request whose body hashes
-	// to reqHash. It returns the stored response of an earlier, finished
-	// request with the same key and body; conflict if the key was used with
-	// another body or its first request is still running.
-	BeginIdempotent(ctx context.Context, scope, key, reqHash string) (*StoredResponse, error)
+	// BeginIdempotent claims (scope, key) for request: the canonical
+	// request body with every password blanked (the HTTP layer's
+	// fingerprint input). The store keeps only an HMAC of it under a
+	// server secret, never the request. It returns the stored response of
+	// an earlier, finished request with the same key and request;
+	// conflict if the key was used with another request or its first
+	// request is still running (DecideIdempotency). A key older than the
+	// store's TTL is taken as new.
+	BeginIdempotent(ctx context.Context, scope, key string, request []byte) (*StoredResponse, error)
 	// FinishIdempotent stores the response; AbandonIdempotent frees the key
 	// after a response that must not be replayed (a 5xx).
 	FinishIdempotent(ctx context.Context, scope, key string, r StoredResponse) error
 	AbandonIdempotent(ctx context.Context, scope, key string) error
+	// SweepIdempotency deletes the records older than the TTL (the
+	// sweeper) and returns how many.
+	SweepIdempotency(ctx context.Context) (int, error)
 }
 
 // Store is everything the HTTP server needs of the store.

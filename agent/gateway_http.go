@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,9 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"latchkey"
+	"latchkey/strictjson"
 )
 
 // The gateway's HTTP interface, served on a unix socket:
@@ -79,15 +84,38 @@ func (g *Gateway) Handler() http.Handler {
 	return mux
 }
 
-// decode reads a JSON request body (an empty one is {}); on bad input it
-// answers bad_request and returns false.
+// decode reads a JSON request body (an empty one is {}) strictly: no
+// unknown field, no key twice, no key in another case than its field's
+// (encoding/json alone takes the last of two "password" keys, and
+// "Password" for "password"), exactly one value. On bad input it answers
+// bad_request naming the field and returns false.
 func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err == nil && len(b) > 0 {
-		err = json.Unmarshal(b, v)
-	}
 	if err != nil {
-		g.writeError(w, latchkey.Errorf(latchkey.EBADREQUEST, "malformed JSON: %v", err))
+		g.writeError(w, latchkey.BadField("body", "cannot read the request body"))
+		return false
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return true
+	}
+	if p := strictjson.Check(b, reflect.TypeOf(v)); p != nil {
+		g.writeError(w, latchkey.BadField(p.Field, "%s", p.Message()).With("reason", p.Reason))
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		field := "body"
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			if n, uerr := strconv.Unquote(name); uerr == nil && n != "" {
+				field = n
+			}
+		}
+		g.writeError(w, latchkey.BadField(field, "malformed JSON: %v", err))
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		g.writeError(w, latchkey.BadField("body", "the request body must be exactly one JSON value"))
 		return false
 	}
 	return true

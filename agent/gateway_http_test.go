@@ -84,6 +84,24 @@ func TestGatewayHTTP(t *testing.T) {
 	if code != 400 || m["error"].(map[string]any)["code"] != "bad_request" {
 		t.Fatalf("bad JSON: %d %v", code, m)
 	}
+	// Strict JSON: a second "password" (encoding/json keeps the last), a
+	// key in another case (it matches case-insensitively) and an unknown
+	// key are refused, naming the key, and log nobody on.
+	for _, c := range []struct{ body, field string }{
+		{`{"identity":"alice","password":"bad","password":"pw-a"}`, "password"},
+		{`{"identity":"alice","Password":"pw-a"}`, "Password"},
+		{`{"identity":"alice","password":"pw-a","admin":true}`, "admin"},
+		{`{"identity":"alice","password":"pw-a"} {}`, "body"},
+	} {
+		code, m = raw(t, sock, "POST", "/login", c.body)
+		e, _ := m["error"].(map[string]any)
+		if d, _ := e["details"].(map[string]any); code != 400 || e["code"] != "bad_request" || d["field"] != c.field {
+			t.Fatalf("%s: %d %v, want 400 naming %s", c.body, code, m, c.field)
+		}
+	}
+	if code, m = raw(t, sock, "GET", "/status", ""); m["session"] != nil {
+		t.Fatalf("a refused login logged on: %d %v", code, m)
+	}
 	code, m = raw(t, sock, "GET", "/nothing", "")
 	if code != 404 {
 		t.Fatalf("unknown call: %d %v", code, m)

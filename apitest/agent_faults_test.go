@@ -176,7 +176,7 @@ func runAgentFaults(t *testing.T, storeURL, dataDir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin().AddIdentity(ctx, alice.ID, "alice", "pw-alice"); err != nil {
+	if _, err := admin().AddIdentity(ctx, alice.ID, "alice", pw("alice")); err != nil {
 		t.Fatal(err)
 	}
 	set, err := admin().CreateGroupSet(ctx, latchkey.GroupSet{Name: "tools", Groups: []string{"wheel", "docker"}})

@@ -66,7 +66,7 @@ func TestAgentPolicy(t *testing.T) {
 			t.Fatalf("admins come first: %+v", p.Verifiers[0])
 		}
 		alice := logins["alice"]
-		if ok, err := passhash.Verify("pw-alice", alice.Verifier); err != nil || !ok {
+		if ok, err := passhash.Verify(pw("alice"), alice.Verifier); err != nil || !ok {
 			t.Fatalf("alice's verifier does not check her password: %v", err)
 		}
 		if ok, _ := passhash.Verify("wrong", alice.Verifier); ok {

@@ -95,8 +95,8 @@ func newMWorld(t *testing.T, b sqlstoretest.Backend) *mworld {
 // so that a cell that revoked tokens does not spoil the next).
 func (m *mworld) token(k who, r mreq) string {
 	m.t.Helper()
-	login := map[who][2]string{userSelf: {"alice", "pw-alice"}, userOther: {"bob", "pw-bob"},
-		delegate: {"deeds", "pw-deeds"}, admin: {"admin", adminPassword}}
+	login := map[who][2]string{userSelf: {"alice", pw("alice")}, userOther: {"bob", pw("bob")},
+		delegate: {"deeds", pw("deeds")}, admin: {"admin", adminPassword}}
 	switch k {
 	case nobody:
 		return ""
@@ -180,7 +180,7 @@ func (m *mworld) otherAdmin() (*latchkey.Principal, string) {
 	login := m.uniq("adm")
 	p, err := m.admin.CreatePrincipal(context.Background(), latchkey.Principal{Name: login, Role: latchkey.RoleAdmin})
 	m.must(err)
-	_, err = m.admin.AddIdentity(context.Background(), p.ID, login, "pw-"+login)
+	_, err = m.admin.AddIdentity(context.Background(), p.ID, login, pw(login))
 	m.must(err)
 	return p, login
 }
@@ -237,10 +237,10 @@ var matrix = []mrow{
 	{route: "POST /v1/identities/{login}/password", target: "alice's identity", ok: 204, allow: selfOrStaff,
 		prepare: func(m *mworld) mreq {
 			login := m.uniq("alpw")
-			_, err := m.admin.AddIdentity(context.Background(), m.alice.ID, login, "pw-"+login)
+			_, err := m.admin.AddIdentity(context.Background(), m.alice.ID, login, pw(login))
 			m.must(err)
 			return mreq{method: "POST", path: "/v1/identities/" + login + "/password",
-				body: fmt.Sprintf(`{"old_password":"pw-%s","new_password":"a-new-password"}`, login)}
+				body: fmt.Sprintf(`{"old_password":%q,"new_password":"a-new-password"}`, pw(login))}
 		}},
 	{route: "POST /v1/identities/{login}/password", target: "an admin's identity", ok: 204, allow: []who{admin},
 		prepare: func(m *mworld) mreq {

@@ -31,19 +31,19 @@ func TestHostileInput(t *testing.T) {
 			code, field                            string
 		}{
 			{"no auth", "POST", "/v1/terminals/" + t0.ID + "/sessions", "", "application/json",
-				`{"identity":"alice","password":"pw-alice","time_sent":"` + now + `"}`, 401, "unauthenticated", ""},
+				`{"identity":"alice","password":"` + pw("alice") + `","time_sent":"` + now + `"}`, 401, "unauthenticated", ""},
 			{"bad token", "POST", "/v1/sessions/" + a.Session.ID + "/lock", "lkt_forged", "application/json",
 				`{"time_sent":"` + now + `","reason":"manual"}`, 401, "unauthenticated", ""},
 			{"bad json", "POST", "/v1/terminals/" + t0.ID + "/sessions", t0.Token, "application/json",
 				`{"identity":"alice",`, 400, "bad_request", ""},
 			{"wrong type", "POST", "/v1/terminals/" + t0.ID + "/sessions", t0.Token, "application/json",
-				`{"identity":42,"password":"pw-alice","time_sent":"` + now + `"}`, 400, "bad_request", "identity"},
+				`{"identity":42,"password":"` + pw("alice") + `","time_sent":"` + now + `"}`, 400, "bad_request", "identity"},
 			{"wrong type force", "POST", "/v1/terminals/" + t0.ID + "/sessions", t0.Token, "application/json",
-				`{"identity":"alice","password":"pw-alice","force":"yes","time_sent":"` + now + `"}`, 400, "bad_request", "force"},
+				`{"identity":"alice","password":"` + pw("alice") + `","force":"yes","time_sent":"` + now + `"}`, 400, "bad_request", "force"},
 			{"unknown field", "POST", "/v1/terminals/" + t0.ID + "/sessions", t0.Token, "application/json",
-				`{"identity":"alice","password":"pw-alice","time_sent":"` + now + `","admin":true}`, 400, "bad_request", "admin"},
+				`{"identity":"alice","password":"` + pw("alice") + `","time_sent":"` + now + `","admin":true}`, 400, "bad_request", "admin"},
 			{"missing time_sent", "POST", "/v1/terminals/" + t0.ID + "/sessions", t0.Token, "application/json",
-				`{"identity":"alice","password":"pw-alice"}`, 400, "bad_request", "time_sent"},
+				`{"identity":"alice","password":"` + pw("alice") + `"}`, 400, "bad_request", "time_sent"},
 			{"bad time", "POST", "/v1/sessions/" + a.Session.ID + "/lock", t0.Token, "application/json",
 				`{"time_sent":"yesterday","reason":"manual"}`, 400, "bad_request", "time_sent"},
 			{"bad lock reason", "POST", "/v1/sessions/" + a.Session.ID + "/lock", t0.Token, "application/json",
@@ -57,11 +57,11 @@ func TestHostileInput(t *testing.T) {
 				`{"time_sent":"` + now + `","reason":"manual"}`, 403, "forbidden", ""},
 			{"another terminal's logout", "DELETE", "/v1/sessions/" + a.Session.ID, t1.Token, "", "", 403, "forbidden", ""},
 			{"log on at another terminal", "POST", "/v1/terminals/" + t0.ID + "/sessions", t1.Token, "application/json",
-				`{"identity":"bob","password":"pw-bob","time_sent":"` + now + `"}`, 403, "forbidden", ""},
+				`{"identity":"bob","password":"` + pw("bob") + `","time_sent":"` + now + `"}`, 403, "forbidden", ""},
 			{"terminal token on admin route", "POST", "/v1/principals", t0.Token, "application/json",
 				`{"name":"eve","role":"admin"}`, 403, "forbidden", ""},
 			{"user token on terminal route", "POST", "/v1/terminals/" + t0.ID + "/sessions", adminTok, "application/json",
-				`{"identity":"bob","password":"pw-bob","time_sent":"` + now + `"}`, 403, "forbidden", ""},
+				`{"identity":"bob","password":"` + pw("bob") + `","time_sent":"` + now + `"}`, 403, "forbidden", ""},
 			{"unknown session", "POST", "/v1/sessions/ses_nope/lock", t0.Token, "application/json",
 				`{"time_sent":"` + now + `","reason":"manual"}`, 404, "not_found", ""},
 			{"sql metacharacters in identity", "POST", "/v1/terminals/" + t0.ID + "/sessions", t0.Token, "application/json",
@@ -150,8 +150,8 @@ func TestIdempotencyNeverStoresTokens(t *testing.T) {
 		if code, out := post("/v1/terminals", w.admin.Token(), "k1", body); code != 400 || !strings.Contains(out, "Idempotency-Key") {
 			t.Fatalf("register with a key: %d %s", code, out)
 		}
-		c1, out1 := post("/v1/auth/login", "", "k2", `{"identity":"alice","password":"pw-alice"}`)
-		c2, out2 := post("/v1/auth/login", "", "k2", `{"identity":"alice","password":"pw-alice"}`)
+		c1, out1 := post("/v1/auth/login", "", "k2", `{"identity":"alice","password":"`+pw("alice")+`"}`)
+		c2, out2 := post("/v1/auth/login", "", "k2", `{"identity":"alice","password":"`+pw("alice")+`"}`)
 		if c1 != 200 || c2 != 200 || out1 == out2 {
 			t.Fatalf("logins with one key: %d %d, same answer %v (a replay would hold a token)", c1, c2, out1 == out2)
 		}

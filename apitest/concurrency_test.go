@@ -152,7 +152,7 @@ func racer(ctx context.Context, w *world, c *client.Client, i int, tl *tally) er
 		return fmt.Errorf("unexpected %v", err)
 	}
 	for it := 0; it < iterations; it++ {
-		r, err := c.StartSession(ctx, term, latchkey.LoginRequest{Identity: "alice", Password: "pw-alice",
+		r, err := c.StartSession(ctx, term, latchkey.LoginRequest{Identity: "alice", Password: pw("alice"),
 			Force: rng.IntN(3) == 0, TimeSent: time.Now().UTC()})
 		if err != nil {
 			if e := expect(err, latchkey.ECONCURRENTSESSION); e != nil {
@@ -170,7 +170,7 @@ func racer(ctx context.Context, w *world, c *client.Client, i int, tl *tally) er
 					tl.locks.Add(1)
 				}
 			case 2:
-				if _, err = c.UnlockSession(ctx, id, latchkey.UnlockRequest{Identity: "alice", Password: "pw-alice",
+				if _, err = c.UnlockSession(ctx, id, latchkey.UnlockRequest{Identity: "alice", Password: pw("alice"),
 					Force: rng.IntN(2) == 0, TimeSent: time.Now().UTC()}); err == nil {
 					tl.unlocks.Add(1)
 				}

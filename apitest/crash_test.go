@@ -88,7 +88,7 @@ func runCrash(t *testing.T, storeURL, dataDir string) {
 			t.Fatal(err)
 		}
 		login := fmt.Sprintf("crash%d", i)
-		if _, err := admin.AddIdentity(ctx, pr.ID, login, "pw-"+login); err != nil {
+		if _, err := admin.AddIdentity(ctx, pr.ID, login, pw(login)); err != nil {
 			t.Fatal(err)
 		}
 		workers[i] = &crashWorker{i: i, termID: tm.ID, login: login, principal: pr.ID, c: p.client(tm.Token)}
@@ -260,7 +260,7 @@ func runCrash(t *testing.T, storeURL, dataDir string) {
 	if !t.Failed() {
 		for _, w := range workers {
 			tc := q.client(w.c.Token())
-			r, err := tc.StartSession(ctx, w.termID, latchkey.LoginRequest{Identity: w.login, Password: "pw-" + w.login,
+			r, err := tc.StartSession(ctx, w.termID, latchkey.LoginRequest{Identity: w.login, Password: pw(w.login),
 				TimeSent: time.Now().UTC()})
 			if err != nil {
 				t.Errorf("terminal %d: login after restart: %v", w.i, err)
@@ -295,7 +295,7 @@ func (w *crashWorker) run(ctx context.Context, cnt *crashCounters) {
 		w.loginInFlight = true
 		mu.Unlock()
 		cnt.inFlight.Add(1)
-		r, err := w.c.StartSession(ctx, w.termID, latchkey.LoginRequest{Identity: w.login, Password: "pw-" + w.login,
+		r, err := w.c.StartSession(ctx, w.termID, latchkey.LoginRequest{Identity: w.login, Password: pw(w.login),
 			TimeSent: time.Now().UTC().Truncate(time.Microsecond)})
 		cnt.inFlight.Add(-1)
 		if err != nil {
@@ -322,7 +322,7 @@ func (w *crashWorker) run(ctx context.Context, cnt *crashCounters) {
 				return w.c.LockSession(ctx, s.acked.ID, latchkey.LockRequest{TimeSent: sent, Reason: "manual"})
 			}},
 			{2, func(sent time.Time) (*latchkey.Session, error) {
-				return w.c.UnlockSession(ctx, s.acked.ID, latchkey.UnlockRequest{Identity: w.login, Password: "pw-" + w.login, TimeSent: sent})
+				return w.c.UnlockSession(ctx, s.acked.ID, latchkey.UnlockRequest{Identity: w.login, Password: pw(w.login), TimeSent: sent})
 			}},
 			{3, func(time.Time) (*latchkey.Session, error) { return w.c.TouchSession(ctx, s.acked.ID) }},
 			{4, func(time.Time) (*latchkey.Session, error) { return w.c.EndSession(ctx, s.acked.ID) }},

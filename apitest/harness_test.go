@@ -95,7 +95,19 @@ func (w *world) addNode() string {
 	return w.serve(sqlstoretest.Open(w.t, w.storeURL, sqlstoretest.Options(w.clock)))
 }
 
-// person creates a user with identities whose passwords are "pw-<login>".
+// pw is the password of identity login in every test: "pw-<login>",
+// lengthened with "-pw" until latchkey.CheckNewPassword takes it ("pw-bob"
+// is too short: "pw-bob-pw"). Every fixture that sets or types a person's
+// password calls it, so the convention lives here only.
+func pw(login string) string {
+	s := "pw-" + login
+	for len(s) < latchkey.MinPasswordLen {
+		s += "-pw"
+	}
+	return s
+}
+
+// person creates a user with identities whose passwords are pw(login).
 func (w *world) person(name string, global bool, logins ...string) *latchkey.Principal {
 	w.t.Helper()
 	ctx := context.Background()
@@ -104,7 +116,7 @@ func (w *world) person(name string, global bool, logins ...string) *latchkey.Pri
 		w.t.Fatal(err)
 	}
 	for _, l := range logins {
-		if _, err := w.admin.AddIdentity(ctx, p.ID, l, "pw-"+l); err != nil {
+		if _, err := w.admin.AddIdentity(ctx, p.ID, l, pw(l)); err != nil {
 			w.t.Fatal(err)
 		}
 	}
@@ -113,7 +125,7 @@ func (w *world) person(name string, global bool, logins ...string) *latchkey.Pri
 
 func (w *world) login(term int, identity string, force bool) (*latchkey.LoginResult, error) {
 	return w.tc[term].StartSession(context.Background(), w.terms[term].ID,
-		latchkey.LoginRequest{Identity: identity, Password: "pw-" + identity, Force: force, TimeSent: w.clock.Now()})
+		latchkey.LoginRequest{Identity: identity, Password: pw(identity), Force: force, TimeSent: w.clock.Now()})
 }
 
 func (w *world) mustLogin(term int, identity string, force bool) *latchkey.LoginResult {
@@ -138,7 +150,7 @@ func (w *world) mustLock(term int, id string) {
 
 func (w *world) unlock(term int, id, identity string, force bool) (*latchkey.Session, error) {
 	return w.tc[term].UnlockSession(context.Background(), id,
-		latchkey.UnlockRequest{Identity: identity, Password: "pw-" + identity, Force: force, TimeSent: w.clock.Now()})
+		latchkey.UnlockRequest{Identity: identity, Password: pw(identity), Force: force, TimeSent: w.clock.Now()})
 }
 
 func (w *world) session(id string) *latchkey.Session {

@@ -39,7 +39,7 @@ func TestCrashJournalUploadExactlyOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := admin.AddIdentity(ctx, pr.ID, name, "pw"); err != nil {
+			if _, err := admin.AddIdentity(ctx, pr.ID, name, pw(name)); err != nil {
 				t.Fatal(err)
 			}
 			people = append(people, pr)

@@ -106,7 +106,7 @@ func TestJournalUpload(t *testing.T) {
 		}
 		// The right password, sent from the agent's memory: ok, and the
 		// session goes on online with its limits.
-		r = upload(2, latchkey.JournalEntry{ID: "off-7", Identity: "bob", StartedAt: *at(-5 * time.Minute), Standalone: true, Password: "pw-bob"})[0]
+		r = upload(2, latchkey.JournalEntry{ID: "off-7", Identity: "bob", StartedAt: *at(-5 * time.Minute), Standalone: true, Password: pw("bob")})[0]
 		if r.Verdict != latchkey.VerdictOK {
 			t.Fatalf("bob with his password: %+v", r)
 		}

@@ -451,10 +451,10 @@ func TestLockLinearizableAcrossKill(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := admin.AddIdentity(ctx, pr.ID, login, "pw-"+login); err != nil {
+			if _, err := admin.AddIdentity(ctx, pr.ID, login, pw(login)); err != nil {
 				t.Fatal(err)
 			}
-			tok, err := p.client("").Login(ctx, login, "pw-"+login)
+			tok, err := p.client("").Login(ctx, login, pw(login))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,17 +21,17 @@ func (w *world) staff(name string, role latchkey.Role) (*latchkey.Principal, *cl
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if _, err := w.admin.AddIdentity(ctx, p.ID, name, "pw-"+name); err != nil {
+	if _, err := w.admin.AddIdentity(ctx, p.ID, name, pw(name)); err != nil {
 		w.t.Fatal(err)
 	}
 	return p, w.userClient(name)
 }
 
-// userClient logs identity on (password "pw-<identity>") and returns a
+// userClient logs identity on (password pw(identity)) and returns a
 // client with the new user token.
 func (w *world) userClient(identity string) *client.Client {
 	w.t.Helper()
-	tok, err := client.New(w.url).Login(context.Background(), identity, "pw-"+identity)
+	tok, err := client.New(w.url).Login(context.Background(), identity, pw(identity))
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestNodesAreStateless(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a2.AddIdentity(ctx, alice.ID, "alice", "pw-alice"); err != nil {
+	if _, err := a2.AddIdentity(ctx, alice.ID, "alice", pw("alice")); err != nil {
 		t.Fatal(err)
 	}
 	// Each terminal token, on each node.
@@ -61,7 +61,7 @@ func TestNodesAreStateless(t *testing.T) {
 	tB2 := n2.client(termB.Token)
 	now := func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 	creds := func(force bool) latchkey.LoginRequest {
-		return latchkey.LoginRequest{Identity: "alice", Password: "pw-alice", Force: force, TimeSent: now()}
+		return latchkey.LoginRequest{Identity: "alice", Password: pw("alice"), Force: force, TimeSent: now()}
 	}
 	// seen reads a session on node c and checks the state another node
 	// answered is what this one sees.
@@ -92,7 +92,7 @@ func TestNodesAreStateless(t *testing.T) {
 		t.Fatalf("lock answered locked_at %s, want %s", fmtTimePtr(locked.LockedAt), sent)
 	}
 	seen(a2, "node 2", *locked)
-	unlocked, err := tA2.UnlockSession(ctx, s1.ID, latchkey.UnlockRequest{Identity: "alice", Password: "pw-alice", TimeSent: now()})
+	unlocked, err := tA2.UnlockSession(ctx, s1.ID, latchkey.UnlockRequest{Identity: "alice", Password: pw("alice"), TimeSent: now()})
 	if err != nil {
 		t.Fatalf("unlock on node 2 of a session locked on node 1: %v", err)
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // staffMember creates a principal with role and one identity named login
-// (password "pw-<login>"), logs it on, and returns it with its client.
+// (password pw(login)), logs it on, and returns it with its client.
 func (w *world) staffMember(login string, role latchkey.Role) (*latchkey.Principal, *client.Client) {
 	w.t.Helper()
 	ctx := context.Background()
@@ -20,10 +20,10 @@ func (w *world) staffMember(login string, role latchkey.Role) (*latchkey.Princip
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if _, err := w.admin.AddIdentity(ctx, p.ID, login, "pw-"+login); err != nil {
+	if _, err := w.admin.AddIdentity(ctx, p.ID, login, pw(login)); err != nil {
 		w.t.Fatal(err)
 	}
-	return p, w.logOn(login, "pw-"+login)
+	return p, w.logOn(login, pw(login))
 }
 
 // logOn logs identity on with password and returns a client with its token.

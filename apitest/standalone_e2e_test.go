@@ -141,7 +141,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := admin.AddIdentity(ctx, p.ID, name, "pw-"+name); err != nil {
+			if _, err := admin.AddIdentity(ctx, p.ID, name, pw(name)); err != nil {
 				t.Fatal(err)
 			}
 			return p
@@ -163,7 +163,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 		// policy caches their verifiers.
 		visit := func(tc *client.Client, term, who string) {
 			t.Helper()
-			r, err := tc.StartSession(ctx, term, latchkey.LoginRequest{Identity: who, Password: "pw-" + who, TimeSent: time.Now()})
+			r, err := tc.StartSession(ctx, term, latchkey.LoginRequest{Identity: who, Password: pw(who), TimeSent: time.Now()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,27 +196,27 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			}
 			g := newGatewayAgent(t, server.URL, term.Token)
 			g.cut()
-			for _, c := range [][2]string{{"alice", "wrong"}, {"zed", "pw-zed"}} {
+			for _, c := range [][2]string{{"alice", "wrong"}, {"zed", pw("zed")}} {
 				if _, err := g.login(c[0], c[1]); latchkey.ErrorCode(err) != latchkey.EINVALIDCREDENTIALS {
 					t.Fatalf("offline logon %s/%s: %v, want invalid_credentials", c[0], c[1], err)
 				}
 			}
 			// Before the reservation: alice's immediate session ends at its start.
-			s := g.mustLogin("alice", "pw-alice")
+			s := g.mustLogin("alice", pw("alice"))
 			if !s.Standalone || s.EndsAt == nil || !s.EndsAt.Equal(due) {
 				t.Fatalf("alice's offline session: %+v, want standalone, ending at %s", s, due)
 			}
 			g.waitFor("alice logged off at the reservation", func(st *agent.Status) bool {
 				return st.Session == nil && st.LastEnded != nil && st.LastEnded.Identity == "alice"
 			})
-			if _, err := g.login("alice", "pw-alice"); latchkey.ErrorCode(err) != latchkey.ECONFLICT {
+			if _, err := g.login("alice", pw("alice")); latchkey.ErrorCode(err) != latchkey.ECONFLICT {
 				t.Fatalf("alice during bob's reservation, offline: %v, want conflict", err)
 			}
-			g.mustLogin("bob", "pw-bob")
+			g.mustLogin("bob", pw("bob"))
 			g.logout()
 			// SIGKILL while offline with a session in progress; the restarted
 			// agent still has it, and its end is journalled.
-			g.mustLogin("bob", "pw-bob")
+			g.mustLogin("bob", pw("bob"))
 			g.proc.kill()
 			g.start()
 			st := g.waitFor("the restarted agent standalone with bob's session", func(st *agent.Status) bool {
@@ -251,7 +251,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			// spent standalone are on record.
 			g.proxy.unavailable.Store(true)
 			g.waitMode(agent.ModeStandalone)
-			g.mustLogin("bob", "pw-bob")
+			g.mustLogin("bob", pw("bob"))
 			g.logout()
 			g.proxy.unavailable.Store(false)
 			g.waitFor("online with nothing left to upload", func(s *agent.Status) bool { return s.Mode == agent.ModeOnline && s.PendingUploads == 0 })
@@ -277,13 +277,13 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			term, tc := terminal(client.SiteCreate{Name: "disallowed", AllowStandalone: client.Ptr(false)})
 			visit(tc, term.ID, "alice")
 			g := newGatewayAgent(t, server.URL, term.Token)
-			online := g.mustLogin("alice", "pw-alice")
+			online := g.mustLogin("alice", pw("alice"))
 			g.cut()
 			if st := g.waitFor("status", func(*agent.Status) bool { return true }); st.Session == nil || st.Session.ID != online.ID {
 				t.Fatalf("the session in progress at the cut: %+v, want it to go on", st.Session)
 			}
 			g.logout()
-			if _, err := g.login("alice", "pw-alice"); latchkey.ErrorCode(err) != latchkey.EFORBIDDEN {
+			if _, err := g.login("alice", pw("alice")); latchkey.ErrorCode(err) != latchkey.EFORBIDDEN {
 				t.Fatalf("alice offline at a disallowed site: %v, want forbidden", err)
 			}
 			if _, err := g.login("admin", "wrong"); latchkey.ErrorCode(err) != latchkey.EINVALIDCREDENTIALS {
@@ -302,7 +302,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			term, tc := terminal(client.SiteCreate{Name: "locks"})
 			visit(tc, term.ID, "alice")
 			g := newGatewayAgent(t, server.URL, term.Token)
-			s := g.mustLogin("alice", "pw-alice")
+			s := g.mustLogin("alice", pw("alice"))
 			g.cut()
 			// A manual lock with no server: the person chooses.
 			_, err := g.gw.Lock(ctx, agent.LockRequest{Reason: agent.LockManual})
@@ -327,12 +327,12 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = server.client(second.Token).StartSession(ctx, second.ID, latchkey.LoginRequest{Identity: "alice", Password: "pw-alice", TimeSent: time.Now()})
+			_, err = server.client(second.Token).StartSession(ctx, second.ID, latchkey.LoginRequest{Identity: "alice", Password: pw("alice"), TimeSent: time.Now()})
 			if latchkey.ErrorCode(err) != latchkey.ECONCURRENTSESSION {
 				t.Fatalf("alice at another terminal while locked offline: %v, want concurrent_session", err)
 			}
 			// An unlock with no server fails and the terminal stays locked.
-			if _, err := g.gw.Unlock(ctx, agent.UnlockRequest{Password: "pw-alice"}); latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE {
+			if _, err := g.gw.Unlock(ctx, agent.UnlockRequest{Password: pw("alice")}); latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE {
 				t.Fatalf("an offline unlock: %v, want unavailable", err)
 			}
 			if st := g.waitFor("status", func(*agent.Status) bool { return true }); st.Session == nil || st.Session.LockedAt == nil {
@@ -352,7 +352,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 					t.Fatalf("the server never learned of the offline lock: %+v, %v", srv, err)
 				}
 			}
-			if st, err := g.gw.Unlock(ctx, agent.UnlockRequest{Password: "pw-alice"}); err != nil || st.Session.LockedAt != nil {
+			if st, err := g.gw.Unlock(ctx, agent.UnlockRequest{Password: pw("alice")}); err != nil || st.Session.LockedAt != nil {
 				t.Fatalf("an online unlock: %+v, %v", st, err)
 			}
 			if srv, _ := admin.GetSession(ctx, s.ID); srv == nil || srv.LockedAt != nil {
@@ -379,11 +379,11 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			g := newGatewayAgent(t, server.URL, term.Token)
 			g.cut()
 			// Offline, the signed snapshot still holds dave to his quota.
-			if _, err := g.login("dave", "pw-dave"); latchkey.ErrorCode(err) != latchkey.EQUOTAEXCEEDED {
+			if _, err := g.login("dave", pw("dave")); latchkey.ErrorCode(err) != latchkey.EQUOTAEXCEEDED {
 				t.Fatalf("dave offline with his quota used: %v, want quota_exceeded", err)
 			}
 			// Alice has most of hers: her session ends when it runs out.
-			s := g.mustLogin("alice", "pw-alice")
+			s := g.mustLogin("alice", pw("alice"))
 			if s.EndsAt == nil || s.Limit != latchkey.LimitQuota {
 				t.Fatalf("alice's offline session: %+v, want her quota as its limit", s)
 			}
@@ -408,7 +408,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 				StartedAt: end.Add(-70 * time.Second), EndedAt: &end, Standalone: true, Verified: true}}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := otc.StartSession(ctx, other.ID, latchkey.LoginRequest{Identity: "dave", Password: "pw-dave", TimeSent: time.Now()}); latchkey.ErrorCode(err) != latchkey.EQUOTAEXCEEDED {
+			if _, err := otc.StartSession(ctx, other.ID, latchkey.LoginRequest{Identity: "dave", Password: pw("dave"), TimeSent: time.Now()}); latchkey.ErrorCode(err) != latchkey.EQUOTAEXCEEDED {
 				t.Fatalf("dave online: %v, want quota_exceeded", err)
 			}
 			g := newGatewayAgent(t, server.URL, term.Token)
@@ -427,7 +427,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 
 			// Over quota: warned, then logged off.
 			g.cut()
-			g.mustLogin("dave", "pw-dave") // auth any: the server checks it on reconnect
+			g.mustLogin("dave", pw("dave")) // auth any: the server checks it on reconnect
 			g.proxy.down.Store(false)
 			st = g.waitFor("dave's warning", func(st *agent.Status) bool { return st.Warning != nil || st.Session == nil })
 			if st.Warning == nil || st.Warning.Reason != latchkey.EQUOTAEXCEEDED {

@@ -334,10 +334,10 @@ func TestLeaseExpiryAnnouncedAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.AddIdentity(ctx, d.ID, "dora", "pw-dora"); err != nil {
+	if _, err := admin.AddIdentity(ctx, d.ID, "dora", pw("dora")); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := p.client("").Login(ctx, "dora", "pw-dora")
+	tok, err := p.client("").Login(ctx, "dora", pw("dora"))
 	if err != nil {
 		t.Fatal(err)
 	}

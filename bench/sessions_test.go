@@ -28,7 +28,7 @@ import (
 	"latchkey/sqlstore/sqlstoretest"
 )
 
-const adminPassword = "pw"
+const adminPassword = "bench-admin-password"
 
 // serve starts a latchkey server on a fresh SQLite store (cheap argon2id
 // profile) behind wrap, if not nil, and returns its URL.

@@ -7,11 +7,13 @@ import (
 	"io"
 	"mime"
 	nethttp "net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"latchkey"
+	"latchkey/strictjson"
 )
 
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
@@ -85,9 +87,20 @@ func decodeBytes[T any](contentType string, body []byte) (T, error) {
 }
 
 // strictUnmarshal decodes exactly one JSON value from data into v,
-// refusing unknown fields. Errors name the field, under prefix (a path
+// refusing unknown fields, keys that appear twice in an object and keys
+// in another case than their field's (encoding/json alone would take
+// both), at every depth. Errors name the field, under prefix (a path
 // such as "events[3]"; "" for the body itself).
 func strictUnmarshal(data []byte, v any, prefix string) error {
+	if p := strictjson.Check(data, reflect.TypeOf(v)); p != nil {
+		if prefix != "" {
+			p.Field = prefix + "." + p.Field
+			if p.Want != "" {
+				p.Want = prefix + "." + p.Want
+			}
+		}
+		return latchkey.BadField(p.Field, "%s", p.Message()).With("reason", p.Reason)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -67,3 +67,6 @@ func Decode(kind, contentType string, body []byte) error {
 	}
 	return err
 }
+
+// BlankedRequest is the form of a body an idempotency record is keyed on.
+var BlankedRequest = blankedRequest

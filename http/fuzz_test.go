@@ -1,7 +1,10 @@
 package http_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"latchkey"
@@ -9,7 +12,9 @@ import (
 )
 
 // FuzzDecode feeds arbitrary bytes to the decoder of every request type:
-// it must never panic, and every error must be bad_request naming a field.
+// it must never panic, every error must be bad_request naming a field, and
+// a body it takes has no key twice in one object and no key in another
+// case than its field's, at any depth (encoding/json alone takes both).
 func FuzzDecode(f *testing.F) {
 	seeds := []string{
 		`{"identity":"alice","password":"pw"}`,
@@ -37,12 +42,20 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s, "application/json")
 	}
+	for _, c := range strictCases {
+		f.Add(c.body, "application/json")
+	}
 	f.Add(`{"name":"b"}`, "text/plain")
 	f.Add(`{"name":"b"}`, "application/json; charset=utf-8")
 	f.Fuzz(func(t *testing.T, body, contentType string) {
 		for _, kind := range lkhttp.DecodeKinds {
 			err := lkhttp.Decode(kind, contentType, []byte(body))
 			if err == nil {
+				// Every field name of every request type is lower-case
+				// ASCII; only config's items are a map whose keys are data.
+				if problem := keyProblem([]byte(body), kind != "config"); problem != "" {
+					t.Fatalf("%s took %q: %s", kind, body, problem)
+				}
 				continue
 			}
 			var e *latchkey.Error
@@ -56,5 +69,97 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("%s: %v has no details.field", kind, err)
 			}
 		}
+	})
+}
+
+// keyProblem walks a JSON body (independently of the decoder) and names
+// the first key that appears twice in one object or, with lowerOnly, that
+// is not lower-case ASCII letters, digits and underscores.
+func keyProblem(body []byte, lowerOnly bool) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var stack []map[string]bool // keys seen per open object; nil for arrays
+	expectKey := func() bool { return len(stack) > 0 && stack[len(stack)-1] != nil }
+	for i := 0; i < len(body)+1; i++ {
+		if expectKey() && !dec.More() {
+			// the object ends: its '}' comes next
+		} else if expectKey() {
+			tok, err := dec.Token()
+			if err != nil {
+				return ""
+			}
+			key, _ := tok.(string)
+			if stack[len(stack)-1][key] {
+				return "duplicate key " + key
+			}
+			stack[len(stack)-1][key] = true
+			if lowerOnly {
+				for _, r := range key {
+					if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+						return "key in another case or alphabet: " + key
+					}
+				}
+			}
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, map[string]bool{})
+		case json.Delim('['):
+			stack = append(stack, nil)
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
+	return ""
+}
+
+// FuzzBlankedRequest: the form an idempotency record is keyed on is taken
+// for every well-formed body and only for those (a malformed one is
+// refused before anything is kept), is itself valid JSON, and holds no
+// value under a key that names a password, at any depth and in any case.
+func FuzzBlankedRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"identity":"alice","password":"Tango-s3cret-91","time_sent":"2024-05-01T10:00:00Z"}`,
+		`{"entries":[{"id":"x","password":"p"},{"PassWord":{"nested":["p"]}}]}`,
+		`{"old_password":"a","new_password":"b"}`, `[1,2.50,-0,1e3,true,null,"\u00e9"]`, ``, ` `, `{`, `{} {}`, `"password"`,
+	} {
+		f.Add(s)
+	}
+	for _, c := range strictCases {
+		f.Add(c.body)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		out, ok := lkhttp.BlankedRequest([]byte(body))
+		empty := len(bytes.TrimSpace([]byte(body))) == 0
+		if ok != (empty || json.Valid([]byte(body))) {
+			t.Fatalf("%q: taken %v, valid JSON %v", body, ok, json.Valid([]byte(body)))
+		}
+		if !ok || empty {
+			return
+		}
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("%q gives invalid JSON %q: %v", body, out, err)
+		}
+		var check func(v any)
+		check = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, val := range x {
+					if strings.Contains(strings.ToLower(k), "password") && val != "<blank>" {
+						t.Fatalf("%q: %s kept as %v in %q", body, k, val, out)
+					}
+					check(val)
+				}
+			case []any:
+				for _, e := range x {
+					check(e)
+				}
+			}
+		}
+		check(v)
 	})
 }

@@ -89,6 +89,8 @@ func (s *sweepStub) ApplyTimeouts(context.Context) (int, error) {
 	return 1, nil
 }
 
+func (s *sweepStub) SweepCheckouts(context.Context) (int, error) { return 0, nil }
+
 func TestRunSweeper(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -112,5 +114,9 @@ func TestRunSweeper(t *testing.T) {
 	logs := e.logs.String()
 	if !strings.Contains(logs, "store down") || !strings.Contains(logs, "sweeper panic") {
 		t.Fatalf("sweeper failures not logged:\n%s", logs)
+	}
+	// Each sweep also deletes expired idempotency records.
+	if n := len(e.st.recorded("SweepIdempotency")); n < 2 {
+		t.Fatalf("SweepIdempotency ran %d times in %d sweeps", n, st.n.Load())
 	}
 }

@@ -3,10 +3,11 @@ package http
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/json"
+	"io"
 	"log/slog"
 	nethttp "net/http"
+	"strings"
 	"time"
 
 	"latchkey"
@@ -26,6 +27,9 @@ const (
 // finished request (same caller, method, path, key and body) gets the first
 // response back without serve running; a key reused with another body, or
 // whose first request is still running, is refused by the store (conflict).
+// What the store is given of the body is blankedRequest's form: every
+// password value replaced, so a key reused with only another password is
+// taken as the same request (it gets the first answer).
 func (s *Server) idempotent(w nethttp.ResponseWriter, r *nethttp.Request, c latchkey.Caller,
 	serve func(nethttp.ResponseWriter, *nethttp.Request)) {
 	key, err := idempotencyKey(r)
@@ -38,13 +42,22 @@ func (s *Server) idempotent(w nethttp.ResponseWriter, r *nethttp.Request, c latc
 		s.writeError(w, r, err)
 		return
 	}
-	sum := sha256.Sum256(body)
-	reqHash := hex.EncodeToString(sum[:])
+	request, ok := blankedRequest(body)
+	if !ok {
+		// Not one well-formed JSON value: the decoder would refuse it, so
+		// refuse it here, before anything of it is hashed or kept.
+		if _, err := decodeBytes[any](r.Header.Get("Content-Type"), body); err != nil {
+			s.writeError(w, r, err)
+		} else {
+			s.writeError(w, r, latchkey.BadField("body", "malformed JSON"))
+		}
+		return
+	}
 	// Every route that takes a key needs a token (the one public mutating
 	// route, login, ignores keys), so the caller names the scope.
 	scope := c.Actor() + " " + r.Method + " " + r.URL.EscapedPath()
 
-	stored, err := s.store.BeginIdempotent(r.Context(), scope, key, reqHash)
+	stored, err := s.store.BeginIdempotent(r.Context(), scope, key, request)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -148,4 +161,106 @@ func (b *bufferedWriter) statusCode() int {
 		return nethttp.StatusOK
 	}
 	return b.status
+}
+
+// maxJSONDepth is encoding/json's own nesting limit: blankedRequest gives
+// up on deeper bodies, which the decoder refuses anyway.
+const maxJSONDepth = 10000
+
+// blankedRequest is the form of a request body an idempotency record is
+// keyed on: the JSON value re-encoded canonically (numbers as sent, no
+// white space), with the value of every key whose name contains
+// "password", in any case and at any depth, replaced by "<blank>". So no
+// record holds anything computed from a password, even under the server's
+// secret. It is false when body is not exactly one well-formed JSON value;
+// an empty body is nil, true.
+func blankedRequest(body []byte) ([]byte, bool) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, true
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var out bytes.Buffer
+	if err := writeBlanked(dec, &out, 0); err != nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
+	}
+	return out.Bytes(), true
+}
+
+type tooDeep struct{}
+
+func (tooDeep) Error() string { return "JSON nested too deeply" }
+
+func writeBlanked(dec *json.Decoder, out *bytes.Buffer, depth int) error {
+	if depth > maxJSONDepth {
+		return tooDeep{}
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '[' {
+			out.WriteByte('[')
+			for i := 0; dec.More(); i++ {
+				if i > 0 {
+					out.WriteByte(',')
+				}
+				if err := writeBlanked(dec, out, depth+1); err != nil {
+					return err
+				}
+			}
+			out.WriteByte(']')
+		} else {
+			out.WriteByte('{')
+			for i := 0; dec.More(); i++ {
+				if i > 0 {
+					out.WriteByte(',')
+				}
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key, _ := kt.(string)
+				writeJSONString(out, key)
+				out.WriteByte(':')
+				if !strings.Contains(strings.ToLower(key), "password") {
+					if err := writeBlanked(dec, out, depth+1); err != nil {
+						return err
+					}
+					continue
+				}
+				var skip json.RawMessage
+				if err := dec.Decode(&skip); err != nil {
+					return err
+				}
+				out.WriteString(`"<blank>"`)
+			}
+			out.WriteByte('}')
+		}
+		_, err := dec.Token() // the closing delimiter
+		return err
+	case string:
+		writeJSONString(out, v)
+	case json.Number:
+		out.WriteString(v.String())
+	case bool:
+		if v {
+			out.WriteString("true")
+		} else {
+			out.WriteString("false")
+		}
+	case nil:
+		out.WriteString("null")
+	}
+	return nil
+}
+
+func writeJSONString(out *bytes.Buffer, s string) {
+	b, _ := json.Marshal(s) // a string always encodes
+	out.Write(b)
 }

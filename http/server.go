@@ -76,8 +76,8 @@ func (s *Server) Handler() nethttp.Handler { return nethttp.HandlerFunc(s.serveH
 // Clients reconnect elsewhere and resume with Last-Event-ID.
 func (s *Server) EndStreams() { s.endStreams() }
 
-// RunSweeper applies idle timeouts (inactivity locks, forced timeouts) and
-// check-out expiry every interval, and lock lease expiry the moment it is due, until ctx is done.
+// RunSweeper applies idle timeouts (inactivity locks, forced timeouts),
+// check-out expiry and idempotency record expiry every interval, and lock lease expiry the moment it is due, until ctx is done.
 // Errors are logged, never fatal.
 func (s *Server) RunSweeper(ctx context.Context, every time.Duration) {
 	if every <= 0 {
@@ -158,6 +158,13 @@ func (s *Server) sweep(ctx context.Context) {
 		s.logger.Error("check in expired check-outs", "err", err)
 	case n > 0:
 		s.logger.Debug("checked in expired check-outs", "checkouts", n)
+	}
+	n, err = s.store.SweepIdempotency(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.logger.Error("delete expired idempotency records", "err", err)
+	case n > 0:
+		s.logger.Debug("deleted expired idempotency records", "records", n)
 	}
 }
 

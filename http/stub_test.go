@@ -262,10 +262,11 @@ func (s *stub) ApplyTimeouts(context.Context) (int, error) {
 
 // The idempotency methods keep the sqlstore's semantics in memory.
 
-func (s *stub) BeginIdempotent(_ context.Context, scope, key, reqHash string) (*latchkey.StoredResponse, error) {
-	if err := s.record("BeginIdempotent", latchkey.Caller{}, scope, key, reqHash); err != nil {
+func (s *stub) BeginIdempotent(_ context.Context, scope, key string, request []byte) (*latchkey.StoredResponse, error) {
+	if err := s.record("BeginIdempotent", latchkey.Caller{}, scope, key, string(request)); err != nil {
 		return nil, err
 	}
+	reqHash := string(request)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.idem[scope+"\x00"+key]
@@ -292,6 +293,10 @@ func (s *stub) FinishIdempotent(_ context.Context, scope, key string, r latchkey
 		e.resp = &latchkey.StoredResponse{Status: r.Status, Body: body}
 	}
 	return nil
+}
+
+func (s *stub) SweepIdempotency(context.Context) (int, error) {
+	return 0, s.record("SweepIdempotency", latchkey.Caller{})
 }
 
 func (s *stub) AbandonIdempotent(_ context.Context, scope, key string) error {

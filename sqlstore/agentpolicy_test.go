@@ -32,7 +32,7 @@ func TestAgentPolicyCap(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.AddIdentity(ctx, admin, p.ID, name, "pw-"+name); err != nil {
+			if _, err := s.AddIdentity(ctx, admin, p.ID, name, pw(name)); err != nil {
 				t.Fatal(err)
 			}
 			return p
@@ -42,7 +42,7 @@ func TestAgentPolicyCap(t *testing.T) {
 		// Four users log on one after the other: the latest are the most recent.
 		for _, n := range []string{"u1", "u2", "u3", "u4"} {
 			mk(n, latchkey.RoleUser)
-			r, err := s.StartSession(ctx, tc, term.ID, latchkey.LoginRequest{Identity: n, Password: "pw-" + n, TimeSent: clock.Now()})
+			r, err := s.StartSession(ctx, tc, term.ID, latchkey.LoginRequest{Identity: n, Password: pw(n), TimeSent: clock.Now()})
 			if err != nil {
 				t.Fatal(err)
 			}

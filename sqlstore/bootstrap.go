@@ -27,7 +27,7 @@ func (s *Store) Bootstrap(ctx context.Context, adminPassword string) (created bo
 		}
 		adminPassword = base64.RawURLEncoding.EncodeToString(b[:])
 	}
-	if err := checkPassword("LATCHKEY_ADMIN_PASSWORD", adminPassword); err != nil {
+	if err := latchkey.CheckNewPassword("LATCHKEY_ADMIN_PASSWORD", adminPassword); err != nil {
 		return false, "", err
 	}
 	hash, err := s.hashPassword(adminPassword)

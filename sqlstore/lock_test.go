@@ -36,10 +36,10 @@ func (e *lockEnv) person(t *testing.T, name string, role latchkey.Role) latchkey
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.s.AddIdentity(ctx, admin, p.ID, name, "pw-"+name); err != nil {
+	if _, err := e.s.AddIdentity(ctx, admin, p.ID, name, pw(name)); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := e.s.Login(ctx, name, "pw-"+name)
+	tok, err := e.s.Login(ctx, name, pw(name))
 	if err != nil {
 		t.Fatal(err)
 	}

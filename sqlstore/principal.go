@@ -26,6 +26,10 @@ func (t *tx) lockPrincipal(id string) (latchkey.Principal, error) {
 	return p, notFound(err, "principal %s not found", id)
 }
 
+// checkPassword bounds a password being verified (a logon, an unlock, an
+// old password). A password being set goes through
+// latchkey.CheckNewPassword instead: only setting is held to its rules, so
+// an old short password still logs on.
 func checkPassword(field, pw string) error {
 	if pw == "" || len(pw) > latchkey.MaxPasswordLen {
 		return latchkey.BadField(field, "%s must be 1 to %d bytes", field, latchkey.MaxPasswordLen)
@@ -136,7 +140,7 @@ func (s *Store) AddIdentity(ctx context.Context, c latchkey.Caller, principalID,
 	if err := latchkey.ValidName("login", login); err != nil {
 		return nil, err
 	}
-	if err := checkPassword("password", password); err != nil {
+	if err := latchkey.CheckNewPassword("password", password); err != nil {
 		return nil, err
 	}
 	hash, err := s.hashPassword(password)
@@ -179,7 +183,7 @@ func (s *Store) AddIdentity(ctx context.Context, c latchkey.Caller, principalID,
 // tokens are revoked in the same transaction (the caller's own token
 // stays when it changes its own password).
 func (s *Store) ChangePassword(ctx context.Context, c latchkey.Caller, login, oldPassword, newPassword string) error {
-	if err := checkPassword("new_password", newPassword); err != nil {
+	if err := latchkey.CheckNewPassword("new_password", newPassword); err != nil {
 		return err
 	}
 	if c.PrincipalID == "" {

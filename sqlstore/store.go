@@ -57,6 +57,10 @@ type Options struct {
 	// once, each a group commit of the writes waiting (default 4). SQLite
 	// always has one: it has one writer.
 	Committers int
+	// IdempotencyTTL is how long an Idempotency-Key record is kept: an
+	// older key is taken as new, and the sweeper deletes it (default
+	// latchkey.DefaultIdempotencyTTL).
+	IdempotencyTTL time.Duration
 }
 
 // Store implements latchkey.Store on SQLite or PostgreSQL.
@@ -84,6 +88,10 @@ type Store struct {
 	// key signs quota snapshots (loaded once; see signingKey).
 	keyMu sync.Mutex
 	key   ed25519.PrivateKey
+	// idemKey keys request fingerprints (loaded once; see
+	// idempotencySecret).
+	idemMu  sync.Mutex
+	idemKey []byte
 }
 
 var _ latchkey.Store = (*Store)(nil)
@@ -120,6 +128,9 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	}
 	if opts.Committers <= 0 {
 		opts.Committers = 4
+	}
+	if opts.IdempotencyTTL <= 0 {
+		opts.IdempotencyTTL = latchkey.DefaultIdempotencyTTL
 	}
 	if opts.Checkouts.InstructionLock <= 0 {
 		opts.Checkouts.InstructionLock = latchkey.DefaultInstructionLock

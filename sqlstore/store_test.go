@@ -54,7 +54,7 @@ func mustEnv(t *testing.T, b sqlstoretest.Backend, site latchkey.Site, terminals
 		t.Fatal(err)
 	}
 	for _, login := range []string{"alice", "alice2"} {
-		if _, err := e.s.AddIdentity(ctx, admin, e.alice.ID, login, "pw-"+login); err != nil {
+		if _, err := e.s.AddIdentity(ctx, admin, e.alice.ID, login, pw(login)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,7 +109,7 @@ func TestMigrateTwiceAndBootstrap(t *testing.T) {
 func TestTokensAreStoredHashed(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
 		e := mustEnv(t, b, latchkey.DefaultSite("s"), 1)
-		tok, err := e.s.Login(context.Background(), "alice", "pw-alice")
+		tok, err := e.s.Login(context.Background(), "alice", pw("alice"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestAuditChainDetectsEdits(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
 		e := mustEnv(t, b, latchkey.DefaultSite("s"), 2)
 		ctx := context.Background()
-		if _, err := e.login(0, "alice", "pw-alice", false); err != nil {
+		if _, err := e.login(0, "alice", pw("alice"), false); err != nil {
 			t.Fatal(err)
 		}
 		v, err := e.s.VerifyAudit(ctx, admin)
@@ -198,14 +198,14 @@ func TestIdleTimeouts(t *testing.T) {
 		site.InactivityLockMinutes, site.ForcedTimeoutMinutes = 5, 74
 		e := mustEnv(t, b, site, 2)
 		ctx := context.Background()
-		r, err := e.login(0, "alice", "pw-alice", false)
+		r, err := e.login(0, "alice", pw("alice"), false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Idle past the inactivity lock: locked by the server, so a login
 		// elsewhere is no longer a concurrent session.
 		e.clock.Advance(5 * time.Minute)
-		if _, err := e.login(1, "alice", "pw-alice", false); err != nil {
+		if _, err := e.login(1, "alice", pw("alice"), false); err != nil {
 			t.Fatalf("login elsewhere after inactivity lock: %v", err)
 		}
 		s0, err := e.s.GetSession(ctx, e.term(0), r.Session.ID)
@@ -237,7 +237,7 @@ func TestLockoutAndEvent26(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
 		e := mustEnv(t, b, latchkey.DefaultSite("s"), 1)
 		ctx := context.Background()
-		r, err := e.login(0, "alice", "pw-alice", false)
+		r, err := e.login(0, "alice", pw("alice"), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +256,7 @@ func TestLockoutAndEvent26(t *testing.T) {
 		if _, ok := latchkey.ErrorDetails(err)["until"]; !ok {
 			t.Fatal("account_locked without details.until")
 		}
-		wantCode(t, unlock("pw-alice"), latchkey.EACCOUNTLOCKED)
+		wantCode(t, unlock(pw("alice")), latchkey.EACCOUNTLOCKED)
 		evs, _, err := e.s.ListTerminalEvents(ctx, admin, e.terms[0].ID, latchkey.Page{})
 		if err != nil || len(evs) != 6 {
 			t.Fatalf("events: %d %v", len(evs), err)
@@ -268,7 +268,7 @@ func TestLockoutAndEvent26(t *testing.T) {
 			}
 		}
 		e.clock.Advance(15 * time.Minute)
-		if err := unlock("pw-alice"); err != nil {
+		if err := unlock(pw("alice")); err != nil {
 			t.Fatalf("unlock after lockout lapsed: %v", err)
 		}
 	})
@@ -301,19 +301,19 @@ func TestIdempotencyKeys(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
 		e := mustEnv(t, b, latchkey.DefaultSite("s"), 0)
 		ctx := context.Background()
-		if r, err := e.s.BeginIdempotent(ctx, "sc", "k", "h1"); err != nil || r != nil {
+		if r, err := e.s.BeginIdempotent(ctx, "sc", "k", []byte("h1")); err != nil || r != nil {
 			t.Fatalf("claim: %v %v", r, err)
 		}
-		_, err := e.s.BeginIdempotent(ctx, "sc", "k", "h1")
+		_, err := e.s.BeginIdempotent(ctx, "sc", "k", []byte("h1"))
 		wantCode(t, err, latchkey.ECONFLICT) // in progress
 		if err := e.s.FinishIdempotent(ctx, "sc", "k", latchkey.StoredResponse{Status: 201, Body: []byte(`{"id":"x"}`)}); err != nil {
 			t.Fatal(err)
 		}
-		r, err := e.s.BeginIdempotent(ctx, "sc", "k", "h1")
+		r, err := e.s.BeginIdempotent(ctx, "sc", "k", []byte("h1"))
 		if err != nil || r == nil || r.Status != 201 || string(r.Body) != `{"id":"x"}` {
 			t.Fatalf("replay: %+v %v", r, err)
 		}
-		_, err = e.s.BeginIdempotent(ctx, "sc", "k", "h2")
+		_, err = e.s.BeginIdempotent(ctx, "sc", "k", []byte("h2"))
 		wantCode(t, err, latchkey.ECONFLICT) // reused with another body
 	})
 }

@@ -29,7 +29,7 @@ func identityAdd(e *env, args []string) int {
 	if st := c.required("principal", "login"); st != 0 {
 		return st
 	}
-	password, st, ok := pw.get("LATCHKEY_PASSWORD", "Password for "+*login+": ", true)
+	password, st, ok := pw.getNew("password", "LATCHKEY_PASSWORD", "Password for "+*login+": ")
 	if !ok {
 		return st
 	}
@@ -68,7 +68,7 @@ func identityPasswd(e *env, args []string) int {
 			return c.fail(err)
 		}
 	}
-	password, st, ok := pw.get("LATCHKEY_PASSWORD", "New password for "+*login+": ", true)
+	password, st, ok := pw.getNew("new_password", "LATCHKEY_PASSWORD", "New password for "+*login+": ")
 	if !ok {
 		return st
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"latchkey"
 )
 
 // passwordInput is how a command gets a password: --password-stdin, an
@@ -65,6 +67,20 @@ func (p *passwordInput) get(envName, prompt string, confirm bool) (password stri
 		return "", p.c.usageError("%v", err), false
 	}
 	if err != nil {
+		return "", p.c.fail(err), false
+	}
+	return password, 0, true
+}
+
+// getNew is get for a password being set (field names it, as the API
+// would): one that latchkey.CheckNewPassword refuses (too short, too
+// common) fails here, before anything is sent.
+func (p *passwordInput) getNew(field, envName, prompt string) (password string, status int, ok bool) {
+	password, status, ok = p.get(envName, prompt, true)
+	if !ok {
+		return "", status, false
+	}
+	if err := latchkey.CheckNewPassword(field, password); err != nil {
 		return "", p.c.fail(err), false
 	}
 	return password, 0, true

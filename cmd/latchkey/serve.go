@@ -25,7 +25,7 @@ import (
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--staff-backoff-max D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--pprof-listen ADDR] [--seal-every D] [--seal-dir DIR]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--staff-backoff-max D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--idempotency-ttl D] [--pprof-listen ADDR] [--seal-every D] [--seal-dir DIR]",
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -72,6 +72,7 @@ func runServe(e *env, args []string) int {
 	offlineDays := c.fs.Int("offline-days", sqlstore.DefaultOfflineDays, "an offline logon verifier stays in agents' policies this many days after the person's last online logon")
 	offlineCap := c.fs.Int("offline-cap", sqlstore.DefaultOfflineCap, "at most this many offline logon verifiers in one terminal's policy")
 	committers := c.fs.Int("pg-committers", 4, "PostgreSQL: write transactions (group commits) a node runs at once")
+	idemTTL := c.fs.Duration("idempotency-ttl", latchkey.DefaultIdempotencyTTL, "how long the answer to an Idempotency-Key is kept for replay; an older key is new and the sweeper deletes it (1m to 720h)")
 	pprofAddr := c.fs.String("pprof-listen", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
 	sealEvery := c.fs.Duration("seal-every", latchkey.DefaultSealEvery, "seal the audit chain's head this often (one seal per period for the whole cluster; 0 = off)")
 	sealDir := c.fs.String("seal-dir", "", "write each seal this node makes here, one file per seal (default DATA-DIR/seals; copy them off the machine)")
@@ -99,6 +100,8 @@ func runServe(e *env, args []string) int {
 		return c.usageError("--staff-backoff-max must not be negative")
 	case *sealEvery < 0:
 		return c.usageError("--seal-every must not be negative (0 turns sealing off)")
+	case *idemTTL < time.Minute || *idemTTL > 720*time.Hour:
+		return c.usageError("--idempotency-ttl must be 1m to 720h")
 	case *a2time > math.MaxUint32 || *a2mem > math.MaxUint32 || *a2threads > math.MaxUint8:
 		return c.usageError("argon2 parameters out of range")
 	}
@@ -106,6 +109,16 @@ func runServe(e *env, args []string) int {
 	params.Time, params.MemoryKiB, params.Threads = uint32(*a2time), uint32(*a2mem), uint8(*a2threads)
 	if err := params.Validate(); err != nil {
 		return c.usageError("%v", err)
+	}
+
+	// The bootstrap admin's password is held to the rules of every new
+	// password: refuse a weak one before anything starts (even when the
+	// store already has its admin and the variable would go unused).
+	if v := os.Getenv("LATCHKEY_ADMIN_PASSWORD"); v != "" {
+		if err := latchkey.CheckNewPassword("LATCHKEY_ADMIN_PASSWORD", v); err != nil {
+			fmt.Fprintf(e.stderr, "latchkey: refusing to start: %s\n", latchkey.ErrorMessage(err))
+			return 1
+		}
 	}
 
 	tuneRuntime()
@@ -135,6 +148,7 @@ func runServe(e *env, args []string) int {
 		ReservationGrace: *grace,
 		OfflineDays:      *offlineDays,
 		OfflineCap:       *offlineCap,
+		IdempotencyTTL:   *idemTTL,
 		Checkouts:        latchkey.CheckoutTimeouts{InstructionLock: *instrLock, Redelivery: *redelivery},
 		CheckoutWarning: func() time.Duration {
 			if *warning == 0 {
