@@ -46,8 +46,8 @@ func TestTokenFileFlag(t *testing.T) {
 		{name: "an empty token file is refused", args: []string{"site", "list", "--token-file", empty}, code: 1, stderr: []string{"is empty"}},
 		{name: "a missing token file is refused", args: []string{"site", "list", "--token-file", filepath.Join(dir, "nope")}, code: 1, stderr: []string{"token file"}},
 		{name: "--terminal-token-file", args: []string{"events", "post", "--terminal", "trm_1", "--event", "24", "--terminal-token-file", term, "--token", "tok"},
-			env:   map[string]string{"LATCHKEY_TERMINAL_TOKEN": "other"},
-			calls: []call{{method: "POST", path: "/v1/terminals/trm_1/events", auth: termAuth, body: `{"events":[{"event":24,"occurred_at":"<time>"}]}`, status: 202, resp: `{"accepted":1}`}},
+			env:    map[string]string{"LATCHKEY_TERMINAL_TOKEN": "other"},
+			calls:  []call{{method: "POST", path: "/v1/terminals/trm_1/events", auth: termAuth, body: `{"events":[{"event":24,"occurred_at":"<time>"}]}`, status: 202, resp: `{"accepted":1}`}},
 			stdout: []string{"accepted 1"}},
 	})
 }
