@@ -25,7 +25,7 @@ import (
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--pprof-listen ADDR]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--pprof-listen ADDR] [--tls-cert FILE --tls-key FILE]",
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -72,8 +72,13 @@ func runServe(e *env, args []string) int {
 	offlineCap := c.fs.Int("offline-cap", sqlstore.DefaultOfflineCap, "at most this many offline logon verifiers in one terminal's policy")
 	committers := c.fs.Int("pg-committers", 4, "PostgreSQL: write transactions (group commits) a node runs at once")
 	pprofAddr := c.fs.String("pprof-listen", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
+	// Transport security (tls.go).
+	tlsf := addTLSFlags(c.fs)
 	if _, st, ok := c.parse(args); !ok {
 		return st
+	}
+	if msg := tlsf.check(); msg != "" {
+		return c.usageError("%s", msg)
 	}
 	switch {
 	case *sweep <= 0:
@@ -173,6 +178,13 @@ func runServe(e *env, args []string) int {
 		defer stopPprof()
 	}
 	srv := lkhttp.NewServer(store, lkhttp.Options{Logger: logger})
+	var certs *certStore
+	if tlsf.enabled() {
+		if certs, err = loadCertStore(tlsf.cert, tlsf.key); err != nil {
+			fmt.Fprintf(stderr, "latchkey: tls: %v\n", err)
+			return 1
+		}
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: listen: %v\n", err)
@@ -195,9 +207,18 @@ func runServe(e *env, args []string) int {
 	}()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	fmt.Fprintf(stderr, "listening on http://%s\n", ln.Addr())
-	logger.Info("serving", "addr", ln.Addr().String(), "store", redactURL(*storeURL))
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+		hs.TLSConfig = certs.config()
+		certs.reloadOnHangup(ctx, logger)
+		go func() { serveErr <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		warnPlainHTTP(logger, ln.Addr())
+		go func() { serveErr <- hs.Serve(ln) }()
+	}
+	fmt.Fprintf(stderr, "listening on %s://%s\n", scheme, ln.Addr())
+	logger.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "store", redactURL(*storeURL))
 
 	status := 0
 	select {
