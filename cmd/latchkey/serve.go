@@ -21,6 +21,7 @@ import (
 	"latchkey"
 	lkhttp "latchkey/http"
 	"latchkey/passhash"
+	"latchkey/private"
 	"latchkey/sqlstore"
 )
 
@@ -36,8 +37,8 @@ const shutdownTimeout = 10 * time.Second
 func runServe(e *env, args []string) int {
 	c := e.newCmd("serve", synopsisOf(serveSynopsis, "serve"), false)
 	listen := c.fs.String("listen", "127.0.0.1:7420", "address to listen on (port 0 picks a free port)")
-	dataDir := c.fs.String("data-dir", "./latchkey-data", "directory for the server's files (created 0700)")
-	storeURL := c.fs.String("store", "", "sqlite://PATH or postgres://... (default sqlite://DATA-DIR/latchkey.db)")
+	dataDir := c.fs.String("data-dir", "./latchkey-data", "directory for the server's files (made 0700 at every start)")
+	storeURL := c.fs.String("store", "", "sqlite://PATH or postgres://... (default $LATCHKEY_STORE, else sqlite://DATA-DIR/latchkey.db; the environment keeps a password out of ps)")
 	sweep := c.fs.Duration("sweep-interval", 5*time.Second, "how often to apply session timeouts")
 	a2time := c.fs.Uint("argon2-time", uint(passhash.Production.Time), "argon2id passes over memory")
 	a2mem := c.fs.Uint("argon2-memory", uint(passhash.Production.MemoryKiB), "argon2id memory in KiB")
@@ -115,9 +116,13 @@ func runServe(e *env, args []string) int {
 	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+	// The data dir 0700 whatever it was (the store makes its files 0600).
+	if err := private.Dir(*dataDir); err != nil {
 		fmt.Fprintf(stderr, "latchkey: data dir: %v\n", err)
 		return 1
+	}
+	if *storeURL == "" {
+		*storeURL = os.Getenv("LATCHKEY_STORE")
 	}
 	if *storeURL == "" {
 		*storeURL = "sqlite://" + filepath.Join(*dataDir, "latchkey.db")
@@ -142,7 +147,7 @@ func runServe(e *env, args []string) int {
 		Logger: logger,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: open store: %v\n", err)
+		fmt.Fprintf(stderr, "latchkey: open store: %v\n", sqlstore.RedactError(err, *storeURL))
 		return 1
 	}
 	closed := false
@@ -218,7 +223,7 @@ func runServe(e *env, args []string) int {
 		go func() { serveErr <- hs.Serve(ln) }()
 	}
 	fmt.Fprintf(stderr, "listening on %s://%s\n", scheme, ln.Addr())
-	logger.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "store", redactURL(*storeURL))
+	logger.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "store", sqlstore.Redact(*storeURL))
 
 	status := 0
 	select {
@@ -292,20 +297,6 @@ func newLogger(w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("LOG_FORMAT %q: want text or json", os.Getenv("LOG_FORMAT"))
-}
-
-// redactURL hides a password in a store URL, for logs.
-func redactURL(s string) string {
-	i := strings.Index(s, "://")
-	at := strings.LastIndex(s, "@")
-	if i < 0 || at < i {
-		return s
-	}
-	userinfo := s[i+3 : at]
-	if j := strings.Index(userinfo, ":"); j >= 0 {
-		return s[:i+3] + userinfo[:j] + ":xxxxx" + s[at:]
-	}
-	return s
 }
 
 // lockedWriter serialises writes from the logger and the server's own
