@@ -79,6 +79,9 @@ func runBenchSessions(e *env, args []string) int {
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
+	if st := c.benchTransport(); st != 0 {
+		return st
+	}
 	p, err := params()
 	if err != nil {
 		return c.usageError("%v", err)

@@ -100,3 +100,17 @@ func checkPrivateMode(path string, mode os.FileMode) error {
 	}
 	return nil
 }
+
+// benchTransport checks a bench command's server before the run: the
+// benchmark drivers use transports of their own, which take neither --ca
+// nor --insecure-http, so a benchmark runs against a loopback server, or
+// an https:// one whose certificate a system root signs.
+func (c *cmd) benchTransport() int {
+	if c.ca != "" || c.insecureHTTP {
+		return c.usageError("--ca and --insecure-http do not apply to benchmarks: run them against a server on this machine (http://127.0.0.1:PORT)")
+	}
+	if err := client.CheckPlainHTTP(c.serverURL()); err != nil {
+		return c.usageError("%v: run benchmarks against a server on this machine (http://127.0.0.1:PORT)", err)
+	}
+	return 0
+}

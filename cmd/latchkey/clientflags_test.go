@@ -121,3 +121,18 @@ func TestTransportOptions(t *testing.T) {
 		t.Errorf("$LATCHKEY_CA with a bad file: %v", err)
 	}
 }
+
+func TestBenchTransport(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "sessions", "--server", "http://10.0.0.5:7420"},
+		{"bench", "locks", "--ca", "ca.pem"},
+		{"bench", "agents", "--insecure-http"},
+		{"bench", "journal", "--server", "http://latchkey.example.org"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); code != 2 ||
+			!strings.Contains(stderr.String(), "run them against a server on this machine") && !strings.Contains(stderr.String(), "run benchmarks against a server on this machine") {
+			t.Errorf("%v: exit %d\n%s", args, code, stderr.String())
+		}
+	}
+}
