@@ -61,6 +61,9 @@ func (c *cmd) transportOptions() ([]client.Option, error) {
 	return opts, nil
 }
 
+// errEmptyToken is a token file without a token.
+var errEmptyToken = errors.New("empty: no token in it")
+
 // readTokenFile reads a token from path: its first line, trimmed. A file
 // that its group or others may read or write is refused, as is an empty
 // one.
@@ -83,7 +86,7 @@ func readTokenFile(path string) (string, error) {
 	}
 	tok, _, _ := strings.Cut(string(b), "\n")
 	if tok = strings.TrimSpace(tok); tok == "" {
-		return "", fmt.Errorf("token file %s is empty", path)
+		return "", fmt.Errorf("token file %s: %w", path, errEmptyToken)
 	}
 	return tok, nil
 }

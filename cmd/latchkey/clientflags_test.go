@@ -43,7 +43,7 @@ func TestTokenFileFlag(t *testing.T) {
 			code: 1, stderr: []string{"open to other users (mode 0644)", "chmod 600 " + open}},
 		{name: "a group-readable token file is refused", args: []string{"site", "list", "--token-file", groupOnly},
 			code: 1, stderr: []string{"mode 0640"}},
-		{name: "an empty token file is refused", args: []string{"site", "list", "--token-file", empty}, code: 1, stderr: []string{"is empty"}},
+		{name: "an empty token file is refused", args: []string{"site", "list", "--token-file", empty}, code: 1, stderr: []string{"empty: no token in it"}},
 		{name: "a missing token file is refused", args: []string{"site", "list", "--token-file", filepath.Join(dir, "nope")}, code: 1, stderr: []string{"token file"}},
 		{name: "--terminal-token-file", args: []string{"events", "post", "--terminal", "trm_1", "--event", "24", "--terminal-token-file", term, "--token", "tok"},
 			env:    map[string]string{"LATCHKEY_TERMINAL_TOKEN": "other"},

@@ -177,6 +177,9 @@ func (c *cmd) userToken() (tok string, fromFile bool, err error) {
 		return "", false, nil
 	}
 	t, err := readTokenFile(path)
+	if errors.Is(err, errEmptyToken) {
+		return "", false, nil // as good as none: not logged in
+	}
 	return t, err == nil, err
 }
 
