@@ -332,6 +332,22 @@ func TestTLSEndToEnd(t *testing.T) {
 	if b, err := os.ReadFile(members); err != nil || !strings.Contains(string(b), "wheel") {
 		t.Fatalf("executor file: %v %q", err, b)
 	}
+	// The event stream (SSE) works over TLS too.
+	ectx, stopTail := context.WithCancel(ctx)
+	tailOut := &syncBuffer{}
+	tailDone := make(chan int, 1)
+	go func() {
+		tailDone <- Run(ectx, []string{"events", "tail", "--after", "0", "--ca", ca.pemPath}, strings.NewReader(""), tailOut, tailOut)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(tailOut.String(), co); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("events tail over TLS: no event of %s:\n%s", co, tailOut.String())
+		}
+	}
+	stopTail()
+	if st := <-tailDone; st != 0 {
+		t.Fatalf("events tail: exit %d\n%s", st, tailOut.String())
+	}
 
 	// SIGHUP swaps in a new certificate (serial 1002) without a restart.
 	u, _ := url.Parse(server)
