@@ -145,14 +145,14 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	case strings.HasPrefix(storeURL, "postgres://"), strings.HasPrefix(storeURL, "postgresql://"):
 		err = s.openPostgres(storeURL)
 	default:
-		return nil, fmt.Errorf("store URL %q: want sqlite://PATH or postgres://", Redact(storeURL))
+		return nil, fmt.Errorf("store URL %q: want sqlite://PATH or postgres://", latchkey.Redact(storeURL))
 	}
 	if err != nil {
-		return nil, RedactError(err, storeURL)
+		return nil, latchkey.RedactError(err, storeURL)
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
-		return nil, RedactError(fmt.Errorf("migrate: %w", err), storeURL)
+		return nil, latchkey.RedactError(fmt.Errorf("migrate: %w", err), storeURL)
 	}
 	if s.dummy, err = opts.Password.Hash("latchkey timing dummy"); err != nil {
 		s.Close()
@@ -225,7 +225,7 @@ func (s *Store) openPostgres(dsn string) error {
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return fmt.Errorf("open postgres %s: %w", Redact(dsn), err)
+		return fmt.Errorf("open postgres %s: %w", latchkey.Redact(dsn), err)
 	}
 	lctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})

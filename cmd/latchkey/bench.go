@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"latchkey"
 	"latchkey/bench"
 	"latchkey/passhash"
 	"latchkey/sqlstore"
@@ -140,7 +141,7 @@ func runBenchSeed(e *env, args []string) int {
 	}
 	s, err := sqlstore.Open(e.ctx, *storeURL, sqlstore.Options{Password: p})
 	if err != nil {
-		return c.fail(sqlstore.RedactError(err, *storeURL))
+		return c.fail(latchkey.RedactError(err, *storeURL))
 	}
 	defer s.Close()
 	start := time.Now()

@@ -147,7 +147,7 @@ func runServe(e *env, args []string) int {
 		Logger: logger,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: open store: %v\n", sqlstore.RedactError(err, *storeURL))
+		fmt.Fprintf(stderr, "latchkey: open store: %v\n", latchkey.RedactError(err, *storeURL))
 		return 1
 	}
 	closed := false
@@ -223,7 +223,7 @@ func runServe(e *env, args []string) int {
 		go func() { serveErr <- hs.Serve(ln) }()
 	}
 	fmt.Fprintf(stderr, "listening on %s://%s\n", scheme, ln.Addr())
-	logger.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "store", sqlstore.Redact(*storeURL))
+	logger.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "store", latchkey.Redact(*storeURL))
 
 	status := 0
 	select {
@@ -274,7 +274,8 @@ func tuneRuntime() {
 }
 
 // newLogger returns the server's logger: text (or JSON with
-// LOG_FORMAT=json) on w, at the level in LOG_LEVEL (default info).
+// LOG_FORMAT=json) on w, at the level in LOG_LEVEL (default info), with
+// passwords in store URLs masked (logredact.go).
 func newLogger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	switch strings.ToLower(os.Getenv("LOG_LEVEL")) {
@@ -292,9 +293,9 @@ func newLogger(w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch strings.ToLower(os.Getenv("LOG_FORMAT")) {
 	case "", "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(redactHandler{slog.NewTextHandler(w, opts)}), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(redactHandler{slog.NewJSONHandler(w, opts)}), nil
 	}
 	return nil, fmt.Errorf("LOG_FORMAT %q: want text or json", os.Getenv("LOG_FORMAT"))
 }

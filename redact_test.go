@@ -1,4 +1,4 @@
-package sqlstore_test
+package latchkey_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"latchkey/sqlstore"
+	"latchkey"
 )
 
 func TestRedact(t *testing.T) {
@@ -46,14 +46,14 @@ func TestRedact(t *testing.T) {
 		{"no secrets here", "no secrets here"},
 		{"", ""},
 	} {
-		if got := sqlstore.Redact(tt.in); got != tt.want {
+		if got := latchkey.Redact(tt.in); got != tt.want {
 			t.Errorf("Redact(%q)\n = %q\nwant %q", tt.in, got, tt.want)
 		}
 	}
 }
 
 func TestRedactError(t *testing.T) {
-	if sqlstore.RedactError(nil, "postgres://u:secret@h/db") != nil {
+	if latchkey.RedactError(nil, "postgres://u:secret@h/db") != nil {
 		t.Error("RedactError(nil) is not nil")
 	}
 	for _, tt := range []struct {
@@ -66,7 +66,7 @@ func TestRedactError(t *testing.T) {
 		{"host=h password='with space' user=u", "password with space is wrong"},
 		{"host=h password=plain user=u", "connect: plain text"},
 	} {
-		err := sqlstore.RedactError(fmt.Errorf("open: %w", errors.New(tt.msg)), tt.dsn)
+		err := latchkey.RedactError(fmt.Errorf("open: %w", errors.New(tt.msg)), tt.dsn)
 		for _, secret := range []string{"s3cr", "hunter22", "with space", "plain"} {
 			if strings.Contains(tt.dsn, secret) && strings.Contains(err.Error(), secret) {
 				t.Errorf("RedactError(%q, %q) = %q: still holds %q", tt.msg, tt.dsn, err, secret)

@@ -1,4 +1,4 @@
-package sqlstore
+package latchkey
 
 import (
 	"net/url"
@@ -21,7 +21,21 @@ const redactMask = "xxxxx"
 // too little there. RedactError also removes the literal password of a
 // known DSN, wherever a message repeats it.
 func Redact(s string) string {
+	if !strings.Contains(s, "://") && !containsPasswordWord(s) {
+		return s // the common case, without a copy
+	}
 	return scanSecrets(s, func(string) string { return redactMask })
+}
+
+// containsPasswordWord reports whether s holds "password" in any case.
+func containsPasswordWord(s string) bool {
+	const w = "password"
+	for i := 0; i+len(w) <= len(s); i++ {
+		if (s[i] == 'p' || s[i] == 'P') && strings.EqualFold(s[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
 }
 
 // RedactError returns err with its message passed through Redact and with
