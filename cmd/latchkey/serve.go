@@ -116,6 +116,13 @@ func runServe(e *env, args []string) int {
 	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	var certs *certStore
+	if tlsf.enabled() {
+		if certs, err = loadCertStore(tlsf.cert, tlsf.key); err != nil {
+			fmt.Fprintf(stderr, "latchkey: tls: %v\n", err)
+			return 1
+		}
+	}
 	// The data dir 0700 whatever it was (the store makes its files 0600).
 	if err := private.Dir(*dataDir); err != nil {
 		fmt.Fprintf(stderr, "latchkey: data dir: %v\n", err)
@@ -183,13 +190,6 @@ func runServe(e *env, args []string) int {
 		defer stopPprof()
 	}
 	srv := lkhttp.NewServer(store, lkhttp.Options{Logger: logger})
-	var certs *certStore
-	if tlsf.enabled() {
-		if certs, err = loadCertStore(tlsf.cert, tlsf.key); err != nil {
-			fmt.Fprintf(stderr, "latchkey: tls: %v\n", err)
-			return 1
-		}
-	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: listen: %v\n", err)

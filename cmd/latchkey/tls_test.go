@@ -172,6 +172,9 @@ func TestServeTLSFlags(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr.String(), "latchkey: tls:") {
 		t.Errorf("serve with a missing certificate: exit %d\n%s", code, stderr.String())
 	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Error("serve touched its data dir before it found the certificate missing")
+	}
 }
 
 // syncBuffer is a buffer written by one goroutine and read by another.
