@@ -5,13 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
 
 	"latchkey"
+	"latchkey/private"
 )
 
 // Journal is the agent's durable record (a SQLite file in its state
@@ -32,10 +32,19 @@ type Executed struct {
 
 // OpenJournal opens (creating) the journal in dir.
 func OpenJournal(dir string) (*Journal, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+	// The state directory 0700 and the journal's files 0600, whatever
+	// they were: the journal holds the policy's offline verifiers.
+	if err := private.Dir(dir); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	dsn := "file:" + filepath.Join(dir, "journal.db") + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)"
+	path := filepath.Join(dir, "journal.db")
+	if err := private.Create(path); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if err := private.Files(private.SQLite(path)...); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -48,6 +57,10 @@ func OpenJournal(dir string) (*Journal, error) {
 			removed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (grp, login));` + gatewaySchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", dir, err)
+	}
+	if err := private.Files(private.SQLite(path)...); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal: %w", err)
 	}
 	return &Journal{db: db}, nil
 }

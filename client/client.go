@@ -9,6 +9,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,11 @@ type Client struct {
 	base  string
 	token string
 	hc    *http.Client
+	// roots and insecureHTTP are set by WithRootCAs and WithInsecureHTTP;
+	// setupErr (a WithRootCAs that cannot apply) fails every call.
+	roots        *x509.CertPool
+	insecureHTTP bool
+	setupErr     error
 }
 
 // Option configures a Client.
@@ -56,6 +62,8 @@ var defaultHTTP = func() *http.Client {
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // New returns a client for the server at baseURL, e.g. "http://127.0.0.1:7420".
+// Unless WithInsecureHTTP is given, the client refuses to send a token or a
+// body over plain http:// to a host that is not loopback (ErrPlainHTTP).
 func New(baseURL string, opts ...Option) *Client {
 	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: defaultHTTP}
 	for _, o := range opts {
@@ -63,6 +71,12 @@ func New(baseURL string, opts ...Option) *Client {
 	}
 	if c.hc == nil {
 		c.hc = defaultHTTP
+	}
+	hc, err := c.httpClient(c.hc)
+	if err != nil {
+		c.setupErr = err
+	} else {
+		c.hc = hc
 	}
 	return c
 }
@@ -124,6 +138,9 @@ type apiError struct {
 // do sends one request. body (if not nil) is sent as JSON; a 2xx answer is
 // decoded into out (if not nil).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	if c.setupErr != nil {
+		return c.setupErr
+	}
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()

@@ -61,6 +61,9 @@ func (s *EventStream) Connect() error {
 	if s.body != nil {
 		return nil
 	}
+	if s.c.setupErr != nil {
+		return s.c.setupErr
+	}
 	q := url.Values{}
 	if len(s.topics) > 0 {
 		q.Set("topics", strings.Join(s.topics, ","))

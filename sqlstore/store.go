@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 
 	"latchkey"
 	"latchkey/passhash"
+	"latchkey/private"
 )
 
 // Options configure a Store. Zero values take the defaults.
@@ -156,14 +156,14 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	case strings.HasPrefix(storeURL, "postgres://"), strings.HasPrefix(storeURL, "postgresql://"):
 		err = s.openPostgres(storeURL)
 	default:
-		return nil, fmt.Errorf("store URL %q: want sqlite://PATH or postgres://", redact(storeURL))
+		return nil, fmt.Errorf("store URL %q: want sqlite://PATH or postgres://", latchkey.Redact(storeURL))
 	}
 	if err != nil {
-		return nil, err
+		return nil, latchkey.RedactError(err, storeURL)
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
+		return nil, latchkey.RedactError(fmt.Errorf("migrate: %w", err), storeURL)
 	}
 	if s.dummy, err = opts.Password.Hash("latchkey timing dummy"); err != nil {
 		s.Close()
@@ -183,6 +183,16 @@ func (s *Store) openSQLite(path string) error {
 	}
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
+	}
+	// The database and its -wal/-shm files are the server's secrets
+	// (password hashes, token hashes, the signing key): 0600 whatever they
+	// were, and created 0600 (SQLite gives -wal and -shm the database's
+	// mode).
+	if err := private.Create(path); err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	if err := private.Files(private.SQLite(path)...); err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
@@ -206,6 +216,10 @@ func (s *Store) openSQLite(path string) error {
 		s.Close()
 		return fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	if err := private.Files(private.SQLite(path)...); err != nil {
+		s.Close()
+		return fmt.Errorf("open sqlite: %w", err)
+	}
 	return nil
 }
 
@@ -222,7 +236,7 @@ func (s *Store) openPostgres(dsn string) error {
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return fmt.Errorf("open postgres %s: %w", redact(dsn), err)
+		return fmt.Errorf("open postgres %s: %w", latchkey.Redact(dsn), err)
 	}
 	lctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -232,18 +246,6 @@ func (s *Store) openPostgres(dsn string) error {
 	}()
 	s.stopListen = func() { stop(); <-done }
 	return nil
-}
-
-// redact hides a password in a store URL.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // Dialect names the backend: "sqlite" or "postgres".

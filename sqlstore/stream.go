@@ -123,7 +123,7 @@ func (s *Store) listen(ctx context.Context, dsn string) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("event listener lost its connection; reconnecting", "err", err, "in", backoff)
+		s.log.Warn("event listener lost its connection; reconnecting", "err", latchkey.RedactError(err, dsn), "in", backoff)
 		select {
 		case <-ctx.Done():
 			return

@@ -13,7 +13,7 @@ import (
 )
 
 var agentSynopsis = []string{
-	"agent --server URL --token T --state-dir DIR [--executor linux|file:PATH] [--create-groups] [--wait D] " +
+	"agent --server URL (--token T | --token-file FILE) [--ca FILE] [--insecure-http] --state-dir DIR [--executor linux|file:PATH] [--create-groups] [--wait D] " +
 		"[--socket PATH|none] [--policy-every D] [--probe-every D]",
 }
 

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 	"time"
 
+	"latchkey"
 	"latchkey/bench"
 	"latchkey/passhash"
 	"latchkey/sqlstore"
@@ -78,6 +80,9 @@ func runBenchSessions(e *env, args []string) int {
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
+	if st := c.benchTransport(); st != 0 {
+		return st
+	}
 	p, err := params()
 	if err != nil {
 		return c.usageError("%v", err)
@@ -117,15 +122,18 @@ func (c *cmd) benchResult(res interface{ WriteText(io.Writer) }, ok bool, err er
 // count the load in its own memory.
 func runBenchSeed(e *env, args []string) int {
 	c := e.newCmd("bench seed", synopsisOf(benchSynopsis, "bench seed"), false)
-	storeURL := c.fs.String("store", "", "sqlite://PATH or postgres://... (required)")
+	storeURL := c.fs.String("store", "", "sqlite://PATH or postgres://... (required; default $LATCHKEY_STORE)")
 	principals := c.fs.Int("principals", 100000, "principals to create, one identity each")
 	sessions := c.fs.Int("sessions", 1000000, "past (ended) sessions to create")
 	params := argon2Flags(c)
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
-	if st := c.required("store"); st != 0 {
-		return st
+	if *storeURL == "" {
+		*storeURL = os.Getenv("LATCHKEY_STORE")
+	}
+	if *storeURL == "" {
+		return c.usageError("--store (or $LATCHKEY_STORE) is required")
 	}
 	p, err := params()
 	if err != nil {
@@ -133,7 +141,7 @@ func runBenchSeed(e *env, args []string) int {
 	}
 	s, err := sqlstore.Open(e.ctx, *storeURL, sqlstore.Options{Password: p})
 	if err != nil {
-		return c.fail(err)
+		return c.fail(latchkey.RedactError(err, *storeURL))
 	}
 	defer s.Close()
 	start := time.Now()

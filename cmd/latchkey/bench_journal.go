@@ -22,6 +22,9 @@ func runBenchJournal(e *env, args []string) int {
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
+	if st := c.benchTransport(); st != 0 {
+		return st
+	}
 	password, err := pw.read("LATCHKEY_PASSWORD", "admin password: ", false)
 	if err != nil {
 		return c.fail(err)

@@ -31,6 +31,11 @@ type cmd struct {
 	json          bool
 	terminalToken string
 	usesTerminal  bool // the command acts with a terminal token
+	// The transport and token-file flags (clientflags.go).
+	tokenFile         string
+	terminalTokenFile string
+	ca                string
+	insecureHTTP      bool
 }
 
 // newCmd returns a leaf command with its flag set; client adds the client
@@ -45,6 +50,7 @@ func (e *env) newCmd(name, synopsis string, client bool) *cmd {
 		c.fs.StringVar(&c.token, "token", "", "user token (default $LATCHKEY_TOKEN, else the saved token file)")
 		c.fs.BoolVar(&c.json, "json", false, "print the API's JSON")
 		c.server, c.token, c.json = e.global.server, e.global.token, e.global.json
+		c.addTransportFlags()
 	}
 	return c
 }
@@ -52,6 +58,7 @@ func (e *env) newCmd(name, synopsis string, client bool) *cmd {
 // withTerminalToken adds --terminal-token: the command acts for a terminal.
 func (c *cmd) withTerminalToken() *cmd {
 	c.fs.StringVar(&c.terminalToken, "terminal-token", "", "terminal token (default $LATCHKEY_TERMINAL_TOKEN, else the user token)")
+	c.fs.StringVar(&c.terminalTokenFile, "terminal-token-file", "", "read the terminal token from `FILE` (mode 0600; keeps it out of ps)")
 	c.usesTerminal = true
 	return c
 }
@@ -155,6 +162,10 @@ func (c *cmd) userToken() (tok string, fromFile bool, err error) {
 	if c.token != "" {
 		return c.token, false, nil
 	}
+	if c.tokenFile != "" {
+		t, err := readTokenFile(c.tokenFile)
+		return t, false, err
+	}
 	if t := os.Getenv("LATCHKEY_TOKEN"); t != "" {
 		return t, false, nil
 	}
@@ -162,14 +173,14 @@ func (c *cmd) userToken() (tok string, fromFile bool, err error) {
 	if err != nil {
 		return "", false, nil // no home: no saved token
 	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
 	}
-	if err != nil {
-		return "", false, fmt.Errorf("read token file: %w", err)
+	t, err := readTokenFile(path)
+	if errors.Is(err, errEmptyToken) {
+		return "", false, nil // as good as none: not logged in
 	}
-	return strings.TrimSpace(string(b)), true, nil
+	return t, err == nil, err
 }
 
 // client returns an API client acting with the user token (or, for a
@@ -182,11 +193,19 @@ func (c *cmd) client() (*client.Client, error) {
 	if c.usesTerminal {
 		if c.terminalToken != "" {
 			tok = c.terminalToken
+		} else if c.terminalTokenFile != "" {
+			if tok, err = readTokenFile(c.terminalTokenFile); err != nil {
+				return nil, err
+			}
 		} else if t := os.Getenv("LATCHKEY_TERMINAL_TOKEN"); t != "" {
 			tok = t
 		}
 	}
-	return client.New(c.serverURL(), client.WithToken(tok)), nil
+	opts, err := c.transportOptions()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(c.serverURL(), append(opts, client.WithToken(tok))...), nil
 }
 
 // page adds --limit and --after and returns the page they make.

@@ -80,6 +80,10 @@ type globals struct {
 	server string
 	token  string
 	json   bool
+	// tokenFile, ca and insecureHTTP: see clientflags.go.
+	tokenFile    string
+	ca           string
+	insecureHTTP bool
 }
 
 // Run runs the latchkey command line args (without the program name) and
@@ -92,6 +96,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	top.StringVar(&e.global.server, "server", "", "server URL")
 	top.StringVar(&e.global.token, "token", "", "bearer token")
 	top.BoolVar(&e.global.json, "json", false, "machine-readable output")
+	e.global.addFlags(top)
 	showVersion := top.Bool("version", false, "print the version")
 	if err := top.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -120,7 +125,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, `latchkey: session and access broker for shared terminals
 
-Usage: latchkey [--server URL] [--token T] [--json] COMMAND [ARGS]
+Usage: latchkey [--server URL] [--token T | --token-file FILE] [--ca FILE] [--insecure-http] [--json] COMMAND [ARGS]
 
 Commands:
 `)
@@ -140,6 +145,13 @@ Client flags (every command that calls a server; also accepted before COMMAND):
   --token T      user token (default $LATCHKEY_TOKEN, else the token file written by
                  'latchkey auth login': $LATCHKEY_TOKEN_FILE, $XDG_CONFIG_HOME/latchkey/token
                  or ~/.config/latchkey/token)
+  --token-file FILE
+                 read the user token from FILE (mode 0600), so it does not show in ps
+  --ca FILE      trust only the PEM certificates in FILE for an https:// server
+                 (default $LATCHKEY_CA, else the system's roots)
+  --insecure-http
+                 allow sending the token and passwords over plain http:// to a host that
+                 is not loopback (refused otherwise)
   --json         print the API's JSON instead of text
 
 Passwords come from $LATCHKEY_PASSWORD, from one line of stdin with --password-stdin,

@@ -21,11 +21,12 @@ import (
 	"latchkey"
 	lkhttp "latchkey/http"
 	"latchkey/passhash"
+	"latchkey/private"
 	"latchkey/sqlstore"
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--staff-backoff-max D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--idempotency-ttl D] [--pprof-listen ADDR] [--seal-every D] [--seal-dir DIR]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--staff-backoff-max D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--idempotency-ttl D] [--pprof-listen ADDR] [--seal-every D] [--seal-dir DIR] [--tls-cert FILE --tls-key FILE]",
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -36,8 +37,8 @@ const shutdownTimeout = 10 * time.Second
 func runServe(e *env, args []string) int {
 	c := e.newCmd("serve", synopsisOf(serveSynopsis, "serve"), false)
 	listen := c.fs.String("listen", "127.0.0.1:7420", "address to listen on (port 0 picks a free port)")
-	dataDir := c.fs.String("data-dir", "./latchkey-data", "directory for the server's files (created 0700)")
-	storeURL := c.fs.String("store", "", "sqlite://PATH or postgres://... (default sqlite://DATA-DIR/latchkey.db)")
+	dataDir := c.fs.String("data-dir", "./latchkey-data", "directory for the server's files (made 0700 at every start)")
+	storeURL := c.fs.String("store", "", "sqlite://PATH or postgres://... (default $LATCHKEY_STORE, else sqlite://DATA-DIR/latchkey.db; the environment keeps a password out of ps)")
 	sweep := c.fs.Duration("sweep-interval", 5*time.Second, "how often to apply session timeouts")
 	a2time := c.fs.Uint("argon2-time", uint(passhash.Production.Time), "argon2id passes over memory")
 	a2mem := c.fs.Uint("argon2-memory", uint(passhash.Production.MemoryKiB), "argon2id memory in KiB")
@@ -76,8 +77,13 @@ func runServe(e *env, args []string) int {
 	pprofAddr := c.fs.String("pprof-listen", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
 	sealEvery := c.fs.Duration("seal-every", latchkey.DefaultSealEvery, "seal the audit chain's head this often (one seal per period for the whole cluster; 0 = off)")
 	sealDir := c.fs.String("seal-dir", "", "write each seal this node makes here, one file per seal (default DATA-DIR/seals; copy them off the machine)")
+	// Transport security (tls.go).
+	tlsf := addTLSFlags(c.fs)
 	if _, st, ok := c.parse(args); !ok {
 		return st
+	}
+	if msg := tlsf.check(); msg != "" {
+		return c.usageError("%s", msg)
 	}
 	switch {
 	case *sweep <= 0:
@@ -130,9 +136,20 @@ func runServe(e *env, args []string) int {
 	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+	var certs *certStore
+	if tlsf.enabled() {
+		if certs, err = loadCertStore(tlsf.cert, tlsf.key); err != nil {
+			fmt.Fprintf(stderr, "latchkey: tls: %v\n", err)
+			return 1
+		}
+	}
+	// The data dir 0700 whatever it was (the store makes its files 0600).
+	if err := private.Dir(*dataDir); err != nil {
 		fmt.Fprintf(stderr, "latchkey: data dir: %v\n", err)
 		return 1
+	}
+	if *storeURL == "" {
+		*storeURL = os.Getenv("LATCHKEY_STORE")
 	}
 	if *storeURL == "" {
 		*storeURL = "sqlite://" + filepath.Join(*dataDir, "latchkey.db")
@@ -159,7 +176,7 @@ func runServe(e *env, args []string) int {
 		Logger: logger,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: open store: %v\n", err)
+		fmt.Fprintf(stderr, "latchkey: open store: %v\n", latchkey.RedactError(err, *storeURL))
 		return 1
 	}
 	closed := false
@@ -223,9 +240,18 @@ func runServe(e *env, args []string) int {
 	}()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	fmt.Fprintf(stderr, "listening on http://%s\n", ln.Addr())
-	logger.Info("serving", "addr", ln.Addr().String(), "store", redactURL(*storeURL))
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+		hs.TLSConfig = certs.config()
+		certs.reloadOnHangup(ctx, logger)
+		go func() { serveErr <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		warnPlainHTTP(logger, ln.Addr())
+		go func() { serveErr <- hs.Serve(ln) }()
+	}
+	fmt.Fprintf(stderr, "listening on %s://%s\n", scheme, ln.Addr())
+	logger.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "store", latchkey.Redact(*storeURL))
 
 	status := 0
 	select {
@@ -276,7 +302,8 @@ func tuneRuntime() {
 }
 
 // newLogger returns the server's logger: text (or JSON with
-// LOG_FORMAT=json) on w, at the level in LOG_LEVEL (default info).
+// LOG_FORMAT=json) on w, at the level in LOG_LEVEL (default info), with
+// passwords in store URLs masked (logredact.go).
 func newLogger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	switch strings.ToLower(os.Getenv("LOG_LEVEL")) {
@@ -294,25 +321,11 @@ func newLogger(w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch strings.ToLower(os.Getenv("LOG_FORMAT")) {
 	case "", "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(redactHandler{slog.NewTextHandler(w, opts)}), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(redactHandler{slog.NewJSONHandler(w, opts)}), nil
 	}
 	return nil, fmt.Errorf("LOG_FORMAT %q: want text or json", os.Getenv("LOG_FORMAT"))
-}
-
-// redactURL hides a password in a store URL, for logs.
-func redactURL(s string) string {
-	i := strings.Index(s, "://")
-	at := strings.LastIndex(s, "@")
-	if i < 0 || at < i {
-		return s
-	}
-	userinfo := s[i+3 : at]
-	if j := strings.Index(userinfo, ":"); j >= 0 {
-		return s[:i+3] + userinfo[:j] + ":xxxxx" + s[at:]
-	}
-	return s
 }
 
 // lockedWriter serialises writes from the logger and the server's own

@@ -21,15 +21,3 @@ func TestServeFlags(t *testing.T) {
 		}
 	}
 }
-
-func TestRedactURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"postgres://u:secret@h:5432/db": "postgres://u:xxxxx@h:5432/db",
-		"postgres://u@h/db":             "postgres://u@h/db",
-		"sqlite://data/latchkey.db":     "sqlite://data/latchkey.db",
-	} {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -90,7 +90,7 @@ func PostgresSchemaURL(t testing.TB) string {
 	}
 	defer db.Close()
 	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema (is PostgreSQL at %s reachable?): %v", dsn, err)
+		t.Fatalf("create schema (is PostgreSQL at %s reachable?): %v", latchkey.Redact(dsn), latchkey.RedactError(err, dsn))
 	}
 	t.Cleanup(func() {
 		db, err := sql.Open("pgx", dsn)
