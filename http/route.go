@@ -52,7 +52,7 @@ type handler func(r *nethttp.Request, c latchkey.Caller) (int, any, error)
 func (s *Server) routes() {
 	s.route("GET /healthz", public, s.healthz)
 	s.route("GET /readyz", public, s.readyz)
-	s.mux.Handle("GET /metrics", s.metrics.handler())
+	s.mux.HandleFunc("GET /metrics", s.serveMetrics) // authorizes itself
 
 	s.route("POST /v1/auth/login", public, s.login)
 	s.route("POST /v1/auth/logout", people, s.logout)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	nethttp "net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -25,6 +26,26 @@ type Options struct {
 	// StreamHeartbeat is how often an idle event stream sends a comment
 	// line and re-checks its token (0 → 15 s).
 	StreamHeartbeat time.Duration
+
+	// The login throttle (login_throttle.go): failed password checks
+	// allowed per client address and per identity (zero → the defaults,
+	// NoThrottle → none), how many keys each remembers (0 → 50,000), the
+	// proxies whose X-Forwarded-For names the client, and its clock (nil →
+	// time.Now).
+	AddressThrottle  Window
+	IdentityThrottle Window
+	ThrottleKeys     int
+	TrustedProxies   []netip.Prefix
+	Now              func() time.Time
+
+	// Event streams (GET /v1/events) open at once, per token and in all
+	// (0 → 8 and 10,000).
+	MaxStreamsPerToken int
+	MaxStreams         int
+
+	// MetricsPublic serves GET /metrics to anyone; otherwise it needs an
+	// admin or delegate token. Serve sets it for a loopback listener.
+	MetricsPublic bool
 }
 
 // Server serves the API over a store.
@@ -35,21 +56,27 @@ type Server struct {
 	mux     *nethttp.ServeMux
 	metrics *metrics
 	// streams ends every event stream when cancelled (EndStreams).
-	streams    context.Context
-	endStreams context.CancelFunc
-	heartbeat  time.Duration
+	streams       context.Context
+	endStreams    context.CancelFunc
+	heartbeat     time.Duration
+	guard         *loginThrottle
+	open          *streamLimit
+	metricsPublic bool
 }
 
 // NewServer returns a server over store. Its routes are ready: serve
 // Handler().
 func NewServer(store latchkey.Store, opts Options) *Server {
 	s := &Server{
-		store:     store,
-		logger:    opts.Logger,
-		maxBody:   opts.MaxBodyBytes,
-		mux:       nethttp.NewServeMux(),
-		metrics:   newMetrics(store),
-		heartbeat: opts.StreamHeartbeat,
+		store:         store,
+		logger:        opts.Logger,
+		maxBody:       opts.MaxBodyBytes,
+		mux:           nethttp.NewServeMux(),
+		metrics:       newMetrics(store),
+		heartbeat:     opts.StreamHeartbeat,
+		guard:         newLoginThrottle(opts),
+		open:          newStreamLimit(opts.MaxStreamsPerToken, opts.MaxStreams),
+		metricsPublic: opts.MetricsPublic,
 	}
 	s.streams, s.endStreams = context.WithCancel(context.Background())
 	if s.heartbeat <= 0 {
@@ -159,6 +186,10 @@ func (s *Server) sweep(ctx context.Context) {
 	}
 }
 
+// requestWriteTimeout bounds the handling and answer of a request that is
+// not an event stream.
+const requestWriteTimeout = maxInstructionWait + time.Minute
+
 type requestIDKey struct{}
 
 // requestID returns the ID given to r by the middleware.
@@ -193,6 +224,11 @@ func routeLabel(r *nethttp.Request) string {
 // serveHTTP is the outermost middleware.
 func (s *Server) serveHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	start := time.Now()
+	// Each answer must be written in time (the longest long poll and a
+	// minute), so that a client that stops reading cannot hold the
+	// handler; this also replaces a deadline an earlier request on the
+	// connection left. Event streams set their own, per write.
+	_ = nethttp.NewResponseController(w).SetWriteDeadline(start.Add(requestWriteTimeout))
 	id := newRequestID()
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
