@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,7 +24,7 @@ import (
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--pprof-listen ADDR]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--pprof-listen ADDR] " + edgeSynopsis,
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -72,6 +71,7 @@ func runServe(e *env, args []string) int {
 	offlineCap := c.fs.Int("offline-cap", sqlstore.DefaultOfflineCap, "at most this many offline logon verifiers in one terminal's policy")
 	committers := c.fs.Int("pg-committers", 4, "PostgreSQL: write transactions (group commits) a node runs at once")
 	pprofAddr := c.fs.String("pprof-listen", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
+	edge := addEdgeFlags(c.fs)
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
@@ -94,6 +94,9 @@ func runServe(e *env, args []string) int {
 		return c.usageError("--lockout must be positive")
 	case *a2time > math.MaxUint32 || *a2mem > math.MaxUint32 || *a2threads > math.MaxUint8:
 		return c.usageError("argon2 parameters out of range")
+	}
+	if err := edge.check(); err != nil {
+		return c.usageError("%v", err)
 	}
 	params := passhash.Production
 	params.Time, params.MemoryKiB, params.Threads = uint32(*a2time), uint32(*a2mem), uint8(*a2threads)
@@ -165,26 +168,22 @@ func runServe(e *env, args []string) int {
 	}
 
 	if *pprofAddr != "" {
-		stopPprof, err := startPprof(*pprofAddr, logger)
+		stopPprof, err := startPprof(*pprofAddr, edge.pprofLimits(), logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "latchkey: %v\n", err)
 			return 1
 		}
 		defer stopPprof()
 	}
-	srv := lkhttp.NewServer(store, lkhttp.Options{Logger: logger})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: listen: %v\n", err)
 		return 1
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srvOpts := lkhttp.Options{Logger: logger}
+	edge.apply(&srvOpts, ln.Addr())
+	srv := lkhttp.NewServer(store, srvOpts)
+	hs := edge.limits().Server(srv.Handler(), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	hs.RegisterOnShutdown(srv.EndStreams)
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
