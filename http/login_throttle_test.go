@@ -146,40 +146,62 @@ func TestLoginThrottleCountsOnlyFailures(t *testing.T) {
 	}
 }
 
-// TestLoginThrottleConcurrent: a burst of concurrent guesses from one
-// address gets no more password checks than the limit, however many
-// arrive before the first is answered.
+// TestLoginThrottleConcurrent: many logons at once from one address
+// (terminals behind one NAT) are not held back while none fails; a burst of
+// concurrent guesses gets no more checks than the in-flight cap.
 func TestLoginThrottleConcurrent(t *testing.T) {
 	t.Parallel()
-	e, _ := throttleEnv(t, lkhttp.Options{})
-	gate := make(chan struct{})
-	var entered sync.WaitGroup
-	entered.Add(10)
-	e.st.hook = func(string) error {
-		entered.Done()
-		<-gate
-		return nil
-	}
-	codes := make(chan int, 30)
-	for i := 0; i < 30; i++ {
-		go func() { codes <- e.do(credentialRoutes[0].req(fmt.Sprint("u", i), "198.51.100.7:1")).Code }()
-	}
-	count := map[int]int{}
-	for i := 0; i < 20; i++ { // the 20 beyond the limit are answered while 10 wait in the store
-		select {
-		case c := <-codes:
-			count[c]++
-		case <-time.After(10 * time.Second):
-			t.Fatalf("answers so far %v", count)
+	burst := func(e *env, n int, gateAt int) map[int]int {
+		t.Helper()
+		gate := make(chan struct{})
+		var entered sync.WaitGroup
+		entered.Add(gateAt)
+		var once sync.Once
+		var mu sync.Mutex
+		inStore := 0
+		e.st.hook = func(string) error {
+			mu.Lock()
+			inStore++
+			if inStore <= gateAt {
+				entered.Done()
+			}
+			mu.Unlock()
+			<-gate
+			return nil
 		}
+		codes := make(chan int, n)
+		for i := 0; i < n; i++ {
+			go func() { codes <- e.do(credentialRoutes[0].req(fmt.Sprint("u", i), "198.51.100.7:1")).Code }()
+		}
+		count := map[int]int{}
+		for i := 0; i < n-gateAt; i++ { // the ones beyond the cap are answered while the others wait in the store
+			select {
+			case c := <-codes:
+				count[c]++
+			case <-time.After(10 * time.Second):
+				t.Fatalf("answers so far %v", count)
+			}
+		}
+		entered.Wait()
+		once.Do(func() { close(gate) })
+		for i := 0; i < gateAt; i++ {
+			count[<-codes]++
+		}
+		return count
 	}
-	entered.Wait()
-	close(gate)
-	for i := 0; i < 10; i++ {
-		count[<-codes]++
+
+	e, _ := throttleEnv(t, lkhttp.Options{})
+	e.st.err = nil
+	if got := burst(e, 64, 64); got[200] != 64 {
+		t.Fatalf("64 good logons at once from one address: %v, want all 200", got)
 	}
-	if count[429] != 20 || count[401] != 10 {
-		t.Fatalf("answers %v, want 10 checked (401) and 20 throttled (429)", count)
+
+	e, _ = throttleEnv(t, lkhttp.Options{AddressThrottle: lkhttp.Window{Limit: 10, Per: time.Minute, InFlight: 10}})
+	if got := burst(e, 30, 10); got[429] != 20 || got[401] != 10 {
+		t.Fatalf("answers %v, want 10 checked (401) and 20 throttled (429)", got)
+	}
+	if w := e.do(credentialRoutes[0].req("late", "198.51.100.7:1")); w.Code != 429 {
+		t.Fatalf("after 10 failures: %d, want 429", w.Code)
 	}
 }
 

@@ -11,12 +11,18 @@ import (
 // Window is the login throttle's rule for one key (a client address or an
 // identity): at most Limit failed password checks within any span of Per.
 // A key that reached it gets no further check until enough of its failures
-// are older than Per. Checks still running count against the limit too, so
-// that a burst of concurrent attempts cannot slip past it.
+// are older than Per. Checks still running are not failures yet, so
+// legitimate logons at once from one address (terminals behind one NAT)
+// are not held back; but at most InFlight run at once per key, which bounds
+// how many guesses a burst of concurrent requests gets past the limit.
 type Window struct {
-	Limit int           // failures allowed within Per; 0 → the default, < 0 → no throttle
-	Per   time.Duration // the sliding window
+	Limit    int           // failures allowed within Per; 0 → the default, < 0 → no throttle
+	Per      time.Duration // the sliding window
+	InFlight int           // checks running at once per key; 0 → DefaultInFlight
 }
+
+// DefaultInFlight is how many password checks of one key may run at once.
+const DefaultInFlight = 100
 
 // Defaults of the login throttle (docs/security.md, "Throttling and slow
 // clients"). An address gets 10 failures a minute. An identity gets 20 in
@@ -69,22 +75,24 @@ type attempts struct {
 
 // admit decides whether one more check may run for a key in state a at
 // now. When it may not, wait is how long until one may (whole seconds, at
-// least one): until enough failures left the window, or a second when
-// only checks in flight fill it (they may yet succeed).
+// least one): until the oldest failure that counts leaves the window, or a
+// second when only the checks in flight hold it back.
 func (w Window) admit(a attempts, now time.Time) (wait time.Duration, ok bool) {
 	if w.Off() {
 		return 0, true
 	}
 	recent := w.recent(a.failures, now)
-	over := len(recent) + a.inflight - w.Limit + 1 // how many must leave the window
-	if over <= 0 {
-		return 0, true
+	if n := len(recent); n >= w.Limit {
+		return roundUpSeconds(recent[n-w.Limit].Add(w.Per).Sub(now)), false
 	}
-	wait = time.Second
-	if over <= len(recent) {
-		wait = recent[over-1].Add(w.Per).Sub(now)
+	inFlight := w.InFlight
+	if inFlight <= 0 {
+		inFlight = DefaultInFlight
 	}
-	return roundUpSeconds(wait), false
+	if a.inflight >= inFlight {
+		return time.Second, false
+	}
+	return 0, true
 }
 
 // record adds a failure at now to failures, keeping those still within

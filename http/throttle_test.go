@@ -39,10 +39,11 @@ func TestWindowAdmit(t *testing.T) {
 		{"just before it leaves", w, at(0, s, 2*s), 0, time.Minute - time.Millisecond, false, s},
 		{"wait rounds up", w, at(0, s, 2*s), 0, 30*s + time.Millisecond, false, 30 * s},
 		{"old failures do not count", w, at(0, s, 2*s, 70*s), 0, 70 * s, true, 0},
-		{"in flight counts", w, at(0, s), 1, 2 * s, false, 58 * s},
-		{"two must leave", w, at(0, 10*s, 20*s), 1, 30 * s, false, 40 * s},
-		{"only checks in flight", w, nil, 3, 0, false, s},
-		{"in flight beyond the failures", w, at(0), 3, s, false, s},
+		{"in flight does not count as failures", w, at(0, s), 50, 2 * s, true, 0},
+		{"in flight cap", lkhttp.Window{Limit: 3, Per: time.Minute, InFlight: 4}, at(0), 4, s, false, s},
+		{"below the in flight cap", lkhttp.Window{Limit: 3, Per: time.Minute, InFlight: 4}, at(0), 3, s, true, 0},
+		{"default in flight cap", w, nil, lkhttp.DefaultInFlight, 0, false, s},
+		{"failures win over in flight", lkhttp.Window{Limit: 3, Per: time.Minute, InFlight: 1}, at(0, s, 2*s), 1, 3 * s, false, 57 * s},
 		{"off", lkhttp.NoThrottle, at(0, 0, 0, 0), 9, 0, true, 0},
 		{"limit one", lkhttp.Window{Limit: 1, Per: 10 * s}, at(0), 0, 5 * s, false, 5 * s},
 	}
@@ -148,26 +149,33 @@ func TestThrottleKeys(t *testing.T) {
 	th.End("a", false)
 }
 
-// TestThrottleInFlight: concurrent attempts of one key are admitted only
-// up to the limit, however many arrive before any ends.
+// TestThrottleInFlight: concurrent checks of one key are admitted up to
+// the in-flight cap, however many arrive before any ends; they count as
+// failures only when they fail.
 func TestThrottleInFlight(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{now: t0}
-	th := lkhttp.NewThrottle(lkhttp.Window{Limit: 5, Per: time.Minute}, clk.Now, 0)
+	th := lkhttp.NewThrottle(lkhttp.Window{Limit: 5, Per: time.Minute, InFlight: 3}, clk.Now, 0)
 	var admitted int
 	for i := 0; i < 50; i++ {
 		if _, ok := th.Begin("x"); ok {
 			admitted++
 		}
 	}
-	if admitted != 5 {
-		t.Fatalf("%d admitted at once, want 5", admitted)
+	if admitted != 3 {
+		t.Fatalf("%d admitted at once, want 3", admitted)
 	}
-	for i := 0; i < 5; i++ {
-		th.End("x", false)
+	for i := 0; i < 3; i++ {
+		th.End("x", true)
 	}
-	if _, ok := th.Begin("x"); !ok {
-		t.Fatal("refused after the checks in flight succeeded")
+	for i := 0; i < 2; i++ { // 3 failures of 5: two more may run
+		if _, ok := th.Begin("x"); !ok {
+			t.Fatalf("check %d refused after 3 failures", i+4)
+		}
+		th.End("x", true)
+	}
+	if _, ok := th.Begin("x"); ok {
+		t.Fatal("admitted after 5 failures")
 	}
 }
 
