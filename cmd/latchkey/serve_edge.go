@@ -18,13 +18,14 @@ type edgeFlags struct {
 	readTimeout, idleTimeout *time.Duration
 	maxConns                 *int
 	maxStreams, perToken     *int
+	inFlight                 *int
 	address, identity        lkhttp.Window
 	proxies                  []netip.Prefix
 	metricsPublic            *bool
 }
 
 const edgeSynopsis = "[--read-timeout D] [--idle-timeout D] [--max-conns N] [--max-streams N] [--max-streams-per-token N] " +
-	"[--login-throttle-address N/D|off] [--login-throttle-identity N/D|off] [--trusted-proxy CIDR]... [--metrics-public]"
+	"[--login-throttle-address N/D|off] [--login-throttle-identity N/D|off] [--login-inflight N] [--trusted-proxy CIDR]... [--metrics-public]"
 
 func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	f := &edgeFlags{address: lkhttp.DefaultAddressWindow, identity: lkhttp.DefaultIdentityWindow}
@@ -44,6 +45,7 @@ func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	}
 	fs.Func("login-throttle-address", "N/D: failed password checks allowed from one client address within D, then 429 (default 10/1m; off: none)", window(&f.address))
 	fs.Func("login-throttle-identity", "N/D: failed password checks allowed for one identity within D, then 429 (default 20/15m; off: none)", window(&f.identity))
+	f.inFlight = fs.Int("login-inflight", lkhttp.DefaultInFlight, "password checks running at once per client address and per identity; more get 429")
 	fs.Func("trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable; default none)", func(v string) error {
 		p, err := lkhttp.ParseTrustedProxy(v)
 		if err == nil {
@@ -63,6 +65,8 @@ func (f *edgeFlags) check() error {
 		return errors.New("--idle-timeout must be 1s to 1h")
 	case *f.maxConns < 1 || *f.maxConns > 1_000_000:
 		return errors.New("--max-conns must be 1 to 1000000")
+	case *f.inFlight < 1 || *f.inFlight > 1_000_000:
+		return errors.New("--login-inflight must be 1 to 1000000")
 	case *f.maxStreams < 1 || *f.perToken < 1 || *f.perToken > *f.maxStreams:
 		return errors.New("--max-streams and --max-streams-per-token must be at least 1, and the second at most the first")
 	}
@@ -85,6 +89,7 @@ func (f *edgeFlags) pprofLimits() httplimit.Limits {
 // apply sets the server's edge options for a listener at addr.
 func (f *edgeFlags) apply(o *lkhttp.Options, addr net.Addr) {
 	o.AddressThrottle, o.IdentityThrottle, o.TrustedProxies = f.address, f.identity, f.proxies
+	o.AddressThrottle.InFlight, o.IdentityThrottle.InFlight = *f.inFlight, *f.inFlight
 	o.MaxStreams, o.MaxStreamsPerToken = *f.maxStreams, *f.perToken
 	o.MetricsPublic = *f.metricsPublic || isLoopback(addr)
 }

@@ -27,6 +27,7 @@ func TestServeEdgeFlags(t *testing.T) {
 		{"serve", "--login-throttle-address", "10"},
 		{"serve", "--login-throttle-identity", "0/1m"},
 		{"serve", "--trusted-proxy", "proxy.example"},
+		{"serve", "--login-inflight", "0"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); code != 2 {
@@ -54,7 +55,9 @@ func TestEdgeOptions(t *testing.T) {
 	loop := &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 7420}
 	var o lkhttp.Options
 	parse().apply(&o, public)
-	if o.MetricsPublic || o.AddressThrottle != lkhttp.DefaultAddressWindow || o.IdentityThrottle != lkhttp.DefaultIdentityWindow ||
+	wantAddr, wantIdent := lkhttp.DefaultAddressWindow, lkhttp.DefaultIdentityWindow
+	wantAddr.InFlight, wantIdent.InFlight = lkhttp.DefaultInFlight, lkhttp.DefaultInFlight
+	if o.MetricsPublic || o.AddressThrottle != wantAddr || o.IdentityThrottle != wantIdent ||
 		o.MaxStreams != 10000 || o.MaxStreamsPerToken != 8 || len(o.TrustedProxies) != 0 {
 		t.Errorf("defaults: %+v", o)
 	}
@@ -63,8 +66,8 @@ func TestEdgeOptions(t *testing.T) {
 		t.Error("loopback listener: metrics not public")
 	}
 	parse("--metrics-public", "--login-throttle-address", "5/30s", "--login-throttle-identity", "off",
-		"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "192.0.2.1", "--max-streams-per-token", "2").apply(&o, public)
-	if !o.MetricsPublic || o.AddressThrottle != (lkhttp.Window{Limit: 5, Per: 30 * time.Second}) || o.IdentityThrottle != lkhttp.NoThrottle ||
+		"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "192.0.2.1", "--max-streams-per-token", "2", "--login-inflight", "7").apply(&o, public)
+	if !o.MetricsPublic || o.AddressThrottle != (lkhttp.Window{Limit: 5, Per: 30 * time.Second, InFlight: 7}) || !o.IdentityThrottle.Off() ||
 		len(o.TrustedProxies) != 2 || o.MaxStreamsPerToken != 2 {
 		t.Errorf("set: %+v", o)
 	}
