@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 	"latchkey"
 	"latchkey/client"
 	lkhttp "latchkey/http"
+	"latchkey/httplimit"
 	"latchkey/sqlstore"
 	"latchkey/sqlstore/sqlstoretest"
 )
@@ -217,6 +219,33 @@ func TestMetricsToken(t *testing.T) {
 		open := serveNode(t, w.store, lkhttp.Options{MetricsPublic: true})
 		if got := get(open, ""); got != 200 {
 			t.Errorf("public metrics: %d", got)
+		}
+	})
+}
+
+// TestStreamOutlivesTimeouts (hole 7): the read and write timeouts that
+// cut off slow clients do not end an event stream: one idle for several
+// times both still delivers the next event without reconnecting.
+func TestStreamOutlivesTimeouts(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 1)
+		lk := lkhttp.NewServer(w.store, lkhttp.Options{WriteTimeout: 200 * time.Millisecond, StreamHeartbeat: 100 * time.Millisecond})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httplimit.Limits{ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond}.Server(lk.Handler(), nil)
+		go hs.Serve(ln)
+		t.Cleanup(func() { hs.Close() })
+		t.Cleanup(lk.EndStreams)
+		url := "http://" + ln.Addr().String()
+
+		s := stream(t, client.New(url, client.WithToken(w.admin.Token())), latchkey.TopicSessions)
+		time.Sleep(time.Second) // five times both timeouts
+		w.mustLogin(0, "alice", false)
+		nextEvent(t, s, 10*time.Second, func(e latchkey.Event) bool { return e.Action == "session.login" })
+		if s.Reconnects != 0 {
+			t.Fatalf("the stream reconnected %d times: a timeout ended it", s.Reconnects)
 		}
 	})
 }

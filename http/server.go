@@ -43,6 +43,11 @@ type Options struct {
 	MaxStreamsPerToken int
 	MaxStreams         int
 
+	// WriteTimeout bounds the handling and answer of each request but an
+	// event stream, whose writes get streamWriteTimeout each (0 → the
+	// longest long poll and a minute).
+	WriteTimeout time.Duration
+
 	// MetricsPublic serves GET /metrics to anyone; otherwise it needs an
 	// admin or delegate token. Serve sets it for a loopback listener.
 	MetricsPublic bool
@@ -62,6 +67,7 @@ type Server struct {
 	guard         *loginThrottle
 	open          *streamLimit
 	metricsPublic bool
+	writeTimeout  time.Duration
 }
 
 // NewServer returns a server over store. Its routes are ready: serve
@@ -77,6 +83,10 @@ func NewServer(store latchkey.Store, opts Options) *Server {
 		guard:         newLoginThrottle(opts),
 		open:          newStreamLimit(opts.MaxStreamsPerToken, opts.MaxStreams),
 		metricsPublic: opts.MetricsPublic,
+		writeTimeout:  opts.WriteTimeout,
+	}
+	if s.writeTimeout <= 0 {
+		s.writeTimeout = requestWriteTimeout
 	}
 	s.streams, s.endStreams = context.WithCancel(context.Background())
 	if s.heartbeat <= 0 {
@@ -186,8 +196,7 @@ func (s *Server) sweep(ctx context.Context) {
 	}
 }
 
-// requestWriteTimeout bounds the handling and answer of a request that is
-// not an event stream.
+// requestWriteTimeout is the default WriteTimeout.
 const requestWriteTimeout = maxInstructionWait + time.Minute
 
 type requestIDKey struct{}
@@ -228,7 +237,7 @@ func (s *Server) serveHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	// minute), so that a client that stops reading cannot hold the
 	// handler; this also replaces a deadline an earlier request on the
 	// connection left. Event streams set their own, per write.
-	_ = nethttp.NewResponseController(w).SetWriteDeadline(start.Add(requestWriteTimeout))
+	_ = nethttp.NewResponseController(w).SetWriteDeadline(start.Add(s.writeTimeout))
 	id := newRequestID()
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
