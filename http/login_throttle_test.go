@@ -260,3 +260,30 @@ func TestStaffResetNotThrottled(t *testing.T) {
 		t.Fatalf("reset by a delegate: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestThrottledNotReplayed: a 429 is not kept for an Idempotency-Key, so
+// a retry with the same key after the wait runs again.
+func TestThrottledNotReplayed(t *testing.T) {
+	t.Parallel()
+	e, clk := throttleEnv(t, lkhttp.Options{AddressThrottle: lkhttp.Window{Limit: 1, Per: time.Minute}})
+	e.st.err = nil // the idempotency records work; only the password is wrong
+	e.st.hook = func(method string) error {
+		if method == "StartSession" {
+			return latchkey.Errorf(latchkey.EINVALIDCREDENTIALS, "wrong identity or password")
+		}
+		return nil
+	}
+	keyed := func(key string) req {
+		r := credentialRoutes[1].req("alice", "198.51.100.7:1")
+		r.headers = map[string]string{"Idempotency-Key": key}
+		return r
+	}
+	if w := e.do(keyed("k1")); w.Code != 401 {
+		t.Fatalf("first: %d %s", w.Code, w.Body)
+	}
+	wantThrottled(t, e, keyed("k2"), "address", 60)
+	clk.Add(time.Minute)
+	if w := e.do(keyed("k2")); w.Code != 401 || w.Header().Get("Idempotent-Replayed") != "" {
+		t.Fatalf("retry after the wait: %d %v %s, want the call run again", w.Code, w.Header(), w.Body)
+	}
+}
