@@ -23,8 +23,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	// throttled counts password checks refused by the login throttle, by
-	// what was over its limit (address or identity); streams counts event
-	// streams refused by their caps (token or server).
+	// the key over its limit (address or identity); refusedStreams counts
+	// event streams refused by a cap (token or server).
 	throttled      *prometheus.CounterVec
 	refusedStreams *prometheus.CounterVec
 }

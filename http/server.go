@@ -65,7 +65,7 @@ type Server struct {
 	endStreams    context.CancelFunc
 	heartbeat     time.Duration
 	guard         *loginThrottle
-	open          *streamLimit
+	streamCaps    *streamLimit
 	metricsPublic bool
 	writeTimeout  time.Duration
 }
@@ -81,7 +81,7 @@ func NewServer(store latchkey.Store, opts Options) *Server {
 		metrics:       newMetrics(store),
 		heartbeat:     opts.StreamHeartbeat,
 		guard:         newLoginThrottle(opts),
-		open:          newStreamLimit(opts.MaxStreamsPerToken, opts.MaxStreams),
+		streamCaps:    newStreamLimit(opts.MaxStreamsPerToken, opts.MaxStreams),
 		metricsPublic: opts.MetricsPublic,
 		writeTimeout:  opts.WriteTimeout,
 	}

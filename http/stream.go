@@ -95,7 +95,7 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) {
 		}
 	}
 	token, _ := bearerToken(r)
-	release, capName, err := s.open.acquire(token)
+	release, capName, err := s.streamCaps.acquire(token)
 	if err != nil {
 		s.metrics.refusedStreams.WithLabelValues(capName).Inc()
 		s.writeError(w, r, err)
