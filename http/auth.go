@@ -26,7 +26,7 @@ func (s *Server) login(r *nethttp.Request, _ latchkey.Caller) (int, any, error) 
 		return 0, nil, err
 	}
 	var tok *latchkey.UserToken
-	err = s.checkPassword(r, in.Identity, func() (err error) {
+	err = s.throttledCheck(r, in.Identity, func() (err error) {
 		tok, err = s.store.Login(r.Context(), in.Identity, in.Password)
 		return err
 	})

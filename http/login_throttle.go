@@ -38,12 +38,12 @@ func newLoginThrottle(opts Options) *loginThrottle {
 	}
 }
 
-// checkPassword runs check, a store call that verifies a password of
+// throttledCheck runs check, a store call that verifies a password of
 // identity, under the login throttle: refused with rate_limited (check
 // not run, nothing hashed) when r's client address or the identity has
 // failed too often lately; counted as a failure when check answers
 // invalid_credentials.
-func (s *Server) checkPassword(r *nethttp.Request, identity string, check func() error) error {
+func (s *Server) throttledCheck(r *nethttp.Request, identity string, check func() error) error {
 	lt := s.guard
 	addr := clientAddress(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), lt.trusted)
 	if wait, ok := lt.byAddress.begin(addr); !ok {

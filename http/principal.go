@@ -129,7 +129,7 @@ func (s *Server) changePassword(r *nethttp.Request, c latchkey.Caller) (int, any
 	login := r.PathValue("login")
 	change := func() error { return s.store.ChangePassword(r.Context(), c, login, in.OldPassword, in.NewPassword) }
 	if in.OldPassword != "" || !c.IsStaff() { // the old password is checked: throttled like a logon
-		err = s.checkPassword(r, login, change)
+		err = s.throttledCheck(r, login, change)
 	} else { // a reset by staff checks no password
 		err = change()
 	}

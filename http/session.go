@@ -93,7 +93,7 @@ func (s *Server) startSession(r *nethttp.Request, c latchkey.Caller) (int, any, 
 		return 0, nil, err
 	}
 	var res *latchkey.LoginResult
-	err = s.checkPassword(r, in.Identity, func() (err error) {
+	err = s.throttledCheck(r, in.Identity, func() (err error) {
 		res, err = s.store.StartSession(r.Context(), c, r.PathValue("id"), in.req)
 		return err
 	})
@@ -124,7 +124,7 @@ func (s *Server) unlockSession(r *nethttp.Request, c latchkey.Caller) (int, any,
 		return 0, nil, err
 	}
 	var sess *latchkey.Session
-	err = s.checkPassword(r, in.Identity, func() (err error) {
+	err = s.throttledCheck(r, in.Identity, func() (err error) {
 		sess, err = s.store.UnlockSession(r.Context(), c, r.PathValue("id"), in.req)
 		return err
 	})
