@@ -55,10 +55,13 @@ func (s *Server) throttledCheck(r *nethttp.Request, identity string, check func(
 		s.metrics.throttled.WithLabelValues("identity").Inc()
 		return rateLimited(wait, "identity", "too many failed logons for identity %s", identity)
 	}
+	failed := false
+	defer func() { // also when check panics: its place in flight is given back
+		lt.byIdentity.end(identity, failed)
+		lt.byAddress.end(addr, failed)
+	}()
 	err := check()
-	failed := latchkey.ErrorCode(err) == latchkey.EINVALIDCREDENTIALS
-	lt.byIdentity.end(identity, failed)
-	lt.byAddress.end(addr, failed)
+	failed = latchkey.ErrorCode(err) == latchkey.EINVALIDCREDENTIALS
 	return err
 }
 
