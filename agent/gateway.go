@@ -9,6 +9,7 @@ import (
 
 	"latchkey"
 	"latchkey/client"
+	"latchkey/httplimit"
 	"latchkey/passhash"
 )
 
@@ -36,7 +37,16 @@ type GatewayOptions struct {
 	// Verify checks a password against a cached verifier (default
 	// passhash.Verify).
 	Verify func(password, encoded string) bool
+	// Socket bounds the clients of the local socket (default
+	// DefaultSocketLimits).
+	Socket httplimit.Limits
 }
+
+// DefaultSocketLimits bound the gateway's local socket: a request's
+// headers and body must arrive within 10 s, an idle connection closes
+// after 120 s, and at most 64 connections are open at once (the
+// terminal's software needs a few).
+var DefaultSocketLimits = httplimit.Limits{ReadTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxConns: 64}
 
 // Gateway is the terminal's way to the server: the terminal's software
 // logs people on, locks, unlocks and logs off through it (served on a
@@ -109,6 +119,9 @@ func OpenGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 	def(&o.ProbeEvery, 5*time.Second)
 	def(&o.TickEvery, time.Second)
 	def(&o.CallTimeout, 10*time.Second)
+	if o.Socket == (httplimit.Limits{}) {
+		o.Socket = DefaultSocketLimits
+	}
 	g := &Gateway{o: o, client: o.Client, j: o.Journal, log: o.Log, verify: o.Verify,
 		kick: make(chan struct{}, 1), mode: ModeOnline, passwords: map[string]string{}}
 	if g.log == nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -195,9 +196,11 @@ func ListenSocket(path string) (net.Listener, error) {
 }
 
 // Serve serves the gateway on ln until ctx ends, then shuts down (calls
-// in progress get a few seconds to finish) and closes ln.
+// in progress get a few seconds to finish) and closes ln. Its clients are
+// bounded by the Socket limits: a slow or idle one is cut off, and one
+// beyond the connection cap is answered 429.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := g.o.Socket.Server(g.Handler(), slog.NewLogLogger(g.log.Handler(), slog.LevelWarn))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

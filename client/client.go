@@ -178,7 +178,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		return fmt.Errorf("%s %s: read response: %w", method, path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return decodeError(method, path, resp.StatusCode, data)
+		return withRetryAfter(decodeError(method, path, resp.StatusCode, data), resp.Header)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
@@ -199,6 +199,50 @@ func decodeError(method, path string, status int, data []byte) error {
 		snippet = snippet[:200] + "..."
 	}
 	return &StatusError{Method: method, Path: path, StatusCode: status, Body: snippet}
+}
+
+// RetryAfterDetail is the detail of a rate_limited error that says how
+// many seconds to wait before trying again. The server puts it in the
+// details; when only the Retry-After header says it (a proxy, or the
+// connection cap), the client copies it there.
+const RetryAfterDetail = "retry_after_seconds"
+
+// withRetryAfter adds the Retry-After header's seconds to a rate_limited
+// error that lacks them, and names the wait in its message.
+func withRetryAfter(err error, h http.Header) error {
+	var e *latchkey.Error
+	if !errors.As(err, &e) || e.Code != latchkey.ERATELIMITED {
+		return err
+	}
+	if _, ok := e.Details[RetryAfterDetail]; !ok {
+		secs, perr := strconv.ParseInt(strings.TrimSpace(h.Get("Retry-After")), 10, 64)
+		if perr != nil || secs < 0 {
+			return err
+		}
+		e = e.With(RetryAfterDetail, float64(secs))
+	}
+	return e
+}
+
+// RetryAfter returns how long a rate_limited error asks to wait before
+// trying again (from Retry-After), or 0 for any other error or when the
+// server did not say.
+func RetryAfter(err error) time.Duration {
+	var e *latchkey.Error
+	if !errors.As(err, &e) || e.Code != latchkey.ERATELIMITED {
+		return 0
+	}
+	switch v := e.Details[RetryAfterDetail].(type) {
+	case float64:
+		if v > 0 && v < 1e9 {
+			return time.Duration(v * float64(time.Second))
+		}
+	case int64:
+		if v > 0 && v < 1e9 {
+			return time.Duration(v) * time.Second
+		}
+	}
+	return 0
 }
 
 // list is the wire shape of every list answer.

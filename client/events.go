@@ -87,7 +87,7 @@ func (s *EventStream) Connect() error {
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return decodeError(http.MethodGet, "/v1/events", resp.StatusCode, data)
+		return withRetryAfter(decodeError(http.MethodGet, "/v1/events", resp.StatusCode, data), resp.Header)
 	}
 	if s.connected {
 		s.Reconnects++

@@ -25,7 +25,11 @@ func (s *Server) login(r *nethttp.Request, _ latchkey.Caller) (int, any, error) 
 	if err != nil {
 		return 0, nil, err
 	}
-	tok, err := s.store.Login(r.Context(), in.Identity, in.Password)
+	var tok *latchkey.UserToken
+	err = s.throttledCheck(r, in.Identity, func() (err error) {
+		tok, err = s.store.Login(r.Context(), in.Identity, in.Password)
+		return err
+	})
 	if err != nil {
 		return 0, nil, err
 	}

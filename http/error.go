@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	nethttp "net/http"
+	"strconv"
 
 	"latchkey"
 )
@@ -90,8 +91,13 @@ func (s *Server) writeError(w nethttp.ResponseWriter, r *nethttp.Request, err er
 		s.internal(w, r, "encode error response", slog.String("code", code), slog.Any("err", mErr))
 		return
 	}
-	if code == latchkey.EUNAUTHENTICATED {
+	switch code {
+	case latchkey.EUNAUTHENTICATED:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
+	case latchkey.ERATELIMITED:
+		if secs, ok := details[retryAfterDetail].(int64); ok {
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		}
 	}
 	writeBytes(w, status, body)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"latchkey"
+	lkhttp "latchkey/http"
 )
 
 func TestReadyz(t *testing.T) {
@@ -39,7 +40,7 @@ func TestMetrics(t *testing.T) {
 	e.do(req{method: "GET", path: "/healthz"})
 	e.do(req{method: "GET", path: "/v1/sites/s_1", token: userToken})
 	e.do(req{method: "GET", path: "/nope"})
-	w := e.do(req{method: "GET", path: "/metrics"})
+	w := e.do(req{method: "GET", path: "/metrics", token: delegateToken})
 	if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain; version=0.0.4") {
 		t.Fatalf("%d %q", w.Code, w.Header().Get("Content-Type"))
 	}
@@ -69,6 +70,31 @@ func TestMetrics(t *testing.T) {
 		}
 		if v, err := strconv.ParseFloat(m[1], 64); err != nil || v < 1<<20 {
 			t.Fatalf("peak RSS %q: want a plausible byte count", m[1])
+		}
+	}
+}
+
+// TestMetricsNeedStaff: without MetricsPublic, /metrics needs an admin or
+// delegate token; with it, anyone may read them.
+func TestMetricsNeedStaff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for token, want := range map[string]int{
+		"":            401,
+		"bogus":       401,
+		userToken:     403,
+		terminalToken: 403,
+		delegateToken: 200,
+		adminToken:    200,
+	} {
+		if w := e.do(req{method: "GET", path: "/metrics", token: token}); w.Code != want {
+			t.Errorf("token %q: %d, want %d", token, w.Code, want)
+		}
+	}
+	pub := newEnvWith(t, lkhttp.Options{MetricsPublic: true})
+	for _, token := range []string{"", userToken, terminalToken} {
+		if w := pub.do(req{method: "GET", path: "/metrics", token: token}); w.Code != 200 {
+			t.Errorf("public, token %q: %d", token, w.Code)
 		}
 	}
 }

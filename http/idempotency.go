@@ -91,7 +91,7 @@ func (s *Server) idempotent(w nethttp.ResponseWriter, r *nethttp.Request, c latc
 	finished = true
 
 	status := rec.statusCode()
-	if status >= 500 {
+	if status >= 500 || status == nethttp.StatusTooManyRequests { // did not act: a retry must run
 		s.abandon(ctx, r, scope, key)
 	} else {
 		fctx, cancel := context.WithTimeout(ctx, idempotencyFinishTimeout)

@@ -19,8 +19,14 @@ import (
 // which the benchmarks read.
 type metrics struct {
 	reg      *prometheus.Registry
+	prom     nethttp.Handler
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// throttled counts password checks refused by the login throttle, by
+	// the key over its limit (address or identity); refusedStreams counts
+	// event streams refused by a cap (token or server).
+	throttled      *prometheus.CounterVec
+	refusedStreams *prometheus.CounterVec
 }
 
 // retrier is a store that counts the write operations it reran after
@@ -39,14 +45,23 @@ func newMetrics(store any) *metrics {
 			Help:    "Time to answer an HTTP request, by route pattern and status code.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "code"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_login_throttled_total",
+			Help: "Password checks refused by the login throttle before hashing, by the key over its limit (address, identity).",
+		}, []string{"by"}),
+		refusedStreams: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_event_streams_refused_total",
+			Help: "Event streams refused because a cap was reached, by cap (token, server).",
+		}, []string{"cap"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration,
+	m.reg.MustRegister(m.requests, m.duration, m.throttled, m.refusedStreams,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "latchkey_process_peak_rss_bytes",
 			Help: "Peak resident set size of the process (VmHWM), in bytes; 0 where /proc is missing.",
 		}, peakRSS))
+	m.prom = m.handler()
 	if r, ok := store.(retrier); ok {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "latchkey_store_retries_total",
@@ -65,6 +80,20 @@ func (m *metrics) observe(route string, code int, d time.Duration) {
 
 func (m *metrics) handler() nethttp.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// serveMetrics is GET /metrics. The metrics name routes, show the load and
+// count refused logons: unless the server was told they are public
+// (MetricsPublic: --metrics-public, or a loopback listener), they need an
+// admin or delegate token.
+func (s *Server) serveMetrics(w nethttp.ResponseWriter, r *nethttp.Request) {
+	if !s.metricsPublic {
+		if _, err := s.authorize(r, staff); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	s.metrics.prom.ServeHTTP(w, r)
 }
 
 // peakRSS reads VmHWM from /proc/self/status, in bytes.

@@ -126,7 +126,14 @@ func (s *Server) changePassword(r *nethttp.Request, c latchkey.Caller) (int, any
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := s.store.ChangePassword(r.Context(), c, r.PathValue("login"), in.OldPassword, in.NewPassword); err != nil {
+	login := r.PathValue("login")
+	change := func() error { return s.store.ChangePassword(r.Context(), c, login, in.OldPassword, in.NewPassword) }
+	if in.OldPassword != "" || !c.IsStaff() { // the old password is checked: throttled like a logon
+		err = s.throttledCheck(r, login, change)
+	} else { // a reset by staff checks no password
+		err = change()
+	}
+	if err != nil {
 		return 0, nil, err
 	}
 	return nethttp.StatusNoContent, nil, nil

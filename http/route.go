@@ -53,7 +53,7 @@ type handler func(r *nethttp.Request, c latchkey.Caller) (int, any, error)
 func (s *Server) routes() {
 	s.route("GET /healthz", public, s.healthz)
 	s.route("GET /readyz", public, s.readyz)
-	s.handle("GET /metrics", s.metrics.handler())
+	s.handle("GET /metrics", nethttp.HandlerFunc(s.serveMetrics)) // authorizes itself
 
 	s.route("POST /v1/auth/login", public, s.login)
 	s.route("POST /v1/auth/logout", people, s.logout)

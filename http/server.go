@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	nethttp "net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -25,6 +26,31 @@ type Options struct {
 	// StreamHeartbeat is how often an idle event stream sends a comment
 	// line and re-checks its token (0 → 15 s).
 	StreamHeartbeat time.Duration
+
+	// The login throttle (login_throttle.go): failed password checks
+	// allowed per client address and per identity (zero → the defaults,
+	// NoThrottle → none), how many keys each remembers (0 → 50,000), the
+	// proxies whose X-Forwarded-For names the client, and its clock (nil →
+	// time.Now).
+	AddressThrottle  Window
+	IdentityThrottle Window
+	ThrottleKeys     int
+	TrustedProxies   []netip.Prefix
+	Now              func() time.Time
+
+	// Event streams (GET /v1/events) open at once, per token and in all
+	// (0 → 8 and 10,000).
+	MaxStreamsPerToken int
+	MaxStreams         int
+
+	// WriteTimeout bounds the handling and answer of each request but an
+	// event stream, whose writes get streamWriteTimeout each (0 → the
+	// longest long poll and a minute).
+	WriteTimeout time.Duration
+
+	// MetricsPublic serves GET /metrics to anyone; otherwise it needs an
+	// admin or delegate token. Serve sets it for a loopback listener.
+	MetricsPublic bool
 }
 
 // Server serves the API over a store.
@@ -37,21 +63,32 @@ type Server struct {
 	patterns []string
 	metrics  *metrics
 	// streams ends every event stream when cancelled (EndStreams).
-	streams    context.Context
-	endStreams context.CancelFunc
-	heartbeat  time.Duration
+	streams       context.Context
+	endStreams    context.CancelFunc
+	heartbeat     time.Duration
+	guard         *loginThrottle
+	streamCaps    *streamLimit
+	metricsPublic bool
+	writeTimeout  time.Duration
 }
 
 // NewServer returns a server over store. Its routes are ready: serve
 // Handler().
 func NewServer(store latchkey.Store, opts Options) *Server {
 	s := &Server{
-		store:     store,
-		logger:    opts.Logger,
-		maxBody:   opts.MaxBodyBytes,
-		mux:       nethttp.NewServeMux(),
-		metrics:   newMetrics(store),
-		heartbeat: opts.StreamHeartbeat,
+		store:         store,
+		logger:        opts.Logger,
+		maxBody:       opts.MaxBodyBytes,
+		mux:           nethttp.NewServeMux(),
+		metrics:       newMetrics(store),
+		heartbeat:     opts.StreamHeartbeat,
+		guard:         newLoginThrottle(opts),
+		streamCaps:    newStreamLimit(opts.MaxStreamsPerToken, opts.MaxStreams),
+		metricsPublic: opts.MetricsPublic,
+		writeTimeout:  opts.WriteTimeout,
+	}
+	if s.writeTimeout <= 0 {
+		s.writeTimeout = requestWriteTimeout
 	}
 	s.streams, s.endStreams = context.WithCancel(context.Background())
 	if s.heartbeat <= 0 {
@@ -168,6 +205,9 @@ func (s *Server) sweep(ctx context.Context) {
 	}
 }
 
+// requestWriteTimeout is the default WriteTimeout.
+const requestWriteTimeout = maxInstructionWait + time.Minute
+
 type requestIDKey struct{}
 
 // requestID returns the ID given to r by the middleware.
@@ -202,6 +242,11 @@ func routeLabel(r *nethttp.Request) string {
 // serveHTTP is the outermost middleware.
 func (s *Server) serveHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	start := time.Now()
+	// Each answer must be written in time (the longest long poll and a
+	// minute), so that a client that stops reading cannot hold the
+	// handler; this also replaces a deadline an earlier request on the
+	// connection left. Event streams set their own, per write.
+	_ = nethttp.NewResponseController(w).SetWriteDeadline(start.Add(s.writeTimeout))
 	id := newRequestID()
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))

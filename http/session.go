@@ -92,7 +92,11 @@ func (s *Server) startSession(r *nethttp.Request, c latchkey.Caller) (int, any, 
 	if err != nil {
 		return 0, nil, err
 	}
-	res, err := s.store.StartSession(r.Context(), c, r.PathValue("id"), in.req)
+	var res *latchkey.LoginResult
+	err = s.throttledCheck(r, in.Identity, func() (err error) {
+		res, err = s.store.StartSession(r.Context(), c, r.PathValue("id"), in.req)
+		return err
+	})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -119,7 +123,12 @@ func (s *Server) unlockSession(r *nethttp.Request, c latchkey.Caller) (int, any,
 	if err != nil {
 		return 0, nil, err
 	}
-	return sessionAnswer(s.store.UnlockSession(r.Context(), c, r.PathValue("id"), in.req))
+	var sess *latchkey.Session
+	err = s.throttledCheck(r, in.Identity, func() (err error) {
+		sess, err = s.store.UnlockSession(r.Context(), c, r.PathValue("id"), in.req)
+		return err
+	})
+	return sessionAnswer(sess, err)
 }
 
 func (s *Server) touchSession(r *nethttp.Request, c latchkey.Caller) (int, any, error) {

@@ -21,6 +21,8 @@ const (
 	streamHeartbeat = 15 * time.Second
 	streamPoll      = 2 * time.Second
 	streamPage      = 500
+	// streamWriteTimeout bounds one flush of a stream to its client.
+	streamWriteTimeout = 30 * time.Second
 )
 
 // streamQuery is the parsed query of GET /v1/events.
@@ -91,20 +93,33 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) {
 		}
 	}
 	token, _ := bearerToken(r)
+	release, capName, err := s.streamCaps.acquire(token)
+	if err != nil {
+		s.metrics.refusedStreams.WithLabelValues(capName).Inc()
+		s.writeError(w, r, err)
+		return
+	}
+	defer release()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(s.streams, cancel)
 	defer stop()
 
 	rc := nethttp.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives any write timeout
+	// A stream outlives any request deadline: it sets a write deadline
+	// for each flush instead, so a client that stops reading frees the
+	// stream within streamWriteTimeout instead of holding it forever.
+	defer func() { _ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) }() // for the stream's end
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(nethttp.StatusOK)
 	bw := bufio.NewWriter(w)
-	send := func() bool { return bw.Flush() == nil && rc.Flush() == nil }
+	send := func() bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		return bw.Flush() == nil && rc.Flush() == nil
+	}
 	// The start's id is the resume point even before any event arrives.
 	bw.WriteString("retry: 1000\nid: " + strconv.FormatInt(cursor, 10) + "\n\n")
 	if !send() {

@@ -342,9 +342,15 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, lkhttp.Options{})
+}
+
+// newEnvWith is newEnv with server options (its logger is the env's).
+func newEnvWith(t *testing.T, opts lkhttp.Options) *env {
+	t.Helper()
 	e := &env{t: t, st: newStub(), logs: &syncBuffer{}}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.srv = lkhttp.NewServer(e.st, lkhttp.Options{Logger: logger})
+	opts.Logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.srv = lkhttp.NewServer(e.st, opts)
 	e.h = e.srv.Handler()
 	return e
 }
@@ -357,6 +363,7 @@ type req struct {
 	bodyReader          io.Reader // instead of body, e.g. for chunked bodies
 	contentType         string
 	headers             map[string]string
+	remote              string // the client's address (default httptest's 192.0.2.1:1234)
 }
 
 func (e *env) do(r req) *httptest.ResponseRecorder {
@@ -381,6 +388,9 @@ func (e *env) do(r req) *httptest.ResponseRecorder {
 	}
 	for k, v := range r.headers {
 		hr.Header.Set(k, v)
+	}
+	if r.remote != "" {
+		hr.RemoteAddr = r.remote
 	}
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, hr)

@@ -548,6 +548,14 @@ func TestSession(t *testing.T) {
 			code:   1,
 			stderr: []string{"latchkey: account_locked: too many failed attempts", "until: 2025-03-01T09:45:00Z"},
 		},
+		{
+			name:   "rate limited shows when to try again",
+			args:   []string{"session", "login", "--terminal", "trm_1", "--identity", "alice"},
+			env:    map[string]string{"LATCHKEY_TERMINAL_TOKEN": "term-tok", "LATCHKEY_PASSWORD": "pw"},
+			calls:  []call{{method: "POST", path: "/v1/terminals/trm_1/sessions", auth: termAuth, body: `{"identity":"alice","password":"pw","force":false,"time_sent":"<time>"}`, status: 429, resp: `{"error":{"code":"rate_limited","message":"too many failed logons from your address; try again in 50s","details":{"retry_after_seconds":50,"scope":"address"}}}`}},
+			code:   1,
+			stderr: []string{"latchkey: rate_limited: too many failed logons", "scope: address", "try again in 50s"},
+		},
 		{name: "login needs an identity", args: []string{"session", "login", "--terminal", "trm_1"}, code: 2, stderr: []string{"--identity is required"}},
 		{
 			name:   "lock",

@@ -151,6 +151,12 @@ func (c *cmd) fail(err error) int {
 		}
 	case latchkey.ESESSIONFAILED:
 		fmt.Fprintln(c.stderr, "hint: the session was failed; log out (latchkey session logout ID) and log on again")
+	case latchkey.ERATELIMITED:
+		if d := client.RetryAfter(err); d > 0 {
+			fmt.Fprintf(c.stderr, "hint: the server holds back this kind of call for now; try again in %s\n", d)
+		} else {
+			fmt.Fprintln(c.stderr, "hint: the server holds back this kind of call for now; try again later")
+		}
 	}
 	return 1
 }

@@ -6,13 +6,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"time"
+
+	"latchkey/httplimit"
 )
 
 // startPprof serves Go's profiling endpoints on addr, which must be a
 // loopback address: profiles show memory and must not leave the machine.
-// It returns a function that stops the listener.
-func startPprof(addr string, logger *slog.Logger) (func(), error) {
+// Its clients are bounded like the API's (limits). It returns a function
+// that stops the listener.
+func startPprof(addr string, limits httplimit.Limits, logger *slog.Logger) (func(), error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("--pprof-listen: %w", err)
@@ -30,7 +32,7 @@ func startPprof(addr string, logger *slog.Logger) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("--pprof-listen: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := limits.Server(mux, slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	go srv.Serve(ln)
 	logger.Info("pprof listening", "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil

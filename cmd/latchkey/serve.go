@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,7 +26,7 @@ import (
 )
 
 var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--staff-backoff-max D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--idempotency-ttl D] [--pprof-listen ADDR] [--seal-every D] [--seal-dir DIR] [--tls-cert FILE --tls-key FILE]",
+	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--staff-backoff-max D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--idempotency-ttl D] [--pprof-listen ADDR] [--seal-every D] [--seal-dir DIR] [--tls-cert FILE --tls-key FILE] " + edgeSynopsis,
 }
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -79,6 +79,7 @@ func runServe(e *env, args []string) int {
 	sealDir := c.fs.String("seal-dir", "", "write each seal this node makes here, one file per seal (default DATA-DIR/seals; copy them off the machine)")
 	// Transport security (tls.go).
 	tlsf := addTLSFlags(c.fs)
+	edge := addEdgeFlags(c.fs)
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
@@ -110,6 +111,9 @@ func runServe(e *env, args []string) int {
 		return c.usageError("--idempotency-ttl must be 1m to 720h")
 	case *a2time > math.MaxUint32 || *a2mem > math.MaxUint32 || *a2threads > math.MaxUint8:
 		return c.usageError("argon2 parameters out of range")
+	}
+	if err := edge.check(); err != nil {
+		return c.usageError("%v", err)
 	}
 	params := passhash.Production
 	params.Time, params.MemoryKiB, params.Threads = uint32(*a2time), uint32(*a2mem), uint8(*a2threads)
@@ -204,26 +208,22 @@ func runServe(e *env, args []string) int {
 	}
 
 	if *pprofAddr != "" {
-		stopPprof, err := startPprof(*pprofAddr, logger)
+		stopPprof, err := startPprof(*pprofAddr, edge.pprofLimits(), logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "latchkey: %v\n", err)
 			return 1
 		}
 		defer stopPprof()
 	}
-	srv := lkhttp.NewServer(store, lkhttp.Options{Logger: logger})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: listen: %v\n", err)
 		return 1
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srvOpts := lkhttp.Options{Logger: logger}
+	edge.apply(&srvOpts, ln.Addr())
+	srv := lkhttp.NewServer(store, srvOpts)
+	hs := edge.limits().Server(srv.Handler(), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	hs.RegisterOnShutdown(srv.EndStreams)
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
@@ -245,7 +245,9 @@ func runServe(e *env, args []string) int {
 		scheme = "https"
 		hs.TLSConfig = certs.config()
 		certs.reloadOnHangup(ctx, logger)
-		go func() { serveErr <- hs.ServeTLS(ln, "", "") }()
+		// The connection cap sits under TLS, so its 429 goes out encrypted.
+		tlsLn := tls.NewListener(ln, hs.TLSConfig)
+		go func() { serveErr <- hs.Serve(tlsLn) }()
 	} else {
 		warnPlainHTTP(logger, ln.Addr())
 		go func() { serveErr <- hs.Serve(ln) }()
