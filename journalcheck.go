@@ -158,18 +158,15 @@ func CheckJournalIdentity(in JournalIdentityInput) JournalIdentity {
 const (
 	ClipFuture       = "future"            // a time after the server's now (within JournalClockSkew)
 	ClipBeforePeriod = "before_standalone" // started before the standalone period the agent reported
-	ClipBeforeFloor  = "before_terminal"   // started before the terminal was registered
 	ClipMaxSession   = "max_session"       // longer than the site's maximum session
 )
 
 // JournalBounds is what the server knows to bound an entry's times: now;
 // the start of the standalone period the agent reported (zero: none); the
-// earliest time any session of the terminal can have (its registration);
-// the site's maximum session for the entry's person (0: none applies).
+// site's maximum session for the entry's person (0: none applies).
 type JournalBounds struct {
 	Now         time.Time
 	PeriodStart time.Time
-	Floor       time.Time
 	MaxSession  time.Duration
 }
 
@@ -183,7 +180,7 @@ type BoundedEntry struct {
 // BoundJournalEntry bounds an entry's times: none after now (times further
 // ahead than JournalClockSkew were refused by ValidateJournal; those
 // within it are taken as now), no start before the reported standalone
-// period or the floor (moved up to it), no end before the start, and no
+// period (moved up to it), no end before the start, and no
 // session longer than the maximum: an ended one ends at start + maximum;
 // one in progress is taken to have started at now − maximum (so it is
 // over its maximum, and is warned and logged off, and charges no more).
@@ -200,10 +197,6 @@ func BoundJournalEntry(start time.Time, end *time.Time, b JournalBounds) Bounded
 	if out.StartedAt.After(b.Now) {
 		out.StartedAt = b.Now
 		flag(ClipFuture)
-	}
-	if !b.Floor.IsZero() && out.StartedAt.Before(b.Floor) {
-		out.StartedAt = b.Floor
-		flag(ClipBeforeFloor)
 	}
 	if !b.PeriodStart.IsZero() && !b.PeriodStart.After(b.Now) && out.StartedAt.Before(b.PeriodStart) {
 		out.StartedAt = b.PeriodStart

@@ -128,7 +128,7 @@ func TestBoundJournalEntry(t *testing.T) {
 	now := st0.Add(10 * time.Hour)
 	at := func(d time.Duration) time.Time { return now.Add(d) }
 	p := func(d time.Duration) *time.Time { x := at(d); return &x }
-	b := latchkey.JournalBounds{Now: now, PeriodStart: at(-3 * time.Hour), Floor: at(-48 * time.Hour), MaxSession: 2 * time.Hour}
+	b := latchkey.JournalBounds{Now: now, PeriodStart: at(-3 * time.Hour), MaxSession: 2 * time.Hour}
 	noPeriod := b
 	noPeriod.PeriodStart = time.Time{}
 	for _, c := range []struct {
@@ -146,7 +146,8 @@ func TestBoundJournalEntry(t *testing.T) {
 		{"an end in the future is now", b, at(-time.Hour), p(time.Minute), at(-time.Hour), p(0), []string{"future"}},
 		{"before the reported period: moved up", b, at(-5 * time.Hour), p(-150 * time.Minute), at(-3 * time.Hour), p(-150 * time.Minute), []string{"before_standalone"}},
 		{"wholly before the period: nothing left", b, at(-5 * time.Hour), p(-4 * time.Hour), at(-3 * time.Hour), p(-3 * time.Hour), []string{"before_standalone"}},
-		{"no period: the floor bounds it", noPeriod, at(-72 * time.Hour), p(-47 * time.Hour), at(-48 * time.Hour), p(-47 * time.Hour), []string{"before_terminal"}},
+		{"no period reported: not moved", noPeriod, at(-72 * time.Hour), p(-71 * time.Hour), at(-72 * time.Hour), p(-71 * time.Hour), nil},
+		{"a reported period in the future is no bound", latchkey.JournalBounds{Now: now, PeriodStart: at(time.Hour)}, at(-time.Hour), nil, at(-time.Hour), nil, nil},
 		{"ended, longer than the maximum: clipped", noPeriod, at(-23 * time.Hour), p(-time.Minute), at(-23 * time.Hour), p(-21 * time.Hour), []string{"max_session"}},
 		{"in progress, longer than the maximum: charged the maximum", noPeriod, at(-23 * time.Hour), nil, at(-2 * time.Hour), nil, []string{"max_session"}},
 		{"no maximum: not clipped", latchkey.JournalBounds{Now: now}, at(-23 * time.Hour), p(0), at(-23 * time.Hour), p(0), nil},

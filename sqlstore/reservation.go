@@ -164,7 +164,7 @@ func (t *tx) checkReservation(p latchkey.Principal, terminal string, rs []latchk
 	var showErr error
 	h := latchkey.HoldingReservation(rs, t.now, t.s.opts.ReservationGrace, func(r latchkey.Reservation) bool {
 		var n int
-		if err := t.queryRow("SELECT COUNT(*) FROM sessions WHERE terminal_id = ? AND principal_id = ? AND started_at >= ?",
+		if err := t.queryRow("SELECT COUNT(*) FROM sessions WHERE terminal_id = ? AND principal_id = ? AND started_at >= ? AND unverified = FALSE",
 			terminal, r.Principal, us(r.Start)).Scan(&n); err != nil {
 			showErr = err
 		}
