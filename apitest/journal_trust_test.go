@@ -25,7 +25,7 @@ func TestJournalVerifiedNeedsSentVerifier(t *testing.T) {
 		quota, warn := 60, 30
 		w := newWorld(t, b, client.SiteCreate{DailyQuotaMinutes: &quota, WarningSeconds: &warn, Timezone: client.Ptr("UTC")}, 2)
 		ctx := context.Background()
-		carol := w.person("carol", false, "carol")
+		w.person("carol", false, "carol")
 		w.clock.Advance(23 * time.Hour) // 08:00 next day: the quota day has 23 hours behind it
 		w.adminLogin()
 		at := func(d time.Duration) *time.Time { x := w.clock.Now().Add(d); return &x }
@@ -62,7 +62,6 @@ func TestJournalVerifiedNeedsSentVerifier(t *testing.T) {
 		if _, err := w.login(1, "carol", false); err != nil {
 			t.Fatalf("carol online after the forged entry: %v", err)
 		}
-		_ = carol
 
 		// Alice used her 60 minutes online at terminal 1, then terminal 0
 		// fetched its policy (with her verifier).
