@@ -284,3 +284,37 @@ func TestReservationCaps(t *testing.T) {
 		}
 	})
 }
+
+// The booking cap holds under concurrency: a user firing many bookings at
+// once (on different terminals and times) gets exactly the cap. Both
+// stores.
+func TestReservationCapsConcurrent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 3)
+		ctx := context.Background()
+		bob := w.userClient("bob")
+		now := w.clock.Now()
+		const n = 9
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				_, err := bob.CreateReservation(ctx, latchkey.Reservation{Terminal: w.terms[i%3].ID,
+					Start: now.Add(time.Duration(i+1) * time.Hour), Minutes: 30})
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range n {
+			switch err := <-errs; latchkey.ErrorCode(err) {
+			case "":
+				ok++
+			case latchkey.ECONFLICT:
+			default:
+				t.Fatalf("a concurrent booking: %v", err)
+			}
+		}
+		if ok != 3 {
+			t.Fatalf("%d concurrent bookings succeeded, want the cap of 3", ok)
+		}
+	})
+}
