@@ -125,21 +125,9 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 	}
 	b := latchkey.BoundJournalEntry(e.StartedAt, e.EndedAt, latchkey.JournalBounds{Now: t.now, PeriodStart: v.periodStart, MaxSession: maxSession})
 	e.StartedAt, e.EndedAt = b.StartedAt, b.EndedAt
-	// Whether the terminal held the login's verifier is judged at the
-	// start the entry claims (no later than now): a start moved up by the
-	// bounds does not make an unchecked entry checked.
-	idIn := latchkey.JournalIdentityInput{AllowStandalone: site.AllowStandalone, Auth: site.StandaloneAuth, Role: p.Role,
-		Disabled: p.Disabled, Ended: e.EndedAt != nil, Verified: e.Verified}
-	if sv, ok := v.sent[e.Identity]; ok {
-		idIn.VerifierHeld = sv.HeldAt(minT(claimed.StartedAt, t.now))
-	}
-	credReason := ""
-	if pw != nil && site.AllowStandalone && site.StandaloneAuth == latchkey.StandaloneAuthAny {
-		_, reason, cerr := t.credentials(*pw, e.Password)
-		if latchkey.ErrorCode(cerr) == latchkey.EINTERNAL {
-			return res, cerr
-		}
-		idIn.PasswordChecked, idIn.PasswordOK, credReason = true, cerr == nil, reason
+	idIn, credReason, err := t.journalIdentity(site, p, v, claimed, pw)
+	if err != nil {
+		return res, err
 	}
 	id := latchkey.CheckJournalIdentity(idIn)
 	// In-progress entries' people were locked by lockJournalPeople
@@ -216,6 +204,29 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 		return res, err
 	}
 	return res, t.insertJournalRow(term.ID, e, res.Session, res)
+}
+
+// journalIdentity gathers what the server knows of how an entry's person
+// (p) was checked, for latchkey.CheckJournalIdentity: whether the terminal
+// held the login's verifier at the start the entry claims (no later than
+// now: a start moved up by the bounds does not make an unchecked entry
+// checked), and, with standalone_auth any, the outcome of the entry's
+// password (pw, checked before the transaction) through the credentials
+// check of an online logon, which counts a failed attempt or clears the
+// count; credReason is that check's reason of a refusal.
+func (t *tx) journalIdentity(site latchkey.Site, p latchkey.Principal, v *journalView, e latchkey.JournalEntry, pw *verified) (
+	in latchkey.JournalIdentityInput, credReason string, err error) {
+	in = latchkey.JournalIdentityInput{AllowStandalone: site.AllowStandalone, Auth: site.StandaloneAuth, Role: p.Role,
+		Disabled: p.Disabled, Ended: e.EndedAt != nil, Verified: e.Verified}
+	in.VerifierHeld = v.sent[e.Identity].HeldAt(minT(e.StartedAt, t.now))
+	if pw != nil && site.AllowStandalone && site.StandaloneAuth == latchkey.StandaloneAuthAny {
+		_, reason, cerr := t.credentials(*pw, e.Password)
+		if latchkey.ErrorCode(cerr) == latchkey.EINTERNAL {
+			return in, "", cerr
+		}
+		in.PasswordChecked, in.PasswordOK, credReason = true, cerr == nil, reason
+	}
+	return in, credReason, nil
 }
 
 // lockJournalPeople locks the people of an upload's in-progress entries
