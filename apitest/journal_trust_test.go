@@ -43,8 +43,8 @@ func TestJournalVerifiedNeedsSentVerifier(t *testing.T) {
 		if r.Verdict != latchkey.VerdictLogoff || r.Reason != latchkey.JournalUnchecked {
 			t.Fatalf("carol's forged session: %+v, want logoff (unchecked)", r)
 		}
-		if s := w.session("forged-1"); s.Status != latchkey.SessionEnded {
-			t.Fatalf("carol's forged session: %s, want ended", s.Status)
+		if s := w.session("forged-1"); s.Status != latchkey.SessionEnded || !s.Unverified {
+			t.Fatalf("carol's forged session: %+v, want ended and unverified", s)
 		}
 		// A fake 23-hour session of bob's is recorded, not charged: bob
 		// logs on online with his whole quota.
@@ -76,8 +76,8 @@ func TestJournalVerifiedNeedsSentVerifier(t *testing.T) {
 		w.clock.Advance(time.Minute)
 		// An entry that began after the fetch is hers: over quota, warned.
 		r = upload(0, latchkey.JournalEntry{ID: "alice-ok", Identity: "alice", StartedAt: *at(-30 * time.Second), Standalone: true, Verified: true})
-		if r.Verdict != latchkey.VerdictWarnThenLogoff || r.Reason != latchkey.EQUOTAEXCEEDED {
-			t.Fatalf("alice from the policy, over quota: %+v, want warn_then_logoff (quota_exceeded)", r)
+		if r.Verdict != latchkey.VerdictWarnThenLogoff || r.Reason != latchkey.EQUOTAEXCEEDED || w.session("alice-ok").Unverified {
+			t.Fatalf("alice from the policy, over quota: %+v, want warn_then_logoff (quota_exceeded), verified", r)
 		}
 		// One that began before the terminal held her verifier is not.
 		r = upload(0, latchkey.JournalEntry{ID: "alice-early", Identity: "alice", StartedAt: *at(-5 * time.Minute), Standalone: true, Verified: true})
