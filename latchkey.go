@@ -51,19 +51,24 @@ type Identity struct {
 
 // Site is a branch: a set of terminals sharing one policy.
 type Site struct {
-	ID                    string    `json:"id"`
-	Name                  string    `json:"name"`
-	Timezone              string    `json:"timezone"`
-	ConcurrencyControls   bool      `json:"concurrency_controls"`
-	AllowStandalone       bool      `json:"allow_standalone"`
-	StandaloneAuth        string    `json:"standalone_auth"`
-	StandaloneQuotas      string    `json:"standalone_quotas"`
-	MaxSessionMinutes     int       `json:"max_session_minutes"`
-	DailyQuotaMinutes     int       `json:"daily_quota_minutes"`
-	InactivityLockMinutes int       `json:"inactivity_lock_minutes"`
-	ForcedTimeoutMinutes  int       `json:"forced_timeout_minutes"`
-	WarningSeconds        int       `json:"warning_seconds"`
-	CreatedAt             time.Time `json:"created_at"`
+	ID                    string `json:"id"`
+	Name                  string `json:"name"`
+	Timezone              string `json:"timezone"`
+	ConcurrencyControls   bool   `json:"concurrency_controls"`
+	AllowStandalone       bool   `json:"allow_standalone"`
+	StandaloneAuth        string `json:"standalone_auth"`
+	StandaloneQuotas      string `json:"standalone_quotas"`
+	MaxSessionMinutes     int    `json:"max_session_minutes"`
+	DailyQuotaMinutes     int    `json:"daily_quota_minutes"`
+	InactivityLockMinutes int    `json:"inactivity_lock_minutes"`
+	ForcedTimeoutMinutes  int    `json:"forced_timeout_minutes"`
+	WarningSeconds        int    `json:"warning_seconds"`
+	// MaxReservationsPerUser caps the reservations a user holds at the
+	// site that have not ended; MaxBookingDaysAhead caps how far ahead a
+	// user books. 0: no cap. Admins and delegates are exempt.
+	MaxReservationsPerUser int       `json:"max_reservations_per_user"`
+	MaxBookingDaysAhead    int       `json:"max_booking_days_ahead"`
+	CreatedAt              time.Time `json:"created_at"`
 }
 
 // DefaultSite returns a site with the API's default settings.
@@ -76,6 +81,9 @@ func DefaultSite(name string) Site {
 		StandaloneAuth:      "cached",
 		StandaloneQuotas:    "snapshot",
 		WarningSeconds:      60,
+
+		MaxReservationsPerUser: DefaultMaxReservationsPerUser,
+		MaxBookingDaysAhead:    DefaultMaxBookingDaysAhead,
 	}
 }
 
@@ -106,6 +114,12 @@ func (s *Site) Validate() error {
 		if f.v < 0 || f.v > 10*366*24*60 {
 			return BadField(f.name, "%s must be between 0 and %d", f.name, 10*366*24*60)
 		}
+	}
+	if s.MaxReservationsPerUser < 0 || s.MaxReservationsPerUser > 1000 {
+		return BadField("max_reservations_per_user", "max_reservations_per_user must be between 0 (no cap) and 1000")
+	}
+	if s.MaxBookingDaysAhead < 0 || s.MaxBookingDaysAhead > 3660 {
+		return BadField("max_booking_days_ahead", "max_booking_days_ahead must be between 0 (no cap) and 3660")
 	}
 	return nil
 }

@@ -71,7 +71,8 @@ func TestDefaultSite(t *testing.T) {
 	t.Parallel()
 	s := latchkey.DefaultSite("branch")
 	want := latchkey.Site{Name: "branch", Timezone: "UTC", ConcurrencyControls: true, AllowStandalone: true,
-		StandaloneAuth: "cached", StandaloneQuotas: "snapshot", WarningSeconds: 60}
+		StandaloneAuth: "cached", StandaloneQuotas: "snapshot", WarningSeconds: 60,
+		MaxReservationsPerUser: 3, MaxBookingDaysAhead: 14}
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("DefaultSite = %+v, want the API defaults %+v", s, want)
 	}
@@ -125,6 +126,12 @@ func TestSiteValidate(t *testing.T) {
 		{"huge inactivity_lock_minutes", func(s *latchkey.Site) { s.InactivityLockMinutes = maxMinutes + 1 }, "inactivity_lock_minutes"},
 		{"huge forced_timeout_minutes", func(s *latchkey.Site) { s.ForcedTimeoutMinutes = 1 << 40 }, "forced_timeout_minutes"},
 		{"huge warning_seconds", func(s *latchkey.Site) { s.WarningSeconds = maxMinutes + 1 }, "warning_seconds"},
+		{"no booking caps", func(s *latchkey.Site) { s.MaxReservationsPerUser, s.MaxBookingDaysAhead = 0, 0 }, ""},
+		{"booking caps at their maximum", func(s *latchkey.Site) { s.MaxReservationsPerUser, s.MaxBookingDaysAhead = 1000, 3660 }, ""},
+		{"negative max_reservations_per_user", func(s *latchkey.Site) { s.MaxReservationsPerUser = -1 }, "max_reservations_per_user"},
+		{"huge max_reservations_per_user", func(s *latchkey.Site) { s.MaxReservationsPerUser = 1001 }, "max_reservations_per_user"},
+		{"negative max_booking_days_ahead", func(s *latchkey.Site) { s.MaxBookingDaysAhead = -1 }, "max_booking_days_ahead"},
+		{"huge max_booking_days_ahead", func(s *latchkey.Site) { s.MaxBookingDaysAhead = 3661 }, "max_booking_days_ahead"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -152,6 +159,7 @@ func baseSite() latchkey.Site {
 		ConcurrencyControls: true, AllowStandalone: false,
 		StandaloneAuth: "cached", StandaloneQuotas: "snapshot",
 		MaxSessionMinutes: 1, DailyQuotaMinutes: 2, InactivityLockMinutes: 3, ForcedTimeoutMinutes: 4, WarningSeconds: 5,
+		MaxReservationsPerUser: 6, MaxBookingDaysAhead: 7,
 		CreatedAt: t0,
 	}
 }

@@ -79,6 +79,9 @@ type SiteUpdate struct {
 	InactivityLockMinutes *int    `json:"inactivity_lock_minutes"`
 	ForcedTimeoutMinutes  *int    `json:"forced_timeout_minutes"`
 	WarningSeconds        *int    `json:"warning_seconds"`
+
+	MaxReservationsPerUser *int `json:"max_reservations_per_user"`
+	MaxBookingDaysAhead    *int `json:"max_booking_days_ahead"`
 }
 
 // Apply returns s with u's fields set.
@@ -109,6 +112,8 @@ func (u SiteUpdate) Apply(s Site) Site {
 	setI(&s.InactivityLockMinutes, u.InactivityLockMinutes)
 	setI(&s.ForcedTimeoutMinutes, u.ForcedTimeoutMinutes)
 	setI(&s.WarningSeconds, u.WarningSeconds)
+	setI(&s.MaxReservationsPerUser, u.MaxReservationsPerUser)
+	setI(&s.MaxBookingDaysAhead, u.MaxBookingDaysAhead)
 	return s
 }
 

@@ -43,6 +43,10 @@ type Session struct {
 	EndsAt *time.Time `json:"ends_at"`
 	WarnAt *time.Time `json:"warn_at"`
 	Limit  string     `json:"limit,omitempty"`
+	// Unverified marks a session from a journal upload whose person the
+	// server could not establish: it is listed, but not charged to the
+	// person's quota (docs/standalone.md).
+	Unverified bool `json:"unverified,omitempty"`
 	// Exempt is true for sessions of a global principal: they are outside
 	// the one-unlocked-session rule.
 	Exempt bool `json:"-"`

@@ -211,10 +211,13 @@ const (
 type JournalEntryCheck struct {
 	Ended         bool
 	IdentityValid bool
-	Reserved      bool
-	Concurrent    bool
-	OverMax       bool
-	QuotaLeft     *time.Duration
+	// IdentityReason is the reason of a logoff for an identity that is not
+	// valid (CheckJournalIdentity's); empty means JournalInvalidIdentity.
+	IdentityReason string
+	Reserved       bool
+	Concurrent     bool
+	OverMax        bool
+	QuotaLeft      *time.Duration
 }
 
 // DecideJournalEntry is the reconnect verdict of an offline session: an
@@ -231,7 +234,10 @@ func DecideJournalEntry(e JournalEntryCheck) (verdict, reason string) {
 	case e.Ended:
 		return VerdictOK, ""
 	case !e.IdentityValid:
-		return VerdictLogoff, "invalid_identity"
+		if e.IdentityReason != "" {
+			return VerdictLogoff, e.IdentityReason
+		}
+		return VerdictLogoff, JournalInvalidIdentity
 	case e.Concurrent:
 		return VerdictLogoff, ECONCURRENTSESSION
 	case e.Reserved:

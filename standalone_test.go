@@ -136,6 +136,7 @@ func TestDecideJournalEntry(t *testing.T) {
 		{"running, unlocked elsewhere: off at once", latchkey.JournalEntryCheck{IdentityValid: true, Concurrent: true, Reserved: true}, latchkey.VerdictLogoff, "concurrent_session"},
 		{"running, invalid beats everything", latchkey.JournalEntryCheck{Concurrent: true, Reserved: true, OverMax: true}, latchkey.VerdictLogoff, "invalid_identity"},
 		{"ended, clashing with a reservation: ok", latchkey.JournalEntryCheck{Ended: true, IdentityValid: true, Reserved: true, OverMax: true}, latchkey.VerdictOK, ""},
+		{"running, unchecked: off at once, saying so", latchkey.JournalEntryCheck{IdentityReason: latchkey.JournalUnchecked, QuotaLeft: d(0)}, latchkey.VerdictLogoff, "unchecked"},
 	} {
 		v, why := latchkey.DecideJournalEntry(c.e)
 		if v != c.verdict || (c.reason != "" && why != c.reason) {

@@ -44,11 +44,12 @@ func call[T any](g *Gateway, ctx context.Context, f func(context.Context) (T, er
 }
 
 // Sync contacts the server: it fetches the policy (anchoring the clock),
+// coming back from standalone mode (or first after the agent starts)
+// reports that the agent is online and when its standalone period began,
 // uploads the journal until every entry is acknowledged and applies the
 // verdicts, refreshes the session in progress from the server, reports a
-// lock the server was not told of, and, coming back from standalone mode
-// (or first after the agent starts), reports that the agent is online. An unreachable server leaves
-// (or puts) the gateway in standalone mode.
+// lock the server was not told of, and then goes online. An unreachable
+// server leaves (or puts) the gateway in standalone mode.
 func (g *Gateway) Sync(ctx context.Context) error {
 	g.op.Lock()
 	defer g.op.Unlock()
@@ -71,11 +72,9 @@ func (g *Gateway) syncLocked(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, step := range []func(context.Context) error{g.uploadPending, g.refreshSession, g.reportLock} {
-		if err := step(ctx); err != nil {
-			return err
-		}
-	}
+	// Coming back, the agent reports the standalone period before it
+	// uploads the journal: the server bounds the period's entries by its
+	// start (no entry may start before it).
 	now := g.clock.Now()
 	if !g.online() || !g.reported {
 		report := latchkey.AgentStatus{Standalone: false, Since: now}
@@ -94,13 +93,18 @@ func (g *Gateway) syncLocked(ctx context.Context) error {
 			g.log.Error("status report refused", "err", err)
 		}
 		g.reported = true
-		g.mu.Lock()
-		change := g.mode != ModeOnline || g.since.IsZero()
-		g.mu.Unlock()
-		if change {
-			if err := g.goOnline(context.WithoutCancel(ctx), now); err != nil {
-				return err
-			}
+	}
+	for _, step := range []func(context.Context) error{g.uploadPending, g.refreshSession, g.reportLock} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	g.mu.Lock()
+	change := g.mode != ModeOnline || g.since.IsZero()
+	g.mu.Unlock()
+	if change {
+		if err := g.goOnline(context.WithoutCancel(ctx), now); err != nil {
+			return err
 		}
 	}
 	return g.j.pruneSessions(context.WithoutCancel(ctx), now.Add(-48*time.Hour))

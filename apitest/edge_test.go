@@ -95,7 +95,7 @@ func TestLoginThrottle(t *testing.T) {
 				_, err := tc.StartSession(ctx, w.terms[0].ID, latchkey.LoginRequest{Identity: fmt.Sprint("ghost", i), Password: "wrong-password", TimeSent: w.clock.Now()})
 				wantCode(t, err, latchkey.EINVALIDCREDENTIALS)
 			}
-			_, err := tc.StartSession(ctx, w.terms[0].ID, latchkey.LoginRequest{Identity: "bob", Password: "pw-bob", TimeSent: w.clock.Now()})
+			_, err := tc.StartSession(ctx, w.terms[0].ID, latchkey.LoginRequest{Identity: "bob", Password: pw("bob"), TimeSent: w.clock.Now()})
 			wantCode(t, err, latchkey.ERATELIMITED)
 			if n := cs.checks.Load(); n != 10 {
 				t.Fatalf("%d password checks reached the store, want 10", n)

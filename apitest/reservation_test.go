@@ -2,6 +2,9 @@ package apitest_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,6 +130,191 @@ func TestDailyQuotaAtLogin(t *testing.T) {
 		w.clock.Advance(24 * time.Hour)
 		if _, err := w.login(1, "alice", false); err != nil {
 			t.Fatalf("the next day: %v", err)
+		}
+	})
+}
+
+// Issue 10, hole 5: booking a terminal that someone is using cuts their
+// session short (the reservation stands), but cancelling the booking
+// gives the time back: the session's end and warning are recomputed from
+// its remaining limits, so nobody can end another person's session by
+// reserving and cancelling. Before the fix the session kept the cut end
+// and was logged off at it. Both stores.
+func TestReservationCancelGivesTimeBack(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		maxMin, warn := 120, 60
+		w := newWorld(t, b, client.SiteCreate{MaxSessionMinutes: &maxMin, WarningSeconds: &warn}, 2)
+		ctx := context.Background()
+		bob := w.userClient("bob")
+		s := w.mustLogin(0, "alice", false).Session
+		full := s.StartedAt.Add(2 * time.Hour)
+		if got := w.session(s.ID); got.EndsAt == nil || !got.EndsAt.Equal(full) || got.Limit != latchkey.LimitMaxSession {
+			t.Fatalf("alice's session at logon: %+v", got)
+		}
+		// Bob books the terminal two minutes from now: alice is cut short
+		// and, a minute and a half on, warned.
+		r, err := bob.CreateReservation(ctx, latchkey.Reservation{Terminal: w.terms[0].ID, Start: w.clock.Now().Add(2 * time.Minute), Minutes: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.session(s.ID); got.EndsAt == nil || !got.EndsAt.Equal(r.Start) || got.Limit != latchkey.LimitReservation {
+			t.Fatalf("alice's session after bob's booking: %+v, want cut at %s", got, r.Start)
+		}
+		w.clock.Advance(90 * time.Second)
+		if _, err := w.store.ApplyTimeouts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Bob cancels: alice's session ends when it would have.
+		if err := bob.DeleteReservation(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		got := w.session(s.ID)
+		if got.EndsAt == nil || !got.EndsAt.Equal(full) || got.Limit != latchkey.LimitMaxSession ||
+			got.WarnAt == nil || !got.WarnAt.Equal(full.Add(-time.Minute)) {
+			t.Fatalf("alice's session after the cancel: ends %v (%s), warn %v; want %s (max_session)", got.EndsAt, got.Limit, got.WarnAt, full)
+		}
+		w.clock.Advance(5 * time.Minute)
+		if _, err := w.store.ApplyTimeouts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.session(s.ID); got.Status != latchkey.SessionActive {
+			t.Fatalf("alice's session after the cancelled reservation's start: %s, want active", got.Status)
+		}
+		recs, _, err := w.admin.ListAudit(ctx, latchkey.AuditFilter{Action: "session.limit", Limit: 100})
+		if err != nil || len(recs) != 2 || !strings.Contains(string(recs[1].Details), `"reservation_deleted":"`+r.ID+`"`) {
+			t.Fatalf("session.limit records: %+v, %v; want the cut and the time given back", recs, err)
+		}
+
+		// Without other limits, the session has none again. A reservation
+		// of someone else that remains still binds.
+		s2 := w.mustLogin(1, "bob", false).Session
+		if _, err := w.admin.UpdateSite(ctx, w.site.ID, latchkey.SiteUpdate{MaxSessionMinutes: client.Ptr(0)}); err != nil {
+			t.Fatal(err)
+		}
+		later, err := w.admin.CreateReservation(ctx, latchkey.Reservation{Terminal: w.terms[1].ID, Principal: w.alice.ID,
+			Start: w.clock.Now().Add(3 * time.Hour), Minutes: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sooner, err := w.admin.CreateReservation(ctx, latchkey.Reservation{Terminal: w.terms[1].ID, Principal: w.alice.ID,
+			Start: w.clock.Now().Add(time.Hour), Minutes: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.admin.DeleteReservation(ctx, sooner.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.session(s2.ID); got.EndsAt == nil || !got.EndsAt.Equal(later.Start) {
+			t.Fatalf("bob's session after the sooner booking went: ends %v, want at the later one %s", got.EndsAt, later.Start)
+		}
+		if err := w.admin.DeleteReservation(ctx, later.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.session(s2.ID); got.EndsAt != nil || got.Limit != "" {
+			t.Fatalf("bob's session with no limit left: ends %v (%s), want none", got.EndsAt, got.Limit)
+		}
+	})
+}
+
+// Issue 10, hole 5: a user holds at most max_reservations_per_user [3]
+// reservations at a site that have not ended (conflict, details.reason
+// too_many_reservations) and books at most max_booking_days_ahead [14]
+// days ahead (bad_request on start); staff are exempt; 0 lifts a cap.
+// Before the fix a user could book without limit. Both stores.
+func TestReservationCaps(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 2)
+		ctx := context.Background()
+		if w.site.MaxReservationsPerUser != 3 || w.site.MaxBookingDaysAhead != 14 {
+			t.Fatalf("site defaults: %+v", w.site)
+		}
+		bob := w.userClient("bob")
+		now := w.clock.Now()
+		book := func(c *client.Client, term int, who string, start time.Time) (*latchkey.Reservation, error) {
+			return c.CreateReservation(ctx, latchkey.Reservation{Terminal: w.terms[term].ID, Principal: who, Start: start, Minutes: 30})
+		}
+		var held []*latchkey.Reservation
+		for i := range 3 {
+			r, err := book(bob, i%2, "", now.Add(time.Duration(i+1)*time.Hour))
+			if err != nil {
+				t.Fatalf("booking %d: %v", i+1, err)
+			}
+			held = append(held, r)
+		}
+		_, err := book(bob, 0, "", now.Add(10*time.Hour))
+		wantCode(t, err, latchkey.ECONFLICT)
+		var e *latchkey.Error
+		if !errors.As(err, &e) || e.Details["reason"] != "too_many_reservations" || e.Details["limit"] != float64(3) {
+			t.Fatalf("a fourth booking: %v (details %v), want too_many_reservations with limit 3", err, e)
+		}
+		_, err = bob.CreateReservation(ctx, latchkey.Reservation{Terminal: w.terms[1].ID, Start: now.AddDate(0, 0, 14).Add(time.Minute), Minutes: 30})
+		wantCode(t, err, latchkey.EBADREQUEST)
+		if !errors.As(err, &e) || e.Details["field"] != "start" {
+			t.Fatalf("booking 14 days and a minute ahead: %v, want bad_request on start", err)
+		}
+		// Staff are exempt, for themselves and when booking for a user.
+		if _, err := book(w.admin, 0, w.bob.ID, now.Add(20*time.Hour)); err != nil {
+			t.Fatalf("an admin books bob a fourth: %v", err)
+		}
+		if _, err := book(w.admin, 1, "", now.AddDate(0, 0, 60)); err != nil {
+			t.Fatalf("an admin books 60 days ahead: %v", err)
+		}
+		// A cancelled or ended reservation frees a place.
+		if err := bob.DeleteReservation(ctx, held[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := book(w.admin, 0, w.bob.ID, now.Add(30*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(3 * time.Hour) // held[1] (2 h, 30 min) has ended
+		if _, err := book(bob, 1, "", w.clock.Now().Add(40*time.Hour)); err == nil {
+			t.Fatal("bob holds 4 (two booked by the admin), yet books another")
+		}
+		// Caps are site settings: 0 lifts them; bad values are refused.
+		st, body := w.adminRaw(http.MethodPatch, "/v1/sites/"+w.site.ID, `{"max_reservations_per_user":-1}`)
+		if st != http.StatusBadRequest || !strings.Contains(body, "max_reservations_per_user") {
+			t.Fatalf("a negative cap: %d %s", st, body)
+		}
+		site, err := w.admin.UpdateSite(ctx, w.site.ID, latchkey.SiteUpdate{MaxReservationsPerUser: client.Ptr(0), MaxBookingDaysAhead: client.Ptr(0)})
+		if err != nil || site.MaxReservationsPerUser != 0 || site.MaxBookingDaysAhead != 0 {
+			t.Fatalf("lifting the caps: %+v, %v", site, err)
+		}
+		if _, err := book(bob, 1, "", w.clock.Now().AddDate(0, 0, 100)); err != nil {
+			t.Fatalf("without caps: %v", err)
+		}
+	})
+}
+
+// The booking cap holds under concurrency: a user firing many bookings at
+// once (on different terminals and times) gets exactly the cap. Both
+// stores.
+func TestReservationCapsConcurrent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 3)
+		ctx := context.Background()
+		bob := w.userClient("bob")
+		now := w.clock.Now()
+		const n = 9
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				_, err := bob.CreateReservation(ctx, latchkey.Reservation{Terminal: w.terms[i%3].ID,
+					Start: now.Add(time.Duration(i+1) * time.Hour), Minutes: 30})
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range n {
+			switch err := <-errs; latchkey.ErrorCode(err) {
+			case "":
+				ok++
+			case latchkey.ECONFLICT:
+			default:
+				t.Fatalf("a concurrent booking: %v", err)
+			}
+		}
+		if ok != 3 {
+			t.Fatalf("%d concurrent bookings succeeded, want the cap of 3", ok)
 		}
 	})
 }

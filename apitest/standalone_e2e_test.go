@@ -365,15 +365,25 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			quota := 1
 			term, tc := terminal(client.SiteCreate{Name: "snapshot", DailyQuotaMinutes: &quota, Timezone: client.Ptr(zoneAwayFromMidnight(t))})
 			visit(tc, term.ID, "alice")
-			// Dave's minute for today is used (an offline session uploaded
-			// by another terminal of the site): he is a recent user, cached.
+			// Dave logged on online at the site (so he is a recent user,
+			// cached), and his minute for today is used: an offline session
+			// uploaded by another terminal while the site took any name
+			// offline (an ended entry then counts on the name; with cached
+			// it would count only if that terminal had held his verifier).
 			other, err := admin.RegisterTerminal(ctx, "snapshot pc 2", term.SiteID)
 			if err != nil {
 				t.Fatal(err)
 			}
+			visit(server.client(other.Token), other.ID, "dave")
+			if _, err := admin.UpdateSite(ctx, term.SiteID, latchkey.SiteUpdate{StandaloneAuth: client.Ptr("any")}); err != nil {
+				t.Fatal(err)
+			}
 			end := time.Now().Add(-5 * time.Second)
 			if _, err := server.client(other.Token).UploadJournal(ctx, []latchkey.JournalEntry{{ID: "dave-snap", Identity: "dave",
-				StartedAt: end.Add(-70 * time.Second), EndedAt: &end, Standalone: true, Verified: true}}); err != nil {
+				StartedAt: end.Add(-70 * time.Second), EndedAt: &end, Standalone: true}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := admin.UpdateSite(ctx, term.SiteID, latchkey.SiteUpdate{StandaloneAuth: client.Ptr("cached")}); err != nil {
 				t.Fatal(err)
 			}
 			g := newGatewayAgent(t, server.URL, term.Token)

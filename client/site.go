@@ -10,7 +10,8 @@ import (
 // SiteCreate is the body of POST /v1/sites. Nil fields are left out, and the
 // server gives them the API's defaults (timezone UTC, concurrency_controls
 // and allow_standalone true, standalone_auth cached, standalone_quotas
-// snapshot, minutes 0, warning_seconds 60).
+// snapshot, minutes 0, warning_seconds 60, max_reservations_per_user 3,
+// max_booking_days_ahead 14).
 type SiteCreate struct {
 	Name                  string  `json:"name"`
 	Timezone              *string `json:"timezone,omitempty"`
@@ -23,6 +24,9 @@ type SiteCreate struct {
 	InactivityLockMinutes *int    `json:"inactivity_lock_minutes,omitempty"`
 	ForcedTimeoutMinutes  *int    `json:"forced_timeout_minutes,omitempty"`
 	WarningSeconds        *int    `json:"warning_seconds,omitempty"`
+
+	MaxReservationsPerUser *int `json:"max_reservations_per_user,omitempty"`
+	MaxBookingDaysAhead    *int `json:"max_booking_days_ahead,omitempty"`
 }
 
 // FullSite returns a SiteCreate that sets every setting of s.
@@ -39,6 +43,9 @@ func FullSite(s latchkey.Site) SiteCreate {
 		InactivityLockMinutes: Ptr(s.InactivityLockMinutes),
 		ForcedTimeoutMinutes:  Ptr(s.ForcedTimeoutMinutes),
 		WarningSeconds:        Ptr(s.WarningSeconds),
+
+		MaxReservationsPerUser: Ptr(s.MaxReservationsPerUser),
+		MaxBookingDaysAhead:    Ptr(s.MaxBookingDaysAhead),
 	}
 }
 

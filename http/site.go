@@ -22,6 +22,9 @@ type siteBody struct {
 	ForcedTimeoutMinutes  *int    `json:"forced_timeout_minutes"`
 	WarningSeconds        *int    `json:"warning_seconds"`
 
+	MaxReservationsPerUser *int `json:"max_reservations_per_user"`
+	MaxBookingDaysAhead    *int `json:"max_booking_days_ahead"`
+
 	site latchkey.Site // filled by validate
 }
 
@@ -40,6 +43,9 @@ func (b *siteBody) validate() error {
 		InactivityLockMinutes: b.InactivityLockMinutes,
 		ForcedTimeoutMinutes:  b.ForcedTimeoutMinutes,
 		WarningSeconds:        b.WarningSeconds,
+
+		MaxReservationsPerUser: b.MaxReservationsPerUser,
+		MaxBookingDaysAhead:    b.MaxBookingDaysAhead,
 	}.Apply(latchkey.DefaultSite(b.Name))
 	return b.site.Validate()
 }

@@ -61,6 +61,9 @@ func (s *Store) AgentPolicy(ctx context.Context, c latchkey.Caller) (*latchkey.A
 	if err != nil {
 		return nil, err
 	}
+	if err := s.recordSentVerifiers(ctx, c.TerminalID, out.Verifiers, out.IssuedAt); err != nil {
+		return nil, err
+	}
 	if out.QuotaSnapshot != nil {
 		if err := out.QuotaSnapshot.Sign(key); err != nil {
 			return nil, err
@@ -72,7 +75,9 @@ func (s *Store) AgentPolicy(ctx context.Context, c latchkey.Caller) (*latchkey.A
 // offlineVerifiers lists the verifiers the terminal's agent may cache:
 // enabled principals whose offline logon is not revoked, that are admins,
 // hold a reservation there in the next 24 hours (rs), or logged on at the
-// site within the offline days. A verifier expires the offline days after the person's last
+// site online within the offline days (a journal entry's standalone
+// session never counts: a terminal token cannot pull a person's verifier
+// into any policy). A verifier expires the offline days after the person's last
 // online logon (or after it was made, if later); a reserved person's
 // lasts at least until the reservation ends. Admins come first, then the
 // reserved, then the most recent users, up to the cap.
@@ -88,7 +93,7 @@ func (t *tx) offlineVerifiers(terminal string, site latchkey.Site, rs []latchkey
 		FROM identities i JOIN principals p ON p.id = i.principal_id
 		WHERE p.disabled = FALSE AND p.offline_logon = TRUE AND i.offline_verifier <> '' AND (p.role = 'admin'
 			OR p.id IN (SELECT principal_id FROM reservations WHERE terminal_id = ? AND start_at < ? AND start_at + minutes * CAST(60000000 AS BIGINT) > ?)
-			OR p.id IN (SELECT principal_id FROM sessions WHERE site_id = ? AND started_at > ?))`,
+			OR p.id IN (SELECT principal_id FROM sessions WHERE site_id = ? AND started_at > ? AND standalone = FALSE))`,
 		terminal, us(t.now.Add(policyHorizon)), us(t.now), site.ID, us(t.now.Add(-days)))
 	if err != nil {
 		return nil, err
@@ -157,7 +162,7 @@ func (t *tx) quotaSnapshot(terminal string, site latchkey.Site, vs []latchkey.Ca
 	if len(users) == 0 {
 		return q, nil
 	}
-	rows, err := t.query(`SELECT principal_id, started_at, ended_at FROM sessions WHERE site_id = ?
+	rows, err := t.query(`SELECT principal_id, started_at, ended_at FROM sessions WHERE site_id = ? AND unverified = FALSE
 		AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)`, site.ID, us(dayEnd), us(dayStart))
 	if err != nil {
 		return nil, err

@@ -14,7 +14,12 @@ import (
 // /v1/agent/journal) in one transaction holding the terminal: each entry
 // once (a re-upload answers the first verdict, and records an end that was
 // not known before), each known identity's entry as a session with
-// standalone true, and answers the reconnect verdict of each.
+// standalone true, and answers the reconnect verdict of each. What an
+// entry claims is bounded by what the server knows (issue 10, hole 4):
+// its identity counts as checked only as latchkey.CheckJournalIdentity
+// says, its times as latchkey.BoundJournalEntry says, and a session whose
+// person was not established is recorded unverified (never charged to a
+// quota, never a reason to cache a verifier).
 func (s *Store) UploadJournal(ctx context.Context, c latchkey.Caller, entries []latchkey.JournalEntry) ([]latchkey.JournalResult, error) {
 	if err := latchkey.CanActAsAgent(c, "a journal is uploaded with a terminal token"); err != nil {
 		return nil, err
@@ -22,20 +27,12 @@ func (s *Store) UploadJournal(ctx context.Context, c latchkey.Caller, entries []
 	if err := latchkey.ValidateJournal(entries, s.now()); err != nil {
 		return nil, err
 	}
-	// Passwords sent for sessions in progress (auth any) are checked
-	// before the transaction: argon2id is slow.
-	passwordOK := make([]bool, len(entries))
-	for i, e := range entries {
-		if e.Password != "" && e.EndedAt == nil {
-			v, err := s.verifyPassword(ctx, e.Identity, e.Password)
-			if err != nil {
-				return nil, err
-			}
-			passwordOK[i] = v.ok
-		}
+	checked, err := s.journalPasswords(ctx, c.TerminalID, entries)
+	if err != nil {
+		return nil, err
 	}
 	var out []latchkey.JournalResult
-	err := s.write(ctx, func(t *tx) error {
+	err = s.write(ctx, func(t *tx) error {
 		out = make([]latchkey.JournalResult, len(entries))
 		term, err := t.lockTerminal(c.TerminalID)
 		if err != nil {
@@ -53,7 +50,7 @@ func (s *Store) UploadJournal(ctx context.Context, c latchkey.Caller, entries []
 			return err
 		}
 		for i, e := range entries {
-			if out[i], err = t.journalEntry(term, site, view, e, passwordOK[i]); err != nil {
+			if out[i], err = t.journalEntry(term, site, view, e, checked[i]); err != nil {
 				return err
 			}
 		}
@@ -65,8 +62,47 @@ func (s *Store) UploadJournal(ctx context.Context, c latchkey.Caller, entries []
 	return out, nil
 }
 
-// journalEntry records one entry and decides its verdict.
-func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journalView, e latchkey.JournalEntry, passwordOK bool) (latchkey.JournalResult, error) {
+// journalPasswords checks, before the transaction (argon2id is slow), the
+// passwords sent for sessions in progress when the terminal's site takes
+// any password offline (standalone_auth any): at most
+// latchkey.MaxJournalPasswordChecks an upload, in entry order; the rest
+// are not checked (nil), and their entries are judged unchecked. The
+// outcome goes through the credentials check of an online logon inside
+// the transaction (failed-attempt count and lockout included).
+func (s *Store) journalPasswords(ctx context.Context, terminal string, entries []latchkey.JournalEntry) ([]*verified, error) {
+	out := make([]*verified, len(entries))
+	var site latchkey.Site
+	if err := s.read(ctx, func(t *tx) error {
+		var err error
+		site, err = t.siteOfTerminal(terminal)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if !site.AllowStandalone || site.StandaloneAuth != latchkey.StandaloneAuthAny {
+		return out, nil
+	}
+	budget := latchkey.MaxJournalPasswordChecks
+	for i, e := range entries {
+		if budget == 0 {
+			break
+		}
+		if e.Password == "" || e.EndedAt != nil || e.Session != "" {
+			continue
+		}
+		v, err := s.verifyPassword(ctx, e.Identity, e.Password)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = &v
+		budget--
+	}
+	return out, nil
+}
+
+// journalEntry records one entry and decides its verdict. pw is the
+// entry's password check (nil when none was made).
+func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journalView, e latchkey.JournalEntry, pw *verified) (latchkey.JournalResult, error) {
 	res := latchkey.JournalResult{ID: e.ID}
 	if row, ok := v.seen[e.ID]; ok { // a re-upload
 		res.Session = row.session.String
@@ -82,10 +118,22 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 			"started_at": e.StartedAt.UTC(), "ended_at": e.EndedAt, "verdict": res.Verdict})
 		return res, t.insertJournalRow(term.ID, e, "", res)
 	}
+	claimed := e
+	var maxSession time.Duration
+	if p.Role == latchkey.RoleUser {
+		maxSession = time.Duration(site.MaxSessionMinutes) * time.Minute
+	}
+	b := latchkey.BoundJournalEntry(e.StartedAt, e.EndedAt, latchkey.JournalBounds{Now: t.now, PeriodStart: v.periodStart, MaxSession: maxSession})
+	e.StartedAt, e.EndedAt = b.StartedAt, b.EndedAt
+	idIn, credReason, err := t.journalIdentity(site, p, v, claimed, pw)
+	if err != nil {
+		return res, err
+	}
+	id := latchkey.CheckJournalIdentity(idIn)
 	// In-progress entries' people were locked by lockJournalPeople
 	// before the view was read; ended entries need no lock (no rule looks
 	// at the person's other sessions for them).
-	check := latchkey.JournalEntryCheck{Ended: e.EndedAt != nil, IdentityValid: !p.Disabled && (passwordOK || (e.Password == "" && e.Verified))}
+	check := latchkey.JournalEntryCheck{Ended: e.EndedAt != nil, IdentityValid: id.Valid, IdentityReason: id.Reason}
 	var fail []latchkey.FailedSession
 	if !check.Ended {
 		active, err := t.activeSessions("WHERE s.principal_id = ?", p.ID)
@@ -107,8 +155,7 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 		} else if rerr != nil {
 			return res, rerr
 		}
-		check.OverMax = p.Role == latchkey.RoleUser && site.MaxSessionMinutes > 0 &&
-			!t.now.Before(e.StartedAt.Add(time.Duration(site.MaxSessionMinutes)*time.Minute))
+		check.OverMax = maxSession > 0 && !t.now.Before(e.StartedAt.Add(maxSession))
 	}
 	res.Session = e.ID
 	if v.taken[e.ID] { // the agent's ID is taken: the session gets a new one
@@ -127,8 +174,9 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 		status, endReason, last = latchkey.SessionEnded, latchkey.EndLogout, *e.EndedAt
 	}
 	if _, err := t.exec(`INSERT INTO sessions (id, principal_id, identity, terminal_id, site_id, status, started_at, ended_at,
-		last_activity_at, standalone, exempt, end_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?)`,
-		res.Session, p.ID, e.Identity, term.ID, term.SiteID, status, us(e.StartedAt), nullUS(e.EndedAt), us(last), p.Global, endReason); err != nil {
+		last_activity_at, standalone, exempt, end_reason, unverified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?, ?)`,
+		res.Session, p.ID, e.Identity, term.ID, term.SiteID, status, us(e.StartedAt), nullUS(e.EndedAt), us(last), p.Global, endReason,
+		!id.Counts); err != nil {
 		return res, err
 	}
 	if !check.Ended {
@@ -139,14 +187,46 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 		check.QuotaLeft = left
 	}
 	res.Verdict, res.Reason = latchkey.DecideJournalEntry(check)
-	t.record(p.ID, term.ID, "session.standalone", res.Session, map[string]any{"identity": e.Identity, "entry": e.ID,
+	details := map[string]any{"identity": e.Identity, "entry": e.ID,
 		"started_at": e.StartedAt.UTC(), "ended_at": e.EndedAt, "verified": e.Verified, "locked_at": e.LockedAt,
-		"verdict": res.Verdict, "reason": res.Reason})
+		"verdict": res.Verdict, "reason": res.Reason, "verifier_held": idIn.VerifierHeld, "counts_towards_quota": id.Counts}
+	if idIn.PasswordChecked {
+		details["password_checked"], details["credentials"] = true, credReason
+	} else if claimed.Password != "" && !check.Ended {
+		details["password_checked"] = false // over the upload's budget, or the site does not check passwords
+	}
+	if len(b.Clipped) > 0 {
+		details["clipped"], details["claimed_started_at"], details["claimed_ended_at"] = b.Clipped, claimed.StartedAt.UTC(), claimed.EndedAt
+	}
+	t.record(p.ID, term.ID, "session.standalone", res.Session, details)
 	t.reportClashes(p, term.ID, res.Session, e, v.reservations)
 	if err := t.applyVerdict(p, site, term.ID, v.reservations, e, check.QuotaLeft, &res); err != nil {
 		return res, err
 	}
 	return res, t.insertJournalRow(term.ID, e, res.Session, res)
+}
+
+// journalIdentity gathers what the server knows of how an entry's person
+// (p) was checked, for latchkey.CheckJournalIdentity: whether the terminal
+// held the login's verifier at the start the entry claims (no later than
+// now: a start moved up by the bounds does not make an unchecked entry
+// checked), and, with standalone_auth any, the outcome of the entry's
+// password (pw, checked before the transaction) through the credentials
+// check of an online logon, which counts a failed attempt or clears the
+// count; credReason is that check's reason of a refusal.
+func (t *tx) journalIdentity(site latchkey.Site, p latchkey.Principal, v *journalView, e latchkey.JournalEntry, pw *verified) (
+	in latchkey.JournalIdentityInput, credReason string, err error) {
+	in = latchkey.JournalIdentityInput{AllowStandalone: site.AllowStandalone, Auth: site.StandaloneAuth, Role: p.Role,
+		Disabled: p.Disabled, Ended: e.EndedAt != nil, Verified: e.Verified}
+	in.VerifierHeld = v.sent[e.Identity].HeldAt(minT(e.StartedAt, t.now))
+	if pw != nil && site.AllowStandalone && site.StandaloneAuth == latchkey.StandaloneAuthAny {
+		_, reason, cerr := t.credentials(*pw, e.Password)
+		if latchkey.ErrorCode(cerr) == latchkey.EINTERNAL {
+			return in, "", cerr
+		}
+		in.PasswordChecked, in.PasswordOK, credReason = true, cerr == nil, reason
+	}
+	return in, credReason, nil
 }
 
 // lockJournalPeople locks the people of an upload's in-progress entries
@@ -268,11 +348,18 @@ func (t *tx) journalContinued(term latchkey.Terminal, res latchkey.JournalResult
 }
 
 // endOffline ends an ACTIVE session at the time the agent saw it end
-// offline (never before it started); a session already over is left.
+// offline (never before it started, after now or after its limit's end);
+// a session already over is left.
 func (t *tx) endOffline(id string, at time.Time) error {
 	sess, err := t.session(id)
 	if err != nil || sess.Status != latchkey.SessionActive {
 		return err
+	}
+	if at.After(t.now) {
+		at = t.now // within the clock skew ValidateJournal allows
+	}
+	if sess.EndsAt != nil && at.After(*sess.EndsAt) {
+		at = *sess.EndsAt // it could not run past its limit
 	}
 	if at.Before(sess.StartedAt) {
 		at = sess.StartedAt
@@ -341,6 +428,21 @@ func (s *Store) ReportAgentStatus(ctx context.Context, c latchkey.Caller, st lat
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
+		}
+		// The start of the latest standalone period (going standalone, or
+		// the period that just ended): journal entries of the terminal
+		// may not start before it. It only moves forward, never past now.
+		if from := st.StandaloneFrom; st.Standalone || !from.IsZero() {
+			if st.Standalone {
+				from = since
+			}
+			if from.After(t.now) {
+				from = t.now
+			}
+			if _, err := t.exec("UPDATE terminals SET standalone_from = ? WHERE id = ? AND standalone_from < ?",
+				us(from), c.TerminalID, us(from)); err != nil {
+				return err
+			}
 		}
 		t.record(c.TerminalID, c.TerminalID, "terminal.standalone", c.TerminalID, details)
 		return nil

@@ -11,13 +11,17 @@ import (
 // journalView is what an upload's entries need to know from the store,
 // read with a few queries for the whole upload rather than several per
 // entry: the entries already recorded, the people behind the logins, the
-// entry IDs already taken as session IDs, and the terminal's reservations
-// since the earliest entry.
+// entry IDs already taken as session IDs, the terminal's reservations
+// since the earliest entry, which of the logins' verifiers the terminal was
+// sent, and the start of the standalone period its agent last reported
+// (zero: none), before which none of its entries starts.
 type journalView struct {
 	seen         map[string]journalRow
 	people       map[string]latchkey.Principal // by login
 	taken        map[string]bool
 	reservations []latchkey.Reservation
+	sent         map[string]*latchkey.SentVerifier // by login
+	periodStart  time.Time
 }
 
 type journalRow struct {
@@ -67,7 +71,8 @@ func (t *tx) inList(q string, args []any, values []string, scan func(*sql.Rows) 
 // people of in-progress entries are locked, so what it reads of them is
 // current.
 func (t *tx) viewJournal(terminal string, entries []latchkey.JournalEntry) (*journalView, error) {
-	v := &journalView{seen: map[string]journalRow{}, people: map[string]latchkey.Principal{}, taken: map[string]bool{}}
+	v := &journalView{seen: map[string]journalRow{}, people: map[string]latchkey.Principal{}, taken: map[string]bool{},
+		sent: map[string]*latchkey.SentVerifier{}}
 	ids := make([]string, 0, len(entries))
 	var logins []string
 	seenLogin := map[string]bool{}
@@ -122,6 +127,25 @@ func (t *tx) viewJournal(terminal string, entries []latchkey.JournalEntry) (*jou
 	})
 	if err != nil {
 		return nil, err
+	}
+	err = t.inList("SELECT login, first_sent_at, expires_at, withdrawn_at FROM sent_verifiers WHERE terminal_id = ? AND login IN (%s)",
+		[]any{terminal}, logins, func(rows *sql.Rows) error {
+			sv, err := scanSentVerifier(rows)
+			if err != nil {
+				return err
+			}
+			v.sent[sv.Login] = &sv
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	var from int64
+	if err := t.queryRow("SELECT standalone_from FROM terminals WHERE id = ?", terminal).Scan(&from); err != nil {
+		return nil, err
+	}
+	if from > 0 {
+		v.periodStart = fromUS(from)
 	}
 	v.reservations, err = t.terminalReservations(terminal, us(earliest.Add(-time.Microsecond)))
 	return v, err

@@ -7,7 +7,8 @@ import (
 	"latchkey"
 )
 
-// allowance is how long a session logged on now by p may run: the site's
+// allowance is how long a session logged on now by p may run
+// (latchkey.SessionLimits with the session starting now): the site's
 // maximum duration (people with the user role), their remaining quota
 // (left; nil when none applies), and the terminal's reservations rs (any
 // that end after now may be among them) — a session under the person's
@@ -15,25 +16,9 @@ import (
 // person's reservation starts. Admins may log on inside others'
 // reservations and are not cut short by them.
 func (t *tx) allowance(p latchkey.Principal, site latchkey.Site, rs []latchkey.Reservation, left *time.Duration) latchkey.Allowance {
-	var maxSession time.Duration
-	if p.Role == latchkey.RoleUser {
-		maxSession = time.Duration(site.MaxSessionMinutes) * time.Minute
-	}
-	var until time.Time
-	if p.Role != latchkey.RoleAdmin {
-		var others []latchkey.Reservation
-		for _, r := range rs {
-			if r.Principal != p.ID {
-				others = append(others, r)
-			} else if !t.now.Before(r.Start) && t.now.Before(r.End()) {
-				until = r.End() // their own reservation holds the terminal
-			}
-		}
-		if next := latchkey.NextReservationStart(others, t.now); !next.IsZero() && (until.IsZero() || next.Before(until)) {
-			until = next
-		}
-	}
-	return latchkey.SessionAllowance(t.now, maxSession, left, until, time.Duration(site.WarningSeconds)*time.Second)
+	return latchkey.SessionLimits(latchkey.SessionLimitInput{Principal: p.ID, Role: p.Role, Start: t.now, Now: t.now,
+		MaxSession: time.Duration(site.MaxSessionMinutes) * time.Minute, QuotaLeft: left, Reservations: rs,
+		Warning: time.Duration(site.WarningSeconds) * time.Second})
 }
 
 // setLimit puts an allowance on a session.
@@ -115,5 +100,58 @@ func (t *tx) cutForReservation(r latchkey.Reservation) error {
 	}
 	t.record("system", r.Terminal, "session.limit", sess.ID, map[string]any{"principal": sess.PrincipalID,
 		"limit": latchkey.LimitReservation, "ends_at": r.Start, "reservation": r.ID})
+	return nil
+}
+
+// giveTimeBack recomputes the limits of the ACTIVE session on a terminal
+// whose end a reservation set, after that reservation (gone) was deleted:
+// its end and warning come from its remaining limits (its maximum from its
+// start, the quota left now, the reservations that remain), and a warning
+// already given is given again at the new time. Without this, booking a
+// terminal and cancelling would end another person's session.
+func (t *tx) giveTimeBack(gone latchkey.Reservation) error {
+	on, err := t.activeSessions("WHERE s.terminal_id = ?", gone.Terminal)
+	if err != nil || len(on) == 0 {
+		return err
+	}
+	sess := on[0]
+	if sess.Limit != latchkey.LimitReservation || sess.EndsAt == nil {
+		return nil
+	}
+	p, err := t.lockPrincipal(sess.PrincipalID)
+	if err != nil {
+		return err
+	}
+	site, err := t.siteOfTerminal(gone.Terminal)
+	if err != nil {
+		return err
+	}
+	rs, err := t.terminalReservations(gone.Terminal, us(t.now))
+	if err != nil {
+		return err
+	}
+	left, _, err := t.quotaLeft(p, site)
+	if err != nil {
+		return err
+	}
+	a := latchkey.SessionLimits(latchkey.SessionLimitInput{Principal: p.ID, Role: p.Role, Start: sess.StartedAt, Now: t.now,
+		MaxSession: time.Duration(site.MaxSessionMinutes) * time.Minute, QuotaLeft: left, Reservations: rs,
+		Warning: time.Duration(site.WarningSeconds) * time.Second})
+	if a.Ends.Equal(*sess.EndsAt) {
+		return nil
+	}
+	var ends, warn any
+	if !a.Ends.IsZero() {
+		ends, warn = us(a.Ends), us(a.WarnAt)
+	}
+	if _, err := t.exec("UPDATE sessions SET ends_at = ?, warn_at = ?, limit_reason = ?, warned = FALSE WHERE id = ? AND status = 'active'",
+		ends, warn, a.Reason, sess.ID); err != nil {
+		return err
+	}
+	details := map[string]any{"principal": sess.PrincipalID, "limit": a.Reason, "reservation_deleted": gone.ID, "was_ends_at": *sess.EndsAt}
+	if !a.Ends.IsZero() {
+		details["ends_at"] = a.Ends
+	}
+	t.record("system", gone.Terminal, "session.limit", sess.ID, details)
 	return nil
 }

@@ -9,7 +9,8 @@ import (
 
 // quotaLeft is how much of the site's daily quota the principal has left
 // today (the site's day, in its time zone), counting the parts of their
-// sessions at the site that fall in the day; nil when the site has no
+// sessions at the site that fall in the day (not those of journal entries
+// whose person the server could not establish: unverified); nil when the site has no
 // quota or the principal is an admin or a delegate (quotas are for
 // people using the terminals), along with the day's end.
 func (t *tx) quotaLeft(p latchkey.Principal, site latchkey.Site) (*time.Duration, time.Time, error) {
@@ -21,7 +22,7 @@ func (t *tx) quotaLeft(p latchkey.Principal, site latchkey.Site) (*time.Duration
 		return nil, time.Time{}, err
 	}
 	dayStart, dayEnd := latchkey.QuotaDay(t.now, loc)
-	rows, err := t.query(`SELECT started_at, ended_at FROM sessions WHERE principal_id = ? AND site_id = ?
+	rows, err := t.query(`SELECT started_at, ended_at FROM sessions WHERE principal_id = ? AND site_id = ? AND unverified = FALSE
 		AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)`, p.ID, site.ID, us(dayEnd), us(dayStart))
 	if err != nil {
 		return nil, time.Time{}, err

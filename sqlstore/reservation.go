@@ -37,9 +37,11 @@ func (t *tx) terminalReservations(terminal string, from int64) ([]latchkey.Reser
 	return out, rows.Err()
 }
 
-// CreateReservation books a terminal; overlapping reservations conflict.
-// The terminal's row is locked, so two bookings cannot both pass the
-// overlap check.
+// CreateReservation books a terminal; overlapping reservations conflict,
+// and a user is held to the site's booking caps (latchkey.
+// CheckReservationCaps; staff are exempt). The terminal's row is locked,
+// so two bookings cannot both pass the overlap check, and the person's
+// row, so two bookings of one person cannot both pass the cap.
 func (s *Store) CreateReservation(ctx context.Context, c latchkey.Caller, r latchkey.Reservation) (*latchkey.Reservation, error) {
 	if c.PrincipalID == "" {
 		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "reservations are made with a user token")
@@ -52,7 +54,8 @@ func (s *Store) CreateReservation(ctx context.Context, c latchkey.Caller, r latc
 	}
 	r.ID = latchkey.NewID("res")
 	err := s.write(ctx, func(t *tx) error {
-		if _, err := t.lockTerminal(r.Terminal); err != nil {
+		term, err := t.lockTerminal(r.Terminal)
+		if err != nil {
 			return err
 		}
 		var n int
@@ -68,6 +71,24 @@ func (s *Store) CreateReservation(ctx context.Context, c latchkey.Caller, r latc
 		}
 		if err := latchkey.ValidateReservation(r, others, t.now); err != nil {
 			return err
+		}
+		if !c.IsStaff() {
+			site, err := t.loadSite(term.SiteID)
+			if err != nil {
+				return err
+			}
+			if _, err := t.lockPrincipal(r.Principal); err != nil {
+				return err
+			}
+			var held int
+			if err := t.queryRow(`SELECT COUNT(*) FROM reservations r JOIN terminals m ON m.id = r.terminal_id
+				WHERE r.principal_id = ? AND m.site_id = ? AND r.start_at + r.minutes * CAST(60000000 AS BIGINT) > ?`,
+				r.Principal, site.ID, us(t.now)).Scan(&held); err != nil {
+				return err
+			}
+			if err := latchkey.CheckReservationCaps(false, held, r.Start, t.now, site.MaxReservationsPerUser, site.MaxBookingDaysAhead); err != nil {
+				return err
+			}
 		}
 		if _, err := t.exec("INSERT INTO reservations ("+reservationCols+", created_at) VALUES (?, ?, ?, ?, ?, ?)",
 			r.ID, r.Terminal, r.Principal, us(r.Start), r.Minutes, us(t.now)); err != nil {
@@ -103,7 +124,9 @@ func (s *Store) ListReservations(ctx context.Context, c latchkey.Caller, termina
 	return out, rows.Err()
 }
 
-// DeleteReservation cancels a reservation: its person or staff.
+// DeleteReservation cancels a reservation: its person or staff. A live
+// session at the terminal that the reservation cut short gets its time
+// back, in the same transaction (giveTimeBack).
 func (s *Store) DeleteReservation(ctx context.Context, c latchkey.Caller, id string) error {
 	return s.write(ctx, func(t *tx) error {
 		r, err := scanReservation(t.queryRow("SELECT "+reservationCols+" FROM reservations WHERE id = ?", id))
@@ -113,11 +136,21 @@ func (s *Store) DeleteReservation(ctx context.Context, c latchkey.Caller, id str
 		if !c.IsStaff() && c.PrincipalID != r.Principal {
 			return latchkey.Errorf(latchkey.ENOTFOUND, "reservation %s not found", id)
 		}
-		if _, err := t.exec("DELETE FROM reservations WHERE id = ?", id); err != nil {
+		if _, err := t.lockTerminal(r.Terminal); err != nil {
+			return err
+		}
+		res, err := t.exec("DELETE FROM reservations WHERE id = ?", id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = latchkey.Errorf(latchkey.ENOTFOUND, "reservation %s not found", id)
+			}
 			return err
 		}
 		t.record(c.Actor(), r.Terminal, "reservation.delete", id, map[string]any{"principal": r.Principal})
-		return nil
+		return t.giveTimeBack(r)
 	})
 }
 
@@ -131,7 +164,7 @@ func (t *tx) checkReservation(p latchkey.Principal, terminal string, rs []latchk
 	var showErr error
 	h := latchkey.HoldingReservation(rs, t.now, t.s.opts.ReservationGrace, func(r latchkey.Reservation) bool {
 		var n int
-		if err := t.queryRow("SELECT COUNT(*) FROM sessions WHERE terminal_id = ? AND principal_id = ? AND started_at >= ?",
+		if err := t.queryRow("SELECT COUNT(*) FROM sessions WHERE terminal_id = ? AND principal_id = ? AND started_at >= ? AND unverified = FALSE",
 			terminal, r.Principal, us(r.Start)).Scan(&n); err != nil {
 			showErr = err
 		}

@@ -96,7 +96,7 @@ func (s *Store) Seed(ctx context.Context, principals, pastSessions int, progress
 	site := latchkey.DefaultSite(SeedSiteName)
 	if err := sd.inTx(ctx, func(tx *sql.Tx) error {
 		args := append(append([]any{siteID}, siteArgs(site)...), us(sd.now))
-		if _, err := tx.ExecContext(ctx, s.d.rebind("INSERT INTO sites ("+siteCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.rebind("INSERT INTO sites ("+siteCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), args...); err != nil {
 			return err
 		}
 		return sd.insert(ctx, tx, "terminals", "id, name, site_id, created_at", "(?, ?, ?, ?)", SeedTerminals, func(i int, a []any) []any {

@@ -9,7 +9,7 @@ import (
 )
 
 const sessionCols = `s.id, s.principal_id, s.identity, s.terminal_id, s.status, s.started_at, s.locked_at, s.ended_at,
-	s.last_activity_at, s.standalone, s.exempt, s.end_reason, s.ends_at, s.warn_at, s.limit_reason,
+	s.last_activity_at, s.standalone, s.exempt, s.end_reason, s.ends_at, s.warn_at, s.limit_reason, s.unverified,
 	st.inactivity_lock_minutes, st.forced_timeout_minutes`
 
 const sessionFrom = " FROM sessions s JOIN sites st ON st.id = s.site_id "
@@ -25,7 +25,7 @@ func scanSession(row interface{ Scan(...any) error }) (sessionRow, error) {
 	var started, activity int64
 	var locked, ended, ends, warn sql.NullInt64
 	err := row.Scan(&r.ID, &r.PrincipalID, &r.Identity, &r.TerminalID, &r.Status, &started, &locked, &ended,
-		&activity, &r.Standalone, &r.Exempt, &r.EndReason, &ends, &warn, &r.Limit,
+		&activity, &r.Standalone, &r.Exempt, &r.EndReason, &ends, &warn, &r.Limit, &r.Unverified,
 		&r.timeouts.InactivityLockMinutes, &r.timeouts.ForcedTimeoutMinutes)
 	r.StartedAt, r.LastActivityAt = fromUS(started), fromUS(activity)
 	r.LockedAt, r.EndedAt = optTime(locked), optTime(ended)

@@ -117,7 +117,7 @@ func jsonMatch(got, want any) bool {
 }
 
 const (
-	siteJSON      = `{"id":"site_1","name":"Main St","timezone":"UTC","concurrency_controls":true,"allow_standalone":true,"standalone_auth":"cached","standalone_quotas":"snapshot","max_session_minutes":0,"daily_quota_minutes":0,"inactivity_lock_minutes":5,"forced_timeout_minutes":0,"warning_seconds":60,"created_at":"2025-03-01T09:30:00Z"}`
+	siteJSON      = `{"id":"site_1","name":"Main St","timezone":"UTC","concurrency_controls":true,"allow_standalone":true,"standalone_auth":"cached","standalone_quotas":"snapshot","max_session_minutes":0,"daily_quota_minutes":0,"inactivity_lock_minutes":5,"forced_timeout_minutes":0,"warning_seconds":60,"max_reservations_per_user":3,"max_booking_days_ahead":14,"created_at":"2025-03-01T09:30:00Z"}`
 	principalJSON = `{"id":"prn_1","name":"Alice","role":"user","global":false,"disabled":false,"created_at":"2025-03-01T09:30:00Z"}`
 	terminalJSON  = `{"id":"trm_1","name":"Counter 1","site":"site_1","created_at":"2025-03-01T09:30:00Z","online":true,"standalone":false,"locked_groups":[]}`
 	sessionJSON   = `{"id":"ses_1","principal":"prn_1","identity":"alice","terminal":"trm_1","status":"active","started_at":"2025-03-01T09:30:00Z","locked_at":null,"ended_at":null,"standalone":false,"last_activity_at":"2025-03-01T09:30:00Z","ends_at":null,"warn_at":null}`
@@ -270,6 +270,19 @@ func TestSite(t *testing.T) {
 			args:  []string{"site", "update", "site_1", "--warning-seconds", "30", "--name", "New"},
 			env:   map[string]string{"LATCHKEY_TOKEN": "tok"},
 			calls: []call{{method: "PATCH", path: "/v1/sites/site_1", auth: userAuth, body: `{"warning_seconds":30,"name":"New"}`, status: 200, resp: siteJSON}},
+			code:  0,
+		},
+		{
+			name:  "update the booking caps",
+			args:  []string{"site", "update", "site_1", "--max-reservations-per-user", "5", "--max-booking-days-ahead", "0"},
+			env:   map[string]string{"LATCHKEY_TOKEN": "tok"},
+			calls: []call{{method: "PATCH", path: "/v1/sites/site_1", auth: userAuth, body: `{"max_reservations_per_user":5,"max_booking_days_ahead":0}`, status: 200, resp: siteJSON}},
+			code:  0, stdout: []string{"max_reservations_per_user", "max_booking_days_ahead"},
+		},
+		{
+			name:  "create with booking caps",
+			args:  []string{"site", "create", "--token", "tok", "--name", "Y", "--max-reservations-per-user", "2", "--max-booking-days-ahead", "7"},
+			calls: []call{{method: "POST", path: "/v1/sites", auth: userAuth, body: `{"name":"Y","max_reservations_per_user":2,"max_booking_days_ahead":7}`, status: 201, resp: siteJSON}},
 			code:  0,
 		},
 		{name: "update without settings", args: []string{"site", "update", "site_1"}, code: 2, stderr: []string{"nothing to update"}},

@@ -7,7 +7,7 @@ import (
 	"latchkey/client"
 )
 
-const siteFlagsSynopsis = "[--timezone TZ] [--concurrency-controls=BOOL] [--allow-standalone=BOOL] [--standalone-auth any|cached] [--standalone-quotas off|snapshot] [--max-session-minutes N] [--daily-quota-minutes N] [--inactivity-lock-minutes N] [--forced-timeout-minutes N] [--warning-seconds N]"
+const siteFlagsSynopsis = "[--timezone TZ] [--concurrency-controls=BOOL] [--allow-standalone=BOOL] [--standalone-auth any|cached] [--standalone-quotas off|snapshot] [--max-session-minutes N] [--daily-quota-minutes N] [--inactivity-lock-minutes N] [--forced-timeout-minutes N] [--warning-seconds N] [--max-reservations-per-user N] [--max-booking-days-ahead N]"
 
 var siteSynopsis = []string{
 	"site create --name N " + siteFlagsSynopsis,
@@ -31,6 +31,7 @@ type siteFlags struct {
 	concurrencyControls, allowStandalone                 bool
 	maxSession, dailyQuota, inactivityLock, forcedTimout int
 	warningSeconds                                       int
+	maxReservations, maxDaysAhead                        int
 }
 
 func (c *cmd) siteFlags() *siteFlags {
@@ -46,6 +47,10 @@ func (c *cmd) siteFlags() *siteFlags {
 	c.fs.IntVar(&f.inactivityLock, "inactivity-lock-minutes", 0, "lock an idle session after this long, 0 = never")
 	c.fs.IntVar(&f.forcedTimout, "forced-timeout-minutes", 0, "end an idle session after this long, 0 = never")
 	c.fs.IntVar(&f.warningSeconds, "warning-seconds", 60, "warning before a forced log-off")
+	c.fs.IntVar(&f.maxReservations, "max-reservations-per-user", latchkey.DefaultMaxReservationsPerUser,
+		"reservations a user may hold at the site that have not ended, 0 = no cap (staff are exempt)")
+	c.fs.IntVar(&f.maxDaysAhead, "max-booking-days-ahead", latchkey.DefaultMaxBookingDaysAhead,
+		"how many days ahead a user may book, 0 = no cap (staff are exempt)")
 	return f
 }
 
@@ -85,6 +90,12 @@ func (f *siteFlags) update(set map[string]bool) latchkey.SiteUpdate {
 	if set["warning-seconds"] {
 		u.WarningSeconds = client.Ptr(f.warningSeconds)
 	}
+	if set["max-reservations-per-user"] {
+		u.MaxReservationsPerUser = client.Ptr(f.maxReservations)
+	}
+	if set["max-booking-days-ahead"] {
+		u.MaxBookingDaysAhead = client.Ptr(f.maxDaysAhead)
+	}
 	return u
 }
 
@@ -110,6 +121,9 @@ func siteCreate(e *env, args []string) int {
 		InactivityLockMinutes: u.InactivityLockMinutes,
 		ForcedTimeoutMinutes:  u.ForcedTimeoutMinutes,
 		WarningSeconds:        u.WarningSeconds,
+
+		MaxReservationsPerUser: u.MaxReservationsPerUser,
+		MaxBookingDaysAhead:    u.MaxBookingDaysAhead,
 	}
 	cl, err := c.client()
 	if err != nil {
@@ -173,6 +187,8 @@ func (c *cmd) showSite(s *latchkey.Site) int {
 		"inactivity_lock_minutes", minutes(s.InactivityLockMinutes),
 		"forced_timeout_minutes", minutes(s.ForcedTimeoutMinutes),
 		"warning_seconds", strconv.Itoa(s.WarningSeconds),
+		"max_reservations_per_user", capText(s.MaxReservationsPerUser),
+		"max_booking_days_ahead", capText(s.MaxBookingDaysAhead),
 		"created_at", timeText(s.CreatedAt),
 	)
 	return 0
@@ -180,6 +196,14 @@ func (c *cmd) showSite(s *latchkey.Site) int {
 
 // minutes shows a minutes setting, 0 as "none".
 func minutes(n int) string {
+	if n == 0 {
+		return "none"
+	}
+	return strconv.Itoa(n)
+}
+
+// capText shows a cap, 0 as "none".
+func capText(n int) string {
 	if n == 0 {
 		return "none"
 	}

@@ -1,0 +1,91 @@
+package latchkey_test
+
+import (
+	"testing"
+	"time"
+
+	"latchkey"
+)
+
+func TestCheckReservationCaps(t *testing.T) {
+	now := st0
+	for _, c := range []struct {
+		name         string
+		staff        bool
+		held         int
+		start        time.Time
+		per, days    int
+		code, detail string
+	}{
+		{"within both caps", false, 2, now.Add(24 * time.Hour), 3, 14, "", ""},
+		{"the third of three", false, 2, now.Add(time.Hour), 3, 14, "", ""},
+		{"a fourth: conflict", false, 3, now.Add(time.Hour), 3, 14, latchkey.ECONFLICT, "too_many_reservations"},
+		{"exactly 14 days ahead", false, 0, now.AddDate(0, 0, 14), 3, 14, "", ""},
+		{"a second beyond 14 days: bad_request", false, 0, now.AddDate(0, 0, 14).Add(time.Second), 3, 14, latchkey.EBADREQUEST, "start"},
+		{"staff: no cap on count", true, 50, now.Add(time.Hour), 3, 14, "", ""},
+		{"staff: no cap on days", true, 0, now.AddDate(1, 0, 0), 3, 14, "", ""},
+		{"caps off (0)", false, 50, now.AddDate(1, 0, 0), 0, 0, "", ""},
+	} {
+		err := latchkey.CheckReservationCaps(c.staff, c.held, c.start, now, c.per, c.days)
+		if got := latchkey.ErrorCode(err); got != c.code {
+			t.Errorf("%s: %v, want code %q", c.name, err, c.code)
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		var d map[string]any
+		if e, ok := err.(*latchkey.Error); ok {
+			d = e.Details
+		}
+		if d["reason"] != c.detail && d["field"] != c.detail {
+			t.Errorf("%s: details %v, want %q", c.name, d, c.detail)
+		}
+	}
+}
+
+func TestSessionLimits(t *testing.T) {
+	d := func(x time.Duration) *time.Duration { return &x }
+	start, now := st0, st0.Add(30*time.Minute)
+	mine := latchkey.Reservation{ID: "r-mine", Principal: "p_ann", Start: st0, Minutes: 120}
+	theirs := latchkey.Reservation{ID: "r-bob", Principal: "p_bob", Start: now.Add(10 * time.Minute), Minutes: 60}
+	later := latchkey.Reservation{ID: "r-later", Principal: "p_bob", Start: now.Add(5 * time.Hour), Minutes: 60}
+	base := latchkey.SessionLimitInput{Principal: "p_ann", Role: latchkey.RoleUser, Start: start, Now: now, Warning: time.Minute}
+	with := func(f func(*latchkey.SessionLimitInput)) latchkey.SessionLimitInput { x := base; f(&x); return x }
+	for _, c := range []struct {
+		name   string
+		in     latchkey.SessionLimitInput
+		ends   time.Time
+		reason string
+	}{
+		{"no limit", base, time.Time{}, ""},
+		{"the maximum counts from the start", with(func(x *latchkey.SessionLimitInput) { x.MaxSession = time.Hour }), start.Add(time.Hour), "max_session"},
+		{"the quota counts from now", with(func(x *latchkey.SessionLimitInput) { x.QuotaLeft = d(20 * time.Minute) }), now.Add(20 * time.Minute), "quota"},
+		{"another's reservation cuts it", with(func(x *latchkey.SessionLimitInput) {
+			x.MaxSession, x.Reservations = 2*time.Hour, []latchkey.Reservation{theirs}
+		}), theirs.Start, "reservation"},
+		{"that reservation gone: the time comes back", with(func(x *latchkey.SessionLimitInput) {
+			x.MaxSession, x.Reservations = 2*time.Hour, []latchkey.Reservation{later}
+		}), start.Add(2 * time.Hour), "max_session"},
+		{"own reservation holding: its end", with(func(x *latchkey.SessionLimitInput) { x.Reservations = []latchkey.Reservation{mine, later} }), mine.End(), "reservation"},
+		{"an admin is not cut by reservations", with(func(x *latchkey.SessionLimitInput) {
+			x.Role, x.MaxSession, x.Reservations = latchkey.RoleAdmin, time.Hour, []latchkey.Reservation{theirs}
+		}), time.Time{}, ""},
+		{"a delegate is, but has no maximum", with(func(x *latchkey.SessionLimitInput) {
+			x.Role, x.MaxSession, x.Reservations = latchkey.RoleDelegate, time.Minute, []latchkey.Reservation{theirs}
+		}), theirs.Start, "reservation"},
+	} {
+		a := latchkey.SessionLimits(c.in)
+		if !a.Ends.Equal(c.ends) || a.Reason != c.reason {
+			t.Errorf("%s: ends %s (%s), want %s (%s)", c.name, a.Ends, a.Reason, c.ends, c.reason)
+		}
+		if !a.Ends.IsZero() && (a.WarnAt.Before(c.in.Now) || a.WarnAt.After(a.Ends)) {
+			t.Errorf("%s: warning at %s, outside [now, end]", c.name, a.WarnAt)
+		}
+	}
+	// The warning is never before now, even when the end is near.
+	a := latchkey.SessionLimits(with(func(x *latchkey.SessionLimitInput) { x.QuotaLeft = d(10 * time.Second) }))
+	if !a.WarnAt.Equal(now) {
+		t.Fatalf("warning at %s, want now", a.WarnAt)
+	}
+}
