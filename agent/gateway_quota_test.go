@@ -30,8 +30,7 @@ func TestSnapshotQuotaOffline(t *testing.T) {
 		s.StandaloneQuotas = latchkey.StandaloneQuotasSnapshot
 	})
 	f.addPerson("alice", "pri_a", "pw-a", latchkey.RoleUser, true)
-	_, key, _ := ed25519.GenerateKey(nil)
-	f.policy.QuotaSnapshot = snapshot(t, key, fc.Real(), 600)
+	f.policy.QuotaSnapshot = snapshot(t, f.key, fc.Real(), 600)
 	g, _ := testGateway(t, f, t.TempDir())
 	g.Sync(bg)
 	f.setDown(true)
@@ -52,8 +51,9 @@ func TestSnapshotQuotaOffline(t *testing.T) {
 		t.Fatalf("quota used up: %v", err)
 	}
 
-	// A snapshot under another key than the pinned one is dropped: the
-	// full daily quota less today's use applies.
+	// A snapshot under another key than the pinned server key is dropped
+	// (the policy around it verifies): the full daily quota less today's
+	// use applies.
 	_, other, _ := ed25519.GenerateKey(nil)
 	f.mu.Lock()
 	f.policy.QuotaSnapshot = snapshot(t, other, fc.Real(), 3600)
