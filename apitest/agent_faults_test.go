@@ -119,11 +119,12 @@ type agentProc struct {
 	out  *procOutput
 }
 
-func startAgent(t *testing.T, server, token, stateDir, groups string) *agentProc {
+func startAgent(t *testing.T, server, token, stateDir, groups string, extra ...string) *agentProc {
 	t.Helper()
 	a := &agentProc{done: make(chan struct{}), out: newProcOutput()}
-	a.cmd = exec.Command(latchkeyBinary(t), "agent", "--server", server, "--token", token, "--state-dir", stateDir,
-		"--executor", "file:"+groups, "--wait", "2s")
+	args := append([]string{"agent", "--server", server, "--token", token, "--state-dir", stateDir,
+		"--executor", "file:" + groups, "--wait", "2s"}, extra...)
+	a.cmd = exec.Command(latchkeyBinary(t), args...)
 	a.cmd.Env = append(os.Environ(), "LOG_LEVEL=info", "LOG_FORMAT=text", "LATCHKEY_TOKEN_FILE="+filepath.Join(stateDir, "no-token"))
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{}
