@@ -67,8 +67,9 @@ type Trust struct {
 
 	mu       sync.Mutex
 	key      string   // pinned ("" until the first policy, on first use)
-	groups   []string // of the last verified policy
-	terminal string   // of the last verified policy ("" until one)
+	groups   []string  // of the last verified policy
+	terminal string    // of the last verified policy ("" until one)
+	at       time.Time // when it was accepted (the machine's clock)
 }
 
 // OpenTrust checks the options and loads the pinned key from the journal.
@@ -174,7 +175,7 @@ func (t *Trust) AcceptPolicy(ctx context.Context, p *latchkey.AgentPolicy) error
 	if first {
 		t.key = key
 	}
-	t.groups, t.terminal = groups, p.Terminal
+	t.groups, t.terminal, t.at = groups, p.Terminal, time.Now()
 	return nil
 }
 
@@ -204,14 +205,26 @@ type Refusal struct {
 
 func (r *Refusal) Error() string { return "refused by the agent: " + r.Reason }
 
+// policyMaxAge is how old the last verified policy may be when the agent
+// decides on a grant; an older one is fetched again first, so that the
+// groups allowed follow the server's group sets even without a gateway
+// refreshing the policy.
+const policyMaxAge = time.Minute
+
 // needsPolicy reports whether a fresh policy could change the verdict on
-// in: none verified yet, or a grant of a group the last one did not list.
+// in: none verified yet, or a grant while the last one is older than
+// policyMaxAge or did not list one of its groups.
 func (t *Trust) needsPolicy(in latchkey.Instruction) bool {
-	if !t.HasPolicy() {
+	t.mu.Lock()
+	none, stale := t.terminal == "", time.Since(t.at) > policyMaxAge
+	t.mu.Unlock()
+	switch {
+	case none:
 		return true
-	}
-	if in.Kind != latchkey.InstrCheckout {
+	case in.Kind != latchkey.InstrCheckout:
 		return false
+	case stale:
+		return true
 	}
 	for _, g := range in.Groups {
 		if latchkey.ValidGroupName(g) && !t.narrowedOut(g) && !t.Allowed(g) {
