@@ -106,3 +106,29 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// No input makes the verifier panic, and the canonical form is a fixed
+// point: canonicalising it again changes nothing.
+func FuzzVerifyDocument(f *testing.F) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	in := latchkey.Instruction{ID: "ins_1", Terminal: "ter_1", Kind: "checkout", Login: "ann", Groups: []string{"wheel"}}
+	if err := in.Sign(key); err != nil {
+		f.Fatal(err)
+	}
+	doc, _ := json.Marshal(in)
+	for _, seed := range []string{string(doc), `{}`, `{"signature":"x"}`, `{"a":[1,2.50,{"b":null}]}`, `[]`, `{"a":"\u00e9<>&"}`} {
+		f.Add([]byte(seed))
+	}
+	pub := latchkey.PublicKeyText(key)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = latchkey.VerifyDocument(pub, latchkey.InstructionDomain, b)
+		c, _, err := latchkey.CanonicalDocument(b)
+		if err != nil {
+			return
+		}
+		again, _, err := latchkey.CanonicalDocument(c)
+		if err != nil || !bytes.Equal(again, c) {
+			t.Fatalf("canonical form %s is not a fixed point: %s, %v", c, again, err)
+		}
+	})
+}
