@@ -66,7 +66,7 @@ type Trust struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	key      string   // pinned ("" until the first policy, on first use)
+	key      string    // pinned ("" until the first policy, on first use)
 	groups   []string  // of the last verified policy
 	terminal string    // of the last verified policy ("" until one)
 	at       time.Time // when it was accepted (the machine's clock)
