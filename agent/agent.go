@@ -271,6 +271,13 @@ func (a *Agent) ExpireNow(ctx context.Context) error {
 		return nil
 	}
 	for _, ch := range changes {
+		if !latchkey.ValidGroupName(ch.Group) || !latchkey.ValidLogin(ch.Login) {
+			// Journalled by an agent that did not check names: never
+			// handed to the executor, and not left to block the others.
+			a.logger().Error("expired membership with an invalid name: dropped from the journal, not touched",
+				"group", ch.Group, "login", ch.Login)
+			continue
+		}
 		if _, err := a.Executor.Apply(ch, "expiry"); err != nil {
 			return err
 		}

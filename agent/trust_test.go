@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -321,5 +322,42 @@ func TestAgentRefreshesThePolicyForANewGroup(t *testing.T) {
 	}
 	if m, _ := ex.Members(); strings.Join(m, ",") != "backup ann,wheel ann" || f.policyCalls != calls+1 {
 		t.Fatalf("members %v after %d policy fetches", m, f.policyCalls-calls)
+	}
+}
+
+// A membership with a name no agent may hand to a tool (journalled before
+// names were checked) is never given to the executor when it expires, and
+// does not keep the others from expiring.
+func TestExpiryNeverHandsOnAnInvalidName(t *testing.T) {
+	fc := newFakeClock()
+	f := newFakeServer(t, fc)
+	a, ex, j, logs := trustAgent(t, f, TrustOptions{})
+	now := fc.Real()
+	if _, err := ex.Apply(latchkey.Change{Add: true, Group: "wheel", Login: "ann"}, "old"); err != nil {
+		t.Fatal(err)
+	}
+	m := map[latchkey.MemberKey]latchkey.Membership{
+		{Group: "wheel", Login: "-oroot"}: {Generation: 1, EndsAt: now.Add(time.Minute)},
+		{Group: "wheel", Login: "ann"}:    {Generation: 1, EndsAt: now.Add(time.Minute)},
+	}
+	if err := j.Record(bg, "", "", Executed{}, m, now); err != nil {
+		t.Fatal(err)
+	}
+	fc.Advance(2 * time.Minute)
+	defer fc.Advance(-2 * time.Minute)
+	if err := a.ExpireNow(bg); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ex.Members(); len(got) != 0 {
+		t.Fatalf("the valid membership did not expire: %v", got)
+	}
+	if log, _ := os.ReadFile(ex.Path + ".log"); strings.Contains(string(log), "-oroot") {
+		t.Fatalf("the invalid name reached the executor:\n%s", log)
+	}
+	if !strings.Contains(logs.String(), "invalid name") {
+		t.Fatalf("no log line:\n%s", logs)
+	}
+	if err := a.ExpireNow(bg); err != nil {
+		t.Fatal(err)
 	}
 }
