@@ -300,7 +300,15 @@ func runAgentFaults(t *testing.T, storeURL, dataDir string) {
 	}
 	waitMembers("")
 
-	log, _ := os.ReadFile(groups + ".log")
+	// The file executor appends a change to its log just after it
+	// rewrites the groups file: wait for the last line.
+	var log []byte
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(string(log), "\n") < 12; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			break // the count below says what is missing
+		}
+		log, _ = os.ReadFile(groups + ".log")
+	}
 	perInstr := map[string]int{}
 	adds, removes := 0, 0
 	for _, line := range strings.Split(strings.TrimSpace(string(log)), "\n") {
