@@ -70,7 +70,13 @@ type Trust struct {
 	groups   []string  // of the last verified policy
 	terminal string    // of the last verified policy ("" until one)
 	at       time.Time // when it was accepted (the machine's clock)
+	issued   time.Time // the newest issued_at accepted
 }
+
+// policyReplaySkew is how much older than the newest policy accepted a
+// policy may be issued (the nodes of a cluster sign with their own
+// clocks); an older one is refused as a replay.
+const policyReplaySkew = 5 * time.Minute
 
 // OpenTrust checks the options and loads the pinned key from the journal.
 // A key given in the options wins over a pinned one (and replaces it).
@@ -141,7 +147,8 @@ func (t *Trust) HasPolicy() bool { return t.Terminal() != "" }
 
 // AcceptPolicy checks a policy's signature under the pinned key (with no
 // key pinned, under the key it names, which is then pinned) and takes its
-// terminal and groups. A policy that does not verify changes nothing.
+// terminal and groups. A policy that does not verify, or that was issued
+// well before one already accepted (a replay), changes nothing.
 func (t *Trust) AcceptPolicy(ctx context.Context, p *latchkey.AgentPolicy) error {
 	key := t.Key()
 	first := key == ""
@@ -163,6 +170,13 @@ func (t *Trust) AcceptPolicy(ctx context.Context, p *latchkey.AgentPolicy) error
 	if p.Terminal == "" {
 		return errors.New("policy refused: it names no terminal")
 	}
+	t.mu.Lock()
+	newest := t.issued
+	t.mu.Unlock()
+	if !newest.IsZero() && p.IssuedAt.Before(newest.Add(-policyReplaySkew)) {
+		return fmt.Errorf("policy refused: issued at %s, well before one already accepted (issued at %s): a replay?",
+			p.IssuedAt.UTC().Format(time.RFC3339), newest.UTC().Format(time.RFC3339))
+	}
 	if first {
 		if err := t.j.putState(context.WithoutCancel(ctx), stateServerKey, key); err != nil {
 			return err
@@ -176,6 +190,9 @@ func (t *Trust) AcceptPolicy(ctx context.Context, p *latchkey.AgentPolicy) error
 		t.key = key
 	}
 	t.groups, t.terminal, t.at = groups, p.Terminal, time.Now()
+	if p.IssuedAt.After(t.issued) {
+		t.issued = p.IssuedAt
+	}
 	return nil
 }
 

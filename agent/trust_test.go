@@ -361,3 +361,32 @@ func TestExpiryNeverHandsOnAnInvalidName(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A genuine but old policy (replayed by someone on the network, say with
+// a group set's groups before they changed) is refused once a newer one
+// was accepted; a slightly older one (another node's clock) is not.
+func TestOldPolicyIsRefusedAsAReplay(t *testing.T) {
+	fc := newFakeClock()
+	f := newFakeServer(t, fc)
+	j, err := OpenJournal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	tr, err := OpenTrust(bg, j, TrustOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := mustPolicy(t, f)
+	fc.Advance(time.Hour)
+	if err := tr.AcceptPolicy(bg, mustPolicy(t, f)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.AcceptPolicy(bg, old); err == nil || !strings.Contains(err.Error(), "replay") {
+		t.Fatalf("an hour-old policy after a newer one: %v", err)
+	}
+	fc.Advance(-time.Minute)
+	if err := tr.AcceptPolicy(bg, mustPolicy(t, f)); err != nil {
+		t.Fatalf("a policy a minute older (another node's clock): %v", err)
+	}
+}
