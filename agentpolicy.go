@@ -28,6 +28,17 @@ type AgentPolicy struct {
 	// ReservationGraceSeconds is how long a reservation waits for its
 	// person before it is released (the server's setting).
 	ReservationGraceSeconds int `json:"reservation_grace_seconds"`
+	// Groups are the local groups of the group sets that may be checked
+	// out on this terminal: the agent grants no other (signature.go).
+	Groups []string `json:"groups"`
+	// ServerKey is the server's ed25519 public key (base64) and Signature
+	// its signature of the whole document (PolicyDomain); the agent
+	// checks it under the key it pinned, never under this one.
+	ServerKey string `json:"server_key"`
+	Signature string `json:"signature,omitempty"`
+	// Raw is the document as received (set by the client), which the
+	// signature is checked over.
+	Raw []byte `json:"-"`
 }
 
 // ReservationGrace is the policy's grace, or the default without one.

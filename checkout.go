@@ -46,13 +46,22 @@ type CheckoutTimeouts struct {
 
 // GroupSet is a named set of privileged local groups.
 type GroupSet struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	Groups     []string  `json:"groups"`
-	MaxMinutes int       `json:"max_minutes"`
-	Eligible   []string  `json:"eligible"`
-	Approval   bool      `json:"approval"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Groups     []string `json:"groups"`
+	MaxMinutes int      `json:"max_minutes"`
+	Eligible   []string `json:"eligible"`
+	Approval   bool     `json:"approval"`
+	// Sites limits the set to terminals of these sites (empty: every
+	// site): being eligible at one branch gives nothing at another.
+	Sites     []string  `json:"sites"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// AllowsSite reports whether the set may be checked out on a terminal of
+// site.
+func (s GroupSet) AllowsSite(site string) bool {
+	return len(s.Sites) == 0 || slices.Contains(s.Sites, site)
 }
 
 // Checkout is one check-out of a group set on a terminal for a person.
@@ -82,7 +91,7 @@ func (c Checkout) CanCheckIn() bool { return c.Status == CheckingOut || c.Status
 type Instruction struct {
 	ID          string    `json:"id"`
 	Checkout    string    `json:"-"`
-	Terminal    string    `json:"-"`
+	Terminal    string    `json:"terminal"`
 	Kind        string    `json:"kind"`
 	Login       string    `json:"login"`
 	Groups      []string  `json:"groups"`
@@ -95,6 +104,11 @@ type Instruction struct {
 	LockedUntil time.Time `json:"-"` // delivered: its groups are locked until then
 	Result      string    `json:"-"` // done: ok | error
 	Detail      string    `json:"-"`
+	// Signature is the server's signature of the instruction as delivered
+	// (InstructionDomain); Raw the document as received (set by the
+	// client), which it is checked over.
+	Signature string `json:"signature,omitempty"`
+	Raw       []byte `json:"-"`
 }
 
 // locks reports whether the instruction holds its groups locked now.
@@ -107,6 +121,7 @@ func (in Instruction) locks(now time.Time) bool {
 type CheckoutRequest struct {
 	Set       GroupSet
 	Terminal  string
+	Site      string // the terminal's site
 	Principal string
 	Login     string
 	Minutes   int  // 0: the set's maximum
@@ -124,6 +139,10 @@ type CheckoutRequest struct {
 // the check-out starts checking_out with the terminal's next generation,
 // and its checkout instruction is ready at once.
 func DecideCheckout(r CheckoutRequest, ids func() string, now time.Time) (Checkout, Instruction, error) {
+	if !r.Set.AllowsSite(r.Site) {
+		return Checkout{}, Instruction{}, Errorf(EFORBIDDEN, "group set %s is not available at site %s (it is limited to sites %v)",
+			r.Set.Name, r.Site, r.Set.Sites).With("site", r.Site)
+	}
 	if !r.ByStaff && !slices.Contains(r.Set.Eligible, r.Principal) {
 		return Checkout{}, Instruction{}, Errorf(EFORBIDDEN, "not eligible to check out group set %s", r.Set.Name)
 	}
@@ -133,6 +152,10 @@ func DecideCheckout(r CheckoutRequest, ids func() string, now time.Time) (Checko
 	}
 	if minutes < 1 || minutes > r.Set.MaxMinutes {
 		return Checkout{}, Instruction{}, BadField("minutes", "minutes must be 1 to %d (the group set's maximum)", r.Set.MaxMinutes)
+	}
+	if !ValidLogin(r.Login) {
+		return Checkout{}, Instruction{}, Errorf(ECONFLICT, "login %q cannot be given local groups: %s", r.Login, LoginRule).
+			With("login", r.Login)
 	}
 	for _, in := range r.Open {
 		if !in.locks(now) {
@@ -386,26 +409,10 @@ func ExpireMemberships(m map[MemberKey]Membership, now time.Time) []Change {
 // Group-set bounds.
 const (
 	MaxGroupSetGroups  = 32
-	MaxGroupNameLen    = 32
+	MaxGroupSetSites   = 256
 	MaxGroupSetMinutes = 24 * 60
 	DefaultSetMinutes  = 60
 )
-
-// ValidGroupName checks a local group's name the way Linux tools accept
-// it portably: a lower-case letter or '_' first, then lower-case letters,
-// digits, '_' and '-', at most 32 characters.
-func ValidGroupName(g string) bool {
-	if g == "" || len(g) > MaxGroupNameLen {
-		return false
-	}
-	for i, r := range g {
-		ok := r >= 'a' && r <= 'z' || r == '_' || i > 0 && (r >= '0' && r <= '9' || r == '-')
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
 
 // Validate checks a new group set and fills in its default maximum.
 func (s GroupSet) Validate() (GroupSet, error) {
@@ -418,7 +425,7 @@ func (s GroupSet) Validate() (GroupSet, error) {
 	seen := map[string]bool{}
 	for _, g := range s.Groups {
 		if !ValidGroupName(g) {
-			return s, BadField("groups", "group %q: a lower-case letter or '_' first, then lower-case letters, digits, '_' or '-', at most %d", g, MaxGroupNameLen)
+			return s, BadField("groups", "group %q: %s", g, GroupNameRule)
 		}
 		if seen[g] {
 			return s, BadField("groups", "group %q is listed twice", g)
@@ -436,6 +443,20 @@ func (s GroupSet) Validate() (GroupSet, error) {
 	}
 	if s.Eligible == nil {
 		s.Eligible = []string{}
+	}
+	if len(s.Sites) > MaxGroupSetSites {
+		return s, BadField("sites", "sites may list at most %d sites", MaxGroupSetSites)
+	}
+	for i, site := range s.Sites {
+		if err := ValidName("sites", site); err != nil {
+			return s, err
+		}
+		if slices.Contains(s.Sites[:i], site) {
+			return s, BadField("sites", "site %q is listed twice", site)
+		}
+	}
+	if s.Sites == nil {
+		s.Sites = []string{}
 	}
 	return s, nil
 }
@@ -463,7 +484,7 @@ type CheckoutCreate struct {
 // CheckoutService runs check-outs and the agent's instructions.
 type CheckoutService interface {
 	// CreateCheckout errors: forbidden (not eligible; a user checking out
-	// for someone else), not_found, conflict (a group locked on the
+	// for someone else; a terminal outside the set's sites), not_found, conflict (a group locked on the
 	// terminal; a person with several identities and no session there),
 	// bad_request.
 	CreateCheckout(ctx context.Context, c Caller, r CheckoutCreate) (*Checkout, error)

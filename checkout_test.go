@@ -263,6 +263,9 @@ func TestGroupSetValidate(t *testing.T) {
 		{"33 characters", latchkey.GroupSet{Name: "a", Groups: []string{"g" + strings.Repeat("x", 32)}}, false},
 		{"twice", latchkey.GroupSet{Name: "a", Groups: []string{"wheel", "wheel"}}, false},
 		{"too long a maximum", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, MaxMinutes: 1441}, false},
+		{"limited to sites", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Sites: []string{"sit_1", "sit_2"}}, true},
+		{"a site twice", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Sites: []string{"sit_1", "sit_1"}}, false},
+		{"an empty site", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Sites: []string{""}}, false},
 		{"approval (not available yet)", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Approval: true}, false},
 		{"no name", latchkey.GroupSet{Groups: []string{"wheel"}}, false},
 	} {
@@ -270,9 +273,40 @@ func TestGroupSetValidate(t *testing.T) {
 		if c.ok != (err == nil) || err != nil && latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
 			t.Errorf("%s: %v, want ok=%v", c.name, err, c.ok)
 		}
-		if c.ok && (s.MaxMinutes < 1 || s.Eligible == nil) {
+		if c.ok && (s.MaxMinutes < 1 || s.Eligible == nil || s.Sites == nil) {
 			t.Errorf("%s: defaults not filled: %+v", c.name, s)
 		}
+	}
+}
+
+// A set limited to sites is forbidden on a terminal elsewhere, to staff
+// too; a login that is no portable account name is never sent to an agent.
+func TestDecideCheckoutSitesAndLogin(t *testing.T) {
+	branch := admin
+	branch.Sites = []string{"sit_north", "sit_south"}
+	for _, c := range []struct {
+		name  string
+		set   latchkey.GroupSet
+		site  string
+		staff bool
+		login string
+		code  string
+	}{
+		{"a set for every site", admin, "sit_west", false, "ann", ""},
+		{"a terminal at one of its sites", branch, "sit_south", false, "ann", ""},
+		{"a terminal elsewhere", branch, "sit_west", false, "ann", latchkey.EFORBIDDEN},
+		{"staff elsewhere too", branch, "sit_west", true, "ann", latchkey.EFORBIDDEN},
+		{"a login with a slash", admin, "sit_west", false, "ann/../root", latchkey.ECONFLICT},
+		{"a login like an option", admin, "sit_west", true, "-ann", latchkey.ECONFLICT},
+		{"a login with a space", admin, "sit_west", false, "ann root", latchkey.ECONFLICT},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: c.set, Terminal: "t1", Site: c.site, Principal: "p_ann",
+				Login: c.login, Minutes: 5, ByStaff: c.staff, Generation: 1}, seqIDs(), ct0)
+			if latchkey.ErrorCode(err) != c.code {
+				t.Fatalf("error %v, want %q", err, c.code)
+			}
+		})
 	}
 }
 

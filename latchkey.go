@@ -132,6 +132,9 @@ type Terminal struct {
 	SiteID    string    `json:"site"`
 	CreatedAt time.Time `json:"created_at"`
 	Token     string    `json:"token,omitempty"`
+	// ServerKey is the server's ed25519 public key (base64), shown with a
+	// new token: the terminal's agent pins it (--server-key).
+	ServerKey string `json:"server_key,omitempty"`
 	// Online (the agent polled within two poll periods) and LockedGroups
 	// (groups of instructions delivered and not yet answered) come from
 	// the agent's polls; Standalone is reported by the agent (issue 5).

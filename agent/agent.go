@@ -19,6 +19,10 @@ type Agent struct {
 	Journal  *Journal
 	Executor Executor
 	Log      *slog.Logger
+	// Trust checks every instruction before it is executed (trust.go);
+	// nil: one with the default options (the key pinned on first use, the
+	// policy's groups, 1440 minutes at most), made on first use.
+	Trust *Trust
 	// Gateway (optional) runs alongside the instruction loop; the loop's
 	// unreachable polls put it in standalone mode, and a poll answered
 	// makes it try to reconnect at once.
@@ -29,6 +33,9 @@ type Agent struct {
 	Now  func() time.Time
 
 	mu sync.Mutex // one change of memberships at a time: instructions and expiry
+
+	trustMu     sync.Mutex
+	lastRefresh time.Time // the last policy fetched for the instruction loop
 }
 
 // Run polls and executes until ctx ends. Every second (and after every
@@ -91,27 +98,105 @@ func (a *Agent) now() time.Time {
 
 // Handle executes one instruction exactly once and replies: a
 // re-delivered instruction is not executed again, only its recorded reply
-// is sent. The journal is synced before the reply leaves.
+// is sent. The journal is synced before the reply leaves. An instruction
+// the agent's Trust refuses is never executed: it is answered with an
+// error (and, when the refusal is final, journalled as one).
 func (a *Agent) Handle(ctx context.Context, in latchkey.Instruction) error {
 	e, err := a.Journal.Lookup(ctx, in.ID)
 	if err != nil {
 		return err
 	}
 	if e == nil {
-		done, err := a.execute(ctx, in)
-		if err != nil {
+		admitted, note, err := a.admit(ctx, in)
+		var refused *Refusal
+		switch {
+		case errors.As(err, &refused):
+			a.logger().Error("instruction refused: not executed", "instruction", in.ID, "kind", in.Kind,
+				"login", in.Login, "groups", in.Groups, "reason", refused.Reason)
+			e = &Executed{Result: "error", Detail: refused.Error()}
+			if refused.Final {
+				if err := a.recordRefusal(ctx, in, *e); err != nil {
+					return err
+				}
+			}
+		case err != nil:
 			return err
+		default:
+			if note != "" {
+				a.logger().Warn("instruction clipped", "instruction", in.ID, "note", note)
+			}
+			done, err := a.execute(ctx, admitted, note)
+			if err != nil {
+				return err
+			}
+			e = &done
 		}
-		e = &done
 	}
 	return a.reply(ctx, in.ID, *e)
+}
+
+// trust returns the agent's Trust, made with the default options on first
+// use.
+func (a *Agent) trust(ctx context.Context) (*Trust, error) {
+	a.trustMu.Lock()
+	defer a.trustMu.Unlock()
+	if a.Trust == nil {
+		t, err := OpenTrust(ctx, a.Journal, TrustOptions{Log: a.Log})
+		if err != nil {
+			return nil, err
+		}
+		a.Trust = t
+	}
+	return a.Trust, nil
+}
+
+// policyRefreshGap is the least time between two policy fetches made
+// because an instruction named a group the last policy did not list.
+const policyRefreshGap = time.Second
+
+// admit fetches a fresh policy when one could change the verdict (none
+// verified yet, or a grant of a group the last one did not list: a group
+// set made since), then asks the Trust.
+func (a *Agent) admit(ctx context.Context, in latchkey.Instruction) (latchkey.Instruction, string, error) {
+	t, err := a.trust(ctx)
+	if err != nil {
+		return in, "", err
+	}
+	if t.needsPolicy(in) {
+		a.trustMu.Lock()
+		due := !t.HasPolicy() || time.Since(a.lastRefresh) >= policyRefreshGap
+		if due {
+			a.lastRefresh = time.Now()
+		}
+		a.trustMu.Unlock()
+		if due {
+			if p, err := a.Client.AgentPolicy(ctx); err != nil {
+				a.logger().Warn("policy fetch for an instruction failed", "instruction", in.ID, "err", err)
+			} else if err := t.AcceptPolicy(ctx, p); err != nil {
+				a.logger().Error("the server's policy is refused", "err", err)
+			}
+		}
+	}
+	return t.Admit(in, a.now())
+}
+
+// recordRefusal journals a final refusal like an execution: the same
+// reply is sent again on a re-delivery, and nothing is executed.
+func (a *Agent) recordRefusal(ctx context.Context, in latchkey.Instruction, e Executed) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, err := a.Journal.Memberships(ctx)
+	if err != nil {
+		return err
+	}
+	return a.Journal.Record(ctx, in.ID, in.Kind, e, m, a.now())
 }
 
 // execute applies the instruction's changes and journals them. A crash
 // between applying and journalling is safe: the instruction is
 // re-delivered, the same changes are computed from the same journal, and
 // the executor skips what is already applied.
-func (a *Agent) execute(ctx context.Context, in latchkey.Instruction) (Executed, error) {
+func (a *Agent) execute(ctx context.Context, in latchkey.Instruction, note string) (Executed, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m, err := a.Journal.Memberships(ctx)
@@ -119,7 +204,7 @@ func (a *Agent) execute(ctx context.Context, in latchkey.Instruction) (Executed,
 		return Executed{}, err
 	}
 	now := a.now()
-	e := Executed{Result: "ok"}
+	e := Executed{Result: "ok", Detail: note}
 	for _, ch := range latchkey.ApplyInstruction(m, in, now) {
 		if _, err := a.Executor.Apply(ch, in.ID); err != nil {
 			e = Executed{Result: "error", Detail: err.Error()}
@@ -186,6 +271,13 @@ func (a *Agent) ExpireNow(ctx context.Context) error {
 		return nil
 	}
 	for _, ch := range changes {
+		if !latchkey.ValidGroupName(ch.Group) || !latchkey.ValidLogin(ch.Login) {
+			// Journalled by an agent that did not check names: never
+			// handed to the executor, and not left to block the others.
+			a.logger().Error("expired membership with an invalid name: dropped from the journal, not touched",
+				"group", ch.Group, "login", ch.Login)
+			continue
+		}
 		if _, err := a.Executor.Apply(ch, "expiry"); err != nil {
 			return err
 		}

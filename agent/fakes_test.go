@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -79,6 +80,10 @@ type fakeServer struct {
 	statuses    []latchkey.AgentStatus
 	locks       map[string][]time.Time // lock time_sent by session
 	endCalls    []string
+	key         ed25519.PrivateKey // signs the policy (unsignedPolicy: not)
+	unsigned    bool
+	replies     map[string][]latchkey.Reply // instruction replies by ID
+	policyCalls int
 }
 
 type person struct {
@@ -89,7 +94,8 @@ type person struct {
 func newFakeServer(t *testing.T, clock *fakeClock) *fakeServer {
 	f := &fakeServer{t: t, clock: clock, people: map[string]person{}, sessions: map[string]*latchkey.Session{},
 		verdicts: map[string]latchkey.JournalResult{}, entries: map[string][]latchkey.JournalEntry{},
-		locks: map[string][]time.Time{}}
+		locks: map[string][]time.Time{}, replies: map[string][]latchkey.Reply{}}
+	_, f.key, _ = ed25519.GenerateKey(nil)
 	site := latchkey.DefaultSite("branch")
 	site.ID = "sit_1"
 	f.policy = latchkey.AgentPolicy{Site: site, Terminal: "ter_1"}
@@ -183,9 +189,21 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Method == "GET" && path == "/v1/agent/policy":
+		f.policyCalls++
 		p := f.policy
 		p.IssuedAt = now
+		if !f.unsigned {
+			if err := p.Sign(f.key); err != nil {
+				f.t.Error(err)
+			}
+		}
 		reply(w, 200, p)
+	case r.Method == "POST" && strings.HasPrefix(path, "/v1/agent/instructions/") && strings.HasSuffix(path, "/reply"):
+		var in struct{ Result, Detail string }
+		json.Unmarshal(body, &in)
+		id := strings.TrimSuffix(strings.TrimPrefix(path, "/v1/agent/instructions/"), "/reply")
+		f.replies[id] = append(f.replies[id], latchkey.Reply{Result: in.Result, Detail: in.Detail})
+		reply(w, 200, map[string]string{})
 	case r.Method == "POST" && path == "/v1/agent/status":
 		var st latchkey.AgentStatus
 		json.Unmarshal(body, &st)

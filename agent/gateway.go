@@ -40,6 +40,9 @@ type GatewayOptions struct {
 	// Socket bounds the clients of the local socket (default
 	// DefaultSocketLimits).
 	Socket httplimit.Limits
+	// Trust checks the policy's signature under the pinned server key
+	// (trust.go); nil: one with the default options, on first use.
+	Trust *Trust
 }
 
 // DefaultSocketLimits bound the gateway's local socket: a request's
@@ -73,7 +76,6 @@ type Gateway struct {
 	mode   string
 	since  time.Time
 	policy *latchkey.AgentPolicy
-	pinned string // the quota snapshot key pinned at first sight
 	cur    *gwSession
 	last   *EndedSession
 	// passwords of offline sessions whose password the agent could not
@@ -89,7 +91,6 @@ const (
 	stateClock  = "clock"
 	stateMode   = "mode"
 	statePolicy = "policy"
-	stateKey    = "snapshot_key"
 )
 
 type clockState struct {
@@ -150,8 +151,12 @@ func OpenGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 	} else if found {
 		g.policy = &p
 	}
-	if _, err := g.j.getState(ctx, stateKey, &g.pinned); err != nil {
-		return nil, err
+	if o.Trust == nil {
+		t, err := OpenTrust(ctx, o.Journal, TrustOptions{Log: g.log})
+		if err != nil {
+			return nil, err
+		}
+		g.o.Trust = t
 	}
 	s, err := g.j.openSession(ctx)
 	if err != nil {

@@ -110,29 +110,26 @@ func (g *Gateway) syncLocked(ctx context.Context) error {
 	return g.j.pruneSessions(context.WithoutCancel(ctx), now.Add(-48*time.Hour))
 }
 
-// applyPolicy caches a fresh policy: the clock is anchored at its issue
-// time, and its quota snapshot kept only if it verifies under the pinned
-// key (the first key seen is pinned).
+// applyPolicy caches a fresh policy, only if its signature verifies under
+// the pinned server key (Trust.AcceptPolicy): the clock is anchored at its
+// issue time, and its quota snapshot kept only if it too verifies under
+// that key. A policy refused leaves everything as it was, and the sync
+// stops there: nothing is uploaded to a server that cannot prove it is
+// the one pinned.
 func (g *Gateway) applyPolicy(ctx context.Context, p *latchkey.AgentPolicy) error {
 	dctx := context.WithoutCancel(ctx)
+	if err := g.o.Trust.AcceptPolicy(dctx, p); err != nil {
+		g.log.Error("the server's policy is refused: it is not cached and nothing is sent this round", "err", err)
+		return err
+	}
 	if !p.IssuedAt.IsZero() {
 		g.clock.SetAnchor(p.IssuedAt)
 		g.saveClock(dctx, true)
 	}
 	if snap := p.QuotaSnapshot; snap != nil {
-		g.mu.Lock()
-		pinned := g.pinned
-		g.mu.Unlock()
-		if err := snap.Verify(pinned); err != nil {
+		if err := snap.Verify(g.o.Trust.Key()); err != nil {
 			g.log.Warn("quota snapshot dropped", "err", err)
 			p.QuotaSnapshot = nil
-		} else if pinned == "" {
-			if err := g.j.putState(dctx, stateKey, snap.PublicKey); err != nil {
-				return err
-			}
-			g.mu.Lock()
-			g.pinned = snap.PublicKey
-			g.mu.Unlock()
 		}
 	}
 	if err := g.j.putState(dctx, statePolicy, p); err != nil {

@@ -15,7 +15,7 @@ import (
 //   - gw_sessions: every session the gateway ran, online or offline, with
 //     what the server has been told of it (pending: its entry must be
 //     uploaded; ack: open | ended | rejected once acknowledged);
-//   - gw_state: small JSON documents by key (policy, pinned snapshot key,
+//   - gw_state: small JSON documents by key (policy, pinned server key,
 //     clock anchor and high-water mark, mode);
 //   - gw_failures: offline failed-attempt counters by login.
 const gatewaySchema = `

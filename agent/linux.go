@@ -13,13 +13,22 @@ import (
 )
 
 // LinuxExecutor changes real local groups with getent and gpasswd (and
-// groupadd when CreateGroups is set). It needs root.
+// groupadd when CreateGroups is set). It needs root. It checks every name
+// again (latchkey.ValidGroupName, latchkey.ValidLogin) and passes names
+// after "--" or as an option's own argument, so no name is ever read as
+// an option.
 type LinuxExecutor struct {
 	CreateGroups bool
 }
 
 // Apply implements Executor.
 func (l LinuxExecutor) Apply(ch latchkey.Change, ref string) (bool, error) {
+	if !latchkey.ValidGroupName(ch.Group) {
+		return false, fmt.Errorf("group %q: %s", ch.Group, latchkey.GroupNameRule)
+	}
+	if !latchkey.ValidLogin(ch.Login) {
+		return false, fmt.Errorf("login %q: %s", ch.Login, latchkey.LoginRule)
+	}
 	members, exists, err := groupMembers(ch.Group)
 	if err != nil {
 		return false, err
@@ -31,7 +40,7 @@ func (l LinuxExecutor) Apply(ch latchkey.Change, ref string) (bool, error) {
 		if !l.CreateGroups {
 			return false, fmt.Errorf("group %s does not exist (run the agent with group creation enabled, or create it)", ch.Group)
 		}
-		if err := run("groupadd", ch.Group); err != nil {
+		if err := run("groupadd", "--", ch.Group); err != nil {
 			return false, err
 		}
 	}
@@ -40,9 +49,9 @@ func (l LinuxExecutor) Apply(ch latchkey.Change, ref string) (bool, error) {
 	case ch.Add && has, !ch.Add && !has:
 		return false, nil
 	case ch.Add:
-		return true, run("gpasswd", "-a", ch.Login, ch.Group)
+		return true, run("gpasswd", "-a", ch.Login, "--", ch.Group)
 	default:
-		return true, run("gpasswd", "-d", ch.Login, ch.Group)
+		return true, run("gpasswd", "-d", ch.Login, "--", ch.Group)
 	}
 }
 
@@ -51,7 +60,7 @@ func (l LinuxExecutor) Apply(ch latchkey.Change, ref string) (bool, error) {
 func groupMembers(group string) ([]string, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "getent", "group", group).Output()
+	out, err := exec.CommandContext(ctx, "getent", "group", "--", group).Output()
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
 		return nil, false, nil
 	}

@@ -119,11 +119,12 @@ type agentProc struct {
 	out  *procOutput
 }
 
-func startAgent(t *testing.T, server, token, stateDir, groups string) *agentProc {
+func startAgent(t *testing.T, server, token, stateDir, groups string, extra ...string) *agentProc {
 	t.Helper()
 	a := &agentProc{done: make(chan struct{}), out: newProcOutput()}
-	a.cmd = exec.Command(latchkeyBinary(t), "agent", "--server", server, "--token", token, "--state-dir", stateDir,
-		"--executor", "file:"+groups, "--wait", "2s")
+	args := append([]string{"agent", "--server", server, "--token", token, "--state-dir", stateDir,
+		"--executor", "file:" + groups, "--wait", "2s"}, extra...)
+	a.cmd = exec.Command(latchkeyBinary(t), args...)
 	a.cmd.Env = append(os.Environ(), "LOG_LEVEL=info", "LOG_FORMAT=text", "LATCHKEY_TOKEN_FILE="+filepath.Join(stateDir, "no-token"))
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{}
@@ -299,7 +300,15 @@ func runAgentFaults(t *testing.T, storeURL, dataDir string) {
 	}
 	waitMembers("")
 
-	log, _ := os.ReadFile(groups + ".log")
+	// The file executor appends a change to its log just after it
+	// rewrites the groups file: wait for the last line.
+	var log []byte
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(string(log), "\n") < 12; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			break // the count below says what is missing
+		}
+		log, _ = os.ReadFile(groups + ".log")
+	}
 	perInstr := map[string]int{}
 	adds, removes := 0, 0
 	for _, line := range strings.Split(strings.TrimSpace(string(log)), "\n") {

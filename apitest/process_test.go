@@ -8,6 +8,7 @@ package apitest_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -43,8 +44,9 @@ var procBin struct {
 
 // latchkeyBinary builds cmd/latchkey once per test run and returns its
 // path. It skips the test in -short mode. The binary lives in one
-// per-user directory under the system temp dir and is replaced (by
-// rename, so a running copy is never overwritten) on every run.
+// directory per user and module root under the system temp dir and is
+// replaced (by rename, so a running copy is never overwritten) on every
+// run.
 func latchkeyBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -66,7 +68,10 @@ func buildLatchkey() (string, error) {
 	if _, err := os.Stat(filepath.Join(root, "cmd", "latchkey")); err != nil {
 		return "", fmt.Errorf("module root %s: %w", root, err)
 	}
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("latchkey-apitest-%d", os.Getuid()))
+	// One directory per user and module root: test runs of other
+	// checkouts on the machine never replace this run's binary.
+	sum := sha256.Sum256([]byte(root))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("latchkey-apitest-%d-%x", os.Getuid(), sum[:6]))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}

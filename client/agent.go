@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"latchkey"
@@ -10,11 +12,18 @@ import (
 // AgentPolicy calls GET /v1/agent/policy (terminal token): the site's
 // settings, reservations of the next 24 hours, offline logon verifiers
 // and the signed quota snapshot.
+// The policy keeps the document as received (Raw), which its signature is
+// checked over.
 func (c *Client) AgentPolicy(ctx context.Context) (*latchkey.AgentPolicy, error) {
-	var out latchkey.AgentPolicy
-	if err := c.do(ctx, http.MethodGet, "/v1/agent/policy", nil, nil, &out); err != nil {
+	var raw json.RawMessage
+	if err := c.do(ctx, http.MethodGet, "/v1/agent/policy", nil, nil, &raw); err != nil {
 		return nil, err
 	}
+	var out latchkey.AgentPolicy
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("GET /v1/agent/policy: decode: %w", err)
+	}
+	out.Raw = raw
 	return &out, nil
 }
 

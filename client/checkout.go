@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -76,16 +78,24 @@ func (c *Client) TerminalInstructions(ctx context.Context, terminal string) ([]I
 }
 
 // PollInstructions calls GET /v1/agent/instructions (terminal token),
-// waiting up to wait for one.
+// waiting up to wait for one. Each instruction keeps the document as
+// received (Raw), which its signature is checked over.
 func (c *Client) PollInstructions(ctx context.Context, wait time.Duration) ([]latchkey.Instruction, error) {
 	var out struct {
-		Instructions []latchkey.Instruction `json:"instructions"`
+		Instructions []json.RawMessage `json:"instructions"`
 	}
 	q := url.Values{"wait": {wait.String()}}
 	if err := c.do(ctx, http.MethodGet, "/v1/agent/instructions", q, nil, &out); err != nil {
 		return nil, err
 	}
-	return out.Instructions, nil
+	ins := make([]latchkey.Instruction, len(out.Instructions))
+	for i, raw := range out.Instructions {
+		if err := json.Unmarshal(raw, &ins[i]); err != nil {
+			return nil, fmt.Errorf("GET /v1/agent/instructions: decode: %w", err)
+		}
+		ins[i].Raw = raw
+	}
+	return ins, nil
 }
 
 // ReplyInstruction calls POST /v1/agent/instructions/{id}/reply; replies

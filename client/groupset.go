@@ -7,7 +7,8 @@ import (
 	"latchkey"
 )
 
-// CreateGroupSet calls POST /v1/groupsets (admin or delegate). Errors:
+// CreateGroupSet calls POST /v1/groupsets (admin or delegate); Sites
+// limits the set to terminals of those sites (none: every site). Errors:
 // bad_request, forbidden, conflict (the name is taken).
 func (c *Client) CreateGroupSet(ctx context.Context, s latchkey.GroupSet) (*latchkey.GroupSet, error) {
 	body := struct {
@@ -16,7 +17,8 @@ func (c *Client) CreateGroupSet(ctx context.Context, s latchkey.GroupSet) (*latc
 		MaxMinutes int      `json:"max_minutes,omitempty"`
 		Eligible   []string `json:"eligible,omitempty"`
 		Approval   bool     `json:"approval,omitempty"`
-	}{s.Name, s.Groups, s.MaxMinutes, s.Eligible, s.Approval}
+		Sites      []string `json:"sites,omitempty"`
+	}{s.Name, s.Groups, s.MaxMinutes, s.Eligible, s.Approval, s.Sites}
 	var out latchkey.GroupSet
 	if err := c.do(ctx, http.MethodPost, "/v1/groupsets", nil, body, &out); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ type groupSetBody struct {
 	MaxMinutes int      `json:"max_minutes"`
 	Eligible   []string `json:"eligible"`
 	Approval   bool     `json:"approval"`
+	Sites      []string `json:"sites"`
 
 	set latchkey.GroupSet // filled by validate
 }
@@ -26,7 +27,7 @@ func (b *groupSetBody) validate() error {
 	}
 	var err error
 	b.set, err = latchkey.GroupSet{Name: b.Name, Groups: b.Groups, MaxMinutes: b.MaxMinutes, Eligible: b.Eligible,
-		Approval: b.Approval}.Validate()
+		Approval: b.Approval, Sites: b.Sites}.Validate()
 	return err
 }
 

@@ -49,8 +49,8 @@ type identityBody struct {
 }
 
 func (b *identityBody) validate() error {
-	if err := latchkey.ValidName("login", b.Login); err != nil {
-		return err
+	if !latchkey.ValidLogin(b.Login) {
+		return latchkey.BadField("login", "login %q: %s", b.Login, latchkey.LoginRule)
 	}
 	return checkPassword("password", b.Password, true)
 }

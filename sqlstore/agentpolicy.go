@@ -23,8 +23,9 @@ const (
 // AgentPolicy builds the policy of the caller's terminal: its site's
 // settings, its reservations of the next 24 hours, the offline logon
 // verifiers of admins, of people with a reservation there in that time
-// and of people who used the site recently, and the signed quota
-// snapshot of the non-staff among them.
+// and of people who used the site recently, the signed quota snapshot of
+// the non-staff among them, and the groups of the group sets that may be
+// checked out there; the whole document is signed with the server's key.
 func (s *Store) AgentPolicy(ctx context.Context, c latchkey.Caller) (*latchkey.AgentPolicy, error) {
 	if err := latchkey.CanActAsAgent(c, "the agent policy is read with a terminal token"); err != nil {
 		return nil, err
@@ -53,6 +54,9 @@ func (s *Store) AgentPolicy(ctx context.Context, c latchkey.Caller) (*latchkey.A
 		if out.Verifiers, err = t.offlineVerifiers(c.TerminalID, site, out.Reservations); err != nil {
 			return err
 		}
+		if out.Groups, err = t.groupsAt(site.ID); err != nil {
+			return err
+		}
 		if site.StandaloneQuotas == latchkey.StandaloneQuotasSnapshot && site.DailyQuotaMinutes > 0 {
 			out.QuotaSnapshot, err = t.quotaSnapshot(c.TerminalID, site, out.Verifiers)
 		}
@@ -68,6 +72,9 @@ func (s *Store) AgentPolicy(ctx context.Context, c latchkey.Caller) (*latchkey.A
 		if err := out.QuotaSnapshot.Sign(key); err != nil {
 			return nil, err
 		}
+	}
+	if err := out.Sign(key); err != nil {
+		return nil, err
 	}
 	return &out, nil
 }
@@ -204,8 +211,20 @@ func minT(a, b time.Time) time.Time {
 	return b
 }
 
-// signingKey loads (making it on first use) the server's ed25519 key for
-// quota snapshots. Every node of a cluster reads the same row.
+// ServerKey returns the server's ed25519 public key (base64), made on
+// first use: what agents pin (`--server-key`), printed by serve and shown
+// when a terminal is registered.
+func (s *Store) ServerKey(ctx context.Context) (string, error) {
+	key, err := s.signingKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	return latchkey.PublicKeyText(key), nil
+}
+
+// signingKey loads (making it on first use) the server's ed25519 key: it
+// signs agent policies, instructions and quota snapshots. Every node of a
+// cluster reads the same row.
 func (s *Store) signingKey(ctx context.Context) (ed25519.PrivateKey, error) {
 	s.keyMu.Lock()
 	defer s.keyMu.Unlock()

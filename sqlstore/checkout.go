@@ -194,7 +194,8 @@ func (s *Store) CreateCheckout(ctx context.Context, c latchkey.Caller, r latchke
 			return notFound(err, "group set %s not found", r.GroupSet)
 		}
 		var gen int64
-		if err := t.queryRow("SELECT checkout_generation FROM terminals WHERE id = ?"+t.s.d.forUpdate(), r.Terminal).Scan(&gen); err != nil {
+		var site string
+		if err := t.queryRow("SELECT checkout_generation, site_id FROM terminals WHERE id = ?"+t.s.d.forUpdate(), r.Terminal).Scan(&gen, &site); err != nil {
 			return notFound(err, "terminal %s not found", r.Terminal)
 		}
 		var n int
@@ -212,7 +213,7 @@ func (s *Store) CreateCheckout(ctx context.Context, c latchkey.Caller, r latchke
 		if err != nil {
 			return err
 		}
-		co, in, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: set, Terminal: r.Terminal, Principal: r.Principal,
+		co, in, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: set, Terminal: r.Terminal, Site: site, Principal: r.Principal,
 			Login: login, Minutes: r.Minutes, ByStaff: c.IsStaff(), Open: open, Generation: uint64(gen)},
 			func() string { return latchkey.NewID("co") }, t.now)
 		if err != nil {
@@ -319,7 +320,8 @@ func (t *tx) checkin(x latchkey.Checkout, reason, actor string) (latchkey.Checko
 }
 
 // PollInstructions settles the terminal's lapsed instructions and
-// delivers those ready, oldest generation first.
+// delivers those ready, oldest generation first, each signed with the
+// server's key (the agent executes nothing unsigned).
 func (s *Store) PollInstructions(ctx context.Context, c latchkey.Caller, max int) ([]latchkey.Instruction, error) {
 	if err := latchkey.CanActAsAgent(c, "instructions are for a terminal's agent"); err != nil {
 		return nil, err
@@ -353,7 +355,21 @@ func (s *Store) PollInstructions(ctx context.Context, c latchkey.Caller, max int
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > 0 {
+		key, err := s.signingKey(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			if err := out[i].Sign(key); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // OpenInstructions lists a terminal's outstanding instructions, settled

@@ -4,19 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"latchkey"
 )
 
 var _ latchkey.GroupSetService = (*Store)(nil)
 
-const groupSetCols = "id, name, groups_json, max_minutes, eligible, approval, created_at"
+const groupSetCols = "id, name, groups_json, max_minutes, eligible, approval, created_at, sites"
 
 func scanGroupSet(row interface{ Scan(...any) error }) (latchkey.GroupSet, error) {
 	var x latchkey.GroupSet
-	var groups, eligible string
+	var groups, eligible, sites string
 	var created int64
-	if err := row.Scan(&x.ID, &x.Name, &groups, &x.MaxMinutes, &eligible, &x.Approval, &created); err != nil {
+	if err := row.Scan(&x.ID, &x.Name, &groups, &x.MaxMinutes, &eligible, &x.Approval, &created, &sites); err != nil {
 		return x, err
 	}
 	x.CreatedAt = fromUS(created)
@@ -26,11 +27,14 @@ func scanGroupSet(row interface{ Scan(...any) error }) (latchkey.GroupSet, error
 	if err := json.Unmarshal([]byte(eligible), &x.Eligible); err != nil {
 		return x, fmt.Errorf("group set %s: eligible: %w", x.ID, err)
 	}
+	if err := json.Unmarshal([]byte(sites), &x.Sites); err != nil {
+		return x, fmt.Errorf("group set %s: sites: %w", x.ID, err)
+	}
 	return x, nil
 }
 
 // CreateGroupSet adds a group set (staff). Every eligible ID must name a
-// principal.
+// principal, every site ID a site.
 func (s *Store) CreateGroupSet(ctx context.Context, c latchkey.Caller, x latchkey.GroupSet) (*latchkey.GroupSet, error) {
 	if err := requireStaff(c); err != nil {
 		return nil, err
@@ -42,6 +46,7 @@ func (s *Store) CreateGroupSet(ctx context.Context, c latchkey.Caller, x latchke
 	x.ID = latchkey.NewID("gs")
 	groups, _ := json.Marshal(x.Groups) // strings only: cannot fail
 	eligible, _ := json.Marshal(x.Eligible)
+	sites, _ := json.Marshal(x.Sites)
 	err = s.write(ctx, func(t *tx) error {
 		for _, p := range x.Eligible {
 			var n int
@@ -52,16 +57,24 @@ func (s *Store) CreateGroupSet(ctx context.Context, c latchkey.Caller, x latchke
 				return latchkey.BadField("eligible", "no principal %s", p).With("principal", p)
 			}
 		}
+		for _, site := range x.Sites {
+			if _, err := t.loadSite(site); err != nil {
+				if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+					return latchkey.BadField("sites", "no site %s", site).With("site", site)
+				}
+				return err
+			}
+		}
 		x.CreatedAt = t.now
-		if _, err := t.exec("INSERT INTO groupsets ("+groupSetCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-			x.ID, x.Name, string(groups), x.MaxMinutes, string(eligible), x.Approval, us(x.CreatedAt)); err != nil {
+		if _, err := t.exec("INSERT INTO groupsets ("+groupSetCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			x.ID, x.Name, string(groups), x.MaxMinutes, string(eligible), x.Approval, us(x.CreatedAt), string(sites)); err != nil {
 			if s.d.uniqueViolation(err) {
 				return latchkey.Errorf(latchkey.ECONFLICT, "a group set named %q exists", x.Name).With("field", "name")
 			}
 			return err
 		}
 		t.record(c.Actor(), "", "groupset.create", x.ID, map[string]any{"name": x.Name, "groups": x.Groups,
-			"max_minutes": x.MaxMinutes, "eligible": x.Eligible})
+			"max_minutes": x.MaxMinutes, "eligible": x.Eligible, "sites": x.Sites})
 		return nil
 	})
 	if err != nil {
@@ -89,4 +102,33 @@ func (s *Store) ListGroupSets(ctx context.Context, c latchkey.Caller, page latch
 	}
 	return list(ctx, s, "SELECT "+groupSetCols+" FROM groupsets WHERE id > ?", page, scanGroupSet,
 		func(x latchkey.GroupSet) string { return x.ID })
+}
+
+// groupsAt lists the local groups of the group sets that may be checked
+// out at site, sorted: what a terminal's agent there may grant.
+func (t *tx) groupsAt(site string) ([]string, error) {
+	rows, err := t.query("SELECT " + groupSetCols + " FROM groupsets")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	out := []string{}
+	for rows.Next() {
+		x, err := scanGroupSet(rows)
+		if err != nil {
+			return nil, err
+		}
+		if !x.AllowsSite(site) {
+			continue
+		}
+		for _, g := range x.Groups {
+			if !seen[g] {
+				seen[g] = true
+				out = append(out, g)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, rows.Err()
 }

@@ -137,8 +137,8 @@ func (s *Store) AddIdentity(ctx context.Context, c latchkey.Caller, principalID,
 	if err := latchkey.CanManagePrincipals(c); err != nil {
 		return nil, err
 	}
-	if err := latchkey.ValidName("login", login); err != nil {
-		return nil, err
+	if !latchkey.ValidLogin(login) {
+		return nil, latchkey.BadField("login", "login %q: %s", login, latchkey.LoginRule)
 	}
 	if err := latchkey.CheckNewPassword("password", password); err != nil {
 		return nil, err

@@ -67,9 +67,13 @@ func (s *Store) RegisterTerminal(ctx context.Context, c latchkey.Caller, name, s
 	if err := latchkey.ValidName("name", name); err != nil {
 		return nil, err
 	}
-	x := latchkey.Terminal{ID: latchkey.NewID("term"), Name: name, SiteID: siteID, LockedGroups: []string{}}
+	key, err := s.ServerKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x := latchkey.Terminal{ID: latchkey.NewID("term"), Name: name, SiteID: siteID, LockedGroups: []string{}, ServerKey: key}
 	token, hash := newToken(terminalTokenPrefix)
-	err := s.write(ctx, func(t *tx) error {
+	err = s.write(ctx, func(t *tx) error {
 		if _, err := t.loadSite(siteID); err != nil {
 			if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
 				return latchkey.BadField("site", "site %q does not exist", siteID)

@@ -34,12 +34,15 @@ func TestEndToEnd(t *testing.T) {
 			"--argon2-time", "1", "--argon2-memory", "64", "--sweep-interval", "50ms"}, strings.NewReader(""), io.Discard, pw)
 		pw.Close()
 	}()
-	addr := make(chan string, 1)
+	addr, serverKey := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
 				addr <- a
+			}
+			if k, ok := strings.CutPrefix(sc.Text(), "server key: "); ok {
+				serverKey <- strings.Fields(k)[0]
 			}
 		}
 	}()
@@ -83,6 +86,9 @@ func TestEndToEnd(t *testing.T) {
 	b := cli(0, "terminal", "register", "--name", "counter B", "--site", site)
 	ta, toka := field(a, "id"), field(a, "token")
 	tb, tokb := field(b, "id"), field(b, "token")
+	if k := <-serverKey; field(a, "server key") != k || !strings.Contains(a, "--server-key "+k) {
+		t.Fatalf("terminal register shows the server key %q as serve printed it? %s", k, a)
+	}
 	ann := field(cli(0, "principal", "create", "--name", "Ann", "--role", "user"), "id")
 	t.Setenv("LATCHKEY_PASSWORD", "ann-secret")
 	cli(0, "identity", "add", "--principal", ann, "--login", "ann")
@@ -115,6 +121,17 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if out := cli(1, "groupset", "create", "--name", "bad", "--group", "Wheel"); !strings.Contains(out, "bad_request") {
 		t.Fatalf("groupset create with a bad group: %s", out)
+	}
+	if out := cli(0, "groupset", "show", gs); field(out, "sites") != "all" {
+		t.Fatalf("a set for every site: %s", out)
+	}
+	elsewhere := field(cli(0, "site", "create", "--name", "Elsewhere"), "id")
+	far := field(cli(0, "groupset", "create", "--name", "far tools", "--group", "backup", "--site", elsewhere), "id")
+	if out := cli(0, "groupset", "show", far); field(out, "sites") != elsewhere {
+		t.Fatalf("groupset show of a set limited to a site: %s", out)
+	}
+	if out := cli(1, "checkout", "request", "--groupset", far, "--terminal", ta, "--principal", ann); !strings.Contains(out, "forbidden") {
+		t.Fatalf("a check-out outside the set's sites: %s", out)
 	}
 
 	// A reservation of counter B for Ann, listed and cancelled.

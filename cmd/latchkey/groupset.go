@@ -9,7 +9,7 @@ import (
 )
 
 var groupSetSynopsis = []string{
-	"groupset create --name N --group G... [--max-minutes M] [--eligible PRINCIPAL-ID]...",
+	"groupset create --name N --group G... [--max-minutes M] [--eligible PRINCIPAL-ID]... [--site SITE-ID]...",
 	"groupset list [--limit N] [--after CURSOR]",
 	"groupset show ID",
 }
@@ -34,6 +34,10 @@ func groupSetCreate(e *env, args []string) int {
 		set.Eligible = append(set.Eligible, p)
 		return nil
 	})
+	c.fs.Func("site", "limit the set to terminals of this site (repeatable; default: every site)", func(s string) error {
+		set.Sites = append(set.Sites, s)
+		return nil
+	})
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
@@ -56,8 +60,9 @@ func groupSetCreate(e *env, args []string) int {
 
 func groupSetList(e *env, args []string) int {
 	return listCommand(e, "groupset list", synopsisOf(groupSetSynopsis, "groupset list"), (*client.Client).ListGroupSets,
-		"ID\tNAME\tGROUPS\tMAX-MINUTES\tELIGIBLE", func(s latchkey.GroupSet) []string {
-			return []string{s.ID, s.Name, strings.Join(s.Groups, ","), strconv.Itoa(s.MaxMinutes), strconv.Itoa(len(s.Eligible))}
+		"ID\tNAME\tGROUPS\tMAX-MINUTES\tELIGIBLE\tSITES", func(s latchkey.GroupSet) []string {
+			return []string{s.ID, s.Name, strings.Join(s.Groups, ","), strconv.Itoa(s.MaxMinutes), strconv.Itoa(len(s.Eligible)),
+				sitesText(s.Sites, ",")}
 		}, args)
 }
 
@@ -70,6 +75,15 @@ func (c *cmd) showGroupSet(s *latchkey.GroupSet) int {
 		return c.printJSON(s)
 	}
 	fields(c.stdout, "id", s.ID, "name", s.Name, "groups", strings.Join(s.Groups, " "),
-		"max minutes", strconv.Itoa(s.MaxMinutes), "eligible", orDash(strings.Join(s.Eligible, " ")), "created", timeText(s.CreatedAt))
+		"max minutes", strconv.Itoa(s.MaxMinutes), "eligible", orDash(strings.Join(s.Eligible, " ")),
+		"sites", sitesText(s.Sites, " "), "created", timeText(s.CreatedAt))
 	return 0
+}
+
+// sitesText shows a set's sites: "all" when it is not limited.
+func sitesText(sites []string, sep string) string {
+	if len(sites) == 0 {
+		return "all"
+	}
+	return strings.Join(sites, sep)
 }

@@ -207,6 +207,13 @@ func runServe(e *env, args []string) int {
 		}
 	}
 
+	serverKey, err := store.ServerKey(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: server key: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "server key: %s (agents pin it: latchkey agent --server-key KEY)\n", serverKey)
+
 	if *pprofAddr != "" {
 		stopPprof, err := startPprof(*pprofAddr, edge.pprofLimits(), logger)
 		if err != nil {

@@ -59,8 +59,9 @@ func terminalRegister(e *env, args []string) int {
 	if c.json {
 		return c.printJSON(t)
 	}
-	fields(c.stdout, "id", t.ID, "name", t.Name, "site", t.SiteID, "token", t.Token)
-	fmt.Fprintln(c.stderr, "note: the token is shown only once; give it to the terminal (e.g. as LATCHKEY_TERMINAL_TOKEN) now")
+	fields(c.stdout, "id", t.ID, "name", t.Name, "site", t.SiteID, "token", t.Token, "server key", t.ServerKey)
+	fmt.Fprintln(c.stderr, "note: the token is shown only once; give it to the terminal (e.g. as LATCHKEY_TERMINAL_TOKEN) now,")
+	fmt.Fprintln(c.stderr, "      and start its agent with --server-key "+t.ServerKey+" so that it trusts only this server")
 	return 0
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 // agent gateway whose server can be switched off.
 func TestTerminalGateway(t *testing.T) {
 	var down atomic.Bool
+	_, key, _ := ed25519.GenerateKey(nil)
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if down.Load() {
 			panic(http.ErrAbortHandler)
@@ -33,7 +35,11 @@ func TestTerminalGateway(t *testing.T) {
 		case "/v1/agent/policy":
 			site := latchkey.DefaultSite("branch")
 			site.StandaloneAuth, site.MaxSessionMinutes = latchkey.StandaloneAuthAny, 45
-			json.NewEncoder(w).Encode(latchkey.AgentPolicy{Site: site, Terminal: "ter_1", IssuedAt: time.Now().UTC()})
+			p := latchkey.AgentPolicy{Site: site, Terminal: "ter_1", IssuedAt: time.Now().UTC()}
+			if err := p.Sign(key); err != nil {
+				t.Error(err)
+			}
+			json.NewEncoder(w).Encode(p)
 		case "/v1/agent/status":
 			io.WriteString(w, `{"id":"ter_1"}`)
 		default:
