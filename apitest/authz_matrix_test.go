@@ -196,7 +196,9 @@ func (m *mworld) now() string { return m.clock.Now().UTC().Format(time.RFC3339Na
 var matrix = []mrow{
 	{route: "GET /healthz", target: "-", prepare: fixed("GET", "/healthz", ""), ok: 200, allow: publicCallers},
 	{route: "GET /readyz", target: "-", prepare: fixed("GET", "/readyz", ""), ok: 200, allow: publicCallers},
-	{route: "GET /metrics", target: "-", prepare: fixed("GET", "/metrics", ""), ok: 200, allow: publicCallers},
+	// Staff only: the test's server is not told it listens on loopback
+	// (serve makes /metrics public there, or with --metrics-public).
+	{route: "GET /metrics", target: "-", prepare: fixed("GET", "/metrics", ""), ok: 200, allow: staffCallers},
 	{route: "POST /v1/auth/login", target: "alice's identity",
 		prepare: fixed("POST", "/v1/auth/login", `{"identity":"alice","password":"pw-alice"}`), ok: 200, allow: publicCallers},
 	{route: "POST /v1/auth/logout", target: "the caller's token", prepare: fixed("POST", "/v1/auth/logout", ""), ok: 204, allow: anyPerson},

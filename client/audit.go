@@ -76,8 +76,8 @@ func (c *Client) ExportAudit(ctx context.Context, after int64, fn func(latchkey.
 	}
 	req.Header.Set("Accept", "application/x-ndjson, application/json")
 	req.Header.Set("User-Agent", "latchkey-client/1")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if tok := c.token.get(); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"latchkey"
@@ -30,7 +31,7 @@ const maxResponse = 64 << 20
 // concurrent use.
 type Client struct {
 	base  string
-	token string
+	token *tokenBox
 	hc    *http.Client
 	// roots and insecureHTTP are set by WithRootCAs and WithInsecureHTTP;
 	// setupErr (a WithRootCAs that cannot apply) fails every call.
@@ -43,7 +44,16 @@ type Client struct {
 type Option func(*Client)
 
 // WithToken sets the bearer token (a user token or a terminal token).
-func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+func WithToken(token string) Option { return func(c *Client) { c.token.set(token) } }
+
+// WithTokenReload gives the client a way to get its token anew (say, by
+// reading a token file again): when the server answers unauthenticated,
+// the client asks reload once, and when that gives another token, sends
+// the request again with it and keeps it. A terminal's agent goes on
+// across a rotation of its token this way (docs/security.md).
+func WithTokenReload(reload func() (string, error)) Option {
+	return func(c *Client) { c.token.reload = reload }
+}
 
 // defaultHTTP is shared by clients made without WithHTTPClient. Unlike
 // http.DefaultClient it keeps up to 64 idle connections per server, so
@@ -65,7 +75,7 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 // Unless WithInsecureHTTP is given, the client refuses to send a token or a
 // body over plain http:// to a host that is not loopback (ErrPlainHTTP).
 func New(baseURL string, opts ...Option) *Client {
-	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: defaultHTTP}
+	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: defaultHTTP, token: &tokenBox{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -84,7 +94,7 @@ func New(baseURL string, opts ...Option) *Client {
 // WithToken returns a copy of c that sends token instead.
 func (c *Client) WithToken(token string) *Client {
 	cp := *c
-	cp.token = token
+	cp.token = &tokenBox{token: token}
 	return &cp
 }
 
@@ -92,7 +102,7 @@ func (c *Client) WithToken(token string) *Client {
 func (c *Client) BaseURL() string { return c.base }
 
 // Token returns the bearer token the client sends ("" for none).
-func (c *Client) Token() string { return c.token }
+func (c *Client) Token() string { return c.token.get() }
 
 type idempotencyKey struct{}
 
@@ -145,37 +155,55 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			return fmt.Errorf("%s %s: encode request: %w", method, path, err)
 		}
-		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	send := func(token string) (*http.Response, []byte, error) {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(b)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u, rd)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", "latchkey-client/1")
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if k := IdempotencyKey(ctx); k != "" {
+			req.Header.Set("Idempotency-Key", k)
+		}
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %s: read response: %w", method, path, err)
+		}
+		return resp, data, nil
+	}
+	token := c.token.get()
+	resp, data, err := send(token)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return err
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "latchkey-client/1")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	if k := IdempotencyKey(ctx); k != "" {
-		req.Header.Set("Idempotency-Key", k)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return fmt.Errorf("%s %s: read response: %w", method, path, err)
+	if resp.StatusCode == http.StatusUnauthorized {
+		if fresh, ok := c.token.renew(token); ok {
+			if resp, data, err = send(fresh); err != nil {
+				return err
+			}
+		}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return withRetryAfter(decodeError(method, path, resp.StatusCode, data), resp.Header)
@@ -353,4 +381,43 @@ func ConflictSessions(err error) []latchkey.SessionRef {
 		return nil
 	}
 	return refs
+}
+
+// tokenBox holds a client's bearer token, and how to get it anew.
+type tokenBox struct {
+	mu     sync.Mutex
+	token  string
+	reload func() (string, error)
+}
+
+func (b *tokenBox) get() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.token
+}
+
+func (b *tokenBox) set(token string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.token = token
+}
+
+// renew asks reload for the token after stale was refused; ok is true
+// when there is a token other than stale to try (also when another
+// request renewed it meanwhile).
+func (b *tokenBox) renew(stale string) (string, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.reload == nil {
+		return "", false
+	}
+	if b.token != stale {
+		return b.token, true
+	}
+	fresh, err := b.reload()
+	if err != nil || fresh == "" || fresh == stale {
+		return "", false
+	}
+	b.token = fresh
+	return fresh, true
 }

@@ -74,8 +74,8 @@ func (s *EventStream) Connect() error {
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("User-Agent", "latchkey-client/1")
-	if s.c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.c.token)
+	if tok := s.c.token.get(); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	if s.last >= 0 {
 		req.Header.Set("Last-Event-ID", strconv.FormatInt(s.last, 10))

@@ -10,20 +10,6 @@ import (
 	"latchkey/passhash"
 )
 
-func requireStaff(c latchkey.Caller) error {
-	if !c.IsStaff() {
-		return latchkey.Errorf(latchkey.EFORBIDDEN, "this needs an admin or delegate")
-	}
-	return nil
-}
-
-func requireAdmin(c latchkey.Caller) error {
-	if c.Role != latchkey.RoleAdmin {
-		return latchkey.Errorf(latchkey.EFORBIDDEN, "this needs an admin")
-	}
-	return nil
-}
-
 // identityRow is an identity with what the credential check needs.
 type identityRow struct {
 	login, principalID, hash string

@@ -103,8 +103,8 @@ func (s *Store) ExtendCheckout(ctx context.Context, c latchkey.Caller, id string
 		if err != nil {
 			return notFound(err, "check-out %s not found", id)
 		}
-		if !c.IsStaff() && c.PrincipalID != x.Principal {
-			return latchkey.Errorf(latchkey.ENOTFOUND, "check-out %s not found", id)
+		if err := latchkey.CanActOnCheckout(c, x); err != nil {
+			return err
 		}
 		set, err := scanGroupSet(t.queryRow("SELECT "+groupSetCols+" FROM groupsets WHERE id = ?", x.GroupSet))
 		if err != nil {
@@ -178,14 +178,11 @@ func (t *tx) checkoutLogin(principal, terminal string) (string, error) {
 // check-out, its instruction and the terminal's new generation are
 // written together.
 func (s *Store) CreateCheckout(ctx context.Context, c latchkey.Caller, r latchkey.CheckoutCreate) (*latchkey.Checkout, error) {
-	if c.PrincipalID == "" {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "check-outs are requested with a user token")
-	}
 	if r.Principal == "" {
 		r.Principal = c.PrincipalID
 	}
-	if r.Principal != c.PrincipalID && !c.IsStaff() {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "only admins and delegates check out for someone else")
+	if err := latchkey.CanRequestCheckout(c, r.Principal); err != nil {
+		return nil, err
 	}
 	var out latchkey.Checkout
 	err := s.write(ctx, func(t *tx) error {
@@ -253,8 +250,8 @@ func (s *Store) GetCheckout(ctx context.Context, c latchkey.Caller, id string) (
 	if err != nil {
 		return nil, notFound(err, "check-out %s not found", id)
 	}
-	if !c.IsStaff() && c.PrincipalID != x.Principal && c.TerminalID != x.Terminal {
-		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "check-out %s not found", id)
+	if err := latchkey.CanReadCheckout(c, x); err != nil {
+		return nil, err
 	}
 	if err := s.queryRow(ctx, "SELECT COALESCE(MAX(attempt), 0) FROM instructions WHERE checkout_id = ? AND kind = 'checkout'", id).Scan(&x.Attempts); err != nil {
 		return nil, err
@@ -271,8 +268,8 @@ func (s *Store) CheckinCheckout(ctx context.Context, c latchkey.Caller, id strin
 		if err != nil {
 			return notFound(err, "check-out %s not found", id)
 		}
-		if !c.IsStaff() && c.PrincipalID != x.Principal {
-			return latchkey.Errorf(latchkey.ENOTFOUND, "check-out %s not found", id)
+		if err := latchkey.CanActOnCheckout(c, x); err != nil {
+			return err
 		}
 		out, err = t.checkin(x, "checkin", c.Actor())
 		return err
@@ -375,7 +372,7 @@ func (s *Store) PollInstructions(ctx context.Context, c latchkey.Caller, max int
 // OpenInstructions lists a terminal's outstanding instructions, settled
 // as of now (a lapsed lock shows as pending again).
 func (s *Store) OpenInstructions(ctx context.Context, c latchkey.Caller, terminal string) ([]latchkey.Instruction, error) {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanManageGroupSets(c); err != nil {
 		return nil, err
 	}
 	out, err := scanInstructions(s.query(ctx, "SELECT "+instrCols+" FROM instructions WHERE terminal_id = ? AND state IN ('pending', 'delivered') ORDER BY generation, issued_at", terminal))
@@ -395,7 +392,7 @@ func (s *Store) OpenInstructions(ctx context.Context, c latchkey.Caller, termina
 // ReplyInstruction records the agent's reply to one of its terminal's
 // instructions.
 func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id string, r latchkey.Reply) error {
-	if err := latchkey.CanActAsAgent(c, "replies come from a terminal's agent"); err != nil {
+	if err := latchkey.CanActAsAgent(c, "replies come from a terminal's agent"); err != nil { // before the row is read
 		return err
 	}
 	return s.write(ctx, func(t *tx) error {
@@ -403,8 +400,8 @@ func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id stri
 		if err != nil {
 			return notFound(err, "instruction %s not found", id)
 		}
-		if in.Terminal != c.TerminalID {
-			return latchkey.Errorf(latchkey.ENOTFOUND, "instruction %s not found", id)
+		if err := latchkey.CanAnswerInstruction(c, in); err != nil {
+			return err
 		}
 		co, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?"+t.s.d.forUpdate(), in.Checkout))
 		if err != nil {

@@ -36,7 +36,7 @@ func scanGroupSet(row interface{ Scan(...any) error }) (latchkey.GroupSet, error
 // CreateGroupSet adds a group set (staff). Every eligible ID must name a
 // principal, every site ID a site.
 func (s *Store) CreateGroupSet(ctx context.Context, c latchkey.Caller, x latchkey.GroupSet) (*latchkey.GroupSet, error) {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanManageGroupSets(c); err != nil {
 		return nil, err
 	}
 	x, err := x.Validate()
@@ -85,8 +85,8 @@ func (s *Store) CreateGroupSet(ctx context.Context, c latchkey.Caller, x latchke
 
 // GetGroupSet reads a group set (people).
 func (s *Store) GetGroupSet(ctx context.Context, c latchkey.Caller, id string) (*latchkey.GroupSet, error) {
-	if c.PrincipalID == "" {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "group sets are read with a user token")
+	if err := latchkey.CanReadGroupSets(c); err != nil {
+		return nil, err
 	}
 	x, err := scanGroupSet(s.queryRow(ctx, "SELECT "+groupSetCols+" FROM groupsets WHERE id = ?", id))
 	if err != nil {
@@ -97,8 +97,8 @@ func (s *Store) GetGroupSet(ctx context.Context, c latchkey.Caller, id string) (
 
 // ListGroupSets lists group sets by ID (people).
 func (s *Store) ListGroupSets(ctx context.Context, c latchkey.Caller, page latchkey.Page) ([]latchkey.GroupSet, string, error) {
-	if c.PrincipalID == "" {
-		return nil, "", latchkey.Errorf(latchkey.EFORBIDDEN, "group sets are read with a user token")
+	if err := latchkey.CanReadGroupSets(c); err != nil {
+		return nil, "", err
 	}
 	return list(ctx, s, "SELECT "+groupSetCols+" FROM groupsets WHERE id > ?", page, scanGroupSet,
 		func(x latchkey.GroupSet) string { return x.ID })

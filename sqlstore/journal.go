@@ -455,7 +455,7 @@ func (s *Store) ReportAgentStatus(ctx context.Context, c latchkey.Caller, st lat
 
 // SetOfflineLogon allows or revokes a principal's offline logon (staff).
 func (s *Store) SetOfflineLogon(ctx context.Context, c latchkey.Caller, principal string, enabled bool) error {
-	if err := requireStaff(c); err != nil {
+	if err := latchkey.CanSetOfflineLogon(c); err != nil {
 		return err
 	}
 	return s.write(ctx, func(t *tx) error {

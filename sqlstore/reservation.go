@@ -43,14 +43,11 @@ func (t *tx) terminalReservations(terminal string, from int64) ([]latchkey.Reser
 // so two bookings cannot both pass the overlap check, and the person's
 // row, so two bookings of one person cannot both pass the cap.
 func (s *Store) CreateReservation(ctx context.Context, c latchkey.Caller, r latchkey.Reservation) (*latchkey.Reservation, error) {
-	if c.PrincipalID == "" {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "reservations are made with a user token")
-	}
 	if r.Principal == "" {
 		r.Principal = c.PrincipalID
 	}
-	if r.Principal != c.PrincipalID && !c.IsStaff() {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "only admins and delegates book for someone else")
+	if err := latchkey.CanBook(c, r.Principal); err != nil {
+		return nil, err
 	}
 	r.ID = latchkey.NewID("res")
 	err := s.write(ctx, func(t *tx) error {
@@ -105,8 +102,8 @@ func (s *Store) CreateReservation(ctx context.Context, c latchkey.Caller, r latc
 
 // ListReservations lists a terminal's current and coming reservations.
 func (s *Store) ListReservations(ctx context.Context, c latchkey.Caller, terminal string) ([]latchkey.Reservation, error) {
-	if c.PrincipalID == "" && c.TerminalID != terminal {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "a terminal reads only its own reservations")
+	if err := latchkey.CanListReservations(c, terminal); err != nil {
+		return nil, err
 	}
 	rows, err := s.query(ctx, "SELECT "+reservationCols+" FROM reservations WHERE terminal_id = ? AND start_at + minutes * CAST(60000000 AS BIGINT) > ? ORDER BY start_at", terminal, us(s.now()))
 	if err != nil {
@@ -133,8 +130,8 @@ func (s *Store) DeleteReservation(ctx context.Context, c latchkey.Caller, id str
 		if err != nil {
 			return notFound(err, "reservation %s not found", id)
 		}
-		if !c.IsStaff() && c.PrincipalID != r.Principal {
-			return latchkey.Errorf(latchkey.ENOTFOUND, "reservation %s not found", id)
+		if err := latchkey.CanCancelReservation(c, r); err != nil {
+			return err
 		}
 		if _, err := t.lockTerminal(r.Terminal); err != nil {
 			return err

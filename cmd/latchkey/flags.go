@@ -185,27 +185,41 @@ func (c *cmd) userToken() (tok string, fromFile bool, err error) {
 
 // client returns an API client acting with the user token (or, for a
 // terminal command, the terminal token).
+//
+// A token read from --token-file or --terminal-token-file is read again
+// when the server refuses it, so a long-running command (the agent) takes
+// a rotated token from its file without a restart.
 func (c *cmd) client() (*client.Client, error) {
 	tok, _, err := c.userToken()
 	if err != nil {
 		return nil, err
 	}
+	from := ""
+	if c.token == "" {
+		from = c.tokenFile
+	}
 	if c.usesTerminal {
-		if c.terminalToken != "" {
-			tok = c.terminalToken
-		} else if c.terminalTokenFile != "" {
+		switch {
+		case c.terminalToken != "":
+			tok, from = c.terminalToken, ""
+		case c.terminalTokenFile != "":
 			if tok, err = readTokenFile(c.terminalTokenFile); err != nil {
 				return nil, err
 			}
-		} else if t := os.Getenv("LATCHKEY_TERMINAL_TOKEN"); t != "" {
-			tok = t
+			from = c.terminalTokenFile
+		case os.Getenv("LATCHKEY_TERMINAL_TOKEN") != "":
+			tok, from = os.Getenv("LATCHKEY_TERMINAL_TOKEN"), ""
 		}
 	}
 	opts, err := c.transportOptions()
 	if err != nil {
 		return nil, err
 	}
-	return client.New(c.serverURL(), append(opts, client.WithToken(tok))...), nil
+	opts = append(opts, client.WithToken(tok))
+	if from != "" {
+		opts = append(opts, client.WithTokenReload(func() (string, error) { return readTokenFile(from) }))
+	}
+	return client.New(c.serverURL(), opts...), nil
 }
 
 // page adds --limit and --after and returns the page they make.
