@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,54 +23,16 @@ import (
 // record.
 func TestAuditSealCLI(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv("LATCHKEY_ADMIN_PASSWORD", "seal-admin-pw")
 	t.Setenv("LATCHKEY_TOKEN_FILE", filepath.Join(dir, "token"))
 	t.Setenv("LATCHKEY_TOKEN", "")
 	t.Setenv("LATCHKEY_SERVER", "")
 	dataDir, sealDir := filepath.Join(dir, "data"), filepath.Join(dir, "seals")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
-			"--argon2-time", "1", "--argon2-memory", "64", "--seal-every", "100ms", "--seal-dir", sealDir},
-			strings.NewReader(""), io.Discard, pw)
-		pw.Close()
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
-	}()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				addr <- a
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		t.Setenv("LATCHKEY_SERVER", a)
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	cli := func(wantStatus int, args ...string) string {
-		t.Helper()
-		var out, errb bytes.Buffer
-		if st := Run(ctx, args, strings.NewReader(""), &out, &errb); st != wantStatus {
-			t.Fatalf("latchkey %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), st, wantStatus, out.String(), errb.String())
-		}
-		return out.String() + errb.String()
-	}
+	t.Setenv("LATCHKEY_SERVER", startServe(t, "--data-dir", dataDir, "--seal-every", "100ms", "--seal-dir", sealDir))
+	ctx := context.Background()
+	cli := cliRunner(t, ctx)
 
-	t.Setenv("LATCHKEY_PASSWORD", "seal-admin-pw")
+	t.Setenv("LATCHKEY_PASSWORD", "edge-admin-pw") // startServe's admin
 	cli(0, "auth", "login", "--identity", "admin")
 	cli(0, "principal", "create", "--name", "Ann", "--role", "user")
 

@@ -54,22 +54,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	t.Setenv("LATCHKEY_SERVER", server)
 
-	cli := func(wantStatus int, args ...string) string {
-		t.Helper()
-		var out, errb bytes.Buffer
-		if st := Run(ctx, args, strings.NewReader(""), &out, &errb); st != wantStatus {
-			t.Fatalf("latchkey %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), st, wantStatus, out.String(), errb.String())
-		}
-		return out.String() + errb.String()
-	}
-	field := func(out, name string) string {
-		t.Helper()
-		m := regexp.MustCompile(`(?m)^` + name + `:\s+(\S+)`).FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("no %s in %q", name, out)
-		}
-		return m[1]
-	}
+	cli := cliRunner(t, ctx)
 	sessionID := func(out string) string {
 		t.Helper()
 		m := regexp.MustCompile(`(?m)^session (\S+)`).FindStringSubmatch(out)
@@ -81,15 +66,15 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Setenv("LATCHKEY_PASSWORD", "e2e-admin-pw")
 	cli(0, "auth", "login", "--identity", "admin")
-	site := field(cli(0, "site", "create", "--name", "High Street"), "id")
+	site := fieldOf(t, cli(0, "site", "create", "--name", "High Street"), "id")
 	a := cli(0, "terminal", "register", "--name", "counter A", "--site", site)
 	b := cli(0, "terminal", "register", "--name", "counter B", "--site", site)
-	ta, toka := field(a, "id"), field(a, "token")
-	tb, tokb := field(b, "id"), field(b, "token")
-	if k := <-serverKey; field(a, "server key") != k || !strings.Contains(a, "--server-key "+k) {
+	ta, toka := fieldOf(t, a, "id"), fieldOf(t, a, "token")
+	tb, tokb := fieldOf(t, b, "id"), fieldOf(t, b, "token")
+	if k := <-serverKey; fieldOf(t, a, "server key") != k || !strings.Contains(a, "--server-key "+k) {
 		t.Fatalf("terminal register shows the server key %q as serve printed it? %s", k, a)
 	}
-	ann := field(cli(0, "principal", "create", "--name", "Ann", "--role", "user"), "id")
+	ann := fieldOf(t, cli(0, "principal", "create", "--name", "Ann", "--role", "user"), "id")
 	t.Setenv("LATCHKEY_PASSWORD", "ann-secret")
 	cli(0, "identity", "add", "--principal", ann, "--login", "ann")
 
@@ -115,19 +100,19 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Group sets.
-	gs := field(cli(0, "groupset", "create", "--name", "admin tools", "--group", "wheel", "--group", "docker", "--max-minutes", "30", "--eligible", ann), "id")
-	if out := cli(0, "groupset", "show", gs); !strings.Contains(out, "wheel docker") || field(out, "max minutes") != "30" {
+	gs := fieldOf(t, cli(0, "groupset", "create", "--name", "admin tools", "--group", "wheel", "--group", "docker", "--max-minutes", "30", "--eligible", ann), "id")
+	if out := cli(0, "groupset", "show", gs); !strings.Contains(out, "wheel docker") || fieldOf(t, out, "max minutes") != "30" {
 		t.Fatalf("groupset show: %s", out)
 	}
 	if out := cli(1, "groupset", "create", "--name", "bad", "--group", "Wheel"); !strings.Contains(out, "bad_request") {
 		t.Fatalf("groupset create with a bad group: %s", out)
 	}
-	if out := cli(0, "groupset", "show", gs); field(out, "sites") != "all" {
+	if out := cli(0, "groupset", "show", gs); fieldOf(t, out, "sites") != "all" {
 		t.Fatalf("a set for every site: %s", out)
 	}
-	elsewhere := field(cli(0, "site", "create", "--name", "Elsewhere"), "id")
-	far := field(cli(0, "groupset", "create", "--name", "far tools", "--group", "backup", "--site", elsewhere), "id")
-	if out := cli(0, "groupset", "show", far); field(out, "sites") != elsewhere {
+	elsewhere := fieldOf(t, cli(0, "site", "create", "--name", "Elsewhere"), "id")
+	far := fieldOf(t, cli(0, "groupset", "create", "--name", "far tools", "--group", "backup", "--site", elsewhere), "id")
+	if out := cli(0, "groupset", "show", far); fieldOf(t, out, "sites") != elsewhere {
 		t.Fatalf("groupset show of a set limited to a site: %s", out)
 	}
 	if out := cli(1, "checkout", "request", "--groupset", far, "--terminal", ta, "--principal", ann); !strings.Contains(out, "forbidden") {
@@ -135,7 +120,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// A reservation of counter B for Ann, listed and cancelled.
-	res := field(cli(0, "reservation", "create", "--terminal", tb, "--principal", ann, "--start", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "--minutes", "30"), "reservation")
+	res := fieldOf(t, cli(0, "reservation", "create", "--terminal", tb, "--principal", ann, "--start", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "--minutes", "30"), "reservation")
 	if out := cli(0, "reservation", "list", "--terminal", tb); !strings.Contains(out, res) {
 		t.Fatalf("reservation list: %s", out)
 	}
@@ -146,17 +131,17 @@ func TestEndToEnd(t *testing.T) {
 
 	// A check-out on counter A, where Ann is logged on, by the admin for
 	// her: checking_out until an agent confirms; check-in is immediate.
-	co := field(cli(0, "checkout", "request", "--groupset", gs, "--terminal", ta, "--principal", ann, "--minutes", "10"), "checkout")
-	if out := cli(0, "checkout", "show", co); field(out, "status") != "checking_out" || field(out, "login") != "ann" {
+	co := fieldOf(t, cli(0, "checkout", "request", "--groupset", gs, "--terminal", ta, "--principal", ann, "--minutes", "10"), "checkout")
+	if out := cli(0, "checkout", "show", co); fieldOf(t, out, "status") != "checking_out" || fieldOf(t, out, "login") != "ann" {
 		t.Fatalf("checkout show: %s", out)
 	}
-	if out := cli(0, "checkout", "checkin", co); field(out, "status") != "checked_in" {
+	if out := cli(0, "checkout", "checkin", co); fieldOf(t, out, "status") != "checked_in" {
 		t.Fatalf("checkout checkin: %s", out)
 	}
 
 	// Edit locks: a delegate waits in the queue with --wait and is granted
 	// the lock the moment the admin releases it.
-	dee := field(cli(0, "principal", "create", "--name", "Dee", "--role", "delegate"), "id")
+	dee := fieldOf(t, cli(0, "principal", "create", "--name", "Dee", "--role", "delegate"), "id")
 	t.Setenv("LATCHKEY_PASSWORD", "dee-secret")
 	cli(0, "identity", "add", "--principal", dee, "--login", "dee")
 	t.Setenv("LATCHKEY_TOKEN_FILE", filepath.Join(dir, "dee-token"))
@@ -169,7 +154,7 @@ func TestEndToEnd(t *testing.T) {
 	asDee := "--token=" + strings.TrimSpace(string(deeTok))
 
 	g := cli(0, "lock", "acquire", "admin/users", "--note", "adding staff", "--ttl", "5m")
-	tok := field(g, "token")
+	tok := fieldOf(t, g, "token")
 	if out := cli(0, "lock", "acquire", "admin/users", asDee); !strings.Contains(out, "READ ONLY") || !strings.Contains(out, "adding staff") {
 		t.Fatalf("second acquire: %s", out)
 	}
@@ -202,7 +187,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// Config: a managed domain needs the lock's current token; the
 	// forced-off holder's write is refused.
-	deeGrant := field(cli(0, "lock", "acquire", "admin/users", asDee), "token")
+	deeGrant := fieldOf(t, cli(0, "lock", "acquire", "admin/users", asDee), "token")
 	if out := cli(1, "config", "set", "users", "ann.role=clerk"); !strings.Contains(out, "lock_not_held") {
 		t.Fatalf("config set without the lock: %s", out)
 	}
@@ -212,10 +197,10 @@ func TestEndToEnd(t *testing.T) {
 	if out := cli(1, "config", "set", "users", "ann.role=x", "--lock-token", deeGrant, "--if-version", "0", asDee); !strings.Contains(out, "version_mismatch") {
 		t.Fatalf("config set at a stale version: %s", out)
 	}
-	if out := cli(0, "config", "set", "users", "--unset", "bob.role", "--lock-token", deeGrant, asDee); field(out, "version") != "2" {
+	if out := cli(0, "config", "set", "users", "--unset", "bob.role", "--lock-token", deeGrant, asDee); fieldOf(t, out, "version") != "2" {
 		t.Fatalf("config set --unset: %s", out)
 	}
-	if out := cli(0, "config", "get", "users"); !strings.Contains(out, "ann.role") || strings.Contains(out, "bob.role") || field(out, "version") != "2" {
+	if out := cli(0, "config", "get", "users"); !strings.Contains(out, "ann.role") || strings.Contains(out, "bob.role") || fieldOf(t, out, "version") != "2" {
 		t.Fatalf("config get: %s", out)
 	}
 
@@ -248,13 +233,13 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// A terminal's token is rotated: the old one stops at once.
-	newToka := field(cli(0, "terminal", "rotate-token", ta), "token")
+	newToka := fieldOf(t, cli(0, "terminal", "rotate-token", ta), "token")
 	if out := cli(1, "session", "show", s1, "--terminal-token", toka); !strings.Contains(out, "unauthenticated") {
 		t.Fatalf("the old terminal token after rotation: %s", out)
 	}
 	cli(0, "session", "show", s1, "--terminal-token", newToka)
 	// Dee's tokens are revoked: her next call is refused.
-	if out := cli(0, "principal", "revoke-tokens", dee); field(out, "tokens_revoked") != "true" {
+	if out := cli(0, "principal", "revoke-tokens", dee); fieldOf(t, out, "tokens_revoked") != "true" {
 		t.Fatalf("principal revoke-tokens: %s", out)
 	}
 	if out := cli(1, "lock", "show", "admin/users", asDee); !strings.Contains(out, "unauthenticated") {

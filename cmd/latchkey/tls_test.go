@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -259,22 +258,7 @@ func TestTLSEndToEnd(t *testing.T) {
 		}
 	}()
 
-	cli := func(wantStatus int, args ...string) string {
-		t.Helper()
-		var out, errb bytes.Buffer
-		if st := Run(ctx, args, strings.NewReader(""), &out, &errb); st != wantStatus {
-			t.Fatalf("latchkey %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), st, wantStatus, out.String(), errb.String())
-		}
-		return out.String() + errb.String()
-	}
-	field := func(out, name string) string {
-		t.Helper()
-		m := regexp.MustCompile(`(?m)^` + name + `:\s+(\S+)`).FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("no %s in %q", name, out)
-		}
-		return m[1]
-	}
+	cli := cliRunner(t, ctx)
 
 	// Without the CA the CLI refuses the server's certificate.
 	t.Setenv("LATCHKEY_PASSWORD", "tls-admin-pw")
@@ -288,18 +272,18 @@ func TestTLSEndToEnd(t *testing.T) {
 	cli(0, "auth", "login", "--identity", "admin", "--server", server, "--ca", ca.pemPath)
 	t.Setenv("LATCHKEY_SERVER", server)
 	t.Setenv("LATCHKEY_CA", ca.pemPath)
-	site := field(cli(0, "site", "create", "--name", "TLS branch"), "id")
+	site := fieldOf(t, cli(0, "site", "create", "--name", "TLS branch"), "id")
 	reg := cli(0, "terminal", "register", "--name", "counter T", "--site", site)
-	term := field(reg, "id")
+	term := fieldOf(t, reg, "id")
 	termTokFile := filepath.Join(dir, "terminal-token")
-	if err := os.WriteFile(termTokFile, []byte(field(reg, "token")+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(termTokFile, []byte(fieldOf(t, reg, "token")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ann := field(cli(0, "principal", "create", "--name", "Ann", "--role", "user"), "id")
+	ann := fieldOf(t, cli(0, "principal", "create", "--name", "Ann", "--role", "user"), "id")
 	t.Setenv("LATCHKEY_PASSWORD", "ann-secret-pw")
 	cli(0, "identity", "add", "--principal", ann, "--login", "ann")
 	cli(0, "session", "login", "--terminal", term, "--identity", "ann", "--terminal-token-file", termTokFile)
-	gs := field(cli(0, "groupset", "create", "--name", "tools", "--group", "wheel", "--max-minutes", "30", "--eligible", ann), "id")
+	gs := fieldOf(t, cli(0, "groupset", "create", "--name", "tools", "--group", "wheel", "--max-minutes", "30", "--eligible", ann), "id")
 	t.Setenv("LATCHKEY_CA", "")
 
 	// The agent, as in production, with --ca and --token-file.
@@ -323,9 +307,9 @@ func TestTLSEndToEnd(t *testing.T) {
 			t.Error("agent did not stop")
 		}
 	}()
-	co := field(cli(0, "checkout", "request", "--groupset", gs, "--terminal", term, "--principal", ann, "--minutes", "10", "--ca", ca.pemPath), "checkout")
+	co := fieldOf(t, cli(0, "checkout", "request", "--groupset", gs, "--terminal", term, "--principal", ann, "--minutes", "10", "--ca", ca.pemPath), "checkout")
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if field(cli(0, "checkout", "show", co, "--ca", ca.pemPath), "status") == "checked_out" {
+		if fieldOf(t, cli(0, "checkout", "show", co, "--ca", ca.pemPath), "status") == "checked_out" {
 			break
 		}
 		if time.Now().After(deadline) {
