@@ -16,7 +16,7 @@ type AuditRecord struct {
 	At       time.Time       `json:"at"`
 	Actor    string          `json:"actor"`
 	Terminal string          `json:"terminal,omitempty"`
-	Action   string          `json:"action"`
+	Action   Action          `json:"action"`
 	Target   string          `json:"target"`
 	Details  json.RawMessage `json:"details"`
 	PrevHash string          `json:"prev_hash"`

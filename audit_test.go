@@ -110,7 +110,7 @@ func TestChainHash(t *testing.T) {
 			r.Actor, r.Terminal = r.Actor+r.Terminal[:1], r.Terminal[1:]
 		}},
 		{"action/target boundary", prev, func(r *latchkey.AuditRecord) {
-			r.Action, r.Target = r.Action+r.Target, ""
+			r.Action, r.Target = r.Action+latchkey.Action(r.Target), ""
 		}},
 		{"target/details boundary", prev, func(r *latchkey.AuditRecord) {
 			r.Target, r.Details = r.Target+string(r.Details[:1]), append(json.RawMessage{}, r.Details[1:]...)

@@ -19,7 +19,7 @@ type AuditLine struct {
 	AtMicros int64  `json:"at_us"`
 	Actor    string `json:"actor"`
 	Terminal string `json:"terminal"`
-	Action   string `json:"action"`
+	Action   Action `json:"action"`
 	Target   string `json:"target"`
 	Details  string `json:"details"`
 	PrevHash string `json:"prev_hash"`

@@ -61,7 +61,7 @@ type Lock struct {
 // LockChange is one thing that happened to a lock: an audit record and an
 // event. Action is one of the lock.* actions of API.md.
 type LockChange struct {
-	Action    string
+	Action    Action
 	Principal string // whom it is about
 	Token     uint64 // the grant it is about, if any
 	Details   map[string]any
@@ -155,7 +155,7 @@ func SettleLock(l Lock, now time.Time) (Lock, []LockChange) {
 	l = l.clone()
 	var ch []LockChange
 	if h := l.Holder; h != nil && !now.Before(h.ExpiresAt) {
-		ch = append(ch, LockChange{Action: "lock.expire", Principal: h.Principal, Token: h.Token,
+		ch = append(ch, LockChange{Action: ActionLockExpire, Principal: h.Principal, Token: h.Token,
 			Details: map[string]any{"expired_at": h.ExpiresAt}})
 		l.Holder = nil
 	}
@@ -165,7 +165,7 @@ func SettleLock(l Lock, now time.Time) (Lock, []LockChange) {
 			kept = append(kept, w)
 			continue
 		}
-		ch = append(ch, LockChange{Action: "lock.dequeue", Principal: w.Principal,
+		ch = append(ch, LockChange{Action: ActionLockDequeue, Principal: w.Principal,
 			Details: map[string]any{"reason": "lapsed", "lapsed_at": w.ExpiresAt}})
 	}
 	l.Queue = kept
@@ -182,7 +182,7 @@ func grantNext(l Lock, now time.Time, ch []LockChange) (Lock, []LockChange) {
 	l.Fence++
 	l.Holder = &LockHolder{Principal: w.Principal, Name: w.Name, Since: now, Note: w.Note,
 		ExpiresAt: now.Add(w.TTL), Token: l.Fence, TokenID: w.TokenID, TTL: w.TTL}
-	ch = append(ch, LockChange{Action: "lock.grant", Principal: w.Principal, Token: l.Fence,
+	ch = append(ch, LockChange{Action: ActionLockGrant, Principal: w.Principal, Token: l.Fence,
 		Details: map[string]any{"expires_at": l.Holder.ExpiresAt, "waited_since": w.EnqueuedAt}})
 	return l, ch
 }
@@ -202,7 +202,7 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 	if in.Force && by.Role != RoleAdmin && by.Role != RoleDelegate {
 		return l, AcquireOutcome{Err: Errorf(EFORBIDDEN, "only an admin or a delegate may force a lock")}, nil
 	}
-	grant := func(action string, details map[string]any) (Lock, AcquireOutcome, []LockChange) {
+	grant := func(action Action, details map[string]any) (Lock, AcquireOutcome, []LockChange) {
 		if p := l.position(by.TokenID); p > 0 {
 			l.unqueue(p)
 		}
@@ -216,7 +216,7 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 	h := l.Holder
 	switch {
 	case h == nil:
-		return grant("lock.acquire", map[string]any{})
+		return grant(ActionLockAcquire, map[string]any{})
 	case h.TokenID == by.TokenID:
 		if asked == 0 && h.TTL > 0 {
 			in.TTL = h.TTL
@@ -226,10 +226,10 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 			h.Note = in.Note
 		}
 		return l, AcquireOutcome{Exclusive: true, Grant: *h},
-			[]LockChange{{Action: "lock.acquire", Principal: by.Principal, Token: h.Token,
+			[]LockChange{{Action: ActionLockAcquire, Principal: by.Principal, Token: h.Token,
 				Details: map[string]any{"again": true, "expires_at": h.ExpiresAt}}}
 	case in.Force:
-		return grant("lock.force", map[string]any{"broke": h.Token, "from": h.Principal})
+		return grant(ActionLockForce, map[string]any{"broke": h.Token, "from": h.Principal})
 	case in.Wait:
 		if p := l.position(by.TokenID); p > 0 {
 			w := &l.Queue[p-1]
@@ -246,12 +246,12 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 			EnqueuedAt: now, ExpiresAt: now.Add(in.TTL), TTL: in.TTL, TokenID: by.TokenID})
 		p := len(l.Queue)
 		return l, AcquireOutcome{Holder: *h, QueuePosition: p},
-			[]LockChange{{Action: "lock.queue", Principal: by.Principal,
+			[]LockChange{{Action: ActionLockQueue, Principal: by.Principal,
 				Details: map[string]any{"holder": h.Principal, "position": p, "name": by.Name, "note": in.Note}}}
 	}
 	// Denied; a caller already waiting is told its place (which it keeps).
 	return l, AcquireOutcome{Holder: *h, QueuePosition: l.position(by.TokenID)},
-		[]LockChange{{Action: "lock.deny", Principal: by.Principal, Details: map[string]any{"holder": h.Principal}}}
+		[]LockChange{{Action: ActionLockDeny, Principal: by.Principal, Details: map[string]any{"holder": h.Principal}}}
 }
 
 // DecideKeepalive renews the holder's lease: only the holder's token with
@@ -285,14 +285,14 @@ func DecideRelease(l Lock, tokenID string, token uint64, now time.Time) (Lock, [
 		}
 		w := l.Queue[p-1]
 		l.unqueue(p)
-		return l, []LockChange{{Action: "lock.dequeue", Principal: w.Principal, Details: map[string]any{"reason": "left"}}}
+		return l, []LockChange{{Action: ActionLockDequeue, Principal: w.Principal, Details: map[string]any{"reason": "left"}}}
 	}
 	if !l.held(tokenID, token, now) {
 		return l, nil
 	}
 	h := l.Holder
 	l.Holder = nil
-	return grantNext(l, now, []LockChange{{Action: "lock.release", Principal: h.Principal, Token: h.Token,
+	return grantNext(l, now, []LockChange{{Action: ActionLockRelease, Principal: h.Principal, Token: h.Token,
 		Details: map[string]any{}}})
 }
 

@@ -36,7 +36,7 @@ func waiter(r latchkey.LockRequester, expires time.Time) latchkey.LockWaiter {
 func actions(ch []latchkey.LockChange) []string {
 	var out []string
 	for _, c := range ch {
-		out = append(out, c.Action)
+		out = append(out, string(c.Action))
 	}
 	return out
 }

@@ -23,7 +23,7 @@ var Topics = []string{TopicLocks, TopicSessions, TopicCheckouts, TopicConfig}
 type Event struct {
 	Seq      int64           `json:"seq"`
 	Topic    string          `json:"topic"`
-	Action   string          `json:"action"`
+	Action   Action          `json:"action"`
 	At       time.Time       `json:"at"`
 	Actor    string          `json:"actor"`
 	Terminal string          `json:"terminal,omitempty"`
@@ -33,9 +33,8 @@ type Event struct {
 
 // EventTopic is the topic of an audit action ("lock.grant" → locks), or
 // "" for an action that is not on the stream.
-func EventTopic(action string) string {
-	noun, _, _ := strings.Cut(action, ".")
-	switch noun {
+func EventTopic(action Action) string {
+	switch action.Noun() {
 	case "lock":
 		return TopicLocks
 	case "session":

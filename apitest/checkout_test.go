@@ -166,7 +166,7 @@ func TestCheckoutFlow(t *testing.T) {
 			t.Fatal("the long-poll did not wake for a new check-out")
 		}
 
-		var actions []string
+		var actions []latchkey.Action
 		recs, _, _ := w.admin.ListAudit(ctx, latchkey.AuditFilter{Limit: 1000})
 		for _, r := range recs {
 			if latchkey.EventTopic(r.Action) == latchkey.TopicCheckouts && !slices.Contains(actions, r.Action) {
@@ -174,7 +174,7 @@ func TestCheckoutFlow(t *testing.T) {
 			}
 		}
 		slices.Sort(actions)
-		if want := []string{"checkout.checkin", "checkout.deliver", "checkout.expire", "checkout.reply", "checkout.request"}; !slices.Equal(actions, want) {
+		if want := []latchkey.Action{"checkout.checkin", "checkout.deliver", "checkout.expire", "checkout.reply", "checkout.request"}; !slices.Equal(actions, want) {
 			t.Fatalf("audit actions %v, want %v", actions, want)
 		}
 	})

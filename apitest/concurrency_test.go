@@ -223,7 +223,7 @@ func allAudit(t *testing.T, w *world) []latchkey.AuditRecord {
 func auditCounts(t *testing.T, w *world) map[string]int64 {
 	out := map[string]int64{}
 	for _, r := range allAudit(t, w) {
-		out[r.Action]++
+		out[string(r.Action)]++
 	}
 	return out
 }

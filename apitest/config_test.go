@@ -95,7 +95,7 @@ func TestConfigScenario(t *testing.T) {
 		recs, _, _ := w.admin.ListAudit(ctx, latchkey.AuditFilter{Limit: 1000})
 		for _, r := range recs {
 			if r.Target == "users" {
-				got = append(got, r.Action)
+				got = append(got, string(r.Action))
 			}
 		}
 		want := []string{"config.write_refused", "config.write_refused", "config.write", "config.write_refused", "config.write"}

@@ -533,7 +533,7 @@ func procAuditCounts(t *testing.T, admin *client.Client) map[string]int64 {
 			break
 		}
 		for _, r := range recs {
-			out[r.Action]++
+			out[string(r.Action)]++
 		}
 		after = recs[len(recs)-1].Seq
 	}

@@ -187,7 +187,7 @@ func (w *world) snapshot() snapshot {
 		w.t.Fatal(err)
 	}
 	for _, r := range recs {
-		if !isRefusal(r.Action) {
+		if !isRefusal(string(r.Action)) {
 			s.audit++
 		}
 	}

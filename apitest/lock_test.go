@@ -48,8 +48,8 @@ func (w *world) lockActions(name string, after int64) []string {
 	}
 	var out []string
 	for _, r := range recs {
-		if strings.HasPrefix(r.Action, "lock.") && r.Target == name {
-			out = append(out, r.Action)
+		if strings.HasPrefix(string(r.Action), "lock.") && r.Target == name {
+			out = append(out, string(r.Action))
 		}
 	}
 	return out

@@ -67,7 +67,7 @@ func detail(e latchkey.Event, key string) any {
 }
 
 func isAction(action, target string) func(latchkey.Event) bool {
-	return func(e latchkey.Event) bool { return e.Action == action && e.Target == target }
+	return func(e latchkey.Event) bool { return string(e.Action) == action && e.Target == target }
 }
 
 // The holder is told who waits; the waiter is told of its grant the
@@ -173,7 +173,7 @@ func TestStreamResumesWithoutLossOrRepeat(t *testing.T) {
 		}
 		var want []int64
 		for _, r := range recs {
-			if strings.HasPrefix(r.Action, "lock.") {
+			if strings.HasPrefix(string(r.Action), "lock.") {
 				want = append(want, r.Seq)
 			}
 		}

@@ -54,7 +54,7 @@ func TestStrictJSONKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, r := range recs {
-			if isRefusal(r.Action) {
+			if isRefusal(string(r.Action)) {
 				t.Fatalf("a refused body reached the rules: %s %s", r.Action, r.Target)
 			}
 		}

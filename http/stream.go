@@ -174,7 +174,7 @@ func writeEvent(bw *bufio.Writer, e latchkey.Event) {
 	if err != nil { // an Event is plain values and raw JSON from the store
 		data = []byte(`{"seq":` + strconv.FormatInt(e.Seq, 10) + `}`)
 	}
-	bw.WriteString("id: " + strconv.FormatInt(e.Seq, 10) + "\nevent: " + e.Action + "\ndata: ")
+	bw.WriteString("id: " + strconv.FormatInt(e.Seq, 10) + "\nevent: " + string(e.Action) + "\ndata: ")
 	bw.Write(data)
 	bw.WriteString("\n\n")
 }

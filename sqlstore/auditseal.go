@@ -68,7 +68,7 @@ func (s *Store) SealAuditIfDue(ctx context.Context, every time.Duration) (*latch
 		if err != nil {
 			return err
 		}
-		t.record("system", "", "audit.seal", formatSeq(seq), map[string]any{
+		t.record("system", "", latchkey.ActionAuditSeal, formatSeq(seq), map[string]any{
 			"seq": seal.Seq, "hash": seal.Hash, "at": seal.At, "key": seal.Key, "signature": seal.Signature})
 		out = &seal
 		return nil

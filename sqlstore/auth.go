@@ -134,7 +134,7 @@ func (s *Store) Login(ctx context.Context, login, password string) (*latchkey.Us
 			if latchkey.ErrorCode(cerr) == latchkey.EINTERNAL {
 				return cerr
 			}
-			t.record(actorFor(p, login), "", "auth.login_refused", login,
+			t.record(actorFor(p, login), "", latchkey.ActionAuthLoginRefused, login,
 				map[string]any{"code": latchkey.ErrorCode(cerr), "reason": reason})
 			return keep(cerr)
 		}
@@ -144,7 +144,7 @@ func (s *Store) Login(ctx context.Context, login, password string) (*latchkey.Us
 			hash, p.ID, us(t.now), us(exp)); err != nil {
 			return err
 		}
-		t.record(p.ID, "", "auth.login", login, map[string]any{"expires_at": exp})
+		t.record(p.ID, "", latchkey.ActionAuthLogin, login, map[string]any{"expires_at": exp})
 		out.Token, out.ExpiresAt = token, exp
 		out.Principal.ID, out.Principal.Name, out.Principal.Role = p.ID, p.Name, p.Role
 		return nil
@@ -172,7 +172,7 @@ func (s *Store) Logout(ctx context.Context, token string) error {
 		if _, err := t.exec("UPDATE tokens SET revoked_at = ? WHERE hash = ?", us(t.now), tokenHash(token)); err != nil {
 			return err
 		}
-		t.record(pid.String, "", "auth.logout", pid.String, nil)
+		t.record(pid.String, "", latchkey.ActionAuthLogout, pid.String, nil)
 		return t.releaseTokenLocks(tokenHash(token), pid.String)
 	})
 }

@@ -51,7 +51,7 @@ func (s *Store) Bootstrap(ctx context.Context, adminPassword string) (created bo
 		if _, err := t.exec("INSERT INTO identities (login, principal_id, password_hash, created_at) VALUES ('admin', ?, ?, ?)", id, hash, us(t.now)); err != nil {
 			return err
 		}
-		t.record("system", "", "principal.create", id, map[string]any{"name": "admin", "role": "admin", "bootstrap": true})
+		t.record("system", "", latchkey.ActionPrincipalCreate, id, map[string]any{"name": "admin", "role": "admin", "bootstrap": true})
 		created = true
 		return nil
 	})

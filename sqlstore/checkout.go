@@ -131,7 +131,7 @@ func (s *Store) ExtendCheckout(ctx context.Context, c latchkey.Caller, id string
 		} else if err := t.insertInstruction(*ext); err != nil {
 			return err
 		}
-		t.record(c.Actor(), x.Terminal, "checkout.extend", x.ID, map[string]any{"principal": x.Principal, "expires_at": x.ExpiresAt})
+		t.record(c.Actor(), x.Terminal, latchkey.ActionCheckoutExtend, x.ID, map[string]any{"principal": x.Principal, "expires_at": x.ExpiresAt})
 		out = x
 		return nil
 	})
@@ -228,7 +228,7 @@ func (s *Store) CreateCheckout(ctx context.Context, c latchkey.Caller, r latchke
 		if err := t.insertInstruction(in); err != nil {
 			return err
 		}
-		t.record(c.Actor(), co.Terminal, "checkout.request", co.ID, map[string]any{"principal": co.Principal, "groupset": co.GroupSet,
+		t.record(c.Actor(), co.Terminal, latchkey.ActionCheckoutRequest, co.ID, map[string]any{"principal": co.Principal, "groupset": co.GroupSet,
 			"groups": co.Groups, "generation": co.Generation, "expires_at": co.ExpiresAt})
 		out = co
 		return nil
@@ -308,9 +308,9 @@ func (t *tx) checkin(x latchkey.Checkout, reason, actor string) (latchkey.Checko
 			return x, err
 		}
 	}
-	action := "checkout.checkin"
+	action := latchkey.ActionCheckoutCheckin
 	if reason == "expired" {
-		action = "checkout.expire"
+		action = latchkey.ActionCheckoutExpire
 	}
 	t.record(actor, x.Terminal, action, x.ID, d)
 	return x, nil
@@ -346,7 +346,7 @@ func (s *Store) PollInstructions(ctx context.Context, c latchkey.Caller, max int
 			if err := t.saveInstruction(in); err != nil {
 				return err
 			}
-			t.record(c.TerminalID, c.TerminalID, "checkout.deliver", in.Checkout, map[string]any{"instruction": in.ID,
+			t.record(c.TerminalID, c.TerminalID, latchkey.ActionCheckoutDeliver, in.Checkout, map[string]any{"instruction": in.ID,
 				"kind": in.Kind, "attempt": in.Attempt, "locked_until": in.LockedUntil})
 			out = append(out, in)
 		}
@@ -417,7 +417,7 @@ func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id stri
 		if err := t.saveCheckout(co); err != nil {
 			return err
 		}
-		t.record(c.TerminalID, c.TerminalID, "checkout.reply", co.ID, map[string]any{"instruction": in.ID, "kind": in.Kind,
+		t.record(c.TerminalID, c.TerminalID, latchkey.ActionCheckoutReply, co.ID, map[string]any{"instruction": in.ID, "kind": in.Kind,
 			"result": r.Result, "detail": r.Detail, "status": co.Status, "principal": co.Principal})
 		return nil
 	})
@@ -447,7 +447,7 @@ func (s *Store) SweepCheckouts(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			t.record("system", x.Terminal, "checkout.warn", x.ID, map[string]any{"principal": x.Principal, "expires_at": x.ExpiresAt})
+			t.record("system", x.Terminal, latchkey.ActionCheckoutWarn, x.ID, map[string]any{"principal": x.Principal, "expires_at": x.ExpiresAt})
 			return nil
 		})
 		if err != nil {

@@ -85,7 +85,7 @@ func (s *Store) PutConfig(ctx context.Context, c latchkey.Caller, domain string,
 			if g.LockName != "" {
 				d["lock"], d["token"] = g.LockName, w.LockToken
 			}
-			t.record(c.Actor(), "", "config.write_refused", domain, d)
+			t.record(c.Actor(), "", latchkey.ActionConfigWriteRefused, domain, d)
 			return keep(err) // the settled lock and the refusal's record stand
 		}
 		if err := t.saveConfig(cur, next); err != nil {
@@ -95,7 +95,7 @@ func (s *Store) PutConfig(ctx context.Context, c latchkey.Caller, domain string,
 		if g.LockName != "" {
 			d["lock"], d["token"] = g.LockName, w.LockToken
 		}
-		t.record(c.Actor(), "", "config.write", domain, d)
+		t.record(c.Actor(), "", latchkey.ActionConfigWrite, domain, d)
 		version = next.Version
 		return nil
 	})

@@ -59,7 +59,7 @@ func (s *Store) RecordTerminalEvents(ctx context.Context, c latchkey.Caller, ter
 		for _, e := range events {
 			counts[strconv.Itoa(e.Event)]++
 		}
-		t.record(terminalID, terminalID, "terminal.event", terminalID, map[string]any{"received": len(events), "stored": stored, "events": counts})
+		t.record(terminalID, terminalID, latchkey.ActionTerminalEvent, terminalID, map[string]any{"received": len(events), "stored": stored, "events": counts})
 		return nil
 	})
 	return stored, err

@@ -1,6 +1,10 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+
+	"latchkey"
+)
 
 // Test hooks for the group-commit tests in package sqlstore_test.
 
@@ -16,8 +20,14 @@ func (t *Tx) Exec(q string, args ...any) error {
 	return err
 }
 
-// Record queues an audit record of the operation.
-func (t *Tx) Record(action, target string) { t.record("test", "", action, target, nil) }
+// Record queues an audit record of the operation; its action need not be
+// one of latchkey.Actions.
+func (t *Tx) Record(action, target string) {
+	t.queueAudit("test", "", latchkey.Action(action), target, nil)
+}
+
+// RecordChecked queues a record the way the store's operations do.
+func (t *Tx) RecordChecked(action latchkey.Action, target string) { t.record("test", "", action, target, nil) }
 
 // Keep marks err as a refusal that keeps the operation's writes.
 func Keep(err error) error { return keep(err) }

@@ -73,7 +73,7 @@ func (s *Store) CreateGroupSet(ctx context.Context, c latchkey.Caller, x latchke
 			}
 			return err
 		}
-		t.record(c.Actor(), "", "groupset.create", x.ID, map[string]any{"name": x.Name, "groups": x.Groups,
+		t.record(c.Actor(), "", latchkey.ActionGroupSetCreate, x.ID, map[string]any{"name": x.Name, "groups": x.Groups,
 			"max_minutes": x.MaxMinutes, "eligible": x.Eligible, "sites": x.Sites})
 		return nil
 	})

@@ -114,7 +114,7 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 	p, ok := v.people[e.Identity]
 	if !ok {
 		res.Verdict, res.Reason = latchkey.DecideJournalEntry(latchkey.JournalEntryCheck{Ended: e.EndedAt != nil})
-		t.record("system", term.ID, "session.standalone_unknown", e.ID, map[string]any{"identity": e.Identity,
+		t.record("system", term.ID, latchkey.ActionSessionStandaloneUnknown, e.ID, map[string]any{"identity": e.Identity,
 			"started_at": e.StartedAt.UTC(), "ended_at": e.EndedAt, "verdict": res.Verdict})
 		return res, t.insertJournalRow(term.ID, e, "", res)
 	}
@@ -198,7 +198,7 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 	if len(b.Clipped) > 0 {
 		details["clipped"], details["claimed_started_at"], details["claimed_ended_at"] = b.Clipped, claimed.StartedAt.UTC(), claimed.EndedAt
 	}
-	t.record(p.ID, term.ID, "session.standalone", res.Session, details)
+	t.record(p.ID, term.ID, latchkey.ActionSessionStandalone, res.Session, details)
 	t.reportClashes(p, term.ID, res.Session, e, v.reservations)
 	if err := t.applyVerdict(p, site, term.ID, v.reservations, e, check.QuotaLeft, &res); err != nil {
 		return res, err
@@ -273,7 +273,7 @@ func (t *tx) applyVerdict(p latchkey.Principal, site latchkey.Site, terminal str
 		if _, err := t.exec("UPDATE sessions SET status = 'ended', ended_at = ?, end_reason = ? WHERE id = ?", us(t.now), res.Reason, res.Session); err != nil {
 			return err
 		}
-		t.record("system", terminal, "session.logoff", res.Session, map[string]any{"principal": p.ID, "reason": res.Reason})
+		t.record("system", terminal, latchkey.ActionSessionLogoff, res.Session, map[string]any{"principal": p.ID, "reason": res.Reason})
 		return nil
 	case latchkey.VerdictWarnThenLogoff:
 		res.WarningSeconds = site.WarningSeconds
@@ -282,7 +282,7 @@ func (t *tx) applyVerdict(p latchkey.Principal, site latchkey.Site, terminal str
 			us(ends), us(t.now), res.Reason, res.Session); err != nil {
 			return err
 		}
-		t.record("system", terminal, "session.warn", res.Session, map[string]any{"principal": p.ID, "limit": res.Reason,
+		t.record("system", terminal, latchkey.ActionSessionWarn, res.Session, map[string]any{"principal": p.ID, "limit": res.Reason,
 			"ends_at": ends, "seconds_left": site.WarningSeconds})
 		return nil
 	}
@@ -368,7 +368,7 @@ func (t *tx) endOffline(id string, at time.Time) error {
 		us(at), latchkey.EndLogout, id); err != nil {
 		return err
 	}
-	t.record(sess.PrincipalID, sess.TerminalID, "session.logout", id, map[string]any{"offline": true, "ended_at": at.UTC()})
+	t.record(sess.PrincipalID, sess.TerminalID, latchkey.ActionSessionLogout, id, map[string]any{"offline": true, "ended_at": at.UTC()})
 	return nil
 }
 
@@ -385,7 +385,7 @@ func (t *tx) reportClashes(p latchkey.Principal, terminal, session string, e lat
 		if r.Principal == p.ID || !r.Start.Before(end) || !e.StartedAt.Before(r.End()) {
 			continue
 		}
-		t.record("system", terminal, "session.clash", session, map[string]any{"reservation": r.ID, "principal": p.ID,
+		t.record("system", terminal, latchkey.ActionSessionClash, session, map[string]any{"reservation": r.ID, "principal": p.ID,
 			"reserved_for": r.Principal, "start": r.Start, "minutes": r.Minutes,
 			"rule": "the reservation stands; the offline session is recorded as it happened and, if still running, logged off after the warning"})
 	}
@@ -444,7 +444,7 @@ func (s *Store) ReportAgentStatus(ctx context.Context, c latchkey.Caller, st lat
 				return err
 			}
 		}
-		t.record(c.TerminalID, c.TerminalID, "terminal.standalone", c.TerminalID, details)
+		t.record(c.TerminalID, c.TerminalID, latchkey.ActionTerminalStandalone, c.TerminalID, details)
 		return nil
 	})
 	if err != nil {
@@ -465,7 +465,7 @@ func (s *Store) SetOfflineLogon(ctx context.Context, c latchkey.Caller, principa
 		if _, err := t.exec("UPDATE principals SET offline_logon = ? WHERE id = ?", enabled, principal); err != nil {
 			return err
 		}
-		t.record(c.Actor(), "", "principal.offline_logon", principal, map[string]any{"enabled": enabled})
+		t.record(c.Actor(), "", latchkey.ActionPrincipalOfflineLogon, principal, map[string]any{"enabled": enabled})
 		return nil
 	})
 }

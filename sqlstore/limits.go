@@ -55,7 +55,7 @@ func (s *Store) warnSessions(ctx context.Context) (int, error) {
 				return err
 			}
 			left := max(sess.EndsAt.Sub(t.now), 0)
-			t.record("system", sess.TerminalID, "session.warn", sess.ID, map[string]any{"principal": sess.PrincipalID,
+			t.record("system", sess.TerminalID, latchkey.ActionSessionWarn, sess.ID, map[string]any{"principal": sess.PrincipalID,
 				"limit": sess.Limit, "ends_at": *sess.EndsAt, "seconds_left": int(left.Seconds())})
 			n++
 			return nil
@@ -98,7 +98,7 @@ func (t *tx) cutForReservation(r latchkey.Reservation) error {
 		us(r.Start), us(warn), latchkey.LimitReservation, sess.ID); err != nil {
 		return err
 	}
-	t.record("system", r.Terminal, "session.limit", sess.ID, map[string]any{"principal": sess.PrincipalID,
+	t.record("system", r.Terminal, latchkey.ActionSessionLimit, sess.ID, map[string]any{"principal": sess.PrincipalID,
 		"limit": latchkey.LimitReservation, "ends_at": r.Start, "reservation": r.ID})
 	return nil
 }
@@ -152,6 +152,6 @@ func (t *tx) giveTimeBack(gone latchkey.Reservation) error {
 	if !a.Ends.IsZero() {
 		details["ends_at"] = a.Ends
 	}
-	t.record("system", gone.Terminal, "session.limit", sess.ID, details)
+	t.record("system", gone.Terminal, latchkey.ActionSessionLimit, sess.ID, details)
 	return nil
 }

@@ -183,7 +183,7 @@ func (s *Store) AcquireLock(ctx context.Context, c latchkey.Caller, name string,
 			TTL: ttl, Wait: r.Wait, Force: r.Force, Note: r.Note}
 		next, out, ch := latchkey.DecideAcquire(l, in, t.now)
 		if out.Err != nil {
-			return l, []latchkey.LockChange{{Action: "lock.deny", Principal: c.PrincipalID,
+			return l, []latchkey.LockChange{{Action: latchkey.ActionLockDeny, Principal: c.PrincipalID,
 				Details: map[string]any{"code": latchkey.ErrorCode(out.Err), "force": r.Force}}}, out.Err
 		}
 		if out.Exclusive {

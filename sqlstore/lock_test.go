@@ -59,7 +59,7 @@ func (e *lockEnv) actions(t *testing.T) []string {
 	var out []string
 	for _, r := range recs {
 		if len(r.Action) > 5 && r.Action[:5] == "lock." {
-			out = append(out, r.Action)
+			out = append(out, string(r.Action))
 		}
 	}
 	return out

@@ -61,7 +61,7 @@ func (s *Store) CreatePrincipal(ctx context.Context, c latchkey.Caller, p latchk
 			}
 			return err
 		}
-		t.record(c.Actor(), "", "principal.create", p.ID, map[string]any{"name": p.Name, "role": p.Role, "global": p.Global, "disabled": p.Disabled})
+		t.record(c.Actor(), "", latchkey.ActionPrincipalCreate, p.ID, map[string]any{"name": p.Name, "role": p.Role, "global": p.Global, "disabled": p.Disabled})
 		return nil
 	})
 	if err != nil {
@@ -122,7 +122,7 @@ func (s *Store) UpdatePrincipal(ctx context.Context, c latchkey.Caller, id strin
 			p.Role, p.Global, p.Disabled, id); err != nil {
 			return err
 		}
-		t.record(c.Actor(), "", "principal.update", id, details)
+		t.record(c.Actor(), "", latchkey.ActionPrincipalUpdate, id, details)
 		out = p
 		return nil
 	})
@@ -167,7 +167,7 @@ func (s *Store) AddIdentity(ctx context.Context, c latchkey.Caller, principalID,
 			}
 			return err
 		}
-		t.record(c.Actor(), "", "identity.add", login, map[string]any{"principal": principalID})
+		t.record(c.Actor(), "", latchkey.ActionIdentityAdd, login, map[string]any{"principal": principalID})
 		id = latchkey.Identity{Login: login, PrincipalID: principalID, CreatedAt: t.now}
 		return nil
 	})
@@ -237,7 +237,7 @@ func (s *Store) ChangePassword(ctx context.Context, c latchkey.Caller, login, ol
 				if latchkey.ErrorCode(cerr) == latchkey.EINTERNAL {
 					return cerr
 				}
-				t.record(c.Actor(), "", "identity.password_refused", login, map[string]any{"reason": reason})
+				t.record(c.Actor(), "", latchkey.ActionIdentityPasswordRefused, login, map[string]any{"reason": reason})
 				return keep(cerr)
 			}
 		}
@@ -259,7 +259,7 @@ func (s *Store) ChangePassword(ctx context.Context, c latchkey.Caller, login, ol
 		if err != nil {
 			return err
 		}
-		t.record(c.Actor(), "", "identity.password", login, map[string]any{"reset": !needOld, "tokens_revoked": revoked})
+		t.record(c.Actor(), "", latchkey.ActionIdentityPassword, login, map[string]any{"reset": !needOld, "tokens_revoked": revoked})
 		return nil
 	})
 }

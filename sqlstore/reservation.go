@@ -91,7 +91,7 @@ func (s *Store) CreateReservation(ctx context.Context, c latchkey.Caller, r latc
 			r.ID, r.Terminal, r.Principal, us(r.Start), r.Minutes, us(t.now)); err != nil {
 			return err
 		}
-		t.record(c.Actor(), r.Terminal, "reservation.create", r.ID, map[string]any{"principal": r.Principal, "start": r.Start, "minutes": r.Minutes})
+		t.record(c.Actor(), r.Terminal, latchkey.ActionReservationCreate, r.ID, map[string]any{"principal": r.Principal, "start": r.Start, "minutes": r.Minutes})
 		return t.cutForReservation(r)
 	})
 	if err != nil {
@@ -146,7 +146,7 @@ func (s *Store) DeleteReservation(ctx context.Context, c latchkey.Caller, id str
 			}
 			return err
 		}
-		t.record(c.Actor(), r.Terminal, "reservation.delete", id, map[string]any{"principal": r.Principal})
+		t.record(c.Actor(), r.Terminal, latchkey.ActionReservationDelete, id, map[string]any{"principal": r.Principal})
 		return t.giveTimeBack(r)
 	})
 }

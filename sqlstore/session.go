@@ -107,9 +107,9 @@ func (t *tx) settle(r sessionRow) (latchkey.Session, error) {
 		return fresh.Session, err
 	}
 	if change == latchkey.IdleLocked {
-		t.record("system", s.TerminalID, "session.lock", s.ID, map[string]any{"reason": "inactivity", "locked_at": *s.LockedAt})
+		t.record("system", s.TerminalID, latchkey.ActionSessionLock, s.ID, map[string]any{"reason": "inactivity", "locked_at": *s.LockedAt})
 	} else {
-		t.record("system", s.TerminalID, "session.expired", s.ID, map[string]any{"reason": s.EndReason, "ended_at": *s.EndedAt, "principal": s.PrincipalID})
+		t.record("system", s.TerminalID, latchkey.ActionSessionExpired, s.ID, map[string]any{"reason": s.EndReason, "ended_at": *s.EndedAt, "principal": s.PrincipalID})
 	}
 	return s, nil
 }
@@ -126,7 +126,7 @@ func (t *tx) fail(f latchkey.FailedSession, actor, terminal, by string) (bool, e
 	if err != nil || n == 0 {
 		return false, err
 	}
-	t.record(actor, terminal, "session.failed", f.Session.ID, map[string]any{
+	t.record(actor, terminal, latchkey.ActionSessionFailed, f.Session.ID, map[string]any{
 		"reason": f.Reason, "by": by, "principal": f.Session.PrincipalID, "terminal": f.Session.TerminalID})
 	return true, nil
 }
@@ -185,7 +185,7 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 			if ss, ok := latchkey.ErrorDetails(err)["sessions"].([]latchkey.SessionRef); ok {
 				d["sessions"] = ss
 			}
-			t.record(actorFor(p, r.Identity), terminalID, "session.login_refused", r.Identity, d)
+			t.record(actorFor(p, r.Identity), terminalID, latchkey.ActionSessionLoginRefused, r.Identity, d)
 			return keep(err)
 		}
 		p, reason, cerr := t.credentials(v, r.Password)
@@ -250,7 +250,7 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 		if sess.EndsAt != nil {
 			rec["ends_at"], rec["limit"] = *sess.EndsAt, sess.Limit
 		}
-		t.record(p.ID, terminalID, "session.login", sess.ID, rec)
+		t.record(p.ID, terminalID, latchkey.ActionSessionLogin, sess.ID, rec)
 		out.Session = sess
 		return nil
 	})
@@ -345,7 +345,7 @@ func (s *Store) LockSession(ctx context.Context, c latchkey.Caller, id string, r
 			return err
 		}
 		locked.LastActivityAt = t.now
-		t.record(sess.PrincipalID, sess.TerminalID, "session.lock", id, map[string]any{"reason": r.Reason,
+		t.record(sess.PrincipalID, sess.TerminalID, latchkey.ActionSessionLock, id, map[string]any{"reason": r.Reason,
 			"time_sent": r.TimeSent.UTC(), "locked_at": *locked.LockedAt, "already_locked": sess.LockedAt != nil})
 		out = locked
 		return nil
@@ -390,7 +390,7 @@ func (s *Store) UnlockSession(ctx context.Context, c latchkey.Caller, id string,
 					return err
 				}
 			}
-			t.record(sess.PrincipalID, sess.TerminalID, "session.unlock_refused", id, d)
+			t.record(sess.PrincipalID, sess.TerminalID, latchkey.ActionSessionUnlockRefused, id, d)
 			return keep(err)
 		}
 		p, reason, cerr := t.credentials(v, r.Password)
@@ -427,7 +427,7 @@ func (s *Store) UnlockSession(ctx context.Context, c latchkey.Caller, id string,
 		if err := t.change(sess, "locked_at = NULL, last_activity_at = ?", us(t.now)); err != nil {
 			return err
 		}
-		t.record(p.ID, sess.TerminalID, "session.unlock", id, map[string]any{"identity": r.Identity, "force": r.Force,
+		t.record(p.ID, sess.TerminalID, latchkey.ActionSessionUnlock, id, map[string]any{"identity": r.Identity, "force": r.Force,
 			"failed": failed, "time_sent": r.TimeSent.UTC()})
 		sess.LockedAt, sess.LastActivityAt = nil, t.now
 		out = sess
@@ -490,7 +490,7 @@ func (s *Store) EndSession(ctx context.Context, c latchkey.Caller, id string) (*
 		if err := t.change(sess, "status = 'ended', ended_at = ?, end_reason = ?", us(t.now), latchkey.EndLogout); err != nil {
 			return err
 		}
-		t.record(sess.PrincipalID, sess.TerminalID, "session.logout", id, nil)
+		t.record(sess.PrincipalID, sess.TerminalID, latchkey.ActionSessionLogout, id, nil)
 		sess.Status, sess.EndedAt, sess.EndReason = latchkey.SessionEnded, &t.now, latchkey.EndLogout
 		out = sess
 		return nil

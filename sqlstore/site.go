@@ -53,7 +53,7 @@ func (s *Store) CreateSite(ctx context.Context, c latchkey.Caller, x latchkey.Si
 			append(args, us(x.CreatedAt))...); err != nil {
 			return err
 		}
-		t.record(c.Actor(), "", "site.create", x.ID, siteDetails(x))
+		t.record(c.Actor(), "", latchkey.ActionSiteCreate, x.ID, siteDetails(x))
 		return nil
 	})
 	if err != nil {
@@ -111,7 +111,7 @@ func (s *Store) UpdateSite(ctx context.Context, c latchkey.Caller, id string, u 
 			append(siteArgs(x), id)...); err != nil {
 			return err
 		}
-		t.record(c.Actor(), "", "site.update", id, siteDetails(x))
+		t.record(c.Actor(), "", latchkey.ActionSiteUpdate, id, siteDetails(x))
 		out = x
 		return nil
 	})

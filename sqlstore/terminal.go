@@ -87,7 +87,7 @@ func (s *Store) RegisterTerminal(ctx context.Context, c latchkey.Caller, name, s
 		if _, err := t.exec("INSERT INTO tokens (hash, kind, terminal_id, created_at) VALUES (?, 'terminal', ?, ?)", hash, x.ID, us(t.now)); err != nil {
 			return err
 		}
-		t.record(c.Actor(), x.ID, "terminal.register", x.ID, map[string]any{"name": name, "site": siteID})
+		t.record(c.Actor(), x.ID, latchkey.ActionTerminalRegister, x.ID, map[string]any{"name": name, "site": siteID})
 		return nil
 	})
 	if err != nil {

@@ -84,7 +84,7 @@ func (s *Store) RevokeTokens(ctx context.Context, c latchkey.Caller, principalID
 		if err != nil {
 			return err
 		}
-		t.record(c.Actor(), "", "auth.revoke_tokens", p.ID, map[string]any{"revoked": n})
+		t.record(c.Actor(), "", latchkey.ActionAuthRevokeTokens, p.ID, map[string]any{"revoked": n})
 		return nil
 	})
 }
@@ -113,7 +113,7 @@ func (s *Store) RotateTerminalToken(ctx context.Context, c latchkey.Caller, term
 		if _, err := t.exec("INSERT INTO tokens (hash, kind, terminal_id, created_at) VALUES (?, 'terminal', ?, ?)", hash, terminalID, us(t.now)); err != nil {
 			return err
 		}
-		t.record(c.Actor(), terminalID, "terminal.token_rotate", terminalID, map[string]any{"revoked": revoked})
+		t.record(c.Actor(), terminalID, latchkey.ActionTerminalTokenRotate, terminalID, map[string]any{"revoked": revoked})
 		return nil
 	})
 	if err != nil {

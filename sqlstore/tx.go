@@ -61,7 +61,16 @@ func (t *tx) stmt(q string) *sql.Stmt {
 }
 
 // record queues an audit record for this transaction.
-func (t *tx) record(actor, terminal, action, target string, details map[string]any) {
+func (t *tx) record(actor, terminal string, action latchkey.Action, target string, details map[string]any) {
+	if !action.Known() { // every action is listed in latchkey.Actions; this is a bug
+		panic(fmt.Sprintf("audit action %q is not in latchkey.Actions", action))
+	}
+	t.queueAudit(actor, terminal, action, target, details)
+}
+
+// queueAudit queues a record without checking its action (tests record
+// actions of their own through it).
+func (t *tx) queueAudit(actor, terminal string, action latchkey.Action, target string, details map[string]any) {
 	if details == nil {
 		details = map[string]any{}
 	}

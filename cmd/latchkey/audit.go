@@ -55,7 +55,7 @@ func auditList(e *env, args []string) int {
 	}
 	rows := make([][]string, len(items))
 	for i, r := range items {
-		rows[i] = []string{strconv.FormatInt(r.Seq, 10), timeText(r.At), r.Actor, orDash(r.Terminal), r.Action, orDash(r.Target), detailsText(r.Details)}
+		rows[i] = []string{strconv.FormatInt(r.Seq, 10), timeText(r.At), r.Actor, orDash(r.Terminal), string(r.Action), orDash(r.Target), detailsText(r.Details)}
 	}
 	table(c.stdout, "SEQ\tAT\tACTOR\tTERMINAL\tACTION\tTARGET\tDETAILS", rows)
 	c.more(next)
