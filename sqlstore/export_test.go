@@ -27,7 +27,9 @@ func (t *Tx) Record(action, target string) {
 }
 
 // RecordChecked queues a record the way the store's operations do.
-func (t *Tx) RecordChecked(action latchkey.Action, target string) { t.record("test", "", action, target, nil) }
+func (t *Tx) RecordChecked(action latchkey.Action, target string) {
+	t.record("test", "", action, target, nil)
+}
 
 // Keep marks err as a refusal that keeps the operation's writes.
 func Keep(err error) error { return keep(err) }
