@@ -121,11 +121,21 @@ func (q QuotaSnapshot) Verify(pinned string) error {
 	return nil
 }
 
+// StandaloneQuotas is a site's standalone quota setting: whether a
+// terminal enforces daily quotas from a signed snapshot while the server is
+// unreachable.
+type StandaloneQuotas string
+
 // Standalone quota settings of a site.
 const (
-	StandaloneQuotasOff      = "off"
-	StandaloneQuotasSnapshot = "snapshot"
+	StandaloneQuotasOff      StandaloneQuotas = "off"
+	StandaloneQuotasSnapshot StandaloneQuotas = "snapshot"
 )
+
+// Valid reports whether q is one of the settings.
+func (q StandaloneQuotas) Valid() bool {
+	return q == StandaloneQuotasOff || q == StandaloneQuotasSnapshot
+}
 
 // OfflineQuotaInput is what the agent knows offline about one person's
 // quota: the site's settings, the person (principal ID when known, role),
@@ -133,7 +143,7 @@ const (
 // usedSince(t) — the minutes of this person's offline sessions at this
 // terminal since t (from the journal).
 type OfflineQuotaInput struct {
-	Mode             string // off | snapshot
+	Mode             StandaloneQuotas
 	DailyMinutes     int
 	Principal        string
 	Role             Role
@@ -192,10 +202,10 @@ type JournalEntry struct {
 
 // JournalResult is the verdict on one uploaded entry.
 type JournalResult struct {
-	ID             string `json:"id"`
-	Verdict        string `json:"verdict"`
-	Reason         string `json:"reason,omitempty"`
-	WarningSeconds int    `json:"warning_seconds,omitempty"`
+	ID             string         `json:"id"`
+	Verdict        JournalVerdict `json:"verdict"`
+	Reason         string         `json:"reason,omitempty"`
+	WarningSeconds int            `json:"warning_seconds,omitempty"`
 	// Session is the server's session of the entry (the same ID).
 	Session string `json:"session,omitempty"`
 }

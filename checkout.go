@@ -12,23 +12,44 @@ import (
 // functions over a check-out, its instructions and the clock. The store
 // runs them in transactions; the agent runs ApplyInstruction.
 
+// CheckoutStatus is where a check-out stands.
+type CheckoutStatus string
+
 // Check-out statuses.
 const (
-	CheckingOut    = "checking_out"
-	CheckedOut     = "checked_out"
-	CheckedIn      = "checked_in"
-	CheckoutFailed = "failed"
+	CheckingOut    CheckoutStatus = "checking_out"
+	CheckedOut     CheckoutStatus = "checked_out"
+	CheckedIn      CheckoutStatus = "checked_in"
+	CheckoutFailed CheckoutStatus = "failed"
 )
 
-// Instruction kinds and states.
-const (
-	InstrCheckout = "checkout"
-	InstrCheckin  = "checkin"
+// InstructionKind says what an instruction tells the agent to do.
+type InstructionKind string
 
-	InstrPending   = "pending"   // to deliver on the agent's next poll, from ReadyAt
-	InstrDelivered = "delivered" // sent: its groups are locked on the terminal until LockedUntil
-	InstrDone      = "done"      // the agent replied
-	InstrCancelled = "cancelled" // overtaken before it was ever delivered: never sent
+// Instruction kinds.
+const (
+	InstrCheckout InstructionKind = "checkout"
+	InstrCheckin  InstructionKind = "checkin"
+)
+
+// InstructionState is where an instruction stands on the server.
+type InstructionState string
+
+// Instruction states.
+const (
+	InstrPending   InstructionState = "pending"   // to deliver on the agent's next poll, from ReadyAt
+	InstrDelivered InstructionState = "delivered" // sent: its groups are locked on the terminal until LockedUntil
+	InstrDone      InstructionState = "done"      // the agent replied
+	InstrCancelled InstructionState = "cancelled" // overtaken before it was ever delivered: never sent
+)
+
+// ReplyResult is the agent's verdict on an instruction.
+type ReplyResult string
+
+// Reply results.
+const (
+	ReplyOK    ReplyResult = "ok"
+	ReplyError ReplyResult = "error"
 )
 
 // Default instruction timeouts, the seed's.
@@ -68,18 +89,18 @@ func (s GroupSet) AllowsSite(site string) bool {
 // Generation is the terminal's fencing number for it: every check-out on
 // a terminal gets a larger one than those before.
 type Checkout struct {
-	ID         string    `json:"id"`
-	GroupSet   string    `json:"groupset"`
-	Terminal   string    `json:"terminal"`
-	Principal  string    `json:"principal"`
-	Login      string    `json:"login"`
-	Groups     []string  `json:"groups"`
-	Status     string    `json:"status"`
-	Generation uint64    `json:"generation"`
-	StartedAt  time.Time `json:"started_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	EndReason  string    `json:"end_reason,omitempty"` // checked_in: checkin | expired; failed: the agent's detail
-	Attempts   int       `json:"attempts"`
+	ID         string         `json:"id"`
+	GroupSet   string         `json:"groupset"`
+	Terminal   string         `json:"terminal"`
+	Principal  string         `json:"principal"`
+	Login      string         `json:"login"`
+	Groups     []string       `json:"groups"`
+	Status     CheckoutStatus `json:"status"`
+	Generation uint64         `json:"generation"`
+	StartedAt  time.Time      `json:"started_at"`
+	ExpiresAt  time.Time      `json:"expires_at"`
+	EndReason  string         `json:"end_reason,omitempty"` // checked_in: checkin | expired; failed: the agent's detail
+	Attempts   int            `json:"attempts"`
 }
 
 // CanCheckIn says whether the check-out may be checked in now.
@@ -89,21 +110,21 @@ func (c Checkout) CanCheckIn() bool { return c.Status == CheckingOut || c.Status
 // Groups until EndsAt (checkout), or remove it (checkin). Generation is
 // that of the check-out it belongs to.
 type Instruction struct {
-	ID          string    `json:"id"`
-	Checkout    string    `json:"-"`
-	Terminal    string    `json:"terminal"`
-	Kind        string    `json:"kind"`
-	Login       string    `json:"login"`
-	Groups      []string  `json:"groups"`
-	Generation  uint64    `json:"generation"`
-	EndsAt      time.Time `json:"ends_at"` // checkout: the agent removes the memberships by itself then
-	IssuedAt    time.Time `json:"issued_at"`
-	Attempt     int       `json:"attempt"` // deliveries so far, this one included
-	State       string    `json:"-"`
-	ReadyAt     time.Time `json:"-"` // pending: deliverable from then
-	LockedUntil time.Time `json:"-"` // delivered: its groups are locked until then
-	Result      string    `json:"-"` // done: ok | error
-	Detail      string    `json:"-"`
+	ID          string           `json:"id"`
+	Checkout    string           `json:"-"`
+	Terminal    string           `json:"terminal"`
+	Kind        InstructionKind  `json:"kind"`
+	Login       string           `json:"login"`
+	Groups      []string         `json:"groups"`
+	Generation  uint64           `json:"generation"`
+	EndsAt      time.Time        `json:"ends_at"` // checkout: the agent removes the memberships by itself then
+	IssuedAt    time.Time        `json:"issued_at"`
+	Attempt     int              `json:"attempt"` // deliveries so far, this one included
+	State       InstructionState `json:"-"`
+	ReadyAt     time.Time        `json:"-"` // pending: deliverable from then
+	LockedUntil time.Time        `json:"-"` // delivered: its groups are locked until then
+	Result      ReplyResult      `json:"-"` // done: ok | error
+	Detail      string           `json:"-"`
 	// Signature is the server's signature of the instruction as delivered
 	// (InstructionDomain); Raw the document as received (set by the
 	// client), which it is checked over.
@@ -201,7 +222,7 @@ func SettleInstruction(in Instruction, now time.Time) (Instruction, bool) {
 
 // Reply is the agent's answer to an instruction.
 type Reply struct {
-	Result string // ok | error
+	Result ReplyResult
 	Detail string
 }
 
@@ -219,7 +240,7 @@ func DecideReply(c Checkout, in Instruction, r Reply) (Checkout, Instruction, bo
 	}
 	in.State, in.Result, in.Detail, in.LockedUntil = InstrDone, r.Result, r.Detail, time.Time{}
 	if in.Kind == InstrCheckout && c.Status == CheckingOut {
-		if r.Result == "ok" {
+		if r.Result == ReplyOK {
 			c.Status = CheckedOut
 		} else {
 			c.Status, c.EndReason = CheckoutFailed, r.Detail

@@ -112,17 +112,17 @@ func TestInstructionLifecycle(t *testing.T) {
 func TestDecideReply(t *testing.T) {
 	base := latchkey.Checkout{ID: "c1", Status: latchkey.CheckingOut}
 	instr := latchkey.Instruction{ID: "i1", Checkout: "c1", Kind: latchkey.InstrCheckout, State: latchkey.InstrDelivered}
-	with := func(status string) latchkey.Checkout { c := base; c.Status = status; return c }
-	state := func(s string) latchkey.Instruction { i := instr; i.State = s; return i }
+	with := func(status latchkey.CheckoutStatus) latchkey.Checkout { c := base; c.Status = status; return c }
+	state := func(s latchkey.InstructionState) latchkey.Instruction { i := instr; i.State = s; return i }
 	checkin := instr
 	checkin.Kind = latchkey.InstrCheckin
 	for _, c := range []struct {
 		name   string
 		co     latchkey.Checkout
 		in     latchkey.Instruction
-		reply  string
+		reply  latchkey.ReplyResult
 		ok     bool
-		status string
+		status latchkey.CheckoutStatus
 	}{
 		{"ok: checked out", base, instr, "ok", true, latchkey.CheckedOut},
 		{"error: failed", base, instr, "error", true, latchkey.CheckoutFailed},
@@ -163,7 +163,7 @@ func TestDecideCheckin(t *testing.T) {
 		in          latchkey.Instruction
 		code        string
 		instruction bool
-		coState     string
+		coState     latchkey.InstructionState
 	}{
 		{"never delivered: cancelled, nothing to remove", co, in, "", false, latchkey.InstrCancelled},
 		{"delivered, no reply yet: never re-sent, a removal follows", co, delivered, "", true, latchkey.InstrCancelled},

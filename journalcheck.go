@@ -89,7 +89,7 @@ const MaxJournalPasswordChecks = 20
 // (within the upload's budget) and accepted by the credentials check.
 type JournalIdentityInput struct {
 	AllowStandalone bool
-	Auth            string // any | cached
+	Auth            StandaloneAuth
 	Role            Role
 	Disabled        bool
 	Ended           bool

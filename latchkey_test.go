@@ -230,11 +230,7 @@ func TestSiteUpdateApplyEachField(t *testing.T) {
 func TestSiteUpdateApplySeveral(t *testing.T) {
 	t.Parallel()
 	b := baseSite()
-	u := latchkey.SiteUpdate{
-		Timezone:             ptr("UTC"),
-		ConcurrencyControls:  ptr(false),
-		ForcedTimeoutMinutes: ptr(74),
-	}
+	u := latchkey.SiteUpdate{SiteSettings: latchkey.SiteSettings{Timezone: ptr("UTC"), ConcurrencyControls: ptr(false), ForcedTimeoutMinutes: ptr(74)}}
 	got := u.Apply(b)
 	want := b
 	want.Timezone, want.ConcurrencyControls, want.ForcedTimeoutMinutes = "UTC", false, 74

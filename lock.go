@@ -334,17 +334,21 @@ func (r AcquireRequest) TTL() (time.Duration, error) {
 	return d, nil
 }
 
+// LockMode is what an acquire's answer gives the caller: the lock, or a
+// read-only view of who holds it.
+type LockMode string
+
 // Lock modes of an acquire's answer.
 const (
-	LockExclusive = "exclusive"
-	LockReadOnly  = "read_only"
+	LockExclusive LockMode = "exclusive"
+	LockReadOnly  LockMode = "read_only"
 )
 
 // AcquireResult answers an acquire: the caller's grant (mode exclusive),
 // or who holds the lock (mode read_only) and the caller's place in the
 // queue when it waits.
 type AcquireResult struct {
-	Mode          string      `json:"mode"`
+	Mode          LockMode    `json:"mode"`
 	Token         uint64      `json:"token,omitempty"`
 	Holder        *LockHolder `json:"holder"`
 	AcquiredAt    *time.Time  `json:"acquired_at,omitempty"`

@@ -60,7 +60,7 @@ type SessionLimitInput struct {
 // goes away it gives back the time that reservation took.
 func SessionLimits(in SessionLimitInput) Allowance {
 	var a Allowance
-	limit := func(t time.Time, reason string) {
+	limit := func(t time.Time, reason LimitReason) {
 		if a.Ends.IsZero() || t.Before(a.Ends) {
 			a.Ends, a.Reason = t, reason
 		}

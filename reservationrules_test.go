@@ -56,7 +56,7 @@ func TestSessionLimits(t *testing.T) {
 		name   string
 		in     latchkey.SessionLimitInput
 		ends   time.Time
-		reason string
+		reason latchkey.LimitReason
 	}{
 		{"no limit", base, time.Time{}, ""},
 		{"the maximum counts from the start", with(func(x *latchkey.SessionLimitInput) { x.MaxSession = time.Hour }), start.Add(time.Hour), "max_session"},

@@ -66,67 +66,6 @@ type PrincipalService interface {
 	RevokeTokens(ctx context.Context, c Caller, principalID string) error
 }
 
-// SiteUpdate is a PATCH of a site; nil fields stay as they are.
-type SiteUpdate struct {
-	Name                  *string `json:"name"`
-	Timezone              *string `json:"timezone"`
-	ConcurrencyControls   *bool   `json:"concurrency_controls"`
-	AllowStandalone       *bool   `json:"allow_standalone"`
-	StandaloneAuth        *string `json:"standalone_auth"`
-	StandaloneQuotas      *string `json:"standalone_quotas"`
-	MaxSessionMinutes     *int    `json:"max_session_minutes"`
-	DailyQuotaMinutes     *int    `json:"daily_quota_minutes"`
-	InactivityLockMinutes *int    `json:"inactivity_lock_minutes"`
-	ForcedTimeoutMinutes  *int    `json:"forced_timeout_minutes"`
-	WarningSeconds        *int    `json:"warning_seconds"`
-
-	MaxReservationsPerUser *int `json:"max_reservations_per_user"`
-	MaxBookingDaysAhead    *int `json:"max_booking_days_ahead"`
-}
-
-// Apply returns s with u's fields set.
-func (u SiteUpdate) Apply(s Site) Site {
-	setS := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setI := func(dst *int, v *int) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setB := func(dst *bool, v *bool) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setS(&s.Name, u.Name)
-	setS(&s.Timezone, u.Timezone)
-	setB(&s.ConcurrencyControls, u.ConcurrencyControls)
-	setB(&s.AllowStandalone, u.AllowStandalone)
-	setS(&s.StandaloneAuth, u.StandaloneAuth)
-	setS(&s.StandaloneQuotas, u.StandaloneQuotas)
-	setI(&s.MaxSessionMinutes, u.MaxSessionMinutes)
-	setI(&s.DailyQuotaMinutes, u.DailyQuotaMinutes)
-	setI(&s.InactivityLockMinutes, u.InactivityLockMinutes)
-	setI(&s.ForcedTimeoutMinutes, u.ForcedTimeoutMinutes)
-	setI(&s.WarningSeconds, u.WarningSeconds)
-	setI(&s.MaxReservationsPerUser, u.MaxReservationsPerUser)
-	setI(&s.MaxBookingDaysAhead, u.MaxBookingDaysAhead)
-	return s
-}
-
-// SiteService manages sites. Writes need staff; reads any user or terminal.
-type SiteService interface {
-	// CreateSite errors: bad_request, forbidden.
-	CreateSite(ctx context.Context, c Caller, s Site) (*Site, error)
-	GetSite(ctx context.Context, c Caller, id string) (*Site, error)
-	ListSites(ctx context.Context, c Caller, page Page) ([]Site, string, error)
-	// UpdateSite errors: bad_request, forbidden, not_found.
-	UpdateSite(ctx context.Context, c Caller, id string, u SiteUpdate) (*Site, error)
-}
-
 // TerminalService registers terminals. A terminal token sees only itself.
 type TerminalService interface {
 	// RegisterTerminal returns the terminal with its token, shown once.

@@ -40,9 +40,9 @@ type Session struct {
 	// maximum duration, the person's quota, or the next reservation's
 	// start; Limit says which), and WarnAt when the Time Critical Warning
 	// is given before it. Both are null without a limit.
-	EndsAt *time.Time `json:"ends_at"`
-	WarnAt *time.Time `json:"warn_at"`
-	Limit  string     `json:"limit,omitempty"`
+	EndsAt *time.Time  `json:"ends_at"`
+	WarnAt *time.Time  `json:"warn_at"`
+	Limit  LimitReason `json:"limit,omitempty"`
 	// Unverified marks a session from a journal upload whose person the
 	// server could not establish: it is listed, but not charged to the
 	// person's quota (docs/standalone.md).
@@ -242,7 +242,7 @@ func ApplyIdle(s Session, site Site, now time.Time) (Session, IdleChange) {
 		}
 	}
 	if s.EndsAt != nil && !now.Before(*s.EndsAt) && (end.IsZero() || s.EndsAt.Before(end)) {
-		end, reason = *s.EndsAt, s.Limit
+		end, reason = *s.EndsAt, string(s.Limit)
 	}
 	if !end.IsZero() {
 		s.Status, s.EndedAt, s.EndReason = SessionExpired, &end, reason

@@ -866,7 +866,7 @@ func TestApplyIdleSessionLimit(t *testing.T) {
 	t.Parallel()
 	la := time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC)
 	mins := func(n int) time.Time { return la.Add(time.Duration(n) * time.Minute) }
-	limited := func(end int, limit string) latchkey.Session {
+	limited := func(end int, limit latchkey.LimitReason) latchkey.Session {
 		s := sess("s1", thisTerm, "alice", false)
 		s.LastActivityAt = la
 		s.EndsAt, s.Limit = ptr(mins(end)), limit
@@ -882,10 +882,10 @@ func TestApplyIdleSessionLimit(t *testing.T) {
 		wantReason string
 	}{
 		{"1ns before the limit", limited(20, latchkey.LimitQuota), 0, mins(20).Add(-1), latchkey.IdleNone, time.Time{}, ""},
-		{"at the limit: expired at it", limited(20, latchkey.LimitQuota), 0, mins(20), latchkey.IdleExpired, mins(20), latchkey.LimitQuota},
-		{"long after: ended at the limit, not now", limited(20, latchkey.LimitMaxSession), 0, mins(300), latchkey.IdleExpired, mins(20), latchkey.LimitMaxSession},
+		{"at the limit: expired at it", limited(20, latchkey.LimitQuota), 0, mins(20), latchkey.IdleExpired, mins(20), string(latchkey.LimitQuota)},
+		{"long after: ended at the limit, not now", limited(20, latchkey.LimitMaxSession), 0, mins(300), latchkey.IdleExpired, mins(20), string(latchkey.LimitMaxSession)},
 		{"forced timeout earlier than the limit wins", limited(40, latchkey.LimitReservation), 30, mins(50), latchkey.IdleExpired, mins(30), latchkey.EndForcedTimeout},
-		{"limit earlier than the forced timeout wins", limited(20, latchkey.LimitReservation), 30, mins(50), latchkey.IdleExpired, mins(20), latchkey.LimitReservation},
+		{"limit earlier than the forced timeout wins", limited(20, latchkey.LimitReservation), 30, mins(50), latchkey.IdleExpired, mins(20), string(latchkey.LimitReservation)},
 	} {
 		got, ch := latchkey.ApplyIdle(c.s, idleSite(0, c.forced), c.now)
 		if ch != c.want {

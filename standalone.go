@@ -54,16 +54,19 @@ func NextReservationStart(rs []Reservation, now time.Time) time.Time {
 
 // Allowance is how long a session may run and why it ends then.
 type Allowance struct {
-	Ends   time.Time // zero: no limit
-	Reason string    // max_session | quota | reservation (the limit that binds), "" without one
-	WarnAt time.Time // the Time Critical Warning, warning before Ends (zero without a limit)
+	Ends   time.Time   // zero: no limit
+	Reason LimitReason // the limit that binds, "" without one
+	WarnAt time.Time   // the Time Critical Warning, warning before Ends (zero without a limit)
 }
+
+// LimitReason names the limit that ends a session.
+type LimitReason string
 
 // Session limit reasons.
 const (
-	LimitMaxSession  = "max_session"
-	LimitQuota       = "quota"
-	LimitReservation = "reservation"
+	LimitMaxSession  LimitReason = "max_session"
+	LimitQuota       LimitReason = "quota"
+	LimitReservation LimitReason = "reservation"
 )
 
 // SessionAllowance computes when a session started at start must end: the
@@ -73,7 +76,7 @@ const (
 // before the start.
 func SessionAllowance(start time.Time, maxSession time.Duration, quotaLeft *time.Duration, nextReservation time.Time, warning time.Duration) Allowance {
 	var a Allowance
-	limit := func(t time.Time, reason string) {
+	limit := func(t time.Time, reason LimitReason) {
 		if a.Ends.IsZero() || t.Before(a.Ends) {
 			a.Ends, a.Reason = t, reason
 		}
@@ -96,11 +99,18 @@ func SessionAllowance(start time.Time, maxSession time.Duration, quotaLeft *time
 	return a
 }
 
+// StandaloneAuth is a site's standalone logon setting: who a terminal
+// lets log on while the server is unreachable.
+type StandaloneAuth string
+
 // Standalone logon settings of a site.
 const (
-	StandaloneAuthAny    = "any"
-	StandaloneAuthCached = "cached"
+	StandaloneAuthAny    StandaloneAuth = "any"
+	StandaloneAuthCached StandaloneAuth = "cached"
 )
+
+// Valid reports whether a is one of the settings.
+func (a StandaloneAuth) Valid() bool { return a == StandaloneAuthAny || a == StandaloneAuthCached }
 
 // Offline failed-attempt limit: after MaxOfflineFailures wrong passwords
 // in a row a cached login is refused for OfflineLockout.
@@ -128,7 +138,7 @@ type CachedVerifier struct {
 // none), the reservation holding the terminal (nil if none).
 type StandaloneLogonInput struct {
 	AllowStandalone bool
-	Auth            string // any | cached
+	Auth            StandaloneAuth
 	Login, Password string
 	Verifier        *CachedVerifier
 	Holding         *Reservation
@@ -194,11 +204,15 @@ func DecideStandaloneLogon(in StandaloneLogonInput, verify func(verifier, passwo
 	return d
 }
 
-// Journal verdicts of POST /v1/agent/journal.
+// JournalVerdict is the server's verdict on one offline session of a
+// terminal's journal (POST /v1/agent/journal).
+type JournalVerdict string
+
+// Journal verdicts.
 const (
-	VerdictOK             = "ok"
-	VerdictLogoff         = "logoff"
-	VerdictWarnThenLogoff = "warn_then_logoff"
+	VerdictOK             JournalVerdict = "ok"
+	VerdictLogoff         JournalVerdict = "logoff"
+	VerdictWarnThenLogoff JournalVerdict = "warn_then_logoff"
 )
 
 // JournalEntryCheck is what the server knows on reconnect of one offline
@@ -229,7 +243,7 @@ type JournalEntryCheck struct {
 // person's reservation holds the terminal (the reservation wins: it was
 // booked on the server), when the maximum duration has passed, or when
 // the person is over quota.
-func DecideJournalEntry(e JournalEntryCheck) (verdict, reason string) {
+func DecideJournalEntry(e JournalEntryCheck) (verdict JournalVerdict, reason string) {
 	switch {
 	case e.Ended:
 		return VerdictOK, ""
@@ -241,9 +255,9 @@ func DecideJournalEntry(e JournalEntryCheck) (verdict, reason string) {
 	case e.Concurrent:
 		return VerdictLogoff, ECONCURRENTSESSION
 	case e.Reserved:
-		return VerdictWarnThenLogoff, LimitReservation
+		return VerdictWarnThenLogoff, string(LimitReservation)
 	case e.OverMax:
-		return VerdictWarnThenLogoff, LimitMaxSession
+		return VerdictWarnThenLogoff, string(LimitMaxSession)
 	case e.QuotaLeft != nil && *e.QuotaLeft <= 0:
 		return VerdictWarnThenLogoff, EQUOTAEXCEEDED
 	}

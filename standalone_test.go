@@ -44,7 +44,7 @@ func TestSessionAllowance(t *testing.T) {
 		quota  *time.Duration
 		next   time.Time
 		ends   time.Time
-		reason string
+		reason latchkey.LimitReason
 		warnAt time.Time
 	}{
 		{"no limits", 0, nil, time.Time{}, time.Time{}, "", time.Time{}},
@@ -68,7 +68,7 @@ func TestDecideStandaloneLogon(t *testing.T) {
 	expired := &latchkey.CachedVerifier{Login: "old", Principal: "p_old", Role: latchkey.RoleUser, Verifier: "v(old-pw)", ExpiresAt: st0}
 	locked := &latchkey.CachedVerifier{Login: "ann", Principal: "p_ann", Role: latchkey.RoleUser, Verifier: "v(ann-pw)", ExpiresAt: st0.Add(time.Hour), LockedUntil: st0.Add(time.Minute)}
 	bobsSlot := &latchkey.Reservation{Principal: "p_bob", Start: st0, Minutes: 60}
-	in := func(allow bool, auth, login, pw string, v *latchkey.CachedVerifier, h *latchkey.Reservation) latchkey.StandaloneLogonInput {
+	in := func(allow bool, auth latchkey.StandaloneAuth, login, pw string, v *latchkey.CachedVerifier, h *latchkey.Reservation) latchkey.StandaloneLogonInput {
 		return latchkey.StandaloneLogonInput{AllowStandalone: allow, Auth: auth, Login: login, Password: pw, Verifier: v, Holding: h}
 	}
 	for _, c := range []struct {
@@ -122,7 +122,7 @@ func TestDecideJournalEntry(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		e       latchkey.JournalEntryCheck
-		verdict string
+		verdict latchkey.JournalVerdict
 		reason  string
 	}{
 		{"ended: ok, whatever else", latchkey.JournalEntryCheck{Ended: true, IdentityValid: false, QuotaLeft: d(-time.Hour)}, latchkey.VerdictOK, ""},

@@ -113,7 +113,7 @@ func (a *Agent) Handle(ctx context.Context, in latchkey.Instruction) error {
 		case errors.As(err, &refused):
 			a.logger().Error("instruction refused: not executed", "instruction", in.ID, "kind", in.Kind,
 				"login", in.Login, "groups", in.Groups, "reason", refused.Reason)
-			e = &Executed{Result: "error", Detail: refused.Error()}
+			e = &Executed{Result: latchkey.ReplyError, Detail: refused.Error()}
 			if refused.Final {
 				if err := a.recordRefusal(ctx, in, *e); err != nil {
 					return err
@@ -204,10 +204,10 @@ func (a *Agent) execute(ctx context.Context, in latchkey.Instruction, note strin
 		return Executed{}, err
 	}
 	now := a.now()
-	e := Executed{Result: "ok", Detail: note}
+	e := Executed{Result: latchkey.ReplyOK, Detail: note}
 	for _, ch := range latchkey.ApplyInstruction(m, in, now) {
 		if _, err := a.Executor.Apply(ch, in.ID); err != nil {
-			e = Executed{Result: "error", Detail: err.Error()}
+			e = Executed{Result: latchkey.ReplyError, Detail: err.Error()}
 			if m, err = a.Journal.Memberships(ctx); err != nil { // keep the journal's view: nothing recorded
 				return Executed{}, err
 			}

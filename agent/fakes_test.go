@@ -202,7 +202,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Result, Detail string }
 		json.Unmarshal(body, &in)
 		id := strings.TrimSuffix(strings.TrimPrefix(path, "/v1/agent/instructions/"), "/reply")
-		f.replies[id] = append(f.replies[id], latchkey.Reply{Result: in.Result, Detail: in.Detail})
+		f.replies[id] = append(f.replies[id], latchkey.Reply{Result: latchkey.ReplyResult(in.Result), Detail: in.Detail})
 		reply(w, 200, map[string]string{})
 	case r.Method == "POST" && path == "/v1/agent/status":
 		var st latchkey.AgentStatus

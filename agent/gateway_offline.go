@@ -71,7 +71,7 @@ func (g *Gateway) loginOffline(ctx context.Context, r LoginRequest) error {
 	}
 	boot, bootID := g.clock.Boot()
 	s := gwSession{ID: latchkey.NewID("ses"), Identity: r.Identity, Principal: d.Principal, Role: role,
-		StartedAt: now, StartBoot: boot, BootID: bootID, EndsAt: allow.Ends, WarnAt: allow.WarnAt, Limit: allow.Reason,
+		StartedAt: now, StartBoot: boot, BootID: bootID, EndsAt: allow.Ends, WarnAt: allow.WarnAt, Limit: string(allow.Reason),
 		Standalone: true, Verified: verified, Pending: true}
 	if holding != nil {
 		s.Reservation = holding.ID

@@ -37,7 +37,7 @@ func TestSnapshotQuotaOffline(t *testing.T) {
 	g.Sync(bg)
 	f.setDown(true)
 	st := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"}))
-	if st.Session.Limit != latchkey.LimitQuota || *st.MinutesLeft != 10 {
+	if st.Session.Limit != string(latchkey.LimitQuota) || *st.MinutesLeft != 10 {
 		t.Fatalf("with 10 min left: %+v", st.Session)
 	}
 	fc.Advance(4 * time.Minute)

@@ -130,7 +130,7 @@ func (g *Gateway) terminalID(ctx context.Context) (string, error) {
 // (unless a verdict's warning ends it sooner) and its lock.
 func (g *Gateway) adoptServer(s *gwSession, srv *latchkey.Session) {
 	if srv.EndsAt != nil && (!s.EndOnServer || s.EndsAt.IsZero() || srv.EndsAt.Before(s.EndsAt)) {
-		s.EndsAt, s.Limit, s.WarnAt = srv.EndsAt.UTC(), srv.Limit, srv.EndsAt.UTC()
+		s.EndsAt, s.Limit, s.WarnAt = srv.EndsAt.UTC(), string(srv.Limit), srv.EndsAt.UTC()
 		if srv.WarnAt != nil {
 			s.WarnAt = srv.WarnAt.UTC()
 		}

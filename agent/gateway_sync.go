@@ -241,7 +241,7 @@ func (g *Gateway) applyVerdict(ctx context.Context, s gwSession, r latchkey.Jour
 		s.Ack = ackEnded
 		if s.EndedAt == nil {
 			g.log.Warn("the server logged off an offline session", "session", s.ID, "reason", r.Reason)
-			return g.endSession(ctx, s, g.sessionNow(&s), orText(r.Reason, latchkey.VerdictLogoff), endServer)
+			return g.endSession(ctx, s, g.sessionNow(&s), orText(r.Reason, string(latchkey.VerdictLogoff)), endServer)
 		}
 		return g.store(ctx, s)
 	}
@@ -260,7 +260,7 @@ func (g *Gateway) applyVerdict(ctx context.Context, s gwSession, r latchkey.Jour
 		}
 		now := g.sessionNow(&s)
 		if end := now.Add(time.Duration(secs) * time.Second); s.EndsAt.IsZero() || end.Before(s.EndsAt) {
-			s.EndsAt, s.Limit = end, orText(r.Reason, latchkey.VerdictWarnThenLogoff)
+			s.EndsAt, s.Limit = end, orText(r.Reason, string(latchkey.VerdictWarnThenLogoff))
 		}
 		if s.WarnAt.IsZero() || now.Before(s.WarnAt) {
 			s.WarnAt = now

@@ -324,7 +324,7 @@ func TestWallClockChangeDoesNotExtendASession(t *testing.T) {
 	f.setDown(true)
 	start := fc.Real()
 	st := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"}))
-	if st.Session.Limit != latchkey.LimitMaxSession || !st.Session.EndsAt.Equal(start.Add(30*time.Minute)) || *st.MinutesLeft != 30 {
+	if st.Session.Limit != string(latchkey.LimitMaxSession) || !st.Session.EndsAt.Equal(start.Add(30*time.Minute)) || *st.MinutesLeft != 30 {
 		t.Fatalf("status %+v", st)
 	}
 	fc.SetWall(start.Add(-2 * time.Hour)) // the clock is set back
@@ -339,13 +339,13 @@ func TestWallClockChangeDoesNotExtendASession(t *testing.T) {
 	}
 	fc.Advance(time.Minute)
 	st = g.Status(bg)
-	if st.Warning == nil || st.Warning.Reason != latchkey.LimitMaxSession || st.Warning.SecondsLeft != 60 {
+	if st.Warning == nil || st.Warning.Reason != string(latchkey.LimitMaxSession) || st.Warning.SecondsLeft != 60 {
 		t.Fatalf("at 29 min: warning %+v", st.Warning)
 	}
 	fc.Advance(time.Minute)
 	g.Tick(bg)
 	st = g.Status(bg)
-	if st.Session != nil || st.LastEnded == nil || st.LastEnded.Reason != latchkey.LimitMaxSession ||
+	if st.Session != nil || st.LastEnded == nil || st.LastEnded.Reason != string(latchkey.LimitMaxSession) ||
 		!st.LastEnded.At.Equal(start.Add(30*time.Minute)) {
 		t.Fatalf("at 30 min: %+v", st)
 	}
@@ -541,7 +541,7 @@ func TestOnlineLimitIsEnforcedLocally(t *testing.T) {
 	f.sessionEnds = 20 * time.Minute // of online logons
 	f.mu.Unlock()
 	st := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"}))
-	if st.Session.Limit != latchkey.LimitMaxSession || *st.MinutesLeft != 20 {
+	if st.Session.Limit != string(latchkey.LimitMaxSession) || *st.MinutesLeft != 20 {
 		t.Fatalf("status %+v", st)
 	}
 	f.setDown(true) // the limit holds offline too
@@ -568,7 +568,7 @@ func TestReservationsComeDueOffline(t *testing.T) {
 	g.Sync(bg)
 	f.setDown(true)
 	st := mustStatus(t)(g.Login(bg, LoginRequest{Identity: "alice", Password: "pw-a"}))
-	if st.Session.Limit != latchkey.LimitReservation || !st.Session.EndsAt.Equal(start) {
+	if st.Session.Limit != string(latchkey.LimitReservation) || !st.Session.EndsAt.Equal(start) {
 		t.Fatalf("immediate session before a reservation: %+v", st.Session)
 	}
 	fc.Advance(20 * time.Minute)

@@ -27,7 +27,8 @@ type Journal struct {
 
 // Executed is a journalled instruction's reply.
 type Executed struct {
-	Result, Detail string
+	Result latchkey.ReplyResult
+	Detail string
 }
 
 // OpenJournal opens (creating) the journal in dir.
@@ -100,7 +101,7 @@ func (j *Journal) Memberships(ctx context.Context) (map[latchkey.MemberKey]latch
 
 // Record stores, in one synced transaction, the memberships as they are
 // now and (when id is not "") the instruction executed with its reply.
-func (j *Journal) Record(ctx context.Context, id, kind string, e Executed, m map[latchkey.MemberKey]latchkey.Membership, now time.Time) error {
+func (j *Journal) Record(ctx context.Context, id string, kind latchkey.InstructionKind, e Executed, m map[latchkey.MemberKey]latchkey.Membership, now time.Time) error {
 	tx, err := j.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

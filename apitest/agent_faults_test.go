@@ -199,7 +199,7 @@ func runAgentFaults(t *testing.T, storeURL, dataDir string) {
 	serverDown := make(chan struct{}, 1)
 	proxy.onKillServer = func() { serverDown <- struct{}{} }
 
-	waitStatus := func(id, want string) {
+	waitStatus := func(id string, want latchkey.CheckoutStatus) {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			co, err := admin().GetCheckout(ctx, id)

@@ -44,7 +44,7 @@ func TestAgentAppliesEachChangeOnce(t *testing.T) {
 		go func() { a.Run(ctx); close(runDone) }()
 		defer func() { cancel(); <-runDone }()
 
-		status := func(id, want string) {
+		status := func(id string, want latchkey.CheckoutStatus) {
 			t.Helper()
 			deadline := time.Now().Add(10 * time.Second)
 			for {

@@ -138,7 +138,7 @@ func TestProcessAgentPinnedKey(t *testing.T) {
 		wrong := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 		badAgent := startAgent(t, server.URL, bad.Token, filepath.Join(t.TempDir(), "state"), badGroups, "--server-key", wrong)
 
-		waitStatus := func(id, want string) *client.CheckoutView {
+		waitStatus := func(id string, want latchkey.CheckoutStatus) *client.CheckoutView {
 			t.Helper()
 			deadline := time.Now().Add(20 * time.Second)
 			for {

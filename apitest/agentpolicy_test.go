@@ -21,7 +21,7 @@ import (
 func TestAgentPolicy(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		quota := 60
-		w := newWorld(t, b, client.SiteCreate{DailyQuotaMinutes: &quota}, 2)
+		w := newWorld(t, b, client.SiteCreate{SiteSettings: latchkey.SiteSettings{DailyQuotaMinutes: &quota}}, 2)
 		ctx := context.Background()
 		carol := w.person("carol", false, "carol")
 		s := w.mustLogin(0, "alice", false)

@@ -23,7 +23,7 @@ import (
 func TestJournalUpload(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		quota, warn := 60, 30
-		w := newWorld(t, b, client.SiteCreate{DailyQuotaMinutes: &quota, WarningSeconds: &warn}, 3)
+		w := newWorld(t, b, client.SiteCreate{SiteSettings: latchkey.SiteSettings{DailyQuotaMinutes: &quota, WarningSeconds: &warn}}, 3)
 		ctx := context.Background()
 		at := func(d time.Duration) *time.Time { x := w.clock.Now().Add(d); return &x }
 		upload := func(term int, es ...latchkey.JournalEntry) []latchkey.JournalResult {
@@ -103,7 +103,7 @@ func TestJournalUpload(t *testing.T) {
 		// logged off at once: unknown, or a password the agent could not
 		// check and did not send (after an agent restart: unchecked), or a
 		// wrong one.
-		if _, err := w.admin.UpdateSite(ctx, w.site.ID, latchkey.SiteUpdate{StandaloneAuth: client.Ptr(latchkey.StandaloneAuthAny)}); err != nil {
+		if _, err := w.admin.UpdateSite(ctx, w.site.ID, latchkey.SiteUpdate{SiteSettings: latchkey.SiteSettings{StandaloneAuth: client.Ptr(latchkey.StandaloneAuthAny)}}); err != nil {
 			t.Fatal(err)
 		}
 		for i, c := range []struct {

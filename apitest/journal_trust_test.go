@@ -23,7 +23,7 @@ import (
 func TestJournalVerifiedNeedsSentVerifier(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		quota, warn := 60, 30
-		w := newWorld(t, b, client.SiteCreate{DailyQuotaMinutes: &quota, WarningSeconds: &warn, Timezone: client.Ptr("UTC")}, 2)
+		w := newWorld(t, b, client.SiteCreate{SiteSettings: latchkey.SiteSettings{DailyQuotaMinutes: &quota, WarningSeconds: &warn, Timezone: client.Ptr("UTC")}}, 2)
 		ctx := context.Background()
 		w.person("carol", false, "carol")
 		w.clock.Advance(23 * time.Hour) // 08:00 next day: the quota day has 23 hours behind it
@@ -145,7 +145,7 @@ func TestJournalNeverAddsVerifier(t *testing.T) {
 func TestJournalTimesBounded(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		maxMin := 120
-		w := newWorld(t, b, client.SiteCreate{MaxSessionMinutes: &maxMin}, 2)
+		w := newWorld(t, b, client.SiteCreate{SiteSettings: latchkey.SiteSettings{MaxSessionMinutes: &maxMin}}, 2)
 		ctx := context.Background()
 		w.clock.Advance(30 * time.Hour)
 		w.adminLogin()
@@ -212,7 +212,7 @@ func TestJournalTimesBounded(t *testing.T) {
 // stores.
 func TestJournalPasswordsCountFailures(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
-		w := newWorld(t, b, client.SiteCreate{StandaloneAuth: client.Ptr(latchkey.StandaloneAuthAny)}, 2)
+		w := newWorld(t, b, client.SiteCreate{SiteSettings: latchkey.SiteSettings{StandaloneAuth: client.Ptr(latchkey.StandaloneAuthAny)}}, 2)
 		ctx := context.Background()
 		start := w.clock.Now().Add(-time.Minute)
 		var wrong []latchkey.JournalEntry

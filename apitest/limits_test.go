@@ -19,7 +19,7 @@ import (
 func TestSessionLimits(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		maxMin, quota, warn := 60, 90, 120
-		w := newWorld(t, b, client.SiteCreate{MaxSessionMinutes: &maxMin, DailyQuotaMinutes: &quota, WarningSeconds: &warn}, 2)
+		w := newWorld(t, b, client.SiteCreate{SiteSettings: latchkey.SiteSettings{MaxSessionMinutes: &maxMin, DailyQuotaMinutes: &quota, WarningSeconds: &warn}}, 2)
 		ctx := context.Background()
 		sweep := func() {
 			t.Helper()
@@ -41,7 +41,7 @@ func TestSessionLimits(t *testing.T) {
 			}
 			return n
 		}
-		wantLimit := func(s *latchkey.Session, ends time.Time, limit string) {
+		wantLimit := func(s *latchkey.Session, ends time.Time, limit latchkey.LimitReason) {
 			t.Helper()
 			if s.EndsAt == nil || !s.EndsAt.Equal(ends) || s.Limit != limit || s.WarnAt == nil || !s.WarnAt.Equal(ends.Add(-2*time.Minute)) {
 				t.Fatalf("session %s: ends %v warn %v limit %q, want ends %s (%s), warned 2 minutes before", s.ID, s.EndsAt, s.WarnAt, s.Limit, ends, limit)
@@ -68,7 +68,7 @@ func TestSessionLimits(t *testing.T) {
 		}
 		w.clock.Advance(2 * time.Minute)
 		sweep()
-		if got := w.session(s.ID); got.Status != latchkey.SessionExpired || got.EndReason != latchkey.LimitMaxSession || !got.EndedAt.Equal(start.Add(time.Hour)) {
+		if got := w.session(s.ID); got.Status != latchkey.SessionExpired || got.EndReason != string(latchkey.LimitMaxSession) || !got.EndedAt.Equal(start.Add(time.Hour)) {
 			t.Fatalf("at the limit: %s/%s ended %v, want expired/max_session at %s", got.Status, got.EndReason, got.EndedAt, start.Add(time.Hour))
 		}
 
@@ -87,7 +87,7 @@ func TestSessionLimits(t *testing.T) {
 		sweep()
 		w.clock.Advance(2 * time.Minute)
 		sweep()
-		if got := w.session(s.ID); got.Status != latchkey.SessionExpired || got.EndReason != latchkey.LimitReservation {
+		if got := w.session(s.ID); got.Status != latchkey.SessionExpired || got.EndReason != string(latchkey.LimitReservation) {
 			t.Fatalf("at the reservation: %s/%s, want expired/reservation", got.Status, got.EndReason)
 		}
 		if n := warnings(s.ID); n != 1 {

@@ -89,7 +89,7 @@ func TestReservations(t *testing.T) {
 func TestDailyQuotaAtLogin(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		quota := 30
-		w := newWorld(t, b, client.SiteCreate{DailyQuotaMinutes: &quota}, 2)
+		w := newWorld(t, b, client.SiteCreate{SiteSettings: latchkey.SiteSettings{DailyQuotaMinutes: &quota}}, 2)
 		ctx := context.Background()
 		use := func(term int, d time.Duration) {
 			t.Helper()
@@ -143,7 +143,7 @@ func TestDailyQuotaAtLogin(t *testing.T) {
 func TestReservationCancelGivesTimeBack(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		maxMin, warn := 120, 60
-		w := newWorld(t, b, client.SiteCreate{MaxSessionMinutes: &maxMin, WarningSeconds: &warn}, 2)
+		w := newWorld(t, b, client.SiteCreate{SiteSettings: latchkey.SiteSettings{MaxSessionMinutes: &maxMin, WarningSeconds: &warn}}, 2)
 		ctx := context.Background()
 		bob := w.userClient("bob")
 		s := w.mustLogin(0, "alice", false).Session
@@ -188,7 +188,7 @@ func TestReservationCancelGivesTimeBack(t *testing.T) {
 		// Without other limits, the session has none again. A reservation
 		// of someone else that remains still binds.
 		s2 := w.mustLogin(1, "bob", false).Session
-		if _, err := w.admin.UpdateSite(ctx, w.site.ID, latchkey.SiteUpdate{MaxSessionMinutes: client.Ptr(0)}); err != nil {
+		if _, err := w.admin.UpdateSite(ctx, w.site.ID, latchkey.SiteUpdate{SiteSettings: latchkey.SiteSettings{MaxSessionMinutes: client.Ptr(0)}}); err != nil {
 			t.Fatal(err)
 		}
 		later, err := w.admin.CreateReservation(ctx, latchkey.Reservation{Terminal: w.terms[1].ID, Principal: w.alice.ID,
@@ -275,7 +275,7 @@ func TestReservationCaps(t *testing.T) {
 		if st != http.StatusBadRequest || !strings.Contains(body, "max_reservations_per_user") {
 			t.Fatalf("a negative cap: %d %s", st, body)
 		}
-		site, err := w.admin.UpdateSite(ctx, w.site.ID, latchkey.SiteUpdate{MaxReservationsPerUser: client.Ptr(0), MaxBookingDaysAhead: client.Ptr(0)})
+		site, err := w.admin.UpdateSite(ctx, w.site.ID, latchkey.SiteUpdate{SiteSettings: latchkey.SiteSettings{MaxReservationsPerUser: client.Ptr(0), MaxBookingDaysAhead: client.Ptr(0)}})
 		if err != nil || site.MaxReservationsPerUser != 0 || site.MaxBookingDaysAhead != 0 {
 			t.Fatalf("lifting the caps: %+v, %v", site, err)
 		}

@@ -137,7 +137,7 @@ func TestOneIdentityPerPrincipal(t *testing.T) {
 
 func TestLegacySiteLockedSessionsConflict(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
-		w := newWorld(t, b, client.SiteCreate{ConcurrencyControls: client.Ptr(false)}, 2)
+		w := newWorld(t, b, client.SiteCreate{SiteSettings: latchkey.SiteSettings{ConcurrencyControls: client.Ptr(false)}}, 2)
 		a := w.mustLogin(0, "alice", false)
 		w.mustLock(0, a.Session.ID)
 		before := w.snapshot()
@@ -236,7 +236,7 @@ func TestLockUsesTimeSentAndOwnTerminal(t *testing.T) {
 
 func TestIdleTimeoutsThroughAPI(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
-		w := newWorld(t, b, client.SiteCreate{InactivityLockMinutes: client.Ptr(5), ForcedTimeoutMinutes: client.Ptr(30)}, 2)
+		w := newWorld(t, b, client.SiteCreate{SiteSettings: latchkey.SiteSettings{InactivityLockMinutes: client.Ptr(5), ForcedTimeoutMinutes: client.Ptr(30)}}, 2)
 		a := w.mustLogin(0, "alice", false)
 		w.clock.Advance(4 * time.Minute)
 		if _, err := w.tc[0].TouchSession(context.Background(), a.Session.ID); err != nil {

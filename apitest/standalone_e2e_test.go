@@ -274,7 +274,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 		})
 
 		t.Run("disallowed", func(t *testing.T) {
-			term, tc := terminal(client.SiteCreate{Name: "disallowed", AllowStandalone: client.Ptr(false)})
+			term, tc := terminal(client.SiteCreate{Name: "disallowed", SiteSettings: latchkey.SiteSettings{AllowStandalone: client.Ptr(false)}})
 			visit(tc, term.ID, "alice")
 			g := newGatewayAgent(t, server.URL, term.Token)
 			online := g.mustLogin("alice", pw("alice"))
@@ -363,7 +363,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 
 		t.Run("snapshot", func(t *testing.T) {
 			quota := 1
-			term, tc := terminal(client.SiteCreate{Name: "snapshot", DailyQuotaMinutes: &quota, Timezone: client.Ptr(zoneAwayFromMidnight(t))})
+			term, tc := terminal(client.SiteCreate{Name: "snapshot", SiteSettings: latchkey.SiteSettings{DailyQuotaMinutes: &quota, Timezone: client.Ptr(zoneAwayFromMidnight(t))}})
 			visit(tc, term.ID, "alice")
 			// Dave logged on online at the site (so he is a recent user,
 			// cached), and his minute for today is used: an offline session
@@ -375,7 +375,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			visit(server.client(other.Token), other.ID, "dave")
-			if _, err := admin.UpdateSite(ctx, term.SiteID, latchkey.SiteUpdate{StandaloneAuth: client.Ptr("any")}); err != nil {
+			if _, err := admin.UpdateSite(ctx, term.SiteID, latchkey.SiteUpdate{SiteSettings: latchkey.SiteSettings{StandaloneAuth: client.Ptr(latchkey.StandaloneAuthAny)}}); err != nil {
 				t.Fatal(err)
 			}
 			end := time.Now().Add(-5 * time.Second)
@@ -383,7 +383,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 				StartedAt: end.Add(-70 * time.Second), EndedAt: &end, Standalone: true}}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := admin.UpdateSite(ctx, term.SiteID, latchkey.SiteUpdate{StandaloneAuth: client.Ptr("cached")}); err != nil {
+			if _, err := admin.UpdateSite(ctx, term.SiteID, latchkey.SiteUpdate{SiteSettings: latchkey.SiteSettings{StandaloneAuth: client.Ptr(latchkey.StandaloneAuthCached)}}); err != nil {
 				t.Fatal(err)
 			}
 			g := newGatewayAgent(t, server.URL, term.Token)
@@ -394,7 +394,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 			}
 			// Alice has most of hers: her session ends when it runs out.
 			s := g.mustLogin("alice", pw("alice"))
-			if s.EndsAt == nil || s.Limit != latchkey.LimitQuota {
+			if s.EndsAt == nil || s.Limit != string(latchkey.LimitQuota) {
 				t.Fatalf("alice's offline session: %+v, want her quota as its limit", s)
 			}
 			g.logout()
@@ -403,8 +403,7 @@ func TestStandaloneEndToEnd(t *testing.T) {
 
 		t.Run("any", func(t *testing.T) {
 			quota, warn := 1, 3
-			site := client.SiteCreate{Name: "any", StandaloneAuth: client.Ptr("any"), StandaloneQuotas: client.Ptr("off"),
-				DailyQuotaMinutes: &quota, WarningSeconds: &warn, Timezone: client.Ptr(zoneAwayFromMidnight(t))}
+			site := client.SiteCreate{Name: "any", SiteSettings: latchkey.SiteSettings{StandaloneAuth: client.Ptr(latchkey.StandaloneAuthAny), StandaloneQuotas: client.Ptr(latchkey.StandaloneQuotasOff), DailyQuotaMinutes: &quota, WarningSeconds: &warn, Timezone: client.Ptr(zoneAwayFromMidnight(t))}}
 			term, _ := terminal(site)
 			other, err := admin.RegisterTerminal(ctx, "any pc 2", term.SiteID)
 			if err != nil {

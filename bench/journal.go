@@ -119,8 +119,8 @@ func (r *JournalResult) WriteText(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "verdicts of the first upload:")
-	for _, v := range []string{latchkey.VerdictOK, latchkey.VerdictWarnThenLogoff, latchkey.VerdictLogoff} {
-		if n := r.Verdicts[v]; n > 0 {
+	for _, v := range []latchkey.JournalVerdict{latchkey.VerdictOK, latchkey.VerdictWarnThenLogoff, latchkey.VerdictLogoff} {
+		if n := r.Verdicts[string(v)]; n > 0 {
 			fmt.Fprintf(w, " %s %d", v, n)
 		}
 	}
@@ -299,7 +299,7 @@ func RunJournal(ctx context.Context, cfg JournalConfig, progress io.Writer) (*Jo
 func (r *journalRun) setup(ctx context.Context, admin *client.Client) error {
 	tag := fmt.Sprintf("%x", rand.Uint32())
 	site, err := admin.CreateSite(ctx, client.SiteCreate{Name: "bench journal " + tag,
-		DailyQuotaMinutes: client.Ptr(JournalQuotaMinutes)})
+		SiteSettings: latchkey.SiteSettings{DailyQuotaMinutes: client.Ptr(JournalQuotaMinutes)}})
 	if err != nil {
 		return err
 	}
@@ -435,7 +435,7 @@ func (r *journalRun) checkFirst(ti, bi int, batch []latchkey.JournalEntry, got [
 	}
 	for i, e := range batch {
 		g := got[i]
-		verdicts[g.Verdict]++
+		verdicts[string(g.Verdict)]++
 		if g.ID != e.ID || g.Verdict != latchkey.VerdictOK || g.Session != e.ID {
 			r.problem("upload: entry %s: answer %+v, want verdict ok and session %s", e.ID, g, e.ID)
 		}

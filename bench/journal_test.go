@@ -30,7 +30,7 @@ func TestRunJournal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
 	}
-	if !r.Idempotent || len(r.Problems) != 0 || r.SameResults != 300 || r.Verdicts[latchkey.VerdictOK] != 300 || len(r.Verdicts) != 1 {
+	if !r.Idempotent || len(r.Problems) != 0 || r.SameResults != 300 || r.Verdicts[string(latchkey.VerdictOK)] != 300 || len(r.Verdicts) != 1 {
 		t.Fatalf("result %+v: want every check passed and 300 ok verdicts, all answered the same again", r)
 	}
 	if r.SessionsAfterUpload != 300 || r.SessionsAfterReupload != 300 {

@@ -61,10 +61,10 @@ func (c *Client) ExtendCheckout(ctx context.Context, id string, minutes int) (*C
 // InstructionView is an outstanding instruction as admins see it.
 type InstructionView struct {
 	latchkey.Instruction
-	Checkout    string     `json:"checkout"`
-	State       string     `json:"state"`
-	LockedUntil *time.Time `json:"locked_until"`
-	ReadyAt     time.Time  `json:"ready_at"`
+	Checkout    string                    `json:"checkout"`
+	State       latchkey.InstructionState `json:"state"`
+	LockedUntil *time.Time                `json:"locked_until"`
+	ReadyAt     time.Time                 `json:"ready_at"`
 }
 
 // TerminalInstructions calls GET /v1/terminals/{id}/instructions (admin,
@@ -102,8 +102,8 @@ func (c *Client) PollInstructions(ctx context.Context, wait time.Duration) ([]la
 // are idempotent.
 func (c *Client) ReplyInstruction(ctx context.Context, id string, r latchkey.Reply) error {
 	body := struct {
-		Result string `json:"result"`
-		Detail string `json:"detail,omitempty"`
+		Result latchkey.ReplyResult `json:"result"`
+		Detail string               `json:"detail,omitempty"`
 	}{r.Result, r.Detail}
 	return c.do(ctx, http.MethodPost, "/v1/agent/instructions/"+seg(id)+"/reply", nil, body, nil)
 }

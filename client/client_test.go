@@ -193,7 +193,7 @@ func TestCalls(t *testing.T) {
 			x: exchange{method: "POST", path: "/v1/sites", body: `{"name":"Main St","inactivity_lock_minutes":5,"concurrency_controls":false}`,
 				status: 201, resp: siteJSON},
 			call: func(ctx context.Context, c *client.Client) (any, error) {
-				return c.CreateSite(ctx, client.SiteCreate{Name: "Main St", InactivityLockMinutes: client.Ptr(5), ConcurrencyControls: client.Ptr(false)})
+				return c.CreateSite(ctx, client.SiteCreate{Name: "Main St", SiteSettings: latchkey.SiteSettings{InactivityLockMinutes: client.Ptr(5), ConcurrencyControls: client.Ptr(false)}})
 			},
 			want: siteJSON,
 		},
@@ -225,7 +225,7 @@ func TestCalls(t *testing.T) {
 			name: "update site",
 			x:    exchange{method: "PATCH", path: "/v1/sites/site_1", body: `{"timezone":"Europe/Paris","warning_seconds":0}`, status: 200, resp: siteJSON},
 			call: func(ctx context.Context, c *client.Client) (any, error) {
-				return c.UpdateSite(ctx, "site_1", latchkey.SiteUpdate{Timezone: client.Ptr("Europe/Paris"), WarningSeconds: client.Ptr(0)})
+				return c.UpdateSite(ctx, "site_1", latchkey.SiteUpdate{SiteSettings: latchkey.SiteSettings{Timezone: client.Ptr("Europe/Paris"), WarningSeconds: client.Ptr(0)}})
 			},
 			want: siteJSON,
 		},

@@ -7,32 +7,17 @@ import (
 	"latchkey"
 )
 
-// SiteCreate is the body of POST /v1/sites. Nil fields are left out, and the
-// server gives them the API's defaults (timezone UTC, concurrency_controls
-// and allow_standalone true, standalone_auth cached, standalone_quotas
-// snapshot, minutes 0, warning_seconds 60, max_reservations_per_user 3,
-// max_booking_days_ahead 14).
-type SiteCreate struct {
-	Name                  string  `json:"name"`
-	Timezone              *string `json:"timezone,omitempty"`
-	ConcurrencyControls   *bool   `json:"concurrency_controls,omitempty"`
-	AllowStandalone       *bool   `json:"allow_standalone,omitempty"`
-	StandaloneAuth        *string `json:"standalone_auth,omitempty"`
-	StandaloneQuotas      *string `json:"standalone_quotas,omitempty"`
-	MaxSessionMinutes     *int    `json:"max_session_minutes,omitempty"`
-	DailyQuotaMinutes     *int    `json:"daily_quota_minutes,omitempty"`
-	InactivityLockMinutes *int    `json:"inactivity_lock_minutes,omitempty"`
-	ForcedTimeoutMinutes  *int    `json:"forced_timeout_minutes,omitempty"`
-	WarningSeconds        *int    `json:"warning_seconds,omitempty"`
-
-	MaxReservationsPerUser *int `json:"max_reservations_per_user,omitempty"`
-	MaxBookingDaysAhead    *int `json:"max_booking_days_ahead,omitempty"`
-}
+// SiteCreate is the body of POST /v1/sites (latchkey.SiteCreate). Nil
+// settings are left out, and the server gives them the API's defaults
+// (timezone UTC, concurrency_controls and allow_standalone true,
+// standalone_auth cached, standalone_quotas snapshot, minutes 0,
+// warning_seconds 60, max_reservations_per_user 3, max_booking_days_ahead
+// 14).
+type SiteCreate = latchkey.SiteCreate
 
 // FullSite returns a SiteCreate that sets every setting of s.
 func FullSite(s latchkey.Site) SiteCreate {
-	return SiteCreate{
-		Name:                  s.Name,
+	return SiteCreate{Name: s.Name, SiteSettings: latchkey.SiteSettings{
 		Timezone:              Ptr(s.Timezone),
 		ConcurrencyControls:   Ptr(s.ConcurrencyControls),
 		AllowStandalone:       Ptr(s.AllowStandalone),
@@ -46,7 +31,7 @@ func FullSite(s latchkey.Site) SiteCreate {
 
 		MaxReservationsPerUser: Ptr(s.MaxReservationsPerUser),
 		MaxBookingDaysAhead:    Ptr(s.MaxBookingDaysAhead),
-	}
+	}}
 }
 
 // CreateSite calls POST /v1/sites. Errors: bad_request, forbidden.

@@ -141,10 +141,10 @@ func (s *Server) pollInstructions(r *nethttp.Request, c latchkey.Caller) (int, a
 // instructionView is an instruction as admins see it: with its state.
 type instructionView struct {
 	latchkey.Instruction
-	Checkout    string     `json:"checkout"`
-	State       string     `json:"state"`
-	LockedUntil *time.Time `json:"locked_until,omitempty"`
-	ReadyAt     time.Time  `json:"ready_at"`
+	Checkout    string                    `json:"checkout"`
+	State       latchkey.InstructionState `json:"state"`
+	LockedUntil *time.Time                `json:"locked_until,omitempty"`
+	ReadyAt     time.Time                 `json:"ready_at"`
 }
 
 // listTerminalInstructions is GET /v1/terminals/{id}/instructions
@@ -166,12 +166,12 @@ func (s *Server) listTerminalInstructions(r *nethttp.Request, c latchkey.Caller)
 
 // replyBody is POST /v1/agent/instructions/{id}/reply.
 type replyBody struct {
-	Result string `json:"result"`
-	Detail string `json:"detail"`
+	Result latchkey.ReplyResult `json:"result"`
+	Detail string               `json:"detail"`
 }
 
 func (b *replyBody) validate() error {
-	if b.Result != "ok" && b.Result != "error" {
+	if b.Result != latchkey.ReplyOK && b.Result != latchkey.ReplyError {
 		return latchkey.BadField("result", `result must be "ok" or "error"`)
 	}
 	if len(b.Detail) > 1000 {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"latchkey"
 	"latchkey/strictjson"
@@ -131,10 +132,27 @@ func isJSON(contentType string) bool {
 	return err == nil && mt == "application/json"
 }
 
+// wirePath drops the names of embedded Go structs from an
+// UnmarshalTypeError's field path ("SiteSettings.warning_seconds" →
+// "warning_seconds"): the body's keys are lower case, Go type names are
+// not.
+func wirePath(path string) string {
+	parts := strings.Split(path, ".")
+	out := parts[:0]
+	for i, p := range parts {
+		if i < len(parts)-1 && p != "" && unicode.IsUpper(rune(p[0])) {
+			continue // an embedded struct: never the last
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
+}
+
 // jsonError turns a decoding error into bad_request naming the field
 // (under prefix, see strictUnmarshal).
 func jsonError(err error, prefix string) error {
 	field := func(name string) string {
+		name = wirePath(name)
 		switch {
 		case name == "":
 			return orBody(prefix)

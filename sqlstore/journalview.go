@@ -25,9 +25,10 @@ type journalView struct {
 }
 
 type journalRow struct {
-	session         sql.NullString
-	verdict, reason string
-	active          bool // its session is still ACTIVE
+	session sql.NullString
+	verdict latchkey.JournalVerdict
+	reason  string
+	active  bool // its session is still ACTIVE
 }
 
 // inChunk is the size of the IN lists of a view's queries: always this

@@ -65,7 +65,7 @@ func (c *cmd) showCheckout(co *client.CheckoutView) int {
 	if c.json {
 		return c.printJSON(co)
 	}
-	fields(c.stdout, "checkout", co.ID, "status", co.Status, "groups", strings.Join(co.Groups, " "), "login", co.Login,
+	fields(c.stdout, "checkout", co.ID, "status", string(co.Status), "groups", strings.Join(co.Groups, " "), "login", co.Login,
 		"terminal", co.Terminal, "expires", timeText(co.ExpiresAt), "can check in", strconv.FormatBool(co.CanCheckIn),
 		"attempts", strconv.Itoa(co.Attempts), "end reason", orDash(co.EndReason))
 	return 0

@@ -7,7 +7,7 @@ import (
 	"latchkey/client"
 )
 
-const siteFlagsSynopsis = "[--timezone TZ] [--concurrency-controls=BOOL] [--allow-standalone=BOOL] [--standalone-auth any|cached] [--standalone-quotas off|snapshot] [--max-session-minutes N] [--daily-quota-minutes N] [--inactivity-lock-minutes N] [--forced-timeout-minutes N] [--warning-seconds N] [--max-reservations-per-user N] [--max-booking-days-ahead N]"
+var siteFlagsSynopsis = siteSettingsSynopsis()
 
 var siteSynopsis = []string{
 	"site create --name N " + siteFlagsSynopsis,
@@ -25,78 +25,18 @@ func runSite(e *env, args []string) int {
 	}, args)
 }
 
-// siteFlags are a site's settings as flags; only those given are sent.
+// siteFlags are a site's name and settings as flags; only those given
+// are sent (site_settings.go).
 type siteFlags struct {
-	name, timezone, standaloneAuth, standaloneQuotas     string
-	concurrencyControls, allowStandalone                 bool
-	maxSession, dailyQuota, inactivityLock, forcedTimout int
-	warningSeconds                                       int
-	maxReservations, maxDaysAhead                        int
+	name     string
+	settings latchkey.SiteSettings
 }
 
 func (c *cmd) siteFlags() *siteFlags {
 	f := &siteFlags{}
 	c.fs.StringVar(&f.name, "name", "", "the site's name")
-	c.fs.StringVar(&f.timezone, "timezone", "", "IANA time zone of the quota day (default UTC)")
-	c.fs.BoolVar(&f.concurrencyControls, "concurrency-controls", true, "locked sessions elsewhere do not block a login (false: legacy rule)")
-	c.fs.BoolVar(&f.allowStandalone, "allow-standalone", true, "terminals may run standalone when the server is unreachable")
-	c.fs.StringVar(&f.standaloneAuth, "standalone-auth", "", "offline logon check: any | cached (default cached)")
-	c.fs.StringVar(&f.standaloneQuotas, "standalone-quotas", "", "offline quotas: off | snapshot (default snapshot)")
-	c.fs.IntVar(&f.maxSession, "max-session-minutes", 0, "longest session, 0 = none")
-	c.fs.IntVar(&f.dailyQuota, "daily-quota-minutes", 0, "daily quota per person, 0 = none")
-	c.fs.IntVar(&f.inactivityLock, "inactivity-lock-minutes", 0, "lock an idle session after this long, 0 = never")
-	c.fs.IntVar(&f.forcedTimout, "forced-timeout-minutes", 0, "end an idle session after this long, 0 = never")
-	c.fs.IntVar(&f.warningSeconds, "warning-seconds", 60, "warning before a forced log-off")
-	c.fs.IntVar(&f.maxReservations, "max-reservations-per-user", latchkey.DefaultMaxReservationsPerUser,
-		"reservations a user may hold at the site that have not ended, 0 = no cap (staff are exempt)")
-	c.fs.IntVar(&f.maxDaysAhead, "max-booking-days-ahead", latchkey.DefaultMaxBookingDaysAhead,
-		"how many days ahead a user may book, 0 = no cap (staff are exempt)")
+	addSiteSettingFlags(c.fs, &f.settings)
 	return f
-}
-
-// update returns the settings given on the command line.
-func (f *siteFlags) update(set map[string]bool) latchkey.SiteUpdate {
-	var u latchkey.SiteUpdate
-	if set["name"] {
-		u.Name = client.Ptr(f.name)
-	}
-	if set["timezone"] {
-		u.Timezone = client.Ptr(f.timezone)
-	}
-	if set["concurrency-controls"] {
-		u.ConcurrencyControls = client.Ptr(f.concurrencyControls)
-	}
-	if set["allow-standalone"] {
-		u.AllowStandalone = client.Ptr(f.allowStandalone)
-	}
-	if set["standalone-auth"] {
-		u.StandaloneAuth = client.Ptr(f.standaloneAuth)
-	}
-	if set["standalone-quotas"] {
-		u.StandaloneQuotas = client.Ptr(f.standaloneQuotas)
-	}
-	if set["max-session-minutes"] {
-		u.MaxSessionMinutes = client.Ptr(f.maxSession)
-	}
-	if set["daily-quota-minutes"] {
-		u.DailyQuotaMinutes = client.Ptr(f.dailyQuota)
-	}
-	if set["inactivity-lock-minutes"] {
-		u.InactivityLockMinutes = client.Ptr(f.inactivityLock)
-	}
-	if set["forced-timeout-minutes"] {
-		u.ForcedTimeoutMinutes = client.Ptr(f.forcedTimout)
-	}
-	if set["warning-seconds"] {
-		u.WarningSeconds = client.Ptr(f.warningSeconds)
-	}
-	if set["max-reservations-per-user"] {
-		u.MaxReservationsPerUser = client.Ptr(f.maxReservations)
-	}
-	if set["max-booking-days-ahead"] {
-		u.MaxBookingDaysAhead = client.Ptr(f.maxDaysAhead)
-	}
-	return u
 }
 
 func siteCreate(e *env, args []string) int {
@@ -108,23 +48,7 @@ func siteCreate(e *env, args []string) int {
 	if st := c.required("name"); st != 0 {
 		return st
 	}
-	u := f.update(c.setFlags())
-	sc := client.SiteCreate{
-		Name:                  f.name,
-		Timezone:              u.Timezone,
-		ConcurrencyControls:   u.ConcurrencyControls,
-		AllowStandalone:       u.AllowStandalone,
-		StandaloneAuth:        u.StandaloneAuth,
-		StandaloneQuotas:      u.StandaloneQuotas,
-		MaxSessionMinutes:     u.MaxSessionMinutes,
-		DailyQuotaMinutes:     u.DailyQuotaMinutes,
-		InactivityLockMinutes: u.InactivityLockMinutes,
-		ForcedTimeoutMinutes:  u.ForcedTimeoutMinutes,
-		WarningSeconds:        u.WarningSeconds,
-
-		MaxReservationsPerUser: u.MaxReservationsPerUser,
-		MaxBookingDaysAhead:    u.MaxBookingDaysAhead,
-	}
+	sc := latchkey.SiteCreate{Name: f.name, SiteSettings: f.settings}
 	cl, err := c.client()
 	if err != nil {
 		return c.fail(err)
@@ -155,7 +79,10 @@ func siteUpdate(e *env, args []string) int {
 	if !ok {
 		return st
 	}
-	u := f.update(c.setFlags())
+	u := latchkey.SiteUpdate{SiteSettings: f.settings}
+	if c.setFlags()["name"] {
+		u.Name = client.Ptr(f.name)
+	}
 	if u == (latchkey.SiteUpdate{}) {
 		return c.usageError("nothing to update: give at least one setting")
 	}
@@ -180,8 +107,8 @@ func (c *cmd) showSite(s *latchkey.Site) int {
 		"timezone", s.Timezone,
 		"concurrency_controls", strconv.FormatBool(s.ConcurrencyControls),
 		"allow_standalone", strconv.FormatBool(s.AllowStandalone),
-		"standalone_auth", s.StandaloneAuth,
-		"standalone_quotas", s.StandaloneQuotas,
+		"standalone_auth", string(s.StandaloneAuth),
+		"standalone_quotas", string(s.StandaloneQuotas),
 		"max_session_minutes", minutes(s.MaxSessionMinutes),
 		"daily_quota_minutes", minutes(s.DailyQuotaMinutes),
 		"inactivity_lock_minutes", minutes(s.InactivityLockMinutes),
