@@ -1,12 +1,15 @@
 package latchkey
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"sort"
 )
 
 // Error codes of the public API (see API.md "Conventions"). Each maps to
-// exactly one HTTP status in the http package.
+// exactly one HTTP status (ErrorStatus).
 const (
 	EBADREQUEST         = "bad_request"
 	EUNAUTHENTICATED    = "unauthenticated"
@@ -88,4 +91,89 @@ func ErrorDetails(err error) map[string]any {
 // BadField returns a bad_request error naming the offending field.
 func BadField(field, format string, args ...any) *Error {
 	return Errorf(EBADREQUEST, format, args...).With("field", field)
+}
+
+// codeStatus is THE map from an API error code to its HTTP status (API.md
+// "Conventions"), for the server, the agent's local socket and the client.
+var codeStatus = map[string]int{
+	EBADREQUEST:         http.StatusBadRequest,
+	EUNAUTHENTICATED:    http.StatusUnauthorized,
+	EINVALIDCREDENTIALS: http.StatusUnauthorized,
+	EFORBIDDEN:          http.StatusForbidden,
+	EQUOTAEXCEEDED:      http.StatusForbidden,
+	EACCOUNTDISABLED:    http.StatusForbidden,
+	ENOTFOUND:           http.StatusNotFound,
+	ECONCURRENTSESSION:  http.StatusConflict,
+	EIDENTITYINUSE:      http.StatusConflict,
+	ECONFLICT:           http.StatusConflict,
+	EVERSIONMISMATCH:    http.StatusPreconditionFailed,
+	ELOCKHELD:           http.StatusLocked,
+	ELOCKNOTHELD:        http.StatusLocked,
+	EACCOUNTLOCKED:      http.StatusLocked,
+	ESESSIONFAILED:      http.StatusGone,
+	ERATELIMITED:        http.StatusTooManyRequests,
+	EUNAVAILABLE:        http.StatusServiceUnavailable,
+	EINTERNAL:           http.StatusInternalServerError,
+}
+
+// ErrorStatus returns the HTTP status of an error code, and false for a
+// code the API does not know (answered as internal).
+func ErrorStatus(code string) (int, bool) {
+	s, ok := codeStatus[code]
+	return s, ok
+}
+
+// ErrorCodes returns every code of the API, sorted.
+func ErrorCodes() []string {
+	codes := make([]string, 0, len(codeStatus))
+	for c := range codeStatus {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	return codes
+}
+
+// ErrorBody is the wire shape of every error of the API and of the agent's
+// local socket: {"error": {"code", "message", "details"}}.
+type ErrorBody struct {
+	Error ErrorFields `json:"error"`
+}
+
+// ErrorFields are an ErrorBody's fields.
+type ErrorFields struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details"`
+}
+
+// InternalErrorBody is the answer to anything uncoded: its cause never
+// leaks to the caller.
+var InternalErrorBody = ErrorBody{Error: ErrorFields{Code: EINTERNAL, Message: "internal error", Details: map[string]any{}}}
+
+// WireError returns err's HTTP status and body. An uncoded error, or a
+// code outside the table, is internal (ok false: the caller logs its
+// cause once).
+func WireError(err error) (status int, body ErrorBody, ok bool) {
+	code := ErrorCode(err)
+	status, ok = ErrorStatus(code)
+	if !ok || code == EINTERNAL {
+		return http.StatusInternalServerError, InternalErrorBody, false
+	}
+	details := ErrorDetails(err)
+	if details == nil {
+		details = map[string]any{}
+	}
+	return status, ErrorBody{Error: ErrorFields{Code: code, Message: ErrorMessage(err), Details: details}}, true
+}
+
+// ParseErrorBody returns the *Error an answer's body carries, or nil when
+// the body is not in the API's error shape (a proxy's page, a crash).
+func ParseErrorBody(data []byte) *Error {
+	var b struct {
+		Error *ErrorFields `json:"error"`
+	}
+	if json.Unmarshal(data, &b) != nil || b.Error == nil || b.Error.Code == "" {
+		return nil
+	}
+	return &Error{Code: b.Error.Code, Message: b.Error.Message, Details: b.Error.Details}
 }

@@ -81,9 +81,8 @@ func (c *GatewayClient) do(ctx context.Context, method, path string, body any) (
 		return nil, fmt.Errorf("agent at %s: %w", c.socket, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var eb errorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Error.Code != "" {
-			return nil, &latchkey.Error{Code: eb.Error.Code, Message: eb.Error.Message, Details: eb.Error.Details}
+		if e := latchkey.ParseErrorBody(data); e != nil {
+			return nil, e
 		}
 		return nil, fmt.Errorf("agent at %s: %s %s: HTTP %d: %s", c.socket, method, path, resp.StatusCode,
 			strings.TrimSpace(string(data)))

@@ -31,27 +31,6 @@ import (
 // Errors have the API's shape and statuses (API.md "Conventions"); online,
 // the server's refusals pass through as they are.
 
-// codeStatus maps an API error code to its HTTP status (API.md).
-var codeStatus = map[string]int{
-	latchkey.EBADREQUEST:         http.StatusBadRequest,
-	latchkey.EUNAUTHENTICATED:    http.StatusUnauthorized,
-	latchkey.EINVALIDCREDENTIALS: http.StatusUnauthorized,
-	latchkey.EFORBIDDEN:          http.StatusForbidden,
-	latchkey.EQUOTAEXCEEDED:      http.StatusForbidden,
-	latchkey.EACCOUNTDISABLED:    http.StatusForbidden,
-	latchkey.ENOTFOUND:           http.StatusNotFound,
-	latchkey.ECONCURRENTSESSION:  http.StatusConflict,
-	latchkey.EIDENTITYINUSE:      http.StatusConflict,
-	latchkey.ECONFLICT:           http.StatusConflict,
-	latchkey.EVERSIONMISMATCH:    http.StatusPreconditionFailed,
-	latchkey.ELOCKHELD:           http.StatusLocked,
-	latchkey.ELOCKNOTHELD:        http.StatusLocked,
-	latchkey.EACCOUNTLOCKED:      http.StatusLocked,
-	latchkey.ESESSIONFAILED:      http.StatusGone,
-	latchkey.ERATELIMITED:        http.StatusTooManyRequests,
-	latchkey.EUNAVAILABLE:        http.StatusServiceUnavailable,
-}
-
 // Handler returns the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -133,32 +112,15 @@ func (g *Gateway) answer(w http.ResponseWriter, r *http.Request) func(Status, er
 	}
 }
 
+// writeError answers err in the API's error shape and status
+// (latchkey.WireError); an uncoded error is logged here and answered as
+// internal.
 func (g *Gateway) writeError(w http.ResponseWriter, err error) {
-	var e *latchkey.Error
-	if !errors.As(err, &e) {
-		g.log.Error("gateway call", "err", err)
-		e = latchkey.Errorf(latchkey.EINTERNAL, "internal error")
-	}
-	status, ok := codeStatus[e.Code]
+	status, body, ok := latchkey.WireError(err)
 	if !ok {
-		status = http.StatusInternalServerError
+		g.log.Error("gateway call", "err", err)
 	}
-	details := e.Details
-	if details == nil {
-		details = map[string]any{}
-	}
-	writeJSON(w, status, errorBody{Error: errorFields{Code: e.Code, Message: e.Message, Details: details}})
-}
-
-// errorBody is the API's error shape.
-type errorBody struct {
-	Error errorFields `json:"error"`
-}
-
-type errorFields struct {
-	Code    string         `json:"code"`
-	Message string         `json:"message"`
-	Details map[string]any `json:"details"`
+	writeJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

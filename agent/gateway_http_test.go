@@ -3,7 +3,9 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -157,5 +159,46 @@ func TestListenSocketRefusesALiveOne(t *testing.T) {
 	sock := serveGateway(t, g)
 	if _, err := ListenSocket(sock); err == nil {
 		t.Fatal("a second agent took over a live socket")
+	}
+}
+
+// The socket answers every API error code with the server's status and
+// body (latchkey.WireError), and the GatewayClient reads it back as the
+// same error.
+func TestGatewayErrorContract(t *testing.T) {
+	dir, err := os.MkdirTemp("", "lkgw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "e.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gateway{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	var next error
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.writeError(w, next) })}
+	go srv.Serve(ln)
+	defer srv.Close()
+	c := NewGatewayClient(sock)
+	for _, code := range latchkey.ErrorCodes() {
+		next = latchkey.Errorf(code, "the %s message", code).With("k", "v")
+		status, m := raw(t, sock, "GET", "/status", "")
+		if want, _ := latchkey.ErrorStatus(code); status != want {
+			t.Errorf("%s: status %d, want %d", code, status, want)
+		}
+		if e, _ := m["error"].(map[string]any); e == nil || e["code"] != code {
+			t.Errorf("%s: body %v", code, m)
+		}
+		_, err := c.Status(context.Background())
+		var got *latchkey.Error
+		if !errors.As(err, &got) || got.Code != code {
+			t.Errorf("%s: client error %v", code, err)
+			continue
+		}
+		if code != latchkey.EINTERNAL && (got.Message != "the "+code+" message" || got.Details["k"] != "v") {
+			t.Errorf("%s: client error %+v", code, got)
+		}
 	}
 }

@@ -136,15 +136,6 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
-// apiError is the wire shape of every API error.
-type apiError struct {
-	Error *struct {
-		Code    string         `json:"code"`
-		Message string         `json:"message"`
-		Details map[string]any `json:"details"`
-	} `json:"error"`
-}
-
 // do sends one request. body (if not nil) is sent as JSON; a 2xx answer is
 // decoded into out (if not nil).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
@@ -218,9 +209,8 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 }
 
 func decodeError(method, path string, status int, data []byte) error {
-	var ae apiError
-	if json.Unmarshal(data, &ae) == nil && ae.Error != nil && ae.Error.Code != "" {
-		return &latchkey.Error{Code: ae.Error.Code, Message: ae.Error.Message, Details: ae.Error.Details}
+	if e := latchkey.ParseErrorBody(data); e != nil {
+		return e
 	}
 	snippet := strings.TrimSpace(string(data))
 	if len(snippet) > 200 {

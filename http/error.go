@@ -11,43 +11,8 @@ import (
 	"latchkey"
 )
 
-// codeStatus is THE map from an API error code to its HTTP status (API.md
-// "Conventions"). A code that is not here is answered as internal.
-var codeStatus = map[string]int{
-	latchkey.EBADREQUEST:         nethttp.StatusBadRequest,
-	latchkey.EUNAUTHENTICATED:    nethttp.StatusUnauthorized,
-	latchkey.EINVALIDCREDENTIALS: nethttp.StatusUnauthorized,
-	latchkey.EFORBIDDEN:          nethttp.StatusForbidden,
-	latchkey.EQUOTAEXCEEDED:      nethttp.StatusForbidden,
-	latchkey.EACCOUNTDISABLED:    nethttp.StatusForbidden,
-	latchkey.ENOTFOUND:           nethttp.StatusNotFound,
-	latchkey.ECONCURRENTSESSION:  nethttp.StatusConflict,
-	latchkey.EIDENTITYINUSE:      nethttp.StatusConflict,
-	latchkey.ECONFLICT:           nethttp.StatusConflict,
-	latchkey.EVERSIONMISMATCH:    nethttp.StatusPreconditionFailed,
-	latchkey.ELOCKHELD:           nethttp.StatusLocked,
-	latchkey.ELOCKNOTHELD:        nethttp.StatusLocked,
-	latchkey.EACCOUNTLOCKED:      nethttp.StatusLocked,
-	latchkey.ESESSIONFAILED:      nethttp.StatusGone,
-	latchkey.ERATELIMITED:        nethttp.StatusTooManyRequests,
-	latchkey.EUNAVAILABLE:        nethttp.StatusServiceUnavailable,
-}
-
-// errorBody is the wire shape of every error.
-type errorBody struct {
-	Error errorFields `json:"error"`
-}
-
-type errorFields struct {
-	Code    string         `json:"code"`
-	Message string         `json:"message"`
-	Details map[string]any `json:"details"`
-}
-
 // internalBody is the answer to anything uncoded; its cause never leaks.
-var internalBody = mustEncode(errorBody{Error: errorFields{
-	Code: latchkey.EINTERNAL, Message: "internal error", Details: map[string]any{},
-}})
+var internalBody = mustEncode(latchkey.InternalErrorBody)
 
 // encode renders v as one line of JSON (HTML characters left as they are).
 func encode(v any) ([]byte, error) {
@@ -76,21 +41,17 @@ func (s *Server) writeError(w nethttp.ResponseWriter, r *nethttp.Request, err er
 		// waited: nobody reads this answer, and it is not a bug.
 		err = latchkey.Errorf(latchkey.EUNAVAILABLE, "the request ended before it was answered")
 	}
-	code := latchkey.ErrorCode(err)
-	status, ok := codeStatus[code]
+	status, eb, ok := latchkey.WireError(err)
 	if !ok {
 		s.internal(w, r, "internal error", slog.Any("err", err))
 		return
 	}
-	details := latchkey.ErrorDetails(err)
-	if details == nil {
-		details = map[string]any{}
-	}
-	body, mErr := encode(errorBody{Error: errorFields{Code: code, Message: latchkey.ErrorMessage(err), Details: details}})
+	body, mErr := encode(eb)
 	if mErr != nil {
-		s.internal(w, r, "encode error response", slog.String("code", code), slog.Any("err", mErr))
+		s.internal(w, r, "encode error response", slog.String("code", eb.Error.Code), slog.Any("err", mErr))
 		return
 	}
+	code, details := eb.Error.Code, eb.Error.Details
 	switch code {
 	case latchkey.EUNAUTHENTICATED:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
@@ -105,11 +66,8 @@ func (s *Server) writeError(w nethttp.ResponseWriter, r *nethttp.Request, err er
 // writeErrorStatus answers with an explicit status, for the few answers
 // that are not a store error (405 from the router).
 func writeErrorStatus(w nethttp.ResponseWriter, status int, e *latchkey.Error) {
-	details := e.Details
-	if details == nil {
-		details = map[string]any{}
-	}
-	writeBytes(w, status, mustEncode(errorBody{Error: errorFields{Code: e.Code, Message: e.Message, Details: details}}))
+	_, eb, _ := latchkey.WireError(e)
+	writeBytes(w, status, mustEncode(eb))
 }
 
 // internal logs an internal failure once and answers 500.

@@ -106,14 +106,11 @@ func (c *cmd) fail(err error) int {
 	}
 	fmt.Fprintf(c.stderr, "latchkey: %s: %s\n", le.Code, le.Message)
 	if c.json {
-		type errorBody struct {
-			Code    string         `json:"code"`
-			Message string         `json:"message"`
-			Details map[string]any `json:"details,omitempty"`
+		details := le.Details
+		if details == nil {
+			details = map[string]any{}
 		}
-		c.printJSON(struct {
-			Error errorBody `json:"error"`
-		}{errorBody{le.Code, le.Message, le.Details}})
+		c.printJSON(latchkey.ErrorBody{Error: latchkey.ErrorFields{Code: le.Code, Message: le.Message, Details: details}})
 		return 1
 	}
 	refs := client.ConflictSessions(err)
