@@ -1,6 +1,7 @@
 package latchkey
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -202,4 +203,21 @@ type AuditFilter struct {
 	Limit  int
 	Actor  string
 	Action string
+}
+
+// AuditService reads the audit log. Staff only (verify, seal and export:
+// admin only; EFORBIDDEN otherwise).
+type AuditService interface {
+	ListAudit(ctx context.Context, c Caller, f AuditFilter) ([]AuditRecord, error)
+	VerifyAudit(ctx context.Context, c Caller) (*AuditVerification, error)
+	// SealAudit signs the chain's current head with the server's key.
+	SealAudit(ctx context.Context, c Caller) (*AuditSeal, error)
+	// ExportAudit calls fn for each record after seq after (EBADREQUEST
+	// when negative), up to the head when it began, in seq order, reading
+	// a page at a time; an error from fn stops it and is returned.
+	ExportAudit(ctx context.Context, c Caller, after int64, fn func(AuditRecord) error) error
+	// SealAuditIfDue is the periodic sealer's step: it seals the head and
+	// records the seal as an `audit.seal` record when SealDue says so, and
+	// returns the seal (nil when none was due).
+	SealAuditIfDue(ctx context.Context, every time.Duration) (*AuditSeal, error)
 }

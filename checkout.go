@@ -1,7 +1,6 @@
 package latchkey
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -63,26 +62,6 @@ const (
 type CheckoutTimeouts struct {
 	InstructionLock time.Duration
 	Redelivery      time.Duration
-}
-
-// GroupSet is a named set of privileged local groups.
-type GroupSet struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Groups     []string `json:"groups"`
-	MaxMinutes int      `json:"max_minutes"`
-	Eligible   []string `json:"eligible"`
-	Approval   bool     `json:"approval"`
-	// Sites limits the set to terminals of these sites (empty: every
-	// site): being eligible at one branch gives nothing at another.
-	Sites     []string  `json:"sites"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// AllowsSite reports whether the set may be checked out on a terminal of
-// site.
-func (s GroupSet) AllowsSite(site string) bool {
-	return len(s.Sites) == 0 || slices.Contains(s.Sites, site)
 }
 
 // Checkout is one check-out of a group set on a terminal for a person.
@@ -344,89 +323,6 @@ func JobBackoff(attempt int, rnd float64) time.Duration {
 // checked in by the server (DecideCheckin with reason expired).
 func (c Checkout) Expired(now time.Time) bool { return c.CanCheckIn() && !now.Before(c.ExpiresAt) }
 
-// Membership is what the agent has applied for one (group, login): the
-// generation of the check-out that added it and when it ends. Removed
-// marks a membership taken away (by check-in or expiry): it is kept so
-// that no check-out of that generation or older is applied again.
-type Membership struct {
-	Generation uint64
-	EndsAt     time.Time
-	Removed    bool
-}
-
-// MemberKey names a membership: a group and a login.
-type MemberKey struct{ Group, Login string }
-
-// Change is one group change the agent's executor applies.
-type Change struct {
-	Add   bool
-	Group string
-	Login string
-}
-
-// ApplyInstruction is the agent's rule: what an instruction changes on
-// the workstation, given the memberships it applied before. A checkout
-// adds the login to each group and records its generation and end; a
-// checkout whose end has passed adds nothing. A checkin removes only
-// memberships of its own or an older generation: a late or re-sent
-// removal never takes away a newer check-out's membership. Instructions
-// are applied once each (the agent's journal); this rule makes even a
-// second application change nothing.
-func ApplyInstruction(m map[MemberKey]Membership, in Instruction, now time.Time) []Change {
-	var out []Change
-	for _, g := range in.Groups {
-		k := MemberKey{g, in.Login}
-		cur, has := m[k]
-		switch in.Kind {
-		case InstrCheckout:
-			switch {
-			case !now.Before(in.EndsAt) || has && cur.Generation > in.Generation:
-				continue
-			case has && cur.Removed && cur.Generation >= in.Generation:
-				continue // already checked in or expired: never again
-			case has && cur.Generation == in.Generation: // an extension: the same grant, a later end
-				if in.EndsAt.After(cur.EndsAt) {
-					m[k] = Membership{Generation: cur.Generation, EndsAt: in.EndsAt}
-				}
-				continue
-			}
-			if !has || cur.Removed {
-				out = append(out, Change{Add: true, Group: g, Login: in.Login})
-			}
-			m[k] = Membership{Generation: in.Generation, EndsAt: in.EndsAt}
-		case InstrCheckin:
-			switch {
-			case has && cur.Generation > in.Generation:
-				continue // a newer check-out's membership
-			case has && !cur.Removed:
-				out = append(out, Change{Add: false, Group: g, Login: in.Login})
-			}
-			m[k] = Membership{Generation: max(cur.Generation, in.Generation), EndsAt: cur.EndsAt, Removed: true}
-		}
-	}
-	return out
-}
-
-// ExpireMemberships is the agent's own clock: memberships whose end has
-// passed are removed even when the server cannot be reached.
-func ExpireMemberships(m map[MemberKey]Membership, now time.Time) []Change {
-	var out []Change
-	keys := make([]MemberKey, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b MemberKey) int {
-		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Login, b.Login))
-	})
-	for _, k := range keys {
-		if v := m[k]; !v.Removed && !now.Before(v.EndsAt) {
-			out = append(out, Change{Add: false, Group: k.Group, Login: k.Login})
-			m[k] = Membership{Generation: v.Generation, EndsAt: v.EndsAt, Removed: true}
-		}
-	}
-	return out
-}
-
 // Group-set bounds.
 const (
 	MaxGroupSetGroups  = 32
@@ -434,63 +330,6 @@ const (
 	MaxGroupSetMinutes = 24 * 60
 	DefaultSetMinutes  = 60
 )
-
-// Validate checks a new group set and fills in its default maximum.
-func (s GroupSet) Validate() (GroupSet, error) {
-	if err := ValidName("name", s.Name); err != nil {
-		return s, err
-	}
-	if len(s.Groups) == 0 || len(s.Groups) > MaxGroupSetGroups {
-		return s, BadField("groups", "groups must list 1 to %d local groups", MaxGroupSetGroups)
-	}
-	seen := map[string]bool{}
-	for _, g := range s.Groups {
-		if !ValidGroupName(g) {
-			return s, BadField("groups", "group %q: %s", g, GroupNameRule)
-		}
-		if seen[g] {
-			return s, BadField("groups", "group %q is listed twice", g)
-		}
-		seen[g] = true
-	}
-	if s.MaxMinutes == 0 {
-		s.MaxMinutes = DefaultSetMinutes
-	}
-	if s.MaxMinutes < 1 || s.MaxMinutes > MaxGroupSetMinutes {
-		return s, BadField("max_minutes", "max_minutes must be 1 to %d", MaxGroupSetMinutes)
-	}
-	if s.Approval {
-		return s, BadField("approval", "approval workflows are not available yet: create the set with approval false")
-	}
-	if s.Eligible == nil {
-		s.Eligible = []string{}
-	}
-	if len(s.Sites) > MaxGroupSetSites {
-		return s, BadField("sites", "sites may list at most %d sites", MaxGroupSetSites)
-	}
-	for i, site := range s.Sites {
-		if err := ValidName("sites", site); err != nil {
-			return s, err
-		}
-		if slices.Contains(s.Sites[:i], site) {
-			return s, BadField("sites", "site %q is listed twice", site)
-		}
-	}
-	if s.Sites == nil {
-		s.Sites = []string{}
-	}
-	return s, nil
-}
-
-// GroupSetService keeps group sets. Creating one needs an admin or a
-// delegate; anyone with a user token may read them.
-type GroupSetService interface {
-	// CreateGroupSet errors: bad_request (also for an eligible ID that is
-	// not a principal), forbidden, conflict (the name is taken).
-	CreateGroupSet(ctx context.Context, c Caller, s GroupSet) (*GroupSet, error)
-	GetGroupSet(ctx context.Context, c Caller, id string) (*GroupSet, error)
-	ListGroupSets(ctx context.Context, c Caller, page Page) ([]GroupSet, string, error)
-}
 
 // CheckoutCreate is POST /v1/checkouts: a group set for a person (the
 // caller when Principal is empty) on a terminal, for Minutes (0: the

@@ -3,7 +3,6 @@ package latchkey_test
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -200,85 +199,6 @@ func TestDecideCheckin(t *testing.T) {
 	}
 }
 
-// The agent's rule: each change applied once, a late or re-sent removal
-// never takes a newer check-out's membership, and memberships end by the
-// agent's own clock.
-func TestApplyInstruction(t *testing.T) {
-	m := map[latchkey.MemberKey]latchkey.Membership{}
-	out := func(in latchkey.Instruction, now time.Time) string {
-		return fmt.Sprint(latchkey.ApplyInstruction(m, in, now))
-	}
-	co := func(gen uint64, ends time.Time) latchkey.Instruction {
-		return latchkey.Instruction{Kind: latchkey.InstrCheckout, Login: "ann", Groups: []string{"wheel"}, Generation: gen, EndsAt: ends}
-	}
-	ci := func(gen uint64) latchkey.Instruction {
-		return latchkey.Instruction{Kind: latchkey.InstrCheckin, Login: "ann", Groups: []string{"wheel"}, Generation: gen}
-	}
-	add, remove, none := "[{true wheel ann}]", "[{false wheel ann}]", "[]"
-	for i, c := range []struct {
-		in   latchkey.Instruction
-		at   time.Time
-		want string
-	}{
-		{co(5, ct0.Add(time.Hour)), ct0, add},
-		{co(5, ct0.Add(time.Hour)), ct0, none},   // applied again: nothing
-		{co(7, ct0.Add(2*time.Hour)), ct0, none}, // a newer check-out of the same group: already a member
-		{ci(5), ct0, none},                       // the old check-out's late removal: the newer one keeps it
-		{co(5, ct0.Add(time.Hour)), ct0, none},   // a stale re-delivery of the old check-out
-		{ci(7), ct0, remove},                     // the newer one's removal
-		{ci(7), ct0, none},                       // removal again: nothing
-		{co(7, ct0.Add(time.Hour)), ct0, none},   // the removed check-out arriving late: never again
-		{co(9, ct0), ct0, none},                  // a check-out delivered after its end: nothing to add
-	} {
-		if got := out(c.in, c.at); got != c.want {
-			t.Fatalf("step %d (%s gen %d): %s, want %s", i, c.in.Kind, c.in.Generation, got, c.want)
-		}
-	}
-	if got := out(co(10, ct0.Add(time.Hour)), ct0); got != add {
-		t.Fatalf("a new check-out: %s", got)
-	}
-	if ch := latchkey.ExpireMemberships(m, ct0.Add(time.Hour-time.Nanosecond)); len(ch) != 0 {
-		t.Fatalf("expired early: %v", ch)
-	}
-	if ch := fmt.Sprint(latchkey.ExpireMemberships(m, ct0.Add(time.Hour))); ch != remove {
-		t.Fatalf("at the end: %s, want %s", ch, remove)
-	}
-	if got := out(ci(10), ct0.Add(time.Hour)); got != none {
-		t.Fatalf("the server's check-in after the agent's own expiry: %s, want nothing", got)
-	}
-}
-
-func TestGroupSetValidate(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		set  latchkey.GroupSet
-		ok   bool
-	}{
-		{"minimal: default maximum", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}}, true},
-		{"groups with digits, '-' and '_'", latchkey.GroupSet{Name: "a", Groups: []string{"_ops", "db-admin2"}, MaxMinutes: 1440}, true},
-		{"no groups", latchkey.GroupSet{Name: "a"}, false},
-		{"upper case", latchkey.GroupSet{Name: "a", Groups: []string{"Wheel"}}, false},
-		{"digit first", latchkey.GroupSet{Name: "a", Groups: []string{"1g"}}, false},
-		{"dash first", latchkey.GroupSet{Name: "a", Groups: []string{"-g"}}, false},
-		{"33 characters", latchkey.GroupSet{Name: "a", Groups: []string{"g" + strings.Repeat("x", 32)}}, false},
-		{"twice", latchkey.GroupSet{Name: "a", Groups: []string{"wheel", "wheel"}}, false},
-		{"too long a maximum", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, MaxMinutes: 1441}, false},
-		{"limited to sites", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Sites: []string{"sit_1", "sit_2"}}, true},
-		{"a site twice", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Sites: []string{"sit_1", "sit_1"}}, false},
-		{"an empty site", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Sites: []string{""}}, false},
-		{"approval (not available yet)", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Approval: true}, false},
-		{"no name", latchkey.GroupSet{Groups: []string{"wheel"}}, false},
-	} {
-		s, err := c.set.Validate()
-		if c.ok != (err == nil) || err != nil && latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
-			t.Errorf("%s: %v, want ok=%v", c.name, err, c.ok)
-		}
-		if c.ok && (s.MaxMinutes < 1 || s.Eligible == nil || s.Sites == nil) {
-			t.Errorf("%s: defaults not filled: %+v", c.name, s)
-		}
-	}
-}
-
 // A set limited to sites is forbidden on a terminal elsewhere, to staff
 // too; a login that is no portable account name is never sent to an agent.
 func TestDecideCheckoutSitesAndLogin(t *testing.T) {
@@ -351,33 +271,6 @@ func TestDecideExtend(t *testing.T) {
 				t.Fatalf("extension instruction %+v", n)
 			}
 		})
-	}
-}
-
-// On the agent, an extension of the same generation moves the end
-// without touching the group; an older generation's extension does not.
-func TestApplyExtension(t *testing.T) {
-	m := map[latchkey.MemberKey]latchkey.Membership{}
-	co := func(gen uint64, ends time.Time) latchkey.Instruction {
-		return latchkey.Instruction{Kind: latchkey.InstrCheckout, Login: "ann", Groups: []string{"wheel"}, Generation: gen, EndsAt: ends}
-	}
-	k := latchkey.MemberKey{Group: "wheel", Login: "ann"}
-	latchkey.ApplyInstruction(m, co(3, ct0.Add(time.Hour)), ct0)
-	if ch := latchkey.ApplyInstruction(m, co(3, ct0.Add(2*time.Hour)), ct0); len(ch) != 0 || !m[k].EndsAt.Equal(ct0.Add(2*time.Hour)) {
-		t.Fatalf("extension: %v, %+v; want no change, end moved", ch, m[k])
-	}
-	if latchkey.ApplyInstruction(m, co(3, ct0.Add(time.Hour)), ct0); !m[k].EndsAt.Equal(ct0.Add(2 * time.Hour)) {
-		t.Fatal("a stale re-delivery moved the end back")
-	}
-	latchkey.ApplyInstruction(m, co(5, ct0.Add(time.Hour)), ct0)
-	if latchkey.ApplyInstruction(m, co(3, ct0.Add(5*time.Hour)), ct0); m[k].Generation != 5 || !m[k].EndsAt.Equal(ct0.Add(time.Hour)) {
-		t.Fatalf("an older generation's extension changed the newer membership: %+v", m[k])
-	}
-	if !(latchkey.Checkout{Status: latchkey.CheckedOut, ExpiresAt: ct0.Add(time.Hour)}).WarningDue(5*time.Minute, ct0.Add(55*time.Minute)) {
-		t.Fatal("the warning is due 5 minutes before the end")
-	}
-	if (latchkey.Checkout{Status: latchkey.CheckedOut, ExpiresAt: ct0.Add(time.Hour)}).WarningDue(5*time.Minute, ct0.Add(54*time.Minute)) {
-		t.Fatal("the warning came early")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"latchkey"
@@ -94,5 +95,90 @@ func TestWireErrorRoundTrip(t *testing.T) {
 		if e := latchkey.ParseErrorBody([]byte(junk)); e != nil {
 			t.Errorf("ParseErrorBody(%q) = %+v, want nil", junk, e)
 		}
+	}
+}
+
+// ---- Error helpers ----
+
+func TestErrorCode(t *testing.T) {
+	t.Parallel()
+	e := latchkey.Errorf(latchkey.ECONFLICT, "boom %d", 7)
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"nil", nil, ""},
+		{"plain error", errors.New("disk on fire"), latchkey.EINTERNAL},
+		{"fmt error", fmt.Errorf("x: %d", 1), latchkey.EINTERNAL},
+		{"coded", e, latchkey.ECONFLICT},
+		{"wrapped coded", fmt.Errorf("x: %w", e), latchkey.ECONFLICT},
+		{"doubly wrapped coded", fmt.Errorf("y: %w", fmt.Errorf("x: %w", e)), latchkey.ECONFLICT},
+		{"joined", errors.Join(errors.New("a"), latchkey.Errorf(latchkey.ENOTFOUND, "nf")), latchkey.ENOTFOUND},
+		{"with details", e.With("k", 1), latchkey.ECONFLICT},
+		{"bad field", latchkey.BadField("f", "bad"), latchkey.EBADREQUEST},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if got := latchkey.ErrorCode(c.err); got != c.want {
+				t.Fatalf("ErrorCode = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestErrorMessageAndDetails(t *testing.T) {
+	t.Parallel()
+	e := latchkey.Errorf(latchkey.EFORBIDDEN, "not yours: %s", "s1").With("who", "p1")
+	if got := e.Error(); got != "forbidden: not yours: s1" {
+		t.Fatalf("Error() = %q", got)
+	}
+	if got := latchkey.ErrorMessage(fmt.Errorf("ctx: %w", e)); got != "not yours: s1" {
+		t.Fatalf("ErrorMessage = %q", got)
+	}
+	if got := latchkey.ErrorMessage(errors.New("password=hunter2 leaked")); got != "internal error" || strings.Contains(got, "hunter2") {
+		t.Fatalf("ErrorMessage of an internal error = %q, must be generic", got)
+	}
+	if d := latchkey.ErrorDetails(fmt.Errorf("ctx: %w", e)); d["who"] != "p1" {
+		t.Fatalf("ErrorDetails = %#v", d)
+	}
+	if d := latchkey.ErrorDetails(errors.New("x")); d != nil {
+		t.Fatalf("ErrorDetails of an internal error = %#v, want nil", d)
+	}
+	if d := latchkey.ErrorDetails(nil); d != nil {
+		t.Fatalf("ErrorDetails(nil) = %#v", d)
+	}
+	bf := latchkey.BadField("events[3].reason", "bad %s", "reason")
+	if bf.Code != latchkey.EBADREQUEST || bf.Message != "bad reason" || bf.Details["field"] != "events[3].reason" {
+		t.Fatalf("BadField = %+v", bf)
+	}
+}
+
+func TestErrorWithCopies(t *testing.T) {
+	t.Parallel()
+	orig := latchkey.Errorf(latchkey.ECONFLICT, "c")
+	a := orig.With("a", 1)
+	if orig.Details != nil {
+		t.Fatalf("With changed the original's details: %#v", orig.Details)
+	}
+	b := a.With("b", 2)
+	if _, ok := a.Details["b"]; ok {
+		t.Fatalf("With changed its receiver's details: %#v", a.Details)
+	}
+	if b.Details["a"] != 1 || b.Details["b"] != 2 || len(b.Details) != 2 {
+		t.Fatalf("With lost details: %#v", b.Details)
+	}
+	c := b.With("a", 3)
+	if b.Details["a"] != 1 || c.Details["a"] != 3 {
+		t.Fatalf("overwrite leaked: b %#v c %#v", b.Details, c.Details)
+	}
+	if a == orig || b == a || c.Code != orig.Code || c.Message != orig.Message {
+		t.Fatal("With must return a new error with the same code and message")
+	}
+	// Mutating the copy's map does not reach the original either.
+	c.Details["z"] = true
+	if _, ok := b.Details["z"]; ok {
+		t.Fatal("copies share their details map")
 	}
 }

@@ -1,6 +1,9 @@
 package latchkey
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Idempotency-Key records (API.md "Conventions").
 const (
@@ -58,4 +61,30 @@ func DecideIdempotency(r IdempotencyRecord, now time.Time, ttl, pending time.Dur
 		return IdempotencyInProgress
 	}
 	return IdempotencyRun
+}
+
+// StoredResponse is a response kept for an Idempotency-Key.
+type StoredResponse struct {
+	Status int
+	Body   []byte
+}
+
+// IdempotencyService remembers the first response to a keyed request.
+type IdempotencyService interface {
+	// BeginIdempotent claims (scope, key) for request: the canonical
+	// request body with every password blanked (the HTTP layer's
+	// fingerprint input). The store keeps only an HMAC of it under a
+	// server secret, never the request. It returns the stored response of
+	// an earlier, finished request with the same key and request;
+	// conflict if the key was used with another request or its first
+	// request is still running (DecideIdempotency). A key older than the
+	// store's TTL is taken as new.
+	BeginIdempotent(ctx context.Context, scope, key string, request []byte) (*StoredResponse, error)
+	// FinishIdempotent stores the response; AbandonIdempotent frees the key
+	// after a response that must not be replayed (a 5xx).
+	FinishIdempotent(ctx context.Context, scope, key string, r StoredResponse) error
+	AbandonIdempotent(ctx context.Context, scope, key string) error
+	// SweepIdempotency deletes the records older than the TTL (the
+	// sweeper) and returns how many.
+	SweepIdempotency(ctx context.Context) (int, error)
 }

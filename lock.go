@@ -1,6 +1,7 @@
 package latchkey
 
 import (
+	"context"
 	"strings"
 	"time"
 )
@@ -354,4 +355,29 @@ type AcquireResult struct {
 	AcquiredAt    *time.Time  `json:"acquired_at,omitempty"`
 	ExpiresAt     *time.Time  `json:"expires_at,omitempty"`
 	QueuePosition int         `json:"queue_position,omitempty"`
+}
+
+// LockService keeps exclusive edit locks (API.md "Exclusive edit locks").
+// Every route needs an admin's or a delegate's user token (EFORBIDDEN
+// otherwise); a lock is held by the user token that acquired it.
+type LockService interface {
+	// AcquireLock grants, queues or denies (AcquireResult.Mode read_only);
+	// EFORBIDDEN for force by a user, EBADREQUEST for a bad name or TTL.
+	AcquireLock(ctx context.Context, c Caller, name string, r AcquireRequest) (*AcquireResult, error)
+	// KeepaliveLock renews the caller's lease: ELOCKNOTHELD unless the
+	// caller holds the lock with token. A zero ttl keeps the grant's lease
+	// length.
+	KeepaliveLock(ctx context.Context, c Caller, name string, token uint64, ttl time.Duration) (time.Time, error)
+	// ReleaseLock frees the lock if the caller holds it with token (a
+	// stale or zero token changes nothing) and, with leaveQueue, gives up
+	// the caller's place in the queue: one transaction.
+	ReleaseLock(ctx context.Context, c Caller, name string, token uint64, leaveQueue bool) error
+	// GetLock shows a lock's holder, lease and queue (ENOTFOUND for a lock
+	// never acquired); ListLocks lists them by name.
+	GetLock(ctx context.Context, c Caller, name string) (*Lock, error)
+	ListLocks(ctx context.Context, c Caller, p Page) ([]Lock, error)
+	// SweepLocks applies lease expiry to every lock due and returns how
+	// many locks it changed and how long until the next expiry is due (0
+	// when none is).
+	SweepLocks(ctx context.Context) (int, time.Duration, error)
 }

@@ -1,6 +1,7 @@
 package latchkey
 
 import (
+	"context"
 	"strconv"
 	"time"
 )
@@ -339,4 +340,62 @@ func ValidateTerminalEvent(i int, e TerminalEvent) error {
 		}
 	}
 	return nil
+}
+
+// LoginRequest is POST /v1/terminals/{id}/sessions.
+type LoginRequest struct {
+	Identity string    `json:"identity"`
+	Password string    `json:"password"`
+	Force    bool      `json:"force"`
+	TimeSent time.Time `json:"time_sent"`
+}
+
+// LoginResult is the answer of a successful terminal login.
+type LoginResult struct {
+	Session Session  `json:"session"`
+	Failed  []string `json:"failed"`
+}
+
+// LockRequest is POST /v1/sessions/{id}/lock.
+type LockRequest struct {
+	TimeSent time.Time `json:"time_sent"`
+	Reason   string    `json:"reason"`
+}
+
+// UnlockRequest is POST /v1/sessions/{id}/unlock.
+type UnlockRequest struct {
+	Identity string    `json:"identity"`
+	Password string    `json:"password"`
+	Force    bool      `json:"force"`
+	TimeSent time.Time `json:"time_sent"`
+}
+
+// SessionService runs terminal sessions under the concurrent-login rules.
+// Calls that change a session need the terminal token of the session's
+// terminal (forbidden otherwise).
+type SessionService interface {
+	// StartSession (log on) errors: invalid_credentials, account_locked,
+	// account_disabled, identity_in_use, concurrent_session, forbidden, not_found.
+	StartSession(ctx context.Context, c Caller, terminalID string, r LoginRequest) (*LoginResult, error)
+	// GetSession: staff, the session's principal or its terminal.
+	GetSession(ctx context.Context, c Caller, id string) (*Session, error)
+	// LockSession errors: session_failed, conflict (not active), forbidden, not_found.
+	LockSession(ctx context.Context, c Caller, id string, r LockRequest) (*Session, error)
+	// UnlockSession errors: as LockSession, plus the credential errors and concurrent_session.
+	UnlockSession(ctx context.Context, c Caller, id string, r UnlockRequest) (*Session, error)
+	// TouchSession records activity. Errors: as LockSession.
+	TouchSession(ctx context.Context, c Caller, id string) (*Session, error)
+	// EndSession logs out: it ends a session (idempotent on ended/expired ones). Errors:
+	// session_failed, forbidden, not_found.
+	EndSession(ctx context.Context, c Caller, id string) (*Session, error)
+	// ListPrincipalSessions: staff or the principal itself; status "" = all.
+	ListPrincipalSessions(ctx context.Context, c Caller, principalID string, status SessionStatus, page Page) ([]Session, string, error)
+	// RecordTerminalEvents stores a batch of deferred events of the caller's
+	// own terminal; events with an ID already stored are skipped.
+	RecordTerminalEvents(ctx context.Context, c Caller, terminalID string, events []TerminalEvent) (int, error)
+	// ListTerminalEvents: staff or the terminal itself.
+	ListTerminalEvents(ctx context.Context, c Caller, terminalID string, page Page) ([]TerminalEvent, string, error)
+	// ApplyTimeouts applies inactivity locks and forced timeouts due by now
+	// to every ACTIVE session (the sweeper); it returns how many changed.
+	ApplyTimeouts(ctx context.Context) (int, error)
 }

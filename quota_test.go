@@ -2,11 +2,31 @@ package latchkey_test
 
 import (
 	"crypto/ed25519"
+	"latchkey"
 	"testing"
 	"time"
-
-	"latchkey"
 )
+
+func TestQuotaUsed(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		t.Skip("no tzdata")
+	}
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, loc)
+	start, end := latchkey.QuotaDay(now, loc)
+	if !start.Equal(time.Date(2026, 11, 23, 0, 0, 0, 0, loc)) || end.Sub(start) != 24*time.Hour {
+		t.Fatalf("day %s – %s", start, end)
+	}
+	sessions := [][2]time.Time{
+		{start.Add(-30 * time.Minute), start.Add(30 * time.Minute)}, // across midnight: 30 minutes count
+		{start.Add(2 * time.Hour), start.Add(3 * time.Hour)},        // 60
+		{now.Add(-15 * time.Minute), {}},                            // running: 15 so far
+		{end.Add(time.Hour), end.Add(2 * time.Hour)},                // another day
+	}
+	if got := latchkey.QuotaUsed(sessions, start, end, now); got != 105*time.Minute {
+		t.Fatalf("used %s, want 1h45m", got)
+	}
+}
 
 func TestQuotaSnapshotSignature(t *testing.T) {
 	_, key, err := ed25519.GenerateKey(nil)
@@ -116,40 +136,4 @@ func fmtDur(d *time.Duration) string {
 		return "none"
 	}
 	return d.String()
-}
-
-func TestValidateJournal(t *testing.T) {
-	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	ok := latchkey.JournalEntry{ID: "ses_1", Identity: "alice", StartedAt: now.Add(-time.Hour), Standalone: true}
-	at := func(d time.Duration) *time.Time { x := now.Add(d); return &x }
-	if err := latchkey.ValidateJournal([]latchkey.JournalEntry{ok}, now); err != nil {
-		t.Fatalf("a good entry: %v", err)
-	}
-	for name, c := range map[string]struct {
-		edit  func(*latchkey.JournalEntry)
-		field string
-	}{
-		"no id":              {func(e *latchkey.JournalEntry) { e.ID = "" }, "entries[0].id"},
-		"id with a slash":    {func(e *latchkey.JournalEntry) { e.ID = "a/b" }, "entries[0].id"},
-		"no identity":        {func(e *latchkey.JournalEntry) { e.Identity = "" }, "entries[0].identity"},
-		"no start":           {func(e *latchkey.JournalEntry) { e.StartedAt = time.Time{} }, "entries[0].started_at"},
-		"start in future":    {func(e *latchkey.JournalEntry) { e.StartedAt = now.Add(time.Hour) }, "entries[0].started_at"},
-		"end before start":   {func(e *latchkey.JournalEntry) { e.EndedAt = at(-2 * time.Hour) }, "entries[0].ended_at"},
-		"end in the future":  {func(e *latchkey.JournalEntry) { e.EndedAt = at(time.Hour) }, "entries[0].ended_at"},
-		"bad session":        {func(e *latchkey.JournalEntry) { e.Session = "x y" }, "entries[0].session"},
-		"oversized password": {func(e *latchkey.JournalEntry) { e.Password = string(make([]byte, 2000)) }, "entries[0].password"},
-	} {
-		e := ok
-		c.edit(&e)
-		err := latchkey.ValidateJournal([]latchkey.JournalEntry{e}, now)
-		if latchkey.ErrorCode(err) != latchkey.EBADREQUEST || latchkey.ErrorDetails(err)["field"] != c.field {
-			t.Errorf("%s: %v (%v), want bad_request on %s", name, err, latchkey.ErrorDetails(err), c.field)
-		}
-	}
-	if err := latchkey.ValidateJournal([]latchkey.JournalEntry{ok, ok}, now); latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
-		t.Errorf("a repeated id: %v", err)
-	}
-	if err := latchkey.ValidateJournal(nil, now); latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
-		t.Errorf("no entries: %v", err)
-	}
 }

@@ -2,38 +2,44 @@ package latchkey
 
 import "time"
 
-// Booking caps and giving time back (issue 10, hole 5): a person cannot
-// end someone else's session by booking the terminal and cancelling, nor
-// hold a terminal hostage with bookings far ahead.
+// Allowance is how long a session may run and why it ends then.
+type Allowance struct {
+	Ends   time.Time   // zero: no limit
+	Reason LimitReason // the limit that binds, "" without one
+	WarnAt time.Time   // the Time Critical Warning, warning before Ends (zero without a limit)
+}
 
-// Defaults of a site's booking caps.
-const (
-	DefaultMaxReservationsPerUser = 3
-	DefaultMaxBookingDaysAhead    = 14
-)
+// LimitReason names the limit that ends a session.
+type LimitReason string
 
-// CheckReservationCaps applies a site's booking caps to a new reservation
-// starting at start, made by a caller who is staff or not, for a person
-// who already holds held reservations at the site that have not ended:
-// at most maxPerUser of them (0: no cap; conflict, details.reason
-// too_many_reservations), and no start more than maxDaysAhead days after
-// now (0: no cap; bad_request on start). Admins and delegates are exempt
-// from both.
-func CheckReservationCaps(staff bool, held int, start, now time.Time, maxPerUser, maxDaysAhead int) error {
-	if staff {
-		return nil
-	}
-	if maxDaysAhead > 0 {
-		if latest := now.AddDate(0, 0, maxDaysAhead); start.After(latest) {
-			return BadField("start", "a reservation may start at most %d days ahead (until %s)", maxDaysAhead, latest.UTC().Format(time.RFC3339)).
-				With("max_booking_days_ahead", maxDaysAhead).With("latest", latest.UTC())
+// SessionAllowance computes when a session started at start must end: the
+// earliest of the site's maximum session duration (0: none), the person's
+// remaining quota for the day (nil: no quota), and the next reservation's
+// start (zero: none). The warning comes warning before the end, but not
+// before the start.
+func SessionAllowance(start time.Time, maxSession time.Duration, quotaLeft *time.Duration, nextReservation time.Time, warning time.Duration) Allowance {
+	var a Allowance
+	limit := func(t time.Time, reason LimitReason) {
+		if a.Ends.IsZero() || t.Before(a.Ends) {
+			a.Ends, a.Reason = t, reason
 		}
 	}
-	if maxPerUser > 0 && held >= maxPerUser {
-		return Errorf(ECONFLICT, "you already hold %d reservations at this site that have not ended; the site allows %d", held, maxPerUser).
-			With("reason", "too_many_reservations").With("limit", maxPerUser).With("held", held)
+	if maxSession > 0 {
+		limit(start.Add(maxSession), LimitMaxSession)
 	}
-	return nil
+	if quotaLeft != nil {
+		limit(start.Add(max(*quotaLeft, 0)), LimitQuota)
+	}
+	if !nextReservation.IsZero() {
+		limit(nextReservation, LimitReservation)
+	}
+	if !a.Ends.IsZero() {
+		a.WarnAt = a.Ends.Add(-warning)
+		if a.WarnAt.Before(start) {
+			a.WarnAt = start
+		}
+	}
+	return a
 }
 
 // SessionLimitInput is what a live session's limits depend on: its person
@@ -96,3 +102,10 @@ func SessionLimits(in SessionLimitInput) Allowance {
 	}
 	return a
 }
+
+// Session limit reasons.
+const (
+	LimitMaxSession  LimitReason = "max_session"
+	LimitQuota       LimitReason = "quota"
+	LimitReservation LimitReason = "reservation"
+)

@@ -89,3 +89,53 @@ func TestSessionLimits(t *testing.T) {
 		t.Fatalf("warning at %s, want now", a.WarnAt)
 	}
 }
+
+func TestHoldingReservation(t *testing.T) {
+	r := latchkey.Reservation{ID: "r1", Principal: "p_ann", Start: st0, Minutes: 60}
+	grace := 10 * time.Minute
+	for _, c := range []struct {
+		name     string
+		at       time.Time
+		showedUp bool
+		holds    bool
+	}{
+		{"before the start", st0.Add(-time.Second), false, false},
+		{"at the start", st0, false, true},
+		{"within the grace, not yet there", st0.Add(9 * time.Minute), false, true},
+		{"no-show after the grace: released", st0.Add(10 * time.Minute), false, false},
+		{"showed up: held to the end", st0.Add(59 * time.Minute), true, true},
+		{"at the end", st0.Add(time.Hour), true, false},
+	} {
+		got := latchkey.HoldingReservation([]latchkey.Reservation{r}, c.at, grace, func(latchkey.Reservation) bool { return c.showedUp })
+		if (got != nil) != c.holds {
+			t.Errorf("%s: holding %v, want %v", c.name, got, c.holds)
+		}
+	}
+	if n := latchkey.NextReservationStart([]latchkey.Reservation{r, {Start: st0.Add(2 * time.Hour)}}, st0.Add(time.Minute)); !n.Equal(st0.Add(2 * time.Hour)) {
+		t.Fatalf("next start %s", n)
+	}
+}
+
+func TestValidateReservation(t *testing.T) {
+	other := latchkey.Reservation{ID: "r0", Start: st0.Add(time.Hour), Minutes: 60}
+	for _, c := range []struct {
+		name string
+		r    latchkey.Reservation
+		code string
+	}{
+		{"free slot", latchkey.Reservation{Start: st0, Minutes: 60}, ""},
+		{"ends where the other starts", latchkey.Reservation{Start: st0.Add(30 * time.Minute), Minutes: 30}, ""},
+		{"starts where the other ends", latchkey.Reservation{Start: st0.Add(2 * time.Hour), Minutes: 30}, ""},
+		{"overlaps the start", latchkey.Reservation{Start: st0.Add(50 * time.Minute), Minutes: 20}, latchkey.ECONFLICT},
+		{"inside", latchkey.Reservation{Start: st0.Add(70 * time.Minute), Minutes: 5}, latchkey.ECONFLICT},
+		{"already running, ends later: allowed", latchkey.Reservation{Start: st0.Add(-10 * time.Minute), Minutes: 20}, ""},
+		{"ended", latchkey.Reservation{Start: st0.Add(-time.Hour), Minutes: 60}, latchkey.EBADREQUEST},
+		{"no minutes", latchkey.Reservation{Start: st0, Minutes: 0}, latchkey.EBADREQUEST},
+		{"too long", latchkey.Reservation{Start: st0, Minutes: latchkey.MaxReservationMinutes + 1}, latchkey.EBADREQUEST},
+		{"no start", latchkey.Reservation{Minutes: 5}, latchkey.EBADREQUEST},
+	} {
+		if err := latchkey.ValidateReservation(c.r, []latchkey.Reservation{other}, st0); latchkey.ErrorCode(err) != c.code {
+			t.Errorf("%s: %v, want %q", c.name, err, c.code)
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package latchkey
+
+import (
+	"context"
+	"time"
+)
+
+// Role is what a principal (or token) may do.
+type Role string
+
+const (
+	RoleAdmin    Role = "admin"
+	RoleDelegate Role = "delegate"
+	RoleUser     Role = "user"
+	// RoleTerminal is the role of a terminal token; no principal has it.
+	RoleTerminal Role = "terminal"
+)
+
+// ValidPrincipalRole reports whether r may be given to a principal.
+func ValidPrincipalRole(r Role) bool {
+	return r == RoleAdmin || r == RoleDelegate || r == RoleUser
+}
+
+// IsStaff reports whether r is an admin's or a delegate's role.
+func (r Role) IsStaff() bool { return r == RoleAdmin || r == RoleDelegate }
+
+// Principal is a person (or service account) known to latchkey.
+type Principal struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"`
+	Global    bool      `json:"global"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Identity is a login ID with its password; it belongs to one principal.
+type Identity struct {
+	Login       string     `json:"login"`
+	PrincipalID string     `json:"principal"`
+	CreatedAt   time.Time  `json:"created_at"`
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
+}
+
+// PrincipalUpdate is a PATCH of a principal; nil fields stay as they are.
+type PrincipalUpdate struct {
+	Disabled *bool `json:"disabled"`
+	Role     *Role `json:"role"`
+	Global   *bool `json:"global"`
+}
+
+// PrincipalService manages people and their identities. Writes need an
+// admin or delegate caller (forbidden otherwise).
+type PrincipalService interface {
+	// CreatePrincipal errors: bad_request, forbidden, conflict (name taken).
+	CreatePrincipal(ctx context.Context, c Caller, p Principal) (*Principal, error)
+	// GetPrincipal: staff, or the principal itself. Errors: not_found, forbidden.
+	GetPrincipal(ctx context.Context, c Caller, id string) (*Principal, error)
+	ListPrincipals(ctx context.Context, c Caller, page Page) ([]Principal, string, error)
+	// UpdatePrincipal errors: bad_request, forbidden, not_found.
+	UpdatePrincipal(ctx context.Context, c Caller, id string, u PrincipalUpdate) (*Principal, error)
+	// AddIdentity errors: bad_request, forbidden, not_found, conflict (login taken).
+	AddIdentity(ctx context.Context, c Caller, principalID, login, password string) (*Identity, error)
+	// ChangePassword: anyone for their own identity (old password
+	// required), staff for people below them (CanSetPassword); the owner's
+	// other user tokens are revoked. Errors: bad_request,
+	// invalid_credentials, account_locked, forbidden, not_found.
+	ChangePassword(ctx context.Context, c Caller, login, oldPassword, newPassword string) error
+	// RevokeTokens makes every user token of a principal stop working
+	// (CanRevokeTokens). Errors: forbidden, not_found.
+	RevokeTokens(ctx context.Context, c Caller, principalID string) error
+}
