@@ -132,29 +132,56 @@ type CheckoutRequest struct {
 	Generation uint64
 }
 
+// CheckoutOutcome is what DecideCheckout, DecideCheckin and DecideExtend
+// decide: the check-out as it now stands, the existing instructions whose
+// state or end they changed, and the instruction to send next, if any.
+// The core assigns no IDs: a new check-out or instruction comes back with
+// an empty ID, and the shell gives it one (an instruction of a new
+// check-out gets the check-out's, see AssignIDs).
+type CheckoutOutcome struct {
+	Checkout Checkout
+	Changed  []Instruction
+	New      *Instruction
+}
+
+// AssignIDs gives the new check-out and the new instruction of o the IDs
+// newID makes for their kind ("co", "ins"), and links the instruction to
+// its check-out. IDs already set are kept.
+func (o *CheckoutOutcome) AssignIDs(newID func(prefix string) string) {
+	if o.Checkout.ID == "" {
+		o.Checkout.ID = newID("co")
+	}
+	if o.New != nil {
+		if o.New.ID == "" {
+			o.New.ID = newID("ins")
+		}
+		o.New.Checkout = o.Checkout.ID
+	}
+}
+
 // DecideCheckout starts a check-out: it is refused when the person may
 // not check the set out (forbidden), when minutes exceed the set's
 // maximum (bad_request), or when a group of the set is locked on the
 // terminal by an instruction waiting for its reply (conflict). Otherwise
 // the check-out starts checking_out with the terminal's next generation,
-// and its checkout instruction is ready at once.
-func DecideCheckout(r CheckoutRequest, ids func() string, now time.Time) (Checkout, Instruction, error) {
+// and its checkout instruction (New) is ready at once.
+func DecideCheckout(r CheckoutRequest, now time.Time) (CheckoutOutcome, error) {
 	if !r.Set.AllowsSite(r.Site) {
-		return Checkout{}, Instruction{}, Errorf(EFORBIDDEN, "group set %s is not available at site %s (it is limited to sites %v)",
+		return CheckoutOutcome{}, Errorf(EFORBIDDEN, "group set %s is not available at site %s (it is limited to sites %v)",
 			r.Set.Name, r.Site, r.Set.Sites).With("site", r.Site)
 	}
 	if !r.ByStaff && !slices.Contains(r.Set.Eligible, r.Principal) {
-		return Checkout{}, Instruction{}, Errorf(EFORBIDDEN, "not eligible to check out group set %s", r.Set.Name)
+		return CheckoutOutcome{}, Errorf(EFORBIDDEN, "not eligible to check out group set %s", r.Set.Name)
 	}
 	minutes := r.Minutes
 	if minutes == 0 {
 		minutes = r.Set.MaxMinutes
 	}
 	if minutes < 1 || minutes > r.Set.MaxMinutes {
-		return Checkout{}, Instruction{}, BadField("minutes", "minutes must be 1 to %d (the group set's maximum)", r.Set.MaxMinutes)
+		return CheckoutOutcome{}, BadField("minutes", "minutes must be 1 to %d (the group set's maximum)", r.Set.MaxMinutes)
 	}
 	if !ValidLogin(r.Login) {
-		return Checkout{}, Instruction{}, Errorf(ECONFLICT, "login %q cannot be given local groups: %s", r.Login, LoginRule).
+		return CheckoutOutcome{}, Errorf(ECONFLICT, "login %q cannot be given local groups: %s", r.Login, LoginRule).
 			With("login", r.Login)
 	}
 	for _, in := range r.Open {
@@ -163,17 +190,17 @@ func DecideCheckout(r CheckoutRequest, ids func() string, now time.Time) (Checko
 		}
 		for _, g := range in.Groups {
 			if slices.Contains(r.Set.Groups, g) {
-				return Checkout{}, Instruction{}, Errorf(ECONFLICT, "group %s is locked on this terminal by instruction %s until its reply", g, in.ID).
+				return CheckoutOutcome{}, Errorf(ECONFLICT, "group %s is locked on this terminal by instruction %s until its reply", g, in.ID).
 					With("group", g).With("instruction", in.ID).With("until", in.LockedUntil)
 			}
 		}
 	}
-	c := Checkout{ID: ids(), GroupSet: r.Set.ID, Terminal: r.Terminal, Principal: r.Principal, Login: r.Login,
+	c := Checkout{GroupSet: r.Set.ID, Terminal: r.Terminal, Principal: r.Principal, Login: r.Login,
 		Groups: slices.Clone(r.Set.Groups), Status: CheckingOut, Generation: r.Generation + 1,
 		StartedAt: now, ExpiresAt: now.Add(time.Duration(minutes) * time.Minute)}
-	in := Instruction{ID: ids(), Checkout: c.ID, Terminal: c.Terminal, Kind: InstrCheckout, Login: c.Login,
+	in := Instruction{Terminal: c.Terminal, Kind: InstrCheckout, Login: c.Login,
 		Groups: c.Groups, Generation: c.Generation, EndsAt: c.ExpiresAt, IssuedAt: now, State: InstrPending, ReadyAt: now}
-	return c, in, nil
+	return CheckoutOutcome{Checkout: c, New: &in}, nil
 }
 
 // Deliver hands a pending instruction to the agent: its groups are
@@ -246,52 +273,61 @@ func DecideReply(c Checkout, in Instruction, r Reply) (Checkout, Instruction, bo
 //
 // A failed or already checked-in check-out cannot be checked in
 // (conflict).
-func DecideCheckin(c Checkout, checkoutInstr Instruction, reason string, ids func() string, now time.Time) (Checkout, Instruction, *Instruction, error) {
+//
+// ins are the check-out's checkout instructions, its own first, then its
+// extensions; every one not yet answered is cancelled (Changed).
+func DecideCheckin(c Checkout, ins []Instruction, reason string, now time.Time) (CheckoutOutcome, error) {
 	if !c.CanCheckIn() {
-		return c, checkoutInstr, nil, Errorf(ECONFLICT, "check-out %s is %s", c.ID, c.Status).With("status", c.Status)
+		return CheckoutOutcome{Checkout: c}, Errorf(ECONFLICT, "check-out %s is %s", c.ID, c.Status).With("status", c.Status)
+	}
+	if len(ins) == 0 {
+		return CheckoutOutcome{Checkout: c}, Errorf(EINTERNAL, "check-out %s has no instruction", c.ID)
 	}
 	c.Status, c.EndReason = CheckedIn, reason
-	neverSent := checkoutInstr.State == InstrPending && checkoutInstr.Attempt == 0
-	if checkoutInstr.State != InstrDone {
-		checkoutInstr.State, checkoutInstr.LockedUntil = InstrCancelled, time.Time{}
+	out := CheckoutOutcome{Checkout: c}
+	neverSent := ins[0].State == InstrPending && ins[0].Attempt == 0
+	for _, in := range ins {
+		if in.State == InstrPending || in.State == InstrDelivered {
+			in.State, in.LockedUntil = InstrCancelled, time.Time{}
+			out.Changed = append(out.Changed, in)
+		}
 	}
 	if neverSent {
-		return c, checkoutInstr, nil, nil
+		return out, nil
 	}
-	in := Instruction{ID: ids(), Checkout: c.ID, Terminal: c.Terminal, Kind: InstrCheckin, Login: c.Login,
+	out.New = &Instruction{Checkout: c.ID, Terminal: c.Terminal, Kind: InstrCheckin, Login: c.Login,
 		Groups: c.Groups, Generation: c.Generation, IssuedAt: now, State: InstrPending, ReadyAt: now}
-	return c, checkoutInstr, &in, nil
+	return out, nil
 }
 
 // DecideExtend moves a check-out's end to now + minutes, no later than
 // its start plus the group set's maximum. The agent must learn the new
 // end, since it removes the memberships by itself at the old one: a
-// checkout instruction not yet delivered gets the new end in place;
-// otherwise a new checkout instruction of the same generation carries it
-// (ApplyInstruction only moves the end of that generation's
-// memberships). Only a checking_out or checked_out check-out can be
-// extended (conflict), and only to a later end (bad_request).
-func DecideExtend(c Checkout, set GroupSet, minutes int, checkoutInstr Instruction, ids func() string, now time.Time) (Checkout, Instruction, *Instruction, error) {
+// checkout instruction not yet delivered gets the new end in place
+// (Changed); otherwise a new checkout instruction of the same generation
+// carries it (New; ApplyInstruction only moves the end of that
+// generation's memberships). Only a checking_out or checked_out check-out
+// can be extended (conflict), and only to a later end (bad_request).
+func DecideExtend(c Checkout, set GroupSet, minutes int, checkoutInstr Instruction, now time.Time) (CheckoutOutcome, error) {
 	if !c.CanCheckIn() {
-		return c, checkoutInstr, nil, Errorf(ECONFLICT, "check-out %s is %s", c.ID, c.Status).With("status", c.Status)
+		return CheckoutOutcome{Checkout: c}, Errorf(ECONFLICT, "check-out %s is %s", c.ID, c.Status).With("status", c.Status)
 	}
 	limit := c.StartedAt.Add(time.Duration(set.MaxMinutes) * time.Minute)
 	end := now.Add(time.Duration(minutes) * time.Minute)
 	if minutes < 1 || end.After(limit) {
-		return c, checkoutInstr, nil, BadField("minutes", "the check-out can run until %s at most (the group set's %d minutes from its start)",
+		return CheckoutOutcome{Checkout: c}, BadField("minutes", "the check-out can run until %s at most (the group set's %d minutes from its start)",
 			limit.Format(time.RFC3339), set.MaxMinutes).With("limit", limit)
 	}
 	if !end.After(c.ExpiresAt) {
-		return c, checkoutInstr, nil, BadField("minutes", "the check-out already runs until %s", c.ExpiresAt.Format(time.RFC3339))
+		return CheckoutOutcome{Checkout: c}, BadField("minutes", "the check-out already runs until %s", c.ExpiresAt.Format(time.RFC3339))
 	}
 	c.ExpiresAt = end
 	if checkoutInstr.State == InstrPending && checkoutInstr.Attempt == 0 {
 		checkoutInstr.EndsAt = end
-		return c, checkoutInstr, nil, nil
+		return CheckoutOutcome{Checkout: c, Changed: []Instruction{checkoutInstr}}, nil
 	}
-	in := Instruction{ID: ids(), Checkout: c.ID, Terminal: c.Terminal, Kind: InstrCheckout, Login: c.Login, Groups: c.Groups,
-		Generation: c.Generation, EndsAt: end, IssuedAt: now, State: InstrPending, ReadyAt: now}
-	return c, checkoutInstr, &in, nil
+	return CheckoutOutcome{Checkout: c, New: &Instruction{Checkout: c.ID, Terminal: c.Terminal, Kind: InstrCheckout, Login: c.Login,
+		Groups: c.Groups, Generation: c.Generation, EndsAt: end, IssuedAt: now, State: InstrPending, ReadyAt: now}}, nil
 }
 
 // WarningDue says whether a check-out is due its expiry warning: it runs,

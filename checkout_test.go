@@ -15,10 +15,22 @@ var (
 	admin = latchkey.GroupSet{ID: "gs_admin", Name: "admin", Groups: []string{"wheel", "docker"}, MaxMinutes: 60, Eligible: []string{"p_ann"}}
 )
 
-// seqIDs hands out IDs id1, id2, ...
-func seqIDs() func() string {
+// seqIDs hands out IDs prefix_1, prefix_2, ... as the shell's NewID would.
+func seqIDs() func(prefix string) string {
 	n := 0
-	return func() string { n++; return fmt.Sprintf("id%d", n) }
+	return func(prefix string) string { n++; return fmt.Sprintf("%s_%d", prefix, n) }
+}
+
+// start decides a check-out that must be allowed and gives it IDs as the
+// shell does; it returns the check-out and its checkout instruction.
+func start(t *testing.T, r latchkey.CheckoutRequest, now time.Time) (latchkey.Checkout, latchkey.Instruction) {
+	t.Helper()
+	o, err := latchkey.DecideCheckout(r, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.AssignIDs(seqIDs())
+	return o.Checkout, *o.New
 }
 
 func TestDecideCheckout(t *testing.T) {
@@ -36,24 +48,32 @@ func TestDecideCheckout(t *testing.T) {
 		code      string
 		expires   time.Time
 	}{
-		{"eligible person, default minutes: the set's maximum", "p_ann", false, 0, nil, "", ct0.Add(time.Hour)},
-		{"eligible person, 15 minutes", "p_ann", false, 15, nil, "", ct0.Add(15 * time.Minute)},
-		{"staff may check out any set", "p_boss", true, 5, nil, "", ct0.Add(5 * time.Minute)},
-		{"not eligible", "p_bob", false, 5, nil, latchkey.EFORBIDDEN, time.Time{}},
-		{"over the maximum", "p_ann", false, 61, nil, latchkey.EBADREQUEST, time.Time{}},
-		{"negative minutes", "p_ann", false, -1, nil, latchkey.EBADREQUEST, time.Time{}},
-		{"a group locked by an unanswered instruction", "p_ann", false, 5, []latchkey.Instruction{delivered}, latchkey.ECONFLICT, time.Time{}},
-		{"a lock that lapsed does not block", "p_ann", false, 5, []latchkey.Instruction{lapsed}, "", ct0.Add(5 * time.Minute)},
-		{"a lock on other groups does not block", "p_ann", false, 5, []latchkey.Instruction{other}, "", ct0.Add(5 * time.Minute)},
+		{name: "eligible person, default minutes: the set's maximum", principal: "p_ann", expires: ct0.Add(time.Hour)},
+		{name: "eligible person, 15 minutes", principal: "p_ann", minutes: 15, expires: ct0.Add(15 * time.Minute)},
+		{name: "staff may check out any set", principal: "p_boss", staff: true, minutes: 5, expires: ct0.Add(5 * time.Minute)},
+		{name: "not eligible", principal: "p_bob", minutes: 5, code: latchkey.EFORBIDDEN},
+		{name: "over the maximum", principal: "p_ann", minutes: 61, code: latchkey.EBADREQUEST},
+		{name: "negative minutes", principal: "p_ann", minutes: -1, code: latchkey.EBADREQUEST},
+		{name: "a group locked by an unanswered instruction", principal: "p_ann", minutes: 5, open: []latchkey.Instruction{delivered}, code: latchkey.ECONFLICT},
+		{name: "a lock that lapsed does not block", principal: "p_ann", minutes: 5, open: []latchkey.Instruction{lapsed}, expires: ct0.Add(5 * time.Minute)},
+		{name: "a lock on other groups does not block", principal: "p_ann", minutes: 5, open: []latchkey.Instruction{other}, expires: ct0.Add(5 * time.Minute)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			co, in, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: c.principal,
-				Login: "ann", Minutes: c.minutes, ByStaff: c.staff, Open: c.open, Generation: 41}, seqIDs(), ct0)
+			o, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: c.principal,
+				Login: "ann", Minutes: c.minutes, ByStaff: c.staff, Open: c.open, Generation: 41}, ct0)
 			if latchkey.ErrorCode(err) != c.code {
 				t.Fatalf("error %v, want %q", err, c.code)
 			}
 			if c.code != "" {
 				return
+			}
+			if o.Checkout.ID != "" || o.New == nil || o.New.ID != "" || len(o.Changed) != 0 {
+				t.Fatalf("outcome %+v; want a new check-out and instruction without IDs (the shell assigns them)", o)
+			}
+			o.AssignIDs(seqIDs())
+			co, in := o.Checkout, *o.New
+			if co.ID != "co_1" || in.ID != "ins_2" {
+				t.Fatalf("IDs %q %q, want co_1 ins_2", co.ID, in.ID)
 			}
 			if co.Status != latchkey.CheckingOut || co.Generation != 42 || !co.ExpiresAt.Equal(c.expires) || !co.CanCheckIn() {
 				t.Fatalf("check-out %+v; want checking_out, generation 42, expiring %s", co, c.expires)
@@ -70,10 +90,7 @@ func TestDecideCheckout(t *testing.T) {
 // groups; without a reply the lock lapses and the instruction is ready
 // again; the re-sent instruction's reply completes the check-out.
 func TestInstructionLifecycle(t *testing.T) {
-	co, in, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: "p_ann", Login: "ann", Minutes: 30}, seqIDs(), ct0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	co, in := start(t, latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: "p_ann", Login: "ann", Minutes: 30}, ct0)
 	if _, ok := latchkey.Deliver(in, tmo, ct0.Add(-time.Second)); ok {
 		t.Fatal("delivered before it was ready")
 	}
@@ -85,8 +102,8 @@ func TestInstructionLifecycle(t *testing.T) {
 		t.Fatal("a delivered instruction was delivered again while its groups are locked")
 	}
 	// Another check-out of the same groups is refused while locked.
-	if _, _, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: "p_ann", Login: "ann",
-		Open: []latchkey.Instruction{in}}, seqIDs(), ct0.Add(4*time.Minute)); latchkey.ErrorCode(err) != latchkey.ECONFLICT {
+	if _, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: "p_ann", Login: "ann",
+		Open: []latchkey.Instruction{in}}, ct0.Add(4*time.Minute)); latchkey.ErrorCode(err) != latchkey.ECONFLICT {
 		t.Fatalf("a check-out during the lock: %v, want conflict", err)
 	}
 	if _, ok := latchkey.SettleInstruction(in, ct0.Add(5*time.Minute-time.Nanosecond)); ok {
@@ -151,45 +168,65 @@ func TestDecideReply(t *testing.T) {
 // instruction; one that may have been applied gets one, with its
 // generation; what cannot be checked in is a conflict.
 func TestDecideCheckin(t *testing.T) {
-	co, in, _ := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: "p_ann", Login: "ann", Minutes: 30, Generation: 6}, seqIDs(), ct0)
+	co, in := start(t, latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: "p_ann", Login: "ann", Minutes: 30, Generation: 6}, ct0)
 	delivered, _ := latchkey.Deliver(in, tmo, ct0)
 	lapsed, _ := latchkey.SettleInstruction(delivered, ct0.Add(time.Hour))
 	done := delivered
 	done.State = latchkey.InstrDone
+	ext := delivered // an extension, delivered and not answered
+	ext.ID = "ins_ext"
+	extDone := ext
+	extDone.State = latchkey.InstrDone
+	status := func(s latchkey.CheckoutStatus) latchkey.Checkout { c := co; c.Status = s; return c }
 	for _, c := range []struct {
 		name        string
 		co          latchkey.Checkout
-		in          latchkey.Instruction
+		ins         []latchkey.Instruction
 		code        string
-		instruction bool
-		coState     latchkey.InstructionState
+		instruction bool     // a removal is made
+		cancelled   []string // the instructions cancelled
 	}{
-		{"never delivered: cancelled, nothing to remove", co, in, "", false, latchkey.InstrCancelled},
-		{"delivered, no reply yet: never re-sent, a removal follows", co, delivered, "", true, latchkey.InstrCancelled},
-		{"delivered, lapsed and waiting to be re-sent: never re-sent, a removal follows", co, lapsed, "", true, latchkey.InstrCancelled},
-		{"checked out: a removal", func() latchkey.Checkout { c := co; c.Status = latchkey.CheckedOut; return c }(), done, "", true, latchkey.InstrDone},
-		{"already checked in", func() latchkey.Checkout { c := co; c.Status = latchkey.CheckedIn; return c }(), done, latchkey.ECONFLICT, false, latchkey.InstrDone},
-		{"failed", func() latchkey.Checkout { c := co; c.Status = latchkey.CheckoutFailed; return c }(), done, latchkey.ECONFLICT, false, latchkey.InstrDone},
+		{name: "never delivered: cancelled, nothing to remove", co: co, ins: []latchkey.Instruction{in}, cancelled: []string{in.ID}},
+		{name: "delivered, no reply yet: never re-sent, a removal follows", co: co, ins: []latchkey.Instruction{delivered}, instruction: true, cancelled: []string{in.ID}},
+		{name: "delivered, lapsed and waiting to be re-sent: never re-sent, a removal follows", co: co, ins: []latchkey.Instruction{lapsed}, instruction: true, cancelled: []string{in.ID}},
+		{name: "checked out: a removal", co: status(latchkey.CheckedOut), ins: []latchkey.Instruction{done}, instruction: true},
+		{name: "an unanswered extension is never sent again either", co: status(latchkey.CheckedOut), ins: []latchkey.Instruction{done, ext}, instruction: true, cancelled: []string{ext.ID}},
+		{name: "an answered extension stays done", co: status(latchkey.CheckedOut), ins: []latchkey.Instruction{done, extDone}, instruction: true},
+		{name: "already checked in", co: status(latchkey.CheckedIn), ins: []latchkey.Instruction{done}, code: latchkey.ECONFLICT},
+		{name: "failed", co: status(latchkey.CheckoutFailed), ins: []latchkey.Instruction{done}, code: latchkey.ECONFLICT},
+		{name: "no instruction at all", co: co, code: latchkey.EINTERNAL},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, coIn, ci, err := latchkey.DecideCheckin(c.co, c.in, "checkin", seqIDs(), ct0.Add(time.Minute))
+			o, err := latchkey.DecideCheckin(c.co, c.ins, "checkin", ct0.Add(time.Minute))
 			if latchkey.ErrorCode(err) != c.code {
 				t.Fatalf("error %v, want %q", err, c.code)
 			}
-			if coIn.State != c.coState {
-				t.Fatalf("checkout instruction %s, want %s", coIn.State, c.coState)
-			}
 			if c.code != "" {
+				if o.Checkout.Status != c.co.Status || len(o.Changed) != 0 || o.New != nil {
+					t.Fatalf("a refused check-in changed something: %+v", o)
+				}
 				return
 			}
+			got := o.Checkout
 			if got.Status != latchkey.CheckedIn || got.EndReason != "checkin" || got.CanCheckIn() {
 				t.Fatalf("check-out %+v; want checked_in at once", got)
 			}
+			var cancelled []string
+			for _, x := range o.Changed {
+				if x.State != latchkey.InstrCancelled || !x.LockedUntil.IsZero() {
+					t.Fatalf("changed instruction %+v, want cancelled and unlocked", x)
+				}
+				cancelled = append(cancelled, x.ID)
+			}
+			if !slices.Equal(cancelled, c.cancelled) {
+				t.Fatalf("cancelled %v, want %v", cancelled, c.cancelled)
+			}
+			ci := o.New
 			if (ci != nil) != c.instruction {
 				t.Fatalf("check-in instruction %+v, want one: %v", ci, c.instruction)
 			}
-			if ci != nil && (ci.Kind != latchkey.InstrCheckin || ci.Generation != 7 || ci.State != latchkey.InstrPending || ci.Login != "ann") {
-				t.Fatalf("check-in instruction %+v; want a pending checkin of generation 7", ci)
+			if ci != nil && (ci.ID != "" || ci.Checkout != co.ID || ci.Kind != latchkey.InstrCheckin || ci.Generation != 7 || ci.State != latchkey.InstrPending || ci.Login != "ann") {
+				t.Fatalf("check-in instruction %+v; want a pending checkin of generation 7 of the check-out, no ID yet", ci)
 			}
 		})
 	}
@@ -212,17 +249,17 @@ func TestDecideCheckoutSitesAndLogin(t *testing.T) {
 		login string
 		code  string
 	}{
-		{"a set for every site", admin, "sit_west", false, "ann", ""},
-		{"a terminal at one of its sites", branch, "sit_south", false, "ann", ""},
-		{"a terminal elsewhere", branch, "sit_west", false, "ann", latchkey.EFORBIDDEN},
-		{"staff elsewhere too", branch, "sit_west", true, "ann", latchkey.EFORBIDDEN},
-		{"a login with a slash", admin, "sit_west", false, "ann/../root", latchkey.ECONFLICT},
-		{"a login like an option", admin, "sit_west", true, "-ann", latchkey.ECONFLICT},
-		{"a login with a space", admin, "sit_west", false, "ann root", latchkey.ECONFLICT},
+		{name: "a set for every site", set: admin, site: "sit_west", login: "ann"},
+		{name: "a terminal at one of its sites", set: branch, site: "sit_south", login: "ann"},
+		{name: "a terminal elsewhere", set: branch, site: "sit_west", login: "ann", code: latchkey.EFORBIDDEN},
+		{name: "staff elsewhere too", set: branch, site: "sit_west", staff: true, login: "ann", code: latchkey.EFORBIDDEN},
+		{name: "a login with a slash", set: admin, site: "sit_west", login: "ann/../root", code: latchkey.ECONFLICT},
+		{name: "a login like an option", set: admin, site: "sit_west", staff: true, login: "-ann", code: latchkey.ECONFLICT},
+		{name: "a login with a space", set: admin, site: "sit_west", login: "ann root", code: latchkey.ECONFLICT},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: c.set, Terminal: "t1", Site: c.site, Principal: "p_ann",
-				Login: c.login, Minutes: 5, ByStaff: c.staff, Generation: 1}, seqIDs(), ct0)
+			_, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: c.set, Terminal: "t1", Site: c.site, Principal: "p_ann",
+				Login: c.login, Minutes: 5, ByStaff: c.staff, Generation: 1}, ct0)
 			if latchkey.ErrorCode(err) != c.code {
 				t.Fatalf("error %v, want %q", err, c.code)
 			}
@@ -231,9 +268,11 @@ func TestDecideCheckoutSitesAndLogin(t *testing.T) {
 }
 
 func TestDecideExtend(t *testing.T) {
-	co, in, _ := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: "p_ann", Login: "ann", Minutes: 20, Generation: 2}, seqIDs(), ct0)
+	co, in := start(t, latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: "p_ann", Login: "ann", Minutes: 20, Generation: 2}, ct0)
 	delivered, _ := latchkey.Deliver(in, tmo, ct0)
 	at := ct0.Add(10 * time.Minute)
+	checkedIn := co
+	checkedIn.Status = latchkey.CheckedIn
 	for _, c := range []struct {
 		name     string
 		co       latchkey.Checkout
@@ -243,20 +282,21 @@ func TestDecideExtend(t *testing.T) {
 		newInstr bool
 		end      time.Time
 	}{
-		{"not yet delivered: the instruction's end moves", co, in, 40, "", false, at.Add(40 * time.Minute)},
-		{"delivered: a new instruction of the same generation", co, delivered, 40, "", true, at.Add(40 * time.Minute)},
-		{"up to the set's maximum from the start", co, delivered, 50, "", true, ct0.Add(60 * time.Minute)},
-		{"past the maximum", co, delivered, 51, latchkey.EBADREQUEST, false, time.Time{}},
-		{"not later than now", co, delivered, 5, latchkey.EBADREQUEST, false, time.Time{}},
-		{"checked in", func() latchkey.Checkout { x := co; x.Status = latchkey.CheckedIn; return x }(), delivered, 30, latchkey.ECONFLICT, false, time.Time{}},
+		{name: "not yet delivered: the instruction's end moves", co: co, in: in, minutes: 40, end: at.Add(40 * time.Minute)},
+		{name: "delivered: a new instruction of the same generation", co: co, in: delivered, minutes: 40, newInstr: true, end: at.Add(40 * time.Minute)},
+		{name: "up to the set's maximum from the start", co: co, in: delivered, minutes: 50, newInstr: true, end: ct0.Add(60 * time.Minute)},
+		{name: "past the maximum", co: co, in: delivered, minutes: 51, code: latchkey.EBADREQUEST},
+		{name: "not later than now", co: co, in: delivered, minutes: 5, code: latchkey.EBADREQUEST},
+		{name: "checked in", co: checkedIn, in: delivered, minutes: 30, code: latchkey.ECONFLICT},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, gotIn, n, err := latchkey.DecideExtend(c.co, admin, c.minutes, c.in, seqIDs(), at)
+			o, err := latchkey.DecideExtend(c.co, admin, c.minutes, c.in, at)
 			if latchkey.ErrorCode(err) != c.code {
 				t.Fatalf("error %v, want %q", err, c.code)
 			}
+			got, n := o.Checkout, o.New
 			if c.code != "" {
-				if got.ExpiresAt != c.co.ExpiresAt || n != nil {
+				if got.ExpiresAt != c.co.ExpiresAt || n != nil || len(o.Changed) != 0 {
 					t.Fatal("a refused extension changed something")
 				}
 				return
@@ -264,11 +304,11 @@ func TestDecideExtend(t *testing.T) {
 			if !got.ExpiresAt.Equal(c.end) || (n != nil) != c.newInstr {
 				t.Fatalf("expires %s, new instruction %+v; want %s, new: %v", got.ExpiresAt, n, c.end, c.newInstr)
 			}
-			if n == nil && !gotIn.EndsAt.Equal(c.end) {
-				t.Fatalf("the undelivered instruction ends %s, want %s", gotIn.EndsAt, c.end)
+			if n == nil && (len(o.Changed) != 1 || o.Changed[0].ID != c.in.ID || !o.Changed[0].EndsAt.Equal(c.end)) {
+				t.Fatalf("changed %+v; want the undelivered instruction ending %s", o.Changed, c.end)
 			}
-			if n != nil && (n.Generation != c.co.Generation || !n.EndsAt.Equal(c.end) || n.Kind != latchkey.InstrCheckout) {
-				t.Fatalf("extension instruction %+v", n)
+			if n != nil && (len(o.Changed) != 0 || n.ID != "" || n.Checkout != co.ID || n.Generation != c.co.Generation || !n.EndsAt.Equal(c.end) || n.Kind != latchkey.InstrCheckout) {
+				t.Fatalf("extension instruction %+v (changed %+v)", n, o.Changed)
 			}
 		})
 	}

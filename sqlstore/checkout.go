@@ -72,9 +72,36 @@ func (t *tx) insertInstruction(x latchkey.Instruction) error {
 }
 
 func (t *tx) saveInstruction(x latchkey.Instruction) error {
-	_, err := t.exec("UPDATE instructions SET attempt = ?, state = ?, ready_at = ?, locked_until = ?, result = ?, detail = ? WHERE id = ?",
-		x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail, x.ID)
+	_, err := t.exec("UPDATE instructions SET attempt = ?, state = ?, ready_at = ?, locked_until = ?, result = ?, detail = ?, ends_at = ? WHERE id = ?",
+		x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail, us(x.EndsAt), x.ID)
 	return err
+}
+
+// saveOutcome writes what a check-out decision changed: the check-out
+// (inserted when new), the instructions it changed, and the new one (with
+// the IDs the shell assigns).
+func (t *tx) saveOutcome(o *latchkey.CheckoutOutcome) error {
+	isNew := o.Checkout.ID == ""
+	o.AssignIDs(latchkey.NewID)
+	if isNew {
+		co := o.Checkout
+		if _, err := t.exec("INSERT INTO checkouts ("+checkoutCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			co.ID, co.GroupSet, co.Terminal, co.Principal, co.Login, jsonStrings(co.Groups), co.Status, int64(co.Generation),
+			us(co.StartedAt), us(co.ExpiresAt), co.EndReason); err != nil {
+			return err
+		}
+	} else if err := t.saveCheckout(o.Checkout); err != nil {
+		return err
+	}
+	for _, in := range o.Changed {
+		if err := t.saveInstruction(in); err != nil {
+			return err
+		}
+	}
+	if o.New != nil {
+		return t.insertInstruction(*o.New)
+	}
+	return nil
 }
 
 func (t *tx) saveCheckout(x latchkey.Checkout) error {
@@ -114,21 +141,15 @@ func (s *Store) ExtendCheckout(ctx context.Context, c latchkey.Caller, id string
 		if err != nil {
 			return err
 		}
-		x, orig, ext, err := latchkey.DecideExtend(x, set, minutes, ins[0], func() string { return latchkey.NewID("ins") }, t.now)
+		o, err := latchkey.DecideExtend(x, set, minutes, ins[0], t.now)
 		if err != nil {
 			return err
 		}
-		if err := t.saveCheckout(x); err != nil {
+		if err := t.saveOutcome(&o); err != nil {
 			return err
 		}
+		x = o.Checkout
 		if _, err := t.exec("UPDATE checkouts SET warned = FALSE WHERE id = ?", id); err != nil {
-			return err
-		}
-		if ext == nil {
-			if _, err := t.exec("UPDATE instructions SET ends_at = ? WHERE id = ?", us(orig.EndsAt), orig.ID); err != nil {
-				return err
-			}
-		} else if err := t.insertInstruction(*ext); err != nil {
 			return err
 		}
 		t.record(c.Actor(), x.Terminal, latchkey.ActionCheckoutExtend, x.ID, map[string]any{"principal": x.Principal, "expires_at": x.ExpiresAt})
@@ -210,24 +231,18 @@ func (s *Store) CreateCheckout(ctx context.Context, c latchkey.Caller, r latchke
 		if err != nil {
 			return err
 		}
-		co, in, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: set, Terminal: r.Terminal, Site: site, Principal: r.Principal,
-			Login: login, Minutes: r.Minutes, ByStaff: c.IsStaff(), Open: open, Generation: uint64(gen)},
-			func() string { return latchkey.NewID("co") }, t.now)
+		o, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: set, Terminal: r.Terminal, Site: site, Principal: r.Principal,
+			Login: login, Minutes: r.Minutes, ByStaff: c.IsStaff(), Open: open, Generation: uint64(gen)}, t.now)
 		if err != nil {
 			return err
 		}
-		in.ID = latchkey.NewID("ins")
-		if _, err := t.exec("UPDATE terminals SET checkout_generation = ? WHERE id = ?", int64(co.Generation), r.Terminal); err != nil {
+		if _, err := t.exec("UPDATE terminals SET checkout_generation = ? WHERE id = ?", int64(o.Checkout.Generation), r.Terminal); err != nil {
 			return err
 		}
-		if _, err := t.exec("INSERT INTO checkouts ("+checkoutCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			co.ID, co.GroupSet, co.Terminal, co.Principal, co.Login, jsonStrings(co.Groups), co.Status, int64(co.Generation),
-			us(co.StartedAt), us(co.ExpiresAt), co.EndReason); err != nil {
+		if err := t.saveOutcome(&o); err != nil {
 			return err
 		}
-		if err := t.insertInstruction(in); err != nil {
-			return err
-		}
+		co := o.Checkout
 		t.record(c.Actor(), co.Terminal, latchkey.ActionCheckoutRequest, co.ID, map[string]any{"principal": co.Principal, "groupset": co.GroupSet,
 			"groups": co.Groups, "generation": co.Generation, "expires_at": co.ExpiresAt})
 		out = co
@@ -286,28 +301,15 @@ func (t *tx) checkin(x latchkey.Checkout, reason, actor string) (latchkey.Checko
 	if err != nil {
 		return x, err
 	}
-	x, in, removal, err := latchkey.DecideCheckin(x, ins[0], reason, func() string { return latchkey.NewID("ins") }, t.now)
+	o, err := latchkey.DecideCheckin(x, ins, reason, t.now)
 	if err != nil {
 		return x, err
 	}
-	// Extensions not answered are never sent (again) either: like the
-	// check-out's own instruction (DecideCheckin), nothing may grant the
-	// groups after the removal.
-	if _, err := t.exec("UPDATE instructions SET state = 'cancelled', locked_until = 0 WHERE checkout_id = ? AND kind = 'checkout' AND state IN ('pending', 'delivered') AND id <> ?", x.ID, in.ID); err != nil {
+	if err := t.saveOutcome(&o); err != nil {
 		return x, err
 	}
-	if err := t.saveCheckout(x); err != nil {
-		return x, err
-	}
-	if err := t.saveInstruction(in); err != nil {
-		return x, err
-	}
-	d := map[string]any{"principal": x.Principal, "reason": reason, "removal": removal != nil}
-	if removal != nil {
-		if err := t.insertInstruction(*removal); err != nil {
-			return x, err
-		}
-	}
+	x = o.Checkout
+	d := map[string]any{"principal": x.Principal, "reason": reason, "removal": o.New != nil}
 	action := latchkey.ActionCheckoutCheckin
 	if reason == "expired" {
 		action = latchkey.ActionCheckoutExpire
