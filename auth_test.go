@@ -1,8 +1,9 @@
 package latchkey_test
 
 import (
-	"latchkey"
 	"testing"
+
+	"latchkey"
 )
 
 func TestCaller(t *testing.T) {

@@ -1,9 +1,10 @@
 package latchkey_test
 
 import (
-	"latchkey"
 	"strings"
 	"testing"
+
+	"latchkey"
 )
 
 func TestGroupSetValidate(t *testing.T) {

@@ -1,9 +1,10 @@
 package latchkey_test
 
 import (
-	"latchkey"
 	"testing"
 	"time"
+
+	"latchkey"
 )
 
 // ---- shared fixtures and helpers (used by every _test.go file of the package) ----

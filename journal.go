@@ -150,3 +150,25 @@ const MaxJournalEntries = 1000
 // JournalClockSkew is how far in the future of the server's clock an
 // uploaded entry may start or end (the agent's clock follows the server's).
 const JournalClockSkew = 10 * time.Minute
+
+// JournalSessionRules applies to an offline session still in progress,
+// started at started, the rules a logon at its terminal would meet now
+// (in, without Force): the person unlocked elsewhere (Concurrent; else
+// fail holds the terminal's own stale session, to clean up), another
+// person's reservation holding the terminal (Reserved), and the site's
+// maximum session, counted from the start, passed (OverMax). The rest of
+// the check (ended, identity, quota with this session counted) is the
+// caller's to fill in before DecideJournalEntry.
+func JournalSessionRules(in LoginInput, started time.Time) (check JournalEntryCheck, fail []FailedSession) {
+	in.Force = false
+	fail, err := sessionRules(in)
+	check.Concurrent = err != nil
+	if check.Concurrent {
+		fail = nil
+	}
+	check.Reserved = CheckHolding(in.Holding, in.Principal) != nil
+	if max := MaxSessionFor(in.Principal.Role, in.Site); max > 0 {
+		check.OverMax = !in.Now.Before(started.Add(max))
+	}
+	return check, fail
+}

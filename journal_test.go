@@ -1,9 +1,11 @@
 package latchkey_test
 
 import (
-	"latchkey"
+	"slices"
 	"testing"
 	"time"
+
+	"latchkey"
 )
 
 func TestDecideJournalEntry(t *testing.T) {
@@ -67,5 +69,56 @@ func TestValidateJournal(t *testing.T) {
 	}
 	if err := latchkey.ValidateJournal(nil, now); latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
 		t.Errorf("no entries: %v", err)
+	}
+}
+
+// An offline session still in progress meets, on reconnect, the rules of a
+// logon at its terminal now: unlocked elsewhere (no clean-up then), another
+// person's reservation, the maximum session from its start (users only).
+func TestJournalSessionRules(t *testing.T) {
+	t.Parallel()
+	site := ccSite()
+	site.MaxSessionMinutes = 60
+	stale := sess("s-stale", thisTerm, "bob", false)
+	stale.PrincipalID = "p-bob"
+	res := &latchkey.Reservation{ID: "r1", Principal: "p-bob", Terminal: thisTerm, Start: t0.Add(-time.Minute), Minutes: 30}
+	admin := user(false)
+	admin.Role = latchkey.RoleAdmin
+	for _, c := range []struct {
+		name       string
+		who        latchkey.Principal
+		started    time.Time
+		active     []latchkey.Session
+		onTerminal *latchkey.Session
+		holding    *latchkey.Reservation
+		want       latchkey.JournalEntryCheck
+		wantFail   []string
+	}{
+		{name: "nothing against it", who: user(false), started: t0.Add(-10 * time.Minute)},
+		{name: "unlocked elsewhere", who: user(false), started: t0.Add(-10 * time.Minute),
+			active: []latchkey.Session{sess("s-a", "term-a", "alice", false)}, want: latchkey.JournalEntryCheck{Concurrent: true}},
+		{name: "locked elsewhere is fine", who: user(false), started: t0.Add(-10 * time.Minute),
+			active: []latchkey.Session{sess("s-a", "term-a", "alice", true)}},
+		{name: "a stale session on the terminal is cleaned up", who: user(false), started: t0.Add(-10 * time.Minute),
+			onTerminal: &stale, wantFail: []string{"s-stale:terminal_cleanup"}},
+		{name: "concurrent: no clean-up either", who: user(false), started: t0.Add(-10 * time.Minute), onTerminal: &stale,
+			active: []latchkey.Session{sess("s-a", "term-a", "alice", false)}, want: latchkey.JournalEntryCheck{Concurrent: true}},
+		{name: "another's reservation holds the terminal", who: user(false), started: t0.Add(-10 * time.Minute), holding: res,
+			want: latchkey.JournalEntryCheck{Reserved: true}},
+		{name: "past the maximum from its start", who: user(false), started: t0.Add(-time.Hour), want: latchkey.JournalEntryCheck{OverMax: true}},
+		{name: "just within the maximum", who: user(false), started: t0.Add(-time.Hour + time.Second)},
+		{name: "an admin: no maximum, no reservation", who: admin, started: t0.Add(-5 * time.Hour), holding: res},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			check, fail := latchkey.JournalSessionRules(latchkey.LoginInput{Principal: c.who, Identity: "alice", Terminal: thisTerm,
+				Site: site, Now: t0, Active: c.active, OnTerminal: c.onTerminal, Holding: c.holding, Force: true}, c.started)
+			if check != c.want {
+				t.Fatalf("check %+v, want %+v", check, c.want)
+			}
+			if got := failList(fail); !slices.Equal(got, append([]string{}, c.wantFail...)) {
+				t.Fatalf("fail %v, want %v", got, c.wantFail)
+			}
+		})
 	}
 }

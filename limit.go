@@ -109,3 +109,48 @@ const (
 	LimitQuota       LimitReason = "quota"
 	LimitReservation LimitReason = "reservation"
 )
+
+// SiteAllowance is the allowance (SessionLimits) of a session of p at
+// site, started at start and judged now: the site's maximum session for
+// users, the quota p has left (nil: none applies) and the terminal's
+// reservations rs.
+func SiteAllowance(p Principal, site Site, rs []Reservation, quotaLeft *time.Duration, start, now time.Time) Allowance {
+	return SessionLimits(SessionLimitInput{Principal: p.ID, Role: p.Role, Start: start, Now: now,
+		MaxSession: time.Duration(site.MaxSessionMinutes) * time.Minute, QuotaLeft: quotaLeft, Reservations: rs,
+		Warning: time.Duration(site.WarningSeconds) * time.Second})
+}
+
+// MaxSessionFor is the site's maximum session for a person of role: it
+// binds users only (0: none applies).
+func MaxSessionFor(role Role, site Site) time.Duration {
+	if role != RoleUser {
+		return 0
+	}
+	return time.Duration(site.MaxSessionMinutes) * time.Minute
+}
+
+// OfflineAllowance is the allowance of a session that began offline at
+// started and was judged ok on reconnect (now): the allowance of a session
+// starting now, unless the site's maximum session, counted from when it
+// began, ends it sooner; then that maximum alone, warned from its start.
+func OfflineAllowance(p Principal, site Site, rs []Reservation, quotaLeft *time.Duration, started, now time.Time) Allowance {
+	a := SiteAllowance(p, site, rs, quotaLeft, now, now)
+	if max := MaxSessionFor(p.Role, site); max > 0 {
+		if end := started.Add(max); a.Ends.IsZero() || end.Before(a.Ends) {
+			a = SessionAllowance(started, max, nil, time.Time{}, time.Duration(site.WarningSeconds)*time.Second)
+		}
+	}
+	return a
+}
+
+// WithLimit returns s with the allowance a as its limit (none when a has
+// no end).
+func (s Session) WithLimit(a Allowance) Session {
+	if a.Ends.IsZero() {
+		s.EndsAt, s.WarnAt, s.Limit = nil, nil, ""
+		return s
+	}
+	ends, warn := a.Ends, a.WarnAt
+	s.EndsAt, s.WarnAt, s.Limit = &ends, &warn, a.Reason
+	return s
+}

@@ -2,9 +2,10 @@ package latchkey_test
 
 import (
 	"fmt"
-	"latchkey"
 	"testing"
 	"time"
+
+	"latchkey"
 )
 
 // The agent's rule: each change applied once, a late or re-sent removal

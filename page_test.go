@@ -1,8 +1,9 @@
 package latchkey_test
 
 import (
-	"latchkey"
 	"testing"
+
+	"latchkey"
 )
 
 func TestPageNormalize(t *testing.T) {

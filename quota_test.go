@@ -2,9 +2,10 @@ package latchkey_test
 
 import (
 	"crypto/ed25519"
-	"latchkey"
 	"testing"
 	"time"
+
+	"latchkey"
 )
 
 func TestQuotaUsed(t *testing.T) {

@@ -123,3 +123,14 @@ const MaxReservationMinutes = 24 * 60
 // DefaultReservationGrace is how long after its start a reservation waits
 // for its person before it is released.
 const DefaultReservationGrace = 10 * time.Minute
+
+// CheckHolding refuses a logon of p at a terminal that the reservation h
+// holds (HoldingReservation; nil: none), unless it is p's own or p is an
+// admin: conflict, with the reservation and when it ends.
+func CheckHolding(h *Reservation, p Principal) error {
+	if h == nil || h.Principal == p.ID || p.Role == RoleAdmin {
+		return nil
+	}
+	return Errorf(ECONFLICT, "the terminal is reserved until %s", h.End().UTC().Format("2006-01-02T15:04:05Z")).
+		With("reservation", h.ID).With("until", h.End().UTC())
+}

@@ -139,3 +139,29 @@ func TestValidateReservation(t *testing.T) {
 		}
 	}
 }
+
+// A reservation holding the terminal lets in its own person and admins.
+func TestCheckHolding(t *testing.T) {
+	t.Parallel()
+	r := &latchkey.Reservation{ID: "r1", Principal: "p-bob", Start: t0, Minutes: 30}
+	for _, c := range []struct {
+		name string
+		h    *latchkey.Reservation
+		p    latchkey.Principal
+		code string
+	}{
+		{"none holds it", nil, latchkey.Principal{ID: "p-ann", Role: latchkey.RoleUser}, ""},
+		{"its own person", r, latchkey.Principal{ID: "p-bob", Role: latchkey.RoleUser}, ""},
+		{"an admin", r, latchkey.Principal{ID: "p-root", Role: latchkey.RoleAdmin}, ""},
+		{"a delegate is not exempt", r, latchkey.Principal{ID: "p-del", Role: latchkey.RoleDelegate}, latchkey.ECONFLICT},
+		{"another person", r, latchkey.Principal{ID: "p-ann", Role: latchkey.RoleUser}, latchkey.ECONFLICT},
+	} {
+		err := latchkey.CheckHolding(c.h, c.p)
+		if latchkey.ErrorCode(err) != c.code {
+			t.Errorf("%s: %v, want %q", c.name, err, c.code)
+		}
+		if err != nil && (detail(t, err, "reservation") != "r1" || detail(t, err, "until") != r.End().UTC()) {
+			t.Errorf("%s: details %v", c.name, latchkey.ErrorDetails(err))
+		}
+	}
+}

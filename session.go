@@ -80,30 +80,78 @@ type FailedSession struct {
 }
 
 // LoginInput is everything the login rule looks at, loaded in the same
-// transaction that will apply its decision.
+// transaction that will apply its decision. Credentials (rule 1, with its
+// failed-attempt accounting) are checked before.
 type LoginInput struct {
 	Principal Principal
 	Identity  string // the login ID used
 	Terminal  string // the terminal logged on at
 	Site      Site   // that terminal's site
 	Force     bool
+	Now       time.Time
 	// Active holds every ACTIVE session of the principal, with idle
 	// timeouts already applied.
 	Active []Session
 	// OnTerminal is the ACTIVE session on the terminal, whoever's, or nil.
 	OnTerminal *Session
+	// QuotaLeft is what the principal has left of the site's daily quota
+	// (nil: no quota applies), QuotaReset when it starts again.
+	QuotaLeft  *time.Duration
+	QuotaReset time.Time
+	// Reservations are the terminal's reservations that have not ended;
+	// Holding is the one that holds the terminal now (HoldingReservation),
+	// or nil.
+	Reservations []Reservation
+	Holding      *Reservation
 }
 
-// Decision is the outcome of a login or unlock rule: either Err (nothing
-// changes) or the sessions to fail before the call proceeds.
-type Decision struct {
-	Err  error
-	Fail []FailedSession
+// Reasons of a refused logon, in its audit record (besides the
+// credentials check's own).
+const (
+	RefusedQuota    = "quota"
+	RefusedReserved = "reserved"
+)
+
+// LoginOutcome is what DecideLogin decides: the new session (without an
+// ID: the shell gives it one) with its limit, and the sessions to fail in
+// the same step. Refused says why a refusal was made, for the audit
+// (RefusedQuota, RefusedReserved, or "" for the session rules).
+type LoginOutcome struct {
+	Session Session
+	Fail    []FailedSession
+	Refused string
 }
 
-// DecideLogin applies rules 2-5 of API.md "Terminal sessions" (credentials,
-// rule 1, are checked before). It is pure: the caller applies the outcome.
-func DecideLogin(in LoginInput) Decision {
+// DecideLogin decides a logon whose credentials were accepted, in this
+// order: the daily quota (quota_exceeded), a reservation holding the
+// terminal (conflict), then rules 2-5 of API.md "Terminal sessions": one
+// identity for all of a principal's sessions (identity_in_use), no second
+// unlocked session (concurrent_session, or with force those are failed),
+// and the terminal's own previous session cleaned up. The new session
+// gets the limit of SiteAllowance. It is pure: the caller applies the
+// outcome.
+func DecideLogin(in LoginInput) (LoginOutcome, error) {
+	p := in.Principal
+	if in.QuotaLeft != nil && *in.QuotaLeft <= 0 {
+		return LoginOutcome{Refused: RefusedQuota}, Errorf(EQUOTAEXCEEDED, "the daily quota of %d minutes at this site is used up", in.Site.DailyQuotaMinutes).
+			With("reset_at", in.QuotaReset.UTC())
+	}
+	if err := CheckHolding(in.Holding, p); err != nil {
+		return LoginOutcome{Refused: RefusedReserved}, err
+	}
+	fail, err := sessionRules(in)
+	if err != nil {
+		return LoginOutcome{}, err
+	}
+	s := Session{PrincipalID: p.ID, Identity: in.Identity, TerminalID: in.Terminal,
+		Status: SessionActive, StartedAt: in.Now, LastActivityAt: in.Now, Exempt: p.Global}
+	s = s.WithLimit(SiteAllowance(p, in.Site, in.Reservations, in.QuotaLeft, in.Now, in.Now))
+	return LoginOutcome{Session: s, Fail: fail}, nil
+}
+
+// sessionRules applies rules 2-5 of API.md "Terminal sessions": the
+// sessions to fail, or the refusal.
+func sessionRules(in LoginInput) ([]FailedSession, error) {
 	var elsewhere []Session
 	for _, s := range in.Active {
 		if s.Status == SessionActive && s.TerminalID != in.Terminal {
@@ -118,28 +166,28 @@ func DecideLogin(in LoginInput) Decision {
 		}
 	}
 	if len(otherIdentity) > 0 {
-		return Decision{Err: Errorf(EIDENTITYINUSE,
+		return nil, Errorf(EIDENTITYINUSE,
 			"principal has active sessions under identity %q; use that identity or end them", otherIdentity[0].Identity).
-			With("sessions", refs(otherIdentity))}
+			With("sessions", refs(otherIdentity))
 	}
 	// Rule 4: unlocked sessions elsewhere conflict (locked ones too on a
 	// legacy site); global principals are exempt.
-	d := conflicts(in.Principal, in.Site, elsewhere, in.Force)
-	if d.Err != nil {
-		return d
+	fail, err := conflicts(in.Principal, in.Site, elsewhere, in.Force)
+	if err != nil {
+		return nil, err
 	}
 	// Rule 2: clean-up of the terminal's own previous session.
 	if in.OnTerminal != nil && in.OnTerminal.Status == SessionActive {
-		d.Fail = append([]FailedSession{{Session: *in.OnTerminal, Reason: EndTerminalCleanup}}, d.Fail...)
+		fail = append([]FailedSession{{Session: *in.OnTerminal, Reason: EndTerminalCleanup}}, fail...)
 	}
-	return d
+	return fail, nil
 }
 
 // conflicts finds the sessions in others that stand against one more
 // unlocked session of p, and either refuses or (force) fails them.
-func conflicts(p Principal, site Site, others []Session, force bool) Decision {
+func conflicts(p Principal, site Site, others []Session, force bool) ([]FailedSession, error) {
 	if p.Global {
-		return Decision{}
+		return nil, nil
 	}
 	var c []Session
 	for _, s := range others {
@@ -148,20 +196,20 @@ func conflicts(p Principal, site Site, others []Session, force bool) Decision {
 		}
 	}
 	if len(c) == 0 {
-		return Decision{}
+		return nil, nil
 	}
 	if !force {
 		msg := "the principal has an unlocked session at another terminal: lock it there and retry, or force to fail it"
 		if !site.ConcurrencyControls {
 			msg = "the principal has an active session at another terminal: end it there and retry, or force to fail it"
 		}
-		return Decision{Err: Errorf(ECONCURRENTSESSION, "%s", msg).With("sessions", refs(c))}
+		return nil, Errorf(ECONCURRENTSESSION, "%s", msg).With("sessions", refs(c))
 	}
-	d := Decision{}
+	var fail []FailedSession
 	for _, s := range c {
-		d.Fail = append(d.Fail, FailedSession{Session: s, Reason: EndForced})
+		fail = append(fail, FailedSession{Session: s, Reason: EndForced})
 	}
-	return d
+	return fail, nil
 }
 
 // CheckSessionCall is the gate every terminal call on a session passes:
@@ -185,23 +233,43 @@ func CheckSessionCall(s Session, terminalID string) error {
 // UnlockInput is everything the unlock rule looks at.
 type UnlockInput struct {
 	Session   Session   // the session to unlock, already through CheckSessionCall
-	Principal Principal // its principal
-	Site      Site      // its terminal's site
+	Identity  string    // the login ID whose credentials were accepted
+	Principal Principal // that identity's principal
+	Site      Site      // the session's terminal's site
 	Force     bool
-	Active    []Session // every ACTIVE session of the principal
+	Active    []Session // every ACTIVE session of that principal
+	Now       time.Time
 }
 
-// DecideUnlock decides an unlock whose credentials were accepted: another
-// ACTIVE unlocked session of the principal refuses it (concurrent_session),
-// or with force is failed in the same step.
-func DecideUnlock(in UnlockInput) Decision {
+// UnlockOutcome is what DecideUnlock decides: the session unlocked, and
+// the sessions to fail in the same step.
+type UnlockOutcome struct {
+	Session Session
+	Fail    []FailedSession
+}
+
+// DecideUnlock decides an unlock whose credentials were accepted: they
+// must be of the session's own person (forbidden); another ACTIVE unlocked
+// session of the principal refuses it (concurrent_session), or with force
+// is failed in the same step.
+func DecideUnlock(in UnlockInput) (UnlockOutcome, error) {
+	if in.Principal.ID != in.Session.PrincipalID {
+		return UnlockOutcome{}, Errorf(EFORBIDDEN,
+			"identity %q belongs to another person: log this session out and log on anew", in.Identity)
+	}
 	var others []Session
 	for _, s := range in.Active {
 		if s.ID != in.Session.ID {
 			others = append(others, s)
 		}
 	}
-	return conflicts(in.Principal, in.Site, others, in.Force)
+	fail, err := conflicts(in.Principal, in.Site, others, in.Force)
+	if err != nil {
+		return UnlockOutcome{}, err
+	}
+	s := in.Session
+	s.LockedAt, s.LastActivityAt = nil, in.Now
+	return UnlockOutcome{Session: s, Fail: fail}, nil
 }
 
 // DecideLock returns s locked at timeSent (UTC). Locking a session that is

@@ -9,10 +9,10 @@ import (
 	"latchkey"
 )
 
-// failList renders d.Fail as "id:reason" in order.
-func failList(d latchkey.Decision) []string {
+// failList renders fail as "id:reason" in order.
+func failList(fail []latchkey.FailedSession) []string {
 	out := []string{}
-	for _, f := range d.Fail {
+	for _, f := range fail {
 		out = append(out, f.Session.ID+":"+f.Reason)
 	}
 	return out
@@ -20,9 +20,9 @@ func failList(d latchkey.Decision) []string {
 
 // checkFailedSessionsIntact checks every failed session is passed through
 // exactly as given in the input (the caller writes it back by id and more).
-func checkFailedSessionsIntact(t *testing.T, d latchkey.Decision, inputs ...latchkey.Session) {
+func checkFailedSessionsIntact(t *testing.T, fail []latchkey.FailedSession, inputs ...latchkey.Session) {
 	t.Helper()
-	for _, f := range d.Fail {
+	for _, f := range fail {
 		i := slices.IndexFunc(inputs, func(s latchkey.Session) bool { return s.ID == f.Session.ID })
 		if i < 0 {
 			t.Fatalf("failed session %s was not in the input", f.Session.ID)
@@ -274,25 +274,25 @@ func TestDecideLogin(t *testing.T) {
 				Active:     slices.Clone(c.active),
 				OnTerminal: c.onTerminal,
 			}
-			d := latchkey.DecideLogin(in)
-			wantCode(t, d.Err, c.wantCode)
+			d, err := latchkey.DecideLogin(in)
+			wantCode(t, err, c.wantCode)
 			if c.wantCode != "" {
 				if len(d.Fail) != 0 {
-					t.Fatalf("refused login fails sessions: %v (a refused login changes nothing)", failList(d))
+					t.Fatalf("refused login fails sessions: %v (a refused login changes nothing)", failList(d.Fail))
 				}
-				if got := refIDs(t, d.Err); !slices.Equal(got, c.wantRefs) {
+				if got := refIDs(t, err); !slices.Equal(got, c.wantRefs) {
 					t.Fatalf("details.sessions = %v, want %v", got, c.wantRefs)
 				}
 				return
 			}
-			if got := failList(d); !slices.Equal(got, c.wantFail) {
+			if got := failList(d.Fail); !slices.Equal(got, c.wantFail) {
 				t.Fatalf("Fail = %v, want %v", got, c.wantFail)
 			}
 			all := slices.Clone(c.active)
 			if c.onTerminal != nil {
 				all = append(all, *c.onTerminal)
 			}
-			checkFailedSessionsIntact(t, d, all...)
+			checkFailedSessionsIntact(t, d.Fail, all...)
 		})
 	}
 }
@@ -318,16 +318,16 @@ func TestDecideLoginSessionRefs(t *testing.T) {
 			if c.legac {
 				site = legacySite()
 			}
-			d := latchkey.DecideLogin(latchkey.LoginInput{Principal: user(false), Identity: "alice", Terminal: thisTerm,
+			_, err := latchkey.DecideLogin(latchkey.LoginInput{Principal: user(false), Identity: "alice", Terminal: thisTerm,
 				Site: site, Active: []latchkey.Session{c.s}})
-			wantCode(t, d.Err, c.code)
-			rs := detail(t, d.Err, "sessions").([]latchkey.SessionRef)
+			wantCode(t, err, c.code)
+			rs := detail(t, err, "sessions").([]latchkey.SessionRef)
 			want := latchkey.SessionRef{ID: c.s.ID, TerminalID: c.s.TerminalID, Identity: c.s.Identity,
 				StartedAt: c.s.StartedAt, LockedAt: c.s.LockedAt}
 			if len(rs) != 1 || !reflect.DeepEqual(rs[0], want) {
 				t.Fatalf("details.sessions = %+v, want [%+v]", rs, want)
 			}
-			if latchkey.ErrorMessage(d.Err) == "" {
+			if latchkey.ErrorMessage(err) == "" {
 				t.Fatal("refusal has no message")
 			}
 		})
@@ -341,10 +341,9 @@ func TestDecideLoginDoesNotMutateInput(t *testing.T) {
 	active := []latchkey.Session{sess("s-a", "term-a", "alice", false), sess("s-c", "term-c", "alice", true), here}
 	before := slices.Clone(active)
 	hereBefore := here
-	d := latchkey.DecideLogin(latchkey.LoginInput{Principal: user(false), Identity: "alice", Terminal: thisTerm,
-		Site: ccSite(), Force: true, Active: active, OnTerminal: &here})
-	if d.Err != nil {
-		t.Fatal(d.Err)
+	if _, err := latchkey.DecideLogin(latchkey.LoginInput{Principal: user(false), Identity: "alice", Terminal: thisTerm,
+		Site: ccSite(), Force: true, Active: active, OnTerminal: &here}); err != nil {
+		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(active, before) || !reflect.DeepEqual(here, hereBefore) {
 		t.Fatal("DecideLogin modified its input")
@@ -416,22 +415,25 @@ func TestDecideUnlock(t *testing.T) {
 			if c.legacy {
 				site = legacySite()
 			}
-			d := latchkey.DecideUnlock(latchkey.UnlockInput{Session: self, Principal: user(c.global), Site: site,
-				Force: c.force, Active: slices.Clone(c.active)})
-			wantCode(t, d.Err, c.wantCode)
+			d, err := latchkey.DecideUnlock(latchkey.UnlockInput{Session: self, Identity: "alice", Principal: user(c.global), Site: site,
+				Force: c.force, Active: slices.Clone(c.active), Now: t0.Add(time.Minute)})
+			wantCode(t, err, c.wantCode)
 			if c.wantCode != "" {
 				if len(d.Fail) != 0 {
-					t.Fatalf("refused unlock fails sessions: %v", failList(d))
+					t.Fatalf("refused unlock fails sessions: %v", failList(d.Fail))
 				}
-				if got := refIDs(t, d.Err); !slices.Equal(got, c.wantRefs) {
+				if got := refIDs(t, err); !slices.Equal(got, c.wantRefs) {
 					t.Fatalf("details.sessions = %v, want %v", got, c.wantRefs)
 				}
 				return
 			}
-			if got := failList(d); !slices.Equal(got, c.wantFail) {
+			if got := failList(d.Fail); !slices.Equal(got, c.wantFail) {
 				t.Fatalf("Fail = %v, want %v", got, c.wantFail)
 			}
-			checkFailedSessionsIntact(t, d, c.active...)
+			checkFailedSessionsIntact(t, d.Fail, c.active...)
+			if d.Session.ID != self.ID || d.Session.LockedAt != nil || !d.Session.LastActivityAt.Equal(t0.Add(time.Minute)) {
+				t.Fatalf("unlocked session %+v; want %s unlocked, last active now", d.Session, self.ID)
+			}
 		})
 	}
 }
@@ -807,5 +809,95 @@ func TestApplyIdleSessionLimit(t *testing.T) {
 	}
 	if d := latchkey.IdleDeadline(s, idleSite(0, 10)); !d.Equal(mins(10)) {
 		t.Errorf("deadline %v, want the forced timeout %v", d, mins(10))
+	}
+}
+
+// ---- DecideLogin: quota, reservation and the new session ----
+
+// The login rule decides in a fixed order: the quota, then a reservation
+// holding the terminal, then the session rules; a refusal says which
+// (LoginOutcome.Refused, for the audit). An accepted logon gets its
+// session, without an ID, limited by the site's allowance.
+func TestDecideLoginQuotaReservationOrder(t *testing.T) {
+	t.Parallel()
+	site := ccSite()
+	site.DailyQuotaMinutes, site.MaxSessionMinutes, site.WarningSeconds = 60, 90, 120
+	other := latchkey.Reservation{ID: "res-bob", Principal: "p-bob", Terminal: thisTerm, Start: t0.Add(-5 * time.Minute), Minutes: 30}
+	own := other
+	own.ID, own.Principal = "res-alice", princ
+	later := latchkey.Reservation{ID: "res-later", Principal: "p-bob", Terminal: thisTerm, Start: t0.Add(20 * time.Minute), Minutes: 30}
+	elsewhere := sess("s-a", "term-a", "alice", false)
+	admin := user(false)
+	admin.Role = latchkey.RoleAdmin
+	for _, c := range []struct {
+		name      string
+		who       latchkey.Principal
+		left      *time.Duration
+		holding   *latchkey.Reservation
+		rs        []latchkey.Reservation
+		active    []latchkey.Session
+		code      string
+		refused   string
+		wantEnds  time.Time
+		wantLimit latchkey.LimitReason
+	}{
+		{name: "no quota or reservation: the site's maximum session ends it", who: user(false)},
+		{name: "quota used up", who: user(false), left: ptr(time.Duration(0)), code: latchkey.EQUOTAEXCEEDED, refused: latchkey.RefusedQuota},
+		{name: "quota before the reservation", who: user(false), left: ptr(-time.Minute), holding: &other, code: latchkey.EQUOTAEXCEEDED, refused: latchkey.RefusedQuota},
+		{name: "reservation of another person holds the terminal", who: user(false), left: ptr(time.Hour), holding: &other, code: latchkey.ECONFLICT, refused: latchkey.RefusedReserved},
+		{name: "reservation before the session rules", who: user(false), holding: &other, active: []latchkey.Session{elsewhere}, code: latchkey.ECONFLICT, refused: latchkey.RefusedReserved},
+		{name: "the session rules last", who: user(false), active: []latchkey.Session{elsewhere}, code: latchkey.ECONCURRENTSESSION},
+		{name: "own reservation: allowed, ends with it", who: user(false), holding: &own, rs: []latchkey.Reservation{own},
+			wantEnds: own.End(), wantLimit: latchkey.LimitReservation},
+		{name: "an admin passes another's reservation", who: admin, holding: &other, rs: []latchkey.Reservation{other}},
+		{name: "quota left ends the session", who: user(false), left: ptr(10 * time.Minute), wantEnds: t0.Add(10 * time.Minute), wantLimit: latchkey.LimitQuota},
+		{name: "the next reservation ends it", who: user(false), left: ptr(time.Hour), rs: []latchkey.Reservation{later},
+			wantEnds: later.Start, wantLimit: latchkey.LimitReservation},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			o, err := latchkey.DecideLogin(latchkey.LoginInput{Principal: c.who, Identity: "alice", Terminal: thisTerm, Site: site,
+				Now: t0, Active: c.active, QuotaLeft: c.left, QuotaReset: t0.Add(15 * time.Hour), Reservations: c.rs, Holding: c.holding})
+			wantCode(t, err, c.code)
+			if o.Refused != c.refused {
+				t.Fatalf("Refused = %q, want %q", o.Refused, c.refused)
+			}
+			if c.code != "" {
+				if c.code == latchkey.EQUOTAEXCEEDED && detail(t, err, "reset_at") != t0.Add(15*time.Hour) {
+					t.Fatalf("reset_at = %v", detail(t, err, "reset_at"))
+				}
+				return
+			}
+			got := o.Session
+			if got.ID != "" || got.PrincipalID != c.who.ID || got.TerminalID != thisTerm || got.Identity != "alice" ||
+				got.Status != latchkey.SessionActive || !got.StartedAt.Equal(t0) || !got.LastActivityAt.Equal(t0) {
+				t.Fatalf("session %+v; want a new active session of alice here, started now, without an ID", got)
+			}
+			if c.wantEnds.IsZero() {
+				if c.who.Role == latchkey.RoleAdmin && got.EndsAt != nil {
+					t.Fatalf("an admin's session ends %v: no limit binds an admin", *got.EndsAt)
+				}
+				if c.who.Role == latchkey.RoleUser && (got.EndsAt == nil || !got.EndsAt.Equal(t0.Add(90*time.Minute)) || got.Limit != latchkey.LimitMaxSession) {
+					t.Fatalf("limit %v %q, want the site's maximum session", got.EndsAt, got.Limit)
+				}
+				return
+			}
+			if got.EndsAt == nil || !got.EndsAt.Equal(c.wantEnds) || got.Limit != c.wantLimit || !got.WarnAt.Equal(c.wantEnds.Add(-2*time.Minute)) {
+				t.Fatalf("ends %v (%q) warn %v; want %s (%q), warned 2 minutes before", got.EndsAt, got.Limit, got.WarnAt, c.wantEnds, c.wantLimit)
+			}
+		})
+	}
+}
+
+// Unlocking with another person's credentials is refused, whatever else.
+func TestDecideUnlockOtherPerson(t *testing.T) {
+	t.Parallel()
+	self := sess("s-self", thisTerm, "alice", true)
+	bob := latchkey.Principal{ID: "p-bob", Role: latchkey.RoleAdmin, Global: true}
+	o, err := latchkey.DecideUnlock(latchkey.UnlockInput{Session: self, Identity: "bob", Principal: bob, Site: ccSite(),
+		Force: true, Active: []latchkey.Session{sess("s-a", "term-a", "alice", false)}, Now: t0})
+	wantCode(t, err, latchkey.EFORBIDDEN)
+	if len(o.Fail) != 0 || o.Session.ID != "" {
+		t.Fatalf("a refused unlock decided %+v", o)
 	}
 }

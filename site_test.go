@@ -1,9 +1,10 @@
 package latchkey_test
 
 import (
-	"latchkey"
 	"reflect"
 	"testing"
+
+	"latchkey"
 )
 
 // ---- Site.Validate ----

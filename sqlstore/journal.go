@@ -119,11 +119,8 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 		return res, t.insertJournalRow(term.ID, e, "", res)
 	}
 	claimed := e
-	var maxSession time.Duration
-	if p.Role == latchkey.RoleUser {
-		maxSession = time.Duration(site.MaxSessionMinutes) * time.Minute
-	}
-	b := latchkey.BoundJournalEntry(e.StartedAt, e.EndedAt, latchkey.JournalBounds{Now: t.now, PeriodStart: v.periodStart, MaxSession: maxSession})
+	b := latchkey.BoundJournalEntry(e.StartedAt, e.EndedAt, latchkey.JournalBounds{Now: t.now, PeriodStart: v.periodStart,
+		MaxSession: latchkey.MaxSessionFor(p.Role, site)})
 	e.StartedAt, e.EndedAt = b.StartedAt, b.EndedAt
 	idIn, credReason, err := t.journalIdentity(site, p, v, claimed, pw)
 	if err != nil {
@@ -133,9 +130,10 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 	// In-progress entries' people were locked by lockJournalPeople
 	// before the view was read; ended entries need no lock (no rule looks
 	// at the person's other sessions for them).
-	check := latchkey.JournalEntryCheck{Ended: e.EndedAt != nil, IdentityValid: id.Valid, IdentityReason: id.Reason}
+	ended := e.EndedAt != nil
+	var check latchkey.JournalEntryCheck
 	var fail []latchkey.FailedSession
-	if !check.Ended {
+	if !ended {
 		active, err := t.activeSessions("WHERE s.principal_id = ?", p.ID)
 		if err != nil {
 			return res, err
@@ -144,25 +142,24 @@ func (t *tx) journalEntry(term latchkey.Terminal, site latchkey.Site, v *journal
 		if err != nil {
 			return res, err
 		}
-		in := latchkey.LoginInput{Principal: p, Identity: e.Identity, Terminal: term.ID, Site: site, Active: active}
+		holding, err := t.holdingReservation(term.ID, v.reservations)
+		if err != nil {
+			return res, err
+		}
+		in := latchkey.LoginInput{Principal: p, Identity: e.Identity, Terminal: term.ID, Site: site, Now: t.now, Active: active,
+			Reservations: v.reservations, Holding: holding}
 		if len(on) > 0 {
 			in.OnTerminal = &on[0]
 		}
-		d := latchkey.DecideLogin(in)
-		check.Concurrent, fail = d.Err != nil, d.Fail
-		if rerr := t.checkReservation(p, term.ID, v.reservations); latchkey.ErrorCode(rerr) == latchkey.ECONFLICT {
-			check.Reserved = true
-		} else if rerr != nil {
-			return res, rerr
-		}
-		check.OverMax = maxSession > 0 && !t.now.Before(e.StartedAt.Add(maxSession))
+		check, fail = latchkey.JournalSessionRules(in, e.StartedAt)
 	}
+	check.Ended, check.IdentityValid, check.IdentityReason = ended, id.Valid, id.Reason
 	res.Session = e.ID
 	if v.taken[e.ID] { // the agent's ID is taken: the session gets a new one
 		res.Session = latchkey.NewID("ses")
 	}
 	v.taken[res.Session] = true
-	if !check.Ended && !check.Concurrent {
+	if !check.Ended {
 		for _, f := range fail { // a stale session on this terminal: clean-up
 			if _, err := t.fail(f, p.ID, term.ID, res.Session); err != nil {
 				return res, err
@@ -286,14 +283,7 @@ func (t *tx) applyVerdict(p latchkey.Principal, site latchkey.Site, terminal str
 			"ends_at": ends, "seconds_left": site.WarningSeconds})
 		return nil
 	}
-	a := t.allowance(p, site, rs, left)
-	if p.Role == latchkey.RoleUser && site.MaxSessionMinutes > 0 {
-		if end := e.StartedAt.Add(time.Duration(site.MaxSessionMinutes) * time.Minute); a.Ends.IsZero() || end.Before(a.Ends) {
-			a = latchkey.SessionAllowance(e.StartedAt, end.Sub(e.StartedAt), nil, time.Time{}, warning)
-		}
-	}
-	var s latchkey.Session
-	setLimit(&s, a)
+	s := latchkey.Session{}.WithLimit(latchkey.OfflineAllowance(p, site, rs, left, e.StartedAt, t.now))
 	if s.EndsAt == nil {
 		return nil
 	}

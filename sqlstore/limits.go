@@ -7,30 +7,6 @@ import (
 	"latchkey"
 )
 
-// allowance is how long a session logged on now by p may run
-// (latchkey.SessionLimits with the session starting now): the site's
-// maximum duration (people with the user role), their remaining quota
-// (left; nil when none applies), and the terminal's reservations rs (any
-// that end after now may be among them) — a session under the person's
-// own reservation ends with it, and any session ends where another
-// person's reservation starts. Admins may log on inside others'
-// reservations and are not cut short by them.
-func (t *tx) allowance(p latchkey.Principal, site latchkey.Site, rs []latchkey.Reservation, left *time.Duration) latchkey.Allowance {
-	return latchkey.SessionLimits(latchkey.SessionLimitInput{Principal: p.ID, Role: p.Role, Start: t.now, Now: t.now,
-		MaxSession: time.Duration(site.MaxSessionMinutes) * time.Minute, QuotaLeft: left, Reservations: rs,
-		Warning: time.Duration(site.WarningSeconds) * time.Second})
-}
-
-// setLimit puts an allowance on a session.
-func setLimit(s *latchkey.Session, a latchkey.Allowance) {
-	if a.Ends.IsZero() {
-		s.EndsAt, s.WarnAt, s.Limit = nil, nil, ""
-		return
-	}
-	ends, warn := a.Ends, a.WarnAt
-	s.EndsAt, s.WarnAt, s.Limit = &ends, &warn, a.Reason
-}
-
 // warnSessions gives the Time Critical Warning of every ACTIVE session
 // whose warn_at has passed: one session.warn record each, announced on the
 // event stream (the terminal and the person see it), with the time left.
@@ -134,9 +110,7 @@ func (t *tx) giveTimeBack(gone latchkey.Reservation) error {
 	if err != nil {
 		return err
 	}
-	a := latchkey.SessionLimits(latchkey.SessionLimitInput{Principal: p.ID, Role: p.Role, Start: sess.StartedAt, Now: t.now,
-		MaxSession: time.Duration(site.MaxSessionMinutes) * time.Minute, QuotaLeft: left, Reservations: rs,
-		Warning: time.Duration(site.WarningSeconds) * time.Second})
+	a := latchkey.SiteAllowance(p, site, rs, left, sess.StartedAt, t.now)
 	if a.Ends.Equal(*sess.EndsAt) {
 		return nil
 	}

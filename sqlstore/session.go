@@ -199,19 +199,13 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 		if err != nil {
 			return err
 		}
-		if left != nil && *left <= 0 {
-			return refuse(p, "quota", latchkey.Errorf(latchkey.EQUOTAEXCEEDED, "the daily quota of %d minutes at this site is used up", site.DailyQuotaMinutes).
-				With("reset_at", reset.UTC()))
-		}
 		rs, err := t.terminalReservations(terminalID, us(t.now))
 		if err != nil {
 			return err
 		}
-		if err := t.checkReservation(p, terminalID, rs); err != nil {
-			if latchkey.ErrorCode(err) == latchkey.EINTERNAL {
-				return err
-			}
-			return refuse(p, "reserved", err)
+		holding, err := t.holdingReservation(terminalID, rs)
+		if err != nil {
+			return err
 		}
 		active, err := t.activeSessions("WHERE s.principal_id = ?", p.ID)
 		if err != nil {
@@ -221,19 +215,19 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 		if err != nil {
 			return err
 		}
-		in := latchkey.LoginInput{Principal: p, Identity: r.Identity, Terminal: terminalID, Site: site, Force: r.Force, Active: active}
+		in := latchkey.LoginInput{Principal: p, Identity: r.Identity, Terminal: terminalID, Site: site, Force: r.Force, Now: t.now,
+			Active: active, QuotaLeft: left, QuotaReset: reset, Reservations: rs, Holding: holding}
 		if len(on) > 0 {
 			in.OnTerminal = &on[0]
 		}
-		d := latchkey.DecideLogin(in)
-		if d.Err != nil {
-			return refuse(p, "", d.Err)
+		o, err := latchkey.DecideLogin(in)
+		if err != nil {
+			return refuse(p, o.Refused, err)
 		}
-		sess := latchkey.Session{ID: latchkey.NewID("ses"), PrincipalID: p.ID, Identity: r.Identity, TerminalID: terminalID,
-			Status: latchkey.SessionActive, StartedAt: t.now, LastActivityAt: t.now, Exempt: p.Global}
-		setLimit(&sess, t.allowance(p, site, rs, left))
+		sess := o.Session
+		sess.ID = latchkey.NewID("ses")
 		out.Failed = []string{}
-		for _, f := range d.Fail {
+		for _, f := range o.Fail {
 			if ok, err := t.fail(f, p.ID, terminalID, sess.ID); err != nil {
 				return err
 			} else if ok {
@@ -242,7 +236,7 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 		}
 		if _, err := t.exec(`INSERT INTO sessions (id, principal_id, identity, terminal_id, site_id, status, started_at,
 			last_activity_at, standalone, exempt, ends_at, warn_at, limit_reason) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)`,
-			sess.ID, p.ID, r.Identity, terminalID, term.SiteID, us(t.now), us(t.now), false, p.Global,
+			sess.ID, p.ID, r.Identity, terminalID, term.SiteID, us(sess.StartedAt), us(sess.LastActivityAt), false, sess.Exempt,
 			nullUS(sess.EndsAt), nullUS(sess.WarnAt), sess.Limit); err != nil {
 			return err
 		}
@@ -400,10 +394,6 @@ func (s *Store) UnlockSession(ctx context.Context, c latchkey.Caller, id string,
 			}
 			return refuse(cerr, reason)
 		}
-		if p.ID != sess.PrincipalID {
-			return refuse(latchkey.Errorf(latchkey.EFORBIDDEN,
-				"identity %q belongs to another person: log this session out and log on anew", r.Identity), "")
-		}
 		site, err := t.siteOfTerminal(sess.TerminalID)
 		if err != nil {
 			return err
@@ -412,25 +402,25 @@ func (s *Store) UnlockSession(ctx context.Context, c latchkey.Caller, id string,
 		if err != nil {
 			return err
 		}
-		d := latchkey.DecideUnlock(latchkey.UnlockInput{Session: sess, Principal: p, Site: site, Force: r.Force, Active: active})
-		if d.Err != nil {
-			return refuse(d.Err, "")
+		o, err := latchkey.DecideUnlock(latchkey.UnlockInput{Session: sess, Identity: r.Identity, Principal: p, Site: site,
+			Force: r.Force, Active: active, Now: t.now})
+		if err != nil {
+			return refuse(err, "")
 		}
 		failed := []string{}
-		for _, f := range d.Fail {
+		for _, f := range o.Fail {
 			if ok, err := t.fail(f, p.ID, sess.TerminalID, id); err != nil {
 				return err
 			} else if ok {
 				failed = append(failed, f.Session.ID)
 			}
 		}
-		if err := t.change(sess, "locked_at = NULL, last_activity_at = ?", us(t.now)); err != nil {
+		if err := t.change(sess, "locked_at = NULL, last_activity_at = ?", us(o.Session.LastActivityAt)); err != nil {
 			return err
 		}
 		t.record(p.ID, sess.TerminalID, latchkey.ActionSessionUnlock, id, map[string]any{"identity": r.Identity, "force": r.Force,
 			"failed": failed, "time_sent": r.TimeSent.UTC()})
-		sess.LockedAt, sess.LastActivityAt = nil, t.now
-		out = sess
+		out = o.Session
 		return nil
 	})
 	if err != nil {
