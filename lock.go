@@ -88,14 +88,17 @@ type AcquireInput struct {
 	Note  string
 }
 
-// AcquireOutcome is the answer to an acquire: the caller's grant, or the
-// current holder and (when waiting) the caller's place in the queue.
+// AcquireOutcome is what DecideAcquire decides: the lock as it now
+// stands and what changed (for the audit and the event stream), and the
+// answer: the caller's grant, or the current holder and (when waiting)
+// the caller's place in the queue.
 type AcquireOutcome struct {
+	Lock          Lock
+	Changes       []LockChange
 	Exclusive     bool
 	Grant         LockHolder // when Exclusive
 	Holder        LockHolder // when not
 	QueuePosition int        // 1-based, when queued
-	Err           error      // a refusal (forbidden)
 }
 
 // ValidLockName checks a lock name: path-like segments of letters,
@@ -193,7 +196,9 @@ func grantNext(l Lock, now time.Time, ch []LockChange) (Lock, []LockChange) {
 // a renewed lease; force (admin or delegate) breaks the holder's lock and
 // grants it in one step; wait queues the caller (or renews its place);
 // otherwise the caller is denied and told who holds the lock.
-func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome, []LockChange) {
+// A forced acquire by anyone but an admin or a delegate is refused
+// (forbidden) and changes nothing.
+func DecideAcquire(l Lock, in AcquireInput, now time.Time) (AcquireOutcome, error) {
 	l = l.clone()
 	by := in.By
 	asked := in.TTL
@@ -201,9 +206,9 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 		in.TTL = DefaultLockTTL
 	}
 	if in.Force && by.Role != RoleAdmin && by.Role != RoleDelegate {
-		return l, AcquireOutcome{Err: Errorf(EFORBIDDEN, "only an admin or a delegate may force a lock")}, nil
+		return AcquireOutcome{Lock: l}, Errorf(EFORBIDDEN, "only an admin or a delegate may force a lock")
 	}
-	grant := func(action Action, details map[string]any) (Lock, AcquireOutcome, []LockChange) {
+	grant := func(action Action, details map[string]any) (AcquireOutcome, error) {
 		if p := l.position(by.TokenID); p > 0 {
 			l.unqueue(p)
 		}
@@ -211,8 +216,8 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 		l.Holder = &LockHolder{Principal: by.Principal, Name: by.Name, Since: now, Note: in.Note,
 			ExpiresAt: now.Add(in.TTL), Token: l.Fence, TokenID: by.TokenID, TTL: in.TTL}
 		details["expires_at"] = l.Holder.ExpiresAt
-		return l, AcquireOutcome{Exclusive: true, Grant: *l.Holder},
-			[]LockChange{{Action: action, Principal: by.Principal, Token: l.Fence, Details: details}}
+		return AcquireOutcome{Lock: l, Exclusive: true, Grant: *l.Holder,
+			Changes: []LockChange{{Action: action, Principal: by.Principal, Token: l.Fence, Details: details}}}, nil
 	}
 	h := l.Holder
 	switch {
@@ -226,9 +231,9 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 		if in.Note != "" {
 			h.Note = in.Note
 		}
-		return l, AcquireOutcome{Exclusive: true, Grant: *h},
-			[]LockChange{{Action: ActionLockAcquire, Principal: by.Principal, Token: h.Token,
-				Details: map[string]any{"again": true, "expires_at": h.ExpiresAt}}}
+		return AcquireOutcome{Lock: l, Exclusive: true, Grant: *h,
+			Changes: []LockChange{{Action: ActionLockAcquire, Principal: by.Principal, Token: h.Token,
+				Details: map[string]any{"again": true, "expires_at": h.ExpiresAt}}}}, nil
 	case in.Force:
 		return grant(ActionLockForce, map[string]any{"broke": h.Token, "from": h.Principal})
 	case in.Wait:
@@ -241,18 +246,18 @@ func DecideAcquire(l Lock, in AcquireInput, now time.Time) (Lock, AcquireOutcome
 			if in.Note != "" {
 				w.Note = in.Note
 			}
-			return l, AcquireOutcome{Holder: *h, QueuePosition: p}, nil
+			return AcquireOutcome{Lock: l, Holder: *h, QueuePosition: p}, nil
 		}
 		l.Queue = append(l.Queue, LockWaiter{Principal: by.Principal, Name: by.Name, Note: in.Note,
 			EnqueuedAt: now, ExpiresAt: now.Add(in.TTL), TTL: in.TTL, TokenID: by.TokenID})
 		p := len(l.Queue)
-		return l, AcquireOutcome{Holder: *h, QueuePosition: p},
-			[]LockChange{{Action: ActionLockQueue, Principal: by.Principal,
-				Details: map[string]any{"holder": h.Principal, "position": p, "name": by.Name, "note": in.Note}}}
+		return AcquireOutcome{Lock: l, Holder: *h, QueuePosition: p,
+			Changes: []LockChange{{Action: ActionLockQueue, Principal: by.Principal,
+				Details: map[string]any{"holder": h.Principal, "position": p, "name": by.Name, "note": in.Note}}}}, nil
 	}
 	// Denied; a caller already waiting is told its place (which it keeps).
-	return l, AcquireOutcome{Holder: *h, QueuePosition: l.position(by.TokenID)},
-		[]LockChange{{Action: ActionLockDeny, Principal: by.Principal, Details: map[string]any{"holder": h.Principal}}}
+	return AcquireOutcome{Lock: l, Holder: *h, QueuePosition: l.position(by.TokenID),
+		Changes: []LockChange{{Action: ActionLockDeny, Principal: by.Principal, Details: map[string]any{"holder": h.Principal}}}}, nil
 }
 
 // DecideKeepalive renews the holder's lease: only the holder's token with
@@ -323,12 +328,34 @@ type AcquireRequest struct {
 	Note       string `json:"note,omitempty"`
 }
 
-// TTL checks the request's lease length and fills in the default.
-func (r AcquireRequest) TTL() (time.Duration, error) {
-	if r.TTLSeconds == nil {
-		return DefaultLockTTL, nil
+// Validate checks an acquire: the lease length, when given, and the note.
+// The HTTP layer and the store both call it.
+func (r AcquireRequest) Validate() error {
+	if r.TTLSeconds != nil {
+		if _, err := LockTTL(*r.TTLSeconds); err != nil {
+			return err
+		}
 	}
-	d := time.Duration(*r.TTLSeconds) * time.Second
+	if len(r.Note) > MaxLockNoteLen {
+		return BadField("note", "note must be at most %d bytes", MaxLockNoteLen)
+	}
+	return nil
+}
+
+// TTL is the lease length the request asks for (Validate it first); 0
+// when none was given: the lock rules then fill in the default
+// (DecideAcquire), and the holder or a waiter asking again keeps its own.
+func (r AcquireRequest) TTL() time.Duration {
+	if r.TTLSeconds == nil {
+		return 0
+	}
+	return time.Duration(*r.TTLSeconds) * time.Second
+}
+
+// LockTTL checks a lease length in seconds (ttl_seconds of an acquire or
+// a keepalive): MinLockTTL to MaxLockTTL.
+func LockTTL(seconds int) (time.Duration, error) {
+	d := time.Duration(seconds) * time.Second
 	if d < MinLockTTL || d > MaxLockTTL {
 		return 0, BadField("ttl_seconds", "ttl_seconds must be %d to %d", int(MinLockTTL/time.Second), int(MaxLockTTL/time.Second))
 	}

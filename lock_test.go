@@ -3,6 +3,7 @@ package latchkey_test
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,22 +132,23 @@ func TestDecideAcquire(t *testing.T) {
 		queue     []string
 		events    []string
 	}{
-		{"free: granted with the next token", free, in(ann, false, false), true, 8, 0, "", "ann", nil, []string{"lock.acquire"}},
-		{"the holder again: same grant, lease renewed", heldBy(ann, 7, soon), in(ann, false, false), true, 7, 0, "", "ann", nil, []string{"lock.acquire"}},
-		{"held: denied, told the holder", heldBy(ann, 7, soon), in(bob, false, false), false, 0, 0, "", "ann", nil, []string{"lock.deny"}},
-		{"held, queued caller without wait: denied, told its place", heldBy(ann, 7, soon, waiter(cat, soon), waiter(bob, soon)), in(bob, false, false), false, 0, 2, "", "ann", []string{"cat", "bob"}, []string{"lock.deny"}},
-		{"held, wait: queued first", heldBy(ann, 7, soon), in(bob, true, false), false, 0, 1, "", "ann", []string{"bob"}, []string{"lock.queue"}},
-		{"held, wait: queued behind others", heldBy(ann, 7, soon, waiter(bob, soon)), in(cat, true, false), false, 0, 2, "", "ann", []string{"bob", "cat"}, []string{"lock.queue"}},
-		{"already queued: place kept and renewed", heldBy(ann, 7, soon, waiter(bob, soon), waiter(cat, soon)), in(bob, true, false), false, 0, 1, "", "ann", []string{"bob", "cat"}, nil},
-		{"force by a delegate breaks and grants", heldBy(ann, 7, soon), in(bob, false, true), true, 8, 0, "", "bob", nil, []string{"lock.force"}},
-		{"force by a queued delegate leaves the queue", heldBy(ann, 7, soon, waiter(cat, soon), waiter(bob, soon)), in(bob, false, true), true, 8, 0, "", "bob", []string{"cat"}, []string{"lock.force"}},
-		{"force on a free lock is a plain grant", free, in(bob, false, true), true, 8, 0, "", "bob", nil, []string{"lock.acquire"}},
-		{"force by a user is forbidden", heldBy(ann, 7, soon), in(usr, false, true), false, 0, 0, latchkey.EFORBIDDEN, "ann", nil, nil},
+		{name: "free: granted with the next token", lock: free, in: in(ann, false, false), exclusive: true, token: 8, holder: "ann", events: []string{"lock.acquire"}},
+		{name: "the holder again: same grant, lease renewed", lock: heldBy(ann, 7, soon), in: in(ann, false, false), exclusive: true, token: 7, holder: "ann", events: []string{"lock.acquire"}},
+		{name: "held: denied, told the holder", lock: heldBy(ann, 7, soon), in: in(bob, false, false), holder: "ann", events: []string{"lock.deny"}},
+		{name: "held, queued caller without wait: denied, told its place", lock: heldBy(ann, 7, soon, waiter(cat, soon), waiter(bob, soon)), in: in(bob, false, false), position: 2, holder: "ann", queue: []string{"cat", "bob"}, events: []string{"lock.deny"}},
+		{name: "held, wait: queued first", lock: heldBy(ann, 7, soon), in: in(bob, true, false), position: 1, holder: "ann", queue: []string{"bob"}, events: []string{"lock.queue"}},
+		{name: "held, wait: queued behind others", lock: heldBy(ann, 7, soon, waiter(bob, soon)), in: in(cat, true, false), position: 2, holder: "ann", queue: []string{"bob", "cat"}, events: []string{"lock.queue"}},
+		{name: "already queued: place kept and renewed", lock: heldBy(ann, 7, soon, waiter(bob, soon), waiter(cat, soon)), in: in(bob, true, false), position: 1, holder: "ann", queue: []string{"bob", "cat"}},
+		{name: "force by a delegate breaks and grants", lock: heldBy(ann, 7, soon), in: in(bob, false, true), exclusive: true, token: 8, holder: "bob", events: []string{"lock.force"}},
+		{name: "force by a queued delegate leaves the queue", lock: heldBy(ann, 7, soon, waiter(cat, soon), waiter(bob, soon)), in: in(bob, false, true), exclusive: true, token: 8, holder: "bob", queue: []string{"cat"}, events: []string{"lock.force"}},
+		{name: "force on a free lock is a plain grant", lock: free, in: in(bob, false, true), exclusive: true, token: 8, holder: "bob", events: []string{"lock.acquire"}},
+		{name: "force by a user is forbidden", lock: heldBy(ann, 7, soon), in: in(usr, false, true), code: latchkey.EFORBIDDEN, holder: "ann"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			l, out, ch := latchkey.DecideAcquire(c.lock, c.in, lt0)
-			if latchkey.ErrorCode(out.Err) != c.code {
-				t.Fatalf("error %v, want %q", out.Err, c.code)
+			out, err := latchkey.DecideAcquire(c.lock, c.in, lt0)
+			l, ch := out.Lock, out.Changes
+			if latchkey.ErrorCode(err) != c.code {
+				t.Fatalf("error %v, want %q", err, c.code)
 			}
 			if out.Exclusive != c.exclusive || out.QueuePosition != c.position || holderOf(l) != c.holder ||
 				!slices.Equal(queueOf(l), c.queue) || !slices.Equal(actions(ch), c.events) {
@@ -186,7 +188,11 @@ func TestDecideAcquireWithoutTTL(t *testing.T) {
 		{"a waiter again: its own length", held, latchkey.AcquireInput{By: bob, Wait: true}, lt0.Add(long)},
 		{"a new place: the default", held, latchkey.AcquireInput{By: cat, Wait: true}, lt0.Add(latchkey.DefaultLockTTL)},
 	} {
-		l, _, _ := latchkey.DecideAcquire(c.lock, c.in, lt0)
+		out, err := latchkey.DecideAcquire(c.lock, c.in, lt0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := out.Lock
 		var got time.Time
 		switch c.in.By.TokenID {
 		case l.Holder.TokenID:
@@ -256,14 +262,14 @@ func TestDecideRelease(t *testing.T) {
 		queue   []string
 		events  []string
 	}{
-		{"the holder: free", heldBy(ann, 7, soon), ann.TokenID, 7, "", 7, nil, []string{"lock.release"}},
-		{"the holder: the first waiter gets it", heldBy(ann, 7, soon, waiter(bob, soon), waiter(cat, soon)), ann.TokenID, 7, "bob", 8, []string{"cat"}, []string{"lock.release", "lock.grant"}},
-		{"a stale token changes nothing", heldBy(ann, 7, soon), ann.TokenID, 6, "ann", 7, nil, nil},
-		{"someone else's token changes nothing", heldBy(ann, 7, soon), bob.TokenID, 7, "ann", 7, nil, nil},
-		{"twice: the second is a no-op", free, ann.TokenID, 7, "", 7, nil, nil},
-		{"token 0: a waiter leaves the queue", heldBy(ann, 7, soon, waiter(bob, soon), waiter(cat, soon)), bob.TokenID, 0, "ann", 7, []string{"cat"}, []string{"lock.dequeue"}},
-		{"token 0: not queued, nothing", heldBy(ann, 7, soon), cat.TokenID, 0, "ann", 7, nil, nil},
-		{"token 0 by the holder keeps the lock", heldBy(ann, 7, soon), ann.TokenID, 0, "ann", 7, nil, nil},
+		{name: "the holder: free", lock: heldBy(ann, 7, soon), tokenID: ann.TokenID, token: 7, fence: 7, events: []string{"lock.release"}},
+		{name: "the holder: the first waiter gets it", lock: heldBy(ann, 7, soon, waiter(bob, soon), waiter(cat, soon)), tokenID: ann.TokenID, token: 7, holder: "bob", fence: 8, queue: []string{"cat"}, events: []string{"lock.release", "lock.grant"}},
+		{name: "a stale token changes nothing", lock: heldBy(ann, 7, soon), tokenID: ann.TokenID, token: 6, holder: "ann", fence: 7},
+		{name: "someone else's token changes nothing", lock: heldBy(ann, 7, soon), tokenID: bob.TokenID, token: 7, holder: "ann", fence: 7},
+		{name: "twice: the second is a no-op", lock: free, tokenID: ann.TokenID, token: 7, fence: 7},
+		{name: "token 0: a waiter leaves the queue", lock: heldBy(ann, 7, soon, waiter(bob, soon), waiter(cat, soon)), tokenID: bob.TokenID, holder: "ann", fence: 7, queue: []string{"cat"}, events: []string{"lock.dequeue"}},
+		{name: "token 0: not queued, nothing", lock: heldBy(ann, 7, soon), tokenID: cat.TokenID, holder: "ann", fence: 7},
+		{name: "token 0 by the holder keeps the lock", lock: heldBy(ann, 7, soon), tokenID: ann.TokenID, holder: "ann", fence: 7},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l, ch := latchkey.DecideRelease(c.lock, c.tokenID, c.token, lt0)
@@ -297,10 +303,10 @@ func TestLockRulesRandomWalk(t *testing.T) {
 		r := people[rng.IntN(len(people))]
 		switch rng.IntN(4) {
 		case 0:
-			var more []latchkey.LockChange
-			l, _, more = latchkey.DecideAcquire(l, latchkey.AcquireInput{By: r, TTL: time.Duration(1+rng.IntN(90)) * time.Second,
+			out, _ := latchkey.DecideAcquire(l, latchkey.AcquireInput{By: r, TTL: time.Duration(1+rng.IntN(90)) * time.Second,
 				Wait: rng.IntN(2) == 0, Force: rng.IntN(5) == 0}, now)
-			ch = append(ch, more...)
+			l = out.Lock
+			ch = append(ch, out.Changes...)
 		case 1:
 			if l.Holder != nil {
 				l, _ = latchkey.DecideKeepalive(l, r.TokenID, l.Fence, ttl, now)
@@ -348,5 +354,36 @@ func TestLockRulesRandomWalk(t *testing.T) {
 	}
 	if len(granted) < 100 {
 		t.Fatalf("only %d grants in the walk: the walk does not exercise the rules", len(granted))
+	}
+}
+
+// An acquire is validated once (Validate, called by http and the store),
+// and a lease left out is 0 for the rules to fill in (DecideAcquire), not
+// a default the store would have to undo.
+func TestAcquireRequestValidate(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		r     latchkey.AcquireRequest
+		field string
+		ttl   time.Duration
+	}{
+		{name: "nothing given: no lease asked for", r: latchkey.AcquireRequest{}},
+		{name: "a lease", r: latchkey.AcquireRequest{TTLSeconds: ptr(60)}, ttl: time.Minute},
+		{name: "the shortest lease", r: latchkey.AcquireRequest{TTLSeconds: ptr(int(latchkey.MinLockTTL / time.Second))}, ttl: latchkey.MinLockTTL},
+		{name: "the longest lease", r: latchkey.AcquireRequest{TTLSeconds: ptr(int(latchkey.MaxLockTTL / time.Second))}, ttl: latchkey.MaxLockTTL},
+		{name: "a zero lease", r: latchkey.AcquireRequest{TTLSeconds: ptr(0)}, field: "ttl_seconds"},
+		{name: "too long a lease", r: latchkey.AcquireRequest{TTLSeconds: ptr(int(latchkey.MaxLockTTL/time.Second) + 1)}, field: "ttl_seconds"},
+		{name: "too long a note", r: latchkey.AcquireRequest{Note: strings.Repeat("n", latchkey.MaxLockNoteLen+1)}, field: "note"},
+	} {
+		err := c.r.Validate()
+		if c.field == "" {
+			if err != nil || c.r.TTL() != c.ttl {
+				t.Errorf("%s: %v, ttl %s; want ok, %s", c.name, err, c.r.TTL(), c.ttl)
+			}
+			continue
+		}
+		if latchkey.ErrorCode(err) != latchkey.EBADREQUEST || latchkey.ErrorDetails(err)["field"] != c.field {
+			t.Errorf("%s: %v, want bad_request on %s", c.name, err, c.field)
+		}
 	}
 }

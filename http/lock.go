@@ -52,13 +52,7 @@ func (acquireBody) bodyOptional() {}
 
 func (b *acquireBody) validate() error {
 	b.req = latchkey.AcquireRequest{TTLSeconds: b.TTLSeconds, Wait: b.Wait, Force: b.Force, Note: b.Note}
-	if _, err := b.req.TTL(); err != nil {
-		return err
-	}
-	if len(b.Note) > latchkey.MaxLockNoteLen {
-		return latchkey.BadField("note", "note must be at most %d bytes", latchkey.MaxLockNoteLen)
-	}
-	return nil
+	return b.req.Validate()
 }
 
 // keepaliveBody is POST /v1/locks/{name}/keepalive: the grant's token and,
@@ -75,7 +69,7 @@ func (b *keepaliveBody) validate() error {
 		return latchkey.BadField("token", "token is required: the fencing token of your grant")
 	}
 	if b.TTLSeconds != nil {
-		ttl, err := latchkey.AcquireRequest{TTLSeconds: b.TTLSeconds}.TTL()
+		ttl, err := latchkey.LockTTL(*b.TTLSeconds)
 		if err != nil {
 			return err
 		}

@@ -161,18 +161,12 @@ func (s *Store) AcquireLock(ctx context.Context, c latchkey.Caller, name string,
 	if err := requireLockCaller(c, name); err != nil {
 		return nil, err
 	}
-	ttl, err := r.TTL()
-	if err != nil {
+	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	if r.TTLSeconds == nil {
-		ttl = 0 // none given: the rules keep a renewed grant's own length
-	}
-	if len(r.Note) > latchkey.MaxLockNoteLen {
-		return nil, latchkey.BadField("note", "note must be at most %d bytes", latchkey.MaxLockNoteLen)
-	}
+	ttl := r.TTL()
 	var res latchkey.AcquireResult
-	err = s.onLock(ctx, c.PrincipalID, name, func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error) {
+	err := s.onLock(ctx, c.PrincipalID, name, func(t *tx, l latchkey.Lock) (latchkey.Lock, []latchkey.LockChange, error) {
 		pname := c.Name
 		if pname == "" { // a caller not from Authenticate
 			if err := t.queryRow("SELECT name FROM principals WHERE id = ?", c.PrincipalID).Scan(&pname); err != nil {
@@ -181,10 +175,10 @@ func (s *Store) AcquireLock(ctx context.Context, c latchkey.Caller, name string,
 		}
 		in := latchkey.AcquireInput{By: latchkey.LockRequester{Principal: c.PrincipalID, Name: pname, TokenID: c.TokenID, Role: c.Role},
 			TTL: ttl, Wait: r.Wait, Force: r.Force, Note: r.Note}
-		next, out, ch := latchkey.DecideAcquire(l, in, t.now)
-		if out.Err != nil {
+		out, err := latchkey.DecideAcquire(l, in, t.now)
+		if err != nil {
 			return l, []latchkey.LockChange{{Action: latchkey.ActionLockDeny, Principal: c.PrincipalID,
-				Details: map[string]any{"code": latchkey.ErrorCode(out.Err), "force": r.Force}}}, out.Err
+				Details: map[string]any{"code": latchkey.ErrorCode(err), "force": r.Force}}}, err
 		}
 		if out.Exclusive {
 			g := out.Grant
@@ -193,7 +187,7 @@ func (s *Store) AcquireLock(ctx context.Context, c latchkey.Caller, name string,
 			h := out.Holder
 			res = latchkey.AcquireResult{Mode: latchkey.LockReadOnly, Holder: &h, QueuePosition: out.QueuePosition}
 		}
-		return next, ch, nil
+		return out.Lock, out.Changes, nil
 	})
 	if err != nil {
 		return nil, err

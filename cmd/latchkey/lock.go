@@ -97,7 +97,10 @@ func lockAcquire(e *env, args []string) int {
 // stream in a goroutine, which it stops (stop ends the stream's context)
 // and waits for before it returns.
 func waitForGrant(c *cmd, cl *client.Client, events *client.EventStream, stop context.CancelFunc, name string, req latchkey.AcquireRequest, res *latchkey.AcquireResult) (*latchkey.AcquireResult, error) {
-	ttl, _ := req.TTL()
+	ttl := req.TTL()
+	if ttl == 0 {
+		ttl = latchkey.DefaultLockTTL
+	}
 	fmt.Fprintf(c.stderr, "waiting for %s (held by %s, queue position %d)\n", name, holderText(res.Holder), res.QueuePosition)
 	type next struct {
 		e   latchkey.Event
