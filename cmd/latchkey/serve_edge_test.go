@@ -123,7 +123,7 @@ func startServe(t *testing.T, extra ...string) string {
 func TestServeBoundsClients(t *testing.T) {
 	// The read timeout also closes the idle connections the cap test
 	// holds open: it is long enough for that test to run on a busy machine.
-	addr := startServe(t, "--read-timeout", "4s", "--max-conns", "2")
+	addr := startServe(t, "--read-timeout", "8s", "--max-conns", "2")
 
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
@@ -143,7 +143,7 @@ func TestServeBoundsClients(t *testing.T) {
 	io.WriteString(slow, "POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 300\r\n\r\n{")
 	cut := make(chan bool, 1)
 	go func() {
-		for i := 0; i < 500; i++ { // 10 s if never cut
+		for i := 0; i < 1000; i++ { // 20 s if never cut
 			if _, err := slow.Write([]byte(" ")); err != nil {
 				cut <- true
 				return
@@ -158,7 +158,8 @@ func TestServeBoundsClients(t *testing.T) {
 	}
 	defer other.Close()
 	// Two connections are open (the slow one and other): a third is refused.
-	for i := 0; ; i++ {
+	deadline := time.Now().Add(5 * time.Second) // well inside the read timeout
+	for {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -174,13 +175,13 @@ func TestServeBoundsClients(t *testing.T) {
 		if resp.StatusCode == 429 {
 			break
 		}
-		if i > 100 { // the server may not have seen both yet
+		if time.Now().After(deadline) { // the server may not have seen both yet
 			t.Fatalf("third connection: %d, want 429", resp.StatusCode)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+	slow.SetReadDeadline(time.Now().Add(20 * time.Second))
 	_, rerr := io.ReadAll(slow)
 	var ne net.Error
 	if errors.As(rerr, &ne) && ne.Timeout() {
