@@ -37,6 +37,19 @@ func ValidName(field, s string) error {
 	return nil
 }
 
+// ValidPassword checks a password given (to log on, unlock, or prove an
+// old one): present and at most MaxPasswordLen bytes. The rules of a
+// password being set are CheckNewPassword's.
+func ValidPassword(field, pw string) error {
+	if pw == "" {
+		return BadField(field, "%s is required", field)
+	}
+	if len(pw) > MaxPasswordLen {
+		return BadField(field, "%s must be at most %d bytes", field, MaxPasswordLen)
+	}
+	return nil
+}
+
 // NewID returns a new random, roughly time-ordered ID with the given prefix.
 func NewID(prefix string) string {
 	var b [8]byte

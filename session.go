@@ -426,8 +426,70 @@ type LoginResult struct {
 
 // LockRequest is POST /v1/sessions/{id}/lock.
 type LockRequest struct {
-	TimeSent time.Time `json:"time_sent"`
-	Reason   string    `json:"reason"`
+	TimeSent time.Time  `json:"time_sent"`
+	Reason   LockReason `json:"reason"`
+}
+
+// LockReason says why a terminal locked its session.
+type LockReason string
+
+// Lock reasons of POST /v1/sessions/{id}/lock.
+const (
+	LockManual     LockReason = "manual"     // the person pressed lock
+	LockInactivity LockReason = "inactivity" // the terminal's inactivity timer
+)
+
+// Valid reports whether r is one of the lock reasons.
+func (r LockReason) Valid() bool { return r == LockManual || r == LockInactivity }
+
+// Validate checks a lock: its time_sent and reason.
+func (r LockRequest) Validate() error {
+	if err := requireTimeSent(r.TimeSent); err != nil {
+		return err
+	}
+	switch {
+	case r.Reason == "":
+		return BadField("reason", "reason is required")
+	case !r.Reason.Valid():
+		return BadField("reason", `reason must be "manual" or "inactivity"`)
+	}
+	return nil
+}
+
+// ValidCredentials checks an identity and a password being verified (a
+// logon, an unlock): a valid name, and a password given and at most
+// MaxPasswordLen bytes. A password being set goes through CheckNewPassword
+// instead: only setting one is held to its rules, so an old short password
+// still logs on.
+func ValidCredentials(identity, password string) error {
+	if err := ValidName("identity", identity); err != nil {
+		return err
+	}
+	return ValidPassword("password", password)
+}
+
+// Validate checks a logon: its credentials and time_sent.
+func (r LoginRequest) Validate() error {
+	if err := ValidCredentials(r.Identity, r.Password); err != nil {
+		return err
+	}
+	return requireTimeSent(r.TimeSent)
+}
+
+// Validate checks an unlock: its credentials and time_sent.
+func (r UnlockRequest) Validate() error {
+	if err := ValidCredentials(r.Identity, r.Password); err != nil {
+		return err
+	}
+	return requireTimeSent(r.TimeSent)
+}
+
+// requireTimeSent checks the time_sent of a terminal's call.
+func requireTimeSent(t time.Time) error {
+	if t.IsZero() {
+		return BadField("time_sent", "time_sent is required (RFC 3339, UTC)")
+	}
+	return nil
 }
 
 // UnlockRequest is POST /v1/sessions/{id}/unlock.

@@ -3,6 +3,7 @@ package latchkey_test
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -899,5 +900,50 @@ func TestDecideUnlockOtherPerson(t *testing.T) {
 	wantCode(t, err, latchkey.EFORBIDDEN)
 	if len(o.Fail) != 0 || o.Session.ID != "" {
 		t.Fatalf("a refused unlock decided %+v", o)
+	}
+}
+
+// ---- request validation (used by http and the store) ----
+
+func TestSessionRequestsValidate(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("p", latchkey.MaxPasswordLen+1)
+	for _, c := range []struct {
+		name  string
+		r     interface{ Validate() error }
+		field string
+	}{
+		{name: "logon", r: latchkey.LoginRequest{Identity: "alice", Password: "pw", TimeSent: t0}},
+		{name: "logon without identity", r: latchkey.LoginRequest{Password: "pw", TimeSent: t0}, field: "identity"},
+		{name: "logon with a control character", r: latchkey.LoginRequest{Identity: "al\nice", Password: "pw", TimeSent: t0}, field: "identity"},
+		{name: "logon without password", r: latchkey.LoginRequest{Identity: "alice", TimeSent: t0}, field: "password"},
+		{name: "logon with too long a password", r: latchkey.LoginRequest{Identity: "alice", Password: long, TimeSent: t0}, field: "password"},
+		{name: "logon without time", r: latchkey.LoginRequest{Identity: "alice", Password: "pw"}, field: "time_sent"},
+		{name: "identity before time", r: latchkey.LoginRequest{}, field: "identity"},
+		{name: "unlock", r: latchkey.UnlockRequest{Identity: "alice", Password: "pw", TimeSent: t0}},
+		{name: "unlock without password", r: latchkey.UnlockRequest{Identity: "alice", TimeSent: t0}, field: "password"},
+		{name: "unlock without time", r: latchkey.UnlockRequest{Identity: "alice", Password: "pw"}, field: "time_sent"},
+		{name: "manual lock", r: latchkey.LockRequest{TimeSent: t0, Reason: latchkey.LockManual}},
+		{name: "inactivity lock", r: latchkey.LockRequest{TimeSent: t0, Reason: latchkey.LockInactivity}},
+		{name: "lock without reason", r: latchkey.LockRequest{TimeSent: t0}, field: "reason"},
+		{name: "lock for no known reason", r: latchkey.LockRequest{TimeSent: t0, Reason: "bored"}, field: "reason"},
+		{name: "lock without time", r: latchkey.LockRequest{Reason: latchkey.LockManual}, field: "time_sent"},
+	} {
+		err := c.r.Validate()
+		if c.field == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		if latchkey.ErrorCode(err) != latchkey.EBADREQUEST || latchkey.ErrorDetails(err)["field"] != c.field {
+			t.Errorf("%s: %v, want bad_request on %s", c.name, err, c.field)
+		}
+		if strings.Contains(latchkey.ErrorMessage(err), "pw") || strings.Contains(latchkey.ErrorMessage(err), long[:20]) {
+			t.Errorf("%s: the message repeats the password: %s", c.name, latchkey.ErrorMessage(err))
+		}
+	}
+	if err := latchkey.ValidPassword("old_password", ""); latchkey.ErrorDetails(err)["field"] != "old_password" {
+		t.Errorf("ValidPassword names its field: %v", err)
 	}
 }

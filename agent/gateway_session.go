@@ -204,7 +204,7 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 // lockOnline has the server lock s as of at.
 func (g *Gateway) lockOnline(ctx context.Context, s gwSession, reason string, at time.Time) error {
 	srv, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) {
-		return g.client.LockSession(c, s.ID, latchkey.LockRequest{TimeSent: at, Reason: reason})
+		return g.client.LockSession(c, s.ID, latchkey.LockRequest{TimeSent: at, Reason: latchkey.LockReason(reason)})
 	})
 	if err != nil {
 		if isUnreachable(err) {

@@ -13,10 +13,7 @@ type loginBody struct {
 }
 
 func (b *loginBody) validate() error {
-	if err := latchkey.ValidName("identity", b.Identity); err != nil {
-		return err
-	}
-	return checkPassword("password", b.Password, true)
+	return latchkey.ValidCredentials(b.Identity, b.Password)
 }
 
 // login issues a user token for an identity and its password.

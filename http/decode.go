@@ -204,18 +204,6 @@ func jsonKind(goType string) string {
 	return "an object"
 }
 
-// Field checks shared by the request types.
-
-func checkPassword(field, p string, required bool) error {
-	if p == "" && required {
-		return latchkey.BadField(field, "%s is required", field)
-	}
-	if len(p) > latchkey.MaxPasswordLen {
-		return latchkey.BadField(field, "%s must be at most %d bytes", field, latchkey.MaxPasswordLen)
-	}
-	return nil
-}
-
 // parseTime parses a required RFC 3339 time.
 func parseTime(field, s string) (time.Time, error) {
 	if s == "" {

@@ -52,7 +52,7 @@ func (b *identityBody) validate() error {
 	if !latchkey.ValidLogin(b.Login) {
 		return latchkey.BadField("login", "login %q: %s", b.Login, latchkey.LoginRule)
 	}
-	return checkPassword("password", b.Password, true)
+	return latchkey.ValidPassword("password", b.Password)
 }
 
 // passwordBody is POST /v1/identities/{login}/password; old_password may
@@ -63,10 +63,12 @@ type passwordBody struct {
 }
 
 func (b *passwordBody) validate() error {
-	if err := checkPassword("old_password", b.OldPassword, false); err != nil {
-		return err
+	if b.OldPassword != "" {
+		if err := latchkey.ValidPassword("old_password", b.OldPassword); err != nil {
+			return err
+		}
 	}
-	return checkPassword("new_password", b.NewPassword, true)
+	return latchkey.ValidPassword("new_password", b.NewPassword)
 }
 
 func (s *Server) createPrincipal(r *nethttp.Request, c latchkey.Caller) (int, any, error) {

@@ -17,52 +17,34 @@ type sessionLoginBody struct {
 }
 
 func (b *sessionLoginBody) validate() error {
-	if err := checkCredentials(b.Identity, b.Password); err != nil {
-		return err
-	}
-	t, err := parseTime("time_sent", b.TimeSent)
-	if err != nil {
-		return err
-	}
+	t, terr := parseTime("time_sent", b.TimeSent)
 	b.req = latchkey.LoginRequest{Identity: b.Identity, Password: b.Password, Force: b.Force, TimeSent: t}
-	return nil
+	return validateTimed(b.req, terr)
 }
 
-func checkCredentials(identity, password string) error {
-	if err := latchkey.ValidName("identity", identity); err != nil {
-		return err
+// validateTimed runs a request's Validate, whose time_sent is zero when
+// it did not parse (terr): the request's own rules, in their order, with
+// the parse error standing for the time_sent one.
+func validateTimed(r interface{ Validate() error }, terr error) error {
+	err := r.Validate()
+	if terr != nil && (err == nil || latchkey.ErrorDetails(err)["field"] == "time_sent") {
+		return terr
 	}
-	return checkPassword("password", password, true)
+	return err
 }
-
-// Lock reasons of POST /v1/sessions/{id}/lock.
-const (
-	lockManual     = "manual"
-	lockInactivity = "inactivity"
-)
 
 // lockBody is POST /v1/sessions/{id}/lock.
 type lockBody struct {
-	TimeSent string `json:"time_sent"`
-	Reason   string `json:"reason"`
+	TimeSent string              `json:"time_sent"`
+	Reason   latchkey.LockReason `json:"reason"`
 
 	req latchkey.LockRequest // filled by validate
 }
 
 func (b *lockBody) validate() error {
-	t, err := parseTime("time_sent", b.TimeSent)
-	if err != nil {
-		return err
-	}
-	switch b.Reason {
-	case lockManual, lockInactivity:
-	case "":
-		return latchkey.BadField("reason", "reason is required")
-	default:
-		return latchkey.BadField("reason", `reason must be "manual" or "inactivity"`)
-	}
+	t, terr := parseTime("time_sent", b.TimeSent)
 	b.req = latchkey.LockRequest{TimeSent: t, Reason: b.Reason}
-	return nil
+	return validateTimed(b.req, terr)
 }
 
 // unlockBody is POST /v1/sessions/{id}/unlock.
@@ -76,15 +58,9 @@ type unlockBody struct {
 }
 
 func (b *unlockBody) validate() error {
-	if err := checkCredentials(b.Identity, b.Password); err != nil {
-		return err
-	}
-	t, err := parseTime("time_sent", b.TimeSent)
-	if err != nil {
-		return err
-	}
+	t, terr := parseTime("time_sent", b.TimeSent)
 	b.req = latchkey.UnlockRequest{Identity: b.Identity, Password: b.Password, Force: b.Force, TimeSent: t}
-	return nil
+	return validateTimed(b.req, terr)
 }
 
 func (s *Server) startSession(r *nethttp.Request, c latchkey.Caller) (int, any, error) {

@@ -123,6 +123,9 @@ func actorFor(p latchkey.Principal, login string) string {
 
 // Login checks a password and issues a user token.
 func (s *Store) Login(ctx context.Context, login, password string) (*latchkey.UserToken, error) {
+	if err := latchkey.ValidCredentials(login, password); err != nil {
+		return nil, err
+	}
 	v, err := s.verifyPassword(ctx, login, password)
 	if err != nil {
 		return nil, err

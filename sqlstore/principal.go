@@ -26,17 +26,6 @@ func (t *tx) lockPrincipal(id string) (latchkey.Principal, error) {
 	return p, notFound(err, "principal %s not found", id)
 }
 
-// checkPassword bounds a password being verified (a logon, an unlock, an
-// old password). A password being set goes through
-// latchkey.CheckNewPassword instead: only setting is held to its rules, so
-// an old short password still logs on.
-func checkPassword(field, pw string) error {
-	if pw == "" || len(pw) > latchkey.MaxPasswordLen {
-		return latchkey.BadField(field, "%s must be 1 to %d bytes", field, latchkey.MaxPasswordLen)
-	}
-	return nil
-}
-
 // CreatePrincipal adds a person.
 func (s *Store) CreatePrincipal(ctx context.Context, c latchkey.Caller, p latchkey.Principal) (*latchkey.Principal, error) {
 	if err := latchkey.CanManagePrincipals(c); err != nil {

@@ -160,7 +160,7 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 	if err := latchkey.CanActAsTerminal(c, terminalID); err != nil {
 		return nil, err
 	}
-	if err := validateCredentials(r.Identity, r.Password, r.TimeSent.IsZero()); err != nil {
+	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	v, err := s.verifyPassword(ctx, r.Identity, r.Password)
@@ -255,19 +255,6 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 	return &out, nil
 }
 
-func validateCredentials(identity, password string, noTime bool) error {
-	if err := latchkey.ValidName("identity", identity); err != nil {
-		return err
-	}
-	if err := checkPassword("password", password); err != nil {
-		return err
-	}
-	if noTime {
-		return latchkey.BadField("time_sent", "time_sent is required (RFC 3339, UTC)")
-	}
-	return nil
-}
-
 // terminalOf finds the terminal of a session, so a call can lock the
 // terminal first (the lock order) and then read the session under it.
 func (s *Store) terminalOf(ctx context.Context, id string) (string, error) {
@@ -320,11 +307,8 @@ func (s *Store) GetSession(ctx context.Context, c latchkey.Caller, id string) (*
 
 // LockSession records that the terminal locked its session at time_sent.
 func (s *Store) LockSession(ctx context.Context, c latchkey.Caller, id string, r latchkey.LockRequest) (*latchkey.Session, error) {
-	if r.TimeSent.IsZero() {
-		return nil, latchkey.BadField("time_sent", "time_sent is required (RFC 3339, UTC)")
-	}
-	if r.Reason != "manual" && r.Reason != "inactivity" {
-		return nil, latchkey.BadField("reason", "reason must be manual or inactivity")
+	if err := r.Validate(); err != nil {
+		return nil, err
 	}
 	var out latchkey.Session
 	err := s.onSession(ctx, id, func(t *tx, sess latchkey.Session) error {
@@ -353,7 +337,7 @@ func (s *Store) LockSession(ctx context.Context, c latchkey.Caller, id string, r
 // UnlockSession unlocks a locked session with the password of an identity
 // of its principal, under the concurrent-login rule.
 func (s *Store) UnlockSession(ctx context.Context, c latchkey.Caller, id string, r latchkey.UnlockRequest) (*latchkey.Session, error) {
-	if err := validateCredentials(r.Identity, r.Password, r.TimeSent.IsZero()); err != nil {
+	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	term, err := s.terminalOf(ctx, id)

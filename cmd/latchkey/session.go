@@ -78,19 +78,19 @@ func sessionLogin(e *env, args []string) int {
 
 func sessionLock(e *env, args []string) int {
 	c := e.sessionCmd("session lock")
-	reason := c.fs.String("reason", "manual", "manual | inactivity")
+	reason := c.fs.String("reason", string(latchkey.LockManual), "manual | inactivity")
 	pos, st, ok := c.parse(args, "ID")
 	if !ok {
 		return st
 	}
-	if *reason != "manual" && *reason != "inactivity" {
+	if !latchkey.LockReason(*reason).Valid() {
 		return c.usageError("--reason must be manual or inactivity")
 	}
 	cl, err := c.client()
 	if err != nil {
 		return c.fail(err)
 	}
-	s, err := cl.LockSession(c.ctx, pos[0], latchkey.LockRequest{TimeSent: time.Now().UTC(), Reason: *reason})
+	s, err := cl.LockSession(c.ctx, pos[0], latchkey.LockRequest{TimeSent: time.Now().UTC(), Reason: latchkey.LockReason(*reason)})
 	if err != nil {
 		return c.fail(err)
 	}
