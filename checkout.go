@@ -377,6 +377,51 @@ type CheckoutCreate struct {
 	Minutes   int    `json:"minutes,omitempty"`
 }
 
+// Validate checks a check-out request's fields: the group set and the
+// terminal named, the person (when given) and minutes within
+// MaxGroupSetMinutes (0: the set's maximum; the set's own maximum is
+// DecideCheckout's).
+func (r CheckoutCreate) Validate() error {
+	for _, f := range []struct{ name, v string }{{"groupset", r.GroupSet}, {"terminal", r.Terminal}} {
+		if err := ValidName(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if r.Principal != "" {
+		if err := ValidName("principal", r.Principal); err != nil {
+			return err
+		}
+	}
+	if r.Minutes < 0 || r.Minutes > MaxGroupSetMinutes {
+		return BadField("minutes", "minutes must be 1 to %d (and at most the group set's maximum)", MaxGroupSetMinutes)
+	}
+	return nil
+}
+
+// ValidExtendMinutes checks the minutes of an extension: 1 to
+// MaxGroupSetMinutes (the set's own maximum is DecideExtend's).
+func ValidExtendMinutes(minutes int) error {
+	if minutes < 1 || minutes > MaxGroupSetMinutes {
+		return BadField("minutes", "minutes must be 1 to %d (and within the group set's maximum)", MaxGroupSetMinutes)
+	}
+	return nil
+}
+
+// MaxReplyDetail bounds the detail of an agent's reply, in bytes.
+const MaxReplyDetail = 1000
+
+// Validate checks an agent's reply: ok or error, and a detail of at most
+// MaxReplyDetail bytes.
+func (r Reply) Validate() error {
+	if r.Result != ReplyOK && r.Result != ReplyError {
+		return BadField("result", `result must be "ok" or "error"`)
+	}
+	if len(r.Detail) > MaxReplyDetail {
+		return BadField("detail", "detail must be at most %d bytes", MaxReplyDetail)
+	}
+	return nil
+}
+
 // CheckoutService runs check-outs and the agent's instructions.
 type CheckoutService interface {
 	// CreateCheckout errors: forbidden (not eligible; a user checking out

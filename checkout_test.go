@@ -3,6 +3,7 @@ package latchkey_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -330,6 +331,41 @@ func TestJobBackoff(t *testing.T) {
 	} {
 		if d := latchkey.JobBackoff(c.attempt, c.rnd); d < c.min || d > c.max {
 			t.Errorf("attempt %d, jitter %v: %s, want %s to %s", c.attempt, c.rnd, d, c.min, c.max)
+		}
+	}
+}
+
+// The check-out requests' own checks, used by http and the store.
+func TestCheckoutRequestsValidate(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		err   error
+		field string
+	}{
+		{name: "a check-out", err: latchkey.CheckoutCreate{GroupSet: "gs_admin", Terminal: "t1"}.Validate()},
+		{name: "for someone, 30 minutes", err: latchkey.CheckoutCreate{GroupSet: "gs_admin", Terminal: "t1", Principal: "p_ann", Minutes: 30}.Validate()},
+		{name: "no group set", err: latchkey.CheckoutCreate{Terminal: "t1"}.Validate(), field: "groupset"},
+		{name: "no terminal", err: latchkey.CheckoutCreate{GroupSet: "gs_admin"}.Validate(), field: "terminal"},
+		{name: "a bad person", err: latchkey.CheckoutCreate{GroupSet: "gs_admin", Terminal: "t1", Principal: "p\x00"}.Validate(), field: "principal"},
+		{name: "negative minutes", err: latchkey.CheckoutCreate{GroupSet: "gs_admin", Terminal: "t1", Minutes: -1}.Validate(), field: "minutes"},
+		{name: "too many minutes", err: latchkey.CheckoutCreate{GroupSet: "gs_admin", Terminal: "t1", Minutes: latchkey.MaxGroupSetMinutes + 1}.Validate(), field: "minutes"},
+		{name: "extend by a minute", err: latchkey.ValidExtendMinutes(1)},
+		{name: "extend by nothing", err: latchkey.ValidExtendMinutes(0), field: "minutes"},
+		{name: "extend too far", err: latchkey.ValidExtendMinutes(latchkey.MaxGroupSetMinutes + 1), field: "minutes"},
+		{name: "reply ok", err: latchkey.Reply{Result: latchkey.ReplyOK}.Validate()},
+		{name: "reply error with its detail", err: latchkey.Reply{Result: latchkey.ReplyError, Detail: strings.Repeat("d", latchkey.MaxReplyDetail)}.Validate()},
+		{name: "reply without result", err: latchkey.Reply{}.Validate(), field: "result"},
+		{name: "reply with another result", err: latchkey.Reply{Result: "maybe"}.Validate(), field: "result"},
+		{name: "reply with too long a detail", err: latchkey.Reply{Result: latchkey.ReplyError, Detail: strings.Repeat("d", latchkey.MaxReplyDetail+1)}.Validate(), field: "detail"},
+	} {
+		if c.field == "" {
+			if c.err != nil {
+				t.Errorf("%s: %v", c.name, c.err)
+			}
+			continue
+		}
+		if latchkey.ErrorCode(c.err) != latchkey.EBADREQUEST || latchkey.ErrorDetails(c.err)["field"] != c.field {
+			t.Errorf("%s: %v, want bad_request on %s", c.name, c.err, c.field)
 		}
 	}
 }

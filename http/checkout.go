@@ -10,22 +10,7 @@ import (
 // checkoutBody is POST /v1/checkouts.
 type checkoutBody latchkey.CheckoutCreate
 
-func (b *checkoutBody) validate() error {
-	for _, f := range []struct{ name, v string }{{"groupset", b.GroupSet}, {"terminal", b.Terminal}} {
-		if err := latchkey.ValidName(f.name, f.v); err != nil {
-			return err
-		}
-	}
-	if b.Principal != "" {
-		if err := latchkey.ValidName("principal", b.Principal); err != nil {
-			return err
-		}
-	}
-	if b.Minutes < 0 || b.Minutes > latchkey.MaxGroupSetMinutes {
-		return latchkey.BadField("minutes", "minutes must be 1 to %d (and at most the group set's maximum)", latchkey.MaxGroupSetMinutes)
-	}
-	return nil
-}
+func (b *checkoutBody) validate() error { return latchkey.CheckoutCreate(*b).Validate() }
 
 // checkoutView is a check-out's wire shape.
 type checkoutView struct {
@@ -67,12 +52,7 @@ type extendBody struct {
 	Minutes int `json:"minutes"`
 }
 
-func (b *extendBody) validate() error {
-	if b.Minutes < 1 || b.Minutes > latchkey.MaxGroupSetMinutes {
-		return latchkey.BadField("minutes", "minutes must be 1 to %d (and within the group set's maximum)", latchkey.MaxGroupSetMinutes)
-	}
-	return nil
-}
+func (b *extendBody) validate() error { return latchkey.ValidExtendMinutes(b.Minutes) }
 
 func (s *Server) extendCheckout(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
 	in, err := decode[extendBody](r, s.maxBody)
@@ -170,15 +150,7 @@ type replyBody struct {
 	Detail string               `json:"detail"`
 }
 
-func (b *replyBody) validate() error {
-	if b.Result != latchkey.ReplyOK && b.Result != latchkey.ReplyError {
-		return latchkey.BadField("result", `result must be "ok" or "error"`)
-	}
-	if len(b.Detail) > 1000 {
-		return latchkey.BadField("detail", "detail must be at most 1000 bytes")
-	}
-	return nil
-}
+func (b *replyBody) validate() error { return latchkey.Reply{Result: b.Result, Detail: b.Detail}.Validate() }
 
 func (s *Server) replyInstruction(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
 	in, err := decode[replyBody](r, s.maxBody)

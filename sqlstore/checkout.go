@@ -124,6 +124,9 @@ func (t *tx) checkoutInstructions(id string) ([]latchkey.Instruction, error) {
 
 // ExtendCheckout moves a running check-out's end (staff or the person).
 func (s *Store) ExtendCheckout(ctx context.Context, c latchkey.Caller, id string, minutes int) (*latchkey.Checkout, error) {
+	if err := latchkey.ValidExtendMinutes(minutes); err != nil {
+		return nil, err
+	}
 	var out latchkey.Checkout
 	err := s.write(ctx, func(t *tx) error {
 		x, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?"+t.s.d.forUpdate(), id))
@@ -199,6 +202,9 @@ func (t *tx) checkoutLogin(principal, terminal string) (string, error) {
 // check-out, its instruction and the terminal's new generation are
 // written together.
 func (s *Store) CreateCheckout(ctx context.Context, c latchkey.Caller, r latchkey.CheckoutCreate) (*latchkey.Checkout, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
 	if r.Principal == "" {
 		r.Principal = c.PrincipalID
 	}
@@ -394,6 +400,9 @@ func (s *Store) OpenInstructions(ctx context.Context, c latchkey.Caller, termina
 // ReplyInstruction records the agent's reply to one of its terminal's
 // instructions.
 func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id string, r latchkey.Reply) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
 	if err := latchkey.CanActAsAgent(c, "replies come from a terminal's agent"); err != nil { // before the row is read
 		return err
 	}
