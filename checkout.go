@@ -132,6 +132,15 @@ type CheckoutRequest struct {
 	Generation uint64
 }
 
+// CheckinReason says why a check-out was checked in (its end_reason).
+type CheckinReason string
+
+// Check-in reasons.
+const (
+	CheckinAsked   CheckinReason = "checkin" // the person or staff checked it in
+	CheckinExpired CheckinReason = "expired" // its time ran out
+)
+
 // CheckoutOutcome is what DecideCheckout, DecideCheckin and DecideExtend
 // decide: the check-out as it now stands, the existing instructions whose
 // state or end they changed, and the instruction to send next, if any.
@@ -276,14 +285,14 @@ func DecideReply(c Checkout, in Instruction, r Reply) (Checkout, Instruction, bo
 //
 // ins are the check-out's checkout instructions, its own first, then its
 // extensions; every one not yet answered is cancelled (Changed).
-func DecideCheckin(c Checkout, ins []Instruction, reason string, now time.Time) (CheckoutOutcome, error) {
+func DecideCheckin(c Checkout, ins []Instruction, reason CheckinReason, now time.Time) (CheckoutOutcome, error) {
 	if !c.CanCheckIn() {
 		return CheckoutOutcome{Checkout: c}, Errorf(ECONFLICT, "check-out %s is %s", c.ID, c.Status).With("status", c.Status)
 	}
 	if len(ins) == 0 {
 		return CheckoutOutcome{Checkout: c}, Errorf(EINTERNAL, "check-out %s has no instruction", c.ID)
 	}
-	c.Status, c.EndReason = CheckedIn, reason
+	c.Status, c.EndReason = CheckedIn, string(reason)
 	out := CheckoutOutcome{Checkout: c}
 	neverSent := ins[0].State == InstrPending && ins[0].Attempt == 0
 	for _, in := range ins {

@@ -198,7 +198,7 @@ func TestDecideCheckin(t *testing.T) {
 		{name: "no instruction at all", co: co, code: latchkey.EINTERNAL},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			o, err := latchkey.DecideCheckin(c.co, c.ins, "checkin", ct0.Add(time.Minute))
+			o, err := latchkey.DecideCheckin(c.co, c.ins, latchkey.CheckinAsked, ct0.Add(time.Minute))
 			if latchkey.ErrorCode(err) != c.code {
 				t.Fatalf("error %v, want %q", err, c.code)
 			}

@@ -426,7 +426,7 @@ func (w *worker) cycle(ctx context.Context, mode string, ops *atomic.Int64) erro
 		fn func(context.Context) error
 	}{
 		{opLock, func(ctx context.Context) error {
-			s, err := w.c.LockSession(ctx, sess.ID, latchkey.LockRequest{TimeSent: time.Now(), Reason: "manual"})
+			s, err := w.c.LockSession(ctx, sess.ID, latchkey.LockRequest{TimeSent: time.Now(), Reason: latchkey.LockManual})
 			if err != nil {
 				return err
 			}

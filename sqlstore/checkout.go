@@ -292,7 +292,7 @@ func (s *Store) CheckinCheckout(ctx context.Context, c latchkey.Caller, id strin
 		if err := latchkey.CanActOnCheckout(c, x); err != nil {
 			return err
 		}
-		out, err = t.checkin(x, "checkin", c.Actor())
+		out, err = t.checkin(x, latchkey.CheckinAsked, c.Actor())
 		return err
 	})
 	if err != nil {
@@ -302,7 +302,7 @@ func (s *Store) CheckinCheckout(ctx context.Context, c latchkey.Caller, id strin
 }
 
 // checkin applies DecideCheckin to x and its checkout instruction.
-func (t *tx) checkin(x latchkey.Checkout, reason, actor string) (latchkey.Checkout, error) {
+func (t *tx) checkin(x latchkey.Checkout, reason latchkey.CheckinReason, actor string) (latchkey.Checkout, error) {
 	ins, err := t.checkoutInstructions(x.ID)
 	if err != nil {
 		return x, err
@@ -317,7 +317,7 @@ func (t *tx) checkin(x latchkey.Checkout, reason, actor string) (latchkey.Checko
 	x = o.Checkout
 	d := map[string]any{"principal": x.Principal, "reason": reason, "removal": o.New != nil}
 	action := latchkey.ActionCheckoutCheckin
-	if reason == "expired" {
+	if reason == latchkey.CheckinExpired {
 		action = latchkey.ActionCheckoutExpire
 	}
 	t.record(actor, x.Terminal, action, x.ID, d)
@@ -480,7 +480,7 @@ func (s *Store) SweepCheckouts(ctx context.Context) (int, error) {
 			if !x.Expired(t.now) {
 				return nil // checked in meanwhile
 			}
-			_, err = t.checkin(x, "expired", "system")
+			_, err = t.checkin(x, latchkey.CheckinExpired, "system")
 			return err
 		})
 		if err == nil {

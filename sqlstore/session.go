@@ -107,7 +107,7 @@ func (t *tx) settle(r sessionRow) (latchkey.Session, error) {
 		return fresh.Session, err
 	}
 	if change == latchkey.IdleLocked {
-		t.record("system", s.TerminalID, latchkey.ActionSessionLock, s.ID, map[string]any{"reason": "inactivity", "locked_at": *s.LockedAt})
+		t.record("system", s.TerminalID, latchkey.ActionSessionLock, s.ID, map[string]any{"reason": latchkey.LockInactivity, "locked_at": *s.LockedAt})
 	} else {
 		t.record("system", s.TerminalID, latchkey.ActionSessionExpired, s.ID, map[string]any{"reason": s.EndReason, "ended_at": *s.EndedAt, "principal": s.PrincipalID})
 	}
