@@ -141,14 +141,14 @@ func TestDecideReply(t *testing.T) {
 		ok     bool
 		status latchkey.CheckoutStatus
 	}{
-		{"ok: checked out", base, instr, "ok", true, latchkey.CheckedOut},
-		{"error: failed", base, instr, "error", true, latchkey.CheckoutFailed},
-		{"late reply after the lock lapsed (pending again): counts", base, state(latchkey.InstrPending), "ok", true, latchkey.CheckedOut},
-		{"repeat: nothing changes", with(latchkey.CheckedOut), state(latchkey.InstrDone), "error", false, latchkey.CheckedOut},
-		{"reply to a cancelled instruction: ignored", with(latchkey.CheckedIn), state(latchkey.InstrCancelled), "ok", false, latchkey.CheckedIn},
-		{"late checkout reply after check-in: check-out stays checked in", with(latchkey.CheckedIn), instr, "ok", true, latchkey.CheckedIn},
-		{"checkin reply: the check-out is already checked in", with(latchkey.CheckedIn), checkin, "ok", true, latchkey.CheckedIn},
-		{"reply for another check-out's instruction: ignored", latchkey.Checkout{ID: "c2", Status: latchkey.CheckingOut}, instr, "ok", false, latchkey.CheckingOut},
+		{name: "ok: checked out", co: base, in: instr, reply: "ok", ok: true, status: latchkey.CheckedOut},
+		{name: "error: failed", co: base, in: instr, reply: "error", ok: true, status: latchkey.CheckoutFailed},
+		{name: "late reply after the lock lapsed (pending again): counts", co: base, in: state(latchkey.InstrPending), reply: "ok", ok: true, status: latchkey.CheckedOut},
+		{name: "repeat: nothing changes", co: with(latchkey.CheckedOut), in: state(latchkey.InstrDone), reply: "error", status: latchkey.CheckedOut},
+		{name: "reply to a cancelled instruction: ignored", co: with(latchkey.CheckedIn), in: state(latchkey.InstrCancelled), reply: "ok", status: latchkey.CheckedIn},
+		{name: "late checkout reply after check-in: check-out stays checked in", co: with(latchkey.CheckedIn), in: instr, reply: "ok", ok: true, status: latchkey.CheckedIn},
+		{name: "checkin reply: the check-out is already checked in", co: with(latchkey.CheckedIn), in: checkin, reply: "ok", ok: true, status: latchkey.CheckedIn},
+		{name: "reply for another check-out's instruction: ignored", co: latchkey.Checkout{ID: "c2", Status: latchkey.CheckingOut}, in: instr, reply: "ok", status: latchkey.CheckingOut},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			co, in, ok := latchkey.DecideReply(c.co, c.in, latchkey.Reply{Result: c.reply, Detail: "gpasswd failed"})

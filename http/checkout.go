@@ -150,7 +150,9 @@ type replyBody struct {
 	Detail string               `json:"detail"`
 }
 
-func (b *replyBody) validate() error { return latchkey.Reply{Result: b.Result, Detail: b.Detail}.Validate() }
+func (b *replyBody) validate() error {
+	return latchkey.Reply{Result: b.Result, Detail: b.Detail}.Validate()
+}
 
 func (s *Server) replyInstruction(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
 	in, err := decode[replyBody](r, s.maxBody)
