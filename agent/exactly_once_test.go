@@ -91,7 +91,7 @@ func TestAgentExecutesAnInstructionExactlyOnce(t *testing.T) {
 					t.Fatal(err)
 				}
 				return &Agent{Client: f.client(), Journal: j, Executor: ex, Log: slog.New(slog.NewTextHandler(logs, nil)),
-					Now: fc.Real}, j
+					Clock: fc}, j
 			}
 			in := wire(t, latchkey.Instruction{ID: "ins_once", Terminal: "ter_1", Kind: latchkey.InstrCheckout, Login: "ann",
 				Groups: []string{"wheel"}, Generation: 1, EndsAt: fc.Real().Add(time.Hour), IssuedAt: fc.Real(), Attempt: 1}, f.key)
