@@ -188,8 +188,11 @@ func (g *Gateway) endAfterReboot(ctx context.Context, s gwSession, high time.Tim
 	if !s.EndsAt.IsZero() && s.EndsAt.Before(at) {
 		at = s.EndsAt
 	}
-	s.EndedAt, s.EndReason = &at, "reboot"
-	s.Pending = s.Standalone || s.Known
+	st, ok := next(s.State, evEndUntold)
+	if !ok {
+		return refusedTransition(s.ID, s.State, evEndUntold)
+	}
+	s.State, s.EndedAt, s.EndReason = st, &at, "reboot"
 	g.log.Info("session of an earlier boot ended", "session", s.ID, "at", at)
 	return g.j.saveSession(ctx, &s)
 }
@@ -357,7 +360,7 @@ func (g *Gateway) Tick(ctx context.Context) {
 	defer g.op.Unlock()
 	if s := g.current(); s != nil && !s.EndsAt.IsZero() && !g.sessionNow(s).Before(s.EndsAt) {
 		kind := endLimit
-		if s.EndOnServer {
+		if s.State == stateWarned {
 			kind = endVerdict
 		}
 		g.log.Info("session limit reached: logging off", "session", s.ID, "limit", s.Limit)

@@ -98,7 +98,7 @@ func (g *Gateway) loginOnline(ctx context.Context, r LoginRequest) error {
 	}
 	boot, bootID := g.clock.Boot()
 	s := gwSession{ID: res.Session.ID, Identity: res.Session.Identity, Principal: res.Session.PrincipalID,
-		Role: latchkey.RoleUser, StartedAt: res.Session.StartedAt.UTC(), StartBoot: boot, BootID: bootID, Known: true,
+		Role: latchkey.RoleUser, StartedAt: res.Session.StartedAt.UTC(), StartBoot: boot, BootID: bootID, State: stateLive,
 		Verified: true}
 	if v := findVerifier(g.cachedPolicy(), r.Identity); v != nil && v.Principal == s.Principal {
 		s.Role = v.Role
@@ -129,7 +129,7 @@ func (g *Gateway) terminalID(ctx context.Context) (string, error) {
 // adoptServer takes the server's view of a known session: its limit
 // (unless a verdict's warning ends it sooner) and its lock.
 func (g *Gateway) adoptServer(s *gwSession, srv *latchkey.Session) {
-	if srv.EndsAt != nil && (!s.EndOnServer || s.EndsAt.IsZero() || srv.EndsAt.Before(s.EndsAt)) {
+	if srv.EndsAt != nil && (s.State != stateWarned || s.EndsAt.IsZero() || srv.EndsAt.Before(s.EndsAt)) {
 		s.EndsAt, s.Limit, s.WarnAt = srv.EndsAt.UTC(), string(srv.Limit), srv.EndsAt.UTC()
 		if srv.WarnAt != nil {
 			s.WarnAt = srv.WarnAt.UTC()
@@ -171,7 +171,7 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 	if s.LockedAt != nil || r.Choice == ChoiceAbandon {
 		return g.Status(ctx), nil
 	}
-	if r.Choice == ChoiceRetry && !g.online() || g.online() && !s.Known {
+	if r.Choice == ChoiceRetry && !g.online() || g.online() && !s.State.known() {
 		if err := g.syncLocked(ctx); err != nil && !isUnreachable(err) {
 			g.log.Error("sync before lock", "err", err)
 		}
@@ -179,7 +179,7 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 			return g.Status(ctx), nil // a verdict logged it off, or the lock was reported
 		}
 	}
-	if g.online() && s.Known {
+	if g.online() && s.State.known() {
 		err := g.lockOnline(ctx, *s, r.Reason, g.clock.Now())
 		if !isUnreachable(err) {
 			return g.Status(ctx), err
@@ -238,7 +238,7 @@ func (g *Gateway) Unlock(ctx context.Context, r UnlockRequest) (Status, error) {
 	if r.Identity == "" {
 		r.Identity = s.Identity
 	}
-	if !g.online() || !s.Known {
+	if !g.online() || !s.State.known() {
 		if err := g.syncLocked(ctx); err != nil && !isUnreachable(err) {
 			g.log.Error("sync before unlock", "err", err)
 		}
@@ -249,7 +249,7 @@ func (g *Gateway) Unlock(ctx context.Context, r UnlockRequest) (Status, error) {
 	unavailable := latchkey.Errorf(latchkey.EUNAVAILABLE,
 		"the server cannot be reached, so the terminal cannot be unlocked now: it stays locked; try again when the network is back").
 		With("offline", true)
-	if !g.online() || !s.Known {
+	if !g.online() || !s.State.known() {
 		return Status{}, unavailable
 	}
 	srv, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) {
@@ -293,25 +293,42 @@ func noSession() error {
 // session started offline, whose entry carries its end) the end is
 // pending upload.
 func (g *Gateway) endSession(ctx context.Context, s gwSession, at time.Time, reason string, kind endKind) error {
-	told := kind == endServer
-	if !told && s.Known && g.online() {
-		switch kind {
-		case endCleanup:
-			told = true // the server failed it when the new logon began
-		case endLimit:
-			told = g.tellLimit(ctx, s)
-		default:
-			told = g.tellEnd(ctx, s.ID)
+	ev := evEndByServer
+	if kind != endServer {
+		told := false
+		if s.State.known() && g.online() {
+			switch kind {
+			case endCleanup:
+				told = true // the server failed it when the new logon began
+			case endLimit:
+				told = g.tellLimit(ctx, s)
+			default:
+				told = g.tellEnd(ctx, s.ID)
+			}
+		}
+		ev = evEndUntold
+		if told {
+			ev = evEndTold
 		}
 	}
+	return g.finish(ctx, s, ev, at, reason)
+}
+
+// finish moves s by ev to the state it ends in, records its end at at,
+// journals it and, when its end must be uploaded and the server can be
+// reached, uploads it.
+func (g *Gateway) finish(ctx context.Context, s gwSession, ev sessionEvent, at time.Time, reason string) error {
+	st, ok := next(s.State, ev)
+	if !ok || !st.ended() {
+		return refusedTransition(s.ID, s.State, ev)
+	}
 	t := at.UTC()
-	s.EndedAt, s.EndReason = &t, reason
-	s.Pending = s.Standalone && kind != endServer || s.Known && !told
-	g.log.Info("session ended", "session", s.ID, "reason", reason, "pending_upload", s.Pending)
+	s.State, s.EndedAt, s.EndReason = st, &t, reason
+	g.log.Info("session ended", "session", s.ID, "reason", reason, "pending_upload", st.pending())
 	if err := g.store(ctx, s); err != nil {
 		return err
 	}
-	if s.Pending && g.online() {
+	if st.pending() && g.online() {
 		if err := g.uploadPending(ctx); err != nil && !isUnreachable(err) {
 			return err
 		}

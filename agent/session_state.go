@@ -1,0 +1,184 @@
+package agent
+
+import "fmt"
+
+// sessionState is where a gateway session stands with the server: whether
+// the server holds it, whether its journal entry must still be uploaded,
+// and whether it has ended. It replaces the flags Known, Pending,
+// EndOnServer and Ack, which together encoded it. A session moves only by
+// next (the table sessionTransitions).
+//
+// What stays beside it in gwSession is data, not state: Standalone and
+// Verified are facts of the logon that never change; EndedAt, LockedAt
+// and the rest are times and reasons; the lock (LockedAt, ServerLocked) is
+// a dimension of its own, which any session in progress can be in.
+type sessionState string
+
+const (
+	// stateOffline: started offline; the server does not hold it yet and
+	// its entry waits for upload.
+	stateOffline sessionState = "offline"
+	// stateLive: started online; the server holds it as active.
+	stateLive sessionState = "live"
+	// stateAcked: started offline; the server acknowledged its entry in
+	// progress (verdict ok) and holds it as active.
+	stateAcked sessionState = "acked"
+	// stateWarned: acknowledged in progress with the verdict
+	// warn_then_logoff: it gets the Time Critical Warning and then ends,
+	// and the agent calls the server's log out when it does.
+	stateWarned sessionState = "warned"
+	// stateEnding: ended; the server must still be sent its entry (with
+	// its end).
+	stateEnding sessionState = "ending"
+	// stateEnded: ended; the server has nothing more to be told.
+	stateEnded sessionState = "ended"
+	// stateRejected: ended; the server refused its entry, which is not
+	// sent again.
+	stateRejected sessionState = "rejected"
+)
+
+// sessionStates lists every state.
+var sessionStates = []sessionState{stateOffline, stateLive, stateAcked, stateWarned, stateEnding, stateEnded, stateRejected}
+
+// sessionEvent is what moves a session from one state to another.
+type sessionEvent string
+
+const (
+	// The server's verdict on the session's uploaded entry.
+	evVerdictOK     sessionEvent = "verdict_ok"
+	evVerdictWarn   sessionEvent = "verdict_warn_then_logoff"
+	evVerdictLogoff sessionEvent = "verdict_logoff"
+	// evRejected: the server refused the entry on its own.
+	evRejected sessionEvent = "rejected"
+	// evEndUntold: the agent ends it (log-out, limit, new logon, reboot)
+	// and the server could not be told.
+	evEndUntold sessionEvent = "end_untold"
+	// evEndTold: the agent ends it and the server was told (or ended it
+	// already, as for a new logon at the terminal).
+	evEndTold sessionEvent = "end_told"
+	// evEndByServer: the server ended it (failed, expired, logged off):
+	// there is nothing to tell.
+	evEndByServer sessionEvent = "end_by_server"
+)
+
+// sessionEvents lists every event.
+var sessionEvents = []sessionEvent{evVerdictOK, evVerdictWarn, evVerdictLogoff, evRejected, evEndUntold, evEndTold, evEndByServer}
+
+// sessionTransitions is every move a session can make; anything else is
+// refused. Verdicts and rejections come only for an entry waiting for
+// upload (offline, ending). A session started offline and since ended is
+// uploaded again with its end even when the server was told (its entry
+// carries it); the server cannot have been told of, or have ended, a
+// session it does not hold yet (offline).
+var sessionTransitions = map[sessionState]map[sessionEvent]sessionState{
+	stateOffline: {
+		evVerdictOK:     stateAcked,
+		evVerdictWarn:   stateWarned,
+		evVerdictLogoff: stateEnded,
+		evRejected:      stateRejected,
+		evEndUntold:     stateEnding,
+	},
+	stateLive: {
+		evEndUntold:   stateEnding,
+		evEndTold:     stateEnded,
+		evEndByServer: stateEnded,
+	},
+	stateAcked: {
+		evEndUntold:   stateEnding,
+		evEndTold:     stateEnding,
+		evEndByServer: stateEnded,
+	},
+	stateWarned: {
+		evEndUntold:   stateEnding,
+		evEndTold:     stateEnding,
+		evEndByServer: stateEnded,
+	},
+	stateEnding: {
+		evVerdictOK:     stateEnded,
+		evVerdictWarn:   stateEnded,
+		evVerdictLogoff: stateEnded,
+		evRejected:      stateRejected,
+	},
+}
+
+// next is the state ev moves a session in state st to; ok is false (and
+// st is returned) when ev is refused in st.
+func next(st sessionState, ev sessionEvent) (sessionState, bool) {
+	to, ok := sessionTransitions[st][ev]
+	if !ok {
+		return st, false
+	}
+	return to, true
+}
+
+// refusedTransition is the error for a move next refuses: a bug in the
+// agent, never a request's fault.
+func refusedTransition(id string, st sessionState, ev sessionEvent) error {
+	return fmt.Errorf("session %s: %s is refused in state %s", id, ev, st)
+}
+
+// known reports whether the server holds the session as active.
+func (st sessionState) known() bool {
+	return st == stateLive || st == stateAcked || st == stateWarned
+}
+
+// pending reports whether the session's entry must be uploaded.
+func (st sessionState) pending() bool { return st == stateOffline || st == stateEnding }
+
+// ended reports whether the session has ended.
+func (st sessionState) ended() bool {
+	return st == stateEnding || st == stateEnded || st == stateRejected
+}
+
+// Upload acknowledgement states of a session's entry: the journal's ack
+// column (journal_sessions.go).
+const (
+	ackOpen     = "open"
+	ackEnded    = "ended"
+	ackRejected = "rejected"
+)
+
+// stateColumns are the journal's columns that encoded the state before
+// sessionState (and still do, for an agent reading the journal back,
+// older ones included): pending is what the journal's queries select on.
+type stateColumns struct {
+	Known, Pending, EndOnServer bool
+	Ack                         string // "" | open | ended | rejected
+}
+
+// columns is how st is written to the journal.
+func (st sessionState) columns() stateColumns {
+	c := stateColumns{Known: st.known(), Pending: st.pending(), EndOnServer: st == stateWarned}
+	switch st {
+	case stateAcked, stateWarned:
+		c.Ack = ackOpen
+	case stateEnded:
+		c.Ack = ackEnded
+	case stateRejected:
+		c.Ack = ackRejected
+	}
+	return c
+}
+
+// stateOf reads a session's state back from its journal columns (ended:
+// its ended_at is set), whichever agent wrote them.
+func stateOf(c stateColumns, ended bool) sessionState {
+	switch {
+	case ended && c.Pending:
+		return stateEnding
+	case ended && c.Ack == ackRejected:
+		return stateRejected
+	case ended:
+		return stateEnded
+	case c.Pending || !c.Known:
+		// Not known and not pending cannot be written; should it be
+		// read, uploading the entry lets the server decide.
+		return stateOffline
+	case c.EndOnServer:
+		return stateWarned
+	case c.Ack == ackOpen:
+		return stateAcked
+	default:
+		return stateLive
+	}
+}
