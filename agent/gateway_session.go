@@ -137,7 +137,8 @@ func (g *Gateway) adoptServer(s *gwSession, srv *latchkey.Session) {
 	}
 	if srv.LockedAt != nil {
 		t := srv.LockedAt.UTC()
-		s.LockedAt, s.ServerLocked = &t, true
+		s.LockedAt = &t
+		s.Lock, _ = nextLock(s.Lock, evLockOnServer) // taken in every lock state
 	}
 	if s.Principal == "" {
 		s.Principal = srv.PrincipalID
@@ -168,14 +169,14 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 	if s == nil {
 		return Status{}, noSession()
 	}
-	if s.LockedAt != nil || r.Choice == ChoiceAbandon {
+	if s.Lock != unlocked || r.Choice == ChoiceAbandon {
 		return g.Status(ctx), nil
 	}
 	if r.Choice == ChoiceRetry && !g.online() || g.online() && !s.State.known() {
 		if err := g.syncLocked(ctx); err != nil && !isUnreachable(err) {
 			g.log.Error("sync before lock", "err", err)
 		}
-		if s = g.current(); s == nil || s.LockedAt != nil {
+		if s = g.current(); s == nil || s.Lock != unlocked {
 			return g.Status(ctx), nil // a verdict logged it off, or the lock was reported
 		}
 	}
@@ -188,7 +189,11 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 	if r.Reason == LockInactivity || r.Choice == ChoiceLockAnyway {
 		n := *s
 		now := g.clock.Now()
-		n.LockedAt, n.LockReason, n.ServerLocked = &now, r.Reason, false
+		l, ok := nextLock(n.Lock, evLockHere)
+		if !ok {
+			return Status{}, refusedTransition(n.ID, n.Lock, evLockHere)
+		}
+		n.Lock, n.LockedAt, n.LockReason = l, &now, r.Reason
 		g.log.Warn("terminal locked locally; the server cannot be told", "session", n.ID, "reason", r.Reason)
 		if err := g.store(ctx, n); err != nil {
 			return Status{}, err
@@ -218,7 +223,7 @@ func (g *Gateway) lockOnline(ctx context.Context, s gwSession, reason string, at
 		at = at.UTC()
 		s.LockedAt = &at
 	}
-	s.ServerLocked = true
+	s.Lock, _ = nextLock(s.Lock, evLockOnServer) // taken in every lock state
 	return g.store(ctx, s)
 }
 
@@ -232,7 +237,7 @@ func (g *Gateway) Unlock(ctx context.Context, r UnlockRequest) (Status, error) {
 	if s == nil {
 		return Status{}, noSession()
 	}
-	if s.LockedAt == nil {
+	if s.Lock == unlocked {
 		return g.Status(ctx), nil
 	}
 	if r.Identity == "" {
@@ -263,7 +268,11 @@ func (g *Gateway) Unlock(ctx context.Context, r UnlockRequest) (Status, error) {
 		return Status{}, errors.Join(err, g.dropIfGone(ctx, *s, err))
 	}
 	n := *s
-	n.LockedAt, n.LockReason, n.ServerLocked = nil, "", false
+	l, ok := nextLock(n.Lock, evUnlock)
+	if !ok {
+		return Status{}, refusedTransition(n.ID, n.Lock, evUnlock)
+	}
+	n.Lock, n.LockedAt, n.LockReason = l, nil, ""
 	g.adoptServer(&n, srv)
 	if err := g.store(ctx, n); err != nil {
 		return Status{}, err

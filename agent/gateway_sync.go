@@ -220,7 +220,7 @@ func (g *Gateway) entry(s gwSession) latchkey.JournalEntry {
 	if !s.Standalone {
 		e.Session = s.ID
 	}
-	if s.LockedAt != nil && !s.ServerLocked {
+	if s.Lock == lockedHere {
 		e.LockedAt = s.LockedAt
 	}
 	if s.Standalone && s.EndedAt == nil && !s.Verified {
@@ -314,7 +314,7 @@ func (g *Gateway) refreshSession(ctx context.Context) error {
 	}
 	n := *s
 	g.adoptServer(&n, srv)
-	if n.EndsAt.Equal(s.EndsAt) && n.WarnAt.Equal(s.WarnAt) && n.Limit == s.Limit && n.ServerLocked == s.ServerLocked {
+	if n.EndsAt.Equal(s.EndsAt) && n.WarnAt.Equal(s.WarnAt) && n.Limit == s.Limit && n.Lock == s.Lock {
 		return nil
 	}
 	return g.store(ctx, n)
@@ -324,7 +324,7 @@ func (g *Gateway) refreshSession(ctx context.Context) error {
 // reached, at the time it was made.
 func (g *Gateway) reportLock(ctx context.Context) error {
 	s := g.current()
-	if s == nil || !s.State.known() || s.LockedAt == nil || s.ServerLocked {
+	if s == nil || !s.State.known() || s.Lock != lockedHere {
 		return nil
 	}
 	err := g.lockOnline(ctx, *s, orText(s.LockReason, LockManual), *s.LockedAt)

@@ -67,14 +67,14 @@ type gwSession struct {
 	// State is where it stands with the server (session_state.go): it
 	// moves only by next.
 	State sessionState
-	// LockedAt is when the terminal was locked (nil: unlocked) and
-	// ServerLocked whether the server has been told of the lock: the lock
-	// is not part of State, since a session in any state in progress can
-	// be locked or not, told or not (and an ended one keeps its lock for
-	// the upload).
-	LockedAt     *time.Time
-	LockReason   string
-	ServerLocked bool
+	// Lock is the terminal's lock (session_state.go): it moves only by
+	// nextLock. It is not part of State, since a session in any state in
+	// progress can be locked or not, the server told or not (and an ended
+	// one keeps its lock for the upload). LockedAt is when it was locked:
+	// nil exactly when Lock is unlocked.
+	Lock       lockState
+	LockedAt   *time.Time
+	LockReason string
 	// Standalone (started offline: an entry of the journal upload) and
 	// Verified (its password was checked) are facts of the logon, set
 	// once and never changed: data the entry carries, not state.
@@ -98,7 +98,7 @@ func (j *Journal) saveSession(ctx context.Context, s *gwSession) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.Identity, s.Principal, string(s.Role), micros(s.StartedAt), int64(s.StartBoot), s.BootID,
 		micros(s.EndsAt), micros(s.WarnAt), s.Limit, c.EndOnServer, nullMicros(s.LockedAt), s.LockReason,
-		s.ServerLocked, s.Standalone, c.Known, s.Verified, s.Reservation, nullMicros(s.EndedAt), s.EndReason,
+		s.Lock == lockedOnServer, s.Standalone, c.Known, s.Verified, s.Reservation, nullMicros(s.EndedAt), s.EndReason,
 		c.Pending, c.Ack)
 	return err
 }
@@ -176,18 +176,19 @@ func (j *Journal) sessions(ctx context.Context, where string) ([]gwSession, erro
 	for rows.Next() {
 		var s gwSession
 		var c stateColumns
+		var serverLocked bool
 		var role string
 		var started, boot, ends, warn int64
 		var locked, ended sql.NullInt64
 		if err := rows.Scan(&s.ID, &s.Identity, &s.Principal, &role, &started, &boot, &s.BootID, &ends, &warn,
-			&s.Limit, &c.EndOnServer, &locked, &s.LockReason, &s.ServerLocked, &s.Standalone, &c.Known, &s.Verified,
+			&s.Limit, &c.EndOnServer, &locked, &s.LockReason, &serverLocked, &s.Standalone, &c.Known, &s.Verified,
 			&s.Reservation, &ended, &s.EndReason, &c.Pending, &c.Ack); err != nil {
 			return nil, err
 		}
 		s.Role, s.StartedAt, s.StartBoot = latchkey.Role(role), fromMicros(started), time.Duration(boot)
 		s.EndsAt, s.WarnAt = zeroMicros(ends), zeroMicros(warn)
 		s.LockedAt, s.EndedAt = ptrMicros(locked), ptrMicros(ended)
-		s.State = stateOf(c, ended.Valid)
+		s.State, s.Lock = stateOf(c, ended.Valid), lockOf(locked.Valid, serverLocked)
 		out = append(out, s)
 	}
 	return out, rows.Err()

@@ -8,10 +8,12 @@ import "fmt"
 // EndOnServer and Ack, which together encoded it. A session moves only by
 // next (the table sessionTransitions).
 //
-// What stays beside it in gwSession is data, not state: Standalone and
-// Verified are facts of the logon that never change; EndedAt, LockedAt
-// and the rest are times and reasons; the lock (LockedAt, ServerLocked) is
-// a dimension of its own, which any session in progress can be in.
+// The lock is a state of its own beside it (lockState, moved by
+// nextLock): any session in progress can be locked or not, the server
+// told or not, whatever its standing, so folding the two into one type
+// would multiply their states. What else stays in gwSession is data, not
+// state: Standalone and Verified are facts of the logon that never
+// change; EndedAt, LockedAt and the rest are times and reasons.
 type sessionState string
 
 const (
@@ -111,11 +113,15 @@ func next(st sessionState, ev sessionEvent) (sessionState, bool) {
 	return to, true
 }
 
-// refusedTransition is the error for a move next refuses: a bug in the
-// agent, never a request's fault.
-func refusedTransition(id string, st sessionState, ev sessionEvent) error {
+// refusedTransition is the error for a move next or nextLock refuses: a
+// bug in the agent, never a request's fault.
+func refusedTransition(id string, st, ev fmt.Stringer) error {
 	return fmt.Errorf("session %s: %s is refused in state %s", id, ev, st)
 }
+
+func (st sessionState) String() string { return string(st) }
+func (ev sessionEvent) String() string { return string(ev) }
+func (ev lockEvent) String() string    { return string(ev) }
 
 // known reports whether the server holds the session as active.
 func (st sessionState) known() bool {
@@ -128,6 +134,82 @@ func (st sessionState) pending() bool { return st == stateOffline || st == state
 // ended reports whether the session has ended.
 func (st sessionState) ended() bool {
 	return st == stateEnding || st == stateEnded || st == stateRejected
+}
+
+// lockState is a session's lock: none, made here only (the server could
+// not be told: other terminals see the session as unlocked), or held by
+// the server. It replaces the flag ServerLocked, with LockedAt nil exactly
+// when unlocked. A lock moves only by nextLock (the table lockTransitions).
+type lockState int
+
+const (
+	unlocked lockState = iota
+	// lockedHere: locked at the terminal while the server could not be
+	// reached; reported to the server (at the time it was made) when it
+	// can be.
+	lockedHere
+	// lockedOnServer: the server holds the lock.
+	lockedOnServer
+)
+
+var lockNames = [...]string{unlocked: "unlocked", lockedHere: "locked_here", lockedOnServer: "locked_on_server"}
+
+func (l lockState) String() string {
+	if int(l) < len(lockNames) {
+		return lockNames[l]
+	}
+	return fmt.Sprintf("lockState(%d)", int(l))
+}
+
+// lockStates lists every lock state.
+var lockStates = []lockState{unlocked, lockedHere, lockedOnServer}
+
+// lockEvent is what moves a lock.
+type lockEvent string
+
+const (
+	// evLockHere: the terminal locks without the server (offline).
+	evLockHere lockEvent = "lock_here"
+	// evLockOnServer: the server locked the session, or says it holds it
+	// locked (every refresh says it again).
+	evLockOnServer lockEvent = "lock_on_server"
+	// evUnlock: the server unlocked it.
+	evUnlock lockEvent = "unlock"
+)
+
+// lockEvents lists every lock event.
+var lockEvents = []lockEvent{evLockHere, evLockOnServer, evUnlock}
+
+// lockTransitions is every move a lock can make; anything else is
+// refused: a locked terminal does not lock again, an unlocked one does not
+// unlock, and a lock the server holds is never made local again.
+var lockTransitions = map[lockState]map[lockEvent]lockState{
+	unlocked:       {evLockHere: lockedHere, evLockOnServer: lockedOnServer},
+	lockedHere:     {evLockOnServer: lockedOnServer, evUnlock: unlocked},
+	lockedOnServer: {evLockOnServer: lockedOnServer, evUnlock: unlocked},
+}
+
+// nextLock is the lock state ev moves l to; ok is false (and l is
+// returned) when ev is refused in l.
+func nextLock(l lockState, ev lockEvent) (lockState, bool) {
+	to, ok := lockTransitions[l][ev]
+	if !ok {
+		return l, false
+	}
+	return to, true
+}
+
+// lockOf reads a lock back from the journal: locked_at set or not, and the
+// server_locked column.
+func lockOf(locked, serverLocked bool) lockState {
+	switch {
+	case !locked:
+		return unlocked
+	case serverLocked:
+		return lockedOnServer
+	default:
+		return lockedHere
+	}
 }
 
 // Upload acknowledgement states of a session's entry: the journal's ack

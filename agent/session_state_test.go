@@ -165,3 +165,63 @@ func TestSessionStateInTheJournal(t *testing.T) {
 		}
 	}
 }
+
+// Every (lock state, lock event) pair, each listed once.
+func TestLockTransitions(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range []struct {
+		from lockState
+		ev   lockEvent
+		to   lockState
+		ok   bool
+	}{
+		{from: unlocked, ev: evLockHere, to: lockedHere, ok: true},
+		{from: unlocked, ev: evLockOnServer, to: lockedOnServer, ok: true},
+		{from: unlocked, ev: evUnlock, to: unlocked},
+		{from: lockedHere, ev: evLockHere, to: lockedHere},
+		{from: lockedHere, ev: evLockOnServer, to: lockedOnServer, ok: true},
+		{from: lockedHere, ev: evUnlock, to: unlocked, ok: true},
+		{from: lockedOnServer, ev: evLockHere, to: lockedOnServer},
+		{from: lockedOnServer, ev: evLockOnServer, to: lockedOnServer, ok: true},
+		{from: lockedOnServer, ev: evUnlock, to: unlocked, ok: true},
+	} {
+		k := c.from.String() + " + " + string(c.ev)
+		if seen[k] {
+			t.Errorf("%s is listed twice", k)
+		}
+		seen[k] = true
+		if to, ok := nextLock(c.from, c.ev); to != c.to || ok != c.ok {
+			t.Errorf("%s: %s, %v; want %s, %v", k, to, ok, c.to, c.ok)
+		}
+	}
+	for _, l := range lockStates {
+		for _, ev := range lockEvents {
+			if !seen[l.String()+" + "+string(ev)] {
+				t.Errorf("%s + %s is not listed", l, ev)
+			}
+		}
+	}
+}
+
+// Every lock state survives the journal.
+func TestLockStateInTheJournal(t *testing.T) {
+	j, err := OpenJournal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	at := time.Date(2030, 3, 4, 9, 0, 0, 0, time.UTC)
+	for _, l := range lockStates {
+		s := gwSession{ID: "ses_" + l.String(), Identity: "alice", StartedAt: at, State: stateLive, Lock: l}
+		if l != unlocked {
+			s.LockedAt = &at
+		}
+		if err := j.saveSession(bg, &s); err != nil {
+			t.Fatal(err)
+		}
+		got, err := j.sessions(bg, "WHERE id = '"+s.ID+"'")
+		if err != nil || len(got) != 1 || got[0].Lock != l || (got[0].LockedAt == nil) != (l == unlocked) {
+			t.Fatalf("%s read back as %+v, %v", l, got, err)
+		}
+	}
+}
