@@ -27,10 +27,18 @@ type Agent struct {
 	// unreachable polls put it in standalone mode, and a poll answered
 	// makes it try to reconnect at once.
 	Gateway *Gateway
-	// Wait is the long-poll length (default 30 s); Now the clock (default
-	// time.Now).
+	// Wait is the long-poll length (default 30 s).
 	Wait time.Duration
-	Now  func() time.Time
+	// Clock is all the agent's time (default: the machine's): the time
+	// memberships are granted and expire by, the expiry ticks, the
+	// back-off sleeps, the policy refresh gap, and the Trust it makes when
+	// Trust is nil.
+	Clock Clock
+	// Now, if set, reads the time memberships are granted and expire by
+	// in place of Clock's wall clock (the API suite sets it to its fake
+	// clock, shared with its server); the intervals, ticks and sleeps stay
+	// Clock's.
+	Now func() time.Time
 
 	mu sync.Mutex // one change of memberships at a time: instructions and expiry
 
@@ -65,7 +73,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.Gateway.ServerUnreachable(err)
 			}
 			a.logger().Warn("poll failed; retrying", "err", err, "in", backoff)
-			sleep(ctx, jitter(backoff))
+			a.sleep(ctx, jitter(backoff))
 			backoff = min(2*backoff, 10*time.Second)
 			continue
 		}
@@ -89,11 +97,21 @@ func (a *Agent) logger() *slog.Logger {
 	return a.Log
 }
 
-func (a *Agent) now() time.Time {
-	if a.Now == nil {
-		return time.Now()
+// clock is the agent's Clock.
+func (a *Agent) clock() Clock {
+	if a.Clock == nil {
+		return SystemClock{}
 	}
-	return a.Now()
+	return a.Clock
+}
+
+// now is the time memberships are granted and expire by: Now, else the
+// clock's.
+func (a *Agent) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return a.clock().Wall()
 }
 
 // Handle executes one instruction exactly once and replies: a
@@ -141,7 +159,7 @@ func (a *Agent) trust(ctx context.Context) (*Trust, error) {
 	a.trustMu.Lock()
 	defer a.trustMu.Unlock()
 	if a.Trust == nil {
-		t, err := OpenTrust(ctx, a.Journal, TrustOptions{Log: a.Log})
+		t, err := OpenTrust(ctx, a.Journal, TrustOptions{Log: a.Log, Clock: a.clock()})
 		if err != nil {
 			return nil, err
 		}
@@ -164,9 +182,10 @@ func (a *Agent) admit(ctx context.Context, in latchkey.Instruction) (latchkey.In
 	}
 	if t.needsPolicy(in) {
 		a.trustMu.Lock()
-		due := !t.HasPolicy() || time.Since(a.lastRefresh) >= policyRefreshGap
+		now := a.clock().Wall()
+		due := !t.HasPolicy() || now.Sub(a.lastRefresh) >= policyRefreshGap
 		if due {
-			a.lastRefresh = time.Now()
+			a.lastRefresh = now
 		}
 		a.trustMu.Unlock()
 		if due {
@@ -235,7 +254,7 @@ func (a *Agent) reply(ctx context.Context, id string, e Executed) error {
 		if errors.As(err, &refused) && refused.Code != latchkey.EUNAVAILABLE {
 			return err // the server refused it: retrying will not help
 		}
-		sleep(ctx, jitter(backoff))
+		a.sleep(ctx, jitter(backoff))
 		backoff = min(2*backoff, 5*time.Second)
 	}
 	return err
@@ -243,13 +262,13 @@ func (a *Agent) reply(ctx context.Context, id string, e Executed) error {
 
 // expireLoop removes expired memberships every second.
 func (a *Agent) expireLoop(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+	t := a.clock().NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 			if err := a.ExpireNow(ctx); err != nil && ctx.Err() == nil {
 				a.logger().Error("expire memberships", "err", err)
 			}
@@ -287,9 +306,10 @@ func (a *Agent) ExpireNow(ctx context.Context) error {
 
 func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 
-func sleep(ctx context.Context, d time.Duration) {
+// sleep waits d on the agent's clock, or until ctx ends.
+func (a *Agent) sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
-	case <-time.After(d):
+	case <-a.clock().After(d):
 	}
 }

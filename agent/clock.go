@@ -5,15 +5,46 @@ import (
 	"time"
 )
 
-// ClockSource is what the trusted clock reads: the machine's wall clock
-// (which anyone at the PC may change), the time since boot including
-// suspend (CLOCK_BOOTTIME, which nobody can set) and the identity of the
-// current boot (a new one after every reboot).
-type ClockSource interface {
+// Clock is all the time the agent reads or waits on: the instruction
+// loop (Agent.Clock), the gateway (GatewayOptions.Clock, which its
+// TrustedClock reads) and the Trust (TrustOptions.Clock). Nothing in the
+// agent calls time.Now, time.Since, time.After or time.NewTicker itself,
+// so a test that injects a fake drives all of the agent's time. (The
+// deadlines of I/O, context.WithTimeout on a call to the server, the
+// socket's shutdown or a group tool, stay the machine's: they bound real
+// waits, not the agent's time.) SystemClock is the machine's.
+//
+// Wall is the machine's wall clock (which anyone at the PC may change);
+// the system's readings carry Go's monotonic reading too, so the
+// difference of two of them (an interval the agent waits out) is immune
+// to a wall clock change, as time.Since is. Boottime is the time since
+// boot including suspend (CLOCK_BOOTTIME, which nobody can set) and
+// BootID the identity of the current boot (a new one after every
+// reboot). NewTicker and After are time.NewTicker and time.After.
+type Clock interface {
 	Wall() time.Time
 	Boottime() time.Duration
 	BootID() string
+	NewTicker(d time.Duration) Ticker
+	After(d time.Duration) <-chan time.Time
 }
+
+// Ticker is a Clock's ticker: C delivers the ticks, Stop ends them.
+type Ticker interface {
+	C() <-chan time.Time
+	Stop()
+}
+
+// NewTicker implements Clock: time.NewTicker.
+func (SystemClock) NewTicker(d time.Duration) Ticker { return systemTicker{time.NewTicker(d)} }
+
+// After implements Clock: time.After.
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+type systemTicker struct{ t *time.Ticker }
+
+func (s systemTicker) C() <-chan time.Time { return s.t.C }
+func (s systemTicker) Stop()               { s.t.Stop() }
 
 // ClockAnchor ties the server's time to a boottime reading of one boot:
 // at boottime Boot of boot BootID the server's clock read Server.
@@ -37,7 +68,7 @@ func (a ClockAnchor) valid(boot time.Duration, id string) bool {
 // high-water mark, persisted by the agent). It is safe for concurrent
 // use.
 type TrustedClock struct {
-	src    ClockSource
+	src    Clock
 	mu     sync.Mutex
 	anchor ClockAnchor
 	high   time.Time
@@ -45,7 +76,7 @@ type TrustedClock struct {
 
 // NewTrustedClock returns a clock over src with a persisted anchor and
 // high-water mark (either may be zero).
-func NewTrustedClock(src ClockSource, anchor ClockAnchor, high time.Time) *TrustedClock {
+func NewTrustedClock(src Clock, anchor ClockAnchor, high time.Time) *TrustedClock {
 	if src == nil {
 		src = SystemClock{}
 	}

@@ -12,10 +12,10 @@ import (
 // /proc/sys/kernel/random/boot_id.
 type SystemClock struct{}
 
-// Wall implements ClockSource.
+// Wall implements Clock.
 func (SystemClock) Wall() time.Time { return time.Now() }
 
-// Boottime implements ClockSource: CLOCK_BOOTTIME, which counts suspend
+// Boottime implements Clock: CLOCK_BOOTTIME, which counts suspend
 // too and cannot be set.
 func (SystemClock) Boottime() time.Duration {
 	var ts unix.Timespec
@@ -27,7 +27,7 @@ func (SystemClock) Boottime() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// BootID implements ClockSource ("" if the kernel does not say).
+// BootID implements Clock ("" if the kernel does not say).
 func (SystemClock) BootID() string {
 	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if err != nil {

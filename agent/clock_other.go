@@ -13,11 +13,11 @@ var processStart = time.Now()
 // as a new boot.
 type SystemClock struct{}
 
-// Wall implements ClockSource.
+// Wall implements Clock.
 func (SystemClock) Wall() time.Time { return time.Now() }
 
-// Boottime implements ClockSource.
+// Boottime implements Clock.
 func (SystemClock) Boottime() time.Duration { return time.Since(processStart) }
 
-// BootID implements ClockSource.
+// BootID implements Clock.
 func (SystemClock) BootID() string { return processStart.String() }

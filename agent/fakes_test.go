@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,15 +19,73 @@ import (
 	"latchkey/passhash"
 )
 
-// fakeClock is a ClockSource under the test's control: real is the true
-// time (the server's clock), wall the PC's wall clock (which a person may
-// set), boot the boottime of boot id.
+// fakeClock is a Clock under the test's control: real is the true time
+// (the server's clock), wall the PC's wall clock (which a person may set),
+// boot the boottime of boot id. Its tickers and After fire only when
+// Advance lets their time pass.
 type fakeClock struct {
-	mu   sync.Mutex
-	real time.Time
-	wall time.Time
-	boot time.Duration
-	id   string
+	mu     sync.Mutex
+	real   time.Time
+	wall   time.Time
+	boot   time.Duration
+	id     string
+	timers []*fakeTimer
+}
+
+// fakeTimer is a fakeClock's ticker (every > 0) or After (every 0): it
+// fires at boottime at.
+type fakeTimer struct {
+	f     *fakeClock
+	at    time.Duration
+	every time.Duration
+	c     chan time.Time
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.c }
+
+func (t *fakeTimer) Stop() {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	t.f.timers = slices.DeleteFunc(t.f.timers, func(o *fakeTimer) bool { return o == t })
+}
+
+func (f *fakeClock) NewTicker(d time.Duration) Ticker {
+	if d <= 0 {
+		panic("non-positive interval for NewTicker")
+	}
+	return f.addTimer(d, d)
+}
+
+func (f *fakeClock) After(d time.Duration) <-chan time.Time { return f.addTimer(d, 0).c }
+
+func (f *fakeClock) addTimer(d, every time.Duration) *fakeTimer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := &fakeTimer{f: f, at: f.boot + d, every: every, c: make(chan time.Time, 1)}
+	f.timers = append(f.timers, t)
+	return t
+}
+
+// fire delivers the ticks due by now (under mu): like time.Ticker, a tick
+// the receiver has not taken yet is not queued twice.
+func (f *fakeClock) fire() {
+	kept := f.timers[:0]
+	for _, t := range f.timers {
+		if t.at <= f.boot {
+			select {
+			case t.c <- f.wall:
+			default:
+			}
+			if t.every == 0 {
+				continue
+			}
+			for t.at <= f.boot {
+				t.at += t.every
+			}
+		}
+		kept = append(kept, t)
+	}
+	f.timers = kept
 }
 
 func newFakeClock() *fakeClock {
@@ -46,6 +105,7 @@ func (f *fakeClock) Advance(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.real, f.wall, f.boot = f.real.Add(d), f.wall.Add(d), f.boot+d
+	f.fire()
 }
 
 // SetWall sets the PC's wall clock.
@@ -56,6 +116,7 @@ func (f *fakeClock) Reboot(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.real, f.wall, f.boot, f.id = f.real.Add(d), f.wall.Add(d), time.Minute, f.id+"+"
+	f.timers = nil // the agent that waited on them is gone
 }
 
 // fakeServer is a latchkey server as far as the gateway uses it, which

@@ -23,8 +23,10 @@ const (
 type GatewayOptions struct {
 	Client  *client.Client // with the terminal's token
 	Journal *Journal
-	// Clock is what the trusted clock reads (default: the machine's).
-	Clock ClockSource
+	// Clock is all the gateway's time (default: the machine's): its
+	// trusted clock reads it, Run's ticks and intervals run on it, and so
+	// does the Trust it makes when Trust is nil.
+	Clock Clock
 	Log   *slog.Logger
 	// Terminal is the terminal's ID (default: the policy's).
 	Terminal string
@@ -120,6 +122,9 @@ func OpenGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 	def(&o.ProbeEvery, 5*time.Second)
 	def(&o.TickEvery, time.Second)
 	def(&o.CallTimeout, 10*time.Second)
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
 	if o.Socket == (httplimit.Limits{}) {
 		o.Socket = DefaultSocketLimits
 	}
@@ -152,7 +157,7 @@ func OpenGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 		g.policy = &p
 	}
 	if o.Trust == nil {
-		t, err := OpenTrust(ctx, o.Journal, TrustOptions{Log: g.log})
+		t, err := OpenTrust(ctx, o.Journal, TrustOptions{Log: g.log, Clock: o.Clock})
 		if err != nil {
 			return nil, err
 		}
@@ -183,8 +188,11 @@ func (g *Gateway) endAfterReboot(ctx context.Context, s gwSession, high time.Tim
 	if !s.EndsAt.IsZero() && s.EndsAt.Before(at) {
 		at = s.EndsAt
 	}
-	s.EndedAt, s.EndReason = &at, "reboot"
-	s.Pending = s.Standalone || s.Known
+	st, ok := next(s.State, evEndUntold)
+	if !ok {
+		return refusedTransition(s.ID, s.State, evEndUntold)
+	}
+	s.State, s.EndedAt, s.EndReason = st, &at, "reboot"
 	g.log.Info("session of an earlier boot ended", "session", s.ID, "at", at)
 	return g.j.saveSession(ctx, &s)
 }
@@ -204,8 +212,9 @@ func (g *Gateway) Mode() string {
 // while online and probes the server every ProbeEvery while standalone.
 func (g *Gateway) Run(ctx context.Context) error {
 	g.Sync(ctx)
-	last := time.Now()
-	t := time.NewTicker(g.o.TickEvery)
+	clock := g.o.Clock
+	last := clock.Wall()
+	t := clock.NewTicker(g.o.TickEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -216,17 +225,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 			return ctx.Err()
 		case <-g.kick:
 			g.Sync(ctx)
-			last = time.Now()
-		case <-t.C:
+			last = clock.Wall()
+		case <-t.C():
 		}
 		g.Tick(ctx)
 		every := g.o.PolicyEvery
 		if g.Mode() == ModeStandalone {
 			every = g.o.ProbeEvery
 		}
-		if time.Since(last) >= every && ctx.Err() == nil {
+		if clock.Wall().Sub(last) >= every && ctx.Err() == nil {
 			g.Sync(ctx)
-			last = time.Now()
+			last = clock.Wall()
 		}
 	}
 }
@@ -351,7 +360,7 @@ func (g *Gateway) Tick(ctx context.Context) {
 	defer g.op.Unlock()
 	if s := g.current(); s != nil && !s.EndsAt.IsZero() && !g.sessionNow(s).Before(s.EndsAt) {
 		kind := endLimit
-		if s.EndOnServer {
+		if s.State == stateWarned {
 			kind = endVerdict
 		}
 		g.log.Info("session limit reached: logging off", "session", s.ID, "limit", s.Limit)
@@ -365,7 +374,7 @@ func (g *Gateway) Tick(ctx context.Context) {
 // saveClock persists the clock's anchor and its high-water mark, moved up
 // to now (at most every 10 s unless now is set).
 func (g *Gateway) saveClock(ctx context.Context, now bool) {
-	if !now && time.Since(g.clockSaved) < 10*time.Second {
+	if !now && g.o.Clock.Wall().Sub(g.clockSaved) < 10*time.Second {
 		return
 	}
 	g.clock.Now() // moves the high-water mark up to now
@@ -374,5 +383,5 @@ func (g *Gateway) saveClock(ctx context.Context, now bool) {
 		g.log.Error("journal clock", "err", err)
 		return
 	}
-	g.clockSaved = time.Now()
+	g.clockSaved = g.o.Clock.Wall()
 }

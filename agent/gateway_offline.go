@@ -72,7 +72,7 @@ func (g *Gateway) loginOffline(ctx context.Context, r LoginRequest) error {
 	boot, bootID := g.clock.Boot()
 	s := gwSession{ID: latchkey.NewID("ses"), Identity: r.Identity, Principal: d.Principal, Role: role,
 		StartedAt: now, StartBoot: boot, BootID: bootID, EndsAt: allow.Ends, WarnAt: allow.WarnAt, Limit: string(allow.Reason),
-		Standalone: true, Verified: verified, Pending: true}
+		Standalone: true, Verified: verified, State: stateOffline}
 	if holding != nil {
 		s.Reservation = holding.ID
 	}

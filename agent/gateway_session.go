@@ -98,7 +98,7 @@ func (g *Gateway) loginOnline(ctx context.Context, r LoginRequest) error {
 	}
 	boot, bootID := g.clock.Boot()
 	s := gwSession{ID: res.Session.ID, Identity: res.Session.Identity, Principal: res.Session.PrincipalID,
-		Role: latchkey.RoleUser, StartedAt: res.Session.StartedAt.UTC(), StartBoot: boot, BootID: bootID, Known: true,
+		Role: latchkey.RoleUser, StartedAt: res.Session.StartedAt.UTC(), StartBoot: boot, BootID: bootID, State: stateLive,
 		Verified: true}
 	if v := findVerifier(g.cachedPolicy(), r.Identity); v != nil && v.Principal == s.Principal {
 		s.Role = v.Role
@@ -129,7 +129,7 @@ func (g *Gateway) terminalID(ctx context.Context) (string, error) {
 // adoptServer takes the server's view of a known session: its limit
 // (unless a verdict's warning ends it sooner) and its lock.
 func (g *Gateway) adoptServer(s *gwSession, srv *latchkey.Session) {
-	if srv.EndsAt != nil && (!s.EndOnServer || s.EndsAt.IsZero() || srv.EndsAt.Before(s.EndsAt)) {
+	if srv.EndsAt != nil && (s.State != stateWarned || s.EndsAt.IsZero() || srv.EndsAt.Before(s.EndsAt)) {
 		s.EndsAt, s.Limit, s.WarnAt = srv.EndsAt.UTC(), string(srv.Limit), srv.EndsAt.UTC()
 		if srv.WarnAt != nil {
 			s.WarnAt = srv.WarnAt.UTC()
@@ -137,7 +137,8 @@ func (g *Gateway) adoptServer(s *gwSession, srv *latchkey.Session) {
 	}
 	if srv.LockedAt != nil {
 		t := srv.LockedAt.UTC()
-		s.LockedAt, s.ServerLocked = &t, true
+		s.LockedAt = &t
+		s.Lock, _ = nextLock(s.Lock, evLockOnServer) // taken in every lock state
 	}
 	if s.Principal == "" {
 		s.Principal = srv.PrincipalID
@@ -168,18 +169,18 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 	if s == nil {
 		return Status{}, noSession()
 	}
-	if s.LockedAt != nil || r.Choice == ChoiceAbandon {
+	if s.Lock != unlocked || r.Choice == ChoiceAbandon {
 		return g.Status(ctx), nil
 	}
-	if r.Choice == ChoiceRetry && !g.online() || g.online() && !s.Known {
+	if r.Choice == ChoiceRetry && !g.online() || g.online() && !s.State.known() {
 		if err := g.syncLocked(ctx); err != nil && !isUnreachable(err) {
 			g.log.Error("sync before lock", "err", err)
 		}
-		if s = g.current(); s == nil || s.LockedAt != nil {
+		if s = g.current(); s == nil || s.Lock != unlocked {
 			return g.Status(ctx), nil // a verdict logged it off, or the lock was reported
 		}
 	}
-	if g.online() && s.Known {
+	if g.online() && s.State.known() {
 		err := g.lockOnline(ctx, *s, r.Reason, g.clock.Now())
 		if !isUnreachable(err) {
 			return g.Status(ctx), err
@@ -188,7 +189,11 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 	if r.Reason == LockInactivity || r.Choice == ChoiceLockAnyway {
 		n := *s
 		now := g.clock.Now()
-		n.LockedAt, n.LockReason, n.ServerLocked = &now, r.Reason, false
+		l, ok := nextLock(n.Lock, evLockHere)
+		if !ok {
+			return Status{}, refusedTransition(n.ID, n.Lock, evLockHere)
+		}
+		n.Lock, n.LockedAt, n.LockReason = l, &now, r.Reason
 		g.log.Warn("terminal locked locally; the server cannot be told", "session", n.ID, "reason", r.Reason)
 		if err := g.store(ctx, n); err != nil {
 			return Status{}, err
@@ -218,7 +223,7 @@ func (g *Gateway) lockOnline(ctx context.Context, s gwSession, reason string, at
 		at = at.UTC()
 		s.LockedAt = &at
 	}
-	s.ServerLocked = true
+	s.Lock, _ = nextLock(s.Lock, evLockOnServer) // taken in every lock state
 	return g.store(ctx, s)
 }
 
@@ -232,13 +237,13 @@ func (g *Gateway) Unlock(ctx context.Context, r UnlockRequest) (Status, error) {
 	if s == nil {
 		return Status{}, noSession()
 	}
-	if s.LockedAt == nil {
+	if s.Lock == unlocked {
 		return g.Status(ctx), nil
 	}
 	if r.Identity == "" {
 		r.Identity = s.Identity
 	}
-	if !g.online() || !s.Known {
+	if !g.online() || !s.State.known() {
 		if err := g.syncLocked(ctx); err != nil && !isUnreachable(err) {
 			g.log.Error("sync before unlock", "err", err)
 		}
@@ -249,7 +254,7 @@ func (g *Gateway) Unlock(ctx context.Context, r UnlockRequest) (Status, error) {
 	unavailable := latchkey.Errorf(latchkey.EUNAVAILABLE,
 		"the server cannot be reached, so the terminal cannot be unlocked now: it stays locked; try again when the network is back").
 		With("offline", true)
-	if !g.online() || !s.Known {
+	if !g.online() || !s.State.known() {
 		return Status{}, unavailable
 	}
 	srv, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) {
@@ -263,7 +268,11 @@ func (g *Gateway) Unlock(ctx context.Context, r UnlockRequest) (Status, error) {
 		return Status{}, errors.Join(err, g.dropIfGone(ctx, *s, err))
 	}
 	n := *s
-	n.LockedAt, n.LockReason, n.ServerLocked = nil, "", false
+	l, ok := nextLock(n.Lock, evUnlock)
+	if !ok {
+		return Status{}, refusedTransition(n.ID, n.Lock, evUnlock)
+	}
+	n.Lock, n.LockedAt, n.LockReason = l, nil, ""
 	g.adoptServer(&n, srv)
 	if err := g.store(ctx, n); err != nil {
 		return Status{}, err
@@ -293,25 +302,42 @@ func noSession() error {
 // session started offline, whose entry carries its end) the end is
 // pending upload.
 func (g *Gateway) endSession(ctx context.Context, s gwSession, at time.Time, reason string, kind endKind) error {
-	told := kind == endServer
-	if !told && s.Known && g.online() {
-		switch kind {
-		case endCleanup:
-			told = true // the server failed it when the new logon began
-		case endLimit:
-			told = g.tellLimit(ctx, s)
-		default:
-			told = g.tellEnd(ctx, s.ID)
+	ev := evEndByServer
+	if kind != endServer {
+		told := false
+		if s.State.known() && g.online() {
+			switch kind {
+			case endCleanup:
+				told = true // the server failed it when the new logon began
+			case endLimit:
+				told = g.tellLimit(ctx, s)
+			default:
+				told = g.tellEnd(ctx, s.ID)
+			}
+		}
+		ev = evEndUntold
+		if told {
+			ev = evEndTold
 		}
 	}
+	return g.finish(ctx, s, ev, at, reason)
+}
+
+// finish moves s by ev to the state it ends in, records its end at at,
+// journals it and, when its end must be uploaded and the server can be
+// reached, uploads it.
+func (g *Gateway) finish(ctx context.Context, s gwSession, ev sessionEvent, at time.Time, reason string) error {
+	st, ok := next(s.State, ev)
+	if !ok || !st.ended() {
+		return refusedTransition(s.ID, s.State, ev)
+	}
 	t := at.UTC()
-	s.EndedAt, s.EndReason = &t, reason
-	s.Pending = s.Standalone && kind != endServer || s.Known && !told
-	g.log.Info("session ended", "session", s.ID, "reason", reason, "pending_upload", s.Pending)
+	s.State, s.EndedAt, s.EndReason = st, &t, reason
+	g.log.Info("session ended", "session", s.ID, "reason", reason, "pending_upload", st.pending())
 	if err := g.store(ctx, s); err != nil {
 		return err
 	}
-	if s.Pending && g.online() {
+	if st.pending() && g.online() {
 		if err := g.uploadPending(ctx); err != nil && !isUnreachable(err) {
 			return err
 		}

@@ -80,8 +80,8 @@ func (g *Gateway) Status(ctx context.Context) Status {
 		return st
 	}
 	st.Session = &SessionStatus{ID: s.ID, Identity: s.Identity, Principal: s.Principal, StartedAt: s.StartedAt,
-		Limit: s.Limit, LockedAt: s.LockedAt, LockedOffline: s.LockedAt != nil && !s.ServerLocked,
-		Standalone: s.Standalone, Known: s.Known}
+		Limit: s.Limit, LockedAt: s.LockedAt, LockedOffline: s.Lock == lockedHere,
+		Standalone: s.Standalone, Known: s.State.known()}
 	if s.EndsAt.IsZero() {
 		return st
 	}

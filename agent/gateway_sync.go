@@ -220,7 +220,7 @@ func (g *Gateway) entry(s gwSession) latchkey.JournalEntry {
 	if !s.Standalone {
 		e.Session = s.ID
 	}
-	if s.LockedAt != nil && !s.ServerLocked {
+	if s.Lock == lockedHere {
 		e.LockedAt = s.LockedAt
 	}
 	if s.Standalone && s.EndedAt == nil && !s.Verified {
@@ -236,24 +236,29 @@ func (g *Gateway) entry(s gwSession) latchkey.JournalEntry {
 // online; warn_then_logoff does too, but gives the Time Critical Warning
 // and then logs it off; logoff ends it at once.
 func (g *Gateway) applyVerdict(ctx context.Context, s gwSession, r latchkey.JournalResult) error {
-	s.Pending = false
-	if r.Verdict == latchkey.VerdictLogoff {
-		s.Ack = ackEnded
-		if s.EndedAt == nil {
-			g.log.Warn("the server logged off an offline session", "session", s.ID, "reason", r.Reason)
-			return g.endSession(ctx, s, g.sessionNow(&s), orText(r.Reason, string(latchkey.VerdictLogoff)), endServer)
-		}
+	ev := evVerdictOK
+	switch r.Verdict {
+	case latchkey.VerdictLogoff:
+		ev = evVerdictLogoff
+	case latchkey.VerdictWarnThenLogoff:
+		ev = evVerdictWarn
+	}
+	if ev == evVerdictLogoff && !s.State.ended() {
+		g.log.Warn("the server logged off an offline session", "session", s.ID, "reason", r.Reason)
+		return g.finish(ctx, s, ev, g.sessionNow(&s), orText(r.Reason, string(latchkey.VerdictLogoff)))
+	}
+	st, ok := next(s.State, ev)
+	if !ok {
+		return refusedTransition(s.ID, s.State, ev)
+	}
+	s.State = st
+	if st.ended() {
 		return g.store(ctx, s)
 	}
-	if s.EndedAt != nil {
-		s.Ack = ackEnded
-		return g.store(ctx, s)
-	}
-	s.Ack, s.Known = ackOpen, true
 	g.mu.Lock()
 	delete(g.passwords, s.ID)
 	g.mu.Unlock()
-	if r.Verdict == latchkey.VerdictWarnThenLogoff {
+	if st == stateWarned {
 		secs := r.WarningSeconds
 		if p := g.cachedPolicy(); secs <= 0 && p != nil {
 			secs = p.WarningSeconds
@@ -265,7 +270,6 @@ func (g *Gateway) applyVerdict(ctx context.Context, s gwSession, r latchkey.Jour
 		if s.WarnAt.IsZero() || now.Before(s.WarnAt) {
 			s.WarnAt = now
 		}
-		s.EndOnServer = true
 		g.log.Warn("the server gives an offline session the warning, then logs it off", "session", s.ID, "reason", r.Reason, "at", s.EndsAt)
 	}
 	return g.store(ctx, s)
@@ -275,10 +279,14 @@ func (g *Gateway) applyVerdict(ctx context.Context, s gwSession, r latchkey.Jour
 // again, and a session in progress that the server will not hold ends.
 func (g *Gateway) rejectEntry(ctx context.Context, s gwSession, cause error) error {
 	g.log.Error("the server refused a journal entry; it will not be sent again", "session", s.ID, "err", cause)
-	s.Pending, s.Ack = false, ackRejected
-	if s.EndedAt == nil {
-		return g.endSession(ctx, s, g.sessionNow(&s), "rejected", endServer)
+	if !s.State.ended() {
+		return g.finish(ctx, s, evRejected, g.sessionNow(&s), "rejected")
 	}
+	st, ok := next(s.State, evRejected)
+	if !ok {
+		return refusedTransition(s.ID, s.State, evRejected)
+	}
+	s.State = st
 	return g.store(ctx, s)
 }
 
@@ -287,7 +295,7 @@ func (g *Gateway) rejectEntry(ctx context.Context, s gwSession, cause error) err
 // adopted.
 func (g *Gateway) refreshSession(ctx context.Context) error {
 	s := g.current()
-	if s == nil || !s.Known {
+	if s == nil || !s.State.known() {
 		return nil
 	}
 	srv, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) { return g.client.GetSession(c, s.ID) })
@@ -306,7 +314,7 @@ func (g *Gateway) refreshSession(ctx context.Context) error {
 	}
 	n := *s
 	g.adoptServer(&n, srv)
-	if n.EndsAt.Equal(s.EndsAt) && n.WarnAt.Equal(s.WarnAt) && n.Limit == s.Limit && n.ServerLocked == s.ServerLocked {
+	if n.EndsAt.Equal(s.EndsAt) && n.WarnAt.Equal(s.WarnAt) && n.Limit == s.Limit && n.Lock == s.Lock {
 		return nil
 	}
 	return g.store(ctx, n)
@@ -316,7 +324,7 @@ func (g *Gateway) refreshSession(ctx context.Context) error {
 // reached, at the time it was made.
 func (g *Gateway) reportLock(ctx context.Context) error {
 	s := g.current()
-	if s == nil || !s.Known || s.LockedAt == nil || s.ServerLocked {
+	if s == nil || !s.State.known() || s.Lock != lockedHere {
 		return nil
 	}
 	err := g.lockOnline(ctx, *s, orText(s.LockReason, LockManual), *s.LockedAt)

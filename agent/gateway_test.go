@@ -90,17 +90,36 @@ func TestRunLeavesStandaloneByItself(t *testing.T) {
 	fc := newFakeClock()
 	f := newFakeServer(t, fc)
 	f.setDown(true)
-	g, _ := testGateway(t, f, t.TempDir())
-	g.o.TickEvery, g.o.ProbeEvery, g.o.PolicyEvery = 5*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond
+	g, _ := testGateway(t, f, t.TempDir()) // ticks every 1 s, probes every 5 s, refreshes every 1 min
 	ctx, cancel := context.WithCancel(bg)
 	done := make(chan error)
 	go func() { done <- g.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	waitFor(t, "standalone", func() bool { return g.Mode() == ModeStandalone })
 	f.setDown(false)
-	waitFor(t, "online", func() bool { return g.Mode() == ModeOnline })
+	// Run's ticks and intervals are the fake clock's: no time passes, no
+	// probe.
+	time.Sleep(50 * time.Millisecond)
+	if g.Mode() != ModeStandalone {
+		t.Fatal("the gateway probed the server before the fake clock let the probe interval pass")
+	}
+	drive(t, fc, "online", func() bool { return g.Mode() == ModeOnline })
 	f.setDown(true)
-	waitFor(t, "standalone again", func() bool { return g.Mode() == ModeStandalone })
+	drive(t, fc, "standalone again", func() bool { return g.Mode() == ModeStandalone })
+}
+
+// drive lets time pass on fc, a second at a time, until cond holds (for
+// up to 20 s of real time).
+func drive(t *testing.T, fc *fakeClock, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		fc.Advance(time.Second)
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // waitFor polls cond for up to 20 s.

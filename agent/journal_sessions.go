@@ -13,8 +13,10 @@ import (
 // gatewaySchema holds the terminal gateway's tables:
 //
 //   - gw_sessions: every session the gateway ran, online or offline, with
-//     what the server has been told of it (pending: its entry must be
-//     uploaded; ack: open | ended | rejected once acknowledged);
+//     what the server has been told of it: its sessionState, kept in the
+//     columns known, pending (its entry must be uploaded), end_on_server
+//     and ack (open | ended | rejected once acknowledged), which encoded
+//     it before the type did (stateColumns);
 //   - gw_state: small JSON documents by key (policy, pinned server key,
 //     clock anchor and high-water mark, mode);
 //   - gw_failures: offline failed-attempt counters by login.
@@ -62,34 +64,28 @@ type gwSession struct {
 	// none); Limit names the limit (or a verdict's reason).
 	EndsAt, WarnAt time.Time
 	Limit          string
-	// EndOnServer: a verdict ends it, and the agent calls the server's log
-	// out when it does.
-	EndOnServer bool
-	LockedAt    *time.Time
-	LockReason  string
-	// ServerLocked: the server has been told of the lock.
-	ServerLocked bool
-	// Standalone: started offline (an entry of the journal upload).
-	Standalone bool
-	// Known: the server holds it as an ACTIVE session (started online, or
-	// an offline entry it acknowledged in progress).
-	Known       bool
+	// State is where it stands with the server (session_state.go): it
+	// moves only by next.
+	State sessionState
+	// Lock is the terminal's lock (session_state.go): it moves only by
+	// nextLock. It is not part of State, since a session in any state in
+	// progress can be locked or not, the server told or not (and an ended
+	// one keeps its lock for the upload). LockedAt is when it was locked:
+	// nil exactly when Lock is unlocked.
+	Lock       lockState
+	LockedAt   *time.Time
+	LockReason string
+	// Standalone (started offline: an entry of the journal upload) and
+	// Verified (its password was checked) are facts of the logon, set
+	// once and never changed: data the entry carries, not state.
+	Standalone  bool
 	Verified    bool
 	Reservation string
-	EndedAt     *time.Time
-	EndReason   string
-	// Pending: the server must be sent its entry (an offline session, or
-	// the end of a known one that the server was not told).
-	Pending bool
-	Ack     string // "" | open | ended | rejected
+	// EndedAt is when it ended (nil while in progress: State.ended() is
+	// false) and EndReason why.
+	EndedAt   *time.Time
+	EndReason string
 }
-
-// Upload acknowledgement states of a session's entry.
-const (
-	ackOpen     = "open"
-	ackEnded    = "ended"
-	ackRejected = "rejected"
-)
 
 const sessionColumns = `id, identity, principal, role, started_at, start_boot, boot_id, ends_at, warn_at, lim,
 	end_on_server, locked_at, lock_reason, server_locked, standalone, known, verified, reservation, ended_at,
@@ -97,12 +93,13 @@ const sessionColumns = `id, identity, principal, role, started_at, start_boot, b
 
 // saveSession stores s (inserting or replacing it) in one synced commit.
 func (j *Journal) saveSession(ctx context.Context, s *gwSession) error {
+	c := s.State.columns()
 	_, err := j.db.ExecContext(ctx, `INSERT OR REPLACE INTO gw_sessions (`+sessionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.Identity, s.Principal, string(s.Role), micros(s.StartedAt), int64(s.StartBoot), s.BootID,
-		micros(s.EndsAt), micros(s.WarnAt), s.Limit, s.EndOnServer, nullMicros(s.LockedAt), s.LockReason,
-		s.ServerLocked, s.Standalone, s.Known, s.Verified, s.Reservation, nullMicros(s.EndedAt), s.EndReason,
-		s.Pending, s.Ack)
+		micros(s.EndsAt), micros(s.WarnAt), s.Limit, c.EndOnServer, nullMicros(s.LockedAt), s.LockReason,
+		s.Lock == lockedOnServer, s.Standalone, c.Known, s.Verified, s.Reservation, nullMicros(s.EndedAt), s.EndReason,
+		c.Pending, c.Ack)
 	return err
 }
 
@@ -178,17 +175,20 @@ func (j *Journal) sessions(ctx context.Context, where string) ([]gwSession, erro
 	var out []gwSession
 	for rows.Next() {
 		var s gwSession
+		var c stateColumns
+		var serverLocked bool
 		var role string
 		var started, boot, ends, warn int64
 		var locked, ended sql.NullInt64
 		if err := rows.Scan(&s.ID, &s.Identity, &s.Principal, &role, &started, &boot, &s.BootID, &ends, &warn,
-			&s.Limit, &s.EndOnServer, &locked, &s.LockReason, &s.ServerLocked, &s.Standalone, &s.Known, &s.Verified,
-			&s.Reservation, &ended, &s.EndReason, &s.Pending, &s.Ack); err != nil {
+			&s.Limit, &c.EndOnServer, &locked, &s.LockReason, &serverLocked, &s.Standalone, &c.Known, &s.Verified,
+			&s.Reservation, &ended, &s.EndReason, &c.Pending, &c.Ack); err != nil {
 			return nil, err
 		}
 		s.Role, s.StartedAt, s.StartBoot = latchkey.Role(role), fromMicros(started), time.Duration(boot)
 		s.EndsAt, s.WarnAt = zeroMicros(ends), zeroMicros(warn)
 		s.LockedAt, s.EndedAt = ptrMicros(locked), ptrMicros(ended)
+		s.State, s.Lock = stateOf(c, ended.Valid), lockOf(locked.Valid, serverLocked)
 		out = append(out, s)
 	}
 	return out, rows.Err()

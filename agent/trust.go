@@ -55,6 +55,9 @@ type TrustOptions struct {
 	// MaxMinutes caps every membership (0: DefaultMaxMinutes).
 	MaxMinutes int
 	Log        *slog.Logger
+	// Clock is what the policy's age is measured on (default: the
+	// machine's).
+	Clock Clock
 }
 
 // Trust holds the pinned server key and what the last verified policy
@@ -69,7 +72,7 @@ type Trust struct {
 	key      string    // pinned ("" until the first policy, on first use)
 	groups   []string  // of the last verified policy
 	terminal string    // of the last verified policy ("" until one)
-	at       time.Time // when it was accepted (the machine's clock)
+	at       time.Time // when it was accepted (by its clock)
 	issued   time.Time // the newest issued_at accepted
 }
 
@@ -91,6 +94,9 @@ func OpenTrust(ctx context.Context, j *Journal, o TrustOptions) (*Trust, error) 
 		if !latchkey.ValidGroupName(g) {
 			return nil, fmt.Errorf("allowed group %q: %s", g, latchkey.GroupNameRule)
 		}
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
 	}
 	t := &Trust{j: j, o: o, log: o.Log}
 	if t.log == nil {
@@ -189,7 +195,7 @@ func (t *Trust) AcceptPolicy(ctx context.Context, p *latchkey.AgentPolicy) error
 	if first {
 		t.key = key
 	}
-	t.groups, t.terminal, t.at = groups, p.Terminal, time.Now()
+	t.groups, t.terminal, t.at = groups, p.Terminal, t.o.Clock.Wall()
 	if p.IssuedAt.After(t.issued) {
 		t.issued = p.IssuedAt
 	}
@@ -233,7 +239,7 @@ const policyMaxAge = time.Minute
 // policyMaxAge or did not list one of its groups.
 func (t *Trust) needsPolicy(in latchkey.Instruction) bool {
 	t.mu.Lock()
-	none, stale := t.terminal == "", time.Since(t.at) > policyMaxAge
+	none, stale := t.terminal == "", t.o.Clock.Wall().Sub(t.at) > policyMaxAge
 	t.mu.Unlock()
 	switch {
 	case none:

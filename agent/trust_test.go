@@ -43,12 +43,15 @@ func trustAgent(t *testing.T, f *fakeServer, o TrustOptions) (*Agent, *FileExecu
 	t.Cleanup(func() { j.Close() })
 	logs := &syncBuffer{}
 	o.Log = slog.New(slog.NewTextHandler(logs, nil))
+	if o.Clock == nil {
+		o.Clock = f.clock
+	}
 	tr, err := OpenTrust(bg, j, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ex := &FileExecutor{Path: filepath.Join(dir, "groups")}
-	return &Agent{Client: f.client(), Journal: j, Executor: ex, Log: o.Log, Trust: tr, Now: f.clock.Real}, ex, j, logs
+	return &Agent{Client: f.client(), Journal: j, Executor: ex, Log: o.Log, Trust: tr, Clock: f.clock}, ex, j, logs
 }
 
 // wire is an instruction as the agent receives it: signed with key (nil:
@@ -314,7 +317,7 @@ func TestAgentRefreshesThePolicyForANewGroup(t *testing.T) {
 	f.policy.Groups = append(f.policy.Groups, "backup")
 	calls := f.policyCalls
 	f.mu.Unlock()
-	time.Sleep(policyRefreshGap)
+	fc.Advance(policyRefreshGap)
 	in := wire(t, latchkey.Instruction{ID: "ins_2", Terminal: "ter_1", Kind: latchkey.InstrCheckout, Login: "ann",
 		Groups: []string{"backup"}, Generation: 2, EndsAt: fc.Real().Add(time.Hour)}, f.key)
 	if err := a.Handle(bg, in); err != nil {
