@@ -35,8 +35,8 @@ type UnlockRequest struct {
 
 // Lock reasons and the choices of an offline manual lock.
 const (
-	LockManual     = "manual"
-	LockInactivity = "inactivity"
+	LockManual     = string(latchkey.LockManual) // the server's lock reasons (latchkey.LockReason)
+	LockInactivity = string(latchkey.LockInactivity)
 
 	ChoiceLockAnyway = "lock_anyway"
 	ChoiceRetry      = "retry"
