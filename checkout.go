@@ -132,6 +132,28 @@ type CheckoutRequest struct {
 	Generation uint64
 }
 
+// InstructionView is an outstanding instruction as admins see it
+// (GET /v1/terminals/{id}/instructions): the instruction the agent gets,
+// with its check-out, its state, until when a delivered one locks its
+// groups, and from when a pending one is deliverable.
+type InstructionView struct {
+	Instruction
+	Checkout    string           `json:"checkout"`
+	State       InstructionState `json:"state"`
+	LockedUntil *time.Time       `json:"locked_until,omitempty"`
+	ReadyAt     time.Time        `json:"ready_at"`
+}
+
+// View is in as admins see it.
+func (in Instruction) View() InstructionView {
+	v := InstructionView{Instruction: in, Checkout: in.Checkout, State: in.State, ReadyAt: in.ReadyAt}
+	if in.State == InstrDelivered {
+		until := in.LockedUntil
+		v.LockedUntil = &until
+	}
+	return v
+}
+
 // CheckinReason says why a check-out was checked in (its end_reason).
 type CheckinReason string
 

@@ -369,3 +369,22 @@ func TestCheckoutRequestsValidate(t *testing.T) {
 		}
 	}
 }
+
+// Admins see an instruction with its state; a delivered one says until
+// when it locks its groups, and only a delivered one.
+func TestInstructionView(t *testing.T) {
+	_, in := start(t, latchkey.CheckoutRequest{Set: admin, Terminal: "t1", Principal: "p_ann", Login: "ann", Minutes: 30}, ct0)
+	v := in.View()
+	if v.Checkout != in.Checkout || v.State != latchkey.InstrPending || v.LockedUntil != nil || !v.ReadyAt.Equal(ct0) {
+		t.Fatalf("pending view %+v", v)
+	}
+	delivered, _ := latchkey.Deliver(in, tmo, ct0)
+	v = delivered.View()
+	if v.State != latchkey.InstrDelivered || v.LockedUntil == nil || !v.LockedUntil.Equal(ct0.Add(5*time.Minute)) {
+		t.Fatalf("delivered view %+v", v)
+	}
+	delivered.LockedUntil = ct0.Add(time.Hour)
+	if !v.LockedUntil.Equal(ct0.Add(5 * time.Minute)) {
+		t.Fatal("the view shares the instruction's time")
+	}
+}

@@ -28,6 +28,11 @@ func (s GroupSet) AllowsSite(site string) bool {
 
 // Validate checks a new group set and fills in its default maximum.
 func (s GroupSet) Validate() (GroupSet, error) {
+	for _, p := range s.Eligible {
+		if err := ValidName("eligible", p); err != nil {
+			return s, err
+		}
+	}
 	if err := ValidName("name", s.Name); err != nil {
 		return s, err
 	}

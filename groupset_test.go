@@ -27,6 +27,8 @@ func TestGroupSetValidate(t *testing.T) {
 		{"an empty site", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Sites: []string{""}}, false},
 		{"approval (not available yet)", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Approval: true}, false},
 		{"no name", latchkey.GroupSet{Groups: []string{"wheel"}}, false},
+		{"eligible people", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Eligible: []string{"p_ann", "p_bob"}}, true},
+		{"an eligible name with a control character", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Eligible: []string{"p_\x00"}}, false},
 	} {
 		s, err := c.set.Validate()
 		if c.ok != (err == nil) || err != nil && latchkey.ErrorCode(err) != latchkey.EBADREQUEST {

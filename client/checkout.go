@@ -59,13 +59,7 @@ func (c *Client) ExtendCheckout(ctx context.Context, id string, minutes int) (*C
 }
 
 // InstructionView is an outstanding instruction as admins see it.
-type InstructionView struct {
-	latchkey.Instruction
-	Checkout    string                    `json:"checkout"`
-	State       latchkey.InstructionState `json:"state"`
-	LockedUntil *time.Time                `json:"locked_until"`
-	ReadyAt     time.Time                 `json:"ready_at"`
-}
+type InstructionView = latchkey.InstructionView
 
 // TerminalInstructions calls GET /v1/terminals/{id}/instructions (admin,
 // delegate): the terminal's outstanding instructions.

@@ -118,15 +118,6 @@ func (s *Server) pollInstructions(r *nethttp.Request, c latchkey.Caller) (int, a
 	}
 }
 
-// instructionView is an instruction as admins see it: with its state.
-type instructionView struct {
-	latchkey.Instruction
-	Checkout    string                    `json:"checkout"`
-	State       latchkey.InstructionState `json:"state"`
-	LockedUntil *time.Time                `json:"locked_until,omitempty"`
-	ReadyAt     time.Time                 `json:"ready_at"`
-}
-
 // listTerminalInstructions is GET /v1/terminals/{id}/instructions
 // (admin, delegate): the terminal's outstanding instructions.
 func (s *Server) listTerminalInstructions(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
@@ -134,12 +125,9 @@ func (s *Server) listTerminalInstructions(r *nethttp.Request, c latchkey.Caller)
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]instructionView, len(ins))
+	out := make([]latchkey.InstructionView, len(ins))
 	for i, in := range ins {
-		out[i] = instructionView{Instruction: in, Checkout: in.Checkout, State: in.State, ReadyAt: in.ReadyAt}
-		if in.State == latchkey.InstrDelivered {
-			out[i].LockedUntil = &ins[i].LockedUntil
-		}
+		out[i] = in.View()
 	}
 	return nethttp.StatusOK, listOf(out, ""), nil
 }

@@ -20,11 +20,6 @@ type groupSetBody struct {
 }
 
 func (b *groupSetBody) validate() error {
-	for _, p := range b.Eligible {
-		if err := latchkey.ValidName("eligible", p); err != nil {
-			return err
-		}
-	}
 	var err error
 	b.set, err = latchkey.GroupSet{Name: b.Name, Groups: b.Groups, MaxMinutes: b.MaxMinutes, Eligible: b.Eligible,
 		Approval: b.Approval, Sites: b.Sites}.Validate()
