@@ -476,13 +476,8 @@ func (r LoginRequest) Validate() error {
 	return requireTimeSent(r.TimeSent)
 }
 
-// Validate checks an unlock: its credentials and time_sent.
-func (r UnlockRequest) Validate() error {
-	if err := ValidCredentials(r.Identity, r.Password); err != nil {
-		return err
-	}
-	return requireTimeSent(r.TimeSent)
-}
+// Validate checks an unlock: its credentials and time_sent, as a logon's.
+func (r UnlockRequest) Validate() error { return LoginRequest(r).Validate() }
 
 // requireTimeSent checks the time_sent of a terminal's call.
 func requireTimeSent(t time.Time) error {
