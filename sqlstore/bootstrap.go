@@ -36,8 +36,8 @@ func (s *Store) Bootstrap(ctx context.Context, adminPassword string) (created bo
 	}
 	err = s.write(ctx, func(t *tx) error {
 		created = false
-		if s.d.name() == "postgres" { // nodes starting at once: one bootstraps
-			if _, err := t.exec("SELECT pg_advisory_xact_lock(7420002)"); err != nil {
+		if lock := s.d.advisoryLock(7420002); lock != "" { // nodes starting at once: one bootstraps
+			if _, err := t.exec(lock); err != nil {
 				return err
 			}
 		}

@@ -184,8 +184,8 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 	limited := false // later operations' lock waits are bounded
 	for i, o := range ops {
 		if savepoints {
-			if i > 0 && !limited && c.s.d.name() == "postgres" {
-				if _, err := sqltx.ExecContext(ctx, "SET LOCAL lock_timeout = '"+laterOpLockWait+"'"); err != nil {
+			if bound := c.s.d.boundLockWait(laterOpLockWait); i > 0 && !limited && bound != "" {
+				if _, err := sqltx.ExecContext(ctx, bound); err != nil {
 					return fail("lock_timeout", err)
 				}
 				limited = true
@@ -230,7 +230,7 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 		sqltx.Rollback()
 		return nil, nil, err
 	}
-	if c.s.d.name() == "postgres" { // delivered at commit, to every node
+	if c.s.d.notifies() { // delivered at commit, to every node
 		if len(records) > 0 {
 			if _, err := sqltx.ExecContext(ctx, "SELECT pg_notify('"+eventsChannel+"', '')"); err != nil {
 				return fail("notify", err)

@@ -22,7 +22,45 @@ type dialect interface {
 	retryable(err error) bool
 	lockWaitTimedOut(err error) bool
 	uniqueViolation(err error) bool
+
+	// advisoryLock is the statement that serialises, across nodes, the
+	// transactions that run it with key (bootstrap, migrations); "" where
+	// there is one writer anyway (SQLite).
+	advisoryLock(key int) string
+	// boundLockWait is the statement that bounds the rest of a
+	// transaction's row-lock waits to d (a PostgreSQL interval); "" where
+	// there are no row locks to wait for.
+	boundLockWait(d string) string
+	// notifies reports whether the store can tell other nodes of a commit
+	// (LISTEN/NOTIFY); without it there is only this process.
+	notifies() bool
+	// singleWriter reports a store with one writer at a time (SQLite): one
+	// committer, one loader, and bulk loads tuned for a file.
+	singleWriter() bool
+	// readOnlyTx reports whether read transactions are declared read-only
+	// (SQLite's read pool is read-only already).
+	readOnlyTx() bool
+	// analyzeAfterLoad reports whether the planner's statistics must be
+	// refreshed after a bulk load.
+	analyzeAfterLoad() bool
 }
+
+func (sqliteDialect) advisoryLock(int) string     { return "" }
+func (sqliteDialect) boundLockWait(string) string { return "" }
+func (sqliteDialect) notifies() bool              { return false }
+func (sqliteDialect) singleWriter() bool          { return true }
+func (sqliteDialect) readOnlyTx() bool            { return false }
+func (sqliteDialect) analyzeAfterLoad() bool      { return false }
+func (postgresDialect) advisoryLock(key int) string {
+	return "SELECT pg_advisory_xact_lock(" + strconv.Itoa(key) + ")"
+}
+func (postgresDialect) boundLockWait(d string) string {
+	return "SET LOCAL lock_timeout = '" + d + "'"
+}
+func (postgresDialect) notifies() bool         { return true }
+func (postgresDialect) singleWriter() bool     { return false }
+func (postgresDialect) readOnlyTx() bool       { return true }
+func (postgresDialect) analyzeAfterLoad() bool { return true }
 
 type sqliteDialect struct{}
 

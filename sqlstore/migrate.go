@@ -55,8 +55,8 @@ func (s *Store) applyMigration(ctx context.Context, version int, name, body stri
 		return err
 	}
 	defer t.Rollback()
-	if s.d.name() == "postgres" {
-		if _, err := t.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7420001)"); err != nil {
+	if lock := s.d.advisoryLock(7420001); lock != "" {
+		if _, err := t.ExecContext(ctx, lock); err != nil {
 			return err
 		}
 	}

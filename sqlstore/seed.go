@@ -84,7 +84,7 @@ func (s *Store) Seed(ctx context.Context, principals, pastSessions int, progress
 		return fmt.Errorf("seed: %w", err)
 	}
 	sd := &seeder{s: s, progress: progress, now: s.now(), start: time.Now(), stmts: map[string]string{}}
-	if s.d.name() == "sqlite" {
+	if s.d.singleWriter() {
 		restore, err := sd.tuneSQLite(ctx)
 		if err != nil {
 			return fmt.Errorf("seed: %w", err)
@@ -141,7 +141,7 @@ func (s *Store) Seed(ctx context.Context, principals, pastSessions int, progress
 	}
 	chunks := (pastSessions + seedRowsPerTx - 1) / seedRowsPerTx
 	workers := 1 // SQLite has one writer
-	if s.d.name() == "postgres" {
+	if !s.d.singleWriter() {
 		workers = min(max(2, runtime.GOMAXPROCS(0)), 4)
 	}
 	var done atomic.Int64
@@ -178,7 +178,7 @@ func (s *Store) Seed(ctx context.Context, principals, pastSessions int, progress
 		return fmt.Errorf("seed sessions: %w", err)
 	}
 
-	if s.d.name() == "postgres" {
+	if s.d.analyzeAfterLoad() {
 		for _, table := range []string{"principals", "identities", "terminals", "sessions"} {
 			if _, err := s.w.ExecContext(ctx, "ANALYZE "+table); err != nil {
 				return fmt.Errorf("seed: analyze %s: %w", table, err)

@@ -170,7 +170,7 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	committers := opts.Committers
-	if s.d.name() == "sqlite" {
+	if s.d.singleWriter() {
 		committers = 1
 	}
 	s.startCommitters(committers)

@@ -159,7 +159,7 @@ func (s *Store) Retries() int64 { return s.retries.Load() }
 // read runs fn in one read transaction on the read pool: a consistent
 // view for reads that take several queries. fn must not write.
 func (s *Store) read(ctx context.Context, fn func(*tx) error) error {
-	sqlTx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.name() == "postgres"})
+	sqlTx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.readOnlyTx()})
 	if err != nil {
 		return err
 	}
