@@ -413,14 +413,6 @@ func (s *Store) UnlockSession(ctx context.Context, c latchkey.Caller, id string,
 	return &out, nil
 }
 
-func (t *tx) siteOfTerminal(terminalID string) (latchkey.Site, error) {
-	var siteID string
-	if err := t.queryRow("SELECT site_id FROM terminals WHERE id = ?", terminalID).Scan(&siteID); err != nil {
-		return latchkey.Site{}, notFound(err, "terminal %s not found", terminalID)
-	}
-	return t.loadSite(siteID)
-}
-
 // TouchSession records activity on a session (it postpones the idle
 // timeouts). It writes no audit record: activity is not a change of state.
 func (s *Store) TouchSession(ctx context.Context, c latchkey.Caller, id string) (*latchkey.Session, error) {

@@ -134,3 +134,11 @@ func (t *tx) lockTerminal(id string) (latchkey.Terminal, error) {
 	x, err := scanTerminal(t.queryRow("SELECT "+terminalCols+" FROM terminals WHERE id = ?"+t.s.d.forUpdate(), id))
 	return x, notFound(err, "terminal %s not found", id)
 }
+
+func (t *tx) siteOfTerminal(terminalID string) (latchkey.Site, error) {
+	var siteID string
+	if err := t.queryRow("SELECT site_id FROM terminals WHERE id = ?", terminalID).Scan(&siteID); err != nil {
+		return latchkey.Site{}, notFound(err, "terminal %s not found", terminalID)
+	}
+	return t.loadSite(siteID)
+}
