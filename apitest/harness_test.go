@@ -34,14 +34,7 @@ type world struct {
 	bob      *latchkey.Principal
 }
 
-func forEachBackend(t *testing.T, fn func(t *testing.T, b sqlstoretest.Backend)) {
-	for _, b := range sqlstoretest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, b)
-		})
-	}
-}
+var forEachBackend = sqlstoretest.ForEach
 
 // newWorld starts a server on backend b with n terminals at one site made
 // with the given settings.

@@ -61,14 +61,7 @@ func mustEnv(t *testing.T, b sqlstoretest.Backend, site latchkey.Site, terminals
 	return e
 }
 
-func forEach(t *testing.T, fn func(t *testing.T, b sqlstoretest.Backend)) {
-	for _, b := range sqlstoretest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, b)
-		})
-	}
-}
+var forEach = sqlstoretest.ForEach
 
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()

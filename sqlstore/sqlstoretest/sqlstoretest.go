@@ -70,6 +70,18 @@ func Backends() []Backend {
 	}
 }
 
+// ForEach runs fn as a parallel subtest on every backend (named "sqlite"
+// and "postgres"): the one loop every backend test of the store and the
+// API suite uses.
+func ForEach(t *testing.T, fn func(t *testing.T, b Backend)) {
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, b)
+		})
+	}
+}
+
 // PostgresSchemaURL creates a fresh schema for t (dropped when t ends) and
 // returns a DSN whose search_path is that schema.
 func PostgresSchemaURL(t testing.TB) string {
