@@ -79,7 +79,8 @@ func runServe(e *env, args []string) int {
 	sealDir := c.fs.String("seal-dir", "", "write each seal this node makes here, one file per seal (default DATA-DIR/seals; copy them off the machine)")
 	// Transport security (tls.go).
 	tlsf := addTLSFlags(c.fs)
-	edge := addEdgeFlags(c.fs)
+	edge := defaultEdgeFlags()
+	edge.addFlags(c.fs)
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
