@@ -75,6 +75,37 @@ func (c *cmd) printUsage(w io.Writer) {
 	}
 }
 
+// flagSynopsis returns "[--NAME ARG]" for every flag of fs, in name order
+// (flag.FlagSet.VisitAll), so a synopsis cannot drift from the flags. ARG
+// is the value's name as -h shows it: the `ARG` quoted in the flag's
+// usage (flag.UnquoteUsage), else D for a duration, N for a number, VALUE
+// for anything else, and none for a bool. A flag whose usage says it is
+// repeatable gets "...".
+func flagSynopsis(fs *flag.FlagSet) string {
+	var parts []string
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		switch arg {
+		case "duration":
+			arg = "D"
+		case "int", "int64", "uint", "uint64", "float":
+			arg = "N"
+		case "string", "value":
+			arg = "VALUE"
+		}
+		p := "[--" + f.Name
+		if arg != "" {
+			p += " " + arg
+		}
+		p += "]"
+		if strings.Contains(usage, "repeatable") {
+			p += "..."
+		}
+		parts = append(parts, p)
+	})
+	return strings.Join(parts, " ")
+}
+
 // parse parses args, flags and positional arguments in any order ("--"
 // ends the flags), and checks that exactly the named positional arguments
 // are there. When ok is false the command returns status.

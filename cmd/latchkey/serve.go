@@ -2,14 +2,22 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
-var serveSynopsis = []string{
-	"serve [--listen ADDR] [--data-dir DIR] [--store URL] [--sweep-interval D] [--argon2-time N] [--argon2-memory KiB] [--argon2-threads N] [--max-failures N] [--lockout D] [--staff-backoff-max D] [--token-ttl D] [--managed-domain DOMAIN=LOCK]... [--pg-committers N] [--instruction-lock D] [--redelivery D] [--checkout-warning D] [--reservation-grace D] [--offline-days N] [--offline-cap N] [--idempotency-ttl D] [--pprof-listen ADDR] [--seal-every D] [--seal-dir DIR] [--tls-cert FILE --tls-key FILE] " + edgeSynopsis,
+// serveSynopsis is made from serve's flags (flagSynopsis).
+var serveSynopsis = []string{"serve " + flagSynopsis(serveFlags())}
+
+// serveFlags returns a flag set with serve's flags and their defaults.
+func serveFlags() *flag.FlagSet {
+	fs := flag.NewFlagSet("latchkey serve", flag.ContinueOnError)
+	c := defaultServeConfig()
+	c.addFlags(fs)
+	return fs
 }
 
 // runServe runs a server node until SIGINT, SIGTERM or the context ends.

@@ -24,9 +24,6 @@ type edgeFlags struct {
 	metricsPublic            bool
 }
 
-const edgeSynopsis = "[--read-timeout D] [--idle-timeout D] [--max-conns N] [--max-streams N] [--max-streams-per-token N] " +
-	"[--login-throttle-address N/D|off] [--login-throttle-identity N/D|off] [--login-inflight N] [--trusted-proxy CIDR]... [--metrics-public]"
-
 // defaultEdgeFlags are the edge flags' defaults.
 func defaultEdgeFlags() edgeFlags {
 	return edgeFlags{
@@ -58,10 +55,10 @@ func (f *edgeFlags) addFlags(fs *flag.FlagSet) {
 			return err
 		}
 	}
-	fs.Func("login-throttle-address", "N/D: failed password checks allowed from one client address within D, then 429 (default 10/1m; off: none)", window(&f.address))
-	fs.Func("login-throttle-identity", "N/D: failed password checks allowed for one identity within D, then 429 (default 20/15m; off: none)", window(&f.identity))
+	fs.Func("login-throttle-address", "`N/D`: failed password checks allowed from one client address within D, then 429 (default 10/1m; off: none)", window(&f.address))
+	fs.Func("login-throttle-identity", "`N/D`: failed password checks allowed for one identity within D, then 429 (default 20/15m; off: none)", window(&f.identity))
 	fs.IntVar(&f.inFlight, "login-inflight", f.inFlight, "password checks running at once per client address and per identity; more get 429")
-	fs.Func("trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable; default none)", func(v string) error {
+	fs.Func("trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For names the client (repeatable; default none)", func(v string) error {
 		p, err := lkhttp.ParseTrustedProxy(v)
 		if err == nil {
 			f.proxies = append(f.proxies, p)
