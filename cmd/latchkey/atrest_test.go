@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"latchkey"
 	"latchkey/sqlstore/sqlstoretest"
 )
 
@@ -173,7 +174,7 @@ func TestServeRedactsStorePasswords(t *testing.T) {
 	} {
 		st, out := serveUntilListening(t, "--data-dir", filepath.Join(dir, "data"), "--store", store)
 		if st != 1 || strings.Contains(out, secret) || !strings.Contains(out, "xxxxx") {
-			t.Errorf("store %s: exit %d, output:\n%s", sqlstoretestRedact(store), st, out)
+			t.Errorf("store %s: exit %d, output:\n%s", latchkey.Redact(store), st, out)
 		}
 	}
 	// A store that opens: the "serving" log line masks the password too
@@ -185,6 +186,3 @@ func TestServeRedactsStorePasswords(t *testing.T) {
 		t.Errorf("serving on PostgreSQL: exit %d, output:\n%s", st, out)
 	}
 }
-
-// sqlstoretestRedact keeps the test's own failure messages clean.
-func sqlstoretestRedact(s string) string { return strings.ReplaceAll(s, "Sup3r-s3cret", "<secret>") }

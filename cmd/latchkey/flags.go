@@ -75,29 +75,44 @@ func (c *cmd) printUsage(w io.Writer) {
 	}
 }
 
+// flagSynopsis returns "[--NAME ARG]" for every flag of fs, in name order
+// (flag.FlagSet.VisitAll), so a synopsis cannot drift from the flags. ARG
+// is the value's name as -h shows it: the `ARG` quoted in the flag's
+// usage (flag.UnquoteUsage), else D for a duration, N for a number, VALUE
+// for anything else, and none for a bool. A flag whose usage says it is
+// repeatable gets "...".
+func flagSynopsis(fs *flag.FlagSet) string {
+	var parts []string
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		switch arg {
+		case "duration":
+			arg = "D"
+		case "int", "int64", "uint", "uint64", "float":
+			arg = "N"
+		case "string", "value":
+			arg = "VALUE"
+		}
+		p := "[--" + f.Name
+		if arg != "" {
+			p += " " + arg
+		}
+		p += "]"
+		if strings.Contains(usage, "repeatable") {
+			p += "..."
+		}
+		parts = append(parts, p)
+	})
+	return strings.Join(parts, " ")
+}
+
 // parse parses args, flags and positional arguments in any order ("--"
 // ends the flags), and checks that exactly the named positional arguments
 // are there. When ok is false the command returns status.
 func (c *cmd) parse(args []string, positional ...string) (pos []string, status int, ok bool) {
-	for {
-		if err := c.fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				c.printUsage(c.stdout)
-				return nil, 0, false
-			}
-			fmt.Fprintf(c.stderr, "usage: latchkey %s %s\nRun 'latchkey %s -h' for its flags.\n", c.name, c.synopsis, c.name)
-			return nil, 2, false
-		}
-		rest := c.fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	pos, err := parseArgs(c.fs, args)
+	if err != nil {
+		return nil, c.parseFailed(err), false
 	}
 	// A last positional named "X..." takes any number of arguments.
 	variadic := len(positional) > 0 && strings.HasSuffix(positional[len(positional)-1], "...")
@@ -113,6 +128,52 @@ func (c *cmd) parse(args []string, positional ...string) (pos []string, status i
 		}
 	}
 	return pos, 0, true
+}
+
+// parseArgs parses args with fs, flags and positional arguments in any
+// order ("--" ends the flags), and returns the positional arguments.
+func parseArgs(fs *flag.FlagSet, args []string) (pos []string, err error) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// usageErr is a usage problem found in arguments that parsed: the command
+// prints it with its usage line and exits 2.
+type usageErr string
+
+func (e usageErr) Error() string { return string(e) }
+
+// usagef returns a usageErr.
+func usagef(format string, args ...any) error { return usageErr(fmt.Sprintf(format, args...)) }
+
+// parseFailed reports err, from parsing the command's arguments with c.fs,
+// and returns the exit status: -h prints the usage to stdout (0); a
+// usageErr is printed with the usage line (2); any other error is the flag
+// package's, which has printed it already, so only the usage line follows
+// (2).
+func (c *cmd) parseFailed(err error) int {
+	var ue usageErr
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		c.printUsage(c.stdout)
+		return 0
+	case errors.As(err, &ue):
+		return c.usageError("%s", string(ue))
+	}
+	fmt.Fprintf(c.stderr, "usage: latchkey %s %s\nRun 'latchkey %s -h' for its flags.\n", c.name, c.synopsis, c.name)
+	return 2
 }
 
 // usageError prints a usage error and returns status 2.

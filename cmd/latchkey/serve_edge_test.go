@@ -42,14 +42,15 @@ func TestEdgeOptions(t *testing.T) {
 	parse := func(args ...string) *edgeFlags {
 		t.Helper()
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		f := addEdgeFlags(fs)
+		f := defaultEdgeFlags()
+		f.addFlags(fs)
 		if err := fs.Parse(args); err != nil {
 			t.Fatal(err)
 		}
 		if err := f.check(); err != nil {
 			t.Fatal(err)
 		}
-		return f
+		return &f
 	}
 	public := &net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 7420}
 	loop := &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 7420}

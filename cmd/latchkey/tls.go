@@ -20,11 +20,11 @@ type tlsFlags struct {
 	cert, key string
 }
 
-func addTLSFlags(fs *flag.FlagSet) *tlsFlags {
-	f := &tlsFlags{}
-	fs.StringVar(&f.cert, "tls-cert", "", "serve HTTPS with the PEM certificate (chain) in `FILE`; reread on SIGHUP")
-	fs.StringVar(&f.key, "tls-key", "", "the PEM private key of --tls-cert in `FILE`; reread on SIGHUP")
-	return f
+// addFlags defines --tls-cert and --tls-key on fs, into f, with f's values
+// as their defaults.
+func (f *tlsFlags) addFlags(fs *flag.FlagSet) {
+	fs.StringVar(&f.cert, "tls-cert", f.cert, "serve HTTPS with the PEM certificate (chain) in `FILE`; reread on SIGHUP")
+	fs.StringVar(&f.key, "tls-key", f.key, "the PEM private key of --tls-cert in `FILE`; reread on SIGHUP")
 }
 
 // check returns a usage problem, or "".

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"latchkey"
+	lkhttp "latchkey/http"
+	"latchkey/passhash"
+	"latchkey/private"
+	"latchkey/sqlstore"
+)
+
+// shutdownTimeout bounds how long a stopping server waits for requests in
+// flight.
+const shutdownTimeout = 10 * time.Second
+
+// reportedError is a failure runServer met while serving and printed on
+// stderr as it happened; its caller need not print it again.
+type reportedError struct{ error }
+
+// runServer runs a server node with cfg until ctx ends, logging to logger
+// and printing what its operator needs (the bootstrap admin's password,
+// the server key, the address it listens on) to stderr. An error before
+// it serves stops it at once, and is returned for the caller to print; a
+// failure while serving is printed as it happens, the server shuts down,
+// and a reportedError is returned.
+func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr io.Writer) error {
+	var certs *certStore
+	if cfg.tls.enabled() {
+		var err error
+		if certs, err = loadCertStore(cfg.tls.cert, cfg.tls.key); err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+	}
+	// The data dir 0700 whatever it was (the store makes its files 0600).
+	if err := private.Dir(cfg.dataDir); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	store, err := sqlstore.Open(ctx, cfg.store, cfg.storeOptions(logger))
+	if err != nil {
+		return fmt.Errorf("open store: %w", latchkey.RedactError(err, cfg.store))
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			store.Close()
+		}
+	}()
+
+	created, password, err := store.Bootstrap(ctx, cfg.adminPassword)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if params, p := cfg.passwordParams(), passhash.Production; params.MemoryKiB < p.MemoryKiB || params.Time < p.Time {
+		logger.Warn("argon2id profile weaker than production: for tests and benchmarks only", "profile", params.String())
+	}
+	if created {
+		if cfg.adminPassword == "" {
+			fmt.Fprintf(stderr, "created principal admin with identity admin; password: %s\n", password)
+		} else {
+			fmt.Fprintln(stderr, "created principal admin with identity admin; password from LATCHKEY_ADMIN_PASSWORD")
+		}
+	}
+
+	serverKey, err := store.ServerKey(ctx)
+	if err != nil {
+		return fmt.Errorf("server key: %w", err)
+	}
+	fmt.Fprintf(stderr, "server key: %s (agents pin it: latchkey agent --server-key KEY)\n", serverKey)
+
+	if cfg.pprofListen != "" {
+		stopPprof, err := startPprof(cfg.pprofListen, cfg.edge.pprofLimits(), logger)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srvOpts := lkhttp.Options{Logger: logger}
+	cfg.edge.apply(&srvOpts, ln.Addr())
+	srv := lkhttp.NewServer(store, srvOpts)
+	hs := cfg.edge.limits().Server(srv.Handler(), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
+	hs.RegisterOnShutdown(srv.EndStreams)
+
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		sealDone := make(chan struct{})
+		go func() { defer close(sealDone); srv.RunSealer(sweepCtx, cfg.sealEvery, cfg.sealDir) }()
+		srv.RunSweeper(sweepCtx, cfg.sweepInterval)
+		<-sealDone
+	}()
+
+	serveErr := make(chan error, 1)
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+		hs.TLSConfig = certs.config()
+		certs.reloadOnHangup(ctx, logger)
+		// The connection cap sits under TLS, so its 429 goes out encrypted.
+		tlsLn := tls.NewListener(ln, hs.TLSConfig)
+		go func() { serveErr <- hs.Serve(tlsLn) }()
+	} else {
+		warnPlainHTTP(logger, ln.Addr())
+		go func() { serveErr <- hs.Serve(ln) }()
+	}
+	fmt.Fprintf(stderr, "listening on %s://%s\n", scheme, ln.Addr())
+	logger.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "store", latchkey.Redact(cfg.store))
+
+	var failed []error
+	report := func(err error) {
+		fmt.Fprintf(stderr, "latchkey: %v\n", err)
+		failed = append(failed, err)
+	}
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-serveErr:
+		report(fmt.Errorf("serve: %w", err))
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		logger.Warn("shutdown", "err", err)
+		hs.Close()
+	}
+	logger.Debug("http server stopped")
+	stopSweep()
+	<-sweepDone
+	logger.Debug("sweeper stopped")
+	closed = true
+	if err := store.Close(); err != nil {
+		report(fmt.Errorf("close store: %w", err))
+	}
+	logger.Debug("store closed")
+	if len(failed) > 0 {
+		return reportedError{errors.Join(failed...)}
+	}
+	return nil
+}
+
+// storeOptions are the store's options of cfg.
+func (c *serveConfig) storeOptions(logger *slog.Logger) sqlstore.Options {
+	warning := c.checkoutWarning
+	if warning == 0 {
+		warning = -1 // never
+	}
+	return sqlstore.Options{
+		Password: c.passwordParams(),
+		Clock:    nil,
+		Attempts: latchkey.AttemptPolicy{MaxFailures: c.maxFailures, LockoutDuration: c.lockout,
+			StaffBackoffBase: latchkey.DefaultAttemptPolicy.StaffBackoffBase, StaffBackoffMax: c.staffBackoffMax},
+		TokenTTL:         c.tokenTTL,
+		Config:           c.policy,
+		Committers:       c.pgCommitters,
+		ReservationGrace: c.reservationGrace,
+		OfflineDays:      c.offlineDays,
+		OfflineCap:       c.offlineCap,
+		IdempotencyTTL:   c.idempotencyTTL,
+		Checkouts:        latchkey.CheckoutTimeouts{InstructionLock: c.instructionLock, Redelivery: c.redelivery},
+		CheckoutWarning:  warning,
+		Logger:           logger,
+	}
+}
+
+// tuneRuntime sets the Go runtime for a server whose CPU goes mostly to
+// argon2id (docs/benchmarks.md, "Runtime settings"). The store runs at most
+// NumCPU hashes at once; two spare Ps keep request goroutines from waiting
+// behind running hashes for a P (PostgreSQL lock p50 under login load:
+// 209 ms -> 5 ms). Each hash allocates its whole memory (19 MiB), so with
+// spare Ps the GC's idle mark workers ran nearly once per hash and cost
+// 10-20% of login throughput; GOGC=400 removes that, and a 1 GiB soft
+// memory limit bounds the larger heap target. GOMAXPROCS, GOGC and
+// GOMEMLIMIT in the environment win.
+func tuneRuntime() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.NumCPU() + 2)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(1 << 30)
+	}
+}
