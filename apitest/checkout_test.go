@@ -292,45 +292,41 @@ func TestTerminalAgentState(t *testing.T) {
 // An agent long-polling node 2 is woken when a check-out is made through
 // node 1 (PostgreSQL NOTIFY names the terminal), and only then.
 func TestLongPollAcrossNodes(t *testing.T) {
-	for _, b := range sqlstoretest.Backends() {
-		if b.Name != "postgres" {
-			continue
+	b := sqlstoretest.Postgres()
+	w := newWorld(t, b, client.SiteCreate{}, 2)
+	ctx := context.Background()
+	set, err := w.admin.CreateGroupSet(ctx, latchkey.GroupSet{Name: "tools", Groups: []string{"wheel"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node2 := w.addNode()
+	agent := client.New(node2, client.WithToken(w.tc[0].Token()))
+	done := make(chan []latchkey.Instruction, 1)
+	go func() {
+		ins, _ := agent.PollInstructions(ctx, 20*time.Second)
+		done <- ins
+	}()
+	time.Sleep(200 * time.Millisecond)
+	// Another terminal's check-out does not answer this poll.
+	if _, err := w.admin.CreateCheckout(ctx, latchkey.CheckoutCreate{GroupSet: set.ID, Terminal: w.terms[1].ID, Principal: w.bob.ID}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ins := <-done:
+		t.Fatalf("woken by another terminal's check-out: %+v", ins)
+	case <-time.After(300 * time.Millisecond):
+	}
+	start := time.Now()
+	if _, err := w.admin.CreateCheckout(ctx, latchkey.CheckoutCreate{GroupSet: set.ID, Terminal: w.terms[0].ID, Principal: w.bob.ID}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ins := <-done:
+		t.Logf("node 2's long-poll answered %s after the check-out on node 1", time.Since(start))
+		if len(ins) != 1 || time.Since(start) > time.Second {
+			t.Fatalf("long-poll across nodes: %+v after %s", ins, time.Since(start))
 		}
-		w := newWorld(t, b, client.SiteCreate{}, 2)
-		ctx := context.Background()
-		set, err := w.admin.CreateGroupSet(ctx, latchkey.GroupSet{Name: "tools", Groups: []string{"wheel"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		node2 := w.addNode()
-		agent := client.New(node2, client.WithToken(w.tc[0].Token()))
-		done := make(chan []latchkey.Instruction, 1)
-		go func() {
-			ins, _ := agent.PollInstructions(ctx, 20*time.Second)
-			done <- ins
-		}()
-		time.Sleep(200 * time.Millisecond)
-		// Another terminal's check-out does not answer this poll.
-		if _, err := w.admin.CreateCheckout(ctx, latchkey.CheckoutCreate{GroupSet: set.ID, Terminal: w.terms[1].ID, Principal: w.bob.ID}); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case ins := <-done:
-			t.Fatalf("woken by another terminal's check-out: %+v", ins)
-		case <-time.After(300 * time.Millisecond):
-		}
-		start := time.Now()
-		if _, err := w.admin.CreateCheckout(ctx, latchkey.CheckoutCreate{GroupSet: set.ID, Terminal: w.terms[0].ID, Principal: w.bob.ID}); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case ins := <-done:
-			t.Logf("node 2's long-poll answered %s after the check-out on node 1", time.Since(start))
-			if len(ins) != 1 || time.Since(start) > time.Second {
-				t.Fatalf("long-poll across nodes: %+v after %s", ins, time.Since(start))
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("node 2's long-poll was not woken by node 1's check-out")
-		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("node 2's long-poll was not woken by node 1's check-out")
 	}
 }

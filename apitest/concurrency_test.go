@@ -34,7 +34,7 @@ func TestConcurrentLoginInvariant(t *testing.T) {
 // spread over two server nodes sharing one PostgreSQL database.
 func TestConcurrentLoginInvariantTwoNodes(t *testing.T) {
 	t.Parallel()
-	b := sqlstoretest.Backends()[1]
+	b := sqlstoretest.Postgres()
 	runRace(t, b, 2)
 }
 

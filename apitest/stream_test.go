@@ -253,73 +253,69 @@ func TestStreamVisibility(t *testing.T) {
 // on node 1 releases; a holder on node 1 is told at once when node 2
 // forces the lock; the fencing tokens of both nodes are one sequence.
 func TestStreamAcrossNodes(t *testing.T) {
-	for _, b := range sqlstoretest.Backends() {
-		if b.Name != "postgres" {
-			continue
+	b := sqlstoretest.Postgres()
+	w := newWorld(t, b, client.SiteCreate{}, 0)
+	ctx := context.Background()
+	_, delegate := w.staff("dora", latchkey.RoleDelegate)
+	node2 := client.New(w.addNode(), client.WithToken(delegate.Token()))
+	events2 := stream(t, node2, latchkey.TopicLocks)
+	events1 := stream(t, w.admin, latchkey.TopicLocks)
+	const name = "admin/users"
+	var tokens []uint64
+	var lags []time.Duration
+	for range 6 {
+		// Release on node 1 → grant to node 2's waiter, on node 2's stream.
+		g, err := w.admin.AcquireLock(ctx, name, latchkey.AcquireRequest{})
+		if err != nil || g.Mode != latchkey.LockExclusive {
+			t.Fatalf("node 1 acquire: %+v, %v", g, err)
 		}
-		w := newWorld(t, b, client.SiteCreate{}, 0)
-		ctx := context.Background()
-		_, delegate := w.staff("dora", latchkey.RoleDelegate)
-		node2 := client.New(w.addNode(), client.WithToken(delegate.Token()))
-		events2 := stream(t, node2, latchkey.TopicLocks)
-		events1 := stream(t, w.admin, latchkey.TopicLocks)
-		const name = "admin/users"
-		var tokens []uint64
-		var lags []time.Duration
-		for range 6 {
-			// Release on node 1 → grant to node 2's waiter, on node 2's stream.
-			g, err := w.admin.AcquireLock(ctx, name, latchkey.AcquireRequest{})
-			if err != nil || g.Mode != latchkey.LockExclusive {
-				t.Fatalf("node 1 acquire: %+v, %v", g, err)
-			}
-			if q, err := node2.AcquireLock(ctx, name, latchkey.AcquireRequest{Wait: true}); err != nil || q.QueuePosition != 1 {
-				t.Fatalf("node 2 queue: %+v, %v", q, err)
-			}
-			start := time.Now()
-			if err := w.admin.ReleaseLock(ctx, name, g.Token, false); err != nil {
-				t.Fatal(err)
-			}
-			e := nextEvent(t, events2, 5*time.Second, isAction("lock.grant", name))
-			lags = append(lags, time.Since(start))
-			granted := uint64(detail(e, "token").(float64))
-			if l, err := node2.GetLock(ctx, name); err != nil || l.Holder == nil || l.Holder.Token != granted {
-				t.Fatalf("node 2 sees %+v, %v; want its grant %d", l, err, granted)
-			}
-			if err := node2.ReleaseLock(ctx, name, granted, false); err != nil {
-				t.Fatal(err)
-			}
+		if q, err := node2.AcquireLock(ctx, name, latchkey.AcquireRequest{Wait: true}); err != nil || q.QueuePosition != 1 {
+			t.Fatalf("node 2 queue: %+v, %v", q, err)
+		}
+		start := time.Now()
+		if err := w.admin.ReleaseLock(ctx, name, g.Token, false); err != nil {
+			t.Fatal(err)
+		}
+		e := nextEvent(t, events2, 5*time.Second, isAction("lock.grant", name))
+		lags = append(lags, time.Since(start))
+		granted := uint64(detail(e, "token").(float64))
+		if l, err := node2.GetLock(ctx, name); err != nil || l.Holder == nil || l.Holder.Token != granted {
+			t.Fatalf("node 2 sees %+v, %v; want its grant %d", l, err, granted)
+		}
+		if err := node2.ReleaseLock(ctx, name, granted, false); err != nil {
+			t.Fatal(err)
+		}
 
-			// Node 2 forces node 1's grant → node 1's stream tells the holder.
-			h, err := w.admin.AcquireLock(ctx, name, latchkey.AcquireRequest{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			start = time.Now()
-			f, err := node2.AcquireLock(ctx, name, latchkey.AcquireRequest{Force: true})
-			if err != nil || f.Mode != latchkey.LockExclusive {
-				t.Fatalf("node 2 force: %+v, %v", f, err)
-			}
-			e = nextEvent(t, events1, 5*time.Second, isAction("lock.force", name))
-			lags = append(lags, time.Since(start))
-			if detail(e, "broke") != float64(h.Token) {
-				t.Fatalf("node 1 was told %s, want its token %d broken", e.Details, h.Token)
-			}
-			if err := node2.ReleaseLock(ctx, name, f.Token, false); err != nil {
-				t.Fatal(err)
-			}
-			tokens = append(tokens, g.Token, granted, h.Token, f.Token)
+		// Node 2 forces node 1's grant → node 1's stream tells the holder.
+		h, err := w.admin.AcquireLock(ctx, name, latchkey.AcquireRequest{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		for i := 1; i < len(tokens); i++ {
-			if tokens[i] != tokens[i-1]+1 {
-				t.Fatalf("fencing tokens across both nodes %v: not one sequence", tokens)
-			}
+		start = time.Now()
+		f, err := node2.AcquireLock(ctx, name, latchkey.AcquireRequest{Force: true})
+		if err != nil || f.Mode != latchkey.LockExclusive {
+			t.Fatalf("node 2 force: %+v, %v", f, err)
 		}
-		sorted := slices.Clone(lags)
-		slices.Sort(sorted)
-		t.Logf("node → other node's stream: median %s, max %s (%v)", sorted[len(sorted)/2], sorted[len(sorted)-1], lags)
-		if sorted[len(sorted)/2] > 100*time.Millisecond || sorted[len(sorted)-1] > time.Second {
-			t.Fatalf("announcements across nodes took %v; want within 100 ms", lags)
+		e = nextEvent(t, events1, 5*time.Second, isAction("lock.force", name))
+		lags = append(lags, time.Since(start))
+		if detail(e, "broke") != float64(h.Token) {
+			t.Fatalf("node 1 was told %s, want its token %d broken", e.Details, h.Token)
 		}
+		if err := node2.ReleaseLock(ctx, name, f.Token, false); err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, g.Token, granted, h.Token, f.Token)
+	}
+	for i := 1; i < len(tokens); i++ {
+		if tokens[i] != tokens[i-1]+1 {
+			t.Fatalf("fencing tokens across both nodes %v: not one sequence", tokens)
+		}
+	}
+	sorted := slices.Clone(lags)
+	slices.Sort(sorted)
+	t.Logf("node → other node's stream: median %s, max %s (%v)", sorted[len(sorted)/2], sorted[len(sorted)-1], lags)
+	if sorted[len(sorted)/2] > 100*time.Millisecond || sorted[len(sorted)-1] > time.Second {
+		t.Fatalf("announcements across nodes took %v; want within 100 ms", lags)
 	}
 }
 

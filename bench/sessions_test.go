@@ -35,7 +35,7 @@ const adminPassword = "bench-admin-password"
 func serve(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	store := sqlstoretest.Open(t, sqlstoretest.Backends()[0].URL(t),
+	store := sqlstoretest.Open(t, sqlstoretest.SQLite().URL(t),
 		sqlstore.Options{Password: passhash.Test, Logger: quiet})
 	if _, _, err := store.Bootstrap(context.Background(), adminPassword); err != nil {
 		t.Fatal(err)

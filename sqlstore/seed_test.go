@@ -130,7 +130,7 @@ func TestSeed(t *testing.T) {
 
 func TestSeedBadInput(t *testing.T) {
 	t.Parallel()
-	s := sqlstoretest.Open(t, sqlstoretest.Backends()[0].URL(t), sqlstoretest.Options(sqlstoretest.NewClock()))
+	s := sqlstoretest.Open(t, sqlstoretest.SQLite().URL(t), sqlstoretest.Options(sqlstoretest.NewClock()))
 	ctx := context.Background()
 	for _, c := range []struct{ principals, sessions int }{{-1, 0}, {0, -1}, {0, 10}, {sqlstore.MaxSeedPrincipals + 1, 0}} {
 		if err := s.Seed(ctx, c.principals, c.sessions, nil); err == nil {

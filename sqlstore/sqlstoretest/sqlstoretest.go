@@ -61,14 +61,18 @@ func PostgresDSN() (string, string) {
 // PostgreSQL is unavailable it is still returned, and its URL skips the
 // test with a message saying why (CI sets LATCHKEY_TEST_POSTGRES, so there
 // it never skips).
-func Backends() []Backend {
-	return []Backend{
-		{Name: "sqlite", URL: func(t testing.TB) string {
-			return "sqlite://" + filepath.Join(t.TempDir(), "latchkey.db")
-		}},
-		{Name: "postgres", URL: PostgresSchemaURL},
-	}
+func Backends() []Backend { return []Backend{SQLite(), Postgres()} }
+
+// SQLite is the embedded backend: a fresh database file in t's temp dir.
+func SQLite() Backend {
+	return Backend{Name: "sqlite", URL: func(t testing.TB) string {
+		return "sqlite://" + filepath.Join(t.TempDir(), "latchkey.db")
+	}}
 }
+
+// Postgres is the PostgreSQL backend, a fresh schema per URL; for the
+// tests that only mean something with several nodes on one database.
+func Postgres() Backend { return Backend{Name: "postgres", URL: PostgresSchemaURL} }
 
 // ForEach runs fn as a parallel subtest on every backend (named "sqlite"
 // and "postgres"): the one loop every backend test of the store and the
