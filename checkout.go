@@ -367,25 +367,6 @@ func (c Checkout) WarningDue(warning time.Duration, now time.Time) bool {
 	return c.CanCheckIn() && warning > 0 && !now.Before(c.ExpiresAt.Add(-warning)) && now.Before(c.ExpiresAt)
 }
 
-// Job retry bounds: a failed expiry job is retried after JobBackoff.
-const (
-	JobRetryBase = time.Second
-	JobRetryMax  = 5 * time.Minute
-)
-
-// JobBackoff is the wait before retry number attempt (1, 2, ...) of a
-// failed job: base × 2^(attempt-1), at most JobRetryMax, times a jitter
-// in [0.5, 1) from rnd (a value in [0, 1)) so that many jobs failing
-// together do not retry together.
-func JobBackoff(attempt int, rnd float64) time.Duration {
-	d := JobRetryBase
-	for i := 1; i < attempt && d < JobRetryMax; i++ {
-		d *= 2
-	}
-	d = min(d, JobRetryMax)
-	return time.Duration(float64(d) * (0.5 + rnd/2))
-}
-
 // Expired says whether a check-out's time has run out: it is then
 // checked in by the server (DecideCheckin with reason expired).
 func (c Checkout) Expired(now time.Time) bool { return c.CanCheckIn() && !now.Before(c.ExpiresAt) }

@@ -315,26 +315,6 @@ func TestDecideExtend(t *testing.T) {
 	}
 }
 
-func TestJobBackoff(t *testing.T) {
-	for _, c := range []struct {
-		attempt  int
-		rnd      float64
-		min, max time.Duration
-	}{
-		{1, 0, 500 * time.Millisecond, 500 * time.Millisecond},
-		{1, 0.999, 999 * time.Millisecond, time.Second},
-		{2, 0, time.Second, time.Second},
-		{3, 0.5, 3 * time.Second, 3 * time.Second},
-		{9, 0.999, 4*time.Minute + 15*time.Second, 4*time.Minute + 17*time.Second},
-		{10, 0, latchkey.JobRetryMax / 2, latchkey.JobRetryMax / 2},
-		{60, 0.999, latchkey.JobRetryMax - time.Second, latchkey.JobRetryMax},
-	} {
-		if d := latchkey.JobBackoff(c.attempt, c.rnd); d < c.min || d > c.max {
-			t.Errorf("attempt %d, jitter %v: %s, want %s to %s", c.attempt, c.rnd, d, c.min, c.max)
-		}
-	}
-}
-
 // The check-out requests' own checks, used by http and the store.
 func TestCheckoutRequestsValidate(t *testing.T) {
 	for _, c := range []struct {
