@@ -255,6 +255,15 @@ func CanVerifyAudit(c Caller) error {
 	return nil
 }
 
+// CanManageJobs: admins see, retry and cancel background jobs (they run
+// with the server's authority: a delegate may not re-run them).
+func CanManageJobs(c Caller) error {
+	if c.Role != RoleAdmin {
+		return Errorf(EFORBIDDEN, "background jobs are managed by an admin")
+	}
+	return nil
+}
+
 // CanManageGroupSets: staff create group sets and see a terminal's
 // outstanding instructions.
 func CanManageGroupSets(c Caller) error { return staffOnly(c) }

@@ -146,6 +146,7 @@ func TestAccessPredicates(t *testing.T) {
 		{name: "CanUseConfig write admin-only", check: func(c latchkey.Caller) error { return latchkey.CanUseConfig(c, "security/2fa", true, true) }, allowed: []string{"admin"}, code: latchkey.EFORBIDDEN},
 		{name: "CanReadAudit", check: latchkey.CanReadAudit, allowed: staff, code: latchkey.EFORBIDDEN},
 		{name: "CanVerifyAudit", check: latchkey.CanVerifyAudit, allowed: []string{"admin"}, code: latchkey.EFORBIDDEN},
+		{name: "CanManageJobs", check: latchkey.CanManageJobs, allowed: []string{"admin"}, code: latchkey.EFORBIDDEN},
 		{name: "CanManageGroupSets", check: latchkey.CanManageGroupSets, allowed: staff, code: latchkey.EFORBIDDEN},
 		{name: "CanReadGroupSets", check: latchkey.CanReadGroupSets, allowed: people, code: latchkey.EFORBIDDEN},
 		{name: "CanRequestCheckout for prn_user", check: func(c latchkey.Caller) error { return latchkey.CanRequestCheckout(c, "prn_user") }, allowed: []string{"admin", "delegate", "user"}, code: latchkey.EFORBIDDEN},

@@ -91,6 +91,13 @@ const (
 	ActionAuditSeal       Action = "audit.seal"
 )
 
+// Background jobs.
+const (
+	ActionJobFail   Action = "job.fail"
+	ActionJobRetry  Action = "job.retry"
+	ActionJobCancel Action = "job.cancel"
+)
+
 // ActionInfo describes one action for the documentation.
 type ActionInfo struct {
 	Action Action
@@ -161,6 +168,10 @@ var Actions = []ActionInfo{
 	{ActionCheckoutCheckin, "check-out", "a check-out was checked in"},
 	{ActionCheckoutExpire, "check-out", "a check-out ran out and was checked in by the server"},
 	{ActionAuditSeal, "head seq", "the audit head was sealed with the server's key"},
+
+	{ActionJobFail, "job", "a background job used its attempts and ended failed (details.error)"},
+	{ActionJobRetry, "job", "an admin made a failed or cancelled job run again"},
+	{ActionJobCancel, "job", "an admin cancelled a job"},
 }
 
 var knownActions = func() map[Action]bool {

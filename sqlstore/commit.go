@@ -180,6 +180,7 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 	var carried []*op
 	var records []latchkey.AuditRecord
 	var mail []string
+	jobsChanged := false
 	savepoints := len(ops) > 1
 	limited := false // later operations' lock waits are bounded
 	for i, o := range ops {
@@ -212,6 +213,7 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 		} else {
 			records = append(records, t.audit...)
 			mail = append(mail, t.mail...)
+			jobsChanged = jobsChanged || t.jobsChanged
 		}
 		results[i] = ferr
 		if savepoints {
@@ -241,6 +243,11 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 				return fail("notify", err)
 			}
 		}
+		if jobsChanged {
+			if _, err := sqltx.ExecContext(ctx, "SELECT pg_notify('"+jobsChannel+"', '')"); err != nil {
+				return fail("notify", err)
+			}
+		}
 	}
 	if err := sqltx.Commit(); err != nil {
 		return nil, nil, fmt.Errorf("commit: %w", err)
@@ -251,6 +258,9 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 	}
 	for _, terminal := range mail {
 		c.s.mail.notify(terminal)
+	}
+	if jobsChanged {
+		c.s.jobs.notify()
 	}
 	return results, carried, nil
 }

@@ -18,6 +18,9 @@ type dialect interface {
 	// forUpdate is the row-lock suffix of a SELECT (SQLite serialises
 	// writers instead and has none).
 	forUpdate() string
+	// skipLocked is the suffix of a SELECT that locks the rows it returns
+	// and passes over rows another transaction holds (job claims).
+	skipLocked() string
 	// retryable reports a transaction that lost a race and may be rerun.
 	retryable(err error) bool
 	lockWaitTimedOut(err error) bool
@@ -67,6 +70,7 @@ type sqliteDialect struct{}
 func (sqliteDialect) name() string           { return "sqlite" }
 func (sqliteDialect) rebind(q string) string { return q }
 func (sqliteDialect) forUpdate() string      { return "" }
+func (sqliteDialect) skipLocked() string     { return "" }
 func (sqliteDialect) retryable(err error) bool {
 	var e *sqlite.Error
 	if errors.As(err, &e) {
@@ -82,8 +86,9 @@ func (sqliteDialect) uniqueViolation(err error) bool {
 
 type postgresDialect struct{}
 
-func (postgresDialect) name() string      { return "postgres" }
-func (postgresDialect) forUpdate() string { return " FOR UPDATE" }
+func (postgresDialect) name() string       { return "postgres" }
+func (postgresDialect) forUpdate() string  { return " FOR UPDATE" }
+func (postgresDialect) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 func (postgresDialect) rebind(q string) string {
 	var b strings.Builder
 	b.Grow(len(q) + 16)

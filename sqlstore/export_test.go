@@ -44,3 +44,9 @@ func (s *Store) WaitingWrites() int64 { return s.commit.waiting.Load() }
 func (t *Tx) Scan(q string, args []any, dest ...any) error {
 	return t.queryRow(q, args...).Scan(dest...)
 }
+
+// RunJobStep runs step and completes the claim's job in one transaction
+// holding its fence.
+func (s *Store) RunJobStep(ctx context.Context, claim latchkey.Job, step func(*Tx, latchkey.Job) error) error {
+	return s.runJobStep(ctx, claim, step)
+}

@@ -82,6 +82,7 @@ type Store struct {
 	// other nodes' commits.
 	events     *signal
 	mail       *mailbox
+	jobs       *signal // wakes job runners (see JobsChanged)
 	feed       feed
 	stopListen func()
 	retries    atomic.Int64 // see Retries
@@ -148,7 +149,7 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 		opts.Config = latchkey.DefaultConfigPolicy()
 	}
 	s := &Store{opts: opts, clock: opts.Clock, log: opts.Logger,
-		hashes: make(chan struct{}, runtime.NumCPU()), events: newSignal(), mail: newMailbox()}
+		hashes: make(chan struct{}, runtime.NumCPU()), events: newSignal(), mail: newMailbox(), jobs: newSignal()}
 	var err error
 	switch {
 	case strings.HasPrefix(storeURL, "sqlite:"):

@@ -139,20 +139,25 @@ func (s *Store) listenOnce(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	for _, ch := range []string{eventsChannel, mailChannel} {
+	for _, ch := range []string{eventsChannel, mailChannel, jobsChannel} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return err
 		}
 	}
 	s.events.notify()
 	s.mail.notifyAll()
+	s.jobs.notify()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		if n.Channel == mailChannel {
+		switch n.Channel {
+		case mailChannel:
 			s.mail.notify(n.Payload)
+			continue
+		case jobsChannel:
+			s.jobs.notify()
 			continue
 		}
 		s.events.notify()

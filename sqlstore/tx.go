@@ -23,6 +23,9 @@ type tx struct {
 	// mail names the terminals whose instructions this operation changed:
 	// their agents' long-polls are woken after the commit.
 	mail []string
+	// jobsChanged: this operation enqueued or released jobs; idle runners
+	// are woken after the commit.
+	jobsChanged bool
 	// readOnly marks a read transaction on the read pool (see read).
 	readOnly bool
 }

@@ -1,0 +1,359 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"latchkey"
+)
+
+var _ latchkey.JobService = (*Store)(nil)
+
+// jobsChannel is the PostgreSQL NOTIFY channel that tells every node that
+// jobs were enqueued or became claimable, so idle runners claim at once.
+const jobsChannel = "latchkey_jobs"
+
+const jobCols = "id, kind, job_key, args, state, run_at, attempts, max_attempts, node, fence, lease_until, error, created_at, updated_at, ended_at"
+
+func scanJob(row interface{ Scan(...any) error }) (latchkey.Job, error) {
+	var j latchkey.Job
+	var args string
+	var runAt, created, updated int64
+	var lease, ended sql.NullInt64
+	if err := row.Scan(&j.ID, &j.Kind, &j.Key, &args, &j.State, &runAt, &j.Attempts, &j.MaxAttempts, &j.Node, &j.Fence,
+		&lease, &j.Error, &created, &updated, &ended); err != nil {
+		return j, err
+	}
+	if args != "" {
+		j.Args = []byte(args)
+	}
+	j.RunAt, j.CreatedAt, j.UpdatedAt = fromUS(runAt), fromUS(created), fromUS(updated)
+	j.LeaseUntil, j.EndedAt = optTime(lease), optTime(ended)
+	return j, nil
+}
+
+func scanJobs(rows *sql.Rows, err error) ([]latchkey.Job, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []latchkey.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// JobsChanged returns a channel closed when jobs are enqueued or released
+// after this call (on any node, on PostgreSQL): a runner waits on it
+// instead of polling.
+func (s *Store) JobsChanged() <-chan struct{} { return s.jobs.wait() }
+
+// EnqueueJob implements latchkey.JobService.
+func (s *Store) EnqueueJob(ctx context.Context, spec latchkey.JobSpec) (latchkey.Job, error) {
+	var out latchkey.Job
+	err := s.write(ctx, func(t *tx) error {
+		var err error
+		out, err = t.enqueueJob(spec)
+		return err
+	})
+	return out, err
+}
+
+// enqueueJob adds a job in t's transaction, so that it exists if and only
+// if t's other writes commit. A job whose key a live job holds is not
+// added; that job is returned instead.
+func (t *tx) enqueueJob(spec latchkey.JobSpec) (latchkey.Job, error) {
+	j, err := latchkey.NewJob(spec, latchkey.NewID("job"), t.now)
+	if err != nil {
+		return j, err
+	}
+	res, err := t.exec("INSERT INTO jobs ("+jobCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"+
+		" ON CONFLICT (job_key) WHERE job_key <> '' AND state IN ('available', 'running') DO NOTHING", jobArgs(j)...)
+	if err != nil {
+		return j, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return j, err
+	} else if n == 0 { // a live job holds the key
+		live, err := scanJob(t.queryRow("SELECT "+jobCols+" FROM jobs WHERE job_key = ? AND state IN ('available', 'running')", j.Key))
+		return live, err
+	}
+	t.jobsChanged = true
+	return j, nil
+}
+
+func jobArgs(j latchkey.Job) []any {
+	return []any{j.ID, string(j.Kind), j.Key, string(j.Args), string(j.State), us(j.RunAt), j.Attempts, j.MaxAttempts, j.Node, j.Fence,
+		nullUS(j.LeaseUntil), j.Error, us(j.CreatedAt), us(j.UpdatedAt), nullUS(j.EndedAt)}
+}
+
+// saveJob writes back a job's mutable fields.
+func (t *tx) saveJob(j latchkey.Job) error {
+	_, err := t.exec(`UPDATE jobs SET state = ?, run_at = ?, attempts = ?, max_attempts = ?, node = ?, fence = ?, lease_until = ?,
+		error = ?, updated_at = ?, ended_at = ? WHERE id = ?`,
+		string(j.State), us(j.RunAt), j.Attempts, j.MaxAttempts, j.Node, j.Fence, nullUS(j.LeaseUntil), j.Error,
+		us(j.UpdatedAt), nullUS(j.EndedAt), j.ID)
+	if err == nil && j.State == latchkey.JobAvailable {
+		t.jobsChanged = true
+	}
+	return err
+}
+
+// lockJob reads a job, locking its row until t ends.
+func (t *tx) lockJob(id string) (latchkey.Job, error) {
+	j, err := scanJob(t.queryRow("SELECT "+jobCols+" FROM jobs WHERE id = ?"+t.s.d.forUpdate(), id))
+	return j, notFound(err, "job %s not found", id)
+}
+
+// holdJob checks, in t, that claim is still its job's current claim,
+// and locks the job's row until t commits, so that no other node can
+// take the job over before t's effects and the job's completion commit.
+// A claim that lost its job gets ErrStaleFence and t must be undone.
+func (t *tx) holdJob(claim latchkey.Job) (latchkey.Job, error) {
+	j, err := t.lockJob(claim.ID)
+	if err != nil {
+		return j, err
+	}
+	if j.State != latchkey.JobRunning || j.Fence != claim.Fence {
+		return j, latchkey.ErrStaleFence
+	}
+	return j, nil
+}
+
+// ClaimJobs implements latchkey.JobService: first jobs whose claim lapsed
+// (their node died or stalled), then due ones, oldest first. On
+// PostgreSQL the rows are taken with FOR UPDATE SKIP LOCKED, so nodes
+// claiming at once take different jobs without waiting on each other;
+// SQLite has one writer.
+func (s *Store) ClaimJobs(ctx context.Context, node string, kinds []latchkey.JobKind, limit int, lease time.Duration) ([]latchkey.Job, error) {
+	if limit <= 0 || len(kinds) == 0 {
+		return nil, nil
+	}
+	in := "kind IN (?" + strings.Repeat(", ?", len(kinds)-1) + ")"
+	var out []latchkey.Job
+	err := s.write(ctx, func(t *tx) error {
+		out = out[:0]
+		for _, q := range []string{
+			"SELECT id FROM jobs WHERE state = 'running' AND lease_until <= ? AND " + in + " ORDER BY lease_until LIMIT ?",
+			"SELECT id FROM jobs WHERE state = 'available' AND run_at <= ? AND " + in + " ORDER BY run_at LIMIT ?",
+		} {
+			if len(out) >= limit {
+				break
+			}
+			args := []any{us(t.now)}
+			for _, k := range kinds {
+				args = append(args, string(k))
+			}
+			args = append(args, limit-len(out))
+			ids, err := t.names(q+t.s.d.skipLocked(), args...)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				j, err := scanJob(t.queryRow("SELECT "+jobCols+" FROM jobs WHERE id = ?", id))
+				if err != nil {
+					return err
+				}
+				c, err := latchkey.ClaimJob(j, node, t.now, lease)
+				if err != nil {
+					continue // changed since it was selected (SQLite cannot change it; PostgreSQL holds its lock)
+				}
+				if err := t.saveJob(c); err != nil {
+					return err
+				}
+				out = append(out, c)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// names runs a query of one text column in t.
+func (t *tx) names(q string, args ...any) ([]string, error) {
+	rows, err := t.query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// ExtendJobLeases implements latchkey.JobService.
+func (s *Store) ExtendJobLeases(ctx context.Context, claims []latchkey.Job, lease time.Duration) ([]latchkey.Job, error) {
+	var lost []latchkey.Job
+	err := s.write(ctx, func(t *tx) error {
+		lost = lost[:0]
+		for _, c := range claims {
+			res, err := t.exec("UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND state = 'running' AND fence = ?",
+				us(t.now.Add(lease)), us(t.now), c.ID, c.Fence)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				lost = append(lost, c)
+			}
+		}
+		return nil
+	})
+	return lost, err
+}
+
+// finishJob runs step, then applies end to the job, in one transaction
+// that holds the claim's fence: either the step's effects and the job's
+// new state commit together, or neither does.
+func (s *Store) finishJob(ctx context.Context, claim latchkey.Job, step func(t *tx, j latchkey.Job) error,
+	end func(j latchkey.Job, now time.Time) (latchkey.Job, error)) error {
+	return s.write(ctx, func(t *tx) error {
+		j, err := t.holdJob(claim)
+		if err != nil {
+			return err
+		}
+		if step != nil {
+			if err := step(t, j); err != nil {
+				return err
+			}
+		}
+		ended, err := end(j, t.now)
+		if err != nil {
+			return err
+		}
+		if ended.State == latchkey.JobFailed {
+			t.record("system", "", latchkey.ActionJobFail, j.ID, map[string]any{"kind": j.Kind, "attempts": j.Attempts, "error": ended.Error})
+		}
+		return t.saveJob(ended)
+	})
+}
+
+// RunJobStep runs a job's step and completes the job in one transaction
+// holding the claim's fence (ErrStaleFence when the claim lost its job:
+// nothing was written). A step that returns latchkey.Snooze commits its
+// writes and has the job run again after the snooze.
+func (s *Store) runJobStep(ctx context.Context, claim latchkey.Job, step func(t *tx, j latchkey.Job) error) error {
+	var snooze latchkey.Snooze
+	err := s.finishJob(ctx, claim, func(t *tx, j latchkey.Job) error {
+		err := step(t, j)
+		if errors.As(err, &snooze) {
+			return nil
+		}
+		snooze = -1
+		return err
+	}, func(j latchkey.Job, now time.Time) (latchkey.Job, error) {
+		if snooze >= 0 {
+			return latchkey.SnoozeJob(j, j.Fence, time.Duration(snooze), now)
+		}
+		return latchkey.CompleteJob(j, j.Fence, now)
+	})
+	return err
+}
+
+// CompleteJob implements latchkey.JobService.
+func (s *Store) CompleteJob(ctx context.Context, claim latchkey.Job) error {
+	return s.finishJob(ctx, claim, nil, func(j latchkey.Job, now time.Time) (latchkey.Job, error) {
+		return latchkey.CompleteJob(j, claim.Fence, now)
+	})
+}
+
+// FailJob implements latchkey.JobService.
+func (s *Store) FailJob(ctx context.Context, claim latchkey.Job, cause error) error {
+	msg := "failed"
+	if cause != nil {
+		msg = cause.Error()
+	}
+	rnd := rand.Float64()
+	return s.finishJob(ctx, claim, nil, func(j latchkey.Job, now time.Time) (latchkey.Job, error) {
+		return latchkey.FailJob(j, claim.Fence, msg, now, rnd)
+	})
+}
+
+// SnoozeJob implements latchkey.JobService.
+func (s *Store) SnoozeJob(ctx context.Context, claim latchkey.Job, d time.Duration) error {
+	return s.finishJob(ctx, claim, nil, func(j latchkey.Job, now time.Time) (latchkey.Job, error) {
+		return latchkey.SnoozeJob(j, claim.Fence, d, now)
+	})
+}
+
+// Jobs implements latchkey.JobService (admins).
+func (s *Store) Jobs(ctx context.Context, c latchkey.Caller, f latchkey.JobFilter) ([]latchkey.Job, string, error) {
+	if err := latchkey.CanManageJobs(c); err != nil {
+		return nil, "", err
+	}
+	if f.State != "" && !f.State.Valid() {
+		return nil, "", latchkey.Errorf(latchkey.EBADREQUEST, "unknown job state %q", f.State).With("field", "state")
+	}
+	q, args := "SELECT "+jobCols+" FROM jobs WHERE TRUE", []any{}
+	if f.State != "" {
+		q += " AND state = ?"
+		args = append(args, string(f.State))
+	}
+	if f.Kind != "" {
+		q += " AND kind = ?"
+		args = append(args, string(f.Kind))
+	}
+	q += " AND id > ?" // list adds the cursor and the limit
+	return list(ctx, s, q, f.Page, scanJob, func(j latchkey.Job) string { return j.ID }, args...)
+}
+
+// Job implements latchkey.JobService (admins).
+func (s *Store) Job(ctx context.Context, c latchkey.Caller, id string) (latchkey.Job, error) {
+	if err := latchkey.CanManageJobs(c); err != nil {
+		return latchkey.Job{}, err
+	}
+	j, err := scanJob(s.queryRow(ctx, "SELECT "+jobCols+" FROM jobs WHERE id = ?", id))
+	return j, notFound(err, "job %s not found", id)
+}
+
+// RetryJob implements latchkey.JobService (admins).
+func (s *Store) RetryJob(ctx context.Context, c latchkey.Caller, id string) (latchkey.Job, error) {
+	return s.adminJob(ctx, c, id, latchkey.ActionJobRetry, latchkey.RetryJob)
+}
+
+// CancelJob implements latchkey.JobService (admins).
+func (s *Store) CancelJob(ctx context.Context, c latchkey.Caller, id string) (latchkey.Job, error) {
+	return s.adminJob(ctx, c, id, latchkey.ActionJobCancel, latchkey.CancelJob)
+}
+
+func (s *Store) adminJob(ctx context.Context, c latchkey.Caller, id string, action latchkey.Action,
+	decide func(latchkey.Job, time.Time) (latchkey.Job, error)) (latchkey.Job, error) {
+	if err := latchkey.CanManageJobs(c); err != nil {
+		return latchkey.Job{}, err
+	}
+	var out latchkey.Job
+	err := s.write(ctx, func(t *tx) error {
+		j, err := t.lockJob(id)
+		if err != nil {
+			return err
+		}
+		if out, err = decide(j, t.now); err != nil {
+			return err
+		}
+		if err := t.saveJob(out); err != nil {
+			if t.s.d.uniqueViolation(err) { // a live job holds its key again
+				return latchkey.Errorf(latchkey.ECONFLICT, "another job with key %q is waiting or running", j.Key).With("reason", "key_in_use")
+			}
+			return err
+		}
+		t.record(c.PrincipalID, "", action, j.ID, map[string]any{"kind": j.Kind, "state": j.State})
+		return nil
+	})
+	return out, err
+}

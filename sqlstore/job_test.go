@@ -1,0 +1,297 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"latchkey"
+	"latchkey/sqlstore"
+	"latchkey/sqlstore/sqlstoretest"
+)
+
+var (
+	jobAdmin = latchkey.Caller{PrincipalID: "prn_admin", Role: latchkey.RoleAdmin}
+	noop     = []latchkey.JobKind{"noop"}
+)
+
+func claimOne(t *testing.T, s *sqlstore.Store, node string, lease time.Duration) (latchkey.Job, bool) {
+	t.Helper()
+	got, err := s.ClaimJobs(context.Background(), node, noop, 1, lease)
+	if err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	if len(got) == 0 {
+		return latchkey.Job{}, false
+	}
+	return got[0], true
+}
+
+// A job runs when due, once; a key keeps a second live job out, and frees
+// itself when the job ends.
+func TestJobEnqueueClaimComplete(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		clock := sqlstoretest.NewClock()
+		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(clock))
+		ctx := context.Background()
+		j, err := s.EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop", Key: "once", Args: map[string]string{"a": "b"}, RunAt: clock.Now().Add(time.Minute)})
+		if err != nil || j.State != latchkey.JobAvailable {
+			t.Fatalf("enqueue: %+v, %v", j, err)
+		}
+		again, err := s.EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop", Key: "once"})
+		if err != nil || again.ID != j.ID {
+			t.Fatalf("a second job with a live key: %+v, %v; want the first (%s)", again, err, j.ID)
+		}
+		if _, ok := claimOne(t, s, "node_a", time.Second); ok {
+			t.Fatal("claimed a job before its run_at")
+		}
+		if got, _ := s.ClaimJobs(ctx, "node_a", []latchkey.JobKind{"other"}, 5, time.Second); len(got) != 0 {
+			t.Fatalf("claimed a job of another kind: %+v", got)
+		}
+		clock.Advance(time.Minute)
+		c, ok := claimOne(t, s, "node_a", time.Second)
+		if !ok || c.ID != j.ID || c.Fence != 1 || c.Attempts != 1 || c.Node != "node_a" || string(c.Args) != `{"a":"b"}` {
+			t.Fatalf("claim: %+v %v", c, ok)
+		}
+		if _, ok := claimOne(t, s, "node_b", time.Second); ok {
+			t.Fatal("a job under a live claim was claimed again")
+		}
+		if err := s.CompleteJob(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Job(ctx, jobAdmin, j.ID)
+		if err != nil || got.State != latchkey.JobDone || got.EndedAt == nil {
+			t.Fatalf("after complete: %+v, %v", got, err)
+		}
+		if err := s.CompleteJob(ctx, c); !latchkey.IsStaleFence(err) {
+			t.Fatalf("complete twice: %v, want ErrStaleFence", err)
+		}
+		next, err := s.EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop", Key: "once"})
+		if err != nil || next.ID == j.ID {
+			t.Fatalf("the key of an ended job: %+v, %v; want a new job", next, err)
+		}
+	})
+}
+
+// A claim whose lease lapsed is taken over by another node under a new
+// fence; the first node's late completion, failure, snooze, renewal and
+// step are all refused, and the step's writes are undone.
+func TestJobTakeoverFencesTheStaleClaim(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		clock := sqlstoretest.NewClock()
+		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(clock))
+		ctx := context.Background()
+		if _, err := s.EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop"}); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := claimOne(t, s, "node_a", 3*time.Second)
+		clock.Advance(2 * time.Second)
+		if _, ok := claimOne(t, s, "node_b", 3*time.Second); ok {
+			t.Fatal("taken over before the lease lapsed")
+		}
+		clock.Advance(time.Second)
+		bc, ok := claimOne(t, s, "node_b", 3*time.Second)
+		if !ok || bc.ID != a.ID || bc.Fence != a.Fence+1 || bc.Node != "node_b" || bc.Attempts != 2 {
+			t.Fatalf("takeover: %+v %v", bc, ok)
+		}
+		if err := s.CompleteJob(ctx, a); !latchkey.IsStaleFence(err) {
+			t.Errorf("stale complete: %v", err)
+		}
+		if err := s.FailJob(ctx, a, errors.New("x")); !latchkey.IsStaleFence(err) {
+			t.Errorf("stale fail: %v", err)
+		}
+		if err := s.SnoozeJob(ctx, a, time.Second); !latchkey.IsStaleFence(err) {
+			t.Errorf("stale snooze: %v", err)
+		}
+		if lost, err := s.ExtendJobLeases(ctx, []latchkey.Job{a, bc}, time.Second); err != nil || len(lost) != 1 || lost[0].Fence != a.Fence {
+			t.Errorf("extend: lost %+v, %v; want only the stale claim", lost, err)
+		}
+		if err := s.Write(ctx, func(tx *sqlstore.Tx) error { return tx.Exec("CREATE TABLE step_effects (claim TEXT)") }); err != nil {
+			t.Fatal(err)
+		}
+		err := s.RunJobStep(ctx, a, func(tx *sqlstore.Tx, _ latchkey.Job) error {
+			return tx.Exec("INSERT INTO step_effects (claim) VALUES ('stale')")
+		})
+		if !latchkey.IsStaleFence(err) {
+			t.Errorf("stale step: %v", err)
+		}
+		// The live claim's step commits with its completion.
+		err = s.RunJobStep(ctx, bc, func(tx *sqlstore.Tx, _ latchkey.Job) error {
+			return tx.Exec("INSERT INTO step_effects (claim) VALUES ('live')")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n, live int
+		if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
+			return tx.Scan("SELECT COUNT(*), COUNT(CASE WHEN claim = 'live' THEN 1 END) FROM step_effects", nil, &n, &live)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 || live != 1 {
+			t.Errorf("%d effects written by steps (%d of the live claim), want only the live claim's", n, live)
+		}
+		if got, _ := s.Job(ctx, jobAdmin, a.ID); got.State != latchkey.JobDone || got.Node != "node_b" {
+			t.Errorf("job: %+v", got)
+		}
+	})
+}
+
+// A failing job backs off and is retried until it has used its
+// attempts; it then ends failed with its error and an audit record, and
+// an admin can retry it.
+func TestJobFailureRetryAndAdminRetry(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		clock := sqlstoretest.NewClock()
+		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(clock))
+		ctx := context.Background()
+		j, _ := s.EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop", MaxAttempts: 2})
+		c, _ := claimOne(t, s, "node_a", time.Second)
+		if err := s.FailJob(ctx, c, errors.New("disk on fire")); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.Job(ctx, jobAdmin, j.ID)
+		if got.State != latchkey.JobAvailable || got.Error != "disk on fire" || got.RunAt.Before(clock.Now().Add(latchkey.JobRetryBase/2)) {
+			t.Fatalf("after one failure: %+v", got)
+		}
+		if _, ok := claimOne(t, s, "node_a", time.Second); ok {
+			t.Fatal("retried before its back-off")
+		}
+		clock.Advance(latchkey.JobRetryBase)
+		c, ok := claimOne(t, s, "node_a", time.Second)
+		if !ok {
+			t.Fatal("not retried after its back-off")
+		}
+		if err := s.FailJob(ctx, c, errors.New("still on fire")); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.Job(ctx, jobAdmin, j.ID)
+		if got.State != latchkey.JobFailed || got.Error != "still on fire" || got.Attempts != 2 {
+			t.Fatalf("after its last attempt: %+v", got)
+		}
+		clock.Advance(time.Hour)
+		if _, ok := claimOne(t, s, "node_a", time.Second); ok {
+			t.Fatal("a failed job was claimed")
+		}
+		recs, err := s.ListAudit(ctx, jobAdmin, latchkey.AuditFilter{Action: string(latchkey.ActionJobFail), Limit: 10})
+		if err != nil || len(recs) != 1 || recs[0].Target != j.ID {
+			t.Fatalf("audit of the failure: %+v, %v", recs, err)
+		}
+		failed, _, err := s.Jobs(ctx, jobAdmin, latchkey.JobFilter{State: latchkey.JobFailed})
+		if err != nil || len(failed) != 1 || failed[0].ID != j.ID {
+			t.Fatalf("failed jobs: %+v, %v", failed, err)
+		}
+		delegate := latchkey.Caller{PrincipalID: "prn_d", Role: latchkey.RoleDelegate}
+		if _, err := s.RetryJob(ctx, delegate, j.ID); latchkey.ErrorCode(err) != latchkey.EFORBIDDEN {
+			t.Fatalf("retry by a delegate: %v", err)
+		}
+		r, err := s.RetryJob(ctx, jobAdmin, j.ID)
+		if err != nil || r.State != latchkey.JobAvailable || r.Attempts != 0 {
+			t.Fatalf("retry: %+v, %v", r, err)
+		}
+		if _, err := s.RetryJob(ctx, jobAdmin, j.ID); latchkey.ErrorCode(err) != latchkey.ECONFLICT {
+			t.Fatalf("retry of an available job: %v, want conflict", err)
+		}
+		c, ok = claimOne(t, s, "node_b", time.Second)
+		if !ok || c.ID != j.ID {
+			t.Fatal("a retried job was not claimed")
+		}
+		if err := s.SnoozeJob(ctx, c, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Job(ctx, jobAdmin, j.ID); got.Attempts != 0 || got.State != latchkey.JobAvailable {
+			t.Fatalf("a snooze counted an attempt: %+v", got)
+		}
+		if x, err := s.CancelJob(ctx, jobAdmin, j.ID); err != nil || x.State != latchkey.JobCancelled {
+			t.Fatalf("cancel: %+v, %v", x, err)
+		}
+		if _, _, err := s.Jobs(ctx, jobAdmin, latchkey.JobFilter{State: "bogus"}); latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
+			t.Fatalf("unknown state filter: %v", err)
+		}
+	})
+}
+
+// Nodes claiming at once never claim one job twice, and every job is
+// claimed (PostgreSQL: SKIP LOCKED; SQLite: one writer).
+func TestJobConcurrentClaimsTakeEachJobOnce(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		url := b.URL(t)
+		const jobs, nodes = 300, 6
+		stores := make([]*sqlstore.Store, 3) // three "nodes" on one database
+		for i := range stores {
+			stores[i] = sqlstoretest.Open(t, url, sqlstoretest.Options(latchkey.SystemClock{}))
+		}
+		ctx := context.Background()
+		for i := range jobs {
+			if _, err := stores[0].EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop", Args: i}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu sync.Mutex
+		seen := map[string]string{}
+		var wg sync.WaitGroup
+		for n := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, node := stores[n%len(stores)], fmt.Sprintf("node_%d", n)
+				for {
+					got, err := s.ClaimJobs(ctx, node, noop, 7, time.Minute)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					for _, c := range got {
+						mu.Lock()
+						if other, dup := seen[c.ID]; dup {
+							t.Errorf("job %s claimed by %s and %s", c.ID, other, node)
+						}
+						seen[c.ID] = node
+						mu.Unlock()
+						if err := s.CompleteJob(ctx, c); err != nil {
+							t.Error(err)
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if len(seen) != jobs {
+			t.Fatalf("%d jobs claimed, want %d", len(seen), jobs)
+		}
+	})
+}
+
+// An enqueue wakes the runners waiting on JobsChanged, on this node and
+// (PostgreSQL) on every other.
+func TestJobsChangedWakesOtherNodes(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		url := b.URL(t)
+		s1 := sqlstoretest.Open(t, url, sqlstoretest.Options(latchkey.SystemClock{}))
+		watchers := []*sqlstore.Store{s1}
+		if b.Name == "postgres" {
+			watchers = append(watchers, sqlstoretest.Open(t, url, sqlstoretest.Options(latchkey.SystemClock{})))
+		}
+		ctx := context.Background()
+		var chans []<-chan struct{}
+		for _, w := range watchers {
+			chans = append(chans, w.JobsChanged())
+		}
+		if _, err := s1.EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop"}); err != nil {
+			t.Fatal(err)
+		}
+		for i, ch := range chans {
+			select {
+			case <-ch:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("node %d was not woken by an enqueue", i+1)
+			}
+		}
+	})
+}
