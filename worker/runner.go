@@ -1,0 +1,260 @@
+// Package worker runs the store's background jobs on a server node: it
+// claims due jobs of the kinds it has handlers for, runs each with its
+// lease renewed while it runs, and ends a claim that its handler did not
+// end (failed with back-off, snoozed, or handed back when the node
+// stops). Any node may run any job; a node that dies leaves its claims to
+// lapse, and the other nodes take them over (DESIGN.md "Jobs and
+// workflows").
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"latchkey"
+)
+
+// Store is what the runner needs of the store.
+type Store interface {
+	ClaimJobs(ctx context.Context, node string, kinds []latchkey.JobKind, limit int, lease time.Duration) ([]latchkey.Job, error)
+	ExtendJobLeases(ctx context.Context, claims []latchkey.Job, lease time.Duration) ([]latchkey.Job, error)
+	FailJob(ctx context.Context, claim latchkey.Job, cause error) error
+	SnoozeJob(ctx context.Context, claim latchkey.Job, d time.Duration) error
+	// JobsChanged is closed when jobs are enqueued or released.
+	JobsChanged() <-chan struct{}
+}
+
+// A Handler does one job's work and ends its claim, normally by
+// committing its effect and the job's completion in one transaction that
+// holds the claim's fence. It returns an error to have the runner fail
+// the attempt (retried after a back-off), latchkey.Snooze to have the job
+// run again later without counting an attempt, or an error wrapping
+// latchkey.ErrStaleFence when the claim was lost (nothing more is done).
+// ctx ends when the claim is lost or the node stops.
+type Handler func(ctx context.Context, claim latchkey.Job) error
+
+// Options configure a Runner. Zero values take the defaults.
+type Options struct {
+	// Node is this node's id, written on its claims.
+	Node string
+	// Workers bounds the jobs run at once (default 8).
+	Workers int
+	// Lease is a claim's lease (default latchkey.DefaultJobLease); it is
+	// renewed every third of it while the handler runs.
+	Lease time.Duration
+	// Poll is how often the runner looks for due jobs when nothing woke
+	// it: jobs whose run_at came, claims that lapsed (default 500ms).
+	Poll time.Duration
+	// HandBack bounds how long a stopping runner waits for its handlers
+	// before it cancels them and hands their jobs back (default 5s).
+	HandBack time.Duration
+	Logger   *slog.Logger
+}
+
+// Runner claims and runs jobs until its context ends.
+type Runner struct {
+	store    Store
+	handlers map[latchkey.JobKind]Handler
+	kinds    []latchkey.JobKind
+	opts     Options
+
+	mu      sync.Mutex
+	running map[string]*run // by job id
+	// freed is signalled when a job ends, so a full runner claims again
+	// at once.
+	freed chan struct{}
+}
+
+type run struct {
+	claim  latchkey.Job
+	cancel context.CancelCauseFunc
+}
+
+// errHandedBack cancels a handler whose node is stopping.
+var errHandedBack = errors.New("the node is stopping")
+
+// New makes a runner for handlers (by job kind).
+func New(store Store, handlers map[latchkey.JobKind]Handler, opts Options) *Runner {
+	if opts.Workers <= 0 {
+		opts.Workers = 8
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = latchkey.DefaultJobLease
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 500 * time.Millisecond
+	}
+	if opts.HandBack <= 0 {
+		opts.HandBack = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	r := &Runner{store: store, handlers: handlers, opts: opts, running: map[string]*run{}, freed: make(chan struct{}, 1)}
+	for k := range handlers {
+		r.kinds = append(r.kinds, k)
+	}
+	return r
+}
+
+// Running is how many jobs this runner runs now.
+func (r *Runner) Running() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running)
+}
+
+// Run claims and runs jobs until ctx ends. It then stops claiming, waits
+// up to HandBack for the jobs it runs, cancels the rest and hands their
+// jobs back (available at once to other nodes, no attempt counted).
+func (r *Runner) Run(ctx context.Context) {
+	work, stopWork := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopWork(errHandedBack)
+	stopRenew, renewDone := make(chan struct{}), make(chan struct{})
+	go func() { defer close(renewDone); r.renew(stopRenew) }()
+	var wg sync.WaitGroup
+	for ctx.Err() == nil {
+		woken := r.store.JobsChanged() // before claiming: a change after the claim wakes the next wait
+		free := r.opts.Workers - r.Running()
+		if free > 0 {
+			claims, err := r.store.ClaimJobs(ctx, r.opts.Node, r.kinds, free, r.opts.Lease)
+			if err != nil && ctx.Err() == nil {
+				r.opts.Logger.Warn("claim jobs", "err", err)
+			}
+			for _, c := range claims {
+				wg.Add(1)
+				go func() { defer wg.Done(); r.run(work, c) }()
+			}
+			if len(claims) == free {
+				continue // there may be more
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-woken:
+		case <-r.freed:
+		case <-time.After(r.opts.Poll):
+		}
+	}
+	waited := make(chan struct{})
+	go func() { wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(r.opts.HandBack):
+		stopWork(errHandedBack)
+		<-waited
+	}
+	close(stopRenew)
+	<-renewDone
+}
+
+func (r *Runner) run(work context.Context, c latchkey.Job) {
+	ctx, cancel := context.WithCancelCause(work)
+	x := &run{claim: c, cancel: cancel}
+	r.mu.Lock()
+	if old, ok := r.running[c.ID]; ok {
+		// This node claimed the job again after its own claim lapsed (it
+		// was stalled): the old claim's fence is stale, its run is over.
+		old.cancel(errLost)
+	}
+	r.running[c.ID] = x
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		if r.running[c.ID] == x {
+			delete(r.running, c.ID)
+		}
+		r.mu.Unlock()
+		cancel(nil)
+		select {
+		case r.freed <- struct{}{}:
+		default:
+		}
+	}()
+	log := r.opts.Logger.With("job", c.ID, "kind", c.Kind, "attempt", c.Attempts)
+	err := r.call(ctx, c)
+	// The claim is ended with a context of its own: the node may be
+	// stopping, and a hand-back must still reach the store.
+	end, stop := context.WithTimeout(context.WithoutCancel(work), 10*time.Second)
+	defer stop()
+	var snooze latchkey.Snooze
+	switch {
+	case err == nil:
+		return
+	case latchkey.IsStaleFence(err), errors.Is(context.Cause(ctx), errLost):
+		log.Info("job claim lost to another node; its work is dropped")
+		return
+	case errors.Is(context.Cause(ctx), errHandedBack):
+		err = r.store.SnoozeJob(end, c, 0)
+		log.Info("job handed back: the node is stopping")
+	case errors.As(err, &snooze):
+		err = r.store.SnoozeJob(end, c, time.Duration(snooze))
+	default:
+		log.Warn("job attempt failed", "err", err)
+		err = r.store.FailJob(end, c, err)
+	}
+	if err != nil && !latchkey.IsStaleFence(err) {
+		log.Warn("end job claim", "err", err)
+	}
+}
+
+// call runs the handler, turning a panic into a failed attempt.
+func (r *Runner) call(ctx context.Context, c latchkey.Job) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.opts.Logger.Error("job handler panic", "job", c.ID, "kind", c.Kind, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("handler panic: %v", p)
+		}
+	}()
+	h, ok := r.handlers[c.Kind]
+	if !ok { // claimed only for kinds with handlers
+		return fmt.Errorf("no handler for job kind %q", c.Kind)
+	}
+	return h(ctx, c)
+}
+
+// errLost cancels a handler whose claim another node took over.
+var errLost = errors.New("the job's claim was lost")
+
+// renew extends the leases of the running jobs every third of a lease
+// until stop is closed; a claim that could not be renewed was taken over
+// (or cancelled by an admin): its handler is cancelled.
+func (r *Runner) renew(stop <-chan struct{}) {
+	t := time.NewTicker(r.opts.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-stop:
+			return
+		}
+		r.mu.Lock()
+		claims := make([]latchkey.Job, 0, len(r.running))
+		for _, x := range r.running {
+			claims = append(claims, x.claim)
+		}
+		r.mu.Unlock()
+		if len(claims) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.opts.Lease/3)
+		lost, err := r.store.ExtendJobLeases(ctx, claims, r.opts.Lease)
+		cancel()
+		if err != nil {
+			r.opts.Logger.Warn("renew job leases", "err", err)
+			continue
+		}
+		r.mu.Lock()
+		for _, l := range lost {
+			if x, ok := r.running[l.ID]; ok && x.claim.Fence == l.Fence {
+				x.cancel(errLost)
+			}
+		}
+		r.mu.Unlock()
+	}
+}
