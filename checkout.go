@@ -464,8 +464,8 @@ type CheckoutService interface {
 	NextInstructionIn(ctx context.Context, terminal string) (time.Duration, bool, error)
 	// ReplyInstruction records the agent's reply (idempotent).
 	ReplyInstruction(ctx context.Context, c Caller, id string, r Reply) error
-	// SweepCheckouts checks in the check-outs whose time ran out and
-	// readies instructions whose lock lapsed; it returns how many it
-	// changed.
+	// SweepCheckouts runs the check-out jobs that are due (expiry
+	// warnings and check-ins of the check-outs whose time ran out) on the
+	// calling node at once, as a runner would; it returns how many acted.
 	SweepCheckouts(ctx context.Context) (int, error)
 }

@@ -43,6 +43,20 @@ type Job struct {
 // JobKind names what a job does; each kind has one handler.
 type JobKind string
 
+// The kinds of job the server runs.
+const (
+	// JobCheckoutExpire checks a check-out in when its time runs out (one
+	// per check-out, due at its end; an extension makes it wait longer).
+	JobCheckoutExpire JobKind = "checkout.expire"
+	// JobCheckoutWarn warns a check-out's person before its end.
+	JobCheckoutWarn JobKind = "checkout.warn"
+	// The sweeps: one job of each kind in the cluster, run again and
+	// again (it snoozes between runs).
+	JobSweepSessions    JobKind = "sweep.sessions"    // idle timeouts, limits
+	JobSweepLocks       JobKind = "sweep.locks"       // lock lease expiry
+	JobSweepIdempotency JobKind = "sweep.idempotency" // old Idempotency-Key records
+)
+
 // JobState is where a job is in its life.
 type JobState string
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 
 	"latchkey"
 )
@@ -90,6 +89,9 @@ func (t *tx) saveOutcome(o *latchkey.CheckoutOutcome) error {
 			us(co.StartedAt), us(co.ExpiresAt), co.EndReason); err != nil {
 			return err
 		}
+		if err := t.enqueueCheckoutJobs(co); err != nil {
+			return err
+		}
 	} else if err := t.saveCheckout(o.Checkout); err != nil {
 		return err
 	}
@@ -153,6 +155,9 @@ func (s *Store) ExtendCheckout(ctx context.Context, c latchkey.Caller, id string
 		}
 		x = o.Checkout
 		if _, err := t.exec("UPDATE checkouts SET warned = FALSE WHERE id = ?", id); err != nil {
+			return err
+		}
+		if err := t.enqueueCheckoutJobs(x); err != nil { // a warning for the new end
 			return err
 		}
 		t.record(c.Actor(), x.Terminal, latchkey.ActionCheckoutExtend, x.ID, map[string]any{"principal": x.Principal, "expires_at": x.ExpiresAt})
@@ -432,77 +437,4 @@ func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id stri
 			"result": r.Result, "detail": r.Detail, "status": co.Status, "principal": co.Principal})
 		return nil
 	})
-}
-
-// SweepCheckouts warns of check-outs about to end and checks in expired
-// ones (each in its own transaction: a durable job, retried by the next
-// sweep if it fails).
-func (s *Store) SweepCheckouts(ctx context.Context) (int, error) {
-	now := s.now()
-	warn, err := s.queryNames(ctx, "SELECT id FROM checkouts WHERE status IN ('checking_out', 'checked_out') AND NOT warned AND expires_at <= ? AND expires_at > ?",
-		us(now.Add(s.opts.CheckoutWarning)), us(now))
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, id := range warn {
-		err := s.write(ctx, func(t *tx) error {
-			res, err := t.exec("UPDATE checkouts SET warned = TRUE WHERE id = ? AND NOT warned", id)
-			if err != nil {
-				return err
-			}
-			if k, err := res.RowsAffected(); err != nil || k == 0 {
-				return err // another node warned
-			}
-			x, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?", id))
-			if err != nil {
-				return err
-			}
-			t.record("system", x.Terminal, latchkey.ActionCheckoutWarn, x.ID, map[string]any{"principal": x.Principal, "expires_at": x.ExpiresAt})
-			return nil
-		})
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	ids, err := s.queryNames(ctx, "SELECT id FROM checkouts WHERE status IN ('checking_out', 'checked_out') AND expires_at <= ? AND job_retry_at <= ?", us(now), us(now))
-	if err != nil {
-		return n, err
-	}
-	var failed error
-	for _, id := range ids {
-		err := s.write(ctx, func(t *tx) error {
-			x, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?"+t.s.d.forUpdate(), id))
-			if err != nil {
-				return err
-			}
-			if !x.Expired(t.now) {
-				return nil // checked in meanwhile
-			}
-			_, err = t.checkin(x, latchkey.CheckinExpired, "system")
-			return err
-		})
-		if err == nil {
-			n++
-			continue
-		}
-		if ctx.Err() != nil {
-			return n, err
-		}
-		// This job failed: it is retried later, the others go on.
-		failed = errors.Join(failed, fmt.Errorf("check-out %s: %w", id, err))
-		if rerr := s.write(ctx, func(t *tx) error {
-			var attempts int
-			if err := t.queryRow("SELECT job_attempts FROM checkouts WHERE id = ?", id).Scan(&attempts); err != nil {
-				return err
-			}
-			_, err := t.exec("UPDATE checkouts SET job_attempts = ?, job_retry_at = ? WHERE id = ?",
-				attempts+1, us(t.now.Add(latchkey.JobBackoff(attempts+1, rand.Float64()))), id)
-			return err
-		}); rerr != nil {
-			failed = errors.Join(failed, rerr)
-		}
-	}
-	return n, failed
 }

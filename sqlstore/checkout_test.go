@@ -12,7 +12,8 @@ import (
 )
 
 // A check-out whose expiry job fails does not hold up the others; it is
-// retried after a jittered, growing delay, and not before.
+// retried after a jittered, growing delay, and not before (the job
+// engine's back-off).
 func TestExpiryJobsRetryWithBackoff(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
 		clock := sqlstoretest.NewClock()
@@ -64,7 +65,7 @@ func TestExpiryJobsRetryWithBackoff(t *testing.T) {
 			var attempts int
 			var at int64
 			if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
-				return tx.Scan("SELECT job_attempts, job_retry_at FROM checkouts WHERE id = ?", []any{poisoned.ID}, &attempts, &at)
+				return tx.Scan("SELECT attempts, run_at FROM jobs WHERE job_key = ?", []any{"checkout.expire:" + poisoned.ID}, &attempts, &at)
 			}); err != nil {
 				t.Fatal(err)
 			}

@@ -357,3 +357,25 @@ func (s *Store) adminJob(ctx context.Context, c latchkey.Caller, id string, acti
 	})
 	return out, err
 }
+
+// NextJobIn says how long until the next available job of the kinds is
+// due by the store's clock (ok false: none is waiting), so that an idle
+// runner wakes for it on time rather than at its next poll.
+func (s *Store) NextJobIn(ctx context.Context, kinds []latchkey.JobKind) (time.Duration, bool, error) {
+	if len(kinds) == 0 {
+		return 0, false, nil
+	}
+	args := []any{}
+	for _, k := range kinds {
+		args = append(args, string(k))
+	}
+	var next sql.NullInt64
+	if err := s.queryRow(ctx, "SELECT MIN(run_at) FROM jobs WHERE state = 'available' AND kind IN (?"+strings.Repeat(", ?", len(kinds)-1)+")",
+		args...).Scan(&next); err != nil {
+		return 0, false, err
+	}
+	if !next.Valid {
+		return 0, false, nil
+	}
+	return max(fromUS(next.Int64).Sub(s.now()), 0), true, nil
+}

@@ -25,6 +25,10 @@ type Store interface {
 	ExtendJobLeases(ctx context.Context, claims []latchkey.Job, lease time.Duration) ([]latchkey.Job, error)
 	FailJob(ctx context.Context, claim latchkey.Job, cause error) error
 	SnoozeJob(ctx context.Context, claim latchkey.Job, d time.Duration) error
+	// NextJobIn says how long until the next job of the kinds is due.
+	NextJobIn(ctx context.Context, kinds []latchkey.JobKind) (time.Duration, bool, error)
+	// EnqueueJob adds a job (nothing when a live one holds its key).
+	EnqueueJob(ctx context.Context, spec latchkey.JobSpec) (latchkey.Job, error)
 	// JobsChanged is closed when jobs are enqueued or released.
 	JobsChanged() <-chan struct{}
 }
@@ -53,7 +57,13 @@ type Options struct {
 	// HandBack bounds how long a stopping runner waits for its handlers
 	// before it cancels them and hands their jobs back (default 5s).
 	HandBack time.Duration
-	Logger   *slog.Logger
+	// Perpetual are jobs that must always exist, each under its key (the
+	// sweeps): the runner enqueues them when it starts and every
+	// EnsureEvery after (default 30s), so that one that ended failed
+	// comes back.
+	Perpetual   []latchkey.JobSpec
+	EnsureEvery time.Duration
+	Logger      *slog.Logger
 }
 
 // Runner claims and runs jobs until its context ends.
@@ -92,6 +102,9 @@ func New(store Store, handlers map[latchkey.JobKind]Handler, opts Options) *Runn
 	if opts.HandBack <= 0 {
 		opts.HandBack = 5 * time.Second
 	}
+	if opts.EnsureEvery <= 0 {
+		opts.EnsureEvery = 30 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -118,6 +131,7 @@ func (r *Runner) Run(ctx context.Context) {
 	stopRenew, renewDone := make(chan struct{}), make(chan struct{})
 	go func() { defer close(renewDone); r.renew(stopRenew) }()
 	var wg sync.WaitGroup
+	var ensured time.Time // the perpetual jobs are ensured at once
 	for ctx.Err() == nil {
 		woken := r.store.JobsChanged() // before claiming: a change after the claim wakes the next wait
 		free := r.opts.Workers - r.Running()
@@ -134,11 +148,19 @@ func (r *Runner) Run(ctx context.Context) {
 				continue // there may be more
 			}
 		}
+		if time.Now().After(ensured) {
+			r.ensure(ctx)
+			ensured = time.Now().Add(r.opts.EnsureEvery)
+		}
+		wait := r.opts.Poll
+		if in, ok, err := r.store.NextJobIn(ctx, r.kinds); err == nil && ok && in < wait {
+			wait = in
+		}
 		select {
 		case <-ctx.Done():
 		case <-woken:
 		case <-r.freed:
-		case <-time.After(r.opts.Poll):
+		case <-time.After(wait):
 		}
 	}
 	waited := make(chan struct{})
@@ -216,6 +238,15 @@ func (r *Runner) call(ctx context.Context, c latchkey.Job) (err error) {
 		return fmt.Errorf("no handler for job kind %q", c.Kind)
 	}
 	return h(ctx, c)
+}
+
+// ensure enqueues the perpetual jobs (nothing for those that exist).
+func (r *Runner) ensure(ctx context.Context) {
+	for _, spec := range r.opts.Perpetual {
+		if _, err := r.store.EnqueueJob(ctx, spec); err != nil && ctx.Err() == nil {
+			r.opts.Logger.Warn("ensure perpetual job", "kind", spec.Kind, "err", err)
+		}
+	}
 }
 
 // errLost cancels a handler whose claim another node took over.
