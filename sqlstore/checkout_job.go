@@ -18,7 +18,9 @@ import (
 // job engine retries a failed check-in with back-off, without holding up
 // the other check-outs.
 
-func checkoutJobKey(kind latchkey.JobKind, checkout string) string { return string(kind) + ":" + checkout }
+func checkoutJobKey(kind latchkey.JobKind, checkout string) string {
+	return string(kind) + ":" + checkout
+}
 
 // checkoutJobArgs are the arguments of a check-out job.
 type checkoutJobArgs struct {

@@ -14,7 +14,10 @@ import (
 // countingSweeper counts the sweeps and says a lock lease is due in 50ms.
 type countingSweeper struct{ sessions, locks, idem atomic.Int32 }
 
-func (c *countingSweeper) ApplyTimeouts(context.Context) (int, error) { c.sessions.Add(1); return 0, nil }
+func (c *countingSweeper) ApplyTimeouts(context.Context) (int, error) {
+	c.sessions.Add(1)
+	return 0, nil
+}
 func (c *countingSweeper) SweepIdempotency(context.Context) (int, error) {
 	c.idem.Add(1)
 	return 0, nil
