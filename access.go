@@ -5,6 +5,8 @@ package latchkey
 // answers nil when the call is allowed, or a forbidden error whose
 // message says why.
 
+import "slices"
+
 // roleRank orders the roles of people: a staff member acts on people
 // below their own rank. Terminals and unknown roles rank below everyone.
 func roleRank(r Role) int {
@@ -355,4 +357,40 @@ func CanWatchTopic(c Caller, topic string) error {
 		return nil
 	}
 	return Errorf(EFORBIDDEN, "topic %s is for admins and delegates", topic).With("topic", topic)
+}
+
+// CanSeeRequest: an access request is seen by its requester, staff and
+// its set's approvers; to anyone else it does not exist.
+func CanSeeRequest(c Caller, r Request, set GroupSet) error {
+	if err := peopleOnly(c, "requests are read with a user token"); err != nil {
+		return err
+	}
+	if c.IsStaff() || c.PrincipalID == r.Requester || slices.Contains(set.Approvers, c.PrincipalID) {
+		return nil
+	}
+	return Errorf(ENOTFOUND, "request %s not found", r.ID)
+}
+
+// CanCancelRequest: its requester or staff.
+func CanCancelRequest(c Caller, r Request) error {
+	if err := peopleOnly(c, "requests are cancelled with a user token"); err != nil {
+		return err
+	}
+	if c.IsStaff() || c.PrincipalID == r.Requester {
+		return nil
+	}
+	return Errorf(EFORBIDDEN, "only the requester, an admin or a delegate may cancel request %s", r.ID)
+}
+
+// CanSeeWorkItem: admins see every work item; others only the items they
+// are assigned (an item with no assignees is assigned to every admin and
+// delegate but the requester).
+func CanSeeWorkItem(c Caller, w WorkItem) error {
+	if err := peopleOnly(c, "work items are read with a user token"); err != nil {
+		return err
+	}
+	if c.Role == RoleAdmin || w.AssignedTo(c) {
+		return nil
+	}
+	return Errorf(ENOTFOUND, "work item %s not found", w.ID)
 }

@@ -108,6 +108,8 @@ func TestAccessPredicates(t *testing.T) {
 	sess := latchkey.Session{ID: "ss_1", PrincipalID: "prn_user", TerminalID: "term_1"}
 	co := latchkey.Checkout{ID: "co_1", Principal: "prn_user", Terminal: "term_1"}
 	res := latchkey.Reservation{ID: "rs_1", Principal: "prn_user", Terminal: "term_1"}
+	req := latchkey.Request{ID: "req_1", Requester: "prn_user"}
+	item := latchkey.WorkItem{ID: "wi_1", Requester: "prn_user", Assignees: []string{}}
 	siteOf := map[string]string{"term_1": "site_1", "term_2": "site_2"}
 	staff := []string{"admin", "delegate"}
 	people := []string{"admin", "delegate", "user", "other user"}
@@ -146,6 +148,20 @@ func TestAccessPredicates(t *testing.T) {
 		{name: "CanUseConfig write admin-only", check: func(c latchkey.Caller) error { return latchkey.CanUseConfig(c, "security/2fa", true, true) }, allowed: []string{"admin"}, code: latchkey.EFORBIDDEN},
 		{name: "CanReadAudit", check: latchkey.CanReadAudit, allowed: staff, code: latchkey.EFORBIDDEN},
 		{name: "CanVerifyAudit", check: latchkey.CanVerifyAudit, allowed: []string{"admin"}, code: latchkey.EFORBIDDEN},
+		{name: "CanSeeRequest", check: func(c latchkey.Caller) error { return latchkey.CanSeeRequest(c, req, latchkey.GroupSet{}) }, allowed: []string{"admin", "delegate", "user"},
+			code: latchkey.ENOTFOUND, codes: map[string]string{"own terminal": latchkey.EFORBIDDEN, "other terminal": latchkey.EFORBIDDEN, "nobody": latchkey.EFORBIDDEN}},
+		{name: "CanSeeRequest as approver", check: func(c latchkey.Caller) error {
+			return latchkey.CanSeeRequest(c, req, latchkey.GroupSet{Approvers: []string{"prn_other"}})
+		}, allowed: people, code: latchkey.EFORBIDDEN},
+		{name: "CanCancelRequest", check: func(c latchkey.Caller) error { return latchkey.CanCancelRequest(c, req) }, allowed: []string{"admin", "delegate", "user"}, code: latchkey.EFORBIDDEN},
+		{name: "CanSeeWorkItem for staff", check: func(c latchkey.Caller) error { return latchkey.CanSeeWorkItem(c, item) }, allowed: staff,
+			code: latchkey.ENOTFOUND, codes: map[string]string{"own terminal": latchkey.EFORBIDDEN, "other terminal": latchkey.EFORBIDDEN, "nobody": latchkey.EFORBIDDEN}},
+		{name: "CanSeeWorkItem named", check: func(c latchkey.Caller) error {
+			named := item
+			named.Assignees = []string{"prn_other"}
+			return latchkey.CanSeeWorkItem(c, named)
+		}, allowed: []string{"admin", "other user"},
+			code: latchkey.ENOTFOUND, codes: map[string]string{"own terminal": latchkey.EFORBIDDEN, "other terminal": latchkey.EFORBIDDEN, "nobody": latchkey.EFORBIDDEN}},
 		{name: "CanManageJobs", check: latchkey.CanManageJobs, allowed: []string{"admin"}, code: latchkey.EFORBIDDEN},
 		{name: "CanManageGroupSets", check: latchkey.CanManageGroupSets, allowed: staff, code: latchkey.EFORBIDDEN},
 		{name: "CanReadGroupSets", check: latchkey.CanReadGroupSets, allowed: people, code: latchkey.EFORBIDDEN},

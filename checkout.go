@@ -373,10 +373,11 @@ func (c Checkout) Expired(now time.Time) bool { return c.CanCheckIn() && !now.Be
 
 // Group-set bounds.
 const (
-	MaxGroupSetGroups  = 32
-	MaxGroupSetSites   = 256
-	MaxGroupSetMinutes = 24 * 60
-	DefaultSetMinutes  = 60
+	MaxGroupSetGroups    = 32
+	MaxGroupSetSites     = 256
+	MaxGroupSetApprovers = 64
+	MaxGroupSetMinutes   = 24 * 60
+	DefaultSetMinutes    = 60
 )
 
 // CheckoutCreate is POST /v1/checkouts: a group set for a person (the

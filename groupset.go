@@ -14,6 +14,9 @@ type GroupSet struct {
 	MaxMinutes int      `json:"max_minutes"`
 	Eligible   []string `json:"eligible"`
 	Approval   bool     `json:"approval"`
+	// Approvers decide its access requests (empty: any admin or delegate
+	// but the requester).
+	Approvers []string `json:"approvers"`
 	// Sites limits the set to terminals of these sites (empty: every
 	// site): being eligible at one branch gives nothing at another.
 	Sites     []string  `json:"sites"`
@@ -55,8 +58,19 @@ func (s GroupSet) Validate() (GroupSet, error) {
 	if s.MaxMinutes < 1 || s.MaxMinutes > MaxGroupSetMinutes {
 		return s, BadField("max_minutes", "max_minutes must be 1 to %d", MaxGroupSetMinutes)
 	}
-	if s.Approval {
-		return s, BadField("approval", "approval workflows are not available yet: create the set with approval false")
+	if len(s.Approvers) > MaxGroupSetApprovers {
+		return s, BadField("approvers", "approvers may list at most %d people", MaxGroupSetApprovers)
+	}
+	for i, p := range s.Approvers {
+		if err := ValidName("approvers", p); err != nil {
+			return s, err
+		}
+		if slices.Contains(s.Approvers[:i], p) {
+			return s, BadField("approvers", "approver %s is listed twice", p)
+		}
+	}
+	if s.Approvers == nil {
+		s.Approvers = []string{}
 	}
 	if s.Eligible == nil {
 		s.Eligible = []string{}

@@ -1,6 +1,7 @@
 package latchkey_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -25,7 +26,11 @@ func TestGroupSetValidate(t *testing.T) {
 		{"limited to sites", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Sites: []string{"sit_1", "sit_2"}}, true},
 		{"a site twice", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Sites: []string{"sit_1", "sit_1"}}, false},
 		{"an empty site", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Sites: []string{""}}, false},
-		{"approval (not available yet)", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Approval: true}, false},
+		{"approval by any staff", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Approval: true}, true},
+		{"approval by named approvers", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Approval: true, Approvers: []string{"p_ann", "p_bob"}}, true},
+		{"an approver twice", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Approval: true, Approvers: []string{"p_ann", "p_ann"}}, false},
+		{"an empty approver", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Approval: true, Approvers: []string{""}}, false},
+		{"65 approvers", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Approval: true, Approvers: manyNames(65)}, false},
 		{"no name", latchkey.GroupSet{Groups: []string{"wheel"}}, false},
 		{"eligible people", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Eligible: []string{"p_ann", "p_bob"}}, true},
 		{"an eligible name with a control character", latchkey.GroupSet{Name: "a", Groups: []string{"wheel"}, Eligible: []string{"p_\x00"}}, false},
@@ -34,8 +39,16 @@ func TestGroupSetValidate(t *testing.T) {
 		if c.ok != (err == nil) || err != nil && latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
 			t.Errorf("%s: %v, want ok=%v", c.name, err, c.ok)
 		}
-		if c.ok && (s.MaxMinutes < 1 || s.Eligible == nil || s.Sites == nil) {
+		if c.ok && (s.MaxMinutes < 1 || s.Eligible == nil || s.Sites == nil || s.Approvers == nil) {
 			t.Errorf("%s: defaults not filled: %+v", c.name, s)
 		}
 	}
+}
+
+func manyNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("p_%d", i)
+	}
+	return out
 }
