@@ -10,10 +10,10 @@ import (
 
 var (
 	wt0      = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
-	wAnn      = latchkey.Caller{PrincipalID: "prn_ann", Role: latchkey.RoleUser}
-	wBob      = latchkey.Caller{PrincipalID: "prn_bob", Role: latchkey.RoleUser}
-	wDora     = latchkey.Caller{PrincipalID: "prn_dora", Role: latchkey.RoleDelegate}
-	wBoss     = latchkey.Caller{PrincipalID: "prn_boss", Role: latchkey.RoleAdmin}
+	wAnn     = latchkey.Caller{PrincipalID: "prn_ann", Role: latchkey.RoleUser}
+	wBob     = latchkey.Caller{PrincipalID: "prn_bob", Role: latchkey.RoleUser}
+	wDora    = latchkey.Caller{PrincipalID: "prn_dora", Role: latchkey.RoleDelegate}
+	wBoss    = latchkey.Caller{PrincipalID: "prn_boss", Role: latchkey.RoleAdmin}
 	termCall = latchkey.Caller{TerminalID: "term_1", Role: latchkey.RoleTerminal}
 	tools    = latchkey.GroupSet{ID: "gs_1", Name: "tools", Groups: []string{"wheel"}, MaxMinutes: 60, Eligible: []string{"prn_ann"}}
 	sites    = map[string]string{"term_1": "site_a", "term_2": "site_a", "term_3": "site_b"}
