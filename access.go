@@ -353,7 +353,7 @@ func CanWatchTopic(c Caller, topic string) error {
 		return nil
 	case topic == TopicSessions && (c.PrincipalID != "" || c.Role == RoleTerminal):
 		return nil
-	case topic == TopicCheckouts && c.Role == RoleUser:
+	case (topic == TopicCheckouts || topic == TopicRequests) && c.Role == RoleUser:
 		return nil
 	}
 	return Errorf(EFORBIDDEN, "topic %s is for admins and delegates", topic).With("topic", topic)

@@ -91,6 +91,18 @@ const (
 	ActionAuditSeal       Action = "audit.seal"
 )
 
+// Access requests and their approval.
+const (
+	ActionRequestCreate    Action = "request.create"
+	ActionRequestDecide    Action = "request.decide"
+	ActionRequestProvision Action = "request.provision"
+	ActionRequestActive    Action = "request.active"
+	ActionRequestDone      Action = "request.done"
+	ActionRequestCancel    Action = "request.cancel"
+	ActionRequestExpire    Action = "request.expire"
+	ActionRequestFail      Action = "request.fail"
+)
+
 // Background jobs.
 const (
 	ActionJobFail   Action = "job.fail"
@@ -168,6 +180,15 @@ var Actions = []ActionInfo{
 	{ActionCheckoutCheckin, "check-out", "a check-out was checked in"},
 	{ActionCheckoutExpire, "check-out", "a check-out ran out and was checked in by the server"},
 	{ActionAuditSeal, "head seq", "the audit head was sealed with the server's key"},
+
+	{ActionRequestCreate, "request", "an access request was made (waiting for approval, or provisioning)"},
+	{ActionRequestDecide, "request", "an approver approved or denied a request (details.decision)"},
+	{ActionRequestProvision, "request", "a request's workflow checked its group set out to one of its terminals"},
+	{ActionRequestActive, "request", "every terminal of a request was checked out; its requester is notified"},
+	{ActionRequestDone, "request", "the last check-out of a request ended"},
+	{ActionRequestCancel, "request", "a request was cancelled; what it provisioned was checked in"},
+	{ActionRequestExpire, "request", "a request waited too long for approval"},
+	{ActionRequestFail, "request", "a request's step failed; what it provisioned was checked in (details.error)"},
 
 	{ActionJobFail, "job", "a background job used its attempts and ended failed (details.error)"},
 	{ActionJobRetry, "job", "an admin made a failed or cancelled job run again"},

@@ -80,6 +80,8 @@ type Checkout struct {
 	ExpiresAt  time.Time      `json:"expires_at"`
 	EndReason  string         `json:"end_reason,omitempty"` // checked_in: checkin | expired; failed: the agent's detail
 	Attempts   int            `json:"attempts"`
+	// Request is the access request that provisioned it, if any.
+	Request string `json:"request,omitempty"`
 }
 
 // CanCheckIn says whether the check-out may be checked in now.
@@ -130,6 +132,9 @@ type CheckoutRequest struct {
 	// cancelled; Generation is the terminal's last generation.
 	Open       []Instruction
 	Generation uint64
+	// Request is the access request provisioning the check-out: a set
+	// with approval is checked out only through one.
+	Request string
 }
 
 // InstructionView is an outstanding instruction as admins see it
@@ -161,6 +166,9 @@ type CheckinReason string
 const (
 	CheckinAsked   CheckinReason = "checkin" // the person or staff checked it in
 	CheckinExpired CheckinReason = "expired" // its time ran out
+	// CheckinRequestEnded: the access request that provisioned it was
+	// cancelled or failed, and what it provisioned is taken back.
+	CheckinRequestEnded CheckinReason = "request_ended"
 )
 
 // CheckoutOutcome is what DecideCheckout, DecideCheckin and DecideExtend
@@ -201,6 +209,10 @@ func DecideCheckout(r CheckoutRequest, now time.Time) (CheckoutOutcome, error) {
 		return CheckoutOutcome{}, Errorf(EFORBIDDEN, "group set %s is not available at site %s (it is limited to sites %v)",
 			r.Set.Name, r.Site, r.Set.Sites).With("site", r.Site)
 	}
+	if r.Set.Approval && r.Request == "" {
+		return CheckoutOutcome{}, Errorf(ECONFLICT, "group set %s needs approval: request it (POST /v1/requests)", r.Set.Name).
+			With("reason", "approval_required")
+	}
 	if !r.ByStaff && !slices.Contains(r.Set.Eligible, r.Principal) {
 		return CheckoutOutcome{}, Errorf(EFORBIDDEN, "not eligible to check out group set %s", r.Set.Name)
 	}
@@ -226,7 +238,7 @@ func DecideCheckout(r CheckoutRequest, now time.Time) (CheckoutOutcome, error) {
 			}
 		}
 	}
-	c := Checkout{GroupSet: r.Set.ID, Terminal: r.Terminal, Principal: r.Principal, Login: r.Login,
+	c := Checkout{GroupSet: r.Set.ID, Terminal: r.Terminal, Principal: r.Principal, Login: r.Login, Request: r.Request,
 		Groups: slices.Clone(r.Set.Groups), Status: CheckingOut, Generation: r.Generation + 1,
 		StartedAt: now, ExpiresAt: now.Add(time.Duration(minutes) * time.Minute)}
 	in := Instruction{Terminal: c.Terminal, Kind: InstrCheckout, Login: c.Login,

@@ -50,6 +50,10 @@ const (
 	JobCheckoutExpire JobKind = "checkout.expire"
 	// JobCheckoutWarn warns a check-out's person before its end.
 	JobCheckoutWarn JobKind = "checkout.warn"
+	// JobWorkflow runs a workflow's steps (one per workflow): it runs
+	// what it can, then sleeps until a decision, an agent's reply or a
+	// deadline wakes it.
+	JobWorkflow JobKind = "workflow"
 	// The sweeps: one job of each kind in the cluster, run again and
 	// again (it snoozes between runs).
 	JobSweepSessions    JobKind = "sweep.sessions"    // idle timeouts, limits

@@ -130,7 +130,7 @@ type RequestService interface {
 	// DecideWorkItem approves or denies (EFORBIDDEN: the requester, or not
 	// an assignee; ECONFLICT: decided already, unless the same caller
 	// repeats the same decision).
-	DecideWorkItem(ctx context.Context, c Caller, id string, d WorkItemDecision) (WorkItem, error)
+	DecideWorkItem(ctx context.Context, c Caller, id string, d WorkItemDecide) (WorkItem, error)
 	// Workflow reads a request's workflow (as its request).
 	Workflow(ctx context.Context, c Caller, id string) (Workflow, error)
 }

@@ -3,6 +3,7 @@ package latchkey
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 )
@@ -14,10 +15,11 @@ const (
 	TopicSessions  = "sessions"
 	TopicCheckouts = "checkouts"
 	TopicConfig    = "config"
+	TopicRequests  = "requests"
 )
 
 // Topics lists every topic, in the order ParseTopics accepts them.
-var Topics = []string{TopicLocks, TopicSessions, TopicCheckouts, TopicConfig}
+var Topics = []string{TopicLocks, TopicSessions, TopicCheckouts, TopicConfig, TopicRequests}
 
 // Event is one record on the event stream.
 type Event struct {
@@ -43,6 +45,8 @@ func EventTopic(action Action) string {
 		return TopicCheckouts
 	case "config":
 		return TopicConfig
+	case "request":
+		return TopicRequests
 	}
 	return ""
 }
@@ -58,6 +62,8 @@ func topicNoun(topic string) string {
 		return "checkout"
 	case TopicConfig:
 		return "config"
+	case TopicRequests:
+		return "request"
 	}
 	return ""
 }
@@ -98,8 +104,10 @@ func ParseTopics(s string) ([]string, error) {
 // EventVisible says whether caller c may see event e: admins and
 // delegates see every event; a terminal sees the session events of its
 // own terminal; a user sees the session and check-out events about
-// themselves (as actor, or named as details.principal). Lock and config
-// events are for admins and delegates only.
+// themselves (as actor, or named as details.principal), and the request
+// events of their own requests and of those they are to approve
+// (details.assignees). Lock and config events are for admins and
+// delegates only.
 func EventVisible(c Caller, e Event) bool {
 	if c.IsStaff() {
 		return true
@@ -108,16 +116,20 @@ func EventVisible(c Caller, e Event) bool {
 	case RoleTerminal:
 		return e.Topic == TopicSessions && c.TerminalID != "" && e.Terminal == c.TerminalID
 	case RoleUser:
-		if c.PrincipalID == "" || (e.Topic != TopicSessions && e.Topic != TopicCheckouts) {
+		if c.PrincipalID == "" || (e.Topic != TopicSessions && e.Topic != TopicCheckouts && e.Topic != TopicRequests) {
 			return false
 		}
 		if e.Actor == c.PrincipalID {
 			return true
 		}
 		var d struct {
-			Principal string `json:"principal"`
+			Principal string   `json:"principal"`
+			Assignees []string `json:"assignees"`
 		}
-		return json.Unmarshal(e.Details, &d) == nil && d.Principal == c.PrincipalID
+		if json.Unmarshal(e.Details, &d) != nil {
+			return false
+		}
+		return d.Principal == c.PrincipalID || e.Topic == TopicRequests && slices.Contains(d.Assignees, c.PrincipalID)
 	}
 	return false
 }

@@ -17,8 +17,9 @@ func (c *Client) CreateGroupSet(ctx context.Context, s latchkey.GroupSet) (*latc
 		MaxMinutes int      `json:"max_minutes,omitempty"`
 		Eligible   []string `json:"eligible,omitempty"`
 		Approval   bool     `json:"approval,omitempty"`
+		Approvers  []string `json:"approvers,omitempty"`
 		Sites      []string `json:"sites,omitempty"`
-	}{s.Name, s.Groups, s.MaxMinutes, s.Eligible, s.Approval, s.Sites}
+	}{s.Name, s.Groups, s.MaxMinutes, s.Eligible, s.Approval, s.Approvers, s.Sites}
 	var out latchkey.GroupSet
 	if err := c.do(ctx, http.MethodPost, "/v1/groupsets", nil, body, &out); err != nil {
 		return nil, err

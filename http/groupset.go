@@ -14,6 +14,7 @@ type groupSetBody struct {
 	MaxMinutes int      `json:"max_minutes"`
 	Eligible   []string `json:"eligible"`
 	Approval   bool     `json:"approval"`
+	Approvers  []string `json:"approvers"`
 	Sites      []string `json:"sites"`
 
 	set latchkey.GroupSet // filled by validate
@@ -22,7 +23,7 @@ type groupSetBody struct {
 func (b *groupSetBody) validate() error {
 	var err error
 	b.set, err = latchkey.GroupSet{Name: b.Name, Groups: b.Groups, MaxMinutes: b.MaxMinutes, Eligible: b.Eligible,
-		Approval: b.Approval, Sites: b.Sites}.Validate()
+		Approval: b.Approval, Approvers: b.Approvers, Sites: b.Sites}.Validate()
 	return err
 }
 

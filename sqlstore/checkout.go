@@ -12,14 +12,14 @@ import (
 
 var _ latchkey.CheckoutService = (*Store)(nil)
 
-const checkoutCols = "id, groupset_id, terminal_id, principal_id, login, groups_json, status, generation, started_at, expires_at, end_reason"
+const checkoutCols = "id, groupset_id, terminal_id, principal_id, login, groups_json, status, generation, started_at, expires_at, end_reason, request_id"
 
 func scanCheckout(row interface{ Scan(...any) error }) (latchkey.Checkout, error) {
 	var x latchkey.Checkout
 	var groups string
 	var gen, started, expires int64
 	if err := row.Scan(&x.ID, &x.GroupSet, &x.Terminal, &x.Principal, &x.Login, &groups, &x.Status, &gen,
-		&started, &expires, &x.EndReason); err != nil {
+		&started, &expires, &x.EndReason, &x.Request); err != nil {
 		return x, err
 	}
 	x.Generation, x.StartedAt, x.ExpiresAt = uint64(gen), fromUS(started), fromUS(expires)
@@ -84,9 +84,9 @@ func (t *tx) saveOutcome(o *latchkey.CheckoutOutcome) error {
 	o.AssignIDs(latchkey.NewID)
 	if isNew {
 		co := o.Checkout
-		if _, err := t.exec("INSERT INTO checkouts ("+checkoutCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		if _, err := t.exec("INSERT INTO checkouts ("+checkoutCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			co.ID, co.GroupSet, co.Terminal, co.Principal, co.Login, jsonStrings(co.Groups), co.Status, int64(co.Generation),
-			us(co.StartedAt), us(co.ExpiresAt), co.EndReason); err != nil {
+			us(co.StartedAt), us(co.ExpiresAt), co.EndReason, co.Request); err != nil {
 			return err
 		}
 		if err := t.enqueueCheckoutJobs(co); err != nil {
@@ -218,51 +218,62 @@ func (s *Store) CreateCheckout(ctx context.Context, c latchkey.Caller, r latchke
 	}
 	var out latchkey.Checkout
 	err := s.write(ctx, func(t *tx) error {
-		set, err := scanGroupSet(t.queryRow("SELECT "+groupSetCols+" FROM groupsets WHERE id = ?", r.GroupSet))
-		if err != nil {
-			return notFound(err, "group set %s not found", r.GroupSet)
-		}
-		var gen int64
-		var site string
-		if err := t.queryRow("SELECT checkout_generation, site_id FROM terminals WHERE id = ?"+t.s.d.forUpdate(), r.Terminal).Scan(&gen, &site); err != nil {
-			return notFound(err, "terminal %s not found", r.Terminal)
-		}
-		var n int
-		if err := t.queryRow("SELECT COUNT(*) FROM principals WHERE id = ? AND NOT disabled", r.Principal).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
-			return latchkey.Errorf(latchkey.ENOTFOUND, "principal %s not found or disabled", r.Principal)
-		}
-		login, err := t.checkoutLogin(r.Principal, r.Terminal)
-		if err != nil {
-			return err
-		}
-		open, err := t.openInstructions(r.Terminal)
-		if err != nil {
-			return err
-		}
-		o, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: set, Terminal: r.Terminal, Site: site, Principal: r.Principal,
-			Login: login, Minutes: r.Minutes, ByStaff: c.IsStaff(), Open: open, Generation: uint64(gen)}, t.now)
-		if err != nil {
-			return err
-		}
-		if _, err := t.exec("UPDATE terminals SET checkout_generation = ? WHERE id = ?", int64(o.Checkout.Generation), r.Terminal); err != nil {
-			return err
-		}
-		if err := t.saveOutcome(&o); err != nil {
-			return err
-		}
-		co := o.Checkout
-		t.record(c.Actor(), co.Terminal, latchkey.ActionCheckoutRequest, co.ID, map[string]any{"principal": co.Principal, "groupset": co.GroupSet,
-			"groups": co.Groups, "generation": co.Generation, "expires_at": co.ExpiresAt})
-		out = co
-		return nil
+		var err error
+		out, err = t.createCheckout(c.Actor(), c.IsStaff(), r, "")
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// createCheckout decides and writes a check-out in t: for a caller
+// (actor, byStaff), or for the access request that provisions it
+// (request).
+func (t *tx) createCheckout(actor string, byStaff bool, r latchkey.CheckoutCreate, request string) (latchkey.Checkout, error) {
+	set, err := scanGroupSet(t.queryRow("SELECT "+groupSetCols+" FROM groupsets WHERE id = ?", r.GroupSet))
+	if err != nil {
+		return latchkey.Checkout{}, notFound(err, "group set %s not found", r.GroupSet)
+	}
+	var gen int64
+	var site string
+	if err := t.queryRow("SELECT checkout_generation, site_id FROM terminals WHERE id = ?"+t.s.d.forUpdate(), r.Terminal).Scan(&gen, &site); err != nil {
+		return latchkey.Checkout{}, notFound(err, "terminal %s not found", r.Terminal)
+	}
+	var n int
+	if err := t.queryRow("SELECT COUNT(*) FROM principals WHERE id = ? AND NOT disabled", r.Principal).Scan(&n); err != nil {
+		return latchkey.Checkout{}, err
+	}
+	if n == 0 {
+		return latchkey.Checkout{}, latchkey.Errorf(latchkey.ENOTFOUND, "principal %s not found or disabled", r.Principal)
+	}
+	login, err := t.checkoutLogin(r.Principal, r.Terminal)
+	if err != nil {
+		return latchkey.Checkout{}, err
+	}
+	open, err := t.openInstructions(r.Terminal)
+	if err != nil {
+		return latchkey.Checkout{}, err
+	}
+	o, err := latchkey.DecideCheckout(latchkey.CheckoutRequest{Set: set, Terminal: r.Terminal, Site: site, Principal: r.Principal,
+		Login: login, Minutes: r.Minutes, ByStaff: byStaff, Open: open, Generation: uint64(gen), Request: request}, t.now)
+	if err != nil {
+		return latchkey.Checkout{}, err
+	}
+	if _, err := t.exec("UPDATE terminals SET checkout_generation = ? WHERE id = ?", int64(o.Checkout.Generation), r.Terminal); err != nil {
+		return latchkey.Checkout{}, err
+	}
+	if err := t.saveOutcome(&o); err != nil {
+		return latchkey.Checkout{}, err
+	}
+	co := o.Checkout
+	details := map[string]any{"principal": co.Principal, "groupset": co.GroupSet, "groups": co.Groups, "generation": co.Generation, "expires_at": co.ExpiresAt}
+	if request != "" {
+		details["request"] = request
+	}
+	t.record(actor, co.Terminal, latchkey.ActionCheckoutRequest, co.ID, details)
+	return co, nil
 }
 
 // openInstructions are a terminal's instructions not done or cancelled.
@@ -308,6 +319,16 @@ func (s *Store) CheckinCheckout(ctx context.Context, c latchkey.Caller, id strin
 
 // checkin applies DecideCheckin to x and its checkout instruction.
 func (t *tx) checkin(x latchkey.Checkout, reason latchkey.CheckinReason, actor string) (latchkey.Checkout, error) {
+	x, err := t.checkinOnly(x, reason, actor)
+	if err != nil {
+		return x, err
+	}
+	return x, t.requestOnCheckout(x)
+}
+
+// checkinOnly checks x in without following the change to its access
+// request (which the caller, ending that request, does itself).
+func (t *tx) checkinOnly(x latchkey.Checkout, reason latchkey.CheckinReason, actor string) (latchkey.Checkout, error) {
 	ins, err := t.checkoutInstructions(x.ID)
 	if err != nil {
 		return x, err
@@ -431,6 +452,9 @@ func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id stri
 			return err
 		}
 		if err := t.saveCheckout(co); err != nil {
+			return err
+		}
+		if err := t.requestOnCheckout(co); err != nil {
 			return err
 		}
 		t.record(c.TerminalID, c.TerminalID, latchkey.ActionCheckoutReply, co.ID, map[string]any{"instruction": in.ID, "kind": in.Kind,

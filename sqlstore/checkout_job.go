@@ -71,8 +71,8 @@ func (s *Store) expireCheckout(ctx context.Context, claim latchkey.Job) (acted b
 		case !x.Expired(t.now):
 			return latchkey.Snooze(x.ExpiresAt.Sub(t.now)) // extended
 		}
-		acted = true
 		_, err = t.checkin(x, latchkey.CheckinExpired, "system")
+		acted = err == nil
 		return err
 	})
 	return acted, err
@@ -118,27 +118,50 @@ func (s *Store) checkoutJobs() map[latchkey.JobKind]func(context.Context, latchk
 	}
 }
 
-// SweepCheckouts implements latchkey.CheckoutService: it claims the due
-// check-out jobs and runs them here and now, as a runner would (tests
-// and operators use it; servers run these jobs in their runners). A job
-// that fails is failed with back-off and the others go on.
+// SweepCheckouts implements latchkey.CheckoutService: it runs the due
+// check-out jobs here and now (RunDueJobs), counting those that acted.
 func (s *Store) SweepCheckouts(ctx context.Context) (int, error) {
 	handlers := s.checkoutJobs()
-	kinds := []latchkey.JobKind{latchkey.JobCheckoutWarn, latchkey.JobCheckoutExpire}
 	n := 0
+	err := s.runDue(ctx, "sweep", []latchkey.JobKind{latchkey.JobCheckoutWarn, latchkey.JobCheckoutExpire},
+		func(ctx context.Context, c latchkey.Job) error {
+			acted, err := handlers[c.Kind](ctx, c)
+			if acted {
+				n++
+			}
+			return err
+		})
+	return n, err
+}
+
+// RunDueJobs claims the due jobs of the kinds (all the store's kinds when
+// none is named) and runs them here and now, one by one, as a node's
+// runner would: for tests, and for an operator who wants them run at
+// once. A job that fails is failed with back-off and the others go on;
+// the errors are returned together.
+func (s *Store) RunDueJobs(ctx context.Context, node string, kinds ...latchkey.JobKind) error {
+	handlers := s.JobHandlers()
+	if len(kinds) == 0 {
+		for k := range handlers {
+			kinds = append(kinds, k)
+		}
+	}
+	return s.runDue(ctx, node, kinds, func(ctx context.Context, c latchkey.Job) error { return handlers[c.Kind](ctx, c) })
+}
+
+func (s *Store) runDue(ctx context.Context, node string, kinds []latchkey.JobKind, run func(context.Context, latchkey.Job) error) error {
 	var failed error
 	for {
-		claims, err := s.ClaimJobs(ctx, "sweep", kinds, 100, latchkey.DefaultJobLease)
+		claims, err := s.ClaimJobs(ctx, node, kinds, 100, latchkey.DefaultJobLease)
 		if err != nil || len(claims) == 0 {
-			return n, errors.Join(failed, err)
+			return errors.Join(failed, err)
 		}
 		for _, c := range claims {
-			acted, err := handlers[c.Kind](ctx, c)
+			err := run(ctx, c)
 			var snooze latchkey.Snooze
 			switch {
-			case err == nil && acted:
-				n++
-			case err == nil:
+			case err == nil, latchkey.IsStaleFence(err):
+				continue
 			case errors.As(err, &snooze):
 				err = s.SnoozeJob(ctx, c, time.Duration(snooze))
 			default:
@@ -159,5 +182,6 @@ func (s *Store) JobHandlers() map[latchkey.JobKind]func(context.Context, latchke
 	for k, h := range s.checkoutJobs() {
 		out[k] = func(ctx context.Context, c latchkey.Job) error { _, err := h(ctx, c); return err }
 	}
+	out[latchkey.JobWorkflow] = s.runWorkflow
 	return out
 }

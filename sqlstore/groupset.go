@@ -11,13 +11,13 @@ import (
 
 var _ latchkey.GroupSetService = (*Store)(nil)
 
-const groupSetCols = "id, name, groups_json, max_minutes, eligible, approval, created_at, sites"
+const groupSetCols = "id, name, groups_json, max_minutes, eligible, approval, created_at, sites, approvers"
 
 func scanGroupSet(row interface{ Scan(...any) error }) (latchkey.GroupSet, error) {
 	var x latchkey.GroupSet
-	var groups, eligible, sites string
+	var groups, eligible, sites, approvers string
 	var created int64
-	if err := row.Scan(&x.ID, &x.Name, &groups, &x.MaxMinutes, &eligible, &x.Approval, &created, &sites); err != nil {
+	if err := row.Scan(&x.ID, &x.Name, &groups, &x.MaxMinutes, &eligible, &x.Approval, &created, &sites, &approvers); err != nil {
 		return x, err
 	}
 	x.CreatedAt = fromUS(created)
@@ -29,6 +29,9 @@ func scanGroupSet(row interface{ Scan(...any) error }) (latchkey.GroupSet, error
 	}
 	if err := json.Unmarshal([]byte(sites), &x.Sites); err != nil {
 		return x, fmt.Errorf("group set %s: sites: %w", x.ID, err)
+	}
+	if err := json.Unmarshal([]byte(approvers), &x.Approvers); err != nil {
+		return x, fmt.Errorf("group set %s: approvers: %w", x.ID, err)
 	}
 	return x, nil
 }
@@ -47,14 +50,17 @@ func (s *Store) CreateGroupSet(ctx context.Context, c latchkey.Caller, x latchke
 	groups, _ := json.Marshal(x.Groups) // strings only: cannot fail
 	eligible, _ := json.Marshal(x.Eligible)
 	sites, _ := json.Marshal(x.Sites)
+	approvers, _ := json.Marshal(x.Approvers)
 	err = s.write(ctx, func(t *tx) error {
-		for _, p := range x.Eligible {
-			var n int
-			if err := t.queryRow("SELECT COUNT(*) FROM principals WHERE id = ?", p).Scan(&n); err != nil {
-				return err
-			}
-			if n == 0 {
-				return latchkey.BadField("eligible", "no principal %s", p).With("principal", p)
+		for field, ps := range map[string][]string{"eligible": x.Eligible, "approvers": x.Approvers} {
+			for _, p := range ps {
+				var n int
+				if err := t.queryRow("SELECT COUNT(*) FROM principals WHERE id = ?", p).Scan(&n); err != nil {
+					return err
+				}
+				if n == 0 {
+					return latchkey.BadField(field, "no principal %s", p).With("principal", p)
+				}
 			}
 		}
 		for _, site := range x.Sites {
@@ -66,15 +72,15 @@ func (s *Store) CreateGroupSet(ctx context.Context, c latchkey.Caller, x latchke
 			}
 		}
 		x.CreatedAt = t.now
-		if _, err := t.exec("INSERT INTO groupsets ("+groupSetCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			x.ID, x.Name, string(groups), x.MaxMinutes, string(eligible), x.Approval, us(x.CreatedAt), string(sites)); err != nil {
+		if _, err := t.exec("INSERT INTO groupsets ("+groupSetCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			x.ID, x.Name, string(groups), x.MaxMinutes, string(eligible), x.Approval, us(x.CreatedAt), string(sites), string(approvers)); err != nil {
 			if s.d.uniqueViolation(err) {
 				return latchkey.Errorf(latchkey.ECONFLICT, "a group set named %q exists", x.Name).With("field", "name")
 			}
 			return err
 		}
 		t.record(c.Actor(), "", latchkey.ActionGroupSetCreate, x.ID, map[string]any{"name": x.Name, "groups": x.Groups,
-			"max_minutes": x.MaxMinutes, "eligible": x.Eligible, "sites": x.Sites})
+			"max_minutes": x.MaxMinutes, "eligible": x.Eligible, "sites": x.Sites, "approval": x.Approval, "approvers": x.Approvers})
 		return nil
 	})
 	if err != nil {

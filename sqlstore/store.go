@@ -61,6 +61,9 @@ type Options struct {
 	// older key is taken as new, and the sweeper deletes it (default
 	// latchkey.DefaultIdempotencyTTL).
 	IdempotencyTTL time.Duration
+	// ApprovalTimeout is how long an access request waits for approval
+	// before it expires (default latchkey.DefaultApprovalTimeout).
+	ApprovalTimeout time.Duration
 }
 
 // Store implements latchkey.Store on SQLite or PostgreSQL.
@@ -135,6 +138,9 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	}
 	if opts.Checkouts.InstructionLock <= 0 {
 		opts.Checkouts.InstructionLock = latchkey.DefaultInstructionLock
+	}
+	if opts.ApprovalTimeout <= 0 {
+		opts.ApprovalTimeout = latchkey.DefaultApprovalTimeout
 	}
 	if opts.ReservationGrace <= 0 {
 		opts.ReservationGrace = latchkey.DefaultReservationGrace

@@ -9,7 +9,7 @@ import (
 )
 
 var groupSetSynopsis = []string{
-	"groupset create --name N --group G... [--max-minutes M] [--eligible PRINCIPAL-ID]... [--site SITE-ID]...",
+	"groupset create --name N --group G... [--max-minutes M] [--eligible PRINCIPAL-ID]... [--site SITE-ID]... [--approval [--approver PRINCIPAL-ID]...]",
 	"groupset list [--limit N] [--after CURSOR]",
 	"groupset show ID",
 }
@@ -34,6 +34,11 @@ func groupSetCreate(e *env, args []string) int {
 		set.Eligible = append(set.Eligible, p)
 		return nil
 	})
+	c.fs.BoolVar(&set.Approval, "approval", false, "check-outs of the set are requested and approved (latchkey request create)")
+	c.fs.Func("approver", "a principal who decides the set's requests (repeatable; default: any admin or delegate but the requester)", func(p string) error {
+		set.Approvers = append(set.Approvers, p)
+		return nil
+	})
 	c.fs.Func("site", "limit the set to terminals of this site (repeatable; default: every site)", func(s string) error {
 		set.Sites = append(set.Sites, s)
 		return nil
@@ -46,6 +51,9 @@ func groupSetCreate(e *env, args []string) int {
 	}
 	if len(set.Groups) == 0 {
 		return c.usageError("--group is required: at least one local group")
+	}
+	if len(set.Approvers) > 0 && !set.Approval {
+		return c.usageError("--approver needs --approval")
 	}
 	cl, err := c.client()
 	if err != nil {
@@ -76,7 +84,7 @@ func (c *cmd) showGroupSet(s *latchkey.GroupSet) int {
 	}
 	fields(c.stdout, "id", s.ID, "name", s.Name, "groups", strings.Join(s.Groups, " "),
 		"max minutes", strconv.Itoa(s.MaxMinutes), "eligible", orDash(strings.Join(s.Eligible, " ")),
-		"sites", sitesText(s.Sites, " "), "created", timeText(s.CreatedAt))
+		"sites", sitesText(s.Sites, " "), "approval", approvalText(s), "created", timeText(s.CreatedAt))
 	return 0
 }
 
@@ -86,4 +94,15 @@ func sitesText(sites []string, sep string) string {
 		return "all"
 	}
 	return strings.Join(sites, sep)
+}
+
+// approvalText says who approves a set's requests.
+func approvalText(s *latchkey.GroupSet) string {
+	switch {
+	case !s.Approval:
+		return "not needed"
+	case len(s.Approvers) == 0:
+		return "any admin or delegate"
+	}
+	return strings.Join(s.Approvers, " ")
 }
