@@ -30,6 +30,8 @@ type Store interface {
 	CheckoutService
 	ReservationService
 	AgentService
+	RequestService
+	JobService
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

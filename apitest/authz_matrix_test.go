@@ -175,6 +175,32 @@ func (m *mworld) reservation() string {
 	return r.ID
 }
 
+// request has alice request a fresh group set needing approval (by any
+// admin or delegate) at the own terminal.
+func (m *mworld) request() *latchkey.Request {
+	ctx := context.Background()
+	g, err := m.admin.CreateGroupSet(ctx, latchkey.GroupSet{Name: m.uniq("set"), Groups: []string{m.uniq("grp")},
+		MaxMinutes: 60, Eligible: []string{m.alice.ID}, Approval: true})
+	m.must(err)
+	r, err := m.logOn("alice", pw("alice")).CreateRequest(ctx, latchkey.RequestCreate{GroupSet: g.ID, Terminals: []string{m.terms[0].ID}, Minutes: 5})
+	m.must(err)
+	return r
+}
+
+// workItem is the approval work item of a fresh request of alice's.
+func (m *mworld) workItem() string {
+	r := m.request()
+	items, _, err := m.admin.ListWorkItems(context.Background(), latchkey.WorkItemOpen, latchkey.Page{Limit: 500})
+	m.must(err)
+	for _, it := range items {
+		if it.Request == r.ID {
+			return it.ID
+		}
+	}
+	m.t.Fatalf("request %s: no work item", r.ID)
+	return ""
+}
+
 // otherAdmin makes a second admin with one identity.
 func (m *mworld) otherAdmin() (*latchkey.Principal, string) {
 	login := m.uniq("adm")
@@ -362,6 +388,25 @@ var matrix = []mrow{
 		prepare: func(m *mworld) mreq {
 			return mreq{method: "POST", path: "/v1/agent/instructions/" + m.instruction() + "/reply", body: `{"result":"ok"}`}
 		}},
+
+	{route: "POST /v1/requests", target: "for oneself, at the own terminal", ok: 202, allow: selfOrStaff,
+		prepare: func(m *mworld) mreq {
+			return mreq{method: "POST", path: "/v1/requests",
+				body: fmt.Sprintf(`{"groupset":%q,"terminals":[%q],"minutes":5,"reason":"r"}`, m.groupSet(), m.terms[0].ID)}
+		}},
+	{route: "GET /v1/requests", target: "the caller's (staff: all)", prepare: fixed("GET", "/v1/requests", ""), ok: 200, allow: anyPerson},
+	{route: "GET /v1/requests/{id}", target: "alice's request", ok: 200, allow: selfOrStaff, refuse: map[who]int{userOther: 404},
+		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/v1/requests/" + m.request().ID} }},
+	{route: "POST /v1/requests/{id}/cancel", target: "alice's request", ok: 200, allow: selfOrStaff, refuse: map[who]int{userOther: 404},
+		prepare: func(m *mworld) mreq { return mreq{method: "POST", path: "/v1/requests/" + m.request().ID + "/cancel"} }},
+	{route: "GET /v1/workitems", target: "the caller's inbox", prepare: fixed("GET", "/v1/workitems", ""), ok: 200, allow: anyPerson},
+	{route: "POST /v1/workitems/{id}/decide", target: "the approval of alice's request (any staff)", ok: 200, allow: staffCallers,
+		refuse: map[who]int{userOther: 404},
+		prepare: func(m *mworld) mreq {
+			return mreq{method: "POST", path: "/v1/workitems/" + m.workItem() + "/decide", body: `{"decision":"approve"}`}
+		}},
+	{route: "GET /v1/workflows/{id}", target: "alice's request's workflow", ok: 200, allow: selfOrStaff, refuse: map[who]int{userOther: 404},
+		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/v1/workflows/" + m.request().Workflow} }},
 
 	{route: "POST /v1/reservations", target: "for oneself, at the own terminal", ok: 201, allow: anyPerson,
 		prepare: func(m *mworld) mreq {

@@ -102,6 +102,14 @@ func (s *Server) routes() {
 	s.route("GET /v1/reservations", peopleOrTerminal, s.listReservations)
 	s.route("DELETE /v1/reservations/{id}", people, s.deleteReservation)
 
+	s.route("POST /v1/requests", people, s.createRequest)
+	s.route("GET /v1/requests", people, s.listRequests)
+	s.route("GET /v1/requests/{id}", people, s.getRequest)
+	s.route("POST /v1/requests/{id}/cancel", people, s.cancelRequest)
+	s.route("GET /v1/workitems", people, s.listWorkItems)
+	s.route("POST /v1/workitems/{id}/decide", people, s.decideWorkItem)
+	s.route("GET /v1/workflows/{id}", people, s.getWorkflow)
+
 	s.route("GET /v1/agent/policy", terminalOnly, s.agentPolicy)
 	s.route("POST /v1/agent/journal", terminalOnly, s.uploadJournal)
 	s.route("POST /v1/agent/status", terminalOnly, s.reportAgentStatus)
