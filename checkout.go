@@ -53,15 +53,16 @@ const (
 
 // Default instruction timeouts, the seed's.
 const (
-	DefaultInstructionLock = 5 * time.Minute  // groups stay locked without a reply
-	DefaultRedelivery      = 10 * time.Minute // after the lock lapses, at most this until re-sent
-	DefaultCheckoutWarning = 5 * time.Minute  // the holder is warned this long before the end
+	DefaultInstructionLock = 5 * time.Minute // groups stay locked without a reply
+	DefaultCheckoutWarning = 5 * time.Minute // the holder is warned this long before the end
 )
 
-// CheckoutTimeouts are the interrupted-transaction timeouts.
+// CheckoutTimeouts are the interrupted-transaction timeouts. The seed's
+// second one, the wait after the lock lapses before the instruction is
+// re-sent (at most 10 minutes), is not a setting: latchkey re-sends at
+// the lapse itself (see SettleInstruction).
 type CheckoutTimeouts struct {
 	InstructionLock time.Duration
-	Redelivery      time.Duration
 }
 
 // Checkout is one check-out of a group set on a terminal for a person.
@@ -258,8 +259,8 @@ func Deliver(in Instruction, t CheckoutTimeouts, now time.Time) (Instruction, bo
 
 // SettleInstruction applies time: a delivered instruction whose lock
 // lapsed without a reply is prepared for re-delivery (seed steps 3 and
-// 6): it is pending again, deliverable Redelivery after the lapse at the
-// latest. latchkey readies it at the lapse itself, the earliest the seed
+// 6): it is pending again. The seed allows up to 10 minutes after the
+// lapse; latchkey readies it at the lapse itself, the earliest it
 // allows: the agent keeps a journal, so a re-delivery is harmless.
 func SettleInstruction(in Instruction, now time.Time) (Instruction, bool) {
 	if in.State != InstrDelivered || now.Before(in.LockedUntil) {

@@ -12,7 +12,7 @@ import (
 
 var (
 	ct0   = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	tmo   = latchkey.CheckoutTimeouts{InstructionLock: 5 * time.Minute, Redelivery: 10 * time.Minute}
+	tmo   = latchkey.CheckoutTimeouts{InstructionLock: 5 * time.Minute}
 	admin = latchkey.GroupSet{ID: "gs_admin", Name: "admin", Groups: []string{"wheel", "docker"}, MaxMinutes: 60, Eligible: []string{"p_ann"}}
 )
 

@@ -161,7 +161,7 @@ func TestAgentFaults(t *testing.T) {
 
 func runAgentFaults(t *testing.T, storeURL, dataDir string) {
 	ctx := context.Background()
-	flags := []string{"--instruction-lock", "2s", "--redelivery", "1s", "--sweep-interval", "200ms"}
+	flags := []string{"--instruction-lock", "2s", "--sweep-interval", "200ms"}
 	server := startServer(t, storeURL, dataDir, flags...)
 	token := server.adminLogin(t).Token()
 	admin := func() *client.Client { return server.client(token) }

@@ -1,15 +1,12 @@
 package http_test
 
 import (
-	"context"
 	"errors"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"latchkey"
 	lkhttp "latchkey/http"
@@ -96,53 +93,5 @@ func TestMetricsNeedStaff(t *testing.T) {
 		if w := pub.do(req{method: "GET", path: "/metrics", token: token}); w.Code != 200 {
 			t.Errorf("public, token %q: %d", token, w.Code)
 		}
-	}
-}
-
-// sweepStub counts sweeps; the first fails and the second panics.
-type sweepStub struct {
-	*stub
-	n atomic.Int64
-}
-
-func (s *sweepStub) ApplyTimeouts(context.Context) (int, error) {
-	switch s.n.Add(1) {
-	case 1:
-		return 0, errors.New("store down")
-	case 2:
-		panic("sweeper bug")
-	}
-	return 1, nil
-}
-
-func (s *sweepStub) SweepCheckouts(context.Context) (int, error) { return 0, nil }
-
-func TestRunSweeper(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	st := &sweepStub{stub: e.st}
-	srv := newServer(st, e.logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		srv.RunSweeper(ctx, time.Millisecond)
-		close(done)
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for st.n.Load() < 4 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	<-done
-	if st.n.Load() < 4 {
-		t.Fatalf("sweeps = %d: the sweeper stopped after an error or a panic", st.n.Load())
-	}
-	logs := e.logs.String()
-	if !strings.Contains(logs, "store down") || !strings.Contains(logs, "sweeper panic") {
-		t.Fatalf("sweeper failures not logged:\n%s", logs)
-	}
-	// Each sweep also deletes expired idempotency records.
-	if n := len(e.st.recorded("SweepIdempotency")); n < 2 {
-		t.Fatalf("SweepIdempotency ran %d times in %d sweeps", n, st.n.Load())
 	}
 }

@@ -148,9 +148,6 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	if opts.CheckoutWarning == 0 {
 		opts.CheckoutWarning = latchkey.DefaultCheckoutWarning
 	}
-	if opts.Checkouts.Redelivery <= 0 {
-		opts.Checkouts.Redelivery = latchkey.DefaultRedelivery
-	}
 	if opts.Config.Managed == nil && opts.Config.AdminOnly == nil {
 		opts.Config = latchkey.DefaultConfigPolicy()
 	}

@@ -139,6 +139,60 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("checkout checkin: %s", out)
 	}
 
+	// Access requests: a set needing approval is requested, not checked
+	// out; Ann asks, the admin approves from the inbox, a node's runner
+	// provisions counter A, and Ann's cancel checks it in again.
+	appr := fieldOf(t, cli(0, "groupset", "create", "--name", "root tools", "--group", "adm", "--eligible", ann, "--approval"), "id")
+	if out := cli(0, "groupset", "show", appr); !strings.Contains(out, "any admin or delegate") {
+		t.Fatalf("groupset show of a set needing approval: %s", out)
+	}
+	if out := cli(1, "checkout", "request", "--groupset", appr, "--terminal", ta, "--principal", ann); !strings.Contains(out, "approval_required") {
+		t.Fatalf("a check-out of a set needing approval: %s", out)
+	}
+	t.Setenv("LATCHKEY_TOKEN_FILE", filepath.Join(dir, "ann-token"))
+	t.Setenv("LATCHKEY_PASSWORD", "ann-secret")
+	cli(0, "auth", "login", "--identity", "ann")
+	annTok, err := os.ReadFile(filepath.Join(dir, "ann-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LATCHKEY_TOKEN_FILE", filepath.Join(dir, "token"))
+	asAnn := "--token=" + strings.TrimSpace(string(annTok))
+	out := cli(0, "request", "create", "--groupset", appr, "--terminal", ta, "--minutes", "5", "--reason", "patching", asAnn)
+	req := fieldOf(t, out, "request")
+	if fieldOf(t, out, "status") != "waiting_approval" {
+		t.Fatalf("request create: %s", out)
+	}
+	m := regexp.MustCompile(`(?m)^(\S+)\s+approval\s+` + req).FindStringSubmatch(cli(0, "workitem", "list"))
+	if m == nil {
+		t.Fatalf("the admin's inbox lacks request %s", req)
+	}
+	if out := cli(1, "workitem", "approve", m[1], asAnn); !strings.Contains(out, "forbidden") {
+		t.Fatalf("Ann approves her own request: %s", out)
+	}
+	if out := cli(0, "workitem", "approve", m[1], "--comment", "go ahead"); fieldOf(t, out, "decision") != "approve" {
+		t.Fatalf("workitem approve: %s", out)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out = cli(0, "request", "show", req, asAnn)
+		if fieldOf(t, out, "check-outs") != "-" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the approved request was not provisioned: %s", out)
+		}
+	}
+	if fieldOf(t, out, "status") != "provisioning" || !regexp.MustCompile(`provision:` + ta + `\s+running`).MatchString(out) {
+		t.Fatalf("request show while counter A's agent has not answered: %s", out)
+	}
+	provisioned := fieldOf(t, out, "check-outs")
+	if out := cli(0, "request", "cancel", req, asAnn); fieldOf(t, out, "status") != "cancelled" {
+		t.Fatalf("request cancel: %s", out)
+	}
+	if out := cli(0, "checkout", "show", provisioned); fieldOf(t, out, "status") != "checked_in" {
+		t.Fatalf("the cancelled request's check-out: %s", out)
+	}
+
 	// Edit locks: a delegate waits in the queue with --wait and is granted
 	// the lock the moment the admin releases it.
 	dee := fieldOf(t, cli(0, "principal", "create", "--name", "Dee", "--role", "delegate"), "id")

@@ -59,6 +59,8 @@ func init() {
 	register("agent", command{runAgent, agentSynopsis})
 	register("checkout", command{runCheckout, checkoutSynopsis})
 	register("reservation", command{runReservation, reservationSynopsis})
+	register("request", command{runRequest, requestSynopsis})
+	register("workitem", command{runWorkItem, workItemSynopsis})
 	register("audit", command{runAudit, auditSynopsis})
 	register("version", command{runVersion, []string{"version"}})
 	register("help", command{runHelp, []string{"help [COMMAND]"}})

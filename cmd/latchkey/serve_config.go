@@ -35,7 +35,6 @@ type serveConfig struct {
 	policy latchkey.ConfigPolicy
 
 	instructionLock  time.Duration // --instruction-lock
-	redelivery       time.Duration // --redelivery
 	checkoutWarning  time.Duration // --checkout-warning; 0: never
 	reservationGrace time.Duration // --reservation-grace
 	offlineDays      int           // --offline-days
@@ -71,7 +70,6 @@ func defaultServeConfig() serveConfig {
 		tokenTTL:         12 * time.Hour,
 		policy:           latchkey.DefaultConfigPolicy(),
 		instructionLock:  latchkey.DefaultInstructionLock,
-		redelivery:       latchkey.DefaultRedelivery,
 		checkoutWarning:  latchkey.DefaultCheckoutWarning,
 		reservationGrace: latchkey.DefaultReservationGrace,
 		offlineDays:      sqlstore.DefaultOfflineDays,
@@ -99,7 +97,6 @@ func (c *serveConfig) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.tokenTTL, "token-ttl", c.tokenTTL, "user token lifetime")
 	fs.Func("managed-domain", "`DOMAIN=LOCK`: writes of config domain DOMAIN need lock LOCK's token; DOMAIN= unmanages it (repeatable; defaults users=admin/users, trusts=admin/trusts)", c.manageDomain)
 	fs.DurationVar(&c.instructionLock, "instruction-lock", c.instructionLock, "how long a delivered instruction's groups stay locked without a reply")
-	fs.DurationVar(&c.redelivery, "redelivery", c.redelivery, "after an instruction's lock lapses, at most this until it is re-sent")
 	fs.DurationVar(&c.checkoutWarning, "checkout-warning", c.checkoutWarning, "warn a check-out's holder this long before it ends (0: never)")
 	fs.DurationVar(&c.reservationGrace, "reservation-grace", c.reservationGrace, "a reservation whose person has not logged on this long after its start is released")
 	fs.IntVar(&c.offlineDays, "offline-days", c.offlineDays, "an offline logon verifier stays in agents' policies this many days after the person's last online logon")
@@ -188,8 +185,8 @@ func (c *serveConfig) check() error {
 		return usagef("--sweep-interval must be positive")
 	case c.tokenTTL <= 0:
 		return usagef("--token-ttl must be positive")
-	case c.instructionLock <= 0 || c.redelivery <= 0 || c.checkoutWarning < 0:
-		return usagef("--instruction-lock and --redelivery must be positive, --checkout-warning not negative")
+	case c.instructionLock <= 0 || c.checkoutWarning < 0:
+		return usagef("--instruction-lock must be positive, --checkout-warning not negative")
 	case c.pgCommitters < 1:
 		return usagef("--pg-committers must be at least 1")
 	case c.reservationGrace < time.Minute || c.reservationGrace > 24*time.Hour:

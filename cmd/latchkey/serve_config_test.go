@@ -46,13 +46,13 @@ func TestParseServeFlags(t *testing.T) {
 		{name: "seal dir", args: []string{"--data-dir", "d", "--seal-dir", "/s"}, want: func(c *serveConfig) { c.sealDir = "/s" }},
 		{name: "every scalar flag", args: []string{"--data-dir", "d", "--listen", ":0", "--sweep-interval", "1s",
 			"--argon2-time", "1", "--argon2-memory", "64", "--argon2-threads", "2", "--max-failures", "0", "--lockout", "1m",
-			"--staff-backoff-max", "0s", "--token-ttl", "1h", "--instruction-lock", "2m", "--redelivery", "3m",
+			"--staff-backoff-max", "0s", "--token-ttl", "1h", "--instruction-lock", "2m",
 			"--checkout-warning", "0s", "--reservation-grace", "5m", "--offline-days", "7", "--offline-cap", "9",
 			"--pg-committers", "2", "--idempotency-ttl", "1h", "--pprof-listen", "127.0.0.1:6060", "--seal-every", "0s"},
 			want: func(c *serveConfig) {
 				c.listen, c.sweepInterval, c.argon2Time, c.argon2Memory, c.argon2Threads = ":0", time.Second, 1, 64, 2
 				c.maxFailures, c.lockout, c.staffBackoffMax, c.tokenTTL = 0, time.Minute, 0, time.Hour
-				c.instructionLock, c.redelivery, c.checkoutWarning, c.reservationGrace = 2*time.Minute, 3*time.Minute, 0, 5*time.Minute
+				c.instructionLock, c.checkoutWarning, c.reservationGrace = 2*time.Minute, 0, 5*time.Minute
 				c.offlineDays, c.offlineCap, c.pgCommitters, c.idempotencyTTL = 7, 9, 2, time.Hour
 				c.pprofListen, c.sealEvery = "127.0.0.1:6060", 0
 			}},
@@ -81,7 +81,8 @@ func TestParseServeFlags(t *testing.T) {
 		{name: "managed domain without =", args: []string{"--managed-domain", "users"}, err: `want DOMAIN=LOCK, got "users"`, kind: "flag"},
 		{name: "sweep", args: []string{"--sweep-interval", "0s"}, err: "--sweep-interval must be positive", kind: "usage"},
 		{name: "token ttl", args: []string{"--token-ttl", "-1h"}, err: "--token-ttl must be positive", kind: "usage"},
-		{name: "redelivery", args: []string{"--redelivery", "0s"}, err: "--instruction-lock and --redelivery must be positive", kind: "usage"},
+		{name: "instruction lock", args: []string{"--instruction-lock", "0s"}, err: "--instruction-lock must be positive", kind: "usage"},
+		{name: "redelivery is gone", args: []string{"--redelivery", "1m"}, err: "flag provided but not defined: -redelivery", kind: "flag"},
 		{name: "checkout warning", args: []string{"--checkout-warning", "-1s"}, err: "--checkout-warning not negative", kind: "usage"},
 		{name: "committers", args: []string{"--pg-committers", "0"}, err: "--pg-committers must be at least 1", kind: "usage"},
 		{name: "grace", args: []string{"--reservation-grace", "25h"}, err: "--reservation-grace must be 1m to 24h", kind: "usage"},

@@ -18,6 +18,7 @@ import (
 	"latchkey/passhash"
 	"latchkey/private"
 	"latchkey/sqlstore"
+	"latchkey/worker"
 )
 
 // shutdownTimeout bounds how long a stopping server waits for requests in
@@ -95,13 +96,15 @@ func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr
 	hs := cfg.edge.limits().Server(srv.Handler(), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	hs.RegisterOnShutdown(srv.EndStreams)
 
+	node := latchkey.NewID("node")
+	runner := newRunner(store, node, cfg.sweepInterval, logger)
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	sweepDone := make(chan struct{})
 	go func() {
 		defer close(sweepDone)
 		sealDone := make(chan struct{})
 		go func() { defer close(sealDone); srv.RunSealer(sweepCtx, cfg.sealEvery, cfg.sealDir) }()
-		srv.RunSweeper(sweepCtx, cfg.sweepInterval)
+		runner.Run(sweepCtx)
 		<-sealDone
 	}()
 
@@ -141,7 +144,7 @@ func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr
 	logger.Debug("http server stopped")
 	stopSweep()
 	<-sweepDone
-	logger.Debug("sweeper stopped")
+	logger.Debug("job runner stopped")
 	closed = true
 	if err := store.Close(); err != nil {
 		report(fmt.Errorf("close store: %w", err))
@@ -171,7 +174,7 @@ func (c *serveConfig) storeOptions(logger *slog.Logger) sqlstore.Options {
 		OfflineDays:      c.offlineDays,
 		OfflineCap:       c.offlineCap,
 		IdempotencyTTL:   c.idempotencyTTL,
-		Checkouts:        latchkey.CheckoutTimeouts{InstructionLock: c.instructionLock, Redelivery: c.redelivery},
+		Checkouts:        latchkey.CheckoutTimeouts{InstructionLock: c.instructionLock},
 		CheckoutWarning:  warning,
 		Logger:           logger,
 	}
@@ -196,4 +199,18 @@ func tuneRuntime() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(1 << 30)
 	}
+}
+
+// newRunner is the node's job runner: the store's jobs (check-out expiry,
+// workflows) and the sweeps, one of each sweep in the cluster.
+func newRunner(store *sqlstore.Store, node string, sweepEvery time.Duration, logger *slog.Logger) *worker.Runner {
+	handlers := map[latchkey.JobKind]worker.Handler{}
+	for k, h := range store.JobHandlers() {
+		handlers[k] = h
+	}
+	sweeps, perpetual := worker.Sweeps(store, sweepEvery, logger)
+	for k, h := range sweeps {
+		handlers[k] = h
+	}
+	return worker.New(store, handlers, worker.Options{Node: node, Perpetual: perpetual, Logger: logger.With("node", node)})
 }
