@@ -182,7 +182,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("the approved request was not provisioned: %s", out)
 		}
 	}
-	if fieldOf(t, out, "status") != "provisioning" || !regexp.MustCompile(`provision:` + ta + `\s+running`).MatchString(out) {
+	if fieldOf(t, out, "status") != "provisioning" || !regexp.MustCompile(`provision:`+ta+`\s+running`).MatchString(out) {
 		t.Fatalf("request show while counter A's agent has not answered: %s", out)
 	}
 	provisioned := fieldOf(t, out, "check-outs")
