@@ -32,6 +32,7 @@ type Store interface {
 	AgentService
 	RequestService
 	JobService
+	NodeService
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -222,6 +222,7 @@ func (m *mworld) now() string { return m.clock.Now().UTC().Format(time.RFC3339Na
 var matrix = []mrow{
 	{route: "GET /healthz", target: "-", prepare: fixed("GET", "/healthz", ""), ok: 200, allow: publicCallers},
 	{route: "GET /readyz", target: "-", prepare: fixed("GET", "/readyz", ""), ok: 200, allow: publicCallers},
+	{route: "GET /v1/cluster/nodes", target: "-", prepare: fixed("GET", "/v1/cluster/nodes", ""), ok: 200, allow: []who{admin}},
 	// Staff only: the test's server is not told it listens on loopback
 	// (serve makes /metrics public there, or with --metrics-public).
 	{route: "GET /metrics", target: "-", prepare: fixed("GET", "/metrics", ""), ok: 200, allow: staffCallers},

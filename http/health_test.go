@@ -23,8 +23,29 @@ func TestReadyz(t *testing.T) {
 	if w.Code != 503 || errorOf(t, w).Code != latchkey.EUNAVAILABLE {
 		t.Fatalf("not ready: %d %s", w.Code, w.Body)
 	}
+	if d := errorOf(t, w).Details["reason"]; d != "store_unreachable" {
+		t.Fatalf("not ready: reason %v", d)
+	}
 	if w := e.do(req{method: "GET", path: "/healthz"}); w.Code != 200 {
 		t.Fatalf("healthz must not depend on the store: %d", w.Code)
+	}
+}
+
+// A draining node says so on /readyz (before it stops taking work) and
+// still answers what it is sent.
+func TestReadyzDraining(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.srv.Drain()
+	w := e.do(req{method: "GET", path: "/readyz"})
+	if w.Code != 503 || errorOf(t, w).Code != latchkey.EUNAVAILABLE || errorOf(t, w).Details["reason"] != "draining" {
+		t.Fatalf("draining: %d %s", w.Code, w.Body)
+	}
+	if w := e.do(req{method: "GET", path: "/healthz"}); w.Code != 200 {
+		t.Fatalf("a draining node's healthz: %d", w.Code)
+	}
+	if w := e.do(req{method: "GET", path: "/v1/sites/s_1", token: userToken}); w.Code != 200 {
+		t.Fatalf("a draining node still serves: %d %s", w.Code, w.Body)
 	}
 }
 

@@ -54,6 +54,7 @@ func (s *Server) routes() {
 	s.route("GET /healthz", public, s.healthz)
 	s.route("GET /readyz", public, s.readyz)
 	s.handle("GET /metrics", nethttp.HandlerFunc(s.serveMetrics)) // authorizes itself
+	s.route("GET /v1/cluster/nodes", adminOnly, s.listNodes)
 
 	s.route("POST /v1/auth/login", public, s.login)
 	s.route("POST /v1/auth/logout", people, s.logout)

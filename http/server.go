@@ -14,6 +14,7 @@ import (
 	nethttp "net/http"
 	"net/netip"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"latchkey"
@@ -70,7 +71,14 @@ type Server struct {
 	streamCaps    *streamLimit
 	metricsPublic bool
 	writeTimeout  time.Duration
+	// draining: the node is stopping; /readyz says so (Drain).
+	draining atomic.Bool
 }
+
+// Drain makes /readyz answer 503 from now on, so that a load balancer
+// stops sending this node new work before it stops; the node still serves
+// what it is sent meanwhile.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // NewServer returns a server over store. Its routes are ready: serve
 // Handler().

@@ -61,6 +61,9 @@ type Options struct {
 	// older key is taken as new, and the sweeper deletes it (default
 	// latchkey.DefaultIdempotencyTTL).
 	IdempotencyTTL time.Duration
+	// NodeDeadAfter is how long after its last heartbeat a node is taken
+	// for dead (default latchkey.DefaultNodeDeadAfter).
+	NodeDeadAfter time.Duration
 	// ApprovalTimeout is how long an access request waits for approval
 	// before it expires (default latchkey.DefaultApprovalTimeout).
 	ApprovalTimeout time.Duration
@@ -115,6 +118,7 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	if err := opts.Password.Validate(); err != nil {
 		return nil, fmt.Errorf("password parameters: %w", err)
 	}
+	injected := opts.Clock != nil
 	if opts.Clock == nil {
 		opts.Clock = latchkey.SystemClock{}
 	}
@@ -138,6 +142,9 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	}
 	if opts.Checkouts.InstructionLock <= 0 {
 		opts.Checkouts.InstructionLock = latchkey.DefaultInstructionLock
+	}
+	if opts.NodeDeadAfter <= 0 {
+		opts.NodeDeadAfter = latchkey.DefaultNodeDeadAfter
 	}
 	if opts.ApprovalTimeout <= 0 {
 		opts.ApprovalTimeout = latchkey.DefaultApprovalTimeout
@@ -164,6 +171,12 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	}
 	if err != nil {
 		return nil, latchkey.RedactError(err, storeURL)
+	}
+	if !injected && s.d.notifies() { // several nodes: one clock, the server's
+		if err := s.useStoreClock(ctx); err != nil {
+			s.Close()
+			return nil, latchkey.RedactError(err, storeURL)
+		}
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -249,6 +262,22 @@ func (s *Store) openPostgres(dsn string) error {
 		s.listen(lctx, dsn)
 	}()
 	s.stopListen = func() { stop(); <-done }
+	return nil
+}
+
+// useStoreClock makes the store judge time by the database server's
+// clock (see storeClock).
+func (s *Store) useStoreClock(ctx context.Context) error {
+	c := &storeClock{}
+	if err := s.measureClock(ctx, c); err != nil {
+		return fmt.Errorf("read the database server's clock: %w", err)
+	}
+	s.clock = c
+	cctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.followClock(cctx, c) }()
+	listen := s.stopListen
+	s.stopListen = func() { stop(); <-done; listen() }
 	return nil
 }
 

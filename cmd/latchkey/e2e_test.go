@@ -139,6 +139,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("checkout checkin: %s", out)
 	}
 
+	// The node registry: this server is one live node.
+	if out := cli(0, "cluster", "nodes"); !regexp.MustCompile(`(?m)^node_\S+\s+127\.0\.0\.1:\d+\s.*\strue$`).MatchString(out) {
+		t.Fatalf("cluster nodes: %s", out)
+	}
+
 	// Access requests: a set needing approval is requested, not checked
 	// out; Ann asks, the admin approves from the inbox, a node's runner
 	// provisions counter A, and Ann's cancel checks it in again.

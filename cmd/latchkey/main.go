@@ -61,6 +61,7 @@ func init() {
 	register("reservation", command{runReservation, reservationSynopsis})
 	register("request", command{runRequest, requestSynopsis})
 	register("workitem", command{runWorkItem, workItemSynopsis})
+	register("cluster", command{runCluster, clusterSynopsis})
 	register("audit", command{runAudit, auditSynopsis})
 	register("version", command{runVersion, []string{"version"}})
 	register("help", command{runHelp, []string{"help [COMMAND]"}})

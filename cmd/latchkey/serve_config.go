@@ -23,6 +23,12 @@ type serveConfig struct {
 	store         string
 	sweepInterval time.Duration // --sweep-interval
 
+	advertise      string        // --advertise; "": the address bound
+	heartbeat      time.Duration // --heartbeat
+	nodeDeadAfter  time.Duration // --node-dead-after
+	drainWait      time.Duration // --drain-wait
+	approvalExpiry time.Duration // --approval-timeout
+
 	argon2Time    uint // --argon2-time
 	argon2Memory  uint // --argon2-memory, KiB
 	argon2Threads uint // --argon2-threads
@@ -61,6 +67,10 @@ func defaultServeConfig() serveConfig {
 		listen:           "127.0.0.1:7420",
 		dataDir:          "./latchkey-data",
 		sweepInterval:    5 * time.Second,
+		heartbeat:        latchkey.DefaultHeartbeat,
+		nodeDeadAfter:    latchkey.DefaultNodeDeadAfter,
+		drainWait:        2 * time.Second,
+		approvalExpiry:   latchkey.DefaultApprovalTimeout,
 		argon2Time:       uint(passhash.Production.Time),
 		argon2Memory:     uint(passhash.Production.MemoryKiB),
 		argon2Threads:    uint(passhash.Production.Threads),
@@ -87,7 +97,12 @@ func (c *serveConfig) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.listen, "listen", c.listen, "listen on `ADDR` (port 0 picks a free port)")
 	fs.StringVar(&c.dataDir, "data-dir", c.dataDir, "directory `DIR` for the server's files (made 0700 at every start)")
 	fs.StringVar(&c.store, "store", c.store, "store `URL`: sqlite://PATH or postgres://... (default $LATCHKEY_STORE, else sqlite://DATA-DIR/latchkey.db; the environment keeps a password out of ps)")
-	fs.DurationVar(&c.sweepInterval, "sweep-interval", c.sweepInterval, "how often to apply session timeouts")
+	fs.DurationVar(&c.sweepInterval, "sweep-interval", c.sweepInterval, "how often the cluster applies session timeouts (one node sweeps each interval)")
+	fs.StringVar(&c.advertise, "advertise", c.advertise, "the `HOST:PORT` other nodes and operators reach this node at (default: the address it listens on)")
+	fs.DurationVar(&c.heartbeat, "heartbeat", c.heartbeat, "how often this node beats into the store")
+	fs.DurationVar(&c.nodeDeadAfter, "node-dead-after", c.nodeDeadAfter, "a node silent this long (by the store's clock) is dead")
+	fs.DurationVar(&c.drainWait, "drain-wait", c.drainWait, "on SIGTERM, answer /readyz 503 this long before stopping, so a load balancer drains the node")
+	fs.DurationVar(&c.approvalExpiry, "approval-timeout", c.approvalExpiry, "an access request not approved or denied in this time expires")
 	fs.UintVar(&c.argon2Time, "argon2-time", c.argon2Time, "argon2id passes over memory")
 	fs.UintVar(&c.argon2Memory, "argon2-memory", c.argon2Memory, "argon2id memory in `KiB`")
 	fs.UintVar(&c.argon2Threads, "argon2-threads", c.argon2Threads, "argon2id lanes")
@@ -183,6 +198,12 @@ func (c *serveConfig) check() error {
 	switch {
 	case c.sweepInterval <= 0:
 		return usagef("--sweep-interval must be positive")
+	case c.heartbeat <= 0 || c.nodeDeadAfter <= c.heartbeat:
+		return usagef("--heartbeat must be positive and --node-dead-after longer than it")
+	case c.drainWait < 0 || c.drainWait > time.Minute:
+		return usagef("--drain-wait must be 0 to 1m")
+	case c.approvalExpiry < time.Second || c.approvalExpiry > 30*24*time.Hour:
+		return usagef("--approval-timeout must be 1s to 720h")
 	case c.tokenTTL <= 0:
 		return usagef("--token-ttl must be positive")
 	case c.instructionLock <= 0 || c.checkoutWarning < 0:

@@ -96,16 +96,21 @@ func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr
 	hs := cfg.edge.limits().Server(srv.Handler(), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	hs.RegisterOnShutdown(srv.EndStreams)
 
-	node := latchkey.NewID("node")
-	runner := newRunner(store, node, cfg.sweepInterval, logger)
+	self := latchkey.Node{ID: latchkey.NewID("node"), Addr: cfg.advertise, StartedAt: time.Now().UTC()}
+	if self.Addr == "" {
+		self.Addr = ln.Addr().String()
+	}
+	runner := newRunner(store, self.ID, cfg.sweepInterval, logger)
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	sweepDone := make(chan struct{})
 	go func() {
 		defer close(sweepDone)
-		sealDone := make(chan struct{})
+		sealDone, beatDone := make(chan struct{}), make(chan struct{})
 		go func() { defer close(sealDone); srv.RunSealer(sweepCtx, cfg.sealEvery, cfg.sealDir) }()
+		go func() { defer close(beatDone); heartbeat(sweepCtx, store, self, cfg.heartbeat, logger) }()
 		runner.Run(sweepCtx)
 		<-sealDone
+		<-beatDone
 	}()
 
 	serveErr := make(chan error, 1)
@@ -131,6 +136,17 @@ func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr
 	}
 	select {
 	case <-ctx.Done():
+		// Drain: /readyz says 503 while the node still serves, so that a
+		// load balancer's health check takes it out before it stops.
+		srv.Drain()
+		logger.Info("draining", "for", cfg.drainWait)
+		if cfg.drainWait > 0 {
+			select {
+			case <-time.After(cfg.drainWait):
+			case err := <-serveErr:
+				report(fmt.Errorf("serve: %w", err))
+			}
+		}
 		logger.Info("shutting down")
 	case err := <-serveErr:
 		report(fmt.Errorf("serve: %w", err))
@@ -145,6 +161,11 @@ func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr
 	stopSweep()
 	<-sweepDone
 	logger.Debug("job runner stopped")
+	leaveCtx, cancelLeave := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if err := store.Leave(leaveCtx, self.ID); err != nil {
+		logger.Warn("leave the cluster", "err", err)
+	}
+	cancelLeave()
 	closed = true
 	if err := store.Close(); err != nil {
 		report(fmt.Errorf("close store: %w", err))
@@ -174,6 +195,8 @@ func (c *serveConfig) storeOptions(logger *slog.Logger) sqlstore.Options {
 		OfflineDays:      c.offlineDays,
 		OfflineCap:       c.offlineCap,
 		IdempotencyTTL:   c.idempotencyTTL,
+		NodeDeadAfter:    c.nodeDeadAfter,
+		ApprovalTimeout:  c.approvalExpiry,
 		Checkouts:        latchkey.CheckoutTimeouts{InstructionLock: c.instructionLock},
 		CheckoutWarning:  warning,
 		Logger:           logger,
@@ -213,4 +236,24 @@ func newRunner(store *sqlstore.Store, node string, sweepEvery time.Duration, log
 		handlers[k] = h
 	}
 	return worker.New(store, handlers, worker.Options{Node: node, Perpetual: perpetual, Logger: logger.With("node", node)})
+}
+
+// heartbeat beats for node every interval until ctx ends. A failed beat
+// is logged and the next one tried: the node keeps serving, and other
+// nodes take its jobs over if it stays silent.
+func heartbeat(ctx context.Context, store *sqlstore.Store, node latchkey.Node, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		bctx, cancel := context.WithTimeout(ctx, every)
+		if err := store.Heartbeat(bctx, node); err != nil && ctx.Err() == nil {
+			logger.Warn("heartbeat", "err", err)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
