@@ -201,6 +201,23 @@ func (m *mworld) workItem() string {
 	return ""
 }
 
+// job enqueues a job nobody runs (kind "noop"); failed, it has failed its
+// one attempt.
+func (m *mworld) job(failed bool) string {
+	ctx := context.Background()
+	j, err := m.store.EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop", MaxAttempts: 1})
+	m.must(err)
+	if !failed {
+		return j.ID
+	}
+	claims, err := m.store.ClaimJobs(ctx, "node_test", []latchkey.JobKind{"noop"}, 1000, time.Minute)
+	m.must(err)
+	for _, c := range claims {
+		m.must(m.store.FailJob(ctx, c, fmt.Errorf("test failure")))
+	}
+	return j.ID
+}
+
 // otherAdmin makes a second admin with one identity.
 func (m *mworld) otherAdmin() (*latchkey.Principal, string) {
 	login := m.uniq("adm")
@@ -223,6 +240,13 @@ var matrix = []mrow{
 	{route: "GET /healthz", target: "-", prepare: fixed("GET", "/healthz", ""), ok: 200, allow: publicCallers},
 	{route: "GET /readyz", target: "-", prepare: fixed("GET", "/readyz", ""), ok: 200, allow: publicCallers},
 	{route: "GET /v1/cluster/nodes", target: "-", prepare: fixed("GET", "/v1/cluster/nodes", ""), ok: 200, allow: []who{admin}},
+	{route: "GET /v1/jobs", target: "-", prepare: fixed("GET", "/v1/jobs", ""), ok: 200, allow: []who{admin}},
+	{route: "GET /v1/jobs/{id}", target: "a job", ok: 200, allow: []who{admin},
+		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/v1/jobs/" + m.job(false)} }},
+	{route: "POST /v1/jobs/{id}/retry", target: "a failed job", ok: 200, allow: []who{admin},
+		prepare: func(m *mworld) mreq { return mreq{method: "POST", path: "/v1/jobs/" + m.job(true) + "/retry"} }},
+	{route: "POST /v1/jobs/{id}/cancel", target: "a waiting job", ok: 200, allow: []who{admin},
+		prepare: func(m *mworld) mreq { return mreq{method: "POST", path: "/v1/jobs/" + m.job(false) + "/cancel"} }},
 	// Staff only: the test's server is not told it listens on loopback
 	// (serve makes /metrics public there, or with --metrics-public).
 	{route: "GET /metrics", target: "-", prepare: fixed("GET", "/metrics", ""), ok: 200, allow: staffCallers},

@@ -55,6 +55,10 @@ func (s *Server) routes() {
 	s.route("GET /readyz", public, s.readyz)
 	s.handle("GET /metrics", nethttp.HandlerFunc(s.serveMetrics)) // authorizes itself
 	s.route("GET /v1/cluster/nodes", adminOnly, s.listNodes)
+	s.route("GET /v1/jobs", adminOnly, s.listJobs)
+	s.route("GET /v1/jobs/{id}", adminOnly, s.getJob)
+	s.route("POST /v1/jobs/{id}/retry", adminOnly, s.retryJob)
+	s.route("POST /v1/jobs/{id}/cancel", adminOnly, s.cancelJob)
 
 	s.route("POST /v1/auth/login", public, s.login)
 	s.route("POST /v1/auth/logout", people, s.logout)

@@ -62,6 +62,7 @@ func init() {
 	register("request", command{runRequest, requestSynopsis})
 	register("workitem", command{runWorkItem, workItemSynopsis})
 	register("cluster", command{runCluster, clusterSynopsis})
+	register("job", command{runJob, jobSynopsis})
 	register("audit", command{runAudit, auditSynopsis})
 	register("version", command{runVersion, []string{"version"}})
 	register("help", command{runHelp, []string{"help [COMMAND]"}})
