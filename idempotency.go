@@ -23,8 +23,14 @@ type IdempotencyRecord struct {
 	// SameRequest: the stored request fingerprint is the arriving one's.
 	SameRequest bool
 	// Finished: a response is stored.
-	Finished  bool
-	CreatedAt time.Time
+	Finished bool
+	// Applied: the first request's change committed (marked in its own
+	// transaction), though its response may not be stored yet.
+	Applied bool
+	// ClaimantGone: the node that claimed the key is known to have died
+	// or stopped (false when it is alive or unknown).
+	ClaimantGone bool
+	CreatedAt    time.Time
 }
 
 // IdempotencyAction is what to do with a keyed request.
@@ -41,15 +47,24 @@ const (
 	// IdempotencyInProgress refuses a key whose first request is still
 	// running (conflict).
 	IdempotencyInProgress
+	// IdempotencyLost refuses a key whose first request was applied by a
+	// node that died before it stored the answer (conflict): running it
+	// again would apply it twice, and the answer is gone; the caller reads
+	// the resource to see the result.
+	IdempotencyLost
 )
 
 // DecideIdempotency is the rule for a keyed request, given what is stored
 // for its key: a key older than ttl is taken as new whatever it holds;
-// otherwise another request under the key is refused, a finished one is
-// replayed, and an unfinished one is refused until it is older than
-// pending (its node died), then run again.
+// otherwise another request under the key is refused, and a finished one
+// is replayed. An unfinished one is in progress while its node lives
+// (and, whatever the node, for pending at most); once its node is gone
+// (or pending has passed) it is run again, unless its change had
+// committed: then it is never run again, and the caller is told its
+// answer was lost.
 func DecideIdempotency(r IdempotencyRecord, now time.Time, ttl, pending time.Duration) IdempotencyAction {
 	age := now.Sub(r.CreatedAt)
+	gone := r.ClaimantGone || age >= pending
 	switch {
 	case !r.Found, age >= ttl:
 		return IdempotencyRun
@@ -57,10 +72,31 @@ func DecideIdempotency(r IdempotencyRecord, now time.Time, ttl, pending time.Dur
 		return IdempotencyReused
 	case r.Finished:
 		return IdempotencyReplay
-	case age < pending:
+	case !gone:
 		return IdempotencyInProgress
+	case r.Applied:
+		return IdempotencyLost
 	}
 	return IdempotencyRun
+}
+
+// IdempotencyClaim names a keyed request being run, so that the store can
+// mark it applied in the transaction of its change.
+type IdempotencyClaim struct{ Scope, Key string }
+
+type idempotencyClaimKey struct{}
+
+// WithIdempotencyClaim returns a context whose store writes mark claim
+// applied in their own transactions.
+func WithIdempotencyClaim(ctx context.Context, claim IdempotencyClaim) context.Context {
+	return context.WithValue(ctx, idempotencyClaimKey{}, claim)
+}
+
+// IdempotencyClaimOf returns the claim of WithIdempotencyClaim (ok false:
+// none).
+func IdempotencyClaimOf(ctx context.Context) (IdempotencyClaim, bool) {
+	c, ok := ctx.Value(idempotencyClaimKey{}).(IdempotencyClaim)
+	return c, ok
 }
 
 // StoredResponse is a response kept for an Idempotency-Key.

@@ -24,7 +24,12 @@ func TestDecideIdempotency(t *testing.T) {
 		{"another request under the key", latchkey.IdempotencyRecord{Found: true, Finished: true, CreatedAt: at(time.Hour)}, latchkey.IdempotencyReused},
 		{"another request under an expired key", latchkey.IdempotencyRecord{Found: true, Finished: true, CreatedAt: at(ttl + time.Hour)}, latchkey.IdempotencyRun},
 		{"first still running", latchkey.IdempotencyRecord{Found: true, SameRequest: true, CreatedAt: at(pending - time.Second)}, latchkey.IdempotencyInProgress},
-		{"first abandoned (its node died)", latchkey.IdempotencyRecord{Found: true, SameRequest: true, CreatedAt: at(pending)}, latchkey.IdempotencyRun},
+		{"first abandoned (its node died long ago)", latchkey.IdempotencyRecord{Found: true, SameRequest: true, CreatedAt: at(pending)}, latchkey.IdempotencyRun},
+		{"first's node gone before its change", latchkey.IdempotencyRecord{Found: true, SameRequest: true, ClaimantGone: true, CreatedAt: at(time.Second)}, latchkey.IdempotencyRun},
+		{"first's node gone after its change", latchkey.IdempotencyRecord{Found: true, SameRequest: true, ClaimantGone: true, Applied: true, CreatedAt: at(time.Second)}, latchkey.IdempotencyLost},
+		{"first applied, its node alive: answer coming", latchkey.IdempotencyRecord{Found: true, SameRequest: true, Applied: true, CreatedAt: at(time.Second)}, latchkey.IdempotencyInProgress},
+		{"first applied, abandoned long ago", latchkey.IdempotencyRecord{Found: true, SameRequest: true, Applied: true, CreatedAt: at(pending)}, latchkey.IdempotencyLost},
+		{"first finished though its node is gone", latchkey.IdempotencyRecord{Found: true, SameRequest: true, Finished: true, Applied: true, ClaimantGone: true, CreatedAt: at(time.Second)}, latchkey.IdempotencyReplay},
 		{"another request while the first runs", latchkey.IdempotencyRecord{Found: true, CreatedAt: at(time.Second)}, latchkey.IdempotencyReused},
 	}
 	for _, c := range cases {

@@ -87,7 +87,7 @@ func (s *Server) idempotent(w nethttp.ResponseWriter, r *nethttp.Request, c latc
 		// recovery middleware.
 		s.abandon(ctx, r, scope, key)
 	}()
-	serve(rec, r)
+	serve(rec, r.WithContext(latchkey.WithIdempotencyClaim(r.Context(), latchkey.IdempotencyClaim{Scope: scope, Key: key})))
 	finished = true
 
 	status := rec.statusCode()

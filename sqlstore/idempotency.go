@@ -92,19 +92,29 @@ func (s *Store) BeginIdempotent(ctx context.Context, scope, key string, request 
 	var out *latchkey.StoredResponse
 	err = s.write(ctx, func(t *tx) error {
 		out = nil
-		var hash string
+		var hash, node string
 		var status int
 		var body []byte
 		var created int64
-		err := t.queryRow("SELECT req_hash, status, body, created_at FROM idempotency WHERE scope = ? AND key = ?"+s.d.forUpdate(),
-			scope, key).Scan(&hash, &status, &body, &created)
+		var applied bool
+		err := t.queryRow("SELECT req_hash, status, body, created_at, node, applied FROM idempotency WHERE scope = ? AND key = ?"+s.d.forUpdate(),
+			scope, key).Scan(&hash, &status, &body, &created, &node, &applied)
 		found := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
+		gone := false
+		if found && status == 0 && node != "" {
+			if gone, err = t.nodeGone(node); err != nil {
+				return err
+			}
+		}
 		rec := latchkey.IdempotencyRecord{Found: found, SameRequest: hmac.Equal([]byte(hash), []byte(reqHash)),
-			Finished: status != 0, CreatedAt: fromUS(created)}
+			Finished: status != 0, Applied: applied, ClaimantGone: gone, CreatedAt: fromUS(created)}
 		switch latchkey.DecideIdempotency(rec, t.now, s.opts.IdempotencyTTL, latchkey.IdempotencyPendingTimeout) {
+		case latchkey.IdempotencyLost:
+			return latchkey.Errorf(latchkey.ECONFLICT, "the first request with this Idempotency-Key was applied, but the node that ran it stopped before it answered: read the resource to see the result").
+				With("reason", "idempotency_response_lost")
 		case latchkey.IdempotencyReplay:
 			out = &latchkey.StoredResponse{Status: status, Body: body}
 			return nil
@@ -114,12 +124,12 @@ func (s *Store) BeginIdempotent(ctx context.Context, scope, key string, request 
 			return inProgress()
 		}
 		if found {
-			_, err = t.exec("UPDATE idempotency SET req_hash = ?, status = 0, body = NULL, created_at = ? WHERE scope = ? AND key = ?",
-				reqHash, us(t.now), scope, key)
+			_, err = t.exec("UPDATE idempotency SET req_hash = ?, status = 0, body = NULL, created_at = ?, node = ?, applied = FALSE WHERE scope = ? AND key = ?",
+				reqHash, us(t.now), s.opts.Node, scope, key)
 			return err
 		}
-		_, err = t.exec("INSERT INTO idempotency (scope, key, req_hash, status, created_at) VALUES (?, ?, ?, 0, ?)",
-			scope, key, reqHash, us(t.now))
+		_, err = t.exec("INSERT INTO idempotency (scope, key, req_hash, status, created_at, node, applied) VALUES (?, ?, ?, 0, ?, ?, FALSE)",
+			scope, key, reqHash, us(t.now), s.opts.Node)
 		if s.d.uniqueViolation(err) {
 			return inProgress()
 		}
@@ -143,7 +153,9 @@ func (s *Store) FinishIdempotent(ctx context.Context, scope, key string, r latch
 // AbandonIdempotent frees a claimed key.
 func (s *Store) AbandonIdempotent(ctx context.Context, scope, key string) error {
 	return s.write(ctx, func(t *tx) error {
-		_, err := t.exec("DELETE FROM idempotency WHERE scope = ? AND key = ? AND status = 0", scope, key)
+		// A request whose change committed keeps its claim: freed, a retry
+		// would apply it again.
+		_, err := t.exec("DELETE FROM idempotency WHERE scope = ? AND key = ? AND status = 0 AND NOT applied", scope, key)
 		return err
 	})
 }
@@ -176,4 +188,26 @@ func (s *Store) SweepIdempotency(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// nodeGone says whether node is known to have died or left: listed, and
+// silent for the dead-after time. A node not listed (a store whose
+// nodes do not beat, as in tests) is not known to be gone.
+func (t *tx) nodeGone(node string) (bool, error) {
+	var seen int64
+	err := t.queryRow("SELECT last_seen FROM nodes WHERE id = ?", node).Scan(&seen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !latchkey.NodeAlive(fromUS(seen), t.now, t.s.opts.NodeDeadAfter), nil
+}
+
+// markApplied marks the keyed request of ctx (if any) applied, in t: the
+// transaction of its change.
+func (t *tx) markApplied(claim latchkey.IdempotencyClaim) error {
+	_, err := t.exec("UPDATE idempotency SET applied = TRUE WHERE scope = ? AND key = ? AND NOT applied", claim.Scope, claim.Key)
+	return err
 }

@@ -143,3 +143,59 @@ func TestIdempotencySecretIsSharedAndKeyed(t *testing.T) {
 		}
 	})
 }
+
+// A keyed request claimed by a node that dies: a retry on another node
+// runs at once if the first never committed its change, and is refused
+// (response lost, never applied twice) if it had; while the claimant
+// lives, a retry is in progress.
+func TestIdempotencyClaimantDies(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		ctx := context.Background()
+		clock := sqlstoretest.NewClock()
+		url := b.URL(t)
+		optsA, optsB := sqlstoretest.Options(clock), sqlstoretest.Options(clock)
+		optsA.Node, optsB.Node = "node_a", "node_b"
+		a, bNode := sqlstoretest.Open(t, url, optsA), sqlstoretest.Open(t, url, optsB)
+		beat := func(s *sqlstore.Store, id string) {
+			t.Helper()
+			if err := s.Heartbeat(ctx, latchkey.Node{ID: id, Addr: id, StartedAt: clock.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		beat(a, "node_a")
+		beat(bNode, "node_b")
+		for _, applied := range []bool{false, true} {
+			key := map[bool]string{false: "k-not-applied", true: "k-applied"}[applied]
+			if _, err := a.BeginIdempotent(ctx, "sc", key, []byte(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+			if applied { // node_a's change commits, marked applied in its transaction; then node_a dies
+				claimed := latchkey.WithIdempotencyClaim(ctx, latchkey.IdempotencyClaim{Scope: "sc", Key: key})
+				if err := a.Write(claimed, func(tx *sqlstore.Tx) error { return tx.Exec("CREATE TABLE effect (x INTEGER)") }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := bNode.BeginIdempotent(ctx, "sc", key, []byte(`{}`)); latchkey.ErrorDetails(err)["reason"] != "idempotency_key_in_progress" {
+				t.Fatalf("%s: a retry while node_a lives: %v", key, err)
+			}
+			clock.Advance(latchkey.DefaultNodeDeadAfter)
+			beat(bNode, "node_b")
+			_, err := bNode.BeginIdempotent(ctx, "sc", key, []byte(`{}`))
+			switch {
+			case !applied && err != nil:
+				t.Fatalf("%s: a retry after node_a died before its change: %v, want it run", key, err)
+			case applied && latchkey.ErrorDetails(err)["reason"] != "idempotency_response_lost":
+				t.Fatalf("%s: a retry after node_a died after its change: %v, want response lost", key, err)
+			}
+			if applied {
+				if err := bNode.AbandonIdempotent(ctx, "sc", key); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := bNode.BeginIdempotent(ctx, "sc", key, []byte(`{}`)); latchkey.ErrorDetails(err)["reason"] != "idempotency_response_lost" {
+					t.Fatalf("an applied claim was freed by abandon: %v", err)
+				}
+			}
+			beat(a, "node_a") // back for the next round
+		}
+	})
+}

@@ -61,6 +61,9 @@ type Options struct {
 	// older key is taken as new, and the sweeper deletes it (default
 	// latchkey.DefaultIdempotencyTTL).
 	IdempotencyTTL time.Duration
+	// Node is this node's ID (its heartbeats, its claims of keyed
+	// requests); "" for a store that is no cluster node (tests, tools).
+	Node string
 	// NodeDeadAfter is how long after its last heartbeat a node is taken
 	// for dead (default latchkey.DefaultNodeDeadAfter).
 	NodeDeadAfter time.Duration

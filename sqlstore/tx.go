@@ -133,6 +133,21 @@ func keep(err error) error { return &refusal{err} }
 // (PostgreSQL deadlock or serialisation failure, SQLite busy). An error
 // from fn undoes fn's writes, unless it is a refusal made with keep.
 func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
+	if claim, ok := latchkey.IdempotencyClaimOf(ctx); ok {
+		// A keyed request's change and the mark that it was applied
+		// commit together (see latchkey.DecideIdempotency).
+		inner := fn
+		fn = func(t *tx) error {
+			err := inner(t)
+			var r *refusal
+			if err == nil || errors.As(err, &r) {
+				if merr := t.markApplied(claim); merr != nil {
+					return merr
+				}
+			}
+			return err
+		}
+	}
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
 		if attempt > 0 {

@@ -47,7 +47,10 @@ func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr
 	if err := private.Dir(cfg.dataDir); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	store, err := sqlstore.Open(ctx, cfg.store, cfg.storeOptions(logger))
+	self := latchkey.Node{ID: latchkey.NewID("node"), Addr: cfg.advertise}
+	storeOpts := cfg.storeOptions(logger)
+	storeOpts.Node = self.ID
+	store, err := sqlstore.Open(ctx, cfg.store, storeOpts)
 	if err != nil {
 		return fmt.Errorf("open store: %w", latchkey.RedactError(err, cfg.store))
 	}
@@ -96,7 +99,7 @@ func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr
 	hs := cfg.edge.limits().Server(srv.Handler(), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	hs.RegisterOnShutdown(srv.EndStreams)
 
-	self := latchkey.Node{ID: latchkey.NewID("node"), Addr: cfg.advertise, StartedAt: time.Now().UTC()}
+	self.StartedAt = time.Now().UTC()
 	if self.Addr == "" {
 		self.Addr = ln.Addr().String()
 	}
