@@ -67,7 +67,7 @@ const maxAuditLine = 4 << 20
 // error from fn stops the export and is returned; so is a stream cut short.
 func (c *Client) ExportAudit(ctx context.Context, after int64, fn func(latchkey.AuditLine) error) error {
 	const path = "/v1/audit/export"
-	u := c.base + path + "?after=" + strconv.FormatInt(after, 10)
+	u := c.BaseURL() + path + "?after=" + strconv.FormatInt(after, 10)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops reading a body fn gave up on
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)

@@ -27,12 +27,13 @@ import (
 // maxResponse bounds how much of a response body the client reads.
 const maxResponse = 64 << 20
 
-// Client calls one latchkey server with one bearer token. It is safe for
+// Client calls a latchkey server (or the nodes of a cluster, failing over
+// between them: see failover.go) with one bearer token. It is safe for
 // concurrent use.
 type Client struct {
-	base  string
-	token *tokenBox
-	hc    *http.Client
+	servers *servers
+	token   *tokenBox
+	hc      *http.Client
 	// roots and insecureHTTP are set by WithRootCAs and WithInsecureHTTP;
 	// setupErr (a WithRootCAs that cannot apply) fails every call.
 	roots        *x509.CertPool
@@ -71,11 +72,14 @@ var defaultHTTP = func() *http.Client {
 // connections to the server open).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
-// New returns a client for the server at baseURL, e.g. "http://127.0.0.1:7420".
-// Unless WithInsecureHTTP is given, the client refuses to send a token or a
-// body over plain http:// to a host that is not loopback (ErrPlainHTTP).
+// New returns a client for the server at baseURL, e.g. "http://127.0.0.1:7420",
+// or for the nodes of a cluster, comma-separated
+// ("http://10.0.0.1:7420,http://10.0.0.2:7420"), between which it fails
+// over. Unless WithInsecureHTTP is given, the client refuses to send a
+// token or a body over plain http:// to a host that is not loopback
+// (ErrPlainHTTP).
 func New(baseURL string, opts ...Option) *Client {
-	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: defaultHTTP, token: &tokenBox{}}
+	c := &Client{servers: newServers(baseURL), hc: defaultHTTP, token: &tokenBox{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -98,8 +102,9 @@ func (c *Client) WithToken(token string) *Client {
 	return &cp
 }
 
-// BaseURL returns the server address the client calls.
-func (c *Client) BaseURL() string { return c.base }
+// BaseURL returns the server address the client calls now (with several
+// servers, the one that last answered).
+func (c *Client) BaseURL() string { _, u := c.servers.at(0); return u }
 
 // Token returns the bearer token the client sends ("" for none).
 func (c *Client) Token() string { return c.token.get() }
@@ -142,9 +147,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if c.setupErr != nil {
 		return c.setupErr
 	}
-	u := c.base + path
+	query := ""
 	if len(q) > 0 {
-		u += "?" + q.Encode()
+		query = "?" + q.Encode()
+	}
+	key := IdempotencyKey(ctx)
+	if key == "" && c.servers.failsOver() && mutating(method) {
+		key = newCallKey() // the same on every node this call is sent to
 	}
 	var b []byte
 	if body != nil {
@@ -153,7 +162,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 			return fmt.Errorf("%s %s: encode request: %w", method, path, err)
 		}
 	}
-	send := func(token string) (*http.Response, []byte, error) {
+	send := func(u, token string) (*http.Response, []byte, error) {
 		var rd io.Reader
 		if body != nil {
 			rd = bytes.NewReader(b)
@@ -170,8 +179,8 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		if k := IdempotencyKey(ctx); k != "" {
-			req.Header.Set("Idempotency-Key", k)
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
 		}
 		resp, err := c.hc.Do(req)
 		if err != nil {
@@ -184,17 +193,22 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		}
 		return resp, data, nil
 	}
-	token := c.token.get()
-	resp, data, err := send(token)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode == http.StatusUnauthorized {
-		if fresh, ok := c.token.renew(token); ok {
-			if resp, data, err = send(fresh); err != nil {
-				return err
+	call := func(u string) (*http.Response, []byte, error) {
+		token := c.token.get()
+		resp, data, err := send(u, token)
+		if err != nil {
+			return nil, nil, err
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			if fresh, ok := c.token.renew(token); ok {
+				return send(u, fresh)
 			}
 		}
+		return resp, data, nil
+	}
+	resp, data, err := c.failover(ctx, method, key != "", func(u string) (*http.Response, []byte, error) { return call(u + path + query) })
+	if err != nil {
+		return err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return withRetryAfter(decodeError(method, path, resp.StatusCode, data), resp.Header)
@@ -410,4 +424,56 @@ func (b *tokenBox) renew(stale string) (string, bool) {
 	}
 	b.token = fresh
 	return fresh, true
+}
+
+// failover sends a call to the current server and, when the client has
+// several, to the next ones as failover.go says: on a node it could not
+// reach; on a 503; on a transport error after the request went out when
+// the call is safe to repeat (not mutating, or keyed); and, for a keyed
+// call another node may still be running, again after a pause. With one
+// server it sends once.
+func (c *Client) failover(ctx context.Context, method string, keyed bool,
+	send func(base string) (*http.Response, []byte, error)) (*http.Response, []byte, error) {
+	n := len(c.servers.urls)
+	if n == 1 {
+		_, u := c.servers.at(0)
+		return send(u)
+	}
+	safe := keyed || !mutating(method)
+	deadline := time.Now().Add(InProgressWait)
+	var lastErr error
+	var last *http.Response
+	var lastData []byte
+	for round := 0; ; round++ {
+		for i := range n {
+			k, u := c.servers.at(i)
+			resp, data, err := send(u)
+			switch {
+			case err != nil && (notSent(err) || safe) && ctx.Err() == nil:
+				lastErr, last = err, nil
+				continue
+			case err != nil:
+				return nil, nil, err
+			case retryElsewhere(resp.StatusCode):
+				lastErr, last, lastData = nil, resp, data
+				continue
+			case keyed && resp.StatusCode == http.StatusConflict && inProgress(decodeError(method, "", resp.StatusCode, data)):
+				lastErr, last, lastData = nil, resp, data
+				continue
+			}
+			c.servers.answered(k)
+			return resp, data, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		select { // every node refused or was away: a pause, then around again
+		case <-ctx.Done():
+		case <-time.After(time.Duration(200*(round+1)) * time.Millisecond):
+		}
+	}
+	if last != nil {
+		return last, lastData, nil
+	}
+	return nil, nil, lastErr
 }

@@ -68,25 +68,42 @@ func (s *EventStream) Connect() error {
 	if len(s.topics) > 0 {
 		q.Set("topics", strings.Join(s.topics, ","))
 	}
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodGet, s.c.base+"/v1/events?"+q.Encode(), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("User-Agent", "latchkey-client/1")
-	if tok := s.c.token.get(); tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	if s.last >= 0 {
-		req.Header.Set("Last-Event-ID", strconv.FormatInt(s.last, 10))
-	}
-	resp, err := s.c.hc.Do(req)
+	// With several servers, the stream opens on the first that answers
+	// (a reconnect after a node died resumes on another, Last-Event-ID
+	// telling it where).
+	resp, refusal, err := s.c.failover(s.ctx, http.MethodGet, false, func(base string) (*http.Response, []byte, error) {
+		req, err := http.NewRequestWithContext(s.ctx, http.MethodGet, base+"/v1/events?"+q.Encode(), nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("User-Agent", "latchkey-client/1")
+		if tok := s.c.token.get(); tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if s.last >= 0 {
+			req.Header.Set("Last-Event-ID", strconv.FormatInt(s.last, 10))
+		}
+		resp, err := s.c.hc.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			return resp, data, nil
+		}
+		return resp, nil, nil // the body is the stream: left open
+	})
 	if err != nil {
 		return fmt.Errorf("GET /v1/events: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		data := refusal
+		if data == nil {
+			data, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		}
 		return withRetryAfter(decodeError(http.MethodGet, "/v1/events", resp.StatusCode, data), resp.Header)
 	}
 	if s.connected {

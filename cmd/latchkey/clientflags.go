@@ -49,7 +49,7 @@ func (c *cmd) transportOptions() ([]client.Option, error) {
 	if c.insecureHTTP {
 		return append(opts, client.WithInsecureHTTP()), nil
 	}
-	if err := client.CheckPlainHTTP(c.serverURL()); err != nil {
+	if err := checkPlainHTTP(c.serverURL()); err != nil {
 		if !errors.Is(err, client.ErrPlainHTTP) {
 			return nil, err
 		}
@@ -112,7 +112,7 @@ func (c *cmd) benchTransport() int {
 	if c.ca != "" || c.insecureHTTP {
 		return c.usageError("--ca and --insecure-http do not apply to benchmarks: run them against a server on this machine (http://127.0.0.1:PORT)")
 	}
-	if err := client.CheckPlainHTTP(c.serverURL()); err != nil {
+	if err := checkPlainHTTP(c.serverURL()); err != nil {
 		return c.usageError("%v: run benchmarks against a server on this machine (http://127.0.0.1:PORT)", err)
 	}
 	return 0

@@ -46,7 +46,7 @@ func (e *env) newCmd(name, synopsis string, client bool) *cmd {
 	c.fs.SetOutput(e.stderr)
 	c.fs.Usage = func() {}
 	if client {
-		c.fs.StringVar(&c.server, "server", "", "server URL (default $LATCHKEY_SERVER, else "+defaultServer+")")
+		c.fs.StringVar(&c.server, "server", "", "server `URL`, or the nodes of a cluster as URL,URL,... to fail over between (default $LATCHKEY_SERVER, else "+defaultServer+")")
 		c.fs.StringVar(&c.token, "token", "", "user token (default $LATCHKEY_TOKEN, else the saved token file)")
 		c.fs.BoolVar(&c.json, "json", false, "print the API's JSON")
 		c.server, c.token, c.json = e.global.server, e.global.token, e.global.json
@@ -211,10 +211,26 @@ func (c *cmd) serverURL() string {
 	if s == "" {
 		s = defaultServer
 	}
-	if !strings.Contains(s, "://") {
-		s = "http://" + s
+	// Several servers (the nodes of a cluster) are comma-separated; the
+	// client fails over between them.
+	urls := strings.Split(s, ",")
+	for i, u := range urls {
+		if u = strings.TrimSpace(u); !strings.Contains(u, "://") {
+			u = "http://" + u
+		}
+		urls[i] = u
 	}
-	return s
+	return strings.Join(urls, ",")
+}
+
+// checkPlainHTTP is client.CheckPlainHTTP for each server of a list.
+func checkPlainHTTP(servers string) error {
+	for _, u := range strings.Split(servers, ",") {
+		if err := client.CheckPlainHTTP(u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // userToken resolves --token, $LATCHKEY_TOKEN and the token file; fromFile

@@ -97,7 +97,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	top := flag.NewFlagSet("latchkey", flag.ContinueOnError)
 	top.SetOutput(stderr)
 	top.Usage = func() {}
-	top.StringVar(&e.global.server, "server", "", "server URL")
+	top.StringVar(&e.global.server, "server", "", "server URL, or URL,URL,... of a cluster's nodes")
 	top.StringVar(&e.global.token, "token", "", "bearer token")
 	top.BoolVar(&e.global.json, "json", false, "machine-readable output")
 	e.global.addFlags(top)
