@@ -271,3 +271,41 @@ func TestScenario7RequestToADeadNode(t *testing.T) {
 		}
 	}
 }
+
+// Scenario 8 without a balancer: the requester's client and the agent are
+// given every node's URL. The node they talk to is SIGKILLed; their next
+// calls go to a live node, the request is made once and provisioned, and
+// the agent applies its grant once.
+func TestScenario8ClientsFailOverThemselves(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1)
+	ctx := context.Background()
+	set := c.groupSet(false)
+	var urls []string
+	for _, p := range c.nodes {
+		urls = append(urls, p.URL)
+	}
+	all := strings.Join(urls, ",")
+	ann := client.New(all, client.WithToken(c.ann.Token()))
+	groups := filepath.Join(t.TempDir(), "groups")
+	c.agents[c.terms[0].ID] = groups
+	startAgent(t, all, c.terms[0].Token, filepath.Join(t.TempDir(), "state"), groups)
+	if _, _, err := ann.ListRequests(ctx, latchkey.RequestFilter{}); err != nil { // settles on node 1
+		t.Fatal(err)
+	}
+	c.nodes[0].kill()
+	r, err := ann.CreateRequest(ctx, latchkey.RequestCreate{GroupSet: set.ID, Terminals: []string{c.terms[0].ID}, Minutes: 5})
+	if err != nil {
+		t.Fatalf("a request after the client's node died: %v", err)
+	}
+	if ann.BaseURL() == c.nodes[0].URL {
+		t.Fatal("the client still talks to the dead node")
+	}
+	c.wait(r.ID, 30*time.Second, "active", func(r *latchkey.Request, _ *latchkey.Workflow) bool { return r.Status == latchkey.RequestActive })
+	if reqs, _, _ := c.admin.ListRequests(ctx, latchkey.RequestFilter{}); len(reqs) != 1 {
+		t.Fatalf("%d requests, want the one", len(reqs))
+	}
+	if n := c.grants(0, "adm"); n != 1 {
+		t.Fatalf("the agent applied the grant %d times", n)
+	}
+}
