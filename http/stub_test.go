@@ -436,6 +436,3 @@ func decodeJSON[T any](t *testing.T, w *httptest.ResponseRecorder) T {
 
 const validTime = "2024-05-01T10:00:00Z"
 
-func newServer(st latchkey.Store, logs *syncBuffer) *lkhttp.Server {
-	return lkhttp.NewServer(st, lkhttp.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-}

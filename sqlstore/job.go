@@ -36,22 +36,6 @@ func scanJob(row interface{ Scan(...any) error }) (latchkey.Job, error) {
 	return j, nil
 }
 
-func scanJobs(rows *sql.Rows, err error) ([]latchkey.Job, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []latchkey.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
-}
-
 // JobsChanged returns a channel closed when jobs are enqueued or released
 // after this call (on any node, on PostgreSQL): a runner waits on it
 // instead of polling.
