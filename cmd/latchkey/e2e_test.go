@@ -144,6 +144,23 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("cluster nodes: %s", out)
 	}
 
+	// Background jobs: the sweeps are jobs, one of each.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out := cli(0, "job", "list", "--kind", "sweep.sessions")
+		if m := regexp.MustCompile(`(?m)^(job_\S+)\s+sweep\.sessions\s`).FindStringSubmatch(out); m != nil {
+			if show := cli(0, "job", "show", m[1]); fieldOf(t, show, "key") != "sweep.sessions" {
+				t.Fatalf("job show: %s", show)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job list has no session sweep: %s", out)
+		}
+	}
+	if out := cli(1, "job", "list", "--state", "bogus"); !strings.Contains(out, "bad_request") {
+		t.Fatalf("job list with a bad state: %s", out)
+	}
+
 	// Access requests: a set needing approval is requested, not checked
 	// out; Ann asks, the admin approves from the inbox, a node's runner
 	// provisions counter A, and Ann's cancel checks it in again.

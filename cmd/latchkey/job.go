@@ -41,17 +41,10 @@ func jobList(e *env, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	if c.json {
-		return c.printJSON(listJSON(items, next))
-	}
-	rows := make([][]string, len(items))
-	for i, j := range items {
-		rows[i] = []string{j.ID, string(j.Kind), string(j.State), strconv.Itoa(j.Attempts) + "/" + strconv.Itoa(j.MaxAttempts),
+	return printList(c, items, next, "ID\tKIND\tSTATE\tATTEMPTS\tRUN AT\tNODE\tERROR", func(j latchkey.Job) []string {
+		return []string{j.ID, string(j.Kind), string(j.State), strconv.Itoa(j.Attempts) + "/" + strconv.Itoa(j.MaxAttempts),
 			timeText(j.RunAt), orDash(j.Node), orDash(j.Error)}
-	}
-	table(c.stdout, "ID\tKIND\tSTATE\tATTEMPTS\tRUN AT\tNODE\tERROR", rows)
-	c.more(next)
-	return 0
+	})
 }
 
 func jobShow(e *env, args []string) int {

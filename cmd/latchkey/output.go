@@ -57,6 +57,12 @@ func listCommand[T any](e *env, name, synopsis string,
 	if err != nil {
 		return c.fail(err)
 	}
+	return printList(c, items, next, header, row)
+}
+
+// printList prints one page of a list: as the API's JSON with --json,
+// else a table (header, one row per item) and how to get the next page.
+func printList[T any](c *cmd, items []T, next, header string, row func(T) []string) int {
 	if c.json {
 		return c.printJSON(listJSON(items, next))
 	}

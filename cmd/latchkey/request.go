@@ -73,16 +73,9 @@ func requestList(e *env, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	if c.json {
-		return c.printJSON(listJSON(items, next))
-	}
-	rows := make([][]string, len(items))
-	for i, r := range items {
-		rows[i] = []string{r.ID, string(r.Status), r.Requester, r.GroupSet, strconv.Itoa(len(r.Terminals)), strconv.Itoa(len(r.Checkouts)), timeText(r.CreatedAt)}
-	}
-	table(c.stdout, "ID\tSTATUS\tREQUESTER\tGROUPSET\tTERMINALS\tPROVISIONED\tCREATED", rows)
-	c.more(next)
-	return 0
+	return printList(c, items, next, "ID\tSTATUS\tREQUESTER\tGROUPSET\tTERMINALS\tPROVISIONED\tCREATED", func(r latchkey.Request) []string {
+		return []string{r.ID, string(r.Status), r.Requester, r.GroupSet, strconv.Itoa(len(r.Terminals)), strconv.Itoa(len(r.Checkouts)), timeText(r.CreatedAt)}
+	})
 }
 
 func requestShow(e *env, args []string) int {

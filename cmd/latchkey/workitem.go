@@ -41,20 +41,13 @@ func workItemList(e *env, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	if c.json {
-		return c.printJSON(listJSON(items, next))
-	}
-	rows := make([][]string, len(items))
-	for i, w := range items {
+	return printList(c, items, next, "ID\tKIND\tREQUEST\tSTATUS\tREQUESTER\tASSIGNEES\tDECISION\tCREATED", func(w latchkey.WorkItem) []string {
 		assignees := "any admin or delegate"
 		if len(w.Assignees) > 0 {
 			assignees = strings.Join(w.Assignees, ",")
 		}
-		rows[i] = []string{w.ID, string(w.Kind), w.Request, string(w.Status), w.Requester, assignees, orDash(string(w.Decision)), timeText(w.CreatedAt)}
-	}
-	table(c.stdout, "ID\tKIND\tREQUEST\tSTATUS\tREQUESTER\tASSIGNEES\tDECISION\tCREATED", rows)
-	c.more(next)
-	return 0
+		return []string{w.ID, string(w.Kind), w.Request, string(w.Status), w.Requester, assignees, orDash(string(w.Decision)), timeText(w.CreatedAt)}
+	})
 }
 
 func workItemDecide(e *env, name string, d latchkey.WorkItemDecision, args []string) int {
