@@ -435,4 +435,3 @@ func decodeJSON[T any](t *testing.T, w *httptest.ResponseRecorder) T {
 }
 
 const validTime = "2024-05-01T10:00:00Z"
-
