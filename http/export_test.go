@@ -6,6 +6,7 @@ var DecodeKinds = []string{
 	"site", "site_patch", "terminal", "events", "session_login", "lock", "unlock", "touch",
 	"lock_acquire", "lock_keepalive", "lock_release", "config", "groupset",
 	"checkout", "extend", "reply", "reservation", "journal", "agent_status", "offline_logon",
+	"request", "decide",
 }
 
 // Decode runs the strict decoder for the request type kind over body.
@@ -46,6 +47,10 @@ func Decode(kind, contentType string, body []byte) error {
 		_, err = decodeBytes[releaseBody](contentType, body)
 	case "config":
 		_, err = decodeBytes[configBody](contentType, body)
+	case "request":
+		_, err = decodeBytes[requestBody](contentType, body)
+	case "decide":
+		_, err = decodeBytes[decideBody](contentType, body)
 	case "groupset":
 		_, err = decodeBytes[groupSetBody](contentType, body)
 	case "checkout":
