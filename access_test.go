@@ -163,6 +163,7 @@ func TestAccessPredicates(t *testing.T) {
 		}, allowed: []string{"admin", "other user"},
 			code: latchkey.ENOTFOUND, codes: map[string]string{"own terminal": latchkey.EFORBIDDEN, "other terminal": latchkey.EFORBIDDEN, "nobody": latchkey.EFORBIDDEN}},
 		{name: "CanListNodes", check: latchkey.CanListNodes, allowed: []string{"admin"}, code: latchkey.EFORBIDDEN},
+		{name: "CanManageTasks", check: latchkey.CanManageTasks, allowed: []string{"admin"}, code: latchkey.EFORBIDDEN},
 		{name: "CanManageJobs", check: latchkey.CanManageJobs, allowed: []string{"admin"}, code: latchkey.EFORBIDDEN},
 		{name: "CanManageGroupSets", check: latchkey.CanManageGroupSets, allowed: staff, code: latchkey.EFORBIDDEN},
 		{name: "CanReadGroupSets", check: latchkey.CanReadGroupSets, allowed: people, code: latchkey.EFORBIDDEN},
