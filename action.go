@@ -103,6 +103,13 @@ const (
 	ActionRequestFail      Action = "request.fail"
 )
 
+// Scheduled tasks.
+const (
+	ActionTaskCreate Action = "task.create"
+	ActionTaskDone   Action = "task.done"
+	ActionTaskFail   Action = "task.fail"
+)
+
 // Background jobs.
 const (
 	ActionJobFail   Action = "job.fail"
@@ -189,6 +196,10 @@ var Actions = []ActionInfo{
 	{ActionRequestCancel, "request", "a request was cancelled; what it provisioned was checked in"},
 	{ActionRequestExpire, "request", "a request waited too long for approval"},
 	{ActionRequestFail, "request", "a request's step failed; what it provisioned was checked in (details.error)"},
+
+	{ActionTaskCreate, "task", "an admin scheduled a task (or a recurring task scheduled its next run)"},
+	{ActionTaskDone, "task", "a task ran to its end; its result is kept"},
+	{ActionTaskFail, "task", "a task failed for good (details.error)"},
 
 	{ActionJobFail, "job", "a background job used its attempts and ended failed (details.error)"},
 	{ActionJobRetry, "job", "an admin made a failed or cancelled job run again"},

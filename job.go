@@ -54,6 +54,8 @@ const (
 	// what it can, then sleeps until a decision, an agent's reply or a
 	// deadline wakes it.
 	JobWorkflow JobKind = "workflow"
+	// JobTask runs one scheduled task (one per task).
+	JobTask JobKind = "task"
 	// The sweeps: one job of each kind in the cluster, run again and
 	// again (it snoozes between runs).
 	JobSweepSessions    JobKind = "sweep.sessions"    // idle timeouts, limits

@@ -33,6 +33,7 @@ type Store interface {
 	RequestService
 	JobService
 	NodeService
+	TaskService
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

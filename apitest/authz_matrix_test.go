@@ -218,6 +218,18 @@ func (m *mworld) job(failed bool) string {
 	return j.ID
 }
 
+// task schedules a seal task; done, it has run (the test world has no
+// runner: its due jobs are run here).
+func (m *mworld) task(done bool) string {
+	ctx := context.Background()
+	x, err := m.store.CreateTask(ctx, latchkey.Caller{PrincipalID: "prn_matrix", Role: latchkey.RoleAdmin}, latchkey.TaskCreate{Kind: latchkey.TaskAuditSeal})
+	m.must(err)
+	if done {
+		m.must(m.store.RunDueJobs(ctx, "node_matrix", latchkey.JobTask))
+	}
+	return x.ID
+}
+
 // otherAdmin makes a second admin with one identity.
 func (m *mworld) otherAdmin() (*latchkey.Principal, string) {
 	login := m.uniq("adm")
@@ -240,6 +252,12 @@ var matrix = []mrow{
 	{route: "GET /healthz", target: "-", prepare: fixed("GET", "/healthz", ""), ok: 200, allow: publicCallers},
 	{route: "GET /readyz", target: "-", prepare: fixed("GET", "/readyz", ""), ok: 200, allow: publicCallers},
 	{route: "GET /v1/cluster/nodes", target: "-", prepare: fixed("GET", "/v1/cluster/nodes", ""), ok: 200, allow: []who{admin}},
+	{route: "POST /v1/tasks", target: "a seal now", prepare: fixed("POST", "/v1/tasks", `{"kind":"audit_seal"}`), ok: 201, allow: []who{admin}},
+	{route: "GET /v1/tasks", target: "-", prepare: fixed("GET", "/v1/tasks", ""), ok: 200, allow: []who{admin}},
+	{route: "GET /v1/tasks/{id}", target: "a task", ok: 200, allow: []who{admin},
+		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/v1/tasks/" + m.task(false)} }},
+	{route: "GET /v1/tasks/{id}/result", target: "a done task", ok: 200, allow: []who{admin},
+		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/v1/tasks/" + m.task(true) + "/result"} }},
 	{route: "GET /v1/jobs", target: "-", prepare: fixed("GET", "/v1/jobs", ""), ok: 200, allow: []who{admin}},
 	{route: "GET /v1/jobs/{id}", target: "a job", ok: 200, allow: []who{admin},
 		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/v1/jobs/" + m.job(false)} }},

@@ -309,3 +309,41 @@ func TestScenario8ClientsFailOverThemselves(t *testing.T) {
 		t.Fatalf("the agent applied the grant %d times", n)
 	}
 }
+
+// Scenario 6: a task scheduled for later by a node that is dead when the
+// time comes runs on a live node at its time. Scenario 5's resumption is
+// the job engine's (worker tests) until reconcile lands.
+func TestScenario6TaskDueWhileItsNodeIsDead(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 0)
+	ctx := context.Background()
+	at := time.Now().Add(3 * time.Second).UTC()
+	x, err := c.nodes[0].client(c.admin.Token()).CreateTask(ctx, latchkey.TaskCreate{Kind: latchkey.TaskAuditSeal, RunAt: &at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[0].kill()
+	var done *latchkey.Task
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		done, err = c.admin.GetTask(ctx, x.ID)
+		if err == nil && done.Status == latchkey.TaskDone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the task: %+v, %v", done, err)
+		}
+	}
+	if done.StartedAt.Before(at) {
+		t.Fatalf("ran at %s, before its time %s", done.StartedAt, at)
+	}
+	if late := done.StartedAt.Sub(at); late > 5*time.Second {
+		t.Errorf("ran %s after its time", late)
+	}
+	if done.Node == "" || c.nodeOf(done.Node) == c.nodes[0] {
+		t.Fatalf("ran on %q, the dead node", done.Node)
+	}
+	var out strings.Builder
+	if ct, err := c.admin.TaskResult(ctx, x.ID, &out); err != nil || ct != "application/json" || !strings.Contains(out.String(), `"signature"`) {
+		t.Fatalf("result %q (%s), %v", out.String(), ct, err)
+	}
+}

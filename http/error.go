@@ -87,12 +87,26 @@ func (s *Server) writeJSON(w nethttp.ResponseWriter, r *nethttp.Request, status 
 		s.writeLines(w, r, status, lines)
 		return
 	}
+	if raw, ok := v.(rawBody); ok {
+		h := w.Header()
+		h.Set("Content-Type", raw.contentType)
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(status)
+		_, _ = w.Write(raw.body)
+		return
+	}
 	body, err := encode(v)
 	if err != nil {
 		s.internal(w, r, "encode response", slog.Any("err", err))
 		return
 	}
 	writeBytes(w, status, body)
+}
+
+// rawBody is an answer that is not JSON (a report's CSV), sent as it is.
+type rawBody struct {
+	contentType string
+	body        []byte
 }
 
 func writeBytes(w nethttp.ResponseWriter, status int, body []byte) {

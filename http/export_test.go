@@ -6,7 +6,7 @@ var DecodeKinds = []string{
 	"site", "site_patch", "terminal", "events", "session_login", "lock", "unlock", "touch",
 	"lock_acquire", "lock_keepalive", "lock_release", "config", "groupset",
 	"checkout", "extend", "reply", "reservation", "journal", "agent_status", "offline_logon",
-	"request", "decide",
+	"request", "decide", "task",
 }
 
 // Decode runs the strict decoder for the request type kind over body.
@@ -47,6 +47,8 @@ func Decode(kind, contentType string, body []byte) error {
 		_, err = decodeBytes[releaseBody](contentType, body)
 	case "config":
 		_, err = decodeBytes[configBody](contentType, body)
+	case "task":
+		_, err = decodeBytes[taskBody](contentType, body)
 	case "request":
 		_, err = decodeBytes[requestBody](contentType, body)
 	case "decide":

@@ -35,6 +35,8 @@ func FuzzDecode(f *testing.F) {
 		`{"terminal":"t","principal":"p","start":"2026-11-29T10:00:00Z","minutes":30}`,
 		`{"groupset":"gs_1","terminals":["t1","t2"],"minutes":30,"reason":"patching"}`,
 		`{"groupset":"gs_1","terminals":[],"minutes":-1}`, `{"decision":"approve","comment":"ok"}`, `{"decision":"maybe"}`,
+		`{"kind":"report","run_at":"2026-12-05T10:00:00Z","every":"24h","params":{"from":"2026-11-01","to":"2026-11-30"}}`,
+		`{"kind":"audit_seal","params":null}`, `{"kind":"reconcile","params":{"fix":true}}`,
 		`{"name":"t","groups":["wheel"],"approval":true,"approvers":["prn_1","prn_2"]}`,
 		`{"entries":[{"id":"ses_1","identity":"alice","started_at":"2026-11-29T10:00:00Z","ended_at":"2026-11-29T10:30:00Z","standalone":true,"verified":true}]}`,
 		`{"entries":[{"id":"x","identity":"a","started_at":"bad"}]}`,

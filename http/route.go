@@ -55,6 +55,10 @@ func (s *Server) routes() {
 	s.route("GET /readyz", public, s.readyz)
 	s.handle("GET /metrics", nethttp.HandlerFunc(s.serveMetrics)) // authorizes itself
 	s.route("GET /v1/cluster/nodes", adminOnly, s.listNodes)
+	s.route("POST /v1/tasks", adminOnly, s.createTask)
+	s.route("GET /v1/tasks", adminOnly, s.listTasks)
+	s.route("GET /v1/tasks/{id}", adminOnly, s.getTask)
+	s.route("GET /v1/tasks/{id}/result", adminOnly, s.taskResult)
 	s.route("GET /v1/jobs", adminOnly, s.listJobs)
 	s.route("GET /v1/jobs/{id}", adminOnly, s.getJob)
 	s.route("POST /v1/jobs/{id}/retry", adminOnly, s.retryJob)

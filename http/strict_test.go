@@ -48,6 +48,9 @@ var strictCases = []strictCase{
 	{"lock_keepalive", `{"token":1,"ttl_seconds":5,"ttl_seconds":500}`, "ttl_seconds", "duplicate_key"},
 	{"touch", `{"X":1,"X":2}`, "X", "duplicate_key"},
 	{"logout", `{"a":1,"a":2}`, "a", "duplicate_key"},
+	{"request", `{"groupset":"g","terminals":["t"],"Minutes":5}`, "Minutes", "wrong_case"},
+	{"decide", `{"decision":"deny","decision":"approve"}`, "decision", "duplicate_key"},
+	{"task", `{"kind":"report","params":{"from":"2026-11-01","from":"2026-11-02","to":"2026-11-30"}}`, "params.from", "duplicate_key"},
 }
 
 // TestStrictKeys: every request decoder refuses duplicate keys and keys in

@@ -183,5 +183,6 @@ func (s *Store) JobHandlers() map[latchkey.JobKind]func(context.Context, latchke
 		out[k] = func(ctx context.Context, c latchkey.Job) error { _, err := h(ctx, c); return err }
 	}
 	out[latchkey.JobWorkflow] = s.runWorkflow
+	out[latchkey.JobTask] = s.runTask
 	return out
 }

@@ -63,6 +63,7 @@ func init() {
 	register("workitem", command{runWorkItem, workItemSynopsis})
 	register("cluster", command{runCluster, clusterSynopsis})
 	register("job", command{runJob, jobSynopsis})
+	register("task", command{runTask, taskSynopsis})
 	register("audit", command{runAudit, auditSynopsis})
 	register("version", command{runVersion, []string{"version"}})
 	register("help", command{runHelp, []string{"help [COMMAND]"}})

@@ -1,0 +1,82 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	nethttp "net/http"
+	"time"
+
+	"latchkey"
+)
+
+// taskBody is POST /v1/tasks.
+type taskBody struct {
+	Kind   string          `json:"kind"`
+	RunAt  string          `json:"run_at"`
+	Every  string          `json:"every"`
+	Params json.RawMessage `json:"params"`
+
+	r latchkey.TaskCreate
+}
+
+func (b *taskBody) validate() error {
+	b.r = latchkey.TaskCreate{Kind: latchkey.TaskKind(b.Kind), Every: b.Every, Params: b.Params}
+	if b.RunAt != "" {
+		at, err := parseTime("run_at", b.RunAt)
+		if err != nil {
+			return err
+		}
+		b.r.RunAt = &at
+	}
+	// The time bounds are checked by the store, against its clock.
+	return b.r.Validate(time.Now())
+}
+
+// createTask is POST /v1/tasks (admins) → 201, the task.
+func (s *Server) createTask(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	in, err := decode[taskBody](r, s.maxBody)
+	if err != nil {
+		return 0, nil, err
+	}
+	x, err := s.store.CreateTask(r.Context(), c, in.r)
+	if err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusCreated, x, nil
+}
+
+func (s *Server) getTask(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	x, err := s.store.Task(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusOK, x, nil
+}
+
+// listTasks is GET /v1/tasks?status=&kind=.
+func (s *Server) listTasks(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	q := r.URL.Query()
+	f := latchkey.TaskFilter{Status: latchkey.TaskStatus(q.Get("status")), Kind: latchkey.TaskKind(q.Get("kind"))}
+	if f.Status != "" && !f.Status.Valid() {
+		return 0, nil, latchkey.BadField("status", "unknown task status %q: scheduled, running, done or failed", f.Status)
+	}
+	if f.Kind != "" {
+		if err := latchkey.ValidName("kind", string(f.Kind)); err != nil {
+			return 0, nil, err
+		}
+	}
+	return listed(r, func(ctx context.Context, p latchkey.Page) ([]latchkey.Task, string, error) {
+		f.Page = p
+		return s.store.Tasks(ctx, c, f)
+	})
+}
+
+// taskResult is GET /v1/tasks/{id}/result: a report's CSV, a seal's or a
+// reconciliation's JSON, as it was stored.
+func (s *Server) taskResult(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	res, err := s.store.TaskResult(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return nethttp.StatusOK, rawBody{contentType: res.ContentType, body: res.Body}, nil
+}
