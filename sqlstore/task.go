@@ -58,6 +58,10 @@ func (s *Store) CreateTask(ctx context.Context, c latchkey.Caller, r latchkey.Ta
 	if err := r.Validate(s.now()); err != nil {
 		return latchkey.Task{}, err
 	}
+	if _, ok := s.taskRuns()[r.Kind]; !ok {
+		// Not a task scheduled to fail: refused until it can run.
+		return latchkey.Task{}, latchkey.BadField("kind", "%s tasks are not available yet (report and audit_seal are)", r.Kind)
+	}
 	var out latchkey.Task
 	err := s.write(ctx, func(t *tx) error {
 		x := latchkey.NewTask(r, c, t.now)
