@@ -41,6 +41,13 @@ func (s *Server) writeError(w nethttp.ResponseWriter, r *nethttp.Request, err er
 		// waited: nobody reads this answer, and it is not a bug.
 		err = latchkey.Errorf(latchkey.EUNAVAILABLE, "the request ended before it was answered")
 	}
+	if u, ok := s.store.(interface{ Unavailable(error) bool }); ok && latchkey.ErrorCode(err) == latchkey.EINTERNAL && u.Unavailable(err) {
+		// The store's database went away mid-call (a restart, a network
+		// cut): nothing was acknowledged, and a retry, here or on another
+		// node, is the client's to make. A 503, not a bug's 500.
+		s.logger.LogAttrs(r.Context(), slog.LevelWarn, "store unavailable", append(requestAttrs(r), slog.Any("err", err))...)
+		err = latchkey.Errorf(latchkey.EUNAVAILABLE, "the store is unreachable: try again").With("reason", "store_unreachable")
+	}
 	status, eb, ok := latchkey.WireError(err)
 	if !ok {
 		s.internal(w, r, "internal error", slog.Any("err", err))
