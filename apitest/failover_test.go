@@ -30,14 +30,14 @@ type cluster struct {
 var clusterFlags = []string{"--heartbeat", "200ms", "--node-dead-after", "1s", "--drain-wait", "0s",
 	"--instruction-lock", "2s", "--sweep-interval", "200ms"}
 
-func newCluster(t *testing.T, terminals int) *cluster {
+func newCluster(t *testing.T, terminals int, extra ...string) *cluster {
 	t.Helper()
 	latchkeyBinary(t)
 	storeURL := sqlstoretest.Postgres().URL(t)
 	c := &cluster{t: t, agents: map[string]string{}}
 	var urls []string
 	for range 3 {
-		p := startServer(t, storeURL, t.TempDir(), clusterFlags...)
+		p := startServer(t, storeURL, t.TempDir(), append(append([]string{}, clusterFlags...), extra...)...)
 		c.nodes = append(c.nodes, p)
 		urls = append(urls, p.URL)
 	}
