@@ -103,6 +103,9 @@ const (
 	ActionRequestFail      Action = "request.fail"
 )
 
+// The cluster.
+const ActionClusterResume Action = "cluster.resume"
+
 // Scheduled tasks.
 const (
 	ActionTaskCreate Action = "task.create"
@@ -196,6 +199,8 @@ var Actions = []ActionInfo{
 	{ActionRequestCancel, "request", "a request was cancelled; what it provisioned was checked in"},
 	{ActionRequestExpire, "request", "a request waited too long for approval"},
 	{ActionRequestFail, "request", "a request's step failed; what it provisioned was checked in (details.error)"},
+
+	{ActionClusterResume, "-", "the cluster came back after a silence (details.gap): live leases got the time back"},
 
 	{ActionTaskCreate, "task", "an admin scheduled a task (or a recurring task scheduled its next run)"},
 	{ActionTaskDone, "task", "a task ran to its end; its result is kept"},

@@ -33,6 +33,18 @@ func NodeAlive(lastSeen, now time.Time, deadAfter time.Duration) bool {
 	return now.Sub(lastSeen) < deadAfter
 }
 
+// OutageGrace is the time to give back to leases when the cluster shows
+// its first sign of life at now after its last at lastBeat: the whole
+// silence, when it lasted longer than deadAfter (the database could not
+// be reached, or every node was down, so no holder could renew and no
+// sweep ran); else nothing. A zero lastBeat (none yet) gives nothing.
+func OutageGrace(lastBeat, now time.Time, deadAfter time.Duration) time.Duration {
+	if lastBeat.IsZero() || now.Sub(lastBeat) <= deadAfter {
+		return 0
+	}
+	return now.Sub(lastBeat)
+}
+
 // NodeService keeps the cluster's node registry.
 type NodeService interface {
 	// Heartbeat records that the node is alive now (by the store's clock).

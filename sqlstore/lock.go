@@ -282,6 +282,9 @@ func (s *Store) ListLocks(ctx context.Context, c latchkey.Caller, p latchkey.Pag
 // SweepLocks settles every lock whose holder's lease or a waiter's place
 // has run out, and says how long until the next one will (0: none).
 func (s *Store) SweepLocks(ctx context.Context) (int, time.Duration, error) {
+	if err := s.resume(ctx); err != nil {
+		return 0, 0, err
+	}
 	now := us(s.now())
 	names, err := s.queryNames(ctx, `SELECT name FROM locks WHERE holder_token IS NOT NULL AND expires_at <= ?
 		UNION SELECT lock_name FROM lock_waiters WHERE expires_at <= ?`, now, now)

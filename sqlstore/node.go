@@ -13,6 +13,9 @@ var _ latchkey.NodeService = (*Store)(nil)
 // than latchkey.NodeForgetAfter.
 func (s *Store) Heartbeat(ctx context.Context, n latchkey.Node) error {
 	return s.write(ctx, func(t *tx) error {
+		if err := t.resumeAfterSilence(); err != nil {
+			return err
+		}
 		res, err := t.exec("UPDATE nodes SET addr = ?, last_seen = ? WHERE id = ?", n.Addr, us(t.now), n.ID)
 		if err != nil {
 			return err

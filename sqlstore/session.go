@@ -499,6 +499,9 @@ func (s *Store) ListPrincipalSessions(ctx context.Context, c latchkey.Caller, pr
 // ApplyTimeouts applies every idle timeout and session limit due by now,
 // and gives the warnings due before the limits.
 func (s *Store) ApplyTimeouts(ctx context.Context) (int, error) {
+	if err := s.resume(ctx); err != nil {
+		return 0, err
+	}
 	w, err := s.warnSessions(ctx)
 	if err != nil {
 		return w, err

@@ -64,6 +64,12 @@ type Options struct {
 	// Node is this node's ID (its heartbeats, its claims of keyed
 	// requests); "" for a store that is no cluster node (tests, tools).
 	Node string
+	// OutageGrace gives a silence of the whole cluster (no heartbeat and
+	// no sweep for longer than NodeDeadAfter) back to the leases that were
+	// live when it began (see resumeAfterSilence). Servers turn it on;
+	// it is off by default, for tests that jump a fake clock between
+	// sweeps.
+	OutageGrace bool
 	// NodeDeadAfter is how long after its last heartbeat a node is taken
 	// for dead (default latchkey.DefaultNodeDeadAfter).
 	NodeDeadAfter time.Duration

@@ -199,6 +199,7 @@ func (c *serveConfig) storeOptions(logger *slog.Logger) sqlstore.Options {
 		OfflineCap:       c.offlineCap,
 		IdempotencyTTL:   c.idempotencyTTL,
 		NodeDeadAfter:    c.nodeDeadAfter,
+		OutageGrace:      true,
 		ApprovalTimeout:  c.approvalExpiry,
 		Checkouts:        latchkey.CheckoutTimeouts{InstructionLock: c.instructionLock},
 		CheckoutWarning:  warning,

@@ -1,0 +1,63 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"latchkey"
+)
+
+// resumeAfterSilence moves the cluster's last sign of life to now and,
+// when the cluster was silent longer than the dead-after time (see
+// latchkey.OutageGrace), gives the silence back to what was live when it
+// began: edit-lock leases and places in their queues, the idle clocks of
+// active sessions, and running jobs' claims. Nobody could renew them, and
+// no rule could run, while nothing reached the store. It runs in every
+// heartbeat and before every sweep, so whichever comes first after an
+// outage applies it, once (the clock row is locked).
+func (t *tx) resumeAfterSilence() error {
+	if !t.s.opts.OutageGrace {
+		return nil
+	}
+	var last int64
+	if err := t.queryRow("SELECT last_beat FROM cluster_clock WHERE id = 1" + t.s.d.forUpdate()).Scan(&last); err != nil {
+		return err
+	}
+	var lastBeat time.Time
+	if last > 0 {
+		lastBeat = fromUS(last)
+	}
+	if _, err := t.exec("UPDATE cluster_clock SET last_beat = ? WHERE id = 1", us(t.now)); err != nil {
+		return err
+	}
+	grace := latchkey.OutageGrace(lastBeat, t.now, t.s.opts.NodeDeadAfter)
+	if grace <= 0 {
+		return nil
+	}
+	g, since := grace.Microseconds(), us(lastBeat)
+	counts := map[string]any{"gap_seconds": grace.Seconds(), "silent_since": lastBeat}
+	for _, u := range []struct{ what, q string }{
+		{"locks", "UPDATE locks SET expires_at = expires_at + ? WHERE holder_token IS NOT NULL AND expires_at > ?"},
+		{"queue_places", "UPDATE lock_waiters SET expires_at = expires_at + ? WHERE expires_at > ?"},
+		{"sessions", "UPDATE sessions SET last_activity_at = last_activity_at + ? WHERE status = 'active' AND last_activity_at > ? - 86400000000"},
+		{"job_claims", "UPDATE jobs SET lease_until = lease_until + ? WHERE state = 'running' AND lease_until > ?"},
+	} {
+		res, err := t.exec(u.q, g, since)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		counts[u.what] = n
+	}
+	t.record("system", "", latchkey.ActionClusterResume, "-", counts)
+	return nil
+}
+
+// resume runs resumeAfterSilence in a transaction of its own (before a
+// sweep).
+func (s *Store) resume(ctx context.Context) error {
+	if !s.opts.OutageGrace {
+		return nil
+	}
+	return s.write(ctx, func(t *tx) error { return t.resumeAfterSilence() })
+}
