@@ -94,3 +94,19 @@ func ReportRange(from, to time.Time, loc *time.Location) (time.Time, time.Time) 
 	hi := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
 	return lo.UTC(), hi.UTC()
 }
+
+// HourlySessions counts, per site, the sessions started in each hour of
+// the day (0 to 23) in the site's timezone (locs; UTC when missing).
+func HourlySessions(sessions []ReportSession, locs map[string]*time.Location) map[string][24]int {
+	out := map[string][24]int{}
+	for _, s := range sessions {
+		loc := locs[s.Site]
+		if loc == nil {
+			loc = time.UTC
+		}
+		h := out[s.Site]
+		h[s.StartedAt.In(loc).Hour()]++
+		out[s.Site] = h
+	}
+	return out
+}

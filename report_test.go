@@ -41,3 +41,15 @@ func TestReportRange(t *testing.T) {
 		t.Fatalf("%s to %s", lo, hi)
 	}
 }
+
+func TestHourlySessions(t *testing.T) {
+	oslo, _ := time.LoadLocation("Europe/Oslo")
+	got := latchkey.HourlySessions([]latchkey.ReportSession{
+		{Site: "s1", StartedAt: time.Date(2026, 12, 4, 8, 30, 0, 0, time.UTC)}, // 09:30 in Oslo
+		{Site: "s1", StartedAt: time.Date(2026, 12, 4, 8, 59, 0, 0, time.UTC)},
+		{Site: "s2", StartedAt: time.Date(2026, 12, 4, 23, 0, 0, 0, time.UTC)}, // UTC: hour 23
+	}, map[string]*time.Location{"s1": oslo})
+	if got["s1"][9] != 2 || got["s2"][23] != 1 || got["s1"][8] != 0 {
+		t.Fatalf("%v", got)
+	}
+}

@@ -245,6 +245,8 @@ type TaskFilter struct {
 type TaskResult struct {
 	ContentType string
 	Body        []byte
+	// Chart is a report's PNG: sessions per hour of the day per site.
+	Chart []byte
 }
 
 // TaskService schedules and reports tasks (admins).
@@ -252,7 +254,8 @@ type TaskService interface {
 	CreateTask(ctx context.Context, c Caller, r TaskCreate) (Task, error)
 	Task(ctx context.Context, c Caller, id string) (Task, error)
 	Tasks(ctx context.Context, c Caller, f TaskFilter) ([]Task, string, error)
-	// TaskResult is the result of a done task (ECONFLICT before).
+	// TaskResult is the result of a done task (ECONFLICT before); its
+	// Chart is set for a report.
 	TaskResult(ctx context.Context, c Caller, id string) (TaskResult, error)
 }
 

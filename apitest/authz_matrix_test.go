@@ -218,6 +218,17 @@ func (m *mworld) job(failed bool) string {
 	return j.ID
 }
 
+// report runs a report task of today and returns its ID.
+func (m *mworld) report() string {
+	ctx := context.Background()
+	day := m.clock.Now().Format(latchkey.TaskDateLayout)
+	x, err := m.store.CreateTask(ctx, latchkey.Caller{PrincipalID: "prn_matrix", Role: latchkey.RoleAdmin},
+		latchkey.TaskCreate{Kind: latchkey.TaskReport, Params: []byte(`{"from":"` + day + `","to":"` + day + `"}`)})
+	m.must(err)
+	m.must(m.store.RunDueJobs(ctx, "node_matrix", latchkey.JobTask))
+	return x.ID
+}
+
 // task schedules a seal task; done, it has run (the test world has no
 // runner: its due jobs are run here).
 func (m *mworld) task(done bool) string {
@@ -258,6 +269,8 @@ var matrix = []mrow{
 		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/v1/tasks/" + m.task(false)} }},
 	{route: "GET /v1/tasks/{id}/result", target: "a done task", ok: 200, allow: []who{admin},
 		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/v1/tasks/" + m.task(true) + "/result"} }},
+	{route: "GET /v1/tasks/{id}/chart", target: "a done report", ok: 200, allow: []who{admin},
+		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/v1/tasks/" + m.report() + "/chart"} }},
 	{route: "GET /v1/jobs", target: "-", prepare: fixed("GET", "/v1/jobs", ""), ok: 200, allow: []who{admin}},
 	{route: "GET /v1/jobs/{id}", target: "a job", ok: 200, allow: []who{admin},
 		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/v1/jobs/" + m.job(false)} }},

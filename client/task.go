@@ -48,7 +48,17 @@ func (c *Client) ListTasks(ctx context.Context, f latchkey.TaskFilter) ([]latchk
 // report's CSV, a seal's JSON) to w; it returns its content type.
 // Errors: conflict while the task has not run.
 func (c *Client) TaskResult(ctx context.Context, id string, w io.Writer) (string, error) {
-	path := "/v1/tasks/" + seg(id) + "/result"
+	return c.download(ctx, "/v1/tasks/"+seg(id)+"/result", w)
+}
+
+// TaskChart calls GET /v1/tasks/{id}/chart and writes a report's PNG to w.
+func (c *Client) TaskChart(ctx context.Context, id string, w io.Writer) error {
+	_, err := c.download(ctx, "/v1/tasks/"+seg(id)+"/chart", w)
+	return err
+}
+
+// download GETs path and writes the body, whatever its type, to w.
+func (c *Client) download(ctx context.Context, path string, w io.Writer) (string, error) {
 	resp, data, err := c.failover(ctx, http.MethodGet, false, func(base string) (*http.Response, []byte, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 		if err != nil {

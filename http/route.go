@@ -59,6 +59,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/tasks", adminOnly, s.listTasks)
 	s.route("GET /v1/tasks/{id}", adminOnly, s.getTask)
 	s.route("GET /v1/tasks/{id}/result", adminOnly, s.taskResult)
+	s.route("GET /v1/tasks/{id}/chart", adminOnly, s.taskChart)
 	s.route("GET /v1/jobs", adminOnly, s.listJobs)
 	s.route("GET /v1/jobs/{id}", adminOnly, s.getJob)
 	s.route("POST /v1/jobs/{id}/retry", adminOnly, s.retryJob)

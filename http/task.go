@@ -71,6 +71,19 @@ func (s *Server) listTasks(r *nethttp.Request, c latchkey.Caller) (int, any, err
 	})
 }
 
+// taskChart is GET /v1/tasks/{id}/chart (an extension of API.md): a
+// report's PNG of sessions per hour of the day per site.
+func (s *Server) taskChart(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
+	res, err := s.store.TaskResult(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(res.Chart) == 0 {
+		return 0, nil, latchkey.Errorf(latchkey.ENOTFOUND, "task %s has no chart (only reports have one)", r.PathValue("id"))
+	}
+	return nethttp.StatusOK, rawBody{contentType: "image/png", body: res.Chart}, nil
+}
+
 // taskResult is GET /v1/tasks/{id}/result: a report's CSV, a seal's or a
 // reconciliation's JSON, as it was stored.
 func (s *Server) taskResult(r *nethttp.Request, c latchkey.Caller) (int, any, error) {

@@ -3,11 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"latchkey"
+	"latchkey/chart"
 )
 
 var _ latchkey.TaskService = (*Store)(nil)
@@ -115,11 +117,16 @@ func (s *Store) TaskResult(ctx context.Context, c latchkey.Caller, id string) (l
 		return latchkey.TaskResult{}, latchkey.Errorf(latchkey.ECONFLICT, "task %s is %s: it has no result", id, x.Status).With("status", string(x.Status))
 	}
 	var out latchkey.TaskResult
-	var body string
-	if err := s.queryRow(ctx, "SELECT content_type, body FROM task_results WHERE task_id = ?", id).Scan(&out.ContentType, &body); err != nil {
+	var body, chart string
+	if err := s.queryRow(ctx, "SELECT content_type, body, chart FROM task_results WHERE task_id = ?", id).Scan(&out.ContentType, &body, &chart); err != nil {
 		return out, notFound(err, "task %s has no result", id)
 	}
 	out.Body = []byte(body)
+	if chart != "" {
+		if out.Chart, err = base64.StdEncoding.DecodeString(chart); err != nil {
+			return out, fmt.Errorf("task %s: chart: %w", id, err)
+		}
+	}
 	return out, nil
 }
 
@@ -221,7 +228,8 @@ func (s *Store) endTask(ctx context.Context, claim latchkey.Job, res latchkey.Ta
 			t.record("system", "", latchkey.ActionTaskFail, x.ID, map[string]any{"kind": x.Kind, "error": x.Error, "attempts": x.Attempts})
 			return nil
 		}
-		if _, err := t.exec("INSERT INTO task_results (task_id, content_type, body) VALUES (?, ?, ?)", x.ID, res.ContentType, string(res.Body)); err != nil {
+		if _, err := t.exec("INSERT INTO task_results (task_id, content_type, body, chart) VALUES (?, ?, ?, ?)",
+			x.ID, res.ContentType, string(res.Body), base64.StdEncoding.EncodeToString(res.Chart)); err != nil {
 			return err
 		}
 		t.record("system", "", latchkey.ActionTaskDone, x.ID, map[string]any{"kind": x.Kind, "node": x.Node,
@@ -302,6 +310,7 @@ func (s *Store) runReportTask(ctx context.Context, x latchkey.Task, checkpoint f
 		return latchkey.TaskResult{}, err
 	}
 	names := map[string]string{}
+	locs := map[string]*time.Location{}
 	var sessions []latchkey.ReportSession
 	var checkouts []latchkey.ReportCheckout
 	for i, site := range sites {
@@ -310,6 +319,7 @@ func (s *Store) runReportTask(ctx context.Context, x latchkey.Task, checkpoint f
 		if err != nil {
 			loc = time.UTC
 		}
+		locs[site.ID] = loc
 		lo, hi := latchkey.ReportRange(from, to, loc)
 		ss, err := s.reportSessions(ctx, site.ID, lo, hi)
 		if err != nil {
@@ -328,7 +338,18 @@ func (s *Store) runReportTask(ctx context.Context, x latchkey.Task, checkpoint f
 		return latchkey.TaskResult{}, err
 	}
 	rows := latchkey.ReportRows(sessions, checkouts, names, s.now())
-	return latchkey.TaskResult{ContentType: "text/csv", Body: latchkey.ReportCSV(rows)}, nil
+	var series []chart.Series
+	hourly := latchkey.HourlySessions(sessions, locs)
+	for _, site := range sites {
+		if h, ok := hourly[site.ID]; ok {
+			series = append(series, chart.Series{Name: site.Name, Hours: h})
+		}
+	}
+	png, err := chart.SessionsPerHour(fmt.Sprintf("Sessions started per hour, %s to %s", p.From, p.To), series)
+	if err != nil {
+		return latchkey.TaskResult{}, err
+	}
+	return latchkey.TaskResult{ContentType: "text/csv", Body: latchkey.ReportCSV(rows), Chart: png}, nil
 }
 
 func (s *Store) reportSites(ctx context.Context) ([]latchkey.Site, error) {

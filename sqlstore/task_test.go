@@ -68,6 +68,9 @@ func TestTasksRunAtTheirTime(t *testing.T) {
 		if want := "ann,0,0,2"; !strings.Contains(string(res.Body), want) {
 			t.Fatalf("report:\n%s\nwant a line ending %q", res.Body, want)
 		}
+		if !strings.HasPrefix(string(res.Chart), "\x89PNG") {
+			t.Fatalf("the report's chart is no PNG: %q", res.Chart[:min(len(res.Chart), 16)])
+		}
 		if got, _ := e.s.Task(ctx, admin, rep.ID); got.Progress != (latchkey.TaskProgress{Done: 1, Total: 1}) {
 			t.Fatalf("report progress: %+v", got.Progress)
 		}

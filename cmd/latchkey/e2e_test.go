@@ -170,6 +170,13 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("task %s did not run: %s", id, cli(0, "task", "show", id))
 			}
 		}
+		if args[1] == "report" {
+			png := filepath.Join(dir, "chart.png")
+			cli(0, "task", "chart", id, "--out", png)
+			if b, err := os.ReadFile(png); err != nil || !strings.HasPrefix(string(b), "\x89PNG") {
+				t.Fatalf("task chart: %v", err)
+			}
+		}
 		out := cli(0, "task", "result", id)
 		if want := map[string]string{"report": "site,site_name,principal,name,sessions,minutes,checkouts", "audit_seal": `"signature"`}[args[1]]; !strings.Contains(out, want) {
 			t.Fatalf("task result of %s: %s", args[1], out)

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -14,6 +17,7 @@ var taskSynopsis = []string{
 	"task list [--status S] [--kind K] [--limit N] [--after CURSOR]",
 	"task show ID",
 	"task result ID",
+	"task chart ID --out FILE.png",
 }
 
 func runTask(e *env, args []string) int {
@@ -22,6 +26,7 @@ func runTask(e *env, args []string) int {
 		"list":   taskList,
 		"show":   taskShow,
 		"result": taskResult,
+		"chart":  taskChart,
 	}, args)
 }
 
@@ -106,6 +111,33 @@ func taskResult(e *env, args []string) int {
 	if _, err := cl.TaskResult(c.ctx, pos[0], c.stdout); err != nil {
 		return c.fail(err)
 	}
+	return 0
+}
+
+// taskChart writes a report's chart (sessions per hour per site) to a
+// PNG file.
+func taskChart(e *env, args []string) int {
+	c := e.newCmd("task chart", synopsisOf(taskSynopsis, "task chart"), true)
+	out := c.fs.String("out", "", "the PNG file to write")
+	pos, st, ok := c.parse(args, "ID")
+	if !ok {
+		return st
+	}
+	if st := c.required("out"); st != 0 {
+		return st
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	var b bytes.Buffer
+	if err := cl.TaskChart(c.ctx, pos[0], &b); err != nil {
+		return c.fail(err)
+	}
+	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.stdout, "wrote %s (%d bytes)\n", *out, b.Len())
 	return 0
 }
 

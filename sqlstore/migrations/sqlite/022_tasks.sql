@@ -24,6 +24,7 @@ CREATE INDEX tasks_previous ON tasks (previous) WHERE previous <> '';
 CREATE TABLE task_results (
     task_id       TEXT PRIMARY KEY REFERENCES tasks(id),
     content_type  TEXT NOT NULL,
-    body          TEXT NOT NULL
+    body          TEXT NOT NULL,
+    chart         TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX sessions_site_started ON sessions (site_id, started_at);
