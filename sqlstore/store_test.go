@@ -137,19 +137,7 @@ func TestTokensAreStoredHashed(t *testing.T) {
 // rawDB opens the store's database directly, as an intruder with file or
 // database access would.
 func rawDB(t *testing.T, b sqlstoretest.Backend, url string) *sql.DB {
-	t.Helper()
-	var db *sql.DB
-	var err error
-	if b.Name == "sqlite" {
-		db, err = sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
-	} else {
-		db, err = sql.Open("pgx", url)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return sqlstoretest.RawDB(t, b, url)
 }
 
 func TestAuditChainDetectsEdits(t *testing.T) {

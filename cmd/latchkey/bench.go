@@ -13,6 +13,7 @@ import (
 	"latchkey/bench"
 	"latchkey/passhash"
 	"latchkey/sqlstore"
+	"latchkey/sqlstore/benchseed"
 )
 
 var benchSynopsis = []string{
@@ -145,10 +146,10 @@ func runBenchSeed(e *env, args []string) int {
 	}
 	defer s.Close()
 	start := time.Now()
-	if err := s.Seed(e.ctx, *principals, *sessions, e.stderr); err != nil {
+	if err := benchseed.Seed(e.ctx, s, *principals, *sessions, e.stderr); err != nil {
 		return c.fail(err)
 	}
 	fmt.Fprintf(e.stdout, "seeded %d principals and %d past sessions in %s (identities seed-N, password %q)\n",
-		*principals, *sessions, time.Since(start).Round(time.Millisecond), sqlstore.SeedPassword)
+		*principals, *sessions, time.Since(start).Round(time.Millisecond), benchseed.Password)
 	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,4 +166,21 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
+}
+
+// RawDB opens the database of a store URL of backend b directly (not
+// through the store), for tests that check what the rows hold; it is
+// closed when t ends.
+func RawDB(t testing.TB, b Backend, url string) *sql.DB {
+	t.Helper()
+	driver, dsn := "pgx", url
+	if b.Name == "sqlite" {
+		driver, dsn = "sqlite", strings.TrimPrefix(url, "sqlite://")
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -1,4 +1,8 @@
-package sqlstore
+// Package benchseed bulk-loads benchmark data into a store: people,
+// terminals and a year of past sessions, straight into the tables
+// (`latchkey bench seed`). It is not part of the store's API: it reaches
+// the store through sqlstore/internal/bulk.
+package benchseed
 
 import (
 	"context"
@@ -14,40 +18,42 @@ import (
 	"time"
 
 	"latchkey"
+	"latchkey/sqlstore"
+	"latchkey/sqlstore/internal/bulk"
 )
 
 // Seed data: what Seed loads, for benchmarks and the tests that check it.
 const (
-	// SeedPassword is the password of every seeded identity.
-	SeedPassword = "seed-password"
-	// SeedSiteName is the name of the one seeded site.
-	SeedSiteName = "seed"
-	// SeedTerminals is how many terminals Seed registers.
-	SeedTerminals = 1000
+	// Password is the password of every seeded identity.
+	Password = "seed-password"
+	// SiteName is the name of the one seeded site.
+	SiteName = "seed"
+	// Terminals is how many terminals Seed registers.
+	Terminals = 1000
 
-	// MaxSeedPrincipals and MaxSeedSessions bound one Seed call.
-	MaxSeedPrincipals = 10_000_000
-	MaxSeedSessions   = 100_000_000
+	// MaxPrincipals and MaxSessions bound one Seed call.
+	MaxPrincipals = 10_000_000
+	MaxSessions   = 100_000_000
 
 	seedRowsPerInsert = 500    // rows in one multi-row INSERT
 	seedRowsPerTx     = 50_000 // rows in one transaction
 	seedHistory       = 365 * 24 * time.Hour
 )
 
-// SeedTerminalID is the id of seeded terminal i (0 <= i < SeedTerminals).
+// TerminalID is the id of seeded terminal i (0 <= i < Terminals).
 // Seeded terminals have no token: they exist to carry past sessions, and
 // tests act as them with a latchkey.Caller of role terminal.
-func SeedTerminalID(i int) string { return fmt.Sprintf("term_seed%04d", i) }
+func TerminalID(i int) string { return fmt.Sprintf("term_seed%04d", i) }
 
-// SeedPrincipalName is the name of seeded principal i, which is also the
+// PrincipalName is the name of seeded principal i, which is also the
 // login of its one identity.
-func SeedPrincipalName(i int) string { return fmt.Sprintf("seed-%d", i) }
+func PrincipalName(i int) string { return fmt.Sprintf("seed-%d", i) }
 
 // Seed bulk-loads benchmark data into the store: `principals` people (role
 // user, named and logged on as "seed-<i>", every identity with the password
-// SeedPassword under one argon2id hash made once with the store's profile),
-// one site "seed" with the API's default settings, SeedTerminals terminals
-// (ids from SeedTerminalID, no tokens) and pastSessions ENDED sessions
+// Password under one argon2id hash made once with the store's profile),
+// one site "seed" with the API's default settings, Terminals terminals
+// (ids from TerminalID, no tokens) and pastSessions ENDED sessions
 // (end_reason logout, never locked, not exempt) spread over those people
 // and terminals, started at increasing times over the year before the
 // store's clock and each lasting between one minute and eight hours.
@@ -60,31 +66,36 @@ func SeedPrincipalName(i int) string { return fmt.Sprintf("seed-%d", i) }
 // PostgreSQL it runs ANALYZE at the end, as autovacuum would soon after a
 // bulk load; on SQLite it leaves the planner's statistics alone, as a
 // production SQLite store has none.
-func (s *Store) Seed(ctx context.Context, principals, pastSessions int, progress io.Writer) error {
+func Seed(ctx context.Context, store *sqlstore.Store, principals, pastSessions int, progress io.Writer) error {
+	h, ok := bulk.Of(store)
+	if !ok {
+		return errors.New("seed: no store")
+	}
+	s := &h
 	if progress == nil {
 		progress = io.Discard
 	}
 	switch {
-	case principals < 0 || principals > MaxSeedPrincipals:
-		return fmt.Errorf("seed: principals must be 0 to %d", MaxSeedPrincipals)
-	case pastSessions < 0 || pastSessions > MaxSeedSessions:
-		return fmt.Errorf("seed: past sessions must be 0 to %d", MaxSeedSessions)
+	case principals < 0 || principals > MaxPrincipals:
+		return fmt.Errorf("seed: principals must be 0 to %d", MaxPrincipals)
+	case pastSessions < 0 || pastSessions > MaxSessions:
+		return fmt.Errorf("seed: past sessions must be 0 to %d", MaxSessions)
 	case pastSessions > 0 && principals == 0:
 		return errors.New("seed: past sessions need at least one principal")
 	}
 	var n int
-	if err := s.queryRow(ctx, "SELECT COUNT(*) FROM principals WHERE name = ?", SeedPrincipalName(0)).Scan(&n); err != nil {
+	if err := s.QueryRow(ctx, "SELECT COUNT(*) FROM principals WHERE name = ?", PrincipalName(0)).Scan(&n); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	if n > 0 {
-		return fmt.Errorf("seed: the store already has a principal named %q: it was seeded before; seed a fresh store", SeedPrincipalName(0))
+		return fmt.Errorf("seed: the store already has a principal named %q: it was seeded before; seed a fresh store", PrincipalName(0))
 	}
-	hash, err := s.hashPassword(SeedPassword)
+	hash, err := s.HashPassword(Password)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	sd := &seeder{s: s, progress: progress, now: s.now(), start: time.Now(), stmts: map[string]string{}}
-	if s.d.singleWriter() {
+	sd := &seeder{s: s, progress: progress, now: s.Now(), start: time.Now(), stmts: map[string]string{}}
+	if s.SingleWriter {
 		restore, err := sd.tuneSQLite(ctx)
 		if err != nil {
 			return fmt.Errorf("seed: %w", err)
@@ -93,19 +104,19 @@ func (s *Store) Seed(ctx context.Context, principals, pastSessions int, progress
 	}
 
 	siteID := latchkey.NewID("site")
-	site := latchkey.DefaultSite(SeedSiteName)
+	site := latchkey.DefaultSite(SiteName)
 	if err := sd.inTx(ctx, func(tx *sql.Tx) error {
-		args := append(append([]any{siteID}, siteArgs(site)...), us(sd.now))
-		if _, err := tx.ExecContext(ctx, s.d.rebind("INSERT INTO sites ("+siteCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), args...); err != nil {
+		args := append(append([]any{siteID}, s.SiteArgs(site)...), us(sd.now))
+		if _, err := tx.ExecContext(ctx, s.Rebind("INSERT INTO sites ("+s.SiteCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), args...); err != nil {
 			return err
 		}
-		return sd.insert(ctx, tx, "terminals", "id, name, site_id, created_at", "(?, ?, ?, ?)", SeedTerminals, func(i int, a []any) []any {
-			return append(a, SeedTerminalID(i), fmt.Sprintf("seed counter %d", i), siteID, us(sd.now))
+		return sd.insert(ctx, tx, "terminals", "id, name, site_id, created_at", "(?, ?, ?, ?)", Terminals, func(i int, a []any) []any {
+			return append(a, TerminalID(i), fmt.Sprintf("seed counter %d", i), siteID, us(sd.now))
 		})
 	}); err != nil {
 		return fmt.Errorf("seed site and terminals: %w", err)
 	}
-	sd.printf("seed: site %s and %d terminals (%s)\n", siteID, SeedTerminals, sd.elapsed())
+	sd.printf("seed: site %s and %d terminals (%s)\n", siteID, Terminals, sd.elapsed())
 
 	// Principal ids are made up front: the sessions refer to them.
 	rng := rand.New(rand.NewPCG(0x5eed, uint64(principals)))
@@ -117,13 +128,13 @@ func (s *Store) Seed(ctx context.Context, principals, pastSessions int, progress
 	for lo := 0; lo < principals; lo += perTx {
 		hi := min(lo+perTx, principals)
 		if err := sd.inTx(ctx, func(tx *sql.Tx) error {
-			if err := sd.insert(ctx, tx, "principals", principalCols, "(?, ?, 'user', FALSE, FALSE, ?)", hi-lo, func(i int, a []any) []any {
-				return append(a, pids[lo+i], SeedPrincipalName(lo+i), us(sd.now))
+			if err := sd.insert(ctx, tx, "principals", s.PrincipalCols, "(?, ?, 'user', FALSE, FALSE, ?)", hi-lo, func(i int, a []any) []any {
+				return append(a, pids[lo+i], PrincipalName(lo+i), us(sd.now))
 			}); err != nil {
 				return err
 			}
 			return sd.insert(ctx, tx, "identities", "login, principal_id, password_hash, created_at", "(?, ?, ?, ?)", hi-lo, func(i int, a []any) []any {
-				return append(a, SeedPrincipalName(lo+i), pids[lo+i], hash, us(sd.now))
+				return append(a, PrincipalName(lo+i), pids[lo+i], hash, us(sd.now))
 			})
 		}); err != nil {
 			return fmt.Errorf("seed principals: %w", err)
@@ -141,7 +152,7 @@ func (s *Store) Seed(ctx context.Context, principals, pastSessions int, progress
 	}
 	chunks := (pastSessions + seedRowsPerTx - 1) / seedRowsPerTx
 	workers := 1 // SQLite has one writer
-	if !s.d.singleWriter() {
+	if !s.SingleWriter {
 		workers = min(max(2, runtime.GOMAXPROCS(0)), 4)
 	}
 	var done atomic.Int64
@@ -164,7 +175,7 @@ func (s *Store) Seed(ctx context.Context, principals, pastSessions int, progress
 					idle := time.Duration(rng.Int64N(int64(min(dur, 10*time.Minute))))
 					activity := ended.Add(-idle).Truncate(time.Microsecond)
 					p := rng.IntN(principals)
-					return append(a, seedID(rng, "ses", started), pids[p], SeedPrincipalName(p), SeedTerminalID(rng.IntN(SeedTerminals)),
+					return append(a, seedID(rng, "ses", started), pids[p], PrincipalName(p), TerminalID(rng.IntN(Terminals)),
 						siteID, us(started), us(ended), us(activity))
 				})
 		})
@@ -178,21 +189,21 @@ func (s *Store) Seed(ctx context.Context, principals, pastSessions int, progress
 		return fmt.Errorf("seed sessions: %w", err)
 	}
 
-	if s.d.analyzeAfterLoad() {
+	if s.AnalyzeAfterLoad {
 		for _, table := range []string{"principals", "identities", "terminals", "sessions"} {
-			if _, err := s.w.ExecContext(ctx, "ANALYZE "+table); err != nil {
+			if _, err := s.DB.ExecContext(ctx, "ANALYZE "+table); err != nil {
 				return fmt.Errorf("seed: analyze %s: %w", table, err)
 			}
 		}
 	}
 	sd.printf("seed: done: %d principals, %d terminals, %d past sessions in %s\n",
-		principals, SeedTerminals, pastSessions, sd.elapsed())
+		principals, Terminals, pastSessions, sd.elapsed())
 	return nil
 }
 
 // seeder holds one Seed call's state.
 type seeder struct {
-	s        *Store
+	s        *bulk.Handle
 	progress io.Writer // written under mu
 	now      time.Time // the store's clock when seeding began
 	start    time.Time // wall clock, for progress
@@ -207,7 +218,7 @@ type seeder struct {
 // its statement journals in memory (each multi-row INSERT has one). The
 // returned func puts both back and frees the connection.
 func (sd *seeder) tuneSQLite(ctx context.Context) (func(), error) {
-	conn, err := sd.s.w.Conn(ctx)
+	conn, err := sd.s.DB.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +303,7 @@ func (sd *seeder) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if sd.conn != nil {
 		tx, err = sd.conn.BeginTx(ctx, nil)
 	} else {
-		tx, err = sd.s.w.BeginTx(ctx, nil)
+		tx, err = sd.s.DB.BeginTx(ctx, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -359,7 +370,9 @@ func (sd *seeder) stmt(table, cols, tuple string, rows int) string {
 		}
 		b.WriteString(tuple)
 	}
-	q := sd.s.d.rebind(b.String())
+	q := sd.s.Rebind(b.String())
 	sd.stmts[key] = q
 	return q
 }
+
+func us(t time.Time) int64 { return t.UTC().UnixMicro() }

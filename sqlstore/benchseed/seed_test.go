@@ -1,26 +1,27 @@
-package sqlstore_test
+package benchseed_test
 
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"latchkey"
-	"latchkey/sqlstore"
+	"latchkey/sqlstore/benchseed"
 	"latchkey/sqlstore/sqlstoretest"
 )
 
 func TestSeed(t *testing.T) {
-	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+	sqlstoretest.ForEach(t, func(t *testing.T, b sqlstoretest.Backend) {
 		ctx := context.Background()
 		clock := sqlstoretest.NewClock()
 		url := b.URL(t)
 		s := sqlstoretest.Open(t, url, sqlstoretest.Options(clock))
 		const principals, sessions = 50, 500
 		var progress bytes.Buffer
-		if err := s.Seed(ctx, principals, sessions, &progress); err != nil {
+		if err := benchseed.Seed(ctx, s, principals, sessions, &progress); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(progress.String(), "done") {
@@ -42,8 +43,8 @@ func TestSeed(t *testing.T) {
 			names[p.Name] = true
 		}
 		for i := 0; i < principals; i++ {
-			if !names[sqlstore.SeedPrincipalName(i)] {
-				t.Errorf("no principal %s", sqlstore.SeedPrincipalName(i))
+			if !names[benchseed.PrincipalName(i)] {
+				t.Errorf("no principal %s", benchseed.PrincipalName(i))
 			}
 		}
 
@@ -51,21 +52,21 @@ func TestSeed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(terms) != sqlstore.SeedTerminals {
-			t.Fatalf("%d terminals, want %d", len(terms), sqlstore.SeedTerminals)
+		if len(terms) != benchseed.Terminals {
+			t.Fatalf("%d terminals, want %d", len(terms), benchseed.Terminals)
 		}
 		sites, _, err := s.ListSites(ctx, admin, latchkey.Page{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(sites) != 1 || sites[0].Name != sqlstore.SeedSiteName || terms[0].SiteID != sites[0].ID {
-			t.Fatalf("sites %+v, want one named %q holding the terminals", sites, sqlstore.SeedSiteName)
+		if len(sites) != 1 || sites[0].Name != benchseed.SiteName || terms[0].SiteID != sites[0].ID {
+			t.Fatalf("sites %+v, want one named %q holding the terminals", sites, benchseed.SiteName)
 		}
 
 		// Sessions are checked in the tables: ListPrincipalSessions is the
 		// API's view, but the seed is about what the rows hold.
 		now := clock.Now()
-		db := rawDB(t, b, url)
+		db := sqlstoretest.RawDB(t, b, url)
 		var total, bad, principalsUsed, terminalsUsed int
 		if err := db.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT principal_id), COUNT(DISTINCT terminal_id) FROM sessions`).
 			Scan(&total, &principalsUsed, &terminalsUsed); err != nil {
@@ -84,9 +85,9 @@ func TestSeed(t *testing.T) {
 			JOIN terminals t ON t.id = s.terminal_id AND t.site_id = s.site_id
 			WHERE s.status = 'ended' AND s.end_reason = 'logout' AND s.locked_at IS NULL
 			AND s.standalone = FALSE AND s.exempt = FALSE
-			AND s.started_at > ` + formatInt(yearAgo) + ` AND s.started_at < s.ended_at
+			AND s.started_at > ` + strconv.FormatInt(yearAgo, 10) + ` AND s.started_at < s.ended_at
 			AND s.last_activity_at >= s.started_at AND s.last_activity_at <= s.ended_at
-			AND s.ended_at < ` + formatInt(nowUS)).Scan(&bad); err != nil {
+			AND s.ended_at < ` + strconv.FormatInt(nowUS, 10)).Scan(&bad); err != nil {
 			t.Fatal(err)
 		}
 		if bad != sessions {
@@ -102,19 +103,19 @@ func TestSeed(t *testing.T) {
 		}
 
 		// The shared hash works, and seeded people can log on anew.
-		tok, err := s.Login(ctx, sqlstore.SeedPrincipalName(7), sqlstore.SeedPassword)
+		tok, err := s.Login(ctx, benchseed.PrincipalName(7), benchseed.Password)
 		if err != nil {
 			t.Fatalf("login as a seeded identity: %v", err)
 		}
-		if tok.Principal.Name != sqlstore.SeedPrincipalName(7) {
+		if tok.Principal.Name != benchseed.PrincipalName(7) {
 			t.Fatalf("logged on as %+v", tok.Principal)
 		}
-		if _, err := s.Login(ctx, sqlstore.SeedPrincipalName(8), "wrong"); latchkey.ErrorCode(err) != latchkey.EINVALIDCREDENTIALS {
+		if _, err := s.Login(ctx, benchseed.PrincipalName(8), "wrong"); latchkey.ErrorCode(err) != latchkey.EINVALIDCREDENTIALS {
 			t.Fatalf("wrong password: %v, want invalid_credentials", err)
 		}
-		term := sqlstore.SeedTerminalID(3)
+		term := benchseed.TerminalID(3)
 		res, err := s.StartSession(ctx, latchkey.Caller{Role: latchkey.RoleTerminal, TerminalID: term}, term,
-			latchkey.LoginRequest{Identity: sqlstore.SeedPrincipalName(9), Password: sqlstore.SeedPassword, TimeSent: now})
+			latchkey.LoginRequest{Identity: benchseed.PrincipalName(9), Password: benchseed.Password, TimeSent: now})
 		if err != nil {
 			t.Fatalf("a seeded person logs on at a seeded terminal: %v", err)
 		}
@@ -122,7 +123,7 @@ func TestSeed(t *testing.T) {
 			t.Fatalf("login result %+v: want a new active session failing nothing", res)
 		}
 
-		if err := s.Seed(ctx, 1, 0, nil); err == nil || !strings.Contains(err.Error(), "seeded before") {
+		if err := benchseed.Seed(ctx, s, 1, 0, nil); err == nil || !strings.Contains(err.Error(), "seeded before") {
 			t.Fatalf("second seed: %v, want a refusal", err)
 		}
 	})
@@ -132,8 +133,8 @@ func TestSeedBadInput(t *testing.T) {
 	t.Parallel()
 	s := sqlstoretest.Open(t, sqlstoretest.SQLite().URL(t), sqlstoretest.Options(sqlstoretest.NewClock()))
 	ctx := context.Background()
-	for _, c := range []struct{ principals, sessions int }{{-1, 0}, {0, -1}, {0, 10}, {sqlstore.MaxSeedPrincipals + 1, 0}} {
-		if err := s.Seed(ctx, c.principals, c.sessions, nil); err == nil {
+	for _, c := range []struct{ principals, sessions int }{{-1, 0}, {0, -1}, {0, 10}, {benchseed.MaxPrincipals + 1, 0}} {
+		if err := benchseed.Seed(ctx, s, c.principals, c.sessions, nil); err == nil {
 			t.Errorf("Seed(%d, %d) succeeded", c.principals, c.sessions)
 		}
 	}
@@ -145,3 +146,5 @@ func TestSeedBadInput(t *testing.T) {
 		t.Fatalf("refused seeds left %d principals", len(ps))
 	}
 }
+
+var admin = latchkey.Caller{Role: latchkey.RoleAdmin, PrincipalID: "prn_test_admin"}

@@ -1,0 +1,41 @@
+// Package bulk is the narrow door through which the benchmark seeder
+// (sqlstore/benchseed) reaches the store's database, dialect and password
+// profile. It is internal to sqlstore, so no production code outside the
+// store can use it, and the store's exported API carries no seeding.
+package bulk
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"latchkey"
+)
+
+// Handle is what a bulk loader needs of a store.
+type Handle struct {
+	// DB is the store's writer pool (SQLite: one connection).
+	DB *sql.DB
+	// Rebind turns ? placeholders into the dialect's.
+	Rebind func(q string) string
+	// SingleWriter: SQLite (one writer, tuned for a file); else PostgreSQL.
+	SingleWriter bool
+	// AnalyzeAfterLoad: the planner's statistics need a refresh after a
+	// bulk load (PostgreSQL).
+	AnalyzeAfterLoad bool
+	// HashPassword hashes with the store's argon2id profile.
+	HashPassword func(password string) (string, error)
+	// Now is the store's clock.
+	Now func() time.Time
+	// QueryRow runs a query on the read pool.
+	QueryRow func(ctx context.Context, q string, args ...any) *sql.Row
+	// The store's column lists and row arguments for the tables a seed
+	// writes through them.
+	SiteCols      string
+	SiteArgs      func(latchkey.Site) []any
+	PrincipalCols string
+}
+
+// Of returns the handle of a *sqlstore.Store (ok false for anything else).
+// sqlstore sets it when it is initialised.
+var Of func(store any) (Handle, bool)
