@@ -101,21 +101,21 @@ func TestCheckJournalIdentity(t *testing.T) {
 		reason string
 		counts bool
 	}{
-		{"cached: verified and held", with(cached, func(x *in) { x.Verified, x.VerifierHeld = true, true }), true, "", true},
-		{"cached: verified alone proves nothing", with(cached, func(x *in) { x.Verified = true }), false, "unchecked", false},
-		{"cached: held but the agent did not check", with(cached, func(x *in) { x.VerifierHeld = true }), false, "unchecked", false},
-		{"cached: a right password is not a check", with(cached, func(x *in) { x.PasswordChecked, x.PasswordOK = true, true }), false, "unchecked", false},
-		{"cached: ended and unchecked is not charged", with(cached, func(x *in) { x.Ended, x.Verified = true, true }), false, "unchecked", false},
-		{"cached: disabled", with(cached, func(x *in) { x.Verified, x.VerifierHeld, x.Disabled = true, true, true }), false, "invalid_identity", false},
-		{"any: right password", with(anyAuth, func(x *in) { x.PasswordChecked, x.PasswordOK = true, true }), true, "", true},
-		{"any: wrong password", with(anyAuth, func(x *in) { x.PasswordChecked = true }), false, "invalid_identity", false},
-		{"any: password beyond the budget, not checked", anyAuth, false, "unchecked", false},
-		{"any: verified and held, no password", with(anyAuth, func(x *in) { x.Verified, x.VerifierHeld = true, true }), true, "", true},
-		{"any: ended, charged on the name", with(anyAuth, func(x *in) { x.Ended = true }), false, "unchecked", true},
-		{"any: ended, disabled: not charged", with(anyAuth, func(x *in) { x.Ended, x.Disabled = true, true }), false, "invalid_identity", false},
-		{"admins only: an admin checked", with(adminsOnly, func(x *in) { x.Verified, x.VerifierHeld = true, true }), true, "", true},
-		{"admins only: an admin with a password is not checked", with(adminsOnly, func(x *in) { x.PasswordChecked, x.PasswordOK = true, true }), false, "unchecked", false},
-		{"admins only: a user", with(adminsOnly, func(x *in) { x.Role, x.Verified, x.VerifierHeld = latchkey.RoleUser, true, true }), false, "not_allowed", false},
+		{name: "cached: verified and held", in: with(cached, func(x *in) { x.Verified, x.VerifierHeld = true, true }), valid: true, reason: "", counts: true},
+		{name: "cached: verified alone proves nothing", in: with(cached, func(x *in) { x.Verified = true }), valid: false, reason: "unchecked", counts: false},
+		{name: "cached: held but the agent did not check", in: with(cached, func(x *in) { x.VerifierHeld = true }), valid: false, reason: "unchecked", counts: false},
+		{name: "cached: a right password is not a check", in: with(cached, func(x *in) { x.PasswordChecked, x.PasswordOK = true, true }), valid: false, reason: "unchecked", counts: false},
+		{name: "cached: ended and unchecked is not charged", in: with(cached, func(x *in) { x.Ended, x.Verified = true, true }), valid: false, reason: "unchecked", counts: false},
+		{name: "cached: disabled", in: with(cached, func(x *in) { x.Verified, x.VerifierHeld, x.Disabled = true, true, true }), valid: false, reason: "invalid_identity", counts: false},
+		{name: "any: right password", in: with(anyAuth, func(x *in) { x.PasswordChecked, x.PasswordOK = true, true }), valid: true, reason: "", counts: true},
+		{name: "any: wrong password", in: with(anyAuth, func(x *in) { x.PasswordChecked = true }), valid: false, reason: "invalid_identity", counts: false},
+		{name: "any: password beyond the budget, not checked", in: anyAuth, valid: false, reason: "unchecked", counts: false},
+		{name: "any: verified and held, no password", in: with(anyAuth, func(x *in) { x.Verified, x.VerifierHeld = true, true }), valid: true, reason: "", counts: true},
+		{name: "any: ended, charged on the name", in: with(anyAuth, func(x *in) { x.Ended = true }), valid: false, reason: "unchecked", counts: true},
+		{name: "any: ended, disabled: not charged", in: with(anyAuth, func(x *in) { x.Ended, x.Disabled = true, true }), valid: false, reason: "invalid_identity", counts: false},
+		{name: "admins only: an admin checked", in: with(adminsOnly, func(x *in) { x.Verified, x.VerifierHeld = true, true }), valid: true, reason: "", counts: true},
+		{name: "admins only: an admin with a password is not checked", in: with(adminsOnly, func(x *in) { x.PasswordChecked, x.PasswordOK = true, true }), valid: false, reason: "unchecked", counts: false},
+		{name: "admins only: a user", in: with(adminsOnly, func(x *in) { x.Role, x.Verified, x.VerifierHeld = latchkey.RoleUser, true, true }), valid: false, reason: "not_allowed", counts: false},
 	} {
 		got := latchkey.CheckJournalIdentity(c.in)
 		if got.Valid != c.valid || got.Reason != c.reason || got.Counts != c.counts {
@@ -140,18 +140,18 @@ func TestBoundJournalEntry(t *testing.T) {
 		wantEnd   *time.Time
 		wantFlags []string
 	}{
-		{"inside every bound", b, at(-time.Hour), p(-30 * time.Minute), at(-time.Hour), p(-30 * time.Minute), nil},
-		{"in progress, inside", b, at(-time.Hour), nil, at(-time.Hour), nil, nil},
-		{"a start in the future (within skew) is now", b, at(time.Minute), nil, now, nil, []string{"future"}},
-		{"an end in the future is now", b, at(-time.Hour), p(time.Minute), at(-time.Hour), p(0), []string{"future"}},
-		{"before the reported period: moved up", b, at(-5 * time.Hour), p(-150 * time.Minute), at(-3 * time.Hour), p(-150 * time.Minute), []string{"before_standalone"}},
-		{"wholly before the period: nothing left", b, at(-5 * time.Hour), p(-4 * time.Hour), at(-3 * time.Hour), p(-3 * time.Hour), []string{"before_standalone"}},
-		{"no period reported: not moved", noPeriod, at(-72 * time.Hour), p(-71 * time.Hour), at(-72 * time.Hour), p(-71 * time.Hour), nil},
-		{"a reported period in the future is no bound", latchkey.JournalBounds{Now: now, PeriodStart: at(time.Hour)}, at(-time.Hour), nil, at(-time.Hour), nil, nil},
-		{"ended, longer than the maximum: clipped", noPeriod, at(-23 * time.Hour), p(-time.Minute), at(-23 * time.Hour), p(-21 * time.Hour), []string{"max_session"}},
-		{"in progress, longer than the maximum: charged the maximum", noPeriod, at(-23 * time.Hour), nil, at(-2 * time.Hour), nil, []string{"max_session"}},
-		{"no maximum: not clipped", latchkey.JournalBounds{Now: now}, at(-23 * time.Hour), p(0), at(-23 * time.Hour), p(0), nil},
-		{"several at once", b, at(-23 * time.Hour), p(time.Minute), at(-3 * time.Hour), p(-time.Hour), []string{"before_standalone", "future", "max_session"}},
+		{name: "inside every bound", b: b, start: at(-time.Hour), end: p(-30 * time.Minute), wantStart: at(-time.Hour), wantEnd: p(-30 * time.Minute), wantFlags: nil},
+		{name: "in progress, inside", b: b, start: at(-time.Hour), end: nil, wantStart: at(-time.Hour), wantEnd: nil, wantFlags: nil},
+		{name: "a start in the future (within skew) is now", b: b, start: at(time.Minute), end: nil, wantStart: now, wantEnd: nil, wantFlags: []string{"future"}},
+		{name: "an end in the future is now", b: b, start: at(-time.Hour), end: p(time.Minute), wantStart: at(-time.Hour), wantEnd: p(0), wantFlags: []string{"future"}},
+		{name: "before the reported period: moved up", b: b, start: at(-5 * time.Hour), end: p(-150 * time.Minute), wantStart: at(-3 * time.Hour), wantEnd: p(-150 * time.Minute), wantFlags: []string{"before_standalone"}},
+		{name: "wholly before the period: nothing left", b: b, start: at(-5 * time.Hour), end: p(-4 * time.Hour), wantStart: at(-3 * time.Hour), wantEnd: p(-3 * time.Hour), wantFlags: []string{"before_standalone"}},
+		{name: "no period reported: not moved", b: noPeriod, start: at(-72 * time.Hour), end: p(-71 * time.Hour), wantStart: at(-72 * time.Hour), wantEnd: p(-71 * time.Hour), wantFlags: nil},
+		{name: "a reported period in the future is no bound", b: latchkey.JournalBounds{Now: now, PeriodStart: at(time.Hour)}, start: at(-time.Hour), end: nil, wantStart: at(-time.Hour), wantEnd: nil, wantFlags: nil},
+		{name: "ended, longer than the maximum: clipped", b: noPeriod, start: at(-23 * time.Hour), end: p(-time.Minute), wantStart: at(-23 * time.Hour), wantEnd: p(-21 * time.Hour), wantFlags: []string{"max_session"}},
+		{name: "in progress, longer than the maximum: charged the maximum", b: noPeriod, start: at(-23 * time.Hour), end: nil, wantStart: at(-2 * time.Hour), wantEnd: nil, wantFlags: []string{"max_session"}},
+		{name: "no maximum: not clipped", b: latchkey.JournalBounds{Now: now}, start: at(-23 * time.Hour), end: p(0), wantStart: at(-23 * time.Hour), wantEnd: p(0), wantFlags: nil},
+		{name: "several at once", b: b, start: at(-23 * time.Hour), end: p(time.Minute), wantStart: at(-3 * time.Hour), wantEnd: p(-time.Hour), wantFlags: []string{"before_standalone", "future", "max_session"}},
 	} {
 		got := latchkey.BoundJournalEntry(c.start, c.end, c.b)
 		endOK := (got.EndedAt == nil) == (c.wantEnd == nil) && (got.EndedAt == nil || got.EndedAt.Equal(*c.wantEnd))

@@ -19,12 +19,12 @@ func TestSessionAllowance(t *testing.T) {
 		reason latchkey.LimitReason
 		warnAt time.Time
 	}{
-		{"no limits", 0, nil, time.Time{}, time.Time{}, "", time.Time{}},
-		{"maximum session", 2 * time.Hour, nil, time.Time{}, st0.Add(2 * time.Hour), latchkey.LimitMaxSession, st0.Add(2*time.Hour - warn)},
-		{"quota binds first", 2 * time.Hour, d(30 * time.Minute), time.Time{}, st0.Add(30 * time.Minute), latchkey.LimitQuota, st0.Add(29 * time.Minute)},
-		{"a reservation binds first: cut short at its start", 2 * time.Hour, d(time.Hour), st0.Add(20 * time.Minute), st0.Add(20 * time.Minute), latchkey.LimitReservation, st0.Add(19 * time.Minute)},
-		{"quota used up: ends at once, warned at once", 0, d(-5 * time.Minute), time.Time{}, st0, latchkey.LimitQuota, st0},
-		{"shorter than the warning: warned at the start", 0, d(30 * time.Second), time.Time{}, st0.Add(30 * time.Second), latchkey.LimitQuota, st0},
+		{name: "no limits", max: 0, quota: nil, next: time.Time{}, ends: time.Time{}, reason: "", warnAt: time.Time{}},
+		{name: "maximum session", max: 2 * time.Hour, quota: nil, next: time.Time{}, ends: st0.Add(2 * time.Hour), reason: latchkey.LimitMaxSession, warnAt: st0.Add(2*time.Hour - warn)},
+		{name: "quota binds first", max: 2 * time.Hour, quota: d(30 * time.Minute), next: time.Time{}, ends: st0.Add(30 * time.Minute), reason: latchkey.LimitQuota, warnAt: st0.Add(29 * time.Minute)},
+		{name: "a reservation binds first: cut short at its start", max: 2 * time.Hour, quota: d(time.Hour), next: st0.Add(20 * time.Minute), ends: st0.Add(20 * time.Minute), reason: latchkey.LimitReservation, warnAt: st0.Add(19 * time.Minute)},
+		{name: "quota used up: ends at once, warned at once", max: 0, quota: d(-5 * time.Minute), next: time.Time{}, ends: st0, reason: latchkey.LimitQuota, warnAt: st0},
+		{name: "shorter than the warning: warned at the start", max: 0, quota: d(30 * time.Second), next: time.Time{}, ends: st0.Add(30 * time.Second), reason: latchkey.LimitQuota, warnAt: st0},
 	} {
 		a := latchkey.SessionAllowance(st0, c.max, c.quota, c.next, warn)
 		if !a.Ends.Equal(c.ends) || a.Reason != c.reason || !a.WarnAt.Equal(c.warnAt) {

@@ -83,20 +83,20 @@ func TestSettleLock(t *testing.T) {
 		queue      []string
 		wantEvents []string
 	}{
-		{"free stays free", free, "", 7, nil, nil},
-		{"lease running", heldBy(ann, 7, soon), "ann", 7, nil, nil},
-		{"lease ran out: free", heldBy(ann, 7, lt0), "", 7, nil, []string{"lock.expire"}},
-		{"lease ran out: the first waiter gets it with the next token",
-			heldBy(ann, 7, past, waiter(bob, soon), waiter(cat, soon)), "bob", 8, []string{"cat"},
-			[]string{"lock.expire", "lock.grant"}},
-		{"lapsed waiters are skipped", heldBy(ann, 7, past, waiter(bob, past), waiter(cat, soon)), "cat", 8, nil,
-			[]string{"lock.expire", "lock.dequeue", "lock.grant"}},
-		{"every waiter lapsed", heldBy(ann, 7, past, waiter(bob, lt0)), "", 7, nil,
-			[]string{"lock.expire", "lock.dequeue"}},
-		{"a lapsed waiter behind a live holder is dropped", heldBy(ann, 7, soon, waiter(bob, past), waiter(cat, soon)),
-			"ann", 7, []string{"cat"}, []string{"lock.dequeue"}},
-		{"a free lock with a waiter is granted", latchkey.Lock{Name: "x", Fence: 3, Queue: []latchkey.LockWaiter{waiter(bob, soon)}},
-			"bob", 4, nil, []string{"lock.grant"}},
+		{name: "free stays free", lock: free, holder: "", fence: 7, queue: nil, wantEvents: nil},
+		{name: "lease running", lock: heldBy(ann, 7, soon), holder: "ann", fence: 7, queue: nil, wantEvents: nil},
+		{name: "lease ran out: free", lock: heldBy(ann, 7, lt0), holder: "", fence: 7, queue: nil, wantEvents: []string{"lock.expire"}},
+		{name: "lease ran out: the first waiter gets it with the next token",
+			lock: heldBy(ann, 7, past, waiter(bob, soon), waiter(cat, soon)), holder: "bob", fence: 8, queue: []string{"cat"},
+			wantEvents: []string{"lock.expire", "lock.grant"}},
+		{name: "lapsed waiters are skipped", lock: heldBy(ann, 7, past, waiter(bob, past), waiter(cat, soon)), holder: "cat", fence: 8, queue: nil,
+			wantEvents: []string{"lock.expire", "lock.dequeue", "lock.grant"}},
+		{name: "every waiter lapsed", lock: heldBy(ann, 7, past, waiter(bob, lt0)), holder: "", fence: 7, queue: nil,
+			wantEvents: []string{"lock.expire", "lock.dequeue"}},
+		{name: "a lapsed waiter behind a live holder is dropped", lock: heldBy(ann, 7, soon, waiter(bob, past), waiter(cat, soon)),
+			holder: "ann", fence: 7, queue: []string{"cat"}, wantEvents: []string{"lock.dequeue"}},
+		{name: "a free lock with a waiter is granted", lock: latchkey.Lock{Name: "x", Fence: 3, Queue: []latchkey.LockWaiter{waiter(bob, soon)}},
+			holder: "bob", fence: 4, queue: nil, wantEvents: []string{"lock.grant"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := c.lock
@@ -219,11 +219,11 @@ func TestDecideKeepalive(t *testing.T) {
 		token   uint64
 		ok      bool
 	}{
-		{"the holder", heldBy(ann, 7, soon), ann.TokenID, 7, true},
-		{"a stale token", heldBy(ann, 7, soon), ann.TokenID, 6, false},
-		{"another user token with the right number", heldBy(ann, 7, soon), bob.TokenID, 7, false},
-		{"lease ran out", heldBy(ann, 7, lt0), ann.TokenID, 7, false},
-		{"free lock", free, ann.TokenID, 7, false},
+		{name: "the holder", lock: heldBy(ann, 7, soon), tokenID: ann.TokenID, token: 7, ok: true},
+		{name: "a stale token", lock: heldBy(ann, 7, soon), tokenID: ann.TokenID, token: 6, ok: false},
+		{name: "another user token with the right number", lock: heldBy(ann, 7, soon), tokenID: bob.TokenID, token: 7, ok: false},
+		{name: "lease ran out", lock: heldBy(ann, 7, lt0), tokenID: ann.TokenID, token: 7, ok: false},
+		{name: "free lock", lock: free, tokenID: ann.TokenID, token: 7, ok: false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l, err := latchkey.DecideKeepalive(c.lock, c.tokenID, c.token, 2*ttl, lt0)

@@ -17,14 +17,14 @@ func TestCheckReservationCaps(t *testing.T) {
 		per, days    int
 		code, detail string
 	}{
-		{"within both caps", false, 2, now.Add(24 * time.Hour), 3, 14, "", ""},
-		{"the third of three", false, 2, now.Add(time.Hour), 3, 14, "", ""},
-		{"a fourth: conflict", false, 3, now.Add(time.Hour), 3, 14, latchkey.ECONFLICT, "too_many_reservations"},
-		{"exactly 14 days ahead", false, 0, now.AddDate(0, 0, 14), 3, 14, "", ""},
-		{"a second beyond 14 days: bad_request", false, 0, now.AddDate(0, 0, 14).Add(time.Second), 3, 14, latchkey.EBADREQUEST, "start"},
-		{"staff: no cap on count", true, 50, now.Add(time.Hour), 3, 14, "", ""},
-		{"staff: no cap on days", true, 0, now.AddDate(1, 0, 0), 3, 14, "", ""},
-		{"caps off (0)", false, 50, now.AddDate(1, 0, 0), 0, 0, "", ""},
+		{name: "within both caps", staff: false, held: 2, start: now.Add(24 * time.Hour), per: 3, days: 14, code: "", detail: ""},
+		{name: "the third of three", staff: false, held: 2, start: now.Add(time.Hour), per: 3, days: 14, code: "", detail: ""},
+		{name: "a fourth: conflict", staff: false, held: 3, start: now.Add(time.Hour), per: 3, days: 14, code: latchkey.ECONFLICT, detail: "too_many_reservations"},
+		{name: "exactly 14 days ahead", staff: false, held: 0, start: now.AddDate(0, 0, 14), per: 3, days: 14, code: "", detail: ""},
+		{name: "a second beyond 14 days: bad_request", staff: false, held: 0, start: now.AddDate(0, 0, 14).Add(time.Second), per: 3, days: 14, code: latchkey.EBADREQUEST, detail: "start"},
+		{name: "staff: no cap on count", staff: true, held: 50, start: now.Add(time.Hour), per: 3, days: 14, code: "", detail: ""},
+		{name: "staff: no cap on days", staff: true, held: 0, start: now.AddDate(1, 0, 0), per: 3, days: 14, code: "", detail: ""},
+		{name: "caps off (0)", staff: false, held: 50, start: now.AddDate(1, 0, 0), per: 0, days: 0, code: "", detail: ""},
 	} {
 		err := latchkey.CheckReservationCaps(c.staff, c.held, c.start, now, c.per, c.days)
 		if got := latchkey.ErrorCode(err); got != c.code {

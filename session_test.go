@@ -453,14 +453,14 @@ func TestCheckSessionCall(t *testing.T) {
 		wantCode   string
 		wantStatus string // details.status, for conflict
 	}{
-		{"own active unlocked", base, thisTerm, "", ""},
-		{"own active locked", sess("s1", thisTerm, "alice", true), thisTerm, "", ""},
-		{"other terminal", base, "term-other", latchkey.EFORBIDDEN, ""},
-		{"other terminal, empty id", base, "", latchkey.EFORBIDDEN, ""},
-		{"other terminal checked before status", failed, "term-other", latchkey.EFORBIDDEN, ""},
-		{"failed", failed, thisTerm, latchkey.ESESSIONFAILED, ""},
-		{"ended", withStatus(base, latchkey.SessionEnded), thisTerm, latchkey.ECONFLICT, "ended"},
-		{"expired", withStatus(base, latchkey.SessionExpired), thisTerm, latchkey.ECONFLICT, "expired"},
+		{name: "own active unlocked", s: base, terminal: thisTerm, wantCode: "", wantStatus: ""},
+		{name: "own active locked", s: sess("s1", thisTerm, "alice", true), terminal: thisTerm, wantCode: "", wantStatus: ""},
+		{name: "other terminal", s: base, terminal: "term-other", wantCode: latchkey.EFORBIDDEN, wantStatus: ""},
+		{name: "other terminal, empty id", s: base, terminal: "", wantCode: latchkey.EFORBIDDEN, wantStatus: ""},
+		{name: "other terminal checked before status", s: failed, terminal: "term-other", wantCode: latchkey.EFORBIDDEN, wantStatus: ""},
+		{name: "failed", s: failed, terminal: thisTerm, wantCode: latchkey.ESESSIONFAILED, wantStatus: ""},
+		{name: "ended", s: withStatus(base, latchkey.SessionEnded), terminal: thisTerm, wantCode: latchkey.ECONFLICT, wantStatus: "ended"},
+		{name: "expired", s: withStatus(base, latchkey.SessionExpired), terminal: thisTerm, wantCode: latchkey.ECONFLICT, wantStatus: "expired"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -498,12 +498,12 @@ func TestDecideLock(t *testing.T) {
 		wantCode   string
 		wantLocked *time.Time // nil = must stay unlocked
 	}{
-		{"unlocked active gets locked at time_sent", sess("s1", thisTerm, "alice", false), thisTerm, "", &sent},
-		{"already locked keeps the first lock time", sess("s1", thisTerm, "alice", true), thisTerm, "", &firstLock},
-		{"failed session", withStatus(sess("s1", thisTerm, "alice", false), latchkey.SessionFailed), thisTerm, latchkey.ESESSIONFAILED, nil},
-		{"ended session", withStatus(sess("s1", thisTerm, "alice", false), latchkey.SessionEnded), thisTerm, latchkey.ECONFLICT, nil},
-		{"expired session", withStatus(sess("s1", thisTerm, "alice", false), latchkey.SessionExpired), thisTerm, latchkey.ECONFLICT, nil},
-		{"other terminal", sess("s1", "term-other", "alice", false), thisTerm, latchkey.EFORBIDDEN, nil},
+		{name: "unlocked active gets locked at time_sent", s: sess("s1", thisTerm, "alice", false), terminal: thisTerm, wantCode: "", wantLocked: &sent},
+		{name: "already locked keeps the first lock time", s: sess("s1", thisTerm, "alice", true), terminal: thisTerm, wantCode: "", wantLocked: &firstLock},
+		{name: "failed session", s: withStatus(sess("s1", thisTerm, "alice", false), latchkey.SessionFailed), terminal: thisTerm, wantCode: latchkey.ESESSIONFAILED, wantLocked: nil},
+		{name: "ended session", s: withStatus(sess("s1", thisTerm, "alice", false), latchkey.SessionEnded), terminal: thisTerm, wantCode: latchkey.ECONFLICT, wantLocked: nil},
+		{name: "expired session", s: withStatus(sess("s1", thisTerm, "alice", false), latchkey.SessionExpired), terminal: thisTerm, wantCode: latchkey.ECONFLICT, wantLocked: nil},
+		{name: "other terminal", s: sess("s1", "term-other", "alice", false), terminal: thisTerm, wantCode: latchkey.EFORBIDDEN, wantLocked: nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -586,23 +586,23 @@ func TestApplyIdle(t *testing.T) {
 		wantLocked  *time.Time
 		wantEndedAt *time.Time
 	}{
-		{"inactivity: 1ns before", active(false), 10, 0, mins(10).Add(-time.Nanosecond), latchkey.IdleNone, nil, nil},
-		{"inactivity: exactly at", active(false), 10, 0, mins(10), latchkey.IdleLocked, ptr(mins(10)), nil},
-		{"inactivity: long after, locked at last_activity+N", active(false), 10, 0, mins(500), latchkey.IdleLocked, ptr(mins(10)), nil},
-		{"inactivity: now before last activity", active(false), 10, 0, la.Add(-time.Hour), latchkey.IdleNone, nil, nil},
-		{"forced: 1ns before", active(false), 0, 30, mins(30).Add(-time.Nanosecond), latchkey.IdleNone, nil, nil},
-		{"forced: exactly at", active(false), 0, 30, mins(30), latchkey.IdleExpired, nil, ptr(mins(30))},
-		{"forced: long after, ended at last_activity+forced", active(false), 0, 30, mins(900), latchkey.IdleExpired, nil, ptr(mins(30))},
-		{"both: only inactivity due", active(false), 10, 30, mins(15), latchkey.IdleLocked, ptr(mins(10)), nil},
-		{"both: 1ns before forced", active(false), 10, 30, mins(30).Add(-time.Nanosecond), latchkey.IdleLocked, ptr(mins(10)), nil},
-		{"both due: expired", active(false), 10, 30, mins(30), latchkey.IdleExpired, nil, ptr(mins(30))},
-		{"both due, forced shorter than inactivity: expired", active(false), 10, 5, mins(7), latchkey.IdleExpired, nil, ptr(mins(5))},
-		{"both, forced shorter, 1ns before forced", active(false), 10, 5, mins(5).Add(-time.Nanosecond), latchkey.IdleNone, nil, nil},
-		{"locked session is not re-locked", active(true), 10, 0, mins(500), latchkey.IdleNone, ptr(earlyLock), nil},
-		{"locked session, both set, only inactivity due", active(true), 10, 30, mins(20), latchkey.IdleNone, ptr(earlyLock), nil},
-		{"locked session can expire", active(true), 10, 30, mins(30), latchkey.IdleExpired, ptr(earlyLock), ptr(mins(30))},
-		{"locked session expires with forced only", active(true), 0, 30, mins(31), latchkey.IdleExpired, ptr(earlyLock), ptr(mins(30))},
-		{"zero settings never change", active(false), 0, 0, mins(1 << 20), latchkey.IdleNone, nil, nil},
+		{name: "inactivity: 1ns before", s: active(false), inactivity: 10, forced: 0, now: mins(10).Add(-time.Nanosecond), want: latchkey.IdleNone, wantLocked: nil, wantEndedAt: nil},
+		{name: "inactivity: exactly at", s: active(false), inactivity: 10, forced: 0, now: mins(10), want: latchkey.IdleLocked, wantLocked: ptr(mins(10)), wantEndedAt: nil},
+		{name: "inactivity: long after, locked at last_activity+N", s: active(false), inactivity: 10, forced: 0, now: mins(500), want: latchkey.IdleLocked, wantLocked: ptr(mins(10)), wantEndedAt: nil},
+		{name: "inactivity: now before last activity", s: active(false), inactivity: 10, forced: 0, now: la.Add(-time.Hour), want: latchkey.IdleNone, wantLocked: nil, wantEndedAt: nil},
+		{name: "forced: 1ns before", s: active(false), inactivity: 0, forced: 30, now: mins(30).Add(-time.Nanosecond), want: latchkey.IdleNone, wantLocked: nil, wantEndedAt: nil},
+		{name: "forced: exactly at", s: active(false), inactivity: 0, forced: 30, now: mins(30), want: latchkey.IdleExpired, wantLocked: nil, wantEndedAt: ptr(mins(30))},
+		{name: "forced: long after, ended at last_activity+forced", s: active(false), inactivity: 0, forced: 30, now: mins(900), want: latchkey.IdleExpired, wantLocked: nil, wantEndedAt: ptr(mins(30))},
+		{name: "both: only inactivity due", s: active(false), inactivity: 10, forced: 30, now: mins(15), want: latchkey.IdleLocked, wantLocked: ptr(mins(10)), wantEndedAt: nil},
+		{name: "both: 1ns before forced", s: active(false), inactivity: 10, forced: 30, now: mins(30).Add(-time.Nanosecond), want: latchkey.IdleLocked, wantLocked: ptr(mins(10)), wantEndedAt: nil},
+		{name: "both due: expired", s: active(false), inactivity: 10, forced: 30, now: mins(30), want: latchkey.IdleExpired, wantLocked: nil, wantEndedAt: ptr(mins(30))},
+		{name: "both due, forced shorter than inactivity: expired", s: active(false), inactivity: 10, forced: 5, now: mins(7), want: latchkey.IdleExpired, wantLocked: nil, wantEndedAt: ptr(mins(5))},
+		{name: "both, forced shorter, 1ns before forced", s: active(false), inactivity: 10, forced: 5, now: mins(5).Add(-time.Nanosecond), want: latchkey.IdleNone, wantLocked: nil, wantEndedAt: nil},
+		{name: "locked session is not re-locked", s: active(true), inactivity: 10, forced: 0, now: mins(500), want: latchkey.IdleNone, wantLocked: ptr(earlyLock), wantEndedAt: nil},
+		{name: "locked session, both set, only inactivity due", s: active(true), inactivity: 10, forced: 30, now: mins(20), want: latchkey.IdleNone, wantLocked: ptr(earlyLock), wantEndedAt: nil},
+		{name: "locked session can expire", s: active(true), inactivity: 10, forced: 30, now: mins(30), want: latchkey.IdleExpired, wantLocked: ptr(earlyLock), wantEndedAt: ptr(mins(30))},
+		{name: "locked session expires with forced only", s: active(true), inactivity: 0, forced: 30, now: mins(31), want: latchkey.IdleExpired, wantLocked: ptr(earlyLock), wantEndedAt: ptr(mins(30))},
+		{name: "zero settings never change", s: active(false), inactivity: 0, forced: 0, now: mins(1 << 20), want: latchkey.IdleNone, wantLocked: nil, wantEndedAt: nil},
 	}
 	for _, st := range []latchkey.SessionStatus{latchkey.SessionFailed, latchkey.SessionEnded, latchkey.SessionExpired} {
 		s := withStatus(active(false), st)
@@ -671,18 +671,18 @@ func TestIdleDeadline(t *testing.T) {
 		forced     int
 		want       time.Time // zero = never
 	}{
-		{"inactivity only", s, 10, 0, mins(10)},
-		{"forced only", s, 0, 30, mins(30)},
-		{"both, inactivity earlier", s, 10, 30, mins(10)},
-		{"both, forced earlier", s, 10, 5, mins(5)},
-		{"both equal", s, 10, 10, mins(10)},
-		{"locked, both: forced", locked, 10, 30, mins(30)},
-		{"locked, forced earlier", locked, 10, 5, mins(5)},
-		{"locked, inactivity only: never", locked, 10, 0, time.Time{}},
-		{"zero settings: never", s, 0, 0, time.Time{}},
-		{"failed: never", withStatus(s, latchkey.SessionFailed), 10, 30, time.Time{}},
-		{"ended: never", withStatus(s, latchkey.SessionEnded), 10, 30, time.Time{}},
-		{"expired: never", withStatus(s, latchkey.SessionExpired), 10, 30, time.Time{}},
+		{name: "inactivity only", s: s, inactivity: 10, forced: 0, want: mins(10)},
+		{name: "forced only", s: s, inactivity: 0, forced: 30, want: mins(30)},
+		{name: "both, inactivity earlier", s: s, inactivity: 10, forced: 30, want: mins(10)},
+		{name: "both, forced earlier", s: s, inactivity: 10, forced: 5, want: mins(5)},
+		{name: "both equal", s: s, inactivity: 10, forced: 10, want: mins(10)},
+		{name: "locked, both: forced", s: locked, inactivity: 10, forced: 30, want: mins(30)},
+		{name: "locked, forced earlier", s: locked, inactivity: 10, forced: 5, want: mins(5)},
+		{name: "locked, inactivity only: never", s: locked, inactivity: 10, forced: 0, want: time.Time{}},
+		{name: "zero settings: never", s: s, inactivity: 0, forced: 0, want: time.Time{}},
+		{name: "failed: never", s: withStatus(s, latchkey.SessionFailed), inactivity: 10, forced: 30, want: time.Time{}},
+		{name: "ended: never", s: withStatus(s, latchkey.SessionEnded), inactivity: 10, forced: 30, want: time.Time{}},
+		{name: "expired: never", s: withStatus(s, latchkey.SessionExpired), inactivity: 10, forced: 30, want: time.Time{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -786,11 +786,11 @@ func TestApplyIdleSessionLimit(t *testing.T) {
 		wantEnd    time.Time
 		wantReason string
 	}{
-		{"1ns before the limit", limited(20, latchkey.LimitQuota), 0, mins(20).Add(-1), latchkey.IdleNone, time.Time{}, ""},
-		{"at the limit: expired at it", limited(20, latchkey.LimitQuota), 0, mins(20), latchkey.IdleExpired, mins(20), string(latchkey.LimitQuota)},
-		{"long after: ended at the limit, not now", limited(20, latchkey.LimitMaxSession), 0, mins(300), latchkey.IdleExpired, mins(20), string(latchkey.LimitMaxSession)},
-		{"forced timeout earlier than the limit wins", limited(40, latchkey.LimitReservation), 30, mins(50), latchkey.IdleExpired, mins(30), latchkey.EndForcedTimeout},
-		{"limit earlier than the forced timeout wins", limited(20, latchkey.LimitReservation), 30, mins(50), latchkey.IdleExpired, mins(20), string(latchkey.LimitReservation)},
+		{name: "1ns before the limit", s: limited(20, latchkey.LimitQuota), forced: 0, now: mins(20).Add(-1), want: latchkey.IdleNone, wantEnd: time.Time{}, wantReason: ""},
+		{name: "at the limit: expired at it", s: limited(20, latchkey.LimitQuota), forced: 0, now: mins(20), want: latchkey.IdleExpired, wantEnd: mins(20), wantReason: string(latchkey.LimitQuota)},
+		{name: "long after: ended at the limit, not now", s: limited(20, latchkey.LimitMaxSession), forced: 0, now: mins(300), want: latchkey.IdleExpired, wantEnd: mins(20), wantReason: string(latchkey.LimitMaxSession)},
+		{name: "forced timeout earlier than the limit wins", s: limited(40, latchkey.LimitReservation), forced: 30, now: mins(50), want: latchkey.IdleExpired, wantEnd: mins(30), wantReason: latchkey.EndForcedTimeout},
+		{name: "limit earlier than the forced timeout wins", s: limited(20, latchkey.LimitReservation), forced: 30, now: mins(50), want: latchkey.IdleExpired, wantEnd: mins(20), wantReason: string(latchkey.LimitReservation)},
 	} {
 		got, ch := latchkey.ApplyIdle(c.s, idleSite(0, c.forced), c.now)
 		if ch != c.want {

@@ -161,14 +161,14 @@ func TestJournalTimesBounded(t *testing.T) {
 			start, end time.Time
 			clipped    string
 		}{
-			{0, latchkey.JournalEntry{ID: "before-period", Identity: "alice", StartedAt: *at(-5 * time.Hour), EndedAt: at(-30 * time.Minute)},
-				*at(-time.Hour), *at(-30 * time.Minute), `["before_standalone"]`},
-			{1, latchkey.JournalEntry{ID: "too-long", Identity: "bob", StartedAt: *at(-23 * time.Hour), EndedAt: at(-time.Minute)},
-				*at(-23 * time.Hour), *at(-21 * time.Hour), `["max_session"]`},
-			{1, latchkey.JournalEntry{ID: "ends-ahead", Identity: "bob", StartedAt: *at(-10 * time.Minute), EndedAt: at(5 * time.Minute)},
-				*at(-10 * time.Minute), now, `["future"]`},
-			{1, latchkey.JournalEntry{ID: "running-long", Identity: "alice2", StartedAt: *at(-20 * time.Hour)},
-				*at(-2 * time.Hour), time.Time{}, `["max_session"]`},
+			{term: 0, e: latchkey.JournalEntry{ID: "before-period", Identity: "alice", StartedAt: *at(-5 * time.Hour), EndedAt: at(-30 * time.Minute)},
+				start: *at(-time.Hour), end: *at(-30 * time.Minute), clipped: `["before_standalone"]`},
+			{term: 1, e: latchkey.JournalEntry{ID: "too-long", Identity: "bob", StartedAt: *at(-23 * time.Hour), EndedAt: at(-time.Minute)},
+				start: *at(-23 * time.Hour), end: *at(-21 * time.Hour), clipped: `["max_session"]`},
+			{term: 1, e: latchkey.JournalEntry{ID: "ends-ahead", Identity: "bob", StartedAt: *at(-10 * time.Minute), EndedAt: at(5 * time.Minute)},
+				start: *at(-10 * time.Minute), end: now, clipped: `["future"]`},
+			{term: 1, e: latchkey.JournalEntry{ID: "running-long", Identity: "alice2", StartedAt: *at(-20 * time.Hour)},
+				start: *at(-2 * time.Hour), end: time.Time{}, clipped: `["max_session"]`},
 		} {
 			c.e.Standalone = true
 			if _, err := w.tc[c.term].UploadJournal(ctx, []latchkey.JournalEntry{c.e}); err != nil {

@@ -26,13 +26,13 @@ func TestStrictJSONKeys(t *testing.T) {
 		cases := []struct {
 			token, method, path, body, field, reason string
 		}{
-			{term, "POST", logon, `{"identity":"bob","password":"wrong","password":"` + pw("bob") + `","time_sent":"` + now + `"}`, "password", "duplicate_key"},
-			{term, "POST", logon, `{"identity":"bob","Password":"` + pw("bob") + `","time_sent":"` + now + `"}`, "Password", "wrong_case"},
-			{term, "POST", logon, `{"identity":"bob","password":"` + pw("bob") + `","time_sent":"` + now + `","FORCE":true}`, "FORCE", "wrong_case"},
-			{term, "POST", "/v1/agent/journal", `{"entries":[{"id":"off-1","identity":"bob","started_at":"` + now + `","standalone":true,"Identity":"alice"}]}`, "entries[0].Identity", "wrong_case"},
-			{w.admin.Token(), "POST", "/v1/principals/" + w.bob.ID + "/identities", `{"login":"bob2","password":"bob2-password","login":"admin2"}`, "login", "duplicate_key"},
-			{w.admin.Token(), "PATCH", "/v1/principals/" + w.bob.ID, `{"Role":"admin"}`, "Role", "wrong_case"},
-			{w.admin.Token(), "PUT", "/v1/config/branding", `{"items":{"title":"a","title":"b"}}`, "items.title", "duplicate_key"},
+			{token: term, method: "POST", path: logon, body: `{"identity":"bob","password":"wrong","password":"` + pw("bob") + `","time_sent":"` + now + `"}`, field: "password", reason: "duplicate_key"},
+			{token: term, method: "POST", path: logon, body: `{"identity":"bob","Password":"` + pw("bob") + `","time_sent":"` + now + `"}`, field: "Password", reason: "wrong_case"},
+			{token: term, method: "POST", path: logon, body: `{"identity":"bob","password":"` + pw("bob") + `","time_sent":"` + now + `","FORCE":true}`, field: "FORCE", reason: "wrong_case"},
+			{token: term, method: "POST", path: "/v1/agent/journal", body: `{"entries":[{"id":"off-1","identity":"bob","started_at":"` + now + `","standalone":true,"Identity":"alice"}]}`, field: "entries[0].Identity", reason: "wrong_case"},
+			{token: w.admin.Token(), method: "POST", path: "/v1/principals/" + w.bob.ID + "/identities", body: `{"login":"bob2","password":"bob2-password","login":"admin2"}`, field: "login", reason: "duplicate_key"},
+			{token: w.admin.Token(), method: "PATCH", path: "/v1/principals/" + w.bob.ID, body: `{"Role":"admin"}`, field: "Role", reason: "wrong_case"},
+			{token: w.admin.Token(), method: "PUT", path: "/v1/config/branding", body: `{"items":{"title":"a","title":"b"}}`, field: "items.title", reason: "duplicate_key"},
 		}
 		before := w.snapshot()
 		for _, c := range cases {

@@ -72,11 +72,11 @@ func TestSummarize(t *testing.T) {
 		wantOps             float64
 		p50, p99, max       float64
 	}{
-		{"empty", nil, 0, time.Second, 0, 0, 0, 0, 0, 0},
-		{"empty with errors", nil, 3, time.Second, 0, 3, 0, 0, 0, 0},
-		{"zero elapsed gives no rate", []int{5}, 0, 0, 1, 0, 0, 5, 5, 5},
-		{"unsorted input", []int{9, 1, 5, 3, 7}, 0, 2 * time.Second, 5, 0, 2.5, 5, 9, 9},
-		{"rate counts successes only", []int{2, 2, 2, 2}, 4, 4 * time.Second, 4, 4, 1, 2, 2, 2},
+		{name: "empty", samples: nil, errors: 0, elapsed: time.Second, wantCount: 0, wantErrs: 0, wantOps: 0, p50: 0, p99: 0, max: 0},
+		{name: "empty with errors", samples: nil, errors: 3, elapsed: time.Second, wantCount: 0, wantErrs: 3, wantOps: 0, p50: 0, p99: 0, max: 0},
+		{name: "zero elapsed gives no rate", samples: []int{5}, errors: 0, elapsed: 0, wantCount: 1, wantErrs: 0, wantOps: 0, p50: 5, p99: 5, max: 5},
+		{name: "unsorted input", samples: []int{9, 1, 5, 3, 7}, errors: 0, elapsed: 2 * time.Second, wantCount: 5, wantErrs: 0, wantOps: 2.5, p50: 5, p99: 9, max: 9},
+		{name: "rate counts successes only", samples: []int{2, 2, 2, 2}, errors: 4, elapsed: 4 * time.Second, wantCount: 4, wantErrs: 4, wantOps: 1, p50: 2, p99: 2, max: 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			st := bench.Summarize("touch", durations(c.samples...), c.errors, c.elapsed)

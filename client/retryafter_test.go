@@ -22,11 +22,11 @@ func TestRetryAfter(t *testing.T) {
 		body   string
 		want   time.Duration
 	}{
-		{"details", 429, "30", `{"error":{"code":"rate_limited","message":"slow down","details":{"retry_after_seconds":30}}}`, 30 * time.Second},
-		{"header only", 429, "7", `{"error":{"code":"rate_limited","message":"too many connections","details":{}}}`, 7 * time.Second},
-		{"no wait given", 429, "", `{"error":{"code":"rate_limited","message":"slow down","details":{}}}`, 0},
-		{"an HTTP date is not used", 429, "Wed, 21 Oct 2015 07:28:00 GMT", `{"error":{"code":"rate_limited","message":"x","details":{}}}`, 0},
-		{"other errors", 401, "5", `{"error":{"code":"invalid_credentials","message":"no","details":{}}}`, 0},
+		{name: "details", status: 429, header: "30", body: `{"error":{"code":"rate_limited","message":"slow down","details":{"retry_after_seconds":30}}}`, want: 30 * time.Second},
+		{name: "header only", status: 429, header: "7", body: `{"error":{"code":"rate_limited","message":"too many connections","details":{}}}`, want: 7 * time.Second},
+		{name: "no wait given", status: 429, header: "", body: `{"error":{"code":"rate_limited","message":"slow down","details":{}}}`, want: 0},
+		{name: "an HTTP date is not used", status: 429, header: "Wed, 21 Oct 2015 07:28:00 GMT", body: `{"error":{"code":"rate_limited","message":"x","details":{}}}`, want: 0},
+		{name: "other errors", status: 401, header: "5", body: `{"error":{"code":"invalid_credentials","message":"no","details":{}}}`, want: 0},
 	}
 	for _, tt := range tests {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

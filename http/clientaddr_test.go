@@ -17,21 +17,21 @@ func TestClientAddress(t *testing.T) {
 		trusted []netip.Prefix
 		want    string
 	}{
-		{"plain IPv4", "192.0.2.7:5123", nil, nil, "192.0.2.7"},
-		{"loopback", "127.0.0.1:40000", nil, nil, "127.0.0.1"},
-		{"IPv6 by /64", "[2001:db8:1:2:aaaa::1]:443", nil, nil, "2001:db8:1:2::/64"},
-		{"IPv4-mapped", "[::ffff:192.0.2.9]:80", nil, nil, "192.0.2.9"},
-		{"forwarded ignored without trust", "192.0.2.7:1", []string{"198.51.100.1"}, nil, "192.0.2.7"},
-		{"forwarded ignored from an untrusted peer", "192.0.2.7:1", []string{"198.51.100.1"}, proxies, "192.0.2.7"},
-		{"trusted proxy", "10.1.2.3:1", []string{"198.51.100.1"}, proxies, "198.51.100.1"},
-		{"client's own prefix is not believed", "10.1.2.3:1", []string{"6.6.6.6, 198.51.100.1"}, proxies, "198.51.100.1"},
-		{"chain of proxies", "10.1.2.3:1", []string{"198.51.100.1, 10.9.9.9", "10.8.8.8"}, proxies, "198.51.100.1"},
-		{"all hops trusted", "10.1.2.3:1", []string{"10.4.4.4"}, proxies, "10.4.4.4"},
-		{"garbage hop stops the walk", "10.1.2.3:1", []string{"198.51.100.1, bogus"}, proxies, "10.1.2.3"},
-		{"trusted proxy without header", "10.1.2.3:1", nil, proxies, "10.1.2.3"},
-		{"IPv6 client behind proxy", "[fd00::1]:1", []string{"2001:db8::5"}, proxies, "2001:db8::/64"},
-		{"hop with port", "10.1.2.3:1", []string{"198.51.100.1:5555"}, proxies, "198.51.100.1"},
-		{"not an IP peer", "@", nil, proxies, "remote:@"},
+		{name: "plain IPv4", remote: "192.0.2.7:5123", xff: nil, trusted: nil, want: "192.0.2.7"},
+		{name: "loopback", remote: "127.0.0.1:40000", xff: nil, trusted: nil, want: "127.0.0.1"},
+		{name: "IPv6 by /64", remote: "[2001:db8:1:2:aaaa::1]:443", xff: nil, trusted: nil, want: "2001:db8:1:2::/64"},
+		{name: "IPv4-mapped", remote: "[::ffff:192.0.2.9]:80", xff: nil, trusted: nil, want: "192.0.2.9"},
+		{name: "forwarded ignored without trust", remote: "192.0.2.7:1", xff: []string{"198.51.100.1"}, trusted: nil, want: "192.0.2.7"},
+		{name: "forwarded ignored from an untrusted peer", remote: "192.0.2.7:1", xff: []string{"198.51.100.1"}, trusted: proxies, want: "192.0.2.7"},
+		{name: "trusted proxy", remote: "10.1.2.3:1", xff: []string{"198.51.100.1"}, trusted: proxies, want: "198.51.100.1"},
+		{name: "client's own prefix is not believed", remote: "10.1.2.3:1", xff: []string{"6.6.6.6, 198.51.100.1"}, trusted: proxies, want: "198.51.100.1"},
+		{name: "chain of proxies", remote: "10.1.2.3:1", xff: []string{"198.51.100.1, 10.9.9.9", "10.8.8.8"}, trusted: proxies, want: "198.51.100.1"},
+		{name: "all hops trusted", remote: "10.1.2.3:1", xff: []string{"10.4.4.4"}, trusted: proxies, want: "10.4.4.4"},
+		{name: "garbage hop stops the walk", remote: "10.1.2.3:1", xff: []string{"198.51.100.1, bogus"}, trusted: proxies, want: "10.1.2.3"},
+		{name: "trusted proxy without header", remote: "10.1.2.3:1", xff: nil, trusted: proxies, want: "10.1.2.3"},
+		{name: "IPv6 client behind proxy", remote: "[fd00::1]:1", xff: []string{"2001:db8::5"}, trusted: proxies, want: "2001:db8::/64"},
+		{name: "hop with port", remote: "10.1.2.3:1", xff: []string{"198.51.100.1:5555"}, trusted: proxies, want: "198.51.100.1"},
+		{name: "not an IP peer", remote: "@", xff: nil, trusted: proxies, want: "remote:@"},
 	}
 	for _, tt := range tests {
 		if got := lkhttp.ClientAddress(tt.remote, tt.xff, tt.trusted); got != tt.want {

@@ -32,20 +32,20 @@ func TestWindowAdmit(t *testing.T) {
 		wantOK   bool
 		wantWait time.Duration
 	}{
-		{"nothing yet", w, nil, 0, 0, true, 0},
-		{"below the limit", w, at(0, s), 0, 2 * s, true, 0},
-		{"at the limit", w, at(0, s, 2*s), 0, 3 * s, false, 57 * s},
-		{"the oldest leaves the window", w, at(0, s, 2*s), 0, time.Minute, true, 0},
-		{"just before it leaves", w, at(0, s, 2*s), 0, time.Minute - time.Millisecond, false, s},
-		{"wait rounds up", w, at(0, s, 2*s), 0, 30*s + time.Millisecond, false, 30 * s},
-		{"old failures do not count", w, at(0, s, 2*s, 70*s), 0, 70 * s, true, 0},
-		{"in flight does not count as failures", w, at(0, s), 50, 2 * s, true, 0},
-		{"in flight cap", lkhttp.Window{Limit: 3, Per: time.Minute, InFlight: 4}, at(0), 4, s, false, s},
-		{"below the in flight cap", lkhttp.Window{Limit: 3, Per: time.Minute, InFlight: 4}, at(0), 3, s, true, 0},
-		{"default in flight cap", w, nil, lkhttp.DefaultInFlight, 0, false, s},
-		{"failures win over in flight", lkhttp.Window{Limit: 3, Per: time.Minute, InFlight: 1}, at(0, s, 2*s), 1, 3 * s, false, 57 * s},
-		{"off", lkhttp.NoThrottle, at(0, 0, 0, 0), 9, 0, true, 0},
-		{"limit one", lkhttp.Window{Limit: 1, Per: 10 * s}, at(0), 0, 5 * s, false, 5 * s},
+		{name: "nothing yet", rule: w, failures: nil, inflight: 0, now: 0, wantOK: true, wantWait: 0},
+		{name: "below the limit", rule: w, failures: at(0, s), inflight: 0, now: 2 * s, wantOK: true, wantWait: 0},
+		{name: "at the limit", rule: w, failures: at(0, s, 2*s), inflight: 0, now: 3 * s, wantOK: false, wantWait: 57 * s},
+		{name: "the oldest leaves the window", rule: w, failures: at(0, s, 2*s), inflight: 0, now: time.Minute, wantOK: true, wantWait: 0},
+		{name: "just before it leaves", rule: w, failures: at(0, s, 2*s), inflight: 0, now: time.Minute - time.Millisecond, wantOK: false, wantWait: s},
+		{name: "wait rounds up", rule: w, failures: at(0, s, 2*s), inflight: 0, now: 30*s + time.Millisecond, wantOK: false, wantWait: 30 * s},
+		{name: "old failures do not count", rule: w, failures: at(0, s, 2*s, 70*s), inflight: 0, now: 70 * s, wantOK: true, wantWait: 0},
+		{name: "in flight does not count as failures", rule: w, failures: at(0, s), inflight: 50, now: 2 * s, wantOK: true, wantWait: 0},
+		{name: "in flight cap", rule: lkhttp.Window{Limit: 3, Per: time.Minute, InFlight: 4}, failures: at(0), inflight: 4, now: s, wantOK: false, wantWait: s},
+		{name: "below the in flight cap", rule: lkhttp.Window{Limit: 3, Per: time.Minute, InFlight: 4}, failures: at(0), inflight: 3, now: s, wantOK: true, wantWait: 0},
+		{name: "default in flight cap", rule: w, failures: nil, inflight: lkhttp.DefaultInFlight, now: 0, wantOK: false, wantWait: s},
+		{name: "failures win over in flight", rule: lkhttp.Window{Limit: 3, Per: time.Minute, InFlight: 1}, failures: at(0, s, 2*s), inflight: 1, now: 3 * s, wantOK: false, wantWait: 57 * s},
+		{name: "off", rule: lkhttp.NoThrottle, failures: at(0, 0, 0, 0), inflight: 9, now: 0, wantOK: true, wantWait: 0},
+		{name: "limit one", rule: lkhttp.Window{Limit: 1, Per: 10 * s}, failures: at(0), inflight: 0, now: 5 * s, wantOK: false, wantWait: 5 * s},
 	}
 	for _, tt := range tests {
 		wait, ok := tt.rule.Admit(tt.failures, tt.inflight, t0.Add(tt.now))
