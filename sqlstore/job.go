@@ -133,51 +133,36 @@ func (s *Store) ClaimJobs(ctx context.Context, node string, kinds []latchkey.Job
 			if len(out) >= limit {
 				break
 			}
-			args := []any{us(t.now)}
+			args := []any{node, us(t.now.Add(lease)), us(t.now), us(t.now)}
 			for _, k := range kinds {
 				args = append(args, string(k))
 			}
 			args = append(args, limit-len(out))
-			ids, err := t.names(q+t.s.d.skipLocked(), args...)
+			// One statement claims the batch: it applies latchkey.ClaimJob's
+			// change (running, this node, the next fence, one more attempt,
+			// the lease) to the rows the subquery picks, which PostgreSQL
+			// locks and other claimers skip (TestClaimFollowsTheRule checks
+			// the two agree).
+			rows, err := t.query(`UPDATE jobs SET state = 'running', node = ?, fence = fence + 1, attempts = attempts + 1,
+				lease_until = ?, updated_at = ? WHERE id IN (`+q+t.s.d.skipLocked()+") RETURNING "+jobCols, args...)
 			if err != nil {
 				return err
 			}
-			for _, id := range ids {
-				j, err := scanJob(t.queryRow("SELECT "+jobCols+" FROM jobs WHERE id = ?", id))
+			for rows.Next() {
+				j, err := scanJob(rows)
 				if err != nil {
+					rows.Close()
 					return err
 				}
-				c, err := latchkey.ClaimJob(j, node, t.now, lease)
-				if err != nil {
-					continue // changed since it was selected (SQLite cannot change it; PostgreSQL holds its lock)
-				}
-				if err := t.saveJob(c); err != nil {
-					return err
-				}
-				out = append(out, c)
+				out = append(out, j)
+			}
+			if err := rows.Close(); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 	return out, err
-}
-
-// names runs a query of one text column in t.
-func (t *tx) names(q string, args ...any) ([]string, error) {
-	rows, err := t.query(q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // ExtendJobLeases implements latchkey.JobService.
@@ -250,10 +235,25 @@ func (s *Store) runJobStep(ctx context.Context, claim latchkey.Job, step func(t 
 	return err
 }
 
-// CompleteJob implements latchkey.JobService.
+// CompleteJob implements latchkey.JobService. With no step to run first,
+// one statement applies latchkey.CompleteJob's change where the claim's
+// fence still holds (TestCompleteFollowsTheRule checks they agree).
 func (s *Store) CompleteJob(ctx context.Context, claim latchkey.Job) error {
-	return s.finishJob(ctx, claim, nil, func(j latchkey.Job, now time.Time) (latchkey.Job, error) {
-		return latchkey.CompleteJob(j, claim.Fence, now)
+	return s.write(ctx, func(t *tx) error {
+		res, err := t.exec("UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ? WHERE id = ? AND state = 'running' AND fence = ?",
+			us(t.now), us(t.now), claim.ID, claim.Fence)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			if _, err := t.lockJob(claim.ID); err != nil {
+				return err // not found
+			}
+			return latchkey.ErrStaleFence
+		}
+		return nil
 	})
 }
 

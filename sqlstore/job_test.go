@@ -295,3 +295,65 @@ func TestJobsChangedWakesOtherNodes(t *testing.T) {
 		}
 	})
 }
+
+// The store's one-statement claim applies exactly latchkey.ClaimJob's
+// change, for a fresh job and for a takeover.
+func TestClaimFollowsTheRule(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		clock := sqlstoretest.NewClock()
+		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(clock))
+		ctx := context.Background()
+		if _, err := s.EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop"}); err != nil {
+			t.Fatal(err)
+		}
+		for i, node := range []string{"node_a", "node_b"} {
+			all, _, err := s.Jobs(ctx, jobAdmin, latchkey.JobFilter{})
+			if err != nil || len(all) != 1 {
+				t.Fatalf("%v %v", all, err)
+			}
+			want, err := latchkey.ClaimJob(all[0], node, clock.Now(), 3*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := claimOne(t, s, node, 3*time.Second)
+			if !ok {
+				t.Fatalf("claim %d: nothing", i)
+			}
+			if got.State != want.State || got.Node != want.Node || got.Fence != want.Fence || got.Attempts != want.Attempts ||
+				!got.LeaseUntil.Equal(*want.LeaseUntil) || !got.UpdatedAt.Equal(want.UpdatedAt) || !got.RunAt.Equal(want.RunAt) {
+				t.Fatalf("claim %d: store %+v, rule %+v", i, got, want)
+			}
+			clock.Advance(3 * time.Second) // the lease lapses: the next is a takeover
+		}
+	})
+}
+
+// The store's one-statement completion applies latchkey.CompleteJob's
+// change.
+func TestCompleteFollowsTheRule(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		clock := sqlstoretest.NewClock()
+		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(clock))
+		ctx := context.Background()
+		if _, err := s.EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop"}); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := claimOne(t, s, "node_a", time.Second)
+		clock.Advance(time.Millisecond)
+		want, err := latchkey.CompleteJob(c, c.Fence, clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CompleteJob(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.Job(ctx, jobAdmin, c.ID)
+		if got.State != want.State || got.LeaseUntil != nil || got.Error != want.Error || !got.UpdatedAt.Equal(want.UpdatedAt) ||
+			got.EndedAt == nil || !got.EndedAt.Equal(*want.EndedAt) || got.Fence != want.Fence || got.Attempts != want.Attempts {
+			t.Fatalf("store %+v, rule %+v", got, want)
+		}
+		if err := s.CompleteJob(ctx, latchkey.Job{ID: "job_nope", Fence: 1}); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+			t.Fatalf("an unknown job: %v", err)
+		}
+	})
+}
