@@ -37,8 +37,8 @@ func TestSeed(t *testing.T) {
 		}
 		names := map[string]bool{}
 		for _, p := range ps {
-			if p.Role != latchkey.RoleUser || p.Global || p.Disabled {
-				t.Errorf("seeded principal %+v: want a plain enabled user", p)
+			if p.Role != latchkey.RoleUser || p.Global || p.Disabled || !p.CreatedAt.Equal(clock.Now()) {
+				t.Errorf("seeded principal %+v: want a plain enabled user created now", p)
 			}
 			names[p.Name] = true
 		}
@@ -61,6 +61,12 @@ func TestSeed(t *testing.T) {
 		}
 		if len(sites) != 1 || sites[0].Name != benchseed.SiteName || terms[0].SiteID != sites[0].ID {
 			t.Fatalf("sites %+v, want one named %q holding the terminals", sites, benchseed.SiteName)
+		}
+		// The site row holds the API's defaults, every column of them.
+		want := latchkey.DefaultSite(benchseed.SiteName)
+		want.ID, want.CreatedAt = sites[0].ID, sites[0].CreatedAt
+		if sites[0] != want || !sites[0].CreatedAt.Equal(clock.Now()) {
+			t.Fatalf("seeded site %+v, want %+v created now (%s)", sites[0], want, clock.Now())
 		}
 
 		// Sessions are checked in the tables: ListPrincipalSessions is the
