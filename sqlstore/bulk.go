@@ -10,8 +10,7 @@ func init() {
 		if !ok || s == nil {
 			return bulk.Handle{}, false
 		}
-		return bulk.Handle{DB: s.w, Rebind: s.d.rebind, SingleWriter: s.d.singleWriter(), AnalyzeAfterLoad: s.d.analyzeAfterLoad(),
-			HashPassword: s.hashPassword, Now: s.now, QueryRow: s.queryRow,
-			SiteCols: siteCols, SiteArgs: siteArgs, PrincipalCols: principalCols}, true
+		return bulk.Handle{DB: s.w, Rebind: s.d.rebind, SingleWriter: s.d.singleWriter(),
+			AnalyzeAfterLoad: s.d.analyzeAfterLoad(), HashPassword: s.hashPassword, Now: s.now}, true
 	}
 }

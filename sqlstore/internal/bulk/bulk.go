@@ -5,11 +5,8 @@
 package bulk
 
 import (
-	"context"
 	"database/sql"
 	"time"
-
-	"latchkey"
 )
 
 // Handle is what a bulk loader needs of a store.
@@ -27,13 +24,6 @@ type Handle struct {
 	HashPassword func(password string) (string, error)
 	// Now is the store's clock.
 	Now func() time.Time
-	// QueryRow runs a query on the read pool.
-	QueryRow func(ctx context.Context, q string, args ...any) *sql.Row
-	// The store's column lists and row arguments for the tables a seed
-	// writes through them.
-	SiteCols      string
-	SiteArgs      func(latchkey.Site) []any
-	PrincipalCols string
 }
 
 // Of returns the handle of a *sqlstore.Store (ok false for anything else).
