@@ -4,8 +4,11 @@ import (
 	"latchkey/sqlstore/internal/bulk"
 )
 
+// init opens sqlstore/internal/bulk's door: a bulk loader under sqlstore/
+// (sqlstore/benchseed) gets the few internals it needs without the store
+// exporting them.
 func init() {
-	bulk.Of = func(v any) (bulk.Handle, bool) {
+	bulk.Access = func(v any) (bulk.Handle, bool) {
 		s, ok := v.(*Store)
 		if !ok || s == nil {
 			return bulk.Handle{}, false

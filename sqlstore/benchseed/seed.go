@@ -67,7 +67,7 @@ func PrincipalName(i int) string { return fmt.Sprintf("seed-%d", i) }
 // bulk load; on SQLite it leaves the planner's statistics alone, as a
 // production SQLite store has none.
 func Seed(ctx context.Context, store *sqlstore.Store, principals, pastSessions int, progress io.Writer) error {
-	h, ok := bulk.Of(store)
+	h, ok := bulk.Access(store)
 	if !ok {
 		return errors.New("seed: no store")
 	}

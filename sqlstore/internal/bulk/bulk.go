@@ -26,6 +26,6 @@ type Handle struct {
 	Now func() time.Time
 }
 
-// Of returns the handle of a *sqlstore.Store (ok false for anything else).
+// Access returns the handle of a *sqlstore.Store (ok false for anything else).
 // sqlstore sets it when it is initialised.
-var Of func(store any) (Handle, bool)
+var Access func(store any) (Handle, bool)
