@@ -54,6 +54,10 @@ var endpoints = []endpoint{
 	{method: "GET", path: "/v1/audit/verify", body: "", status: 200, roles: []string{adminToken}},
 	{method: "GET", path: "/v1/audit/seal", body: "", status: 200, roles: []string{adminToken}},
 	{method: "GET", path: "/v1/audit/export?after=5", body: "", status: 200, roles: []string{adminToken}},
+	{method: "GET", path: "/v1/jobs?state=failed", body: "", status: 200, roles: []string{adminToken}},
+	{method: "GET", path: "/v1/jobs/job_1", body: "", status: 200, roles: []string{adminToken}},
+	{method: "POST", path: "/v1/jobs/job_1/retry", body: "", status: 200, roles: []string{adminToken}},
+	{method: "POST", path: "/v1/jobs/job_1/cancel", body: "", status: 200, roles: []string{adminToken}},
 }
 
 // TestRoleGate calls every route with every kind of token: the roles it
