@@ -67,13 +67,16 @@ func (c *cmd) showJob(j *latchkey.Job) int {
 	if c.json {
 		return c.printJSON(j)
 	}
-	lease := "-"
+	lease, ended := "-", "-"
 	if j.LeaseUntil != nil {
 		lease = timeText(*j.LeaseUntil)
+	}
+	if j.EndedAt != nil {
+		ended = timeText(*j.EndedAt)
 	}
 	fields(c.stdout, "job", j.ID, "kind", string(j.Kind), "key", orDash(j.Key), "state", string(j.State),
 		"attempts", strconv.Itoa(j.Attempts)+" of "+strconv.Itoa(j.MaxAttempts), "run at", timeText(j.RunAt),
 		"node", orDash(j.Node), "fence", strconv.FormatInt(j.Fence, 10), "lease until", lease, "error", orDash(j.Error),
-		"created", timeText(j.CreatedAt))
+		"created", timeText(j.CreatedAt), "ended", ended)
 	return 0
 }
