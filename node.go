@@ -28,6 +28,11 @@ const (
 	NodeForgetAfter = 24 * time.Hour
 )
 
+// NewNodeID returns a fresh node ID ("node_..."): a node takes a new one
+// at every start, so a restarted process is a new node and its old row
+// ages out.
+func NewNodeID() string { return NewID("node") }
+
 // NodeAlive says whether a node last seen at lastSeen is alive at now.
 func NodeAlive(lastSeen, now time.Time, deadAfter time.Duration) bool {
 	return now.Sub(lastSeen) < deadAfter

@@ -1,6 +1,7 @@
 package latchkey_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -41,5 +42,12 @@ func TestNodeAlive(t *testing.T) {
 		if got := latchkey.NodeAlive(seen, seen.Add(c.after), latchkey.DefaultNodeDeadAfter); got != c.want {
 			t.Errorf("%s after the last beat: alive %v, want %v", c.after, got, c.want)
 		}
+	}
+}
+
+func TestNewNodeID(t *testing.T) {
+	a, b := latchkey.NewNodeID(), latchkey.NewNodeID()
+	if !strings.HasPrefix(a, "node_") || !strings.HasPrefix(b, "node_") || a == b {
+		t.Fatalf("node IDs %q and %q: want two different node_... IDs", a, b)
 	}
 }

@@ -47,7 +47,7 @@ func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr
 	if err := private.Dir(cfg.dataDir); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	self := latchkey.Node{ID: latchkey.NewID("node"), Addr: cfg.advertise}
+	self := latchkey.Node{ID: latchkey.NewNodeID(), Addr: cfg.advertise}
 	storeOpts := cfg.storeOptions(logger)
 	storeOpts.Node = self.ID
 	store, err := sqlstore.Open(ctx, cfg.store, storeOpts)
