@@ -56,6 +56,11 @@ func TestParseServeFlags(t *testing.T) {
 				c.offlineDays, c.offlineCap, c.pgCommitters, c.idempotencyTTL = 7, 9, 2, time.Hour
 				c.pprofListen, c.sealEvery = "127.0.0.1:6060", 0
 			}},
+		{name: "node flags", args: []string{"--data-dir", "d", "--advertise", "10.0.0.11:7420", "--heartbeat", "200ms",
+			"--node-dead-after", "1s", "--drain-wait", "0s"},
+			want: func(c *serveConfig) {
+				c.advertise, c.heartbeat, c.nodeDeadAfter, c.drainWait = "10.0.0.11:7420", 200*time.Millisecond, time.Second, 0
+			}},
 		{name: "managed domains", args: []string{"--data-dir", "d", "--managed-domain", "users=", "--managed-domain", "sites=ops/sites"},
 			want: func(c *serveConfig) { delete(c.policy.Managed, "users"); c.policy.Managed["sites"] = "ops/sites" }},
 		{name: "tls pair", args: []string{"--data-dir", "d", "--tls-cert", "c.pem", "--tls-key", "k.pem"},
@@ -80,6 +85,11 @@ func TestParseServeFlags(t *testing.T) {
 		{name: "bad duration", args: []string{"--lockout", "soon"}, err: `invalid value "soon" for flag -lockout`, kind: "flag"},
 		{name: "managed domain without =", args: []string{"--managed-domain", "users"}, err: `want DOMAIN=LOCK, got "users"`, kind: "flag"},
 		{name: "sweep", args: []string{"--sweep-interval", "0s"}, err: "--sweep-interval must be positive", kind: "usage"},
+		{name: "heartbeat", args: []string{"--heartbeat", "0s"}, err: "--heartbeat must be positive and --node-dead-after longer than it", kind: "usage"},
+		{name: "dead-after not above heartbeat", args: []string{"--heartbeat", "3s", "--node-dead-after", "3s"},
+			err: "--heartbeat must be positive and --node-dead-after longer than it", kind: "usage"},
+		{name: "drain wait negative", args: []string{"--drain-wait", "-1s"}, err: "--drain-wait must be 0 to 1m", kind: "usage"},
+		{name: "drain wait too long", args: []string{"--drain-wait", "61s"}, err: "--drain-wait must be 0 to 1m", kind: "usage"},
 		{name: "token ttl", args: []string{"--token-ttl", "-1h"}, err: "--token-ttl must be positive", kind: "usage"},
 		{name: "instruction lock", args: []string{"--instruction-lock", "0s"}, err: "--instruction-lock must be positive", kind: "usage"},
 		{name: "redelivery is gone", args: []string{"--redelivery", "1m"}, err: "flag provided but not defined: -redelivery", kind: "flag"},
@@ -131,5 +141,14 @@ func TestParseServeFlags(t *testing.T) {
 				t.Errorf("error %v (%T) is not of kind %s", err, err, tt.kind)
 			}
 		})
+	}
+}
+
+// TestServeNodeDefaults: a node beats every second, is dead after 3s of
+// silence, drains for 2s and advertises the address it binds.
+func TestServeNodeDefaults(t *testing.T) {
+	c := defaultServeConfig()
+	if c.heartbeat != time.Second || c.nodeDeadAfter != 3*time.Second || c.drainWait != 2*time.Second || c.advertise != "" {
+		t.Fatalf("heartbeat %s, node dead after %s, drain wait %s, advertise %q", c.heartbeat, c.nodeDeadAfter, c.drainWait, c.advertise)
 	}
 }
