@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"latchkey"
+	"latchkey/client"
 	"latchkey/sqlstore/sqlstoretest"
 )
 
@@ -101,4 +102,61 @@ func TestClusterNodesLiveness(t *testing.T) {
 	if !got[addr(nodes[0])].Alive {
 		t.Fatalf("the surviving node: %+v", got[addr(nodes[0])])
 	}
+}
+
+// TestNodeRegistryAPI, on both backends through the client, by the
+// store's (fake) clock: a node that beats is listed alive, with its
+// address and times; silent for dead-after it is listed dead; a beat
+// revives it; one that leaves is dead at once. On PostgreSQL a second
+// node on its own store beats too, and each node lists both.
+func TestNodeRegistryAPI(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 0)
+		ctx := context.Background()
+		start := w.clock.Now()
+		a := latchkey.Node{ID: latchkey.NewNodeID(), Addr: "10.0.0.11:7420", StartedAt: start}
+		if err := w.store.Heartbeat(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		got := nodesByAddr(t, w.admin.Nodes)
+		if n := got[a.Addr]; len(got) != 1 || n.ID != a.ID || !n.Alive || !n.StartedAt.Equal(start) || !n.LastSeen.Equal(start) {
+			t.Fatalf("after one beat: %+v", got)
+		}
+
+		w.clock.Advance(latchkey.DefaultNodeDeadAfter - time.Millisecond)
+		if n := nodesByAddr(t, w.admin.Nodes)[a.Addr]; !n.Alive {
+			t.Fatalf("silent just under dead-after: %+v", n)
+		}
+		w.clock.Advance(time.Millisecond)
+		if n := nodesByAddr(t, w.admin.Nodes)[a.Addr]; n.Alive {
+			t.Fatalf("silent for dead-after: %+v", n)
+		}
+		if err := w.store.Heartbeat(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if n := nodesByAddr(t, w.admin.Nodes)[a.Addr]; !n.Alive || !n.LastSeen.Equal(w.clock.Now()) || !n.StartedAt.Equal(start) {
+			t.Fatalf("beating again: %+v", n)
+		}
+
+		if b.Name == "postgres" {
+			s2 := sqlstoretest.Open(t, w.storeURL, sqlstoretest.Options(w.clock))
+			admin2 := client.New(w.serve(s2), client.WithToken(w.admin.Token()))
+			n2 := latchkey.Node{ID: latchkey.NewNodeID(), Addr: "10.0.0.12:7420", StartedAt: w.clock.Now()}
+			if err := s2.Heartbeat(ctx, n2); err != nil {
+				t.Fatal(err)
+			}
+			for name, list := range map[string]func(context.Context) ([]latchkey.Node, error){"node 1": w.admin.Nodes, "node 2": admin2.Nodes} {
+				if got := nodesByAddr(t, list); len(got) != 2 || !got[a.Addr].Alive || !got[n2.Addr].Alive || got[n2.Addr].ID != n2.ID {
+					t.Fatalf("%s lists %+v", name, got)
+				}
+			}
+		}
+
+		if err := w.store.Leave(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := nodesByAddr(t, w.admin.Nodes)[a.Addr]; n.Alive {
+			t.Fatalf("after leaving: %+v", n)
+		}
+	})
 }
