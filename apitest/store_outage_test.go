@@ -109,9 +109,16 @@ func TestStoreOutageAnswers503(t *testing.T) {
 		if st != http.StatusServiceUnavailable {
 			t.Fatalf("call %d during the outage: %d %s, want 503", i, st, body)
 		}
-		if st, body := rawCall(t, node, "", http.MethodGet, "/readyz", ""); st != http.StatusServiceUnavailable {
+		if st, body := rawCall(t, node, "", http.MethodGet, "/readyz", ""); st != http.StatusServiceUnavailable || !strings.Contains(body, "store_unreachable") {
 			t.Fatalf("/readyz during the outage: %d %s", st, body)
 		}
+	}
+	// A beat that fails is logged, not fatal: the node goes on trying.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(node.out.String(), "msg=heartbeat"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed heartbeat logged during the outage:\n%s", node.out.tail(4<<10))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	proxy.restore()
 	deadline := time.Now().Add(20 * time.Second)
@@ -127,6 +134,17 @@ func TestStoreOutageAnswers503(t *testing.T) {
 	}
 	if got, err := admin.GetSite(ctx, before.ID); err != nil || got.Name != "before the outage" {
 		t.Fatalf("the site acknowledged before the outage: %+v, %v", got, err)
+	}
+	// Its beats went on: it is listed alive again.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		nodes, err := admin.Nodes(ctx)
+		if err == nil && len(nodes) == 1 && nodes[0].Alive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node after the outage: %+v, %v", nodes, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if out := node.out.String(); contains500(out) {
 		t.Fatalf("the node logged an internal error during the outage:\n%s", node.out.tail(4<<10))
