@@ -615,7 +615,7 @@ func TestApplyIdle(t *testing.T) {
 			want        latchkey.IdleChange
 			wantLocked  *time.Time
 			wantEndedAt *time.Time
-		}{"non-active " + string(st) + " untouched", s, 10, 30, mins(1000), latchkey.IdleNone, nil, nil})
+		}{name: "non-active " + string(st) + " untouched", s: s, inactivity: 10, forced: 30, now: mins(1000), want: latchkey.IdleNone, wantLocked: nil, wantEndedAt: nil})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
