@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"latchkey"
 )
@@ -159,16 +158,10 @@ func (s *Store) runDue(ctx context.Context, node string, kinds []latchkey.JobKin
 		for _, c := range claims {
 			err := run(ctx, c)
 			var snooze latchkey.Snooze
-			switch {
-			case err == nil, latchkey.IsStaleFence(err):
-				continue
-			case errors.As(err, &snooze):
-				err = s.SnoozeJob(ctx, c, time.Duration(snooze))
-			default:
+			if err != nil && !latchkey.IsStaleFence(err) && !errors.As(err, &snooze) {
 				failed = errors.Join(failed, fmt.Errorf("%s %s: %w", c.Kind, c.Key, err))
-				err = s.FailJob(ctx, c, err)
 			}
-			if err != nil && !latchkey.IsStaleFence(err) {
+			if err := s.EndClaim(ctx, c, err); err != nil {
 				failed = errors.Join(failed, err)
 			}
 		}

@@ -235,6 +235,27 @@ func (s *Store) runJobStep(ctx context.Context, claim latchkey.Job, step func(t 
 	return err
 }
 
+// EndClaim ends a claim its handler did not end, as the handler's error
+// says: nothing for none or for a lost claim (ErrStaleFence), a snooze for
+// latchkey.Snooze, else a failed attempt (retried after its back-off, or
+// failed for good). A claim lost meanwhile is no error.
+func (s *Store) EndClaim(ctx context.Context, claim latchkey.Job, cause error) error {
+	var snooze latchkey.Snooze
+	var err error
+	switch {
+	case cause == nil, latchkey.IsStaleFence(cause):
+		return nil
+	case errors.As(cause, &snooze):
+		err = s.SnoozeJob(ctx, claim, time.Duration(snooze))
+	default:
+		err = s.FailJob(ctx, claim, cause)
+	}
+	if latchkey.IsStaleFence(err) {
+		return nil
+	}
+	return err
+}
+
 // CompleteJob implements latchkey.JobService. With no step to run first,
 // one statement applies latchkey.CompleteJob's change where the claim's
 // fence still holds (TestCompleteFollowsTheRule checks they agree).

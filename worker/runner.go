@@ -23,7 +23,9 @@ import (
 type Store interface {
 	ClaimJobs(ctx context.Context, node string, kinds []latchkey.JobKind, limit int, lease time.Duration) ([]latchkey.Job, error)
 	ExtendJobLeases(ctx context.Context, claims []latchkey.Job, lease time.Duration) ([]latchkey.Job, error)
-	FailJob(ctx context.Context, claim latchkey.Job, cause error) error
+	// EndClaim ends a claim its handler did not end, as its error says
+	// (snooze, failed attempt, or nothing for a lost claim).
+	EndClaim(ctx context.Context, claim latchkey.Job, cause error) error
 	SnoozeJob(ctx context.Context, claim latchkey.Job, d time.Duration) error
 	// NextJobIn says how long until the next job of the kinds is due.
 	NextJobIn(ctx context.Context, kinds []latchkey.JobKind) (time.Duration, bool, error)
@@ -212,15 +214,17 @@ func (r *Runner) run(work context.Context, c latchkey.Job) {
 		log.Info("job claim lost to another node; its work is dropped")
 		return
 	case errors.Is(context.Cause(ctx), errHandedBack):
-		err = r.store.SnoozeJob(end, c, 0)
 		log.Info("job handed back: the node is stopping")
-	case errors.As(err, &snooze):
-		err = r.store.SnoozeJob(end, c, time.Duration(snooze))
+		if err = r.store.SnoozeJob(end, c, 0); latchkey.IsStaleFence(err) {
+			err = nil
+		}
 	default:
-		log.Warn("job attempt failed", "err", err)
-		err = r.store.FailJob(end, c, err)
+		if !errors.As(err, &snooze) {
+			log.Warn("job attempt failed", "err", err)
+		}
+		err = r.store.EndClaim(end, c, err)
 	}
-	if err != nil && !latchkey.IsStaleFence(err) {
+	if err != nil {
 		log.Warn("end job claim", "err", err)
 	}
 }
