@@ -216,10 +216,21 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
+	if raw, ok := out.(*rawAnswer); ok {
+		raw.contentType, raw.body = resp.Header.Get("Content-Type"), data
+		return nil
+	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%s %s: decode response (status %d): %w", method, path, resp.StatusCode, err)
 	}
 	return nil
+}
+
+// rawAnswer receives a successful answer as it is (a report's CSV, a
+// chart's PNG) instead of decoding it as JSON.
+type rawAnswer struct {
+	contentType string
+	body        []byte
 }
 
 func decodeError(method, path string, status int, data []byte) error {

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 
@@ -48,42 +47,20 @@ func (c *Client) ListTasks(ctx context.Context, f latchkey.TaskFilter) ([]latchk
 // report's CSV, a seal's JSON) to w; it returns its content type.
 // Errors: conflict while the task has not run.
 func (c *Client) TaskResult(ctx context.Context, id string, w io.Writer) (string, error) {
-	return c.download(ctx, "/v1/tasks/"+seg(id)+"/result", w)
+	var raw rawAnswer
+	if err := c.do(ctx, http.MethodGet, "/v1/tasks/"+seg(id)+"/result", nil, nil, &raw); err != nil {
+		return "", err
+	}
+	_, err := w.Write(raw.body)
+	return raw.contentType, err
 }
 
 // TaskChart calls GET /v1/tasks/{id}/chart and writes a report's PNG to w.
 func (c *Client) TaskChart(ctx context.Context, id string, w io.Writer) error {
-	_, err := c.download(ctx, "/v1/tasks/"+seg(id)+"/chart", w)
+	var raw rawAnswer
+	if err := c.do(ctx, http.MethodGet, "/v1/tasks/"+seg(id)+"/chart", nil, nil, &raw); err != nil {
+		return err
+	}
+	_, err := w.Write(raw.body)
 	return err
-}
-
-// download GETs path and writes the body, whatever its type, to w.
-func (c *Client) download(ctx context.Context, path string, w io.Writer) (string, error) {
-	resp, data, err := c.failover(ctx, http.MethodGet, false, func(base string) (*http.Response, []byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		req.Header.Set("User-Agent", "latchkey-client/1")
-		if tok := c.token.get(); tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := c.hc.Do(req)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-		return resp, data, err
-	})
-	if err != nil {
-		return "", fmt.Errorf("GET %s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", decodeError(http.MethodGet, path, resp.StatusCode, data)
-	}
-	if _, err := w.Write(data); err != nil {
-		return "", err
-	}
-	return resp.Header.Get("Content-Type"), nil
 }
