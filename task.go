@@ -124,11 +124,21 @@ type ReconcileParams struct {
 // the past by more than a minute nor more than a year ahead, a
 // recurrence from a second to a year, and the kind's parameters.
 func (r TaskCreate) Validate(now time.Time) error {
-	if !slices.Contains(TaskKinds, r.Kind) {
-		return BadField("kind", "kind must be report, reconcile or audit_seal")
+	if err := r.ValidateShape(); err != nil {
+		return err
 	}
 	if r.RunAt != nil && (r.RunAt.Before(now.Add(-time.Minute)) || r.RunAt.After(now.Add(MaxTaskAhead))) {
 		return BadField("run_at", "run_at must be from now to a year ahead")
+	}
+	return nil
+}
+
+// ValidateShape checks what does not depend on the time: the kind, the
+// recurrence and the kind's parameters (the HTTP layer, before the store
+// judges run_at by its clock).
+func (r TaskCreate) ValidateShape() error {
+	if !slices.Contains(TaskKinds, r.Kind) {
+		return BadField("kind", "kind must be report, reconcile or audit_seal")
 	}
 	if r.Every != "" {
 		d, err := time.ParseDuration(r.Every)
