@@ -243,7 +243,6 @@ func (t *tx) requestOnCheckout(x latchkey.Checkout) error {
 	if err := t.saveRequest(r); err != nil {
 		return err
 	}
-	t.record("system", "", latchkey.ActionRequestDone, r.ID, map[string]any{"principal": r.Requester, "groupset": r.GroupSet,
-		"status": r.Status, "workflow": r.Workflow})
+	t.record("system", "", latchkey.ActionRequestDone, r.ID, requestDetails(requestState{r: r}, nil))
 	return nil
 }
