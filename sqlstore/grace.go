@@ -13,8 +13,9 @@ import (
 // began: edit-lock leases and places in their queues, the idle clocks of
 // active sessions, and running jobs' claims. Nobody could renew them, and
 // no rule could run, while nothing reached the store. It runs in every
-// heartbeat and before every sweep, so whichever comes first after an
-// outage applies it, once (the clock row is locked).
+// heartbeat, and before a sweep that finds the clock silent (resume), so
+// whichever comes first after an outage applies it, once (the clock row is
+// locked).
 func (t *tx) resumeAfterSilence() error {
 	if !t.s.opts.OutageGrace {
 		return nil
@@ -53,10 +54,19 @@ func (t *tx) resumeAfterSilence() error {
 	return nil
 }
 
-// resume runs resumeAfterSilence in a transaction of its own (before a
-// sweep).
+// resume, before a sweep, gives a silence back when no heartbeat has yet
+// (resumeAfterSilence in a transaction of its own). It reads the clock row
+// first and writes only after a silence: the sweeps run every second or
+// more often, and the heartbeats already move the clock on.
 func (s *Store) resume(ctx context.Context) error {
 	if !s.opts.OutageGrace {
+		return nil
+	}
+	var last int64
+	if err := s.queryRow(ctx, "SELECT last_beat FROM cluster_clock WHERE id = 1").Scan(&last); err != nil {
+		return err
+	}
+	if last == 0 || latchkey.OutageGrace(fromUS(last), s.now(), s.opts.NodeDeadAfter) == 0 {
 		return nil
 	}
 	return s.write(ctx, func(t *tx) error { return t.resumeAfterSilence() })
