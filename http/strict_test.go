@@ -51,6 +51,7 @@ var strictCases = []strictCase{
 	{"request", `{"groupset":"g","terminals":["t"],"Minutes":5}`, "Minutes", "wrong_case"},
 	{"decide", `{"decision":"deny","decision":"approve"}`, "decision", "duplicate_key"},
 	{"task", `{"kind":"report","params":{"from":"2026-11-01","from":"2026-11-02","to":"2026-11-30"}}`, "params.from", "duplicate_key"},
+	{"task", `{"kind":"report","params":{"frOm":"2026-01-01","to":"2026-01-10"}}`, "params.frOm", "wrong_case"}, // found by FuzzDecode
 }
 
 // TestStrictKeys: every request decoder refuses duplicate keys and keys in

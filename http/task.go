@@ -27,8 +27,29 @@ func (b *taskBody) validate() error {
 		}
 		b.r.RunAt = &at
 	}
+	// params are as strict as the rest of the body (no key twice, none in
+	// another case), checked against the kind's parameters.
+	if params := taskParams(b.r.Kind); params != nil && len(b.Params) > 0 && string(b.Params) != "null" {
+		if err := strictUnmarshal(b.Params, params, "params"); err != nil {
+			return err
+		}
+	}
 	// run_at's bounds are judged by the store, against its clock.
 	return b.r.ValidateShape()
+}
+
+// taskParams is a value of the parameters of kind, to decode them into
+// (nil for an unknown kind, which ValidateShape refuses).
+func taskParams(kind latchkey.TaskKind) any {
+	switch kind {
+	case latchkey.TaskReport:
+		return &latchkey.ReportParams{}
+	case latchkey.TaskReconcile:
+		return &latchkey.ReconcileParams{}
+	case latchkey.TaskAuditSeal:
+		return &struct{}{}
+	}
+	return nil
 }
 
 // createTask is POST /v1/tasks (admins) → 201, the task.
