@@ -111,6 +111,8 @@ const (
 	ActionTaskCreate Action = "task.create"
 	ActionTaskDone   Action = "task.done"
 	ActionTaskFail   Action = "task.fail"
+	ActionTaskReply  Action = "task.reply"
+	ActionTaskFix    Action = "task.fix"
 )
 
 // Background jobs.
@@ -205,6 +207,8 @@ var Actions = []ActionInfo{
 	{ActionTaskCreate, "task", "an admin scheduled a task (or a recurring task scheduled its next run)"},
 	{ActionTaskDone, "task", "a task ran to its end; its result is kept"},
 	{ActionTaskFail, "task", "a task failed for good (details.error)"},
+	{ActionTaskReply, "task", "a terminal's agent answered an instruction a task issued (a reconciliation's inventory or correction)"},
+	{ActionTaskFix, "task", "a reconciliation found drift on a terminal and issued the instructions that correct it (details.unexpected, missing, instructions)"},
 
 	{ActionJobFail, "job", "a background job used its attempts and ended failed (details.error)"},
 	{ActionJobRetry, "job", "an admin made a failed or cancelled job run again"},

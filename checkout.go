@@ -112,11 +112,18 @@ type Instruction struct {
 	// client), which it is checked over.
 	Signature string `json:"signature,omitempty"`
 	Raw       []byte `json:"-"`
+	// Task is the task that issued it (a reconciliation's inventory or
+	// correction); Fix marks a correction, which the agent applies
+	// whatever its journal says (ApplyInstruction).
+	Task string `json:"task,omitempty"`
+	Fix  bool   `json:"fix,omitempty"`
+	// Members is an inventory's answer: group → logins.
+	Members map[string][]string `json:"-"`
 }
 
 // locks reports whether the instruction holds its groups locked now.
 func (in Instruction) locks(now time.Time) bool {
-	return in.State == InstrDelivered && now.Before(in.LockedUntil)
+	return in.Kind != InstrInventory && in.State == InstrDelivered && now.Before(in.LockedUntil)
 }
 
 // CheckoutRequest is POST /v1/checkouts after the caller and the set are
@@ -270,10 +277,12 @@ func SettleInstruction(in Instruction, now time.Time) (Instruction, bool) {
 	return in, true
 }
 
-// Reply is the agent's answer to an instruction.
+// Reply is the agent's answer to an instruction; an inventory's carries
+// the members of the groups it asked for.
 type Reply struct {
-	Result ReplyResult
-	Detail string
+	Result  ReplyResult
+	Detail  string
+	Members map[string][]string
 }
 
 // DecideReply applies the agent's reply to its instruction and to the
@@ -445,7 +454,7 @@ func (r Reply) Validate() error {
 	if len(r.Detail) > MaxReplyDetail {
 		return BadField("detail", "detail must be at most %d bytes", MaxReplyDetail)
 	}
-	return nil
+	return ValidateMembers(r.Members)
 }
 
 // CheckoutService runs check-outs and the agent's instructions.

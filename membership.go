@@ -31,7 +31,11 @@ type Change struct {
 // adds the login to each group and records its generation and end; a
 // checkout whose end has passed adds nothing. A checkin removes only
 // memberships of its own or an older generation: a late or re-sent
-// removal never takes away a newer check-out's membership. Instructions
+// removal never takes away a newer check-out's membership. A correction
+// from a reconciliation (Fix) is applied whatever the journal says, since
+// the workstation was found to differ from it: a checkout re-adds a
+// membership of its own generation, a checkin removes one latchkey never
+// granted (still never a newer check-out's). Instructions
 // are applied once each (the agent's journal); this rule makes even a
 // second application change nothing.
 func ApplyInstruction(m map[MemberKey]Membership, in Instruction, now time.Time) []Change {
@@ -50,6 +54,9 @@ func ApplyInstruction(m map[MemberKey]Membership, in Instruction, now time.Time)
 				if in.EndsAt.After(cur.EndsAt) {
 					m[k] = Membership{Generation: cur.Generation, EndsAt: in.EndsAt}
 				}
+				if in.Fix { // a reconciliation found it missing on the workstation
+					out = append(out, Change{Add: true, Group: g, Login: in.Login})
+				}
 				continue
 			}
 			if !has || cur.Removed {
@@ -60,7 +67,7 @@ func ApplyInstruction(m map[MemberKey]Membership, in Instruction, now time.Time)
 			switch {
 			case has && cur.Generation > in.Generation:
 				continue // a newer check-out's membership
-			case has && !cur.Removed:
+			case has && !cur.Removed, in.Fix: // a correction removes what latchkey did not grant too
 				out = append(out, Change{Add: false, Group: g, Login: in.Login})
 			}
 			m[k] = Membership{Generation: max(cur.Generation, in.Generation), EndsAt: cur.EndsAt, Removed: true}

@@ -82,3 +82,39 @@ func TestApplyExtension(t *testing.T) {
 		t.Fatal("the warning came early")
 	}
 }
+
+// A reconciliation's corrections (Fix) act on the workstation whatever
+// the journal says, but never on a newer check-out's membership.
+func TestApplyInstructionFix(t *testing.T) {
+	ends := ct0.Add(time.Hour)
+	grant := func(gen uint64, fix bool) latchkey.Instruction {
+		return latchkey.Instruction{Kind: latchkey.InstrCheckout, Login: "ann", Groups: []string{"wheel"}, Generation: gen, EndsAt: ends, Fix: fix}
+	}
+	remove := func(gen uint64, fix bool) latchkey.Instruction {
+		return latchkey.Instruction{Kind: latchkey.InstrCheckin, Login: "ann", Groups: []string{"wheel"}, Generation: gen, Fix: fix}
+	}
+	add, del, none := "[{true wheel ann}]", "[{false wheel ann}]", "[]"
+	for _, c := range []struct {
+		name  string
+		setup []latchkey.Instruction
+		in    latchkey.Instruction
+		want  string
+	}{
+		{name: "a missing grant is re-added by its correction", setup: []latchkey.Instruction{grant(5, false)}, in: grant(5, true), want: add},
+		{name: "without Fix the same grant changes nothing", setup: []latchkey.Instruction{grant(5, false)}, in: grant(5, false), want: none},
+		{name: "a correction never re-grants a removed check-out", setup: []latchkey.Instruction{grant(5, false), remove(5, false)}, in: grant(5, true), want: none},
+		{name: "a correction of an older generation adds nothing", setup: []latchkey.Instruction{grant(7, false)}, in: grant(5, true), want: none},
+		{name: "an unknown membership is removed by a correction", in: remove(5, true), want: del},
+		{name: "without Fix an unknown membership is left alone", in: remove(5, false), want: none},
+		{name: "a correction removes again what the journal says is gone", setup: []latchkey.Instruction{grant(5, false), remove(5, false)}, in: remove(5, true), want: del},
+		{name: "a correction never removes a newer check-out's membership", setup: []latchkey.Instruction{grant(7, false)}, in: remove(5, true), want: none},
+	} {
+		m := map[latchkey.MemberKey]latchkey.Membership{}
+		for _, in := range c.setup {
+			latchkey.ApplyInstruction(m, in, ct0)
+		}
+		if got := fmt.Sprint(latchkey.ApplyInstruction(m, c.in, ct0)); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}

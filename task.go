@@ -114,12 +114,6 @@ func (p ReportParams) Dates() (from, to time.Time, err error) {
 	return from, to, nil
 }
 
-// ReconcileParams are a reconciliation's parameters: with Fix, the drift
-// found is corrected through ordinary instructions.
-type ReconcileParams struct {
-	Fix bool `json:"fix"`
-}
-
 // Validate checks a new task against now: a known kind, a time not in
 // the past by more than a minute nor more than a year ahead, a
 // recurrence from a second to a year, and the kind's parameters.
@@ -163,7 +157,11 @@ func (r TaskCreate) ValidateShape() error {
 		return err
 	case TaskReconcile:
 		var p ReconcileParams
-		return strictParams(params, &p)
+		if err := strictParams(params, &p); err != nil {
+			return err
+		}
+		_, _, err := p.Settings()
+		return err
 	case TaskAuditSeal:
 		var p struct{}
 		return strictParams(params, &p)

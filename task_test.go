@@ -29,6 +29,11 @@ func TestTaskCreateValidate(t *testing.T) {
 		{name: "a report backwards", r: latchkey.TaskCreate{Kind: latchkey.TaskReport, Params: json.RawMessage(`{"from":"2026-11-30","to":"2026-11-01"}`)}, field: "params.to"},
 		{name: "a report over a year", r: latchkey.TaskCreate{Kind: latchkey.TaskReport, Params: json.RawMessage(`{"from":"2025-01-01","to":"2026-11-01"}`)}, field: "params.to"},
 		{name: "an unknown param", r: latchkey.TaskCreate{Kind: latchkey.TaskReconcile, Params: json.RawMessage(`{"fix":true,"dry":1}`)}, field: "params"},
+		{name: "a reconcile in batches of 50, 30 s wait", r: latchkey.TaskCreate{Kind: latchkey.TaskReconcile, Params: json.RawMessage(`{"batch":50,"wait":"30s"}`)}},
+		{name: "a reconcile batch too large", r: latchkey.TaskCreate{Kind: latchkey.TaskReconcile, Params: json.RawMessage(`{"batch":1001}`)}, field: "params.batch"},
+		{name: "a reconcile batch below one", r: latchkey.TaskCreate{Kind: latchkey.TaskReconcile, Params: json.RawMessage(`{"batch":-1}`)}, field: "params.batch"},
+		{name: "a reconcile wait too short", r: latchkey.TaskCreate{Kind: latchkey.TaskReconcile, Params: json.RawMessage(`{"wait":"10ms"}`)}, field: "params.wait"},
+		{name: "a reconcile wait no duration", r: latchkey.TaskCreate{Kind: latchkey.TaskReconcile, Params: json.RawMessage(`{"wait":"soon"}`)}, field: "params.wait"},
 		{name: "params for a seal", r: latchkey.TaskCreate{Kind: latchkey.TaskAuditSeal, Params: json.RawMessage(`{"x":1}`)}, field: "params"},
 	} {
 		err := c.r.Validate(tt0)

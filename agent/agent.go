@@ -120,6 +120,9 @@ func (a *Agent) now() time.Time {
 // the agent's Trust refuses is never executed: it is answered with an
 // error (and, when the refusal is final, journalled as one).
 func (a *Agent) Handle(ctx context.Context, in latchkey.Instruction) error {
+	if in.Kind == latchkey.InstrInventory {
+		return a.inventory(ctx, in)
+	}
 	e, err := a.Journal.Lookup(ctx, in.ID)
 	if err != nil {
 		return err
@@ -150,7 +153,7 @@ func (a *Agent) Handle(ctx context.Context, in latchkey.Instruction) error {
 			e = &done
 		}
 	}
-	return a.reply(ctx, in.ID, *e)
+	return a.reply(ctx, in.ID, latchkey.Reply{Result: e.Result, Detail: e.Detail})
 }
 
 // trust returns the agent's Trust, made with the default options on first
@@ -243,11 +246,11 @@ func (a *Agent) execute(ctx context.Context, in latchkey.Instruction, note strin
 // reply sends the reply, retrying with jittered backoff for a while; if
 // it never gets through, the server re-delivers the instruction after its
 // lock lapses and the journal answers again.
-func (a *Agent) reply(ctx context.Context, id string, e Executed) error {
+func (a *Agent) reply(ctx context.Context, id string, r latchkey.Reply) error {
 	backoff := 50 * time.Millisecond
 	var err error
 	for range 8 {
-		if err = a.Client.ReplyInstruction(ctx, id, latchkey.Reply{Result: e.Result, Detail: e.Detail}); err == nil || ctx.Err() != nil {
+		if err = a.Client.ReplyInstruction(ctx, id, r); err == nil || ctx.Err() != nil {
 			return err
 		}
 		var refused *latchkey.Error

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -112,7 +113,7 @@ func TestAgentExecutesAnInstructionExactlyOnce(t *testing.T) {
 				if len(got) != n {
 					t.Fatalf("%s: %d replies, want %d", when, len(got), n)
 				}
-				if got[0].Result != c.wantResult || got[n-1] != got[0] {
+				if got[0].Result != c.wantResult || !reflect.DeepEqual(got[n-1], got[0]) {
 					t.Fatalf("%s: reply %+v, want the first reply %+v (%s) again", when, got[n-1], got[0], c.wantResult)
 				}
 			}

@@ -69,6 +69,22 @@ func (f *FileExecutor) Members() ([]string, error) {
 	return f.read()
 }
 
+// GroupMembers implements MemberLister.
+func (f *FileExecutor) GroupMembers(groups []string) (map[string][]string, error) {
+	pairs, err := f.Members()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, p := range pairs {
+		g, l, ok := strings.Cut(p, " ")
+		if ok && slices.Contains(groups, g) {
+			out[g] = append(out[g], l)
+		}
+	}
+	return out, nil
+}
+
 func (f *FileExecutor) read() ([]string, error) {
 	b, err := os.ReadFile(f.Path)
 	if errors.Is(err, os.ErrNotExist) {

@@ -55,6 +55,23 @@ func (l LinuxExecutor) Apply(ch latchkey.Change, ref string) (bool, error) {
 	}
 }
 
+// GroupMembers implements MemberLister (a group that does not exist has
+// no members).
+func (l LinuxExecutor) GroupMembers(groups []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, g := range groups {
+		if !latchkey.ValidGroupName(g) {
+			return nil, fmt.Errorf("group %q: %s", g, latchkey.GroupNameRule)
+		}
+		members, _, err := groupMembers(g)
+		if err != nil {
+			return nil, err
+		}
+		out[g] = members
+	}
+	return out, nil
+}
+
 // groupMembers reads a group's member list from getent (exit 2: no such
 // group).
 func groupMembers(group string) ([]string, bool, error) {

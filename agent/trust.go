@@ -276,6 +276,17 @@ func (t *Trust) Admit(in latchkey.Instruction, now time.Time) (latchkey.Instruct
 		return in, "", &Refusal{Reason: fmt.Sprintf("instruction for terminal %q, this is %s", in.Terminal, terminal)}
 	}
 	final := func(format string, a ...any) error { return &Refusal{Reason: fmt.Sprintf(format, a...), Final: true} }
+	if in.Kind == latchkey.InstrInventory { // reads the groups it names, changes nothing
+		if len(in.Groups) == 0 || len(in.Groups) > latchkey.MaxInventoryGroups {
+			return in, "", final("an inventory names 1 to %d groups", latchkey.MaxInventoryGroups)
+		}
+		for _, g := range in.Groups {
+			if !latchkey.ValidGroupName(g) {
+				return in, "", final("group %q: %s", g, latchkey.GroupNameRule)
+			}
+		}
+		return in, "", nil
+	}
 	if in.Kind != latchkey.InstrCheckout && in.Kind != latchkey.InstrCheckin {
 		return in, "", final("unknown instruction kind %q", in.Kind)
 	}

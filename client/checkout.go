@@ -96,8 +96,9 @@ func (c *Client) PollInstructions(ctx context.Context, wait time.Duration) ([]la
 // are idempotent.
 func (c *Client) ReplyInstruction(ctx context.Context, id string, r latchkey.Reply) error {
 	body := struct {
-		Result latchkey.ReplyResult `json:"result"`
-		Detail string               `json:"detail,omitempty"`
-	}{r.Result, r.Detail}
+		Result  latchkey.ReplyResult `json:"result"`
+		Detail  string               `json:"detail,omitempty"`
+		Members map[string][]string  `json:"members,omitempty"`
+	}{r.Result, r.Detail, r.Members}
 	return c.do(ctx, http.MethodPost, "/v1/agent/instructions/"+seg(id)+"/reply", nil, body, nil)
 }

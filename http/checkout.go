@@ -134,20 +134,23 @@ func (s *Server) listTerminalInstructions(r *nethttp.Request, c latchkey.Caller)
 
 // replyBody is POST /v1/agent/instructions/{id}/reply.
 type replyBody struct {
-	Result latchkey.ReplyResult `json:"result"`
-	Detail string               `json:"detail"`
+	Result  latchkey.ReplyResult `json:"result"`
+	Detail  string               `json:"detail"`
+	Members map[string][]string  `json:"members"`
 }
 
-func (b *replyBody) validate() error {
-	return latchkey.Reply{Result: b.Result, Detail: b.Detail}.Validate()
+func (b *replyBody) reply() latchkey.Reply {
+	return latchkey.Reply{Result: b.Result, Detail: b.Detail, Members: b.Members}
 }
+
+func (b *replyBody) validate() error { return b.reply().Validate() }
 
 func (s *Server) replyInstruction(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
 	in, err := decode[replyBody](r, s.maxBody)
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := s.store.ReplyInstruction(r.Context(), c, r.PathValue("id"), latchkey.Reply{Result: in.Result, Detail: in.Detail}); err != nil {
+	if err := s.store.ReplyInstruction(r.Context(), c, r.PathValue("id"), in.reply()); err != nil {
 		return 0, nil, err
 	}
 	return nethttp.StatusOK, map[string]string{}, nil

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -26,17 +27,22 @@ func scanCheckout(row interface{ Scan(...any) error }) (latchkey.Checkout, error
 	return x, json.Unmarshal([]byte(groups), &x.Groups)
 }
 
-const instrCols = "id, checkout_id, terminal_id, kind, login, groups_json, generation, ends_at, issued_at, attempt, state, ready_at, locked_until, result, detail"
+const instrCols = "id, checkout_id, terminal_id, kind, login, groups_json, generation, ends_at, issued_at, attempt, state, ready_at, locked_until, result, detail, task_id, fix, members_json"
 
 func scanInstruction(row interface{ Scan(...any) error }) (latchkey.Instruction, error) {
 	var x latchkey.Instruction
-	var groups string
+	var groups, members string
 	var gen, ends, issued, ready, locked int64
 	if err := row.Scan(&x.ID, &x.Checkout, &x.Terminal, &x.Kind, &x.Login, &groups, &gen, &ends, &issued, &x.Attempt,
-		&x.State, &ready, &locked, &x.Result, &x.Detail); err != nil {
+		&x.State, &ready, &locked, &x.Result, &x.Detail, &x.Task, &x.Fix, &members); err != nil {
 		return x, err
 	}
 	x.Generation, x.EndsAt, x.IssuedAt, x.ReadyAt, x.LockedUntil = uint64(gen), fromUS(ends), fromUS(issued), fromUS(ready), fromUS(locked)
+	if members != "" {
+		if err := json.Unmarshal([]byte(members), &x.Members); err != nil {
+			return x, fmt.Errorf("instruction %s: members: %w", x.ID, err)
+		}
+	}
 	return x, json.Unmarshal([]byte(groups), &x.Groups)
 }
 
@@ -64,15 +70,15 @@ func jsonStrings(v []string) string {
 
 func (t *tx) insertInstruction(x latchkey.Instruction) error {
 	t.mail = append(t.mail, x.Terminal) // wake its agent's long-poll after the commit
-	_, err := t.exec("INSERT INTO instructions ("+instrCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := t.exec("INSERT INTO instructions ("+instrCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		x.ID, x.Checkout, x.Terminal, x.Kind, x.Login, jsonStrings(x.Groups), int64(x.Generation), us(x.EndsAt),
-		us(x.IssuedAt), x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail)
+		us(x.IssuedAt), x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail, x.Task, x.Fix, latchkey.MembersJSON(x.Members))
 	return err
 }
 
 func (t *tx) saveInstruction(x latchkey.Instruction) error {
-	_, err := t.exec("UPDATE instructions SET attempt = ?, state = ?, ready_at = ?, locked_until = ?, result = ?, detail = ?, ends_at = ? WHERE id = ?",
-		x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail, us(x.EndsAt), x.ID)
+	_, err := t.exec("UPDATE instructions SET attempt = ?, state = ?, ready_at = ?, locked_until = ?, result = ?, detail = ?, ends_at = ?, members_json = ? WHERE id = ?",
+		x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail, us(x.EndsAt), latchkey.MembersJSON(x.Members), x.ID)
 	return err
 }
 
@@ -380,8 +386,10 @@ func (s *Store) PollInstructions(ctx context.Context, c latchkey.Caller, max int
 			if err := t.saveInstruction(in); err != nil {
 				return err
 			}
-			t.record(c.TerminalID, c.TerminalID, latchkey.ActionCheckoutDeliver, in.Checkout, map[string]any{"instruction": in.ID,
-				"kind": in.Kind, "attempt": in.Attempt, "locked_until": in.LockedUntil})
+			if in.Kind != latchkey.InstrInventory { // an inventory changes nothing: its answer is recorded
+				t.record(c.TerminalID, c.TerminalID, latchkey.ActionCheckoutDeliver, cmp.Or(in.Checkout, in.Task), map[string]any{"instruction": in.ID,
+					"kind": in.Kind, "attempt": in.Attempt, "locked_until": in.LockedUntil})
+			}
 			out = append(out, in)
 		}
 		return nil
@@ -439,6 +447,9 @@ func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id stri
 		}
 		if err := latchkey.CanAnswerInstruction(c, in); err != nil {
 			return err
+		}
+		if in.Checkout == "" {
+			return t.taskReply(c, in, r)
 		}
 		co, err := scanCheckout(t.queryRow("SELECT "+checkoutCols+" FROM checkouts WHERE id = ?"+t.s.d.forUpdate(), in.Checkout))
 		if err != nil {

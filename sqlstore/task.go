@@ -62,7 +62,7 @@ func (s *Store) CreateTask(ctx context.Context, c latchkey.Caller, r latchkey.Ta
 	}
 	if _, ok := s.taskRuns()[r.Kind]; !ok {
 		// Not a task scheduled to fail: refused until it can run.
-		return latchkey.Task{}, latchkey.BadField("kind", "%s tasks are not available yet (report and audit_seal are)", r.Kind)
+		return latchkey.Task{}, latchkey.BadField("kind", "%s tasks cannot run on this server", r.Kind)
 	}
 	var out latchkey.Task
 	err := s.write(ctx, func(t *tx) error {
@@ -151,9 +151,18 @@ func (t *tx) lockTask(j latchkey.Job) (latchkey.Task, error) {
 	return x, notFound(err, "task %s not found", a.Task)
 }
 
-// taskRun is what a task's kind does: it may call checkpoint as it goes
-// (each a fenced transaction) and returns its result.
-type taskRun func(ctx context.Context, x latchkey.Task, checkpoint func(latchkey.TaskProgress) error) (latchkey.TaskResult, error)
+// taskRun is what a task's kind does: it writes through steps as it goes
+// (each a transaction fenced by the task's job claim) and returns its
+// result.
+type taskRun func(ctx context.Context, x latchkey.Task, steps taskSteps) (latchkey.TaskResult, error)
+
+// taskSteps are a running task's writes: checkpoint stores its progress,
+// with the runner's own writes (with, when not nil) in the same
+// transaction; fenced is a write of the runner's own.
+type taskSteps struct {
+	checkpoint func(p latchkey.TaskProgress, with func(t *tx) error) error
+	fenced     func(fn func(t *tx) error) error
+}
 
 // runTask is the handler of JobTask: start the task (and schedule the
 // next run of a recurring one), run its kind from its last checkpoint,
@@ -188,7 +197,7 @@ func (s *Store) runTask(ctx context.Context, claim latchkey.Job) error {
 	if !ok {
 		return s.endTask(ctx, claim, latchkey.TaskResult{}, fmt.Errorf("no runner for task kind %q", x.Kind))
 	}
-	checkpoint := func(p latchkey.TaskProgress) error {
+	checkpoint := func(p latchkey.TaskProgress, with func(t *tx) error) error {
 		return s.fenced(ctx, claim, func(t *tx) error {
 			cur, err := t.lockTask(claim)
 			if err != nil {
@@ -197,11 +206,17 @@ func (s *Store) runTask(ctx context.Context, claim latchkey.Job) error {
 			if cur, err = latchkey.Checkpoint(cur, p); err != nil {
 				return err
 			}
+			if with != nil {
+				if err := with(t); err != nil {
+					return err
+				}
+			}
 			x = cur
 			return t.saveTask(cur)
 		})
 	}
-	res, err := run(ctx, x, checkpoint)
+	fenced := func(fn func(t *tx) error) error { return s.fenced(ctx, claim, fn) }
+	res, err := run(ctx, x, taskSteps{checkpoint: checkpoint, fenced: fenced})
 	if err != nil && (latchkey.IsStaleFence(err) || claim.Attempts < claim.MaxAttempts) {
 		return err // retried (or taken over) from the last checkpoint
 	}
@@ -266,11 +281,12 @@ func (s *Store) taskRuns() map[latchkey.TaskKind]taskRun {
 	return map[latchkey.TaskKind]taskRun{
 		latchkey.TaskAuditSeal: s.runSealTask,
 		latchkey.TaskReport:    s.runReportTask,
+		latchkey.TaskReconcile: s.runReconcileTask,
 	}
 }
 
 // runSealTask signs the audit head: the seal to keep elsewhere.
-func (s *Store) runSealTask(ctx context.Context, _ latchkey.Task, checkpoint func(latchkey.TaskProgress) error) (latchkey.TaskResult, error) {
+func (s *Store) runSealTask(ctx context.Context, _ latchkey.Task, steps taskSteps) (latchkey.TaskResult, error) {
 	key, err := s.signingKey(ctx)
 	if err != nil {
 		return latchkey.TaskResult{}, err
@@ -287,7 +303,7 @@ func (s *Store) runSealTask(ctx context.Context, _ latchkey.Task, checkpoint fun
 	if err != nil {
 		return latchkey.TaskResult{}, err
 	}
-	if err := checkpoint(latchkey.TaskProgress{Done: 1, Total: 1}); err != nil {
+	if err := steps.checkpoint(latchkey.TaskProgress{Done: 1, Total: 1}, nil); err != nil {
 		return latchkey.TaskResult{}, err
 	}
 	return latchkey.TaskResult{ContentType: "application/json", Body: b}, nil
@@ -296,7 +312,7 @@ func (s *Store) runSealTask(ctx context.Context, _ latchkey.Task, checkpoint fun
 // runReportTask counts, per site and person, sessions, minutes used and
 // check-outs over the report's dates in each site's timezone, one site
 // per checkpoint.
-func (s *Store) runReportTask(ctx context.Context, x latchkey.Task, checkpoint func(latchkey.TaskProgress) error) (latchkey.TaskResult, error) {
+func (s *Store) runReportTask(ctx context.Context, x latchkey.Task, steps taskSteps) (latchkey.TaskResult, error) {
 	var p latchkey.ReportParams
 	if err := json.Unmarshal(x.Params, &p); err != nil {
 		return latchkey.TaskResult{}, err
@@ -330,7 +346,7 @@ func (s *Store) runReportTask(ctx context.Context, x latchkey.Task, checkpoint f
 			return latchkey.TaskResult{}, err
 		}
 		sessions, checkouts = append(sessions, ss...), append(checkouts, cs...)
-		if err := checkpoint(latchkey.TaskProgress{Done: i + 1, Total: len(sites)}); err != nil {
+		if err := steps.checkpoint(latchkey.TaskProgress{Done: i + 1, Total: len(sites)}, nil); err != nil {
 			return latchkey.TaskResult{}, err
 		}
 	}

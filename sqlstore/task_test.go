@@ -107,14 +107,3 @@ func TestRecurringTaskMisfire(t *testing.T) {
 		}
 	})
 }
-
-// A kind the server cannot run yet is refused, not scheduled to fail.
-func TestTaskKindNotAvailable(t *testing.T) {
-	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
-		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(sqlstoretest.NewClock()))
-		_, err := s.CreateTask(context.Background(), admin, latchkey.TaskCreate{Kind: latchkey.TaskReconcile, Params: json.RawMessage(`{"fix":true}`)})
-		if latchkey.ErrorCode(err) != latchkey.EBADREQUEST || latchkey.ErrorDetails(err)["field"] != "kind" {
-			t.Fatalf("a reconcile task: %v", err)
-		}
-	})
-}

@@ -37,7 +37,7 @@ const (
 func (s *Store) withAgentState(ctx context.Context, x *latchkey.Terminal) error {
 	now := s.now()
 	x.Online = x.AgentSeenAt != nil && now.Sub(*x.AgentSeenAt) < agentOnline
-	rows, err := s.query(ctx, "SELECT groups_json FROM instructions WHERE terminal_id = ? AND state = 'delivered' AND locked_until > ?", x.ID, us(now))
+	rows, err := s.query(ctx, "SELECT groups_json FROM instructions WHERE terminal_id = ? AND state = 'delivered' AND locked_until > ? AND kind <> 'inventory'", x.ID, us(now))
 	if err != nil {
 		return err
 	}
