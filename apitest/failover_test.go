@@ -311,8 +311,8 @@ func TestScenario8ClientsFailOverThemselves(t *testing.T) {
 }
 
 // Scenario 6: a task scheduled for later by a node that is dead when the
-// time comes runs on a live node at its time. Scenario 5's resumption is
-// the job engine's (worker tests) until reconcile lands.
+// time comes runs on a live node at its time (scenario 5 is in
+// scenario5_test.go).
 func TestScenario6TaskDueWhileItsNodeIsDead(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, 0)
