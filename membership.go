@@ -17,7 +17,10 @@ type Membership struct {
 }
 
 // MemberKey names a membership: a group and a login.
-type MemberKey struct{ Group, Login string }
+type MemberKey struct {
+	Group string `json:"group"`
+	Login string `json:"login"`
+}
 
 // Change is one group change the agent's executor applies.
 type Change struct {

@@ -163,7 +163,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Tasks: a report of today and a seal, run by the node's runner.
 	today := time.Now().UTC().Format("2006-01-02")
-	for _, args := range [][]string{{"--kind", "report", "--from", today, "--to", today}, {"--kind", "audit_seal"}} {
+	for _, args := range [][]string{{"--kind", "report", "--from", today, "--to", today}, {"--kind", "audit_seal"}, {"--kind", "reconcile", "--batch", "10", "--wait", "2s"}} {
 		id := fieldOf(t, cli(0, append([]string{"task", "create"}, args...)...), "task")
 		for deadline := time.Now().Add(20 * time.Second); fieldOf(t, cli(0, "task", "show", id), "status") != "done"; time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
@@ -178,12 +178,15 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 		out := cli(0, "task", "result", id)
-		if want := map[string]string{"report": "site,site_name,principal,name,sessions,minutes,checkouts", "audit_seal": `"signature"`}[args[1]]; !strings.Contains(out, want) {
+		if want := map[string]string{"report": "site,site_name,principal,name,sessions,minutes,checkouts", "audit_seal": `"signature"`, "reconcile": `"terminals"`}[args[1]]; !strings.Contains(out, want) {
 			t.Fatalf("task result of %s: %s", args[1], out)
 		}
 	}
 	if out := cli(1, "task", "create", "--kind", "report", "--from", "2026-13-01", "--to", today); !strings.Contains(out, "params.from") {
 		t.Fatalf("a report with a bad date: %s", out)
+	}
+	if out := cli(1, "task", "create", "--kind", "reconcile", "--wait", "soon"); !strings.Contains(out, "params.wait") {
+		t.Fatalf("a reconcile with a bad wait: %s", out)
 	}
 
 	// Access requests: a set needing approval is requested, not checked

@@ -13,7 +13,7 @@ import (
 )
 
 var taskSynopsis = []string{
-	"task create --kind report|reconcile|audit_seal [--run-at TIME] [--every DURATION] [--from DATE --to DATE] [--fix]",
+	"task create --kind report|reconcile|audit_seal [--run-at TIME] [--every DURATION] [--from DATE --to DATE] [--fix] [--batch N] [--wait DURATION]",
 	"task list [--status S] [--kind K] [--limit N] [--after CURSOR]",
 	"task show ID",
 	"task result ID",
@@ -39,6 +39,8 @@ func taskCreate(e *env, args []string) int {
 	from := c.fs.String("from", "", "report: the first day, YYYY-MM-DD")
 	to := c.fs.String("to", "", "report: the last day, YYYY-MM-DD")
 	fix := c.fs.Bool("fix", false, "reconcile: correct the drift it finds")
+	batch := c.fs.Int("batch", 0, "reconcile: terminals asked at once and checkpointed together (default 100)")
+	wait := c.fs.String("wait", "", "reconcile: how long a terminal may take to answer before it is reported unreachable (default 1m)")
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
@@ -57,7 +59,7 @@ func taskCreate(e *env, args []string) int {
 	case latchkey.TaskReport:
 		r.Params, _ = json.Marshal(latchkey.ReportParams{From: *from, To: *to})
 	case latchkey.TaskReconcile:
-		r.Params, _ = json.Marshal(latchkey.ReconcileParams{Fix: *fix})
+		r.Params, _ = json.Marshal(latchkey.ReconcileParams{Fix: *fix, Batch: *batch, Wait: *wait})
 	}
 	cl, err := c.client()
 	if err != nil {
