@@ -44,6 +44,8 @@ var strictCases = []strictCase{
 	{"offline_logon", `{"Enabled":true}`, "Enabled", "wrong_case"},
 	{"extend", `{"minutes":15,"minutes":1500}`, "minutes", "duplicate_key"},
 	{"reply", `{"result":"ok","Detail":"x"}`, "Detail", "wrong_case"},
+	{"reply", `{"result":"ok","members":{"wheel":["ann"],"wheel":[]}}`, "members.wheel", "duplicate_key"},
+	{"reply", `{"result":"ok","Members":{"wheel":["ann"]}}`, "Members", "wrong_case"},
 	{"lock", `{"time_sent":"` + validTime + `","reason":"manual","Reason":"inactivity"}`, "Reason", "wrong_case"},
 	{"lock_keepalive", `{"token":1,"ttl_seconds":5,"ttl_seconds":500}`, "ttl_seconds", "duplicate_key"},
 	{"touch", `{"X":1,"X":2}`, "X", "duplicate_key"},
