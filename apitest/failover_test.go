@@ -28,7 +28,7 @@ type cluster struct {
 }
 
 var clusterFlags = []string{"--heartbeat", "200ms", "--node-dead-after", "1s", "--drain-wait", "0s",
-	"--instruction-lock", "2s", "--sweep-interval", "200ms"}
+	"--instruction-lock", "2s", "--sweep-interval", "200ms", "--pg-conns", "8"} // three nodes per test, several tests at once: within max_connections
 
 func newCluster(t *testing.T, terminals int, extra ...string) *cluster {
 	t.Helper()

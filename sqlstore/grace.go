@@ -66,8 +66,40 @@ func (s *Store) resume(ctx context.Context) error {
 	if err := s.queryRow(ctx, "SELECT last_beat FROM cluster_clock WHERE id = 1").Scan(&last); err != nil {
 		return err
 	}
-	if last == 0 || latchkey.OutageGrace(fromUS(last), s.now(), s.opts.NodeDeadAfter) == 0 {
+	now := s.now()
+	if last == 0 || latchkey.OutageGrace(fromUS(last), now, s.opts.NodeDeadAfter) == 0 {
+		s.clockSeen.Store(us(now))
 		return nil
 	}
-	return s.write(ctx, func(t *tx) error { return t.resumeAfterSilence() })
+	if err := s.writeTx(ctx, func(t *tx) error { return t.resumeAfterSilence() }); err != nil {
+		return err
+	}
+	s.clockSeen.Store(us(now))
+	return nil
+}
+
+// freshen runs before every write: a node that has not seen the cluster
+// clock for longer than the dead-after time (its heartbeats failed: the
+// database was unreachable; or it has just started) looks at it first
+// (resume), so that the first request after an outage, before any
+// heartbeat, finds the silence given back instead of leases run out by
+// it. Otherwise it costs an atomic load: the heartbeats keep the node's
+// view fresh. Concurrent writes wait for the one look.
+func (s *Store) freshen(ctx context.Context) error {
+	if !s.opts.OutageGrace || s.clockFresh() {
+		return nil
+	}
+	s.freshMu.Lock()
+	defer s.freshMu.Unlock()
+	if s.clockFresh() {
+		return nil
+	}
+	return s.resume(ctx)
+}
+
+// clockFresh says whether this node saw the cluster clock within the
+// dead-after time.
+func (s *Store) clockFresh() bool {
+	seen := s.clockSeen.Load()
+	return seen > 0 && s.now().Sub(fromUS(seen)) < s.opts.NodeDeadAfter
 }

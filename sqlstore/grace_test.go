@@ -61,3 +61,42 @@ func TestOutageGraceGivesTheSilenceBack(t *testing.T) {
 		}
 	})
 }
+
+// The first request after an outage, before any heartbeat or sweep, finds
+// the silence given back: another caller's acquire of an edit lock whose
+// lease was live when the outage began finds it held (read-only), not
+// granted over a lease the outage ran out.
+func TestOutageGraceBeforeTheFirstHeartbeat(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		clock := sqlstoretest.NewClock()
+		opts := sqlstoretest.Options(clock)
+		opts.OutageGrace = true
+		s := sqlstoretest.Open(t, b.URL(t), opts)
+		ctx := context.Background()
+		if err := s.Heartbeat(ctx, latchkey.Node{ID: "node_a", Addr: "a", StartedAt: clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		var callers []latchkey.Caller
+		for _, name := range []string{"ed", "flo"} {
+			p, err := s.CreatePrincipal(ctx, admin, latchkey.Principal{Name: name, Role: latchkey.RoleDelegate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			callers = append(callers, latchkey.Caller{PrincipalID: p.ID, Role: latchkey.RoleDelegate, TokenID: "tok_" + name})
+		}
+		ttl := 10
+		held, err := s.AcquireLock(ctx, callers[0], "admin/users", latchkey.AcquireRequest{TTLSeconds: &ttl})
+		if err != nil || held.ExpiresAt == nil {
+			t.Fatalf("acquire: %+v, %v", held, err)
+		}
+		clock.Advance(time.Minute) // the outage: no beat, no sweep, no renewal
+		got, err := s.AcquireLock(ctx, callers[1], "admin/users", latchkey.AcquireRequest{TTLSeconds: &ttl})
+		if err != nil || got.Mode != latchkey.LockReadOnly || got.Holder == nil || got.Holder.Principal != callers[0].PrincipalID {
+			t.Fatalf("the first acquire after the outage: %+v, %v; want read-only, the holder's lease given the minute back", got, err)
+		}
+		l, err := s.GetLock(ctx, callers[0], "admin/users")
+		if err != nil || l.Holder == nil || l.Holder.Principal != callers[0].PrincipalID || !l.Holder.ExpiresAt.Equal(held.ExpiresAt.Add(time.Minute)) {
+			t.Fatalf("after the outage: %+v, %v", l.Holder, err)
+		}
+	})
+}

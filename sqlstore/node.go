@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"time"
 
 	"latchkey"
 )
@@ -12,7 +13,9 @@ var _ latchkey.NodeService = (*Store)(nil)
 // seen now, by the store's clock. It also forgets nodes dead for longer
 // than latchkey.NodeForgetAfter.
 func (s *Store) Heartbeat(ctx context.Context, n latchkey.Node) error {
-	return s.write(ctx, func(t *tx) error {
+	var now time.Time
+	err := s.writeTx(ctx, func(t *tx) error {
+		now = t.now
 		if err := t.resumeAfterSilence(); err != nil {
 			return err
 		}
@@ -31,6 +34,10 @@ func (s *Store) Heartbeat(ctx context.Context, n latchkey.Node) error {
 		_, err = t.exec("DELETE FROM nodes WHERE last_seen < ?", us(t.now.Add(-latchkey.NodeForgetAfter)))
 		return err
 	})
+	if err == nil {
+		s.clockSeen.Store(us(now)) // resumeAfterSilence looked at the clock
+	}
+	return err
 }
 
 // Leave implements latchkey.NodeService: a node that stops cleanly is

@@ -108,6 +108,10 @@ type Store struct {
 	// idempotencySecret).
 	idemMu  sync.Mutex
 	idemKey []byte
+	// clockSeen is when (store clock, µs) this node last looked at the
+	// cluster clock; freshMu serialises freshen's look (see freshen).
+	clockSeen atomic.Int64
+	freshMu   sync.Mutex
 }
 
 var _ latchkey.Store = (*Store)(nil)

@@ -133,6 +133,15 @@ func keep(err error) error { return &refusal{err} }
 // (PostgreSQL deadlock or serialisation failure, SQLite busy). An error
 // from fn undoes fn's writes, unless it is a refusal made with keep.
 func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
+	if err := s.freshen(ctx); err != nil {
+		return err
+	}
+	return s.writeTx(ctx, fn)
+}
+
+// writeTx is write without freshen: the writes that look at the cluster
+// clock themselves (heartbeats, resume).
+func (s *Store) writeTx(ctx context.Context, fn func(*tx) error) error {
 	if claim, ok := latchkey.IdempotencyClaimOf(ctx); ok {
 		// A keyed request's change and the mark that it was applied
 		// commit together (see latchkey.DecideIdempotency).

@@ -46,6 +46,7 @@ type serveConfig struct {
 	offlineDays      int           // --offline-days
 	offlineCap       int           // --offline-cap
 	pgCommitters     int           // --pg-committers
+	pgConns          int           // --pg-conns
 	idempotencyTTL   time.Duration // --idempotency-ttl
 	pprofListen      string        // --pprof-listen; "": off
 	sealEvery        time.Duration // --seal-every; 0: off
@@ -85,6 +86,7 @@ func defaultServeConfig() serveConfig {
 		offlineDays:      sqlstore.DefaultOfflineDays,
 		offlineCap:       sqlstore.DefaultOfflineCap,
 		pgCommitters:     4,
+		pgConns:          32,
 		idempotencyTTL:   latchkey.DefaultIdempotencyTTL,
 		sealEvery:        latchkey.DefaultSealEvery,
 		edge:             defaultEdgeFlags(),
@@ -117,6 +119,7 @@ func (c *serveConfig) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.offlineDays, "offline-days", c.offlineDays, "an offline logon verifier stays in agents' policies this many days after the person's last online logon")
 	fs.IntVar(&c.offlineCap, "offline-cap", c.offlineCap, "at most this many offline logon verifiers in one terminal's policy")
 	fs.IntVar(&c.pgCommitters, "pg-committers", c.pgCommitters, "PostgreSQL: write transactions (group commits) a node runs at once")
+	fs.IntVar(&c.pgConns, "pg-conns", c.pgConns, "PostgreSQL: connections a node keeps at most (plus one for notifications); nodes × (this + 1) must stay below the server's max_connections")
 	fs.DurationVar(&c.idempotencyTTL, "idempotency-ttl", c.idempotencyTTL, "how long the answer to an Idempotency-Key is kept for replay; an older key is new and the sweeper deletes it (1m to 720h)")
 	fs.StringVar(&c.pprofListen, "pprof-listen", c.pprofListen, "serve Go profiles (net/http/pprof) on loopback address `ADDR`; off when empty")
 	fs.DurationVar(&c.sealEvery, "seal-every", c.sealEvery, "seal the audit chain's head this often (one seal per period for the whole cluster; 0 = off)")
@@ -210,6 +213,8 @@ func (c *serveConfig) check() error {
 		return usagef("--instruction-lock must be positive, --checkout-warning not negative")
 	case c.pgCommitters < 1:
 		return usagef("--pg-committers must be at least 1")
+	case c.pgConns < 2 || c.pgConns < c.pgCommitters:
+		return usagef("--pg-conns must be at least 2 and at least --pg-committers")
 	case c.reservationGrace < time.Minute || c.reservationGrace > 24*time.Hour:
 		return usagef("--reservation-grace must be 1m to 24h")
 	case c.offlineDays < 1 || c.offlineDays > 366 || c.offlineCap < 1 || c.offlineCap > 100000:

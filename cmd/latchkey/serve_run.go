@@ -194,6 +194,7 @@ func (c *serveConfig) storeOptions(logger *slog.Logger) sqlstore.Options {
 		TokenTTL:         c.tokenTTL,
 		Config:           c.policy,
 		Committers:       c.pgCommitters,
+		MaxConns:         c.pgConns,
 		ReservationGrace: c.reservationGrace,
 		OfflineDays:      c.offlineDays,
 		OfflineCap:       c.offlineCap,
