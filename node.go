@@ -12,7 +12,7 @@ import (
 type Node struct {
 	ID        string    `json:"id"`
 	Addr      string    `json:"addr"`
-	StartedAt time.Time `json:"started_at"`
+	StartedAt time.Time `json:"started_at"` // its first heartbeat, by the store's clock
 	LastSeen  time.Time `json:"last_seen"`
 	Alive     bool      `json:"alive"`
 }

@@ -27,7 +27,7 @@ func (s *Store) Heartbeat(ctx context.Context, n latchkey.Node) error {
 			return err
 		} else if k == 0 {
 			if _, err := t.exec("INSERT INTO nodes (id, addr, started_at, last_seen) VALUES (?, ?, ?, ?)",
-				n.ID, n.Addr, us(n.StartedAt), us(t.now)); err != nil {
+				n.ID, n.Addr, us(t.now), us(t.now)); err != nil { // started: its first beat, by the store's clock too
 				return err
 			}
 		}

@@ -57,11 +57,16 @@ func TestNodeRegistry(t *testing.T) {
 			t.Fatalf("node_a after leaving: %v", got)
 		}
 		clock.Advance(latchkey.NodeForgetAfter)
-		if err := s.Heartbeat(ctx, latchkey.Node{ID: "node_c", Addr: "x:1", StartedAt: clock.Now()}); err != nil {
+		// node_c's own clock is an hour behind: its start is the
+		// store's time of its first beat, like everything else here.
+		if err := s.Heartbeat(ctx, latchkey.Node{ID: "node_c", Addr: "x:1", StartedAt: clock.Now().Add(-time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		if got := alive(); len(got) != 1 || !got["node_c"] {
 			t.Fatalf("after a day: %v", got)
+		}
+		if nodes, _ := s.Nodes(ctx, admin); len(nodes) != 1 || !nodes[0].StartedAt.Equal(clock.Now()) {
+			t.Fatalf("node_c's start: %+v, want the store's %s", nodes, clock.Now())
 		}
 		if _, err := s.Nodes(ctx, latchkey.Caller{PrincipalID: "d", Role: latchkey.RoleDelegate}); latchkey.ErrorCode(err) != latchkey.EFORBIDDEN {
 			t.Fatalf("a delegate lists nodes: %v", err)
