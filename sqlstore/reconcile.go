@@ -23,7 +23,13 @@ import (
 // answers.
 const reconcilePoll = 100 * time.Millisecond
 
-type reconcileTerminal struct{ id, site string }
+// reconcileTerminal is a terminal of a batch; online says its agent
+// polled lately (see agentOnline): one that did not is reported
+// unreachable without waiting for it.
+type reconcileTerminal struct {
+	id, site string
+	online   bool
+}
 
 // runReconcileTask is the runner of TaskReconcile.
 func (s *Store) runReconcileTask(ctx context.Context, x latchkey.Task, steps taskSteps) (latchkey.TaskResult, error) {
@@ -78,17 +84,20 @@ func (s *Store) runReconcileTask(ctx context.Context, x latchkey.Task, steps tas
 
 // reconcileBatch is the next batch of terminals after cursor, in ID order.
 func (s *Store) reconcileBatch(ctx context.Context, cursor string, size int) ([]reconcileTerminal, error) {
-	rows, err := s.query(ctx, "SELECT id, site_id FROM terminals WHERE id > ? ORDER BY id LIMIT ?", cursor, size)
+	rows, err := s.query(ctx, "SELECT id, site_id, agent_seen_at FROM terminals WHERE id > ? ORDER BY id LIMIT ?", cursor, size)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []reconcileTerminal
+	now := s.now()
 	for rows.Next() {
 		var r reconcileTerminal
-		if err := rows.Scan(&r.id, &r.site); err != nil {
+		var seen int64
+		if err := rows.Scan(&r.id, &r.site, &seen); err != nil {
 			return nil, err
 		}
+		r.online = seen > 0 && now.Sub(fromUS(seen)) < agentOnline
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -109,8 +118,9 @@ func (t *tx) inventories(task string, batch []reconcileTerminal) (map[string]lat
 	return out, nil
 }
 
-// askInventories issues an inventory to each terminal of the batch that
-// has groups latchkey manages and has not been asked by this task yet.
+// askInventories issues an inventory to each terminal of the batch whose
+// agent is online, that has groups latchkey manages, and that this task
+// has not asked yet.
 func (t *tx) askInventories(task string, batch []reconcileTerminal) error {
 	asked, err := t.inventories(task, batch)
 	if err != nil {
@@ -118,7 +128,7 @@ func (t *tx) askInventories(task string, batch []reconcileTerminal) error {
 	}
 	groups := map[string][]string{}
 	for _, term := range batch {
-		if _, ok := asked[term.id]; ok {
+		if _, ok := asked[term.id]; ok || !term.online {
 			continue
 		}
 		managed, ok := groups[term.site]
@@ -165,17 +175,27 @@ func (s *Store) awaitInventories(ctx context.Context, task string, batch []recon
 // judgeBatch compares each terminal's inventory with latchkey's grants,
 // issues the corrections (with fix) and records the findings. An
 // inventory still unanswered is cancelled: the terminal is reported
-// unreachable.
+// unreachable, as is one with managed groups that was not asked (its
+// agent was offline).
 func (t *tx) judgeBatch(task string, fix bool, batch []reconcileTerminal) error {
 	asked, err := t.inventories(task, batch)
 	if err != nil {
 		return err
 	}
+	groups := map[string][]string{}
 	for _, term := range batch {
 		d := latchkey.TerminalDrift{Terminal: term.id}
 		in, ok := asked[term.id]
 		switch {
-		case !ok: // nothing managed there
+		case !ok: // not asked: nothing managed there, or its agent is offline
+			managed, known := groups[term.site]
+			if !known {
+				if managed, err = t.groupsAt(term.site); err != nil {
+					return err
+				}
+				groups[term.site] = managed
+			}
+			d.Unreachable = len(managed) > 0
 		case in.State != latchkey.InstrDone:
 			d.Unreachable = true
 			in.State, in.LockedUntil = latchkey.InstrCancelled, time.Time{}

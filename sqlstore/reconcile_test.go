@@ -29,6 +29,11 @@ func TestReconcileFindsAndFixesDrift(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.reply(t, terms[0], latchkey.ReplyOK)
+		for i := range terms { // every agent polls: online
+			if _, err := e.s.PollInstructions(ctx, agent(i), 10); err != nil {
+				t.Fatal(err)
+			}
+		}
 
 		x, err := e.s.CreateTask(ctx, admin, latchkey.TaskCreate{Kind: latchkey.TaskReconcile, Params: json.RawMessage(`{"fix":true,"batch":2,"wait":"1m"}`)})
 		if err != nil {
@@ -142,6 +147,40 @@ func TestReconcileFindsAndFixesDrift(t *testing.T) {
 		}
 		if counts[latchkey.ActionTaskFix] != 2 || counts[latchkey.ActionTaskReply] != 3 || counts[latchkey.ActionTaskDone] != 1 {
 			t.Fatalf("audit of the task: %v", counts)
+		}
+	})
+}
+
+// A terminal whose agent has not polled lately is reported unreachable
+// at once, not waited for: a reconciliation of thousands of terminals
+// does not wait out every batch for the few that are switched off.
+func TestReconcileDoesNotWaitForOfflineAgents(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		e := newReqEnv(t, b, false)
+		ctx := context.Background()
+		x, err := e.s.CreateTask(ctx, admin, latchkey.TaskCreate{Kind: latchkey.TaskReconcile, Params: json.RawMessage(`{"wait":"10m"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := make(chan error, 1)
+		go func() { ran <- e.s.RunDueJobs(ctx, "node_test") }()
+		select {
+		case err := <-ran:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the reconciliation waits for agents that are offline")
+		}
+		res, err := e.s.TaskResult(ctx, admin, x.ID)
+		var r latchkey.ReconcileResult
+		if err != nil || json.Unmarshal(res.Body, &r) != nil || r.Terminals != 3 || r.Unreachable != 3 || r.Answered != 0 {
+			t.Fatalf("result: %s, %v", res.Body, err)
+		}
+		for _, term := range e.terms {
+			if ins, _ := e.s.PollInstructions(ctx, latchkey.Caller{Role: latchkey.RoleTerminal, TerminalID: term}, 10); len(ins) != 0 {
+				t.Fatalf("an offline terminal was asked after all: %+v", ins)
+			}
 		}
 	})
 }
