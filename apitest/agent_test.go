@@ -32,17 +32,7 @@ func TestAgentAppliesEachChangeOnce(t *testing.T) {
 		}
 		w.mustLogin(0, "alice", false)
 		alice := w.userClient("alice")
-		dir := t.TempDir()
-		j, err := agent.OpenJournal(filepath.Join(dir, "state"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer j.Close()
-		ex := &agent.FileExecutor{Path: filepath.Join(dir, "groups")}
-		a := &agent.Agent{Client: w.tc[0], Journal: j, Executor: ex, Wait: 2 * time.Second, Now: w.clock.Now}
-		runDone := make(chan struct{})
-		go func() { a.Run(ctx); close(runDone) }()
-		defer func() { cancel(); <-runDone }()
+		a, ex := runFileAgent(t, ctx, w, 0)
 
 		status := func(id string, want latchkey.CheckoutStatus) {
 			t.Helper()
@@ -157,4 +147,22 @@ func TestAgentAppliesEachChangeOnce(t *testing.T) {
 			t.Fatalf("applications: %d adds, %d removes; want each of 2 groups added twice and removed twice, once each:\n%v", adds, removes, logLines())
 		}
 	})
+}
+
+// runFileAgent runs terminal i's agent in-process (file executor, the
+// world's clock) until ctx ends; the test's cleanup waits for it.
+func runFileAgent(t *testing.T, ctx context.Context, w *world, i int) (*agent.Agent, *agent.FileExecutor) {
+	t.Helper()
+	dir := t.TempDir()
+	j, err := agent.OpenJournal(filepath.Join(dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := &agent.FileExecutor{Path: filepath.Join(dir, "groups")}
+	a := &agent.Agent{Client: w.tc[i], Journal: j, Executor: ex, Wait: 2 * time.Second, Now: w.clock.Now}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; j.Close() })
+	return a, ex
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,18 +32,8 @@ func TestReconcileWithRealAgents(t *testing.T) {
 		}
 		var files []*agent.FileExecutor
 		for i := range w.terms {
-			dir := t.TempDir()
-			j, err := agent.OpenJournal(filepath.Join(dir, "state"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer j.Close()
-			ex := &agent.FileExecutor{Path: filepath.Join(dir, "groups")}
+			_, ex := runFileAgent(t, ctx, w, i)
 			files = append(files, ex)
-			a := &agent.Agent{Client: w.tc[i], Journal: j, Executor: ex, Wait: 2 * time.Second, Now: w.clock.Now}
-			done := make(chan struct{})
-			go func() { a.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
 		}
 		members := func(i int) string {
 			m, err := files[i].Members()

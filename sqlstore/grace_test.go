@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"latchkey"
+	"latchkey/sqlstore"
 	"latchkey/sqlstore/sqlstoretest"
 )
 
@@ -15,18 +16,8 @@ import (
 // the minute back. Beats a second apart give nothing back.
 func TestOutageGraceGivesTheSilenceBack(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
-		clock := sqlstoretest.NewClock()
-		opts := sqlstoretest.Options(clock)
-		opts.OutageGrace = true
-		s := sqlstoretest.Open(t, b.URL(t), opts)
+		s, clock, beat := graceStore(t, b)
 		ctx := context.Background()
-		beat := func() {
-			t.Helper()
-			if err := s.Heartbeat(ctx, latchkey.Node{ID: "node_a", Addr: "a", StartedAt: clock.Now()}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		beat()
 		p, err := s.CreatePrincipal(ctx, admin, latchkey.Principal{Name: "ed", Role: latchkey.RoleDelegate})
 		if err != nil {
 			t.Fatal(err)
@@ -68,14 +59,8 @@ func TestOutageGraceGivesTheSilenceBack(t *testing.T) {
 // granted over a lease the outage ran out.
 func TestOutageGraceBeforeTheFirstHeartbeat(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
-		clock := sqlstoretest.NewClock()
-		opts := sqlstoretest.Options(clock)
-		opts.OutageGrace = true
-		s := sqlstoretest.Open(t, b.URL(t), opts)
+		s, clock, _ := graceStore(t, b)
 		ctx := context.Background()
-		if err := s.Heartbeat(ctx, latchkey.Node{ID: "node_a", Addr: "a", StartedAt: clock.Now()}); err != nil {
-			t.Fatal(err)
-		}
 		var callers []latchkey.Caller
 		for _, name := range []string{"ed", "flo"} {
 			p, err := s.CreatePrincipal(ctx, admin, latchkey.Principal{Name: name, Role: latchkey.RoleDelegate})
@@ -99,4 +84,22 @@ func TestOutageGraceBeforeTheFirstHeartbeat(t *testing.T) {
 			t.Fatalf("after the outage: %+v, %v", l.Holder, err)
 		}
 	})
+}
+
+// graceStore opens a store with the outage grace on, and node_a's first
+// heartbeat made; beat makes another.
+func graceStore(t *testing.T, b sqlstoretest.Backend) (s *sqlstore.Store, clock *sqlstoretest.Clock, beat func()) {
+	t.Helper()
+	clock = sqlstoretest.NewClock()
+	opts := sqlstoretest.Options(clock)
+	opts.OutageGrace = true
+	s = sqlstoretest.Open(t, b.URL(t), opts)
+	beat = func() {
+		t.Helper()
+		if err := s.Heartbeat(context.Background(), latchkey.Node{ID: "node_a", Addr: "a", StartedAt: clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	beat()
+	return s, clock, beat
 }
