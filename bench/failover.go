@@ -153,15 +153,16 @@ type Fault struct {
 	// listening, or stopped until continued.
 	Down time.Duration `json:"down_ns"`
 	// Held is how many jobs the node was running under its lease when it
-	// was signalled (after waiting up to AimFor for one).
+	// was signalled (after waiting up to AimFor for one), as read after
+	// the signal took effect.
 	Held int `json:"held"`
 	// Takeovers are, for each held job another node claimed, the time
 	// from the signal until the store showed the claim.
 	Takeovers []time.Duration `json:"takeovers_ns"`
-	// EndedBefore are held jobs that ended or were put back before the
-	// signal took effect; Resumed those the stopped node went on with
-	// itself after SIGCONT; NotTakenOver those nobody claimed within
-	// TrackFor.
+	// EndedBefore are jobs running just before the signal that the victim
+	// ended or put back before it took effect (not counted in Held);
+	// Resumed are held jobs the stopped node went on with itself after
+	// SIGCONT; NotTakenOver those nobody claimed within TrackFor.
 	EndedBefore  int      `json:"ended_before"`
 	Resumed      int      `json:"resumed"`
 	NotTakenOver int      `json:"not_taken_over"`
@@ -245,10 +246,12 @@ func RunFailover(ctx context.Context, cfg FailoverConfig, progress io.Writer) (*
 	}
 	res.Schema, res.WorkDir = s.schema, s.workDir
 	if err := s.run(); err != nil {
+		s.failed = true // keep the logs
 		return res, err
 	}
 	res.LoadAfter = loadavg()
 	if err := s.check(); err != nil {
+		s.failed = true
 		return res, err
 	}
 	for _, inv := range res.Invariants {

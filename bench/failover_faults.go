@@ -34,8 +34,9 @@ func (s *soak) faults() error {
 		if sig == syscall.SIGKILL {
 			victim.kill()
 		} else {
-			victim.signal(syscall.SIGSTOP)
+			victim.stop()
 		}
+		held = s.stillHeld(held, f)
 		f.At, f.Held = at.Sub(s.start), len(held)
 		for _, h := range held {
 			f.Kinds = append(f.Kinds, h.kind)
@@ -134,12 +135,33 @@ func (s *soak) heldBy(ctx context.Context, node string) ([]heldJob, error) {
 	return out, rows.Err()
 }
 
+// stillHeld keeps the jobs that, read after the signal took effect (the
+// process dead, or stopped), still run under the victim's claim: a job
+// the victim ended or put back just before, and that another node may
+// even have claimed since, was not held and counts as EndedBefore.
+func (s *soak) stillHeld(held []heldJob, f *Fault) []heldJob {
+	var out []heldJob
+	for _, h := range held {
+		var state string
+		var fence int64
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+		err := s.db.QueryRowContext(ctx, "SELECT state, fence FROM jobs WHERE id = $1", h.id).Scan(&state, &fence)
+		cancel()
+		if err == nil && state == "running" && fence == h.fence {
+			out = append(out, h)
+		} else {
+			f.EndedBefore++
+		}
+	}
+	return out
+}
+
 // track watches the held jobs (every 20 ms, for at most TrackFor) until
 // each is claimed by another node (a takeover: its fence moved on under
 // another node's ID), or went on without one.
 func (s *soak) track(f *Fault, held []heldJob, at time.Time, sig syscall.Signal) {
 	pending := slices.Clone(held)
-	for first := true; len(pending) > 0 && time.Since(at) < TrackFor; first = false {
+	for len(pending) > 0 && time.Since(at) < TrackFor {
 		var left []heldJob
 		for _, h := range pending {
 			var state, node string
@@ -156,9 +178,9 @@ func (s *soak) track(f *Fault, held []heldJob, at time.Time, sig syscall.Signal)
 				left = append(left, h) // still held (or not seen this time)
 			case fence > h.fence && node != f.NodeID:
 				f.Takeovers = append(f.Takeovers, seen)
-			case first || sig == syscall.SIGKILL:
-				// Ended, put back or re-claimed by the victim before the
-				// signal took effect: it was not held.
+			case sig == syscall.SIGKILL:
+				// A commit of the victim's that the database finished
+				// after its death.
 				f.EndedBefore++
 			default:
 				f.Resumed++ // the stopped node went on with it after SIGCONT

@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,7 +41,11 @@ type soakNode struct {
 
 func (nd *soakNode) url() string { return "http://" + nd.addr }
 
-// freePorts asks the kernel for n free loopback ports.
+// freePorts finds n free loopback ports below the kernel's ephemeral
+// range: a killed node is restarted on its port, and a port of that
+// range may meanwhile be taken as the local end of an outgoing
+// connection (the nodes' own to the database, say). Where the range
+// cannot be read, the kernel picks.
 func freePorts(n int) ([]string, error) {
 	var lns []net.Listener
 	defer func() {
@@ -47,16 +53,41 @@ func freePorts(n int) ([]string, error) {
 			l.Close()
 		}
 	}()
+	low := ephemeralLow()
 	var out []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(out) < n; tries++ {
+		addr := "127.0.0.1:0"
+		if low > 11000 && tries < 1000 {
+			addr = fmt.Sprintf("127.0.0.1:%d", 10000+mrand.IntN(low-10000))
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, err
+			if addr == "127.0.0.1:0" {
+				return nil, err
+			}
+			continue
 		}
 		lns = append(lns, l)
 		out = append(out, l.Addr().String())
 	}
 	return out, nil
+}
+
+// ephemeralLow is the first port of Linux's ephemeral range, or 0.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return low
 }
 
 // start runs the node's process and returns once it says it listens (at
@@ -90,11 +121,21 @@ func (nd *soakNode) start(bin, storeURL, adminPassword string, extra []string) e
 	case <-out.ready:
 		return nil
 	case <-done:
-		return fmt.Errorf("node %d exited before listening (see %s)", nd.n, nd.logPath)
+		return fmt.Errorf("node %d exited before listening: %s", nd.n, lastLine(nd.logPath))
 	case <-time.After(startTimeout):
 		nd.kill()
 		return fmt.Errorf("node %d did not listen within %s (see %s)", nd.n, startTimeout, nd.logPath)
 	}
+}
+
+// lastLine is the last line of a log file, to say why a process ended.
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
 }
 
 // signal sends sig to the current process (nothing when it has exited).
@@ -115,6 +156,30 @@ func (nd *soakNode) signal(sig syscall.Signal) {
 		nd.stopped = true
 	case syscall.SIGCONT:
 		nd.stopped = false
+	}
+}
+
+// stop SIGSTOPs the process and waits (at most 200 ms) until Linux shows
+// it stopped: the signal is delivered asynchronously.
+func (nd *soakNode) stop() {
+	nd.signal(syscall.SIGSTOP)
+	nd.mu.Lock()
+	pid := 0
+	if nd.cmd != nil && nd.cmd.Process != nil {
+		pid = nd.cmd.Process.Pid
+	}
+	nd.mu.Unlock()
+	stat := fmt.Sprintf("/proc/%d/stat", pid)
+	for until := time.Now().Add(200 * time.Millisecond); time.Now().Before(until); time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			time.Sleep(10 * time.Millisecond) // no /proc: give it a moment
+			return
+		}
+		// pid (comm) state ...: the state follows the last ')'.
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't') {
+			return
+		}
 	}
 }
 

@@ -23,6 +23,7 @@ var benchSynopsis = []string{
 	benchAgentsSynopsis,
 	benchJournalSynopsis,
 	benchFailoverSynopsis,
+	benchRequestsSynopsis,
 }
 
 func init() { register("bench", command{runBench, benchSynopsis}) }
@@ -45,8 +46,10 @@ func runBench(e *env, args []string) int {
 		return runBenchJournal(e, args[1:])
 	case "failover":
 		return runBenchFailover(e, args[1:])
+	case "requests":
+		return runBenchRequests(e, args[1:])
 	}
-	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks, agents, journal, failover)\n", args[0])
+	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks, agents, journal, failover, requests)\n", args[0])
 	return 2
 }
 
