@@ -138,6 +138,11 @@ type FailoverResult struct {
 	// MaxUnlocked is the most unlocked sessions one person had in one.
 	Observations int `json:"observations"`
 	MaxUnlocked  int `json:"max_unlocked"`
+	// ClusterResumes counts the cluster.resume audit records: the outage
+	// grace, given when the cluster's clock was silent for longer than a
+	// node's dead-after time (see cluster.md "Outages give their time
+	// back"). The soak never stops the database.
+	ClusterResumes int `json:"cluster_resumes"`
 	// SettledIn is how long the work under way took to end after the load.
 	SettledIn  time.Duration `json:"settled_in_ns"`
 	Invariants []Invariant   `json:"invariants"`
@@ -167,7 +172,17 @@ type Fault struct {
 	Resumed      int      `json:"resumed"`
 	NotTakenOver int      `json:"not_taken_over"`
 	Kinds        []string `json:"kinds"`
-	mu           sync.Mutex
+	// LeaseLeft is, for each held job, how much of its lease was left
+	// at the signal: no node may take it over before.
+	LeaseLeft []time.Duration `json:"lease_left_ns"`
+	// AfterCont (SIGSTOP) counts the takeovers seen only once the node
+	// had been continued; FrozenTx, the database sessions found idle in a
+	// transaction for over a second when every held lease had lapsed a
+	// second before and a job was still not taken over.
+	AfterCont int `json:"after_cont"`
+	FrozenTx  int `json:"frozen_transactions"`
+	contAfter time.Duration
+	mu        sync.Mutex
 }
 
 // TakeoverStats sums the faults' takeovers.
@@ -179,6 +194,7 @@ type TakeoverStats struct {
 	EndedBefore   int     `json:"ended_before"`
 	Resumed       int     `json:"resumed"`
 	NotTakenOver  int     `json:"not_taken_over"`
+	AfterCont     int     `json:"after_cont"` // SIGSTOP: taken over only once the node was continued
 	P50ms         float64 `json:"p50_ms"`
 	P99ms         float64 `json:"p99_ms"`
 	MaxMs         float64 `json:"max_ms"`
@@ -199,7 +215,9 @@ type FailoverOp struct {
 	P50ms    float64 `json:"p50_ms"`
 	P99ms    float64 `json:"p99_ms"`
 	MaxMs    float64 `json:"max_ms"`
-	LastErr  string  `json:"last_error,omitempty"`
+	// LastRefused and LastUnknown are the last error of each sort.
+	LastRefused string `json:"last_refused,omitempty"`
+	LastUnknown string `json:"last_unknown,omitempty"`
 }
 
 // AckedCounts are the writes the servers acknowledged.

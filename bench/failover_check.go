@@ -318,6 +318,14 @@ func (s *soak) check() error {
 	}
 	add("each agent applied each change once", dup, fmt.Sprintf("%d grants in the agents' logs, none twice for one instruction", res.Acked.Grants))
 
+	resumes, err := s.auditCount(latchkey.ActionClusterResume)
+	if err != nil {
+		return fmt.Errorf("bench: audit: %w", err)
+	}
+	for _, n := range resumes {
+		res.ClusterResumes += n
+	}
+
 	v, err := s.admin.VerifyAudit(ctx)
 	switch {
 	case err != nil:
@@ -396,18 +404,34 @@ func (r *FailoverResult) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nfaults: %d (%d SIGKILL, %d SIGSTOP); the work settled %s after the load\n", len(r.Faults), r.Kills, r.Stops, r.SettledIn.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "at\tnode\tsignal\tout\theld\ttaken over (ms)\tother")
+	fmt.Fprintln(tw, "at\tnode\tsignal\tout\theld\tlease left (ms)\ttaken over (ms)\tother")
 	for _, f := range r.Faults {
 		var t []string
 		for _, d := range f.Takeovers {
 			t = append(t, fmt.Sprintf("%.0f", ms(d)))
 		}
-		other := ""
-		if f.EndedBefore+f.Resumed+f.NotTakenOver > 0 {
-			other = fmt.Sprintf("%d ended before the signal, %d resumed, %d not taken over", f.EndedBefore, f.Resumed, f.NotTakenOver)
+		var left []string
+		for _, d := range f.LeaseLeft {
+			left = append(left, fmt.Sprintf("%.0f", ms(d)))
 		}
-		fmt.Fprintf(tw, "%.1fs\t%d\t%s\t%s\t%d %s\t%s\t%s\n", f.At.Seconds(), f.Node, f.Signal, f.Down.Round(100*time.Millisecond),
-			f.Held, strings.Join(f.Kinds, ","), strings.Join(t, " "), other)
+		var other []string
+		if f.EndedBefore > 0 {
+			other = append(other, fmt.Sprintf("%d ended just before the signal", f.EndedBefore))
+		}
+		if f.Resumed > 0 {
+			other = append(other, fmt.Sprintf("%d went on on the node after SIGCONT", f.Resumed))
+		}
+		if f.AfterCont > 0 {
+			other = append(other, fmt.Sprintf("%d taken over only after SIGCONT", f.AfterCont))
+		}
+		if f.FrozenTx > 0 {
+			other = append(other, fmt.Sprintf("%d database sessions idle in a transaction", f.FrozenTx))
+		}
+		if f.NotTakenOver > 0 {
+			other = append(other, fmt.Sprintf("%d not taken over", f.NotTakenOver))
+		}
+		fmt.Fprintf(tw, "%.1fs\t%d\t%s\t%s\t%d %s\t%s\t%s\t%s\n", f.At.Seconds(), f.Node, f.Signal, f.Down.Round(100*time.Millisecond),
+			f.Held, strings.Join(f.Kinds, ","), strings.Join(left, " "), strings.Join(t, " "), strings.Join(other, "; "))
 	}
 	tw.Flush()
 	t := r.Takeover
@@ -417,8 +441,8 @@ func (r *FailoverResult) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "takeover of a held job (signal → another node's claim in the store): %d of %d held jobs in %d faults; p50 %.0f ms, p99 %.0f ms, max %.0f ms; goal p99 < %s: %s\n",
 		t.TakenOver, t.Jobs, t.FaultsHolding, t.P50ms, t.P99ms, t.MaxMs, TakeoverGoal, goal)
-	fmt.Fprintf(w, "  (%d ended before the signal took effect, %d went on on the stopped node after SIGCONT, %d not taken over within %s)\n",
-		t.EndedBefore, t.Resumed, t.NotTakenOver, TrackFor)
+	fmt.Fprintf(w, "  (besides: %d jobs ended just before the signal took effect; %d went on on the stopped node after SIGCONT; %d taken over only after SIGCONT; %d not taken over within %s)\n",
+		t.EndedBefore, t.Resumed, t.AfterCont, t.NotTakenOver, TrackFor)
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -428,6 +452,16 @@ func (r *FailoverResult) WriteText(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "(refused: a rule's answer, such as concurrent_session; unknown: no answer to act on: every node away, a timeout, an answer lost with its node)")
+	for _, o := range r.Ops {
+		if o.LastUnknown != "" {
+			e := o.LastUnknown
+			if len(e) > 240 {
+				e = e[:240] + "..."
+			}
+			fmt.Fprintf(w, "  last unknown %s: %s\n", o.Op, e)
+		}
+	}
+	fmt.Fprintf(w, "cluster.resume records (outage grace given; the database was never stopped): %d\n", r.ClusterResumes)
 	a := r.Acked
 	fmt.Fprintf(w, "acknowledged: %d sessions (%d logouts), %d check-outs (%d check-ins), %d requests, %d approvals, %d tasks, %d lock cycles; %d grants applied by the agents\n",
 		a.Sessions, a.Logouts, a.Checkouts, a.Checkins, a.Requests, a.Decisions, a.Tasks, a.LockCycles, a.Grants)

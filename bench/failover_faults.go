@@ -49,7 +49,7 @@ func (s *soak) faults() error {
 			go func() { defer s.trackers.Done(); s.track(f, held, at, sig) }()
 		}
 		next = at.Add(randBetween(FaultGapMin, FaultGapMax))
-		if err := s.restore(victim, sig); err != nil {
+		if err := s.restore(victim, sig, f, at); err != nil {
 			return err
 		}
 		f.Down = time.Since(at)
@@ -68,7 +68,7 @@ func signalName(sig syscall.Signal) string {
 // restore brings the victim back after its time out: a killed node is
 // restarted on its port (and must listen), a stopped one continued. The
 // time out is shortened when the load ends.
-func (s *soak) restore(nd *soakNode, sig syscall.Signal) error {
+func (s *soak) restore(nd *soakNode, sig syscall.Signal, f *Fault, at time.Time) error {
 	lo, hi := KillDownMin, KillDownMax
 	if sig == syscall.SIGSTOP {
 		lo, hi = StopMin, StopMax
@@ -80,6 +80,9 @@ func (s *soak) restore(nd *soakNode, sig syscall.Signal) error {
 	}
 	if sig == syscall.SIGSTOP {
 		nd.signal(syscall.SIGCONT)
+		f.mu.Lock()
+		f.contAfter = time.Since(at)
+		f.mu.Unlock()
 		return nil
 	}
 	var err error
@@ -96,7 +99,15 @@ func (s *soak) restore(nd *soakNode, sig syscall.Signal) error {
 type heldJob struct {
 	id, kind string
 	fence    int64
+	// left is how much of the claim's lease was left when it was read
+	// after the signal (by the database's clock, which the nodes stamp
+	// leases with).
+	left time.Duration
 }
+
+// nowUS is the database's clock in microseconds, the unit of the jobs'
+// times.
+const nowUS = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint"
 
 // aim finds the victim's node ID and waits, up to AimFor, until it runs
 // a job (polling every 10 ms), returning the jobs it runs then. A
@@ -144,10 +155,13 @@ func (s *soak) stillHeld(held []heldJob, f *Fault) []heldJob {
 	for _, h := range held {
 		var state string
 		var fence int64
+		var left sql.NullInt64
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
-		err := s.db.QueryRowContext(ctx, "SELECT state, fence FROM jobs WHERE id = $1", h.id).Scan(&state, &fence)
+		err := s.db.QueryRowContext(ctx, "SELECT state, fence, lease_until - "+nowUS+" FROM jobs WHERE id = $1", h.id).Scan(&state, &fence, &left)
 		cancel()
 		if err == nil && state == "running" && fence == h.fence {
+			h.left = time.Duration(left.Int64) * time.Microsecond
+			f.LeaseLeft = append(f.LeaseLeft, h.left)
 			out = append(out, h)
 		} else {
 			f.EndedBefore++
@@ -161,7 +175,31 @@ func (s *soak) stillHeld(held []heldJob, f *Fault) []heldJob {
 // another node's ID), or went on without one.
 func (s *soak) track(f *Fault, held []heldJob, at time.Time, sig syscall.Signal) {
 	pending := slices.Clone(held)
+	lapse := at
+	for _, h := range held {
+		if l := at.Add(h.left); l.After(lapse) {
+			lapse = l
+		}
+	}
+	looked := false
 	for len(pending) > 0 && time.Since(at) < TrackFor {
+		if sig == syscall.SIGSTOP && !looked && time.Since(lapse) > time.Second {
+			// Every held lease lapsed a second ago and a job is still not
+			// taken over: count the database sessions idle in a
+			// transaction for more than a second (a stopped node's, whose
+			// row locks the claims skip).
+			looked = true
+			var n int
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+			err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+				AND state LIKE 'idle in transaction%' AND clock_timestamp() - state_change > interval '1 second'`).Scan(&n)
+			cancel()
+			if err == nil {
+				f.mu.Lock()
+				f.FrozenTx = n
+				f.mu.Unlock()
+			}
+		}
 		var left []heldJob
 		for _, h := range pending {
 			var state, node string
@@ -178,6 +216,9 @@ func (s *soak) track(f *Fault, held []heldJob, at time.Time, sig syscall.Signal)
 				left = append(left, h) // still held (or not seen this time)
 			case fence > h.fence && node != f.NodeID:
 				f.Takeovers = append(f.Takeovers, seen)
+				if sig == syscall.SIGSTOP && f.contAfter > 0 && seen >= f.contAfter {
+					f.AfterCont++
+				}
 			case sig == syscall.SIGKILL:
 				// A commit of the victim's that the database finished
 				// after its death.
@@ -212,6 +253,7 @@ func takeoverStats(faults []*Fault) TakeoverStats {
 		st.EndedBefore += f.EndedBefore
 		st.Resumed += f.Resumed
 		st.NotTakenOver += f.NotTakenOver
+		st.AfterCont += f.AfterCont
 		all = append(all, f.Takeovers...)
 		f.mu.Unlock()
 	}

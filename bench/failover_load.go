@@ -75,7 +75,7 @@ type opLog struct {
 type opCount struct {
 	samples                    []time.Duration
 	refused, unknown, internal int
-	lastErr                    string
+	lastRefused, lastUnknown   string
 }
 
 func newOpLog() *opLog { return &opLog{ops: map[string]*opCount{}} }
@@ -119,13 +119,14 @@ func (o *opLog) add(op string, d time.Duration, err error) {
 		return
 	case outRefused:
 		c.refused++
+		c.lastRefused = err.Error()
 	default:
 		c.unknown++
 		if latchkey.ErrorCode(err) == latchkey.EINTERNAL {
 			c.internal++
 		}
+		c.lastUnknown = err.Error()
 	}
-	c.lastErr = err.Error()
 }
 
 func (o *opLog) stats() []FailoverOp {
@@ -135,7 +136,7 @@ func (o *opLog) stats() []FailoverOp {
 	for name, c := range o.ops {
 		st := Summarize(name, c.samples, 0, 0)
 		out = append(out, FailoverOp{Op: name, OK: st.Count, Refused: c.refused, Unknown: c.unknown, Internal: c.internal,
-			P50ms: st.P50ms, P99ms: st.P99ms, MaxMs: st.MaxMs, LastErr: c.lastErr})
+			P50ms: st.P50ms, P99ms: st.P99ms, MaxMs: st.MaxMs, LastRefused: c.lastRefused, LastUnknown: c.lastUnknown})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Op < out[j].Op })
 	return out
