@@ -181,8 +181,12 @@ type Fault struct {
 	// second before and a job was still not taken over.
 	AfterCont int `json:"after_cont"`
 	FrozenTx  int `json:"frozen_transactions"`
-	contAfter time.Duration
-	mu        sync.Mutex
+	// EarlyClaims are held jobs another node claimed while their lease
+	// (as read after the signal) had not lapsed: not counted as
+	// takeovers.
+	EarlyClaims int `json:"early_claims"`
+	contAfter   time.Duration
+	mu          sync.Mutex
 }
 
 // TakeoverStats sums the faults' takeovers.
@@ -194,7 +198,8 @@ type TakeoverStats struct {
 	EndedBefore   int     `json:"ended_before"`
 	Resumed       int     `json:"resumed"`
 	NotTakenOver  int     `json:"not_taken_over"`
-	AfterCont     int     `json:"after_cont"` // SIGSTOP: taken over only once the node was continued
+	AfterCont     int     `json:"after_cont"`   // SIGSTOP: taken over only once the node was continued
+	EarlyClaims   int     `json:"early_claims"` // claimed by another node before the lease lapsed
 	P50ms         float64 `json:"p50_ms"`
 	P99ms         float64 `json:"p99_ms"`
 	MaxMs         float64 `json:"max_ms"`

@@ -424,6 +424,9 @@ func (r *FailoverResult) WriteText(w io.Writer) {
 		if f.AfterCont > 0 {
 			other = append(other, fmt.Sprintf("%d taken over only after SIGCONT", f.AfterCont))
 		}
+		if f.EarlyClaims > 0 {
+			other = append(other, fmt.Sprintf("%d claimed by another node before the lease lapsed", f.EarlyClaims))
+		}
 		if f.FrozenTx > 0 {
 			other = append(other, fmt.Sprintf("%d database sessions idle in a transaction", f.FrozenTx))
 		}
@@ -441,8 +444,8 @@ func (r *FailoverResult) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "takeover of a held job (signal → another node's claim in the store): %d of %d held jobs in %d faults; p50 %.0f ms, p99 %.0f ms, max %.0f ms; goal p99 < %s: %s\n",
 		t.TakenOver, t.Jobs, t.FaultsHolding, t.P50ms, t.P99ms, t.MaxMs, TakeoverGoal, goal)
-	fmt.Fprintf(w, "  (besides: %d jobs ended just before the signal took effect; %d went on on the stopped node after SIGCONT; %d taken over only after SIGCONT; %d not taken over within %s)\n",
-		t.EndedBefore, t.Resumed, t.AfterCont, t.NotTakenOver, TrackFor)
+	fmt.Fprintf(w, "  (besides: %d jobs ended just before the signal took effect; %d went on on the stopped node after SIGCONT; %d taken over only after SIGCONT; %d claimed by another node before the lease lapsed; %d not taken over within %s)\n",
+		t.EndedBefore, t.Resumed, t.AfterCont, t.EarlyClaims, t.NotTakenOver, TrackFor)
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

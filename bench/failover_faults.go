@@ -214,6 +214,13 @@ func (s *soak) track(f *Fault, held []heldJob, at time.Time, sig syscall.Signal)
 				f.EndedBefore++
 			case err != nil, fence == h.fence && state == "running":
 				left = append(left, h) // still held (or not seen this time)
+			case fence > h.fence && node != f.NodeID && seen < h.left-50*time.Millisecond:
+				// Claimed well before the lease read after the signal
+				// lapsed: not a takeover of a lapsed claim. The victim's
+				// last commit, finished by the database after the kill,
+				// put the job back and another node claimed it when due
+				// (or a node judged the lease lapsed too early).
+				f.EarlyClaims++
 			case fence > h.fence && node != f.NodeID:
 				f.Takeovers = append(f.Takeovers, seen)
 				if sig == syscall.SIGSTOP && f.contAfter > 0 && seen >= f.contAfter {
@@ -254,6 +261,7 @@ func takeoverStats(faults []*Fault) TakeoverStats {
 		st.Resumed += f.Resumed
 		st.NotTakenOver += f.NotTakenOver
 		st.AfterCont += f.AfterCont
+		st.EarlyClaims += f.EarlyClaims
 		all = append(all, f.Takeovers...)
 		f.mu.Unlock()
 	}
