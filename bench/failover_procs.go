@@ -199,21 +199,6 @@ func (nd *soakNode) kill() {
 	}
 }
 
-// up says whether the node runs and is not stopped.
-func (nd *soakNode) up() bool {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if nd.cmd == nil || nd.stopped {
-		return false
-	}
-	select {
-	case <-nd.done:
-		return false
-	default:
-		return true
-	}
-}
-
 // ready waits (at most within) until the node answers /readyz with 200.
 func (nd *soakNode) ready(ctx context.Context, hc *http.Client, within time.Duration) error {
 	deadline := time.Now().Add(within)
