@@ -111,6 +111,17 @@ func (c *Client) Token() string { return c.token.get() }
 
 type idempotencyKey struct{}
 
+// noAutoKey marks the context of a call a failing-over client must send
+// without an Idempotency-Key: the server refuses one on the routes whose
+// answer is a token shown once (it is never stored, so it cannot be
+// replayed). Such a call goes to another node only when its node could
+// not be reached.
+type noAutoKey struct{}
+
+func withoutAutoKey(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noAutoKey{}, true)
+}
+
 // WithIdempotencyKey returns a context whose calls send key as the
 // Idempotency-Key header: a repeat with the same key and body returns the
 // first response and changes nothing.
@@ -152,7 +163,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		query = "?" + q.Encode()
 	}
 	key := IdempotencyKey(ctx)
-	if key == "" && c.servers.failsOver() && mutating(method) {
+	if key == "" && c.servers.failsOver() && mutating(method) && ctx.Value(noAutoKey{}) == nil {
 		key = newCallKey() // the same on every node this call is sent to
 	}
 	var b []byte

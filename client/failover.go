@@ -19,7 +19,9 @@ import (
 // cannot be reached, answers 503 (draining, or its store unreachable),
 // or breaks off after the request went out. Every mutating call of such a
 // client carries an Idempotency-Key (one per call, the same on every
-// retry), so a request that reached a node that died is applied at most
+// retry; not the two whose answer is a token shown once, terminal
+// registration and token rotation, on which the server refuses a key),
+// so a request that reached a node that died is applied at most
 // once: the next node replays the first answer, runs the request if it
 // never took effect, or says its answer was lost (conflict,
 // idempotency_response_lost) if it did and the node died before

@@ -150,6 +150,37 @@ func TestFailover(t *testing.T) {
 			t.Fatal("a refusal was sent to another node")
 		}
 	})
+	t.Run("a call whose answer is a token shown once goes without a key", func(t *testing.T) {
+		// The server refuses an Idempotency-Key on these routes: their
+		// answer cannot be stored for a replay.
+		refuseKey := func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if r.Header.Get("Idempotency-Key") != "" {
+				w.WriteHeader(http.StatusBadRequest)
+				w.Write([]byte(`{"error":{"code":"bad_request","message":"no key here","details":{"field":"Idempotency-Key"}}}`))
+				return
+			}
+			if strings.HasSuffix(r.URL.Path, "/token") {
+				w.Write([]byte(`{"token":"t2"}`))
+				return
+			}
+			w.Write([]byte(`{"id":"term_1","name":"ws","token":"t1"}`))
+		}
+		dead := httptest.NewServer(http.NotFoundHandler())
+		deadURL := dead.URL
+		dead.Close()
+		live := newNode(t, refuseKey)
+		c := client.New(deadURL+","+live.srv.URL, client.WithToken("tok"))
+		if _, err := c.RegisterTerminal(ctx, "ws", "site_1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.RotateTerminalToken(ctx, "term_1"); err != nil {
+			t.Fatal(err)
+		}
+		if k := live.got(); len(k) != 2 || k[0] != "" || k[1] != "" {
+			t.Fatalf("keys %q: want two calls without a key", k)
+		}
+	})
 	t.Run("server list", func(t *testing.T) {
 		c := client.New(" http://a:1/ , http://b:2,")
 		if got := strings.Join(c.ServerURLs(), " "); got != "http://a:1 http://b:2" {

@@ -14,7 +14,7 @@ import (
 func (c *Client) RegisterTerminal(ctx context.Context, name, siteID string) (*latchkey.Terminal, error) {
 	body := map[string]string{"name": name, "site": siteID}
 	var out latchkey.Terminal
-	if err := c.do(ctx, http.MethodPost, "/v1/terminals", nil, body, &out); err != nil {
+	if err := c.do(withoutAutoKey(ctx), http.MethodPost, "/v1/terminals", nil, body, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -83,7 +83,7 @@ func (c *Client) RotateTerminalToken(ctx context.Context, terminalID string) (st
 	var out struct {
 		Token string `json:"token"`
 	}
-	if err := c.do(ctx, http.MethodPost, "/v1/terminals/"+seg(terminalID)+"/token", nil, struct{}{}, &out); err != nil {
+	if err := c.do(withoutAutoKey(ctx), http.MethodPost, "/v1/terminals/"+seg(terminalID)+"/token", nil, struct{}{}, &out); err != nil {
 		return "", err
 	}
 	return out.Token, nil

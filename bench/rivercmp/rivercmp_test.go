@@ -1,10 +1,12 @@
 // Package rivercmp measures latchkey's job engine side by side with River
 // (github.com/riverqueue/river), on the same database in one run: no-op
 // jobs per second, two clients (nodes) of 8 workers each, on SQLite and
-// on PostgreSQL. It is a module of its own so that River is no
-// dependency of latchkey. Run it from this directory:
+// on PostgreSQL; and (takeover_test.go) the time until a job whose node
+// was SIGKILLed is completed by another node. It is a module of its own
+// so that River is no dependency of latchkey. Run it from this directory:
 //
 //	LATCHKEY_TEST_POSTGRES=postgres://... go test -run '^$' -bench . -benchtime 5000x -count 3
+//	LATCHKEY_TEST_POSTGRES=postgres://... go test -run TestTakeover -v -takeover
 package rivercmp
 
 import (
