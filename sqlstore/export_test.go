@@ -50,3 +50,10 @@ func (t *Tx) Scan(q string, args []any, dest ...any) error {
 func (s *Store) RunJobStep(ctx context.Context, claim latchkey.Job, step func(*Tx, latchkey.Job) error) error {
 	return s.runJobStep(ctx, claim, step)
 }
+
+// Setting is a PostgreSQL setting as the store's connections see it.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, "SELECT current_setting($1)", name).Scan(&v)
+	return v, err
+}

@@ -11,13 +11,15 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
-	_ "modernc.org/sqlite"             // registers driver "sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // also registers driver "pgx"
+	_ "modernc.org/sqlite"           // registers driver "sqlite"
 
 	"latchkey"
 	"latchkey/passhash"
@@ -253,11 +255,24 @@ func (s *Store) openSQLite(path string) error {
 	return nil
 }
 
+// idleInTxTimeout ends a PostgreSQL session that sits idle inside a
+// transaction this long (idle_in_transaction_session_timeout), unless the
+// store URL sets it: a node frozen in the middle of a step (SIGSTOP, a
+// paused VM) would otherwise keep its job's row locked, and the other
+// nodes' claims (SKIP LOCKED) would pass it over until it woke. A job's
+// lease: by then its claim has lapsed too. latchkey's own transactions
+// never wait on anything but the database between statements.
+const idleInTxTimeout = latchkey.DefaultJobLease
+
 func (s *Store) openPostgres(dsn string) error {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return fmt.Errorf("open postgres: %w", err)
+		return fmt.Errorf("open postgres %s: %w", latchkey.Redact(dsn), err)
 	}
+	if _, set := cfg.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(idleInTxTimeout.Milliseconds(), 10)
+	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(s.opts.MaxConns)
 	db.SetMaxIdleConns(s.opts.MaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)

@@ -298,3 +298,22 @@ func TestIdempotencyKeys(t *testing.T) {
 		wantCode(t, err, latchkey.ECONFLICT) // reused with another body
 	})
 }
+
+// On PostgreSQL the store's sessions end a transaction left idle longer
+// than a job's lease (a node frozen mid-step must not keep its job's row
+// locked from the other nodes' claims), unless the store URL says
+// otherwise.
+func TestPostgresIdleInTransactionTimeout(t *testing.T) {
+	t.Parallel()
+	b := sqlstoretest.Postgres()
+	ctx := context.Background()
+	url := b.URL(t)
+	s := sqlstoretest.Open(t, url, sqlstoretest.Options(sqlstoretest.NewClock()))
+	if v, err := s.Setting(ctx, "idle_in_transaction_session_timeout"); err != nil || v != "3s" {
+		t.Fatalf("default: %q, %v; want 3s", v, err)
+	}
+	set := sqlstoretest.Open(t, url+"&idle_in_transaction_session_timeout=10000", sqlstoretest.Options(sqlstoretest.NewClock()))
+	if v, err := set.Setting(ctx, "idle_in_transaction_session_timeout"); err != nil || v != "10s" {
+		t.Fatalf("set in the URL: %q, %v; want 10s", v, err)
+	}
+}
