@@ -39,6 +39,9 @@ type Caller struct {
 	TokenID string
 	// Name is a user token's principal's name as of authentication.
 	Name string
+	// LockToken is the edit-lock grant the call is made under (a request's
+	// lock_token; 0: none): see CheckManaged.
+	LockToken uint64
 }
 
 // IsStaff reports whether the caller is an admin or a delegate.

@@ -67,6 +67,7 @@ func TestLockScenario(t *testing.T) {
 		ctx := context.Background()
 		const name = "admin/users"
 		dora, delegate := w.staff("dora", latchkey.RoleDelegate)
+		w.person("ursula", false, "ursula") // before dora holds admin/users, which manages principals
 		admin := w.admin
 
 		if _, err := admin.GetLock(ctx, name); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
@@ -128,7 +129,6 @@ func TestLockScenario(t *testing.T) {
 		}
 
 		// A user may not touch locks; FORCE LOCK breaks and takes in one step.
-		w.person("ursula", false, "ursula")
 		user := w.userClient("ursula")
 		if _, err := user.AcquireLock(ctx, name, latchkey.AcquireRequest{Force: true}); latchkey.ErrorCode(err) != latchkey.EFORBIDDEN {
 			t.Fatalf("a user's acquire: %v, want forbidden", err)

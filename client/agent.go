@@ -60,5 +60,9 @@ func (c *Client) ReportAgentStatus(ctx context.Context, s latchkey.AgentStatus) 
 // false revokes the person's offline logon at once (agents drop the
 // verifiers at their next policy fetch); true allows it again.
 func (c *Client) SetOfflineLogon(ctx context.Context, principal string, enabled bool) error {
-	return c.do(ctx, http.MethodPut, "/v1/principals/"+seg(principal)+"/offline-logon", nil, map[string]bool{"enabled": enabled}, nil)
+	body, err := managedBody(ctx, map[string]bool{"enabled": enabled})
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodPut, "/v1/principals/"+seg(principal)+"/offline-logon", nil, body, nil)
 }

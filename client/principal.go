@@ -17,8 +17,12 @@ func (c *Client) CreatePrincipal(ctx context.Context, p latchkey.Principal) (*la
 		Global   bool          `json:"global"`
 		Disabled bool          `json:"disabled"`
 	}{p.Name, p.Role, p.Global, p.Disabled}
+	m, err := managedBody(ctx, body)
+	if err != nil {
+		return nil, err
+	}
 	var out latchkey.Principal
-	if err := c.do(ctx, http.MethodPost, "/v1/principals", nil, body, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/principals", nil, m, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -46,7 +50,7 @@ func (c *Client) ListPrincipals(ctx context.Context, page latchkey.Page) ([]latc
 // UpdatePrincipal calls PATCH /v1/principals/{id} with the fields of u that
 // are set.
 func (c *Client) UpdatePrincipal(ctx context.Context, id string, u latchkey.PrincipalUpdate) (*latchkey.Principal, error) {
-	body, err := withoutNulls(u)
+	body, err := managedBody(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +65,10 @@ func (c *Client) UpdatePrincipal(ctx context.Context, id string, u latchkey.Prin
 // its password for the principal. Errors: bad_request, forbidden,
 // not_found, conflict (login taken).
 func (c *Client) AddIdentity(ctx context.Context, principalID, login, password string) (*latchkey.Identity, error) {
-	body := map[string]string{"login": login, "password": password}
+	body, err := managedBody(ctx, map[string]string{"login": login, "password": password})
+	if err != nil {
+		return nil, err
+	}
 	var out latchkey.Identity
 	if err := c.do(ctx, http.MethodPost, "/v1/principals/"+seg(principalID)+"/identities", nil, body, &out); err != nil {
 		return nil, err

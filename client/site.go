@@ -63,7 +63,7 @@ func (c *Client) ListSites(ctx context.Context, page latchkey.Page) ([]latchkey.
 
 // UpdateSite calls PATCH /v1/sites/{id} with the fields of u that are set.
 func (c *Client) UpdateSite(ctx context.Context, id string, u latchkey.SiteUpdate) (*latchkey.Site, error) {
-	body, err := withoutNulls(u)
+	body, err := managedBody(ctx, u)
 	if err != nil {
 		return nil, err
 	}

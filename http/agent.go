@@ -86,6 +86,7 @@ func (s *Server) reportAgentStatus(r *nethttp.Request, c latchkey.Caller) (int, 
 // offlineLogonBody is PUT /v1/principals/{id}/offline-logon.
 type offlineLogonBody struct {
 	Enabled *bool `json:"enabled"`
+	underLock
 }
 
 func (b *offlineLogonBody) validate() error {
@@ -104,7 +105,7 @@ func (s *Server) setOfflineLogon(r *nethttp.Request, c latchkey.Caller) (int, an
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := s.store.SetOfflineLogon(r.Context(), c, id, *in.Enabled); err != nil {
+	if err := s.store.SetOfflineLogon(r.Context(), in.caller(c), id, *in.Enabled); err != nil {
 		return 0, nil, err
 	}
 	return nethttp.StatusOK, map[string]any{"principal": id, "offline_logon": *in.Enabled}, nil

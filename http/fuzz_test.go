@@ -44,6 +44,7 @@ func FuzzDecode(f *testing.F) {
 		`{"enabled":false}`, `{"minutes":15}`, `{"result":"done","detail":""}`,
 		`{"result":"ok","members":{"wheel":["ann","bob"],"video-users":[]}}`, `{"result":"ok","members":{"-x":["a"]}}`,
 		`{"kind":"reconcile","params":{"fix":true,"batch":50,"wait":"30s"}}`,
+		`{"name":"ann","role":"user","lock_token":12}`, `{"daily_quota_minutes":60,"lock_token":12}`, `{"enabled":true,"lock_token":3}`,
 		`{}`, ``, `null`, `[]`, `{"a":1}`, `{"name":"x"} x`, `{"events":[{"event":"24"}]}`, "{\"name\":\"\xff\"}",
 	}
 	for _, s := range seeds {

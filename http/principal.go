@@ -13,6 +13,19 @@ type principalBody struct {
 	Role     latchkey.Role `json:"role"`
 	Global   bool          `json:"global"`
 	Disabled bool          `json:"disabled"`
+	underLock
+}
+
+// underLock is the lock_token of a body whose operation an admin dialog's
+// edit lock manages (latchkey.CheckManaged): the grant it is made under.
+type underLock struct {
+	LockToken uint64 `json:"lock_token"`
+}
+
+// caller is c acting under the body's grant.
+func (u underLock) caller(c latchkey.Caller) latchkey.Caller {
+	c.LockToken = u.LockToken
+	return c
 }
 
 func (b *principalBody) validate() error {
@@ -33,7 +46,10 @@ func checkRole(r latchkey.Role) error {
 }
 
 // principalPatch is PATCH /v1/principals/{id}: absent fields stay.
-type principalPatch latchkey.PrincipalUpdate
+type principalPatch struct {
+	latchkey.PrincipalUpdate
+	underLock
+}
 
 func (b *principalPatch) validate() error {
 	if b.Role != nil {
@@ -46,6 +62,7 @@ func (b *principalPatch) validate() error {
 type identityBody struct {
 	Login    string `json:"login"`
 	Password string `json:"password"`
+	underLock
 }
 
 func (b *identityBody) validate() error {
@@ -76,7 +93,7 @@ func (s *Server) createPrincipal(r *nethttp.Request, c latchkey.Caller) (int, an
 	if err != nil {
 		return 0, nil, err
 	}
-	p, err := s.store.CreatePrincipal(r.Context(), c, latchkey.Principal{
+	p, err := s.store.CreatePrincipal(r.Context(), in.caller(c), latchkey.Principal{
 		Name: in.Name, Role: in.Role, Global: in.Global, Disabled: in.Disabled,
 	})
 	if err != nil {
@@ -104,7 +121,7 @@ func (s *Server) updatePrincipal(r *nethttp.Request, c latchkey.Caller) (int, an
 	if err != nil {
 		return 0, nil, err
 	}
-	p, err := s.store.UpdatePrincipal(r.Context(), c, r.PathValue("id"), latchkey.PrincipalUpdate(in))
+	p, err := s.store.UpdatePrincipal(r.Context(), in.caller(c), r.PathValue("id"), in.PrincipalUpdate)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -116,7 +133,7 @@ func (s *Server) addIdentity(r *nethttp.Request, c latchkey.Caller) (int, any, e
 	if err != nil {
 		return 0, nil, err
 	}
-	id, err := s.store.AddIdentity(r.Context(), c, r.PathValue("id"), in.Login, in.Password)
+	id, err := s.store.AddIdentity(r.Context(), in.caller(c), r.PathValue("id"), in.Login, in.Password)
 	if err != nil {
 		return 0, nil, err
 	}

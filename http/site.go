@@ -13,10 +13,14 @@ type siteBody latchkey.SiteCreate
 
 func (b *siteBody) validate() error { return latchkey.SiteCreate(*b).Validate() }
 
-// sitePatch is PATCH /v1/sites/{id}: absent fields stay.
-type sitePatch latchkey.SiteUpdate
+// sitePatch is PATCH /v1/sites/{id}: absent fields stay. A change of the
+// signup settings is managed by the admin/signup lock.
+type sitePatch struct {
+	latchkey.SiteUpdate
+	underLock
+}
 
-func (b *sitePatch) validate() error { return latchkey.SiteUpdate(*b).Validate() }
+func (b *sitePatch) validate() error { return b.SiteUpdate.Validate() }
 
 func (s *Server) createSite(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
 	in, err := decode[siteBody](r, s.maxBody)
@@ -49,7 +53,7 @@ func (s *Server) updateSite(r *nethttp.Request, c latchkey.Caller) (int, any, er
 	if err != nil {
 		return 0, nil, err
 	}
-	site, err := s.store.UpdateSite(r.Context(), c, r.PathValue("id"), latchkey.SiteUpdate(in))
+	site, err := s.store.UpdateSite(r.Context(), in.caller(c), r.PathValue("id"), in.SiteUpdate)
 	if err != nil {
 		return 0, nil, err
 	}

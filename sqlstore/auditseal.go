@@ -61,8 +61,8 @@ func (s *Store) SealAuditIfDue(ctx context.Context, every time.Duration) (*latch
 		if err != nil {
 			return err
 		}
-		if !latchkey.SealDue(last, seq, t.now, every) {
-			return nil
+		if !latchkey.SealDue(last, seq, t.now, every) || t.queuedEarlier(latchkey.ActionAuditSeal) {
+			return nil // (a seal made by an earlier operation of this group commit is not in the log yet)
 		}
 		seal, err := latchkey.SignSeal(key, seq, hash, t.now)
 		if err != nil {

@@ -195,7 +195,7 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 				return fail("savepoint", err)
 			}
 		}
-		t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now()}
+		t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now(), earlier: records}
 		ferr := c.call(t, o.fn)
 		var r *refusal
 		if ferr != nil && !errors.As(ferr, &r) {

@@ -452,6 +452,9 @@ func (s *Store) SetOfflineLogon(ctx context.Context, c latchkey.Caller, principa
 		if _, err := t.lockPrincipal(principal); err != nil {
 			return err
 		}
+		if err := t.checkManaged(latchkey.LockAdminUsers, c); err != nil {
+			return err
+		}
 		if _, err := t.exec("UPDATE principals SET offline_logon = ? WHERE id = ?", enabled, principal); err != nil {
 			return err
 		}

@@ -369,3 +369,20 @@ func (t *tx) releaseTokenLocks(tokenID, actor string) error {
 	}
 	return nil
 }
+
+// checkManaged applies latchkey.CheckManaged to an operation that lock
+// manages: the lock's row is locked for the rest of the transaction, so
+// a grant, force or release cannot slip between the check and the
+// operation's commit.
+func (t *tx) checkManaged(lock string, c latchkey.Caller) error {
+	var n int
+	if err := t.queryRow("SELECT COUNT(*) FROM locks WHERE name = ?", lock).Scan(&n); err != nil || n == 0 {
+		return err // never acquired: nobody holds it (and the check does not make it exist)
+	}
+	l, err := t.loadLock(lock)
+	if err != nil {
+		return err
+	}
+	l, _ = latchkey.SettleLock(l, t.now)
+	return latchkey.CheckManaged(l, c, t.now)
+}

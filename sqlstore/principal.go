@@ -42,6 +42,9 @@ func (s *Store) CreatePrincipal(ctx context.Context, c latchkey.Caller, p latchk
 	}
 	p.ID = latchkey.NewID("prn")
 	err := s.write(ctx, func(t *tx) error {
+		if err := t.checkManaged(latchkey.LockAdminUsers, c); err != nil {
+			return err
+		}
 		p.CreatedAt = t.now
 		if _, err := t.exec("INSERT INTO principals ("+principalCols+") VALUES (?, ?, ?, ?, ?, ?)",
 			p.ID, p.Name, p.Role, p.Global, p.Disabled, us(p.CreatedAt)); err != nil {
@@ -97,6 +100,9 @@ func (s *Store) UpdatePrincipal(ctx context.Context, c latchkey.Caller, id strin
 		if err := latchkey.CanUpdatePrincipal(c, p.Role, u.Role); err != nil {
 			return err
 		}
+		if err := t.checkManaged(latchkey.LockAdminUsers, c); err != nil {
+			return err
+		}
 		details := map[string]any{}
 		if u.Role != nil {
 			p.Role, details["role"] = *u.Role, *u.Role
@@ -147,6 +153,9 @@ func (s *Store) AddIdentity(ctx context.Context, c latchkey.Caller, principalID,
 			return err
 		}
 		if err := latchkey.CanAddIdentity(c, p.Role); err != nil {
+			return err
+		}
+		if err := t.checkManaged(latchkey.LockAdminUsers, c); err != nil {
 			return err
 		}
 		if _, err := t.exec("INSERT INTO identities (login, principal_id, password_hash, created_at, offline_verifier, offline_verifier_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -100,6 +100,11 @@ func (s *Store) UpdateSite(ctx context.Context, c latchkey.Caller, id string, u 
 		if err != nil {
 			return notFound(err, "site %s not found", id)
 		}
+		if u.SignupManaged() {
+			if err := t.checkManaged(latchkey.LockAdminSignup, c); err != nil {
+				return err
+			}
+		}
 		x = u.Apply(x)
 		if err := x.Validate(); err != nil {
 			return err

@@ -20,6 +20,10 @@ type tx struct {
 	ctx   context.Context
 	now   time.Time
 	audit []latchkey.AuditRecord
+	// earlier are the records queued by the operations before this one
+	// in its group commit: not in the log until the batch's end (see
+	// queuedEarlier).
+	earlier []latchkey.AuditRecord
 	// mail names the terminals whose instructions this operation changed:
 	// their agents' long-polls are woken after the commit.
 	mail []string
@@ -83,6 +87,18 @@ func (t *tx) queueAudit(actor, terminal string, action latchkey.Action, target s
 	}
 	t.audit = append(t.audit, latchkey.AuditRecord{At: t.now, Actor: actor, Terminal: terminal,
 		Action: action, Target: target, Details: b})
+}
+
+// queuedEarlier says whether an earlier operation of this group commit
+// queued a record of action: it is not in the log yet, so a query of the
+// log cannot see it.
+func (t *tx) queuedEarlier(action latchkey.Action) bool {
+	for _, r := range t.earlier {
+		if r.Action == action {
+			return true
+		}
+	}
+	return false
 }
 
 // flushAudit chains the queued records onto the log. The head row lock

@@ -298,6 +298,14 @@ func TestEndToEnd(t *testing.T) {
 	if out := cli(0, "config", "set", "users", "ann.role=clerk", "bob.role=manager", "--lock-token", deeGrant, "--if-version", "0", asDee); !strings.Contains(out, "version:") {
 		t.Fatalf("config set: %s", out)
 	}
+	// While Dee holds admin/users, principals are hers to change: the
+	// admin is refused, naming her; Dee passes her grant.
+	if out := cli(1, "principal", "create", "--name", "Gil", "--role", "user"); !strings.Contains(out, "lock_held") || !strings.Contains(out, "Dee") {
+		t.Fatalf("principal create while Dee holds admin/users: %s", out)
+	}
+	if out := cli(0, "principal", "create", "--name", "Gil", "--role", "user", "--lock-token", deeGrant, asDee); fieldOf(t, out, "id") == "" {
+		t.Fatalf("principal create under Dee's grant: %s", out)
+	}
 	if out := cli(1, "config", "set", "users", "ann.role=x", "--lock-token", deeGrant, "--if-version", "0", asDee); !strings.Contains(out, "version_mismatch") {
 		t.Fatalf("config set at a stale version: %s", out)
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"latchkey"
 )
 
 var identitySynopsis = []string{
-	"identity add --principal ID --login L [--password-stdin]",
+	"identity add --principal ID --login L [--password-stdin] [--lock-token T]",
 	"identity passwd --login L [--password-stdin]",
 }
 
@@ -20,6 +22,7 @@ func runIdentity(e *env, args []string) int {
 // identityAdd gives a principal a new login ID with its password.
 func identityAdd(e *env, args []string) int {
 	c := e.newCmd("identity add", synopsisOf(identitySynopsis, "identity add"), true)
+	under := c.underLock(latchkey.LockAdminUsers)
 	principal := c.fs.String("principal", "", "the principal's ID")
 	login := c.fs.String("login", "", "the new login ID")
 	pw := c.passwordFlag()
@@ -37,7 +40,7 @@ func identityAdd(e *env, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	id, err := cl.AddIdentity(c.ctx, *principal, *login, password)
+	id, err := cl.AddIdentity(under(), *principal, *login, password)
 	if err != nil {
 		return c.fail(err)
 	}

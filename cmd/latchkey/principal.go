@@ -8,12 +8,12 @@ import (
 )
 
 var principalSynopsis = []string{
-	"principal create --name N --role admin|delegate|user [--global] [--disabled]",
+	"principal create --name N --role admin|delegate|user [--global] [--disabled] [--lock-token T]",
 	"principal list [--limit N] [--after CURSOR]",
 	"principal show ID",
-	"principal update ID [--role admin|delegate|user] [--global=BOOL] [--disabled=BOOL]",
+	"principal update ID [--role admin|delegate|user] [--global=BOOL] [--disabled=BOOL] [--lock-token T]",
 	"principal sessions ID [--status active|failed|ended|expired] [--limit N] [--after CURSOR]",
-	"principal offline-logon ID --revoke|--allow",
+	"principal offline-logon ID --revoke|--allow [--lock-token T]",
 	"principal revoke-tokens ID",
 }
 
@@ -38,6 +38,7 @@ func validRole(c *cmd, role string) int {
 
 func principalCreate(e *env, args []string) int {
 	c := e.newCmd("principal create", synopsisOf(principalSynopsis, "principal create"), true)
+	under := c.underLock(latchkey.LockAdminUsers)
 	name := c.fs.String("name", "", "the person's (or service account's) name")
 	role := c.fs.String("role", "", "admin | delegate | user")
 	global := c.fs.Bool("global", false, "exempt from the concurrent-login rules")
@@ -55,7 +56,7 @@ func principalCreate(e *env, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	p, err := cl.CreatePrincipal(c.ctx, latchkey.Principal{Name: *name, Role: latchkey.Role(*role), Global: *global, Disabled: *disabled})
+	p, err := cl.CreatePrincipal(under(), latchkey.Principal{Name: *name, Role: latchkey.Role(*role), Global: *global, Disabled: *disabled})
 	if err != nil {
 		return c.fail(err)
 	}
@@ -75,6 +76,7 @@ func principalShow(e *env, args []string) int {
 
 func principalUpdate(e *env, args []string) int {
 	c := e.newCmd("principal update", synopsisOf(principalSynopsis, "principal update"), true)
+	under := c.underLock(latchkey.LockAdminUsers)
 	role := c.fs.String("role", "", "admin | delegate | user")
 	global := c.fs.Bool("global", false, "exempt from the concurrent-login rules")
 	disabled := c.fs.Bool("disabled", false, "disable (true) or enable (false) the principal")
@@ -103,7 +105,7 @@ func principalUpdate(e *env, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	p, err := cl.UpdatePrincipal(c.ctx, pos[0], u)
+	p, err := cl.UpdatePrincipal(under(), pos[0], u)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -158,6 +160,7 @@ func (c *cmd) showPrincipal(p *latchkey.Principal) int {
 // logon: agents drop the person's verifiers at their next policy fetch.
 func principalOfflineLogon(e *env, args []string) int {
 	c := e.newCmd("principal offline-logon", synopsisOf(principalSynopsis, "principal offline-logon"), true)
+	under := c.underLock(latchkey.LockAdminUsers)
 	revoke := c.fs.Bool("revoke", false, "revoke the person's offline logon now")
 	allow := c.fs.Bool("allow", false, "allow the person's offline logon again")
 	pos, st, ok := c.parse(args, "ID")
@@ -171,7 +174,7 @@ func principalOfflineLogon(e *env, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	if err := cl.SetOfflineLogon(c.ctx, pos[0], *allow); err != nil {
+	if err := cl.SetOfflineLogon(under(), pos[0], *allow); err != nil {
 		return c.fail(err)
 	}
 	if c.json {

@@ -13,7 +13,7 @@ var siteSynopsis = []string{
 	"site create --name N " + siteFlagsSynopsis,
 	"site list [--limit N] [--after CURSOR]",
 	"site show ID",
-	"site update ID [--name N] " + siteFlagsSynopsis,
+	"site update ID [--name N] " + siteFlagsSynopsis + " [--lock-token T]",
 }
 
 func runSite(e *env, args []string) int {
@@ -74,6 +74,7 @@ func siteShow(e *env, args []string) int {
 
 func siteUpdate(e *env, args []string) int {
 	c := e.newCmd("site update", synopsisOf(siteSynopsis, "site update"), true)
+	under := c.underLock(latchkey.LockAdminSignup)
 	f := c.siteFlags()
 	pos, st, ok := c.parse(args, "ID")
 	if !ok {
@@ -90,7 +91,7 @@ func siteUpdate(e *env, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	s, err := cl.UpdateSite(c.ctx, pos[0], u)
+	s, err := cl.UpdateSite(under(), pos[0], u)
 	if err != nil {
 		return c.fail(err)
 	}
