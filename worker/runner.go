@@ -83,6 +83,7 @@ type Runner struct {
 }
 
 type run struct {
+	ctx    context.Context
 	claim  latchkey.Job
 	cancel context.CancelCauseFunc
 }
@@ -143,8 +144,9 @@ func (r *Runner) Run(ctx context.Context) {
 				r.opts.Logger.Warn("claim jobs", "err", err)
 			}
 			for _, c := range claims {
+				x := r.track(work, c) // counted as running before the next claim
 				wg.Add(1)
-				go func() { defer wg.Done(); r.run(work, c) }()
+				go func() { defer wg.Done(); r.run(x) }()
 			}
 			if len(claims) == free {
 				continue // there may be more
@@ -177,9 +179,14 @@ func (r *Runner) Run(ctx context.Context) {
 	<-renewDone
 }
 
-func (r *Runner) run(work context.Context, c latchkey.Job) {
+// track adds a claim to the running ones, with the context its handler
+// runs under. The runner calls it before it starts the claim's goroutine,
+// so that the next claim counts it: counted in the goroutine, a runner
+// whose claims came back full claimed again before they were counted and
+// ran more jobs than Workers at once.
+func (r *Runner) track(work context.Context, c latchkey.Job) *run {
 	ctx, cancel := context.WithCancelCause(work)
-	x := &run{claim: c, cancel: cancel}
+	x := &run{ctx: ctx, claim: c, cancel: cancel}
 	r.mu.Lock()
 	if old, ok := r.running[c.ID]; ok {
 		// This node claimed the job again after its own claim lapsed (it
@@ -188,6 +195,11 @@ func (r *Runner) run(work context.Context, c latchkey.Job) {
 	}
 	r.running[c.ID] = x
 	r.mu.Unlock()
+	return x
+}
+
+func (r *Runner) run(x *run) {
+	ctx, c, cancel := x.ctx, x.claim, x.cancel
 	defer func() {
 		r.mu.Lock()
 		if r.running[c.ID] == x {
@@ -204,7 +216,7 @@ func (r *Runner) run(work context.Context, c latchkey.Job) {
 	err := r.call(ctx, c)
 	// The claim is ended with a context of its own: the node may be
 	// stopping, and a hand-back must still reach the store.
-	end, stop := context.WithTimeout(context.WithoutCancel(work), 10*time.Second)
+	end, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer stop()
 	var snooze latchkey.Snooze
 	switch {

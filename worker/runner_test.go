@@ -228,3 +228,37 @@ func TestRunnerHandsBackOnStop(t *testing.T) {
 		}
 	})
 }
+
+// A runner never runs more than Workers jobs at once, however fast its
+// claims come back full.
+func TestRunnerBoundsItsWorkers(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		s := openStore(t, b.URL(t))
+		const workers, jobs = 3, 30
+		var ids []string
+		for range jobs {
+			j, err := s.EnqueueJob(context.Background(), latchkey.JobSpec{Kind: "slow"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, j.ID)
+		}
+		var now, most atomic.Int32
+		slow := func(ctx context.Context, c latchkey.Job) error {
+			n := now.Add(1)
+			defer now.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(5 * time.Millisecond)
+			return s.CompleteJob(ctx, c)
+		}
+		start(t, worker.New(s, map[latchkey.JobKind]worker.Handler{"slow": slow},
+			worker.Options{Logger: quiet, Node: "node_1", Workers: workers, Poll: 50 * time.Millisecond}))
+		for _, id := range ids {
+			waitJob(t, s, id, 10*time.Second, done)
+		}
+		if most.Load() > workers {
+			t.Fatalf("%d jobs ran at once, Workers is %d", most.Load(), workers)
+		}
+	})
+}
