@@ -192,6 +192,7 @@ func (s *Store) ExtendJobLeases(ctx context.Context, claims []latchkey.Job, leas
 // new state commit together, or neither does.
 func (s *Store) finishJob(ctx context.Context, claim latchkey.Job, step func(t *tx, j latchkey.Job) error,
 	end func(j latchkey.Job, now time.Time) (latchkey.Job, error)) error {
+	latchkey.ClaimEnding(ctx, claim)
 	return s.write(ctx, func(t *tx) error {
 		j, err := t.holdJob(claim)
 		if err != nil {
@@ -256,13 +257,17 @@ func (s *Store) EndClaim(ctx context.Context, claim latchkey.Job, cause error) e
 	return err
 }
 
+// completeJob applies latchkey.CompleteJob's change to the job of one
+// claim (ID, fence) where the claim still holds.
+const completeJob = "UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ? WHERE id = ? AND state = 'running' AND fence = ?"
+
 // CompleteJob implements latchkey.JobService. With no step to run first,
 // one statement applies latchkey.CompleteJob's change where the claim's
 // fence still holds (TestCompleteFollowsTheRule checks they agree).
 func (s *Store) CompleteJob(ctx context.Context, claim latchkey.Job) error {
+	latchkey.ClaimEnding(ctx, claim)
 	return s.write(ctx, func(t *tx) error {
-		res, err := t.exec("UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ? WHERE id = ? AND state = 'running' AND fence = ?",
-			us(t.now), us(t.now), claim.ID, claim.Fence)
+		res, err := t.exec(completeJob, us(t.now), us(t.now), claim.ID, claim.Fence)
 		if err != nil {
 			return err
 		}
@@ -276,6 +281,71 @@ func (s *Store) CompleteJob(ctx context.Context, claim latchkey.Job) error {
 		}
 		return nil
 	})
+}
+
+// CompleteJobs implements latchkey.JobService: the runner's batched
+// completion of the claims whose handlers ended with nothing to commit.
+// Each claim is checked against its own fence, by the one rule of
+// CompleteJob (TestCompleteJobsFollowsTheRule checks they agree): on
+// PostgreSQL in one statement over the claims' IDs and fences as arrays,
+// on SQLite (one writer, no network) statement by statement in one
+// transaction. A claim that lost its job is returned, not completed.
+func (s *Store) CompleteJobs(ctx context.Context, claims []latchkey.Job) ([]latchkey.Job, error) {
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	var lost []latchkey.Job
+	err := s.write(ctx, func(t *tx) error {
+		lost = lost[:0]
+		if !t.s.d.arrays() {
+			for _, c := range claims {
+				res, err := t.exec(completeJob, us(t.now), us(t.now), c.ID, c.Fence)
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 0 {
+					lost = append(lost, c)
+				}
+			}
+			return nil
+		}
+		ids, fences := make([]string, len(claims)), make([]int64, len(claims))
+		for i, c := range claims {
+			ids[i], fences[i] = c.ID, c.Fence
+		}
+		rows, err := t.query(`UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ?
+			FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS c(id, fence)
+			WHERE jobs.id = c.id AND jobs.state = 'running' AND jobs.fence = c.fence RETURNING c.id, c.fence`,
+			us(t.now), us(t.now), ids, fences)
+		if err != nil {
+			return err
+		}
+		type claimKey struct {
+			id    string
+			fence int64
+		}
+		completed := make(map[claimKey]bool, len(claims))
+		for rows.Next() {
+			var k claimKey
+			if err := rows.Scan(&k.id, &k.fence); err != nil {
+				rows.Close()
+				return err
+			}
+			completed[k] = true
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		for _, c := range claims {
+			if !completed[claimKey{c.ID, c.Fence}] {
+				lost = append(lost, c)
+			}
+		}
+		return nil
+	})
+	return lost, err
 }
 
 // FailJob implements latchkey.JobService.
