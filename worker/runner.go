@@ -26,6 +26,9 @@ type Store interface {
 	// EndClaim ends a claim its handler did not end, as its error says
 	// (snooze, failed attempt, or nothing for a lost claim).
 	EndClaim(ctx context.Context, claim latchkey.Job, cause error) error
+	// CompleteJobs completes the claims of a batch, each under its own
+	// fence, and returns those that were no longer their job's.
+	CompleteJobs(ctx context.Context, claims []latchkey.Job) ([]latchkey.Job, error)
 	SnoozeJob(ctx context.Context, claim latchkey.Job, d time.Duration) error
 	// NextJobIn says how long until the next job of the kinds is due.
 	NextJobIn(ctx context.Context, kinds []latchkey.JobKind) (time.Duration, bool, error)
@@ -35,13 +38,19 @@ type Store interface {
 	JobsChanged() <-chan struct{}
 }
 
-// A Handler does one job's work and ends its claim, normally by
-// committing its effect and the job's completion in one transaction that
-// holds the claim's fence. It returns an error to have the runner fail
-// the attempt (retried after a back-off), latchkey.Snooze to have the job
-// run again later without counting an attempt, or an error wrapping
-// latchkey.ErrStaleFence when the claim was lost (nothing more is done).
-// ctx ends when the claim is lost or the node stops.
+// A Handler does one job's work. A handler whose work is in the store
+// ends its claim itself, committing its effect and the job's completion
+// in one transaction that holds the claim's fence (the store's job
+// steps), and returns nil. A handler whose work leaves nothing in the
+// store that must commit with the completion just returns nil: the runner
+// completes its claim, batched with others (Options.CompleteBatch); the
+// store tells the runner which handlers tried to end their claims (see
+// latchkey.ClaimWatch), and the runner leaves those alone. A handler
+// returns an error to have the runner fail the attempt (retried after a
+// back-off), latchkey.Snooze to have the job run again later without
+// counting an attempt, or an error wrapping latchkey.ErrStaleFence when
+// the claim was lost (nothing more is done). ctx ends when the claim is
+// lost or the node stops.
 type Handler func(ctx context.Context, claim latchkey.Job) error
 
 // Options configure a Runner. Zero values take the defaults.
@@ -65,7 +74,13 @@ type Options struct {
 	// comes back.
 	Perpetual   []latchkey.JobSpec
 	EnsureEvery time.Duration
-	Logger      *slog.Logger
+	// CompleteBatch bounds the claims completed in one statement (default
+	// 100); CompleteWait is how long a completion waits for others to
+	// share its statement (default 1ms; negative: none, a batch is what
+	// came in while the last one was written).
+	CompleteBatch int
+	CompleteWait  time.Duration
+	Logger        *slog.Logger
 }
 
 // Runner claims and runs jobs until its context ends.
@@ -77,6 +92,9 @@ type Runner struct {
 
 	mu      sync.Mutex
 	running map[string]*run // by job id
+	// completed batches the completions of the running claims whose
+	// handlers did not end them (set while Run runs).
+	completed *completer
 	// freed is signalled when a job ends, so a full runner claims again
 	// at once.
 	freed chan struct{}
@@ -108,6 +126,12 @@ func New(store Store, handlers map[latchkey.JobKind]Handler, opts Options) *Runn
 	if opts.EnsureEvery <= 0 {
 		opts.EnsureEvery = 30 * time.Second
 	}
+	if opts.CompleteBatch <= 0 {
+		opts.CompleteBatch = 100
+	}
+	if opts.CompleteWait == 0 {
+		opts.CompleteWait = time.Millisecond
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -133,6 +157,7 @@ func (r *Runner) Run(ctx context.Context) {
 	defer stopWork(errHandedBack)
 	stopRenew, renewDone := make(chan struct{}), make(chan struct{})
 	go func() { defer close(renewDone); r.renew(stopRenew) }()
+	r.completed = newCompleter(r.store, r.opts.CompleteBatch, max(r.opts.CompleteWait, 0), r.opts.Logger)
 	var wg sync.WaitGroup
 	var ensured time.Time // the perpetual jobs are ensured at once
 	for ctx.Err() == nil {
@@ -175,6 +200,7 @@ func (r *Runner) Run(ctx context.Context) {
 		stopWork(errHandedBack)
 		<-waited
 	}
+	r.completed.close() // the last completions are written before Run returns
 	close(stopRenew)
 	<-renewDone
 }
@@ -212,16 +238,23 @@ func (r *Runner) run(x *run) {
 		default:
 		}
 	}()
+	hctx, watch := latchkey.WatchClaim(ctx, c)
+	err := r.call(hctx, c)
+	if err == nil {
+		if !watch.Ending() && !errors.Is(context.Cause(ctx), errLost) {
+			// Nothing to commit with the completion: batched. The claim
+			// counts as running until the completer took it.
+			r.completed.add(c)
+		}
+		return
+	}
 	log := r.opts.Logger.With("job", c.ID, "kind", c.Kind, "attempt", c.Attempts)
-	err := r.call(ctx, c)
 	// The claim is ended with a context of its own: the node may be
 	// stopping, and a hand-back must still reach the store.
 	end, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer stop()
 	var snooze latchkey.Snooze
 	switch {
-	case err == nil:
-		return
 	case latchkey.IsStaleFence(err), errors.Is(context.Cause(ctx), errLost):
 		log.Info("job claim lost to another node; its work is dropped")
 		return
