@@ -74,6 +74,11 @@ type Options struct {
 	// comes back.
 	Perpetual   []latchkey.JobSpec
 	EnsureEvery time.Duration
+	// ClaimCooldown is how long after a claim the runner waits before it
+	// claims for fewer than all its workers (default 1ms; negative: no
+	// wait): workers that free one after another are claimed for
+	// together, in one statement, rather than one by one.
+	ClaimCooldown time.Duration
 	// CompleteBatch bounds the claims completed in one statement (default
 	// 100); CompleteWait is how long a completion waits for others to
 	// share its statement (default 1ms; negative: none, a batch is what
@@ -126,6 +131,9 @@ func New(store Store, handlers map[latchkey.JobKind]Handler, opts Options) *Runn
 	if opts.EnsureEvery <= 0 {
 		opts.EnsureEvery = 30 * time.Second
 	}
+	if opts.ClaimCooldown == 0 {
+		opts.ClaimCooldown = time.Millisecond
+	}
 	if opts.CompleteBatch <= 0 {
 		opts.CompleteBatch = 100
 	}
@@ -160,11 +168,20 @@ func (r *Runner) Run(ctx context.Context) {
 	r.completed = newCompleter(r.store, r.opts.CompleteBatch, max(r.opts.CompleteWait, 0), r.opts.Logger)
 	var wg sync.WaitGroup
 	var ensured time.Time // the perpetual jobs are ensured at once
+	var claimed time.Time // when the last claim came back
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for ctx.Err() == nil {
 		woken := r.store.JobsChanged() // before claiming: a change after the claim wakes the next wait
 		free := r.opts.Workers - r.Running()
-		if free > 0 {
+		wait := r.opts.Poll
+		if cool := r.opts.ClaimCooldown - time.Since(claimed); free > 0 && free < r.opts.Workers && cool > 0 {
+			// Claim for the workers together rather than for each as it
+			// frees: wait for the others, at most until the cooldown ends.
+			wait = cool
+		} else if free > 0 {
 			claims, err := r.store.ClaimJobs(ctx, r.opts.Node, r.kinds, free, r.opts.Lease)
+			claimed = time.Now()
 			if err != nil && ctx.Err() == nil {
 				r.opts.Logger.Warn("claim jobs", "err", err)
 			}
@@ -176,20 +193,22 @@ func (r *Runner) Run(ctx context.Context) {
 			if len(claims) == free {
 				continue // there may be more
 			}
+			// Nothing more is due: wake when the next job is. (A full
+			// runner need not know; it claims again when a worker is free.)
+			if in, ok, err := r.store.NextJobIn(ctx, r.kinds); err == nil && ok && in < wait {
+				wait = in
+			}
 		}
 		if time.Now().After(ensured) {
 			r.ensure(ctx)
 			ensured = time.Now().Add(r.opts.EnsureEvery)
 		}
-		wait := r.opts.Poll
-		if in, ok, err := r.store.NextJobIn(ctx, r.kinds); err == nil && ok && in < wait {
-			wait = in
-		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 		case <-woken:
 		case <-r.freed:
-		case <-time.After(wait):
+		case <-timer.C:
 		}
 	}
 	waited := make(chan struct{})
