@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -301,6 +302,11 @@ type JobService interface {
 	// CompleteJob, FailJob and SnoozeJob end a claim; ErrStaleFence when
 	// it is no longer the job's.
 	CompleteJob(ctx context.Context, claim Job) error
+	// CompleteJobs completes many claims at once, each under its own
+	// fence, as CompleteJob would one by one; it returns the claims it
+	// did not complete (no longer their job's, or of no job), which is no
+	// error.
+	CompleteJobs(ctx context.Context, claims []Job) (lost []Job, err error)
 	FailJob(ctx context.Context, claim Job, cause error) error
 	SnoozeJob(ctx context.Context, claim Job, d time.Duration) error
 	// Jobs lists jobs (admin); RetryJob and CancelJob act on one (admin;
@@ -310,3 +316,38 @@ type JobService interface {
 	RetryJob(ctx context.Context, c Caller, id string) (Job, error)
 	CancelJob(ctx context.Context, c Caller, id string) (Job, error)
 }
+
+// Ending a claim: a handler whose work commits with the job's completion
+// (a step in a fenced transaction) ends its claim itself; a handler whose
+// work leaves nothing in the store to commit returns nil and leaves the
+// completion to its runner, which completes many such claims in one
+// statement. The runner tells the two apart with a ClaimWatch on the
+// handler's context: the store notes on it (ClaimEnding) every attempt to
+// end the claim, whether or not it succeeds, so that a claim whose
+// handler tried to end it is never completed behind its back.
+
+// ClaimWatch says whether a claim's handler tried to end the claim.
+type ClaimWatch struct {
+	id     string
+	fence  int64
+	ending atomic.Bool
+}
+
+type claimWatchKey struct{}
+
+// WatchClaim returns ctx with a watch on claim for its handler.
+func WatchClaim(ctx context.Context, claim Job) (context.Context, *ClaimWatch) {
+	w := &ClaimWatch{id: claim.ID, fence: claim.Fence}
+	return context.WithValue(ctx, claimWatchKey{}, w), w
+}
+
+// ClaimEnding notes on ctx's watch, when it watches claim, that claim is
+// being ended; the store calls it before it ends a claim.
+func ClaimEnding(ctx context.Context, claim Job) {
+	if w, ok := ctx.Value(claimWatchKey{}).(*ClaimWatch); ok && w.id == claim.ID && w.fence == claim.Fence {
+		w.ending.Store(true)
+	}
+}
+
+// Ending says whether the handler tried to end the claim (ClaimEnding).
+func (w *ClaimWatch) Ending() bool { return w.ending.Load() }

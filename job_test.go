@@ -1,6 +1,7 @@
 package latchkey_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +203,26 @@ func TestJobBackoff(t *testing.T) {
 		if d := latchkey.JobBackoff(c.attempt, c.rnd); d < c.min || d > c.max {
 			t.Errorf("attempt %d, jitter %v: %s, want %s to %s", c.attempt, c.rnd, d, c.min, c.max)
 		}
+	}
+}
+
+// A watch on a claim notes only the ending of that claim: the same job
+// under another fence, or another job, leaves it alone.
+func TestClaimWatch(t *testing.T) {
+	claim := jobIn(latchkey.JobRunning, 1, 2, at(time.Second))
+	ctx, w := latchkey.WatchClaim(context.Background(), claim)
+	latchkey.ClaimEnding(context.Background(), claim) // no watch: nothing
+	other := claim
+	other.Fence = 1
+	latchkey.ClaimEnding(ctx, other)
+	other = claim
+	other.ID = "job_2"
+	latchkey.ClaimEnding(ctx, other)
+	if w.Ending() {
+		t.Fatal("the watch noted the ending of another claim")
+	}
+	latchkey.ClaimEnding(context.WithoutCancel(ctx), claim)
+	if !w.Ending() {
+		t.Fatal("the watch missed its claim's ending")
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"latchkey"
 )
 
-// Group commit. Every write goes through a committer: it takes the write
+// Group commit. Every write goes through a committer (on PostgreSQL, but
+// for the job engine's claims and batched completions: one statement
+// each, run on their own; see Store.statement): it takes the write
 // operations waiting when it is free, runs them one after another in ONE
 // transaction, each inside its own savepoint, chains their audit records
 // and commits once. N operations that arrive together cost one commit and

@@ -43,6 +43,9 @@ type dialect interface {
 	// readOnlyTx reports whether read transactions are declared read-only
 	// (SQLite's read pool is read-only already).
 	readOnlyTx() bool
+	// arrays reports whether a Go slice binds as an SQL array (PostgreSQL
+	// through pgx), so that one statement can take a batch of values.
+	arrays() bool
 	// analyzeAfterLoad reports whether the planner's statistics must be
 	// refreshed after a bulk load.
 	analyzeAfterLoad() bool
@@ -54,6 +57,7 @@ func (sqliteDialect) notifies() bool              { return false }
 func (sqliteDialect) singleWriter() bool          { return true }
 func (sqliteDialect) readOnlyTx() bool            { return false }
 func (sqliteDialect) analyzeAfterLoad() bool      { return false }
+func (sqliteDialect) arrays() bool                { return false }
 func (postgresDialect) advisoryLock(key int) string {
 	return "SELECT pg_advisory_xact_lock(" + strconv.Itoa(key) + ")"
 }
@@ -64,6 +68,7 @@ func (postgresDialect) notifies() bool         { return true }
 func (postgresDialect) singleWriter() bool     { return false }
 func (postgresDialect) readOnlyTx() bool       { return true }
 func (postgresDialect) analyzeAfterLoad() bool { return true }
+func (postgresDialect) arrays() bool           { return true }
 
 type sqliteDialect struct{}
 

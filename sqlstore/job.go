@@ -114,49 +114,67 @@ func (t *tx) holdJob(claim latchkey.Job) (latchkey.Job, error) {
 }
 
 // ClaimJobs implements latchkey.JobService: first jobs whose claim lapsed
-// (their node died or stalled), then due ones, oldest first. On
-// PostgreSQL the rows are taken with FOR UPDATE SKIP LOCKED, so nodes
-// claiming at once take different jobs without waiting on each other;
-// SQLite has one writer.
+// (their node died or stalled), then due ones, oldest first. One
+// statement claims the batch: it applies latchkey.ClaimJob's change
+// (running, this node, the next fence, one more attempt, the lease) to
+// the rows its subqueries pick (TestClaimFollowsTheRule checks the two
+// agree). On PostgreSQL the rows are taken with FOR UPDATE SKIP LOCKED,
+// so nodes claiming at once take different jobs without waiting on each
+// other, and the statement runs on its own (see statement); SQLite has
+// one writer.
 func (s *Store) ClaimJobs(ctx context.Context, node string, kinds []latchkey.JobKind, limit int, lease time.Duration) ([]latchkey.Job, error) {
 	if limit <= 0 || len(kinds) == 0 {
 		return nil, nil
 	}
 	in := "kind IN (?" + strings.Repeat(", ?", len(kinds)-1) + ")"
+	pick := func(now time.Time, n int) []any {
+		args := []any{us(now)}
+		for _, k := range kinds {
+			args = append(args, string(k))
+		}
+		return append(args, n)
+	}
+	lapsed := "SELECT id FROM jobs WHERE state = 'running' AND lease_until <= ? AND " + in + " ORDER BY lease_until LIMIT ?"
+	due := "SELECT id FROM jobs WHERE state = 'available' AND run_at <= ? AND " + in + " ORDER BY run_at LIMIT ?"
+	const set = "UPDATE jobs SET state = 'running', node = ?, fence = fence + 1, attempts = attempts + 1, lease_until = ?, updated_at = ? WHERE id IN "
 	var out []latchkey.Job
-	err := s.write(ctx, func(t *tx) error {
-		out = out[:0]
-		for _, q := range []string{
-			"SELECT id FROM jobs WHERE state = 'running' AND lease_until <= ? AND " + in + " ORDER BY lease_until LIMIT ?",
-			"SELECT id FROM jobs WHERE state = 'available' AND run_at <= ? AND " + in + " ORDER BY run_at LIMIT ?",
-		} {
-			if len(out) >= limit {
-				break
-			}
-			args := []any{node, us(t.now.Add(lease)), us(t.now), us(t.now)}
-			for _, k := range kinds {
-				args = append(args, string(k))
-			}
-			args = append(args, limit-len(out))
-			// One statement claims the batch: it applies latchkey.ClaimJob's
-			// change (running, this node, the next fence, one more attempt,
-			// the lease) to the rows the subquery picks, which PostgreSQL
-			// locks and other claimers skip (TestClaimFollowsTheRule checks
-			// the two agree).
-			rows, err := t.query(`UPDATE jobs SET state = 'running', node = ?, fence = fence + 1, attempts = attempts + 1,
-				lease_until = ?, updated_at = ? WHERE id IN (`+q+t.s.d.skipLocked()+") RETURNING "+jobCols, args...)
+	scan := func(rows *sql.Rows) error {
+		for rows.Next() {
+			j, err := scanJob(rows)
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
-				j, err := scanJob(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				out = append(out, j)
+			out = append(out, j)
+		}
+		return rows.Err()
+	}
+	if s.d.skipLocked() != "" {
+		// Both kinds of job in one statement: the due rows are read (and
+		// locked) only as far as the lapsed ones leave room under limit.
+		now := s.now()
+		args := append(pick(now, limit), pick(now, limit)...)
+		args = append(args, node, us(now.Add(lease)), us(now), limit)
+		q := "WITH lapsed AS (" + lapsed + s.d.skipLocked() + "), due AS (" + due + s.d.skipLocked() + ") " +
+			set + "(SELECT id FROM lapsed UNION ALL SELECT id FROM due LIMIT ?) RETURNING " + jobCols
+		err := s.statement(ctx, q, args, func(rows *sql.Rows) error { out = out[:0]; return scan(rows) })
+		return out, err
+	}
+	err := s.write(ctx, func(t *tx) error {
+		out = out[:0]
+		for _, q := range []string{lapsed, due} {
+			if len(out) >= limit {
+				break
 			}
-			if err := rows.Close(); err != nil {
+			args := append([]any{node, us(t.now.Add(lease)), us(t.now)}, pick(t.now, limit-len(out))...)
+			rows, err := t.query(set+"("+q+") RETURNING "+jobCols, args...)
+			if err != nil {
+				return err
+			}
+			err = scan(rows)
+			if cerr := rows.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -192,6 +210,7 @@ func (s *Store) ExtendJobLeases(ctx context.Context, claims []latchkey.Job, leas
 // new state commit together, or neither does.
 func (s *Store) finishJob(ctx context.Context, claim latchkey.Job, step func(t *tx, j latchkey.Job) error,
 	end func(j latchkey.Job, now time.Time) (latchkey.Job, error)) error {
+	latchkey.ClaimEnding(ctx, claim)
 	return s.write(ctx, func(t *tx) error {
 		j, err := t.holdJob(claim)
 		if err != nil {
@@ -256,13 +275,17 @@ func (s *Store) EndClaim(ctx context.Context, claim latchkey.Job, cause error) e
 	return err
 }
 
+// completeJob applies latchkey.CompleteJob's change to the job of one
+// claim (ID, fence) where the claim still holds.
+const completeJob = "UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ? WHERE id = ? AND state = 'running' AND fence = ?"
+
 // CompleteJob implements latchkey.JobService. With no step to run first,
 // one statement applies latchkey.CompleteJob's change where the claim's
 // fence still holds (TestCompleteFollowsTheRule checks they agree).
 func (s *Store) CompleteJob(ctx context.Context, claim latchkey.Job) error {
+	latchkey.ClaimEnding(ctx, claim)
 	return s.write(ctx, func(t *tx) error {
-		res, err := t.exec("UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ? WHERE id = ? AND state = 'running' AND fence = ?",
-			us(t.now), us(t.now), claim.ID, claim.Fence)
+		res, err := t.exec(completeJob, us(t.now), us(t.now), claim.ID, claim.Fence)
 		if err != nil {
 			return err
 		}
@@ -276,6 +299,113 @@ func (s *Store) CompleteJob(ctx context.Context, claim latchkey.Job) error {
 		}
 		return nil
 	})
+}
+
+// CompleteJobs implements latchkey.JobService: the runner's batched
+// completion of the claims whose handlers ended with nothing to commit.
+// Each claim is checked against its own fence, by the one rule of
+// CompleteJob (TestCompleteJobsFollowsTheRule checks they agree): on
+// PostgreSQL in one statement over the claims' IDs and fences as arrays,
+// on SQLite (one writer, no network) statement by statement in one
+// transaction. A claim that lost its job is returned, not completed.
+func (s *Store) CompleteJobs(ctx context.Context, claims []latchkey.Job) ([]latchkey.Job, error) {
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	var lost []latchkey.Job
+	if !s.d.arrays() {
+		err := s.write(ctx, func(t *tx) error {
+			lost = lost[:0]
+			for _, c := range claims {
+				res, err := t.exec(completeJob, us(t.now), us(t.now), c.ID, c.Fence)
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 0 {
+					lost = append(lost, c)
+				}
+			}
+			return nil
+		})
+		return lost, err
+	}
+	ids, fences := make([]string, len(claims)), make([]int64, len(claims))
+	for i, c := range claims {
+		ids[i], fences[i] = c.ID, c.Fence
+	}
+	type claimKey struct {
+		id    string
+		fence int64
+	}
+	completed := make(map[claimKey]bool, len(claims))
+	now := us(s.now())
+	err := s.statement(ctx, `UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ?
+		FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS c(id, fence)
+		WHERE jobs.id = c.id AND jobs.state = 'running' AND jobs.fence = c.fence RETURNING c.id, c.fence`,
+		[]any{now, now, ids, fences}, func(rows *sql.Rows) error {
+			clear(completed)
+			for rows.Next() {
+				var k claimKey
+				if err := rows.Scan(&k.id, &k.fence); err != nil {
+					return err
+				}
+				completed[k] = true
+			}
+			return rows.Err()
+		})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range claims {
+		if !completed[claimKey{c.ID, c.Fence}] {
+			lost = append(lost, c)
+		}
+	}
+	return lost, nil
+}
+
+// statement runs one write statement on its own, outside the committers,
+// as a transaction of its own (PostgreSQL only: SQLite's one writer
+// connection belongs to its committer). It is for the job engine's claims
+// and batched completions: one statement each, with no audit record and
+// nothing to notify, so a transaction around it (BEGIN and COMMIT, two
+// more round trips) and a place in a group commit (a savepoint, two
+// more) only cost time. Like an operation of the committers, it runs to
+// the end once started, whatever happens to ctx, and it is rerun when it
+// lost a race (a deadlock, a serialisation failure).
+func (s *Store) statement(ctx context.Context, q string, args []any, read func(*sql.Rows) error) error {
+	q = s.d.rebind(q)
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+			}
+			s.retries.Add(1)
+		}
+		if err = ctx.Err(); err != nil {
+			return err
+		}
+		err = func() error {
+			rows, err := s.w.QueryContext(context.WithoutCancel(ctx), q, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			if err := read(rows); err != nil {
+				return err
+			}
+			return rows.Close()
+		}()
+		if err == nil || !s.d.retryable(err) {
+			return err
+		}
+	}
+	return err
 }
 
 // FailJob implements latchkey.JobService.

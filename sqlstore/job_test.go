@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -354,6 +355,151 @@ func TestCompleteFollowsTheRule(t *testing.T) {
 		}
 		if err := s.CompleteJob(ctx, latchkey.Job{ID: "job_nope", Fence: 1}); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 			t.Fatalf("an unknown job: %v", err)
+		}
+	})
+}
+
+// The store's batched completion applies latchkey.CompleteJob's rule to
+// each claim of the batch against its own fence: a fresh claim is
+// completed; a claim whose job was taken over, completed or cancelled,
+// and a claim of no job, are returned as lost and change nothing, even
+// beside a live claim of the same job in the same batch.
+func TestCompleteJobsFollowsTheRule(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		clock := sqlstoretest.NewClock()
+		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(clock))
+		ctx := context.Background()
+		for range 4 {
+			if _, err := s.EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		claims, err := s.ClaimJobs(ctx, "node_a", noop, 4, time.Second)
+		if err != nil || len(claims) != 4 {
+			t.Fatalf("claim: %+v, %v", claims, err)
+		}
+		fresh, stale, ended, cancelled := claims[0], claims[1], claims[2], claims[3]
+		if err := s.CompleteJob(ctx, ended); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CancelJob(ctx, jobAdmin, cancelled.ID); err != nil {
+			t.Fatal(err)
+		}
+		if lost, err := s.ExtendJobLeases(ctx, []latchkey.Job{fresh}, time.Hour); err != nil || len(lost) != 0 {
+			t.Fatalf("extend: %v, %v", lost, err)
+		}
+		clock.Advance(time.Second) // stale's lease lapses: node_b takes it over
+		live, ok := claimOne(t, s, "node_b", time.Second)
+		if !ok || live.ID != stale.ID || live.Fence != stale.Fence+1 {
+			t.Fatalf("takeover: %+v %v", live, ok)
+		}
+		// First the stale claim alone, then beside the live claim of its job.
+		for i, batch := range [][]latchkey.Job{
+			{fresh, stale, ended, cancelled, {ID: "job_nope", Fence: 1}},
+			{stale, live},
+		} {
+			clock.Advance(time.Millisecond)
+			// What the rule says, claim by claim in order.
+			jobs := map[string]latchkey.Job{}
+			for _, c := range batch {
+				if j, err := s.Job(ctx, jobAdmin, c.ID); err == nil {
+					jobs[c.ID] = j
+				}
+			}
+			var wantLost []latchkey.Job
+			for _, c := range batch {
+				j, ok := jobs[c.ID]
+				if !ok {
+					wantLost = append(wantLost, c)
+					continue
+				}
+				done, err := latchkey.CompleteJob(j, c.Fence, clock.Now())
+				if latchkey.IsStaleFence(err) {
+					wantLost = append(wantLost, c)
+					continue
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				jobs[c.ID] = done
+			}
+			lost, err := s.CompleteJobs(ctx, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(claimIDs(lost)) != fmt.Sprint(claimIDs(wantLost)) {
+				t.Errorf("batch %d: lost %v, the rule says %v", i, claimIDs(lost), claimIDs(wantLost))
+			}
+			for id, want := range jobs {
+				got, err := s.Job(ctx, jobAdmin, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, _ := json.Marshal(got)
+				w, _ := json.Marshal(want)
+				if string(g) != string(w) {
+					t.Errorf("batch %d, job %s:\nstore %s\nrule  %s", i, id, g, w)
+				}
+			}
+		}
+		for _, c := range []latchkey.Job{fresh, live} {
+			if got, _ := s.Job(ctx, jobAdmin, c.ID); got.State != latchkey.JobDone || got.Node != c.Node {
+				t.Errorf("the job of a live claim: %+v, want done by %s", got, c.Node)
+			}
+		}
+		if lost, err := s.CompleteJobs(ctx, nil); err != nil || len(lost) != 0 {
+			t.Errorf("an empty batch: %v, %v", lost, err)
+		}
+	})
+}
+
+// claimIDs names claims as ID@fence, for messages and comparisons.
+func claimIDs(claims []latchkey.Job) []string {
+	var out []string
+	for _, c := range claims {
+		out = append(out, fmt.Sprintf("%s@%d", c.ID, c.Fence))
+	}
+	return out
+}
+
+// Every way the store ends a claim notes it on the handler's watch, even
+// when the claim turns out stale: a handler that tried to end its claim
+// is not completed behind its back by its runner.
+func TestEndingAClaimNotesTheWatch(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		clock := sqlstoretest.NewClock()
+		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(clock))
+		ctx := context.Background()
+		for range 5 {
+			if _, err := s.EnqueueJob(ctx, latchkey.JobSpec{Kind: "noop"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		claims, err := s.ClaimJobs(ctx, "node_a", noop, 5, time.Second)
+		if err != nil || len(claims) != 5 {
+			t.Fatalf("claim: %+v, %v", claims, err)
+		}
+		stale := claims[4]
+		stale.Fence++
+		for name, end := range map[string]func(context.Context, latchkey.Job) error{
+			"complete": s.CompleteJob,
+			"fail":     func(ctx context.Context, c latchkey.Job) error { return s.FailJob(ctx, c, errors.New("x")) },
+			"snooze":   func(ctx context.Context, c latchkey.Job) error { return s.SnoozeJob(ctx, c, time.Second) },
+			"step": func(ctx context.Context, c latchkey.Job) error {
+				return s.RunJobStep(ctx, c, func(*sqlstore.Tx, latchkey.Job) error { return nil })
+			},
+		} {
+			c := claims[0]
+			claims = claims[1:]
+			for _, c := range []latchkey.Job{c, stale} {
+				wctx, w := latchkey.WatchClaim(ctx, c)
+				err := end(wctx, c)
+				if c.Fence == stale.Fence && !latchkey.IsStaleFence(err) || c.Fence != stale.Fence && err != nil {
+					t.Errorf("%s %s@%d: %v", name, c.ID, c.Fence, err)
+				}
+				if !w.Ending() {
+					t.Errorf("%s %s@%d: the watch was not told", name, c.ID, c.Fence)
+				}
+			}
 		}
 	})
 }

@@ -13,12 +13,50 @@ import (
 )
 
 // BenchmarkNoopJobs measures the engine's throughput of no-op jobs: b.N
-// jobs enqueued beforehand, then claimed, run (the handler only completes
-// its claim) and completed by two runners of 8 workers on one store, as
-// two nodes would. Reported: jobs/s.
+// jobs enqueued beforehand, then claimed, run (the handler does nothing
+// and returns nil, so the runner completes its claim in a batch) and
+// completed by two runners of 8 workers on one store, as two nodes would.
+// A job counts once its completion committed. Reported: jobs/s.
 //
 //	go test -run '^$' -bench NoopJobs -benchtime 5000x ./worker
 func BenchmarkNoopJobs(b *testing.B) {
+	benchJobs(b, func(counted) worker.Handler {
+		return func(context.Context, latchkey.Job) error { return nil }
+	})
+}
+
+// BenchmarkStepJobs is BenchmarkNoopJobs with handlers that end their
+// claims themselves, each in a fenced transaction of its own, as the
+// store's jobs do when their effect commits with their completion (here
+// the effect is empty).
+func BenchmarkStepJobs(b *testing.B) {
+	benchJobs(b, func(s counted) worker.Handler { return s.CompleteJob })
+}
+
+// counted counts the jobs whose completion committed, by the runner's
+// batches or by the handlers.
+type counted struct {
+	*sqlstore.Store
+	done func(n int)
+}
+
+func (s counted) CompleteJobs(ctx context.Context, claims []latchkey.Job) ([]latchkey.Job, error) {
+	lost, err := s.Store.CompleteJobs(ctx, claims)
+	if err == nil {
+		s.done(len(claims) - len(lost))
+	}
+	return lost, err
+}
+
+func (s counted) CompleteJob(ctx context.Context, claim latchkey.Job) error {
+	err := s.Store.CompleteJob(ctx, claim)
+	if err == nil {
+		s.done(1)
+	}
+	return err
+}
+
+func benchJobs(b *testing.B, handler func(counted) worker.Handler) {
 	for _, be := range sqlstoretest.Backends() {
 		b.Run(be.Name, func(b *testing.B) {
 			url := be.URL(b)
@@ -32,19 +70,18 @@ func BenchmarkNoopJobs(b *testing.B) {
 			}
 			var done atomic.Int64
 			all := make(chan struct{})
+			count := func(n int) {
+				if done.Add(int64(n)) == int64(b.N) {
+					close(all)
+				}
+			}
 			b.ResetTimer()
 			start := time.Now()
 			rctx, stop := context.WithCancel(ctx)
 			finished := make(chan struct{}, len(stores))
 			for i, s := range stores {
-				h := func(ctx context.Context, c latchkey.Job) error {
-					err := s.CompleteJob(ctx, c)
-					if done.Add(1) == int64(b.N) {
-						close(all)
-					}
-					return err
-				}
-				r := worker.New(s, map[latchkey.JobKind]worker.Handler{"noop": h},
+				cs := counted{Store: s, done: count}
+				r := worker.New(cs, map[latchkey.JobKind]worker.Handler{"noop": handler(cs)},
 					worker.Options{Node: []string{"n1", "n2"}[i], Workers: 8, Logger: quiet})
 				go func() { r.Run(rctx); finished <- struct{}{} }()
 			}

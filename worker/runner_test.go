@@ -3,7 +3,9 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -227,4 +229,181 @@ func TestRunnerHandsBackOnStop(t *testing.T) {
 			t.Fatalf("after the node stopped: %+v, %v; want available at once, no attempt counted", got, err)
 		}
 	})
+}
+
+// A runner never runs more than Workers jobs at once, however fast its
+// claims come back full.
+func TestRunnerBoundsItsWorkers(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		s := openStore(t, b.URL(t))
+		const workers, jobs = 3, 30
+		var ids []string
+		for range jobs {
+			j, err := s.EnqueueJob(context.Background(), latchkey.JobSpec{Kind: "slow"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, j.ID)
+		}
+		var now, most atomic.Int32
+		slow := func(ctx context.Context, c latchkey.Job) error {
+			n := now.Add(1)
+			defer now.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(5 * time.Millisecond)
+			return s.CompleteJob(ctx, c)
+		}
+		start(t, worker.New(s, map[latchkey.JobKind]worker.Handler{"slow": slow},
+			worker.Options{Logger: quiet, Node: "node_1", Workers: workers, Poll: 50 * time.Millisecond}))
+		for _, id := range ids {
+			waitJob(t, s, id, 10*time.Second, done)
+		}
+		if most.Load() > workers {
+			t.Fatalf("%d jobs ran at once, Workers is %d", most.Load(), workers)
+		}
+	})
+}
+
+// batches records the claims a runner completes in batches, and can fail
+// its batches as a node that dies before it writes them would.
+type batches struct {
+	*sqlstore.Store
+	mu      sync.Mutex
+	claims  []latchkey.Job
+	dropped atomic.Bool
+}
+
+func (s *batches) CompleteJobs(ctx context.Context, claims []latchkey.Job) ([]latchkey.Job, error) {
+	s.mu.Lock()
+	s.claims = append(s.claims, claims...)
+	s.mu.Unlock()
+	if s.dropped.Load() {
+		return nil, errors.New("the node died before its batch was written")
+	}
+	return s.Store.CompleteJobs(ctx, claims)
+}
+
+func (s *batches) batched() []latchkey.Job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]latchkey.Job(nil), s.claims...)
+}
+
+// A handler that only returns nil has its claim completed by the runner,
+// in batches; one that ends its claim itself, or tries to and fails, is
+// left alone.
+func TestRunnerBatchesPlainCompletions(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		s := &batches{Store: openStore(t, b.URL(t))}
+		var runs sync.Map
+		ran := func(c latchkey.Job) {
+			n, _ := runs.LoadOrStore(c.ID, new(atomic.Int32))
+			n.(*atomic.Int32).Add(1)
+		}
+		handlers := map[latchkey.JobKind]worker.Handler{
+			"plain": func(_ context.Context, c latchkey.Job) error { ran(c); return nil },
+			"step":  func(ctx context.Context, c latchkey.Job) error { ran(c); return s.CompleteJob(ctx, c) },
+			// Its completion never reaches the store (its context ended),
+			// and it swallows the error: the claim must not be completed
+			// behind its back.
+			"swallow": func(ctx context.Context, c latchkey.Job) error {
+				ran(c)
+				gone, cancel := context.WithCancel(ctx)
+				cancel()
+				_ = s.CompleteJob(gone, c)
+				return nil
+			},
+		}
+		ids := map[latchkey.JobKind][]string{}
+		for _, kind := range []latchkey.JobKind{"plain", "plain", "plain", "step", "step", "swallow"} {
+			j, err := s.EnqueueJob(context.Background(), latchkey.JobSpec{Kind: kind})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[kind] = append(ids[kind], j.ID)
+		}
+		start(t, worker.New(s, handlers, worker.Options{Logger: quiet, Node: "node_1", Poll: 50 * time.Millisecond, Lease: time.Hour}))
+		for _, id := range append(ids["plain"], ids["step"]...) {
+			waitJob(t, s.Store, id, 10*time.Second, done)
+		}
+		waitJob(t, s.Store, ids["swallow"][0], 10*time.Second, func(latchkey.Job) bool {
+			n, ok := runs.Load(ids["swallow"][0])
+			return ok && n.(*atomic.Int32).Load() == 1
+		})
+		time.Sleep(100 * time.Millisecond) // a batch would have been written by now
+		if j, _ := s.Job(context.Background(), admin, ids["swallow"][0]); j.State != latchkey.JobRunning {
+			t.Errorf("the swallowing handler's job: %+v, want still running under its claim", j)
+		}
+		var got []string
+		for _, c := range s.batched() {
+			got = append(got, c.ID)
+		}
+		if fmt.Sprint(sorted(got)) != fmt.Sprint(sorted(ids["plain"])) {
+			t.Errorf("batched %v, want the plain jobs %v", got, ids["plain"])
+		}
+		runs.Range(func(id, n any) bool {
+			if n.(*atomic.Int32).Load() != 1 {
+				t.Errorf("job %s ran %d times", id, n.(*atomic.Int32).Load())
+			}
+			return true
+		})
+	})
+}
+
+// A stopping runner writes the completions it holds before Run returns.
+func TestRunnerFlushesCompletionsOnStop(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		s := openStore(t, b.URL(t))
+		j, err := s.EnqueueJob(context.Background(), latchkey.JobSpec{Kind: "plain"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := make(chan struct{})
+		plain := func(context.Context, latchkey.Job) error { close(ran); return nil }
+		stop := start(t, worker.New(s, map[latchkey.JobKind]worker.Handler{"plain": plain},
+			worker.Options{Logger: quiet, Node: "node_1", Poll: 50 * time.Millisecond, CompleteWait: time.Hour}))
+		<-ran
+		stop()
+		if got, _ := s.Job(context.Background(), admin, j.ID); got.State != latchkey.JobDone {
+			t.Fatalf("after the runner stopped: %+v, want done", got)
+		}
+	})
+}
+
+// A batch that never reaches the store (its node died first) costs only a
+// second run: the claims lapse, and another node runs and completes them.
+func TestRunnerLostBatchRunsAgain(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		url := b.URL(t)
+		dying := &batches{Store: openStore(t, url)}
+		dying.dropped.Store(true)
+		healthy := openStore(t, url)
+		const lease = 500 * time.Millisecond
+		var runs atomic.Int32
+		plain := func(context.Context, latchkey.Job) error { runs.Add(1); return nil }
+		j, err := healthy.EnqueueJob(context.Background(), latchkey.JobSpec{Kind: "plain"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := start(t, worker.New(dying, map[latchkey.JobKind]worker.Handler{"plain": plain},
+			worker.Options{Logger: quiet, Node: "node_1", Poll: 50 * time.Millisecond, Lease: lease}))
+		waitJob(t, healthy, j.ID, 5*time.Second, func(latchkey.Job) bool { return len(dying.batched()) == 1 })
+		stop()
+		if got, _ := healthy.Job(context.Background(), admin, j.ID); got.State != latchkey.JobRunning || got.Node != "node_1" {
+			t.Fatalf("after the lost batch: %+v, want still running under node_1's claim", got)
+		}
+		start(t, worker.New(healthy, map[latchkey.JobKind]worker.Handler{"plain": plain},
+			worker.Options{Logger: quiet, Node: "node_2", Poll: 50 * time.Millisecond, Lease: lease}))
+		got := waitJob(t, healthy, j.ID, 5*time.Second, done)
+		if got.Node != "node_2" || got.Fence != 2 || runs.Load() != 2 {
+			t.Fatalf("done: %+v after %d runs; want node_2's second run", got, runs.Load())
+		}
+	})
+}
+
+func sorted(s []string) []string {
+	s = append([]string(nil), s...)
+	slices.Sort(s)
+	return s
 }
