@@ -126,6 +126,11 @@ func (s *Store) ClaimJobs(ctx context.Context, node string, kinds []latchkey.Job
 	if limit <= 0 || len(kinds) == 0 {
 		return nil, nil
 	}
+	// Not through write on PostgreSQL, so freshen here: a claim of lapsed
+	// leases right after an outage must see the silence given back first.
+	if err := s.freshen(ctx); err != nil {
+		return nil, err
+	}
 	in := "kind IN (?" + strings.Repeat(", ?", len(kinds)-1) + ")"
 	pick := func(now time.Time, n int) []any {
 		args := []any{us(now)}

@@ -44,7 +44,7 @@ func (s *Store) Heartbeat(ctx context.Context, n latchkey.Node) error {
 // dead at once, not dead-after later.
 func (s *Store) Leave(ctx context.Context, id string) error {
 	return s.write(ctx, func(t *tx) error {
-		_, err := t.exec("UPDATE nodes SET last_seen = ? WHERE id = ?", us(t.now.Add(-s.opts.NodeDeadAfter)), id)
+		_, err := t.exec("UPDATE nodes SET last_seen = ? WHERE id = ?", us(t.now.Add(-s.opts.NodeDeadAfter-time.Minute)), id) // dead by any node's clock, even one a little behind
 		return err
 	})
 }
