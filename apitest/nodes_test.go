@@ -10,7 +10,8 @@ import (
 	"latchkey/sqlstore/sqlstoretest"
 )
 
-// TestNodesAreStateless runs two `latchkey serve` processes on one
+// TestScenario1NodesAreStateless (failover-scenarios.txt scenario 1: a form
+// being edited when its node dies) runs two `latchkey serve` processes on one
 // PostgreSQL schema. A session's life is split across them (created and
 // touched on node 1, unlocked and ended on node 2, each change visible on
 // the other node at once); user tokens from either node work on the
@@ -18,7 +19,7 @@ import (
 // made. Then node 1 is killed with SIGKILL and node 2 alone still serves
 // every session and terminal, with the rules carrying on from the shared
 // state.
-func TestNodesAreStateless(t *testing.T) {
+func TestScenario1NodesAreStateless(t *testing.T) {
 	t.Parallel()
 	latchkeyBinary(t) // skips in -short mode before any set-up
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
