@@ -262,6 +262,14 @@ func (m *mworld) now() string { return m.clock.Now().UTC().Format(time.RFC3339Na
 var matrix = []mrow{
 	{route: "GET /healthz", target: "-", prepare: fixed("GET", "/healthz", ""), ok: 200, allow: publicCallers},
 	{route: "GET /readyz", target: "-", prepare: fixed("GET", "/readyz", ""), ok: 200, allow: publicCallers},
+	// The console authenticates by its session cookie only: a bearer token
+	// opens nothing there, so every caller here is a browser without a
+	// session (sent on to the log-on page, which the client follows).
+	{route: "GET /{$}", target: "the start page", prepare: fixed("GET", "/", ""), ok: 200, allow: publicCallers},
+	{route: "GET /login", target: "-", prepare: fixed("GET", "/login", ""), ok: 200, allow: publicCallers},
+	{route: "POST /login", target: "a JSON body, not a form", prepare: fixed("POST", "/login", `{"identity":"alice","password":"x"}`), ok: 400, allow: publicCallers},
+	{route: "POST /logout", target: "no session", prepare: fixed("POST", "/logout", `{}`), ok: 200, allow: publicCallers},
+	{route: "GET /console/static/", target: "the style sheet", prepare: fixed("GET", "/console/static/console.css", ""), ok: 200, allow: publicCallers},
 	{route: "GET /v1/cluster/nodes", target: "-", prepare: fixed("GET", "/v1/cluster/nodes", ""), ok: 200, allow: []who{admin}},
 	{route: "POST /v1/tasks", target: "a seal now", prepare: fixed("POST", "/v1/tasks", `{"kind":"audit_seal"}`), ok: 201, allow: []who{admin}},
 	{route: "GET /v1/tasks", target: "-", prepare: fixed("GET", "/v1/tasks", ""), ok: 200, allow: []who{admin}},

@@ -109,6 +109,7 @@ func NewServer(store latchkey.Store, opts Options) *Server {
 		s.maxBody = DefaultMaxBodyBytes
 	}
 	s.routes()
+	s.consoleRoutes()
 	return s
 }
 

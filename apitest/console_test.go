@@ -1,0 +1,172 @@
+package apitest_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"latchkey/client"
+	"latchkey/sqlstore/sqlstoretest"
+)
+
+// browser is a cookie-keeping HTTP client that does not follow redirects,
+// so a test sees each answer the console gives.
+type browser struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &browser{t: t, base: base, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(method, path string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.base+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	return resp, string(page)
+}
+
+// csrf is the CSRF token of the page's forms.
+func csrf(t *testing.T, page string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the page:\n%s", page)
+	}
+	return m[1]
+}
+
+func wantRedirect(t *testing.T, resp *http.Response, to string) {
+	t.Helper()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != to {
+		t.Fatalf("%s %s: %d to %q, want 303 to %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, resp.Header.Get("Location"), to)
+	}
+}
+
+// The console's browser session through a real server on both stores:
+// pages need a session; log-on has the API's messages and throttling;
+// the cookie is HttpOnly and SameSite=Strict; a form without the
+// session's CSRF token is refused; logging off and a password change end
+// the session on the server; the API never takes the cookie.
+func TestConsoleBrowserSession(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 1)
+		br := newBrowser(t, w.url)
+		resp, _ := br.do("GET", "/", nil)
+		wantRedirect(t, resp, "/login")
+		resp, page := br.do("GET", "/login", nil)
+		if resp.StatusCode != 200 || !strings.Contains(page, `<label for="identity">`) || !strings.Contains(page, `<label for="password">`) {
+			t.Fatalf("log-on page: %d\n%s", resp.StatusCode, page)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("headers: %v", resp.Header)
+		}
+
+		resp, page = br.do("POST", "/login", url.Values{"identity": {"alice"}, "password": {"not-her-password"}})
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(page, `role="alert"`) || len(resp.Cookies()) != 0 {
+			t.Fatalf("a wrong password: %d %v\n%s", resp.StatusCode, resp.Cookies(), page)
+		}
+		if !strings.Contains(page, `value="alice"`) {
+			t.Fatal("the log-on page forgot the login ID typed")
+		}
+
+		resp, _ = br.do("POST", "/login", url.Values{"identity": {"alice"}, "password": {pw("alice")}})
+		wantRedirect(t, resp, "/")
+		var ck *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == "latchkey_session" {
+				ck = c
+			}
+		}
+		if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Secure || ck.Path != "/" {
+			t.Fatalf("the session cookie: %+v", ck)
+		}
+		w.mustLogin(0, "alice", false)
+		resp, page = br.do("GET", "/", nil)
+		if resp.StatusCode != 200 || !strings.Contains(page, "Signed in as <strong>alice</strong> (User)") || !strings.Contains(page, w.terms[0].ID) {
+			t.Fatalf("home: %d\n%s", resp.StatusCode, page)
+		}
+		token := csrf(t, page)
+
+		// The API ignores the cookie: a bearer token is its only way in.
+		req, _ := http.NewRequest("GET", w.url+"/v1/principals/"+w.alice.ID, nil)
+		req.AddCookie(ck)
+		if r2, err := http.DefaultClient.Do(req); err != nil || r2.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("the API with the console's cookie: %v %v", r2.StatusCode, err)
+		}
+		// The cookie's token is a user token like any other, on any node.
+		other := newBrowser(t, w.addNode())
+		u, _ := url.Parse(other.base)
+		other.hc.Jar.SetCookies(u, []*http.Cookie{{Name: "latchkey_session", Value: ck.Value}})
+		if resp, page := other.do("GET", "/", nil); resp.StatusCode != 200 || !strings.Contains(page, "alice") {
+			t.Fatalf("the session on another node: %d", resp.StatusCode)
+		}
+
+		// A form without the session's CSRF token changes nothing.
+		resp, page = br.do("POST", "/logout", url.Values{"csrf": {"forged"}})
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "did not come from this console") {
+			t.Fatalf("a forged log-off: %d\n%s", resp.StatusCode, page)
+		}
+		if resp, _ := br.do("GET", "/", nil); resp.StatusCode != 200 {
+			t.Fatal("the forged log-off ended the session")
+		}
+		resp, _ = br.do("POST", "/logout", url.Values{"csrf": {token}})
+		wantRedirect(t, resp, "/login")
+		resp, _ = br.do("GET", "/", nil)
+		wantRedirect(t, resp, "/login")
+		if resp, _ := other.do("GET", "/", nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatal("the logged-off session still works on the other node")
+		}
+
+		// A password change (here through the API) ends the browser's session.
+		resp, _ = br.do("POST", "/login", url.Values{"identity": {"alice"}, "password": {pw("alice")}})
+		wantRedirect(t, resp, "/")
+		if err := w.userClient("alice").ChangePassword(context.Background(), "alice", pw("alice"), "alice-new-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		resp, _ = br.do("GET", "/", nil)
+		wantRedirect(t, resp, "/login")
+
+		// Throttled like the API: after the failures the identity allows,
+		// the page says so, and says when to try again.
+		var last string
+		for i := 0; i < 12; i++ {
+			resp, last = br.do("POST", "/login", url.Values{"identity": {"bob"}, "password": {"wrong-password-" + string(rune('a'+i))}})
+			if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusLocked {
+				break
+			}
+		}
+		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusLocked {
+			t.Fatalf("after 12 failures: %d\n%s", resp.StatusCode, last)
+		}
+		if !strings.Contains(last, `role="alert"`) {
+			t.Fatalf("the refusal has no message:\n%s", last)
+		}
+	})
+}
