@@ -3,6 +3,7 @@ package http
 import (
 	"errors"
 	nethttp "net/http"
+	"strings"
 
 	"latchkey"
 )
@@ -56,7 +57,20 @@ func consoleError(err error) (int, string) {
 	if !ok || !errors.As(err, &e) || e.Code == latchkey.EINTERNAL {
 		return nethttp.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."
 	}
-	return status, e.Message
+	return status, sentence(e.Message)
+}
+
+// sentence is an API message as a page shows it: capitalised, with a
+// full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.ContainsAny(msg[len(msg)-1:], ".!?") {
+		msg += "."
+	}
+	return msg
 }
 
 // consoleHome is the first page after log-on: who is signed in, and their
