@@ -7,9 +7,11 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"latchkey"
 	"latchkey/client"
 	"latchkey/sqlstore/sqlstoretest"
 )
@@ -167,6 +169,100 @@ func TestConsoleBrowserSession(t *testing.T) {
 		}
 		if !strings.Contains(last, `role="alert"`) {
 			t.Fatalf("the refusal has no message:\n%s", last)
+		}
+	})
+}
+
+// logOn opens a browser session for identity.
+func (b *browser) logOn(identity, password string) string {
+	b.t.Helper()
+	resp, _ := b.do("POST", "/login", url.Values{"identity": {identity}, "password": {password}})
+	wantRedirect(b.t, resp, "/")
+	_, page := b.do("GET", "/", nil)
+	return csrf(b.t, page)
+}
+
+// The Administer Users dialog over HTTP, two admins, both stores: the
+// first to open it is EXCLUSIVE, the second READ ONLY with the holder's
+// name and note and the managed controls disabled; the second's managed
+// change is refused whatever it sends, its Change Pwd is not; REQ LOCK
+// gives a place in the queue, the holder's Close grants the lock to the
+// waiter, and FORCE LOCK takes it back, after which the old grant's
+// changes are refused.
+func TestConsoleAdministerUsers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 0)
+		carol := w.person("carol", true, "carol")
+		if _, err := w.admin.UpdatePrincipal(context.Background(), carol.ID, latchkey.PrincipalUpdate{Role: client.Ptr(latchkey.RoleAdmin)}); err != nil {
+			t.Fatal(err)
+		}
+		a, c := newBrowser(t, w.url), newBrowser(t, w.url)
+		aCSRF, cCSRF := a.logOn("admin", adminPassword), c.logOn("carol", pw("carol"))
+		grant := func(page string) string {
+			m := regexp.MustCompile(`data-token="(\d+)"`).FindStringSubmatch(page)
+			if m == nil {
+				t.Fatalf("no token on the dialog:\n%s", page)
+			}
+			return m[1]
+		}
+		resp, page := a.do("GET", "/admin/users", nil)
+		if resp.StatusCode != 200 || !strings.Contains(page, "ACCESS: EXCLUSIVE") || strings.Contains(page, `class="managed" disabled`) {
+			t.Fatalf("the first admin: %d\n%s", resp.StatusCode, page)
+		}
+		aToken := grant(page)
+		resp, page = c.do("GET", "/admin/users", nil)
+		if resp.StatusCode != 200 || !strings.Contains(page, "ACCESS: READ ONLY") || !strings.Contains(page, "Held by admin (Administer Users (console))") ||
+			!strings.Contains(page, `id="create" class="managed" disabled`) || !strings.Contains(page, `id="reqlock"`) || !strings.Contains(page, `id="forcelock"`) {
+			t.Fatalf("the second admin: %d\n%s", resp.StatusCode, page)
+		}
+		// A managed change from the read-only dialog is refused, even with
+		// the holder's token number; nothing is created.
+		resp, page = c.do("POST", "/admin/users", url.Values{"csrf": {cCSRF}, "op": {"create"}, "name": {"erin"}, "role": {"user"}, "lock_token": {aToken}})
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(page, "being edited by admin") {
+			t.Fatalf("a read-only create: %d\n%s", resp.StatusCode, page)
+		}
+		if ps, _, _ := w.admin.ListPrincipals(context.Background(), latchkey.Page{Limit: 100}); slices.ContainsFunc(ps, func(p latchkey.Principal) bool { return p.Name == "erin" }) {
+			t.Fatal("erin was created from a read-only dialog")
+		}
+		// Change Pwd needs no lock.
+		resp, page = c.do("POST", "/admin/users", url.Values{"csrf": {cCSRF}, "op": {"password"}, "login": {"bob"}, "password": {"bob-new-password-1"}})
+		if resp.StatusCode != 200 || !strings.Contains(page, "The password of bob was changed.") {
+			t.Fatalf("Change Pwd from the read-only dialog: %d\n%s", resp.StatusCode, page)
+		}
+		// REQ LOCK, then the holder closes: the waiter has it.
+		resp, page = c.do("POST", "/admin/users/lock", url.Values{"csrf": {cCSRF}, "op": {"wait"}})
+		if resp.StatusCode != 200 || !strings.Contains(page, "You are number 1 in the queue.") {
+			t.Fatalf("REQ LOCK: %d\n%s", resp.StatusCode, page)
+		}
+		resp, _ = a.do("POST", "/admin/users/lock", url.Values{"csrf": {aCSRF}, "op": {"close"}, "lock_token": {aToken}})
+		wantRedirect(t, resp, "/")
+		_, page = c.do("GET", "/admin/users", nil)
+		if !strings.Contains(page, "ACCESS: EXCLUSIVE") {
+			t.Fatalf("the waiter after the holder closed:\n%s", page)
+		}
+		cToken := grant(page)
+		resp, page = c.do("POST", "/admin/users", url.Values{"csrf": {cCSRF}, "op": {"create"}, "name": {"erin"}, "role": {"user"}, "lock_token": {cToken}})
+		if resp.StatusCode != 200 || !strings.Contains(page, "erin was created.") {
+			t.Fatalf("the new holder's create: %d\n%s", resp.StatusCode, page)
+		}
+		// FORCE LOCK: the admin takes it; carol's old grant is refused.
+		_, page = a.do("GET", "/admin/users", nil)
+		if !strings.Contains(page, "ACCESS: READ ONLY") || !strings.Contains(page, "Held by carol") {
+			t.Fatalf("the admin reopening:\n%s", page)
+		}
+		_, page = a.do("POST", "/admin/users/lock", url.Values{"csrf": {aCSRF}, "op": {"force"}})
+		if !strings.Contains(page, "ACCESS: EXCLUSIVE") || !strings.Contains(page, "You took the lock.") {
+			t.Fatalf("FORCE LOCK:\n%s", page)
+		}
+		resp, page = c.do("POST", "/admin/users", url.Values{"csrf": {cCSRF}, "op": {"create"}, "name": {"fay"}, "role": {"user"}, "lock_token": {cToken}})
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(page, "ACCESS: READ ONLY") {
+			t.Fatalf("the forced-off holder's create: %d\n%s", resp.StatusCode, page)
+		}
+		// A user may not open the dialog.
+		u := newBrowser(t, w.url)
+		u.logOn("alice", pw("alice"))
+		if resp, _ := u.do("GET", "/admin/users", nil); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("a user opening Administer Users: %d", resp.StatusCode)
 		}
 	})
 }

@@ -46,6 +46,9 @@ func (s *Server) consoleRoutes() {
 	s.handle("GET /login", nethttp.HandlerFunc(s.consoleLoginForm))
 	s.handle("POST /login", nethttp.HandlerFunc(s.consoleLogin))
 	s.handle("POST /logout", s.consolePage(s.consoleLogout))
+	s.handle("GET /admin/users", s.consolePage(s.consoleUsers))
+	s.handle("POST /admin/users/lock", s.consolePage(s.consoleUsersLock))
+	s.handle("POST /admin/users", s.consolePage(s.consoleUsersChange))
 }
 
 // consoleSession is the browser's session: its token, who it is, and the
@@ -108,9 +111,14 @@ type consoleView struct {
 	Name    string // the signed-in person's name
 	Error   string
 	// Page-specific values.
-	Identity string
-	Sessions []latchkey.Session
+	Identity   string
+	Sessions   []latchkey.Session
+	Dialog     *dialogView
+	Principals []latchkey.Principal
 }
+
+// Staff says whether the signed-in person is an admin or a delegate.
+func (v consoleView) Staff() bool { return v.Session != nil && v.Session.caller.IsStaff() }
 
 // Role is the signed-in person's role.
 func (v consoleView) Role() latchkey.Role {
