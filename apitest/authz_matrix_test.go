@@ -273,6 +273,8 @@ var matrix = []mrow{
 	{route: "GET /admin/users", target: "the dialog", prepare: fixed("GET", "/admin/users", ""), ok: 200, allow: publicCallers},
 	{route: "POST /admin/users", target: "a change", prepare: fixed("POST", "/admin/users", `{}`), ok: 200, allow: publicCallers},
 	{route: "POST /admin/users/lock", target: "REQ LOCK", prepare: fixed("POST", "/admin/users/lock", `{}`), ok: 200, allow: publicCallers},
+	{route: "POST /admin/users/state", target: "the badge", prepare: fixed("POST", "/admin/users/state", `{}`), ok: 200, allow: publicCallers},
+	{route: "GET /console/events", target: "the pages' stream", prepare: fixed("GET", "/console/events", ""), ok: 200, allow: publicCallers},
 	{route: "GET /v1/cluster/nodes", target: "-", prepare: fixed("GET", "/v1/cluster/nodes", ""), ok: 200, allow: []who{admin}},
 	{route: "POST /v1/tasks", target: "a seal now", prepare: fixed("POST", "/v1/tasks", `{"kind":"audit_seal"}`), ok: 201, allow: []who{admin}},
 	{route: "GET /v1/tasks", target: "-", prepare: fixed("GET", "/v1/tasks", ""), ok: 200, allow: []who{admin}},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"latchkey"
 	"latchkey/sqlstore/sqlstoretest"
 )
 
@@ -115,5 +116,165 @@ func TestConsoleLogOnInABrowser(t *testing.T) {
 			chromedp.Navigate(srv.URL+"/"),
 			chromedp.WaitVisible(chromedp.CSS("#identity")))
 		at("/login")
+	})
+}
+
+// browserContext is another browser profile (its own cookies) in the
+// same Chromium as ctx: a second person at another desk.
+func browserContext(t *testing.T, ctx context.Context) context.Context {
+	t.Helper()
+	c, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(c, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("a second browser context: %v", err)
+	}
+	return c
+}
+
+// page is one person's browser in a test.
+type page struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+}
+
+func (p page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (p page) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (p page) eval(js string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		p.t.Fatalf("%s: %v", js, err)
+	}
+	return s
+}
+
+// within waits up to d for the script js to give want, and says how long
+// it took.
+func (p page) within(d time.Duration, what, js, want string) time.Duration {
+	p.t.Helper()
+	start := time.Now()
+	for {
+		got, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](js)) // an error: the page is being replaced
+		if err == nil && got == want {
+			return time.Since(start)
+		}
+		if time.Since(start) > d {
+			p.t.Fatalf("%s: %q (%v) after %s, want %q", what, got, err, d, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p page) logOn(identity, password string) {
+	p.t.Helper()
+	p.do("log on as "+identity, chromedp.Navigate(p.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#identity")),
+		chromedp.SendKeys(chromedp.CSS("#identity"), identity), chromedp.SendKeys(chromedp.CSS("#password"), password+"\n"),
+		chromedp.WaitVisible(chromedp.CSS(".who")))
+}
+
+// Two admins fight over Administer Users in two browsers, against a real
+// serve on both stores (issue 13's proof): A gets EXCLUSIVE; B sees READ
+// ONLY with A's name and note and the managed controls disabled; B's
+// REQ LOCK puts it first in the queue; A closes the dialog and B's badge
+// turns EXCLUSIVE within a second, without a reload; A reopens, presses
+// FORCE LOCK and confirms; B's page shows the lock-lost banner at once,
+// its controls turn read-only with what B typed kept, and B's save is
+// refused while A's is committed.
+func TestConsoleAdministerUsersTwoAdmins(t *testing.T) {
+	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
+		srv := startServer(t, storeURL, dataDir)
+		admin := srv.adminLogin(t)
+		bg := context.Background()
+		carol, err := admin.CreatePrincipal(bg, latchkey.Principal{Name: "carol", Role: latchkey.RoleAdmin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.AddIdentity(bg, carol.ID, "carol", pw("carol")); err != nil {
+			t.Fatal(err)
+		}
+		actx := newBrowserTab(t)
+		a := page{t: t, ctx: actx, base: srv.URL}
+		b := page{t: t, ctx: browserContext(t, actx), base: srv.URL}
+		a.logOn("admin", procAdminPassword)
+		b.logOn("carol", pw("carol"))
+
+		a.do("A opens the dialog", chromedp.Navigate(srv.URL+"/admin/users"), chromedp.WaitVisible(chromedp.CSS("#badge")))
+		if got := a.text("#access"); got != "ACCESS: EXCLUSIVE" {
+			t.Fatalf("A: %q", got)
+		}
+		b.do("B opens the dialog", chromedp.Navigate(srv.URL+"/admin/users"), chromedp.WaitVisible(chromedp.CSS("#badge")))
+		if got := b.text("#access"); got != "ACCESS: READ ONLY" {
+			t.Fatalf("B: %q", got)
+		}
+		if got := b.text("#holder"); !strings.Contains(got, "Held by admin (Administer Users (console))") {
+			t.Fatalf("B's badge: %q", got)
+		}
+		if got := b.eval(`String(document.getElementById('create').disabled && document.getElementById('new-name').disabled)`); got != "true" {
+			t.Fatal("B's managed controls are not disabled")
+		}
+		screenshot(t, b.ctx, "console-users-readonly")
+		b.do("B: REQ LOCK", chromedp.Click(chromedp.CSS("#reqlock")))
+		b.within(5*time.Second, "B after REQ LOCK", `document.getElementById('position') ? document.getElementById('position').textContent : ''`, "You are number 1 in the queue.")
+		b.eval(`window.stillHere = 'yes'; document.getElementById('new-name').value = 'erin'; 'ok'`) // a mark a reload would lose
+		a.do("A closes the dialog", chromedp.Click(chromedp.CSS("#close")))
+		a.within(5*time.Second, "A back on the start page", `location.pathname`, "/")
+		took := b.within(time.Second, "B's badge after A closed", `document.getElementById('access').textContent`, "ACCESS: EXCLUSIVE")
+		t.Logf("B's dialog turned exclusive %s after A closed", took.Round(time.Millisecond))
+		if b.eval(`String(window.stillHere)`) != "yes" || b.eval(`String(document.getElementById('create').disabled)`) != "false" {
+			t.Fatal("B's page was reloaded, or its controls stayed disabled")
+		}
+		screenshot(t, b.ctx, "console-users-exclusive")
+
+		// A comes back and forces the lock.
+		a.do("A reopens", chromedp.Navigate(srv.URL+"/admin/users"), chromedp.WaitVisible(chromedp.CSS("#badge")))
+		if got := a.text("#holder"); !strings.Contains(got, "Held by carol") {
+			t.Fatalf("A's badge: %q", got)
+		}
+		a.do("A: FORCE LOCK", chromedp.Click(chromedp.CSS("#forcelock")), chromedp.WaitVisible(chromedp.CSS("#confirmforce")))
+		if got := a.text("#confirm-h"); got != "Take the lock from carol?" {
+			t.Fatalf("the confirmation: %q", got)
+		}
+		screenshot(t, a.ctx, "console-users-force")
+		a.do("A confirms", chromedp.Click(chromedp.CSS("#confirmforce")))
+		a.within(5*time.Second, "A after FORCE LOCK", `document.getElementById('confirmforce') ? '' : document.getElementById('access').textContent`, "ACCESS: EXCLUSIVE")
+		took = b.within(time.Second, "B's banner", `document.getElementById('lost').hidden ? '' : document.getElementById('lost').textContent`,
+			"Your lock was taken by admin. What you typed is kept: ask for the lock again to apply it.")
+		t.Logf("B was told %s after the force", took.Round(time.Millisecond))
+		if b.eval(`document.getElementById('access').textContent + '|' + document.getElementById('create').disabled + '|' + document.getElementById('new-name').value`) != "ACCESS: READ ONLY|true|erin" {
+			t.Fatal("B's dialog did not turn read-only, or lost what B typed")
+		}
+		if got := b.eval(`['close', 'reqlock', 'forcelock'].map(id => document.getElementById(id).offsetParent === null ? '-' : id).join(' ')`); got != "- reqlock forcelock" {
+			t.Fatalf("B's lock buttons shown: %q, want REQ LOCK and FORCE LOCK, not Close", got)
+		}
+		screenshot(t, b.ctx, "console-users-lost")
+		// B's save anyway (the form submitted by script, past the disabled
+		// button): refused by the server. A's save commits.
+		b.do("B saves anyway", chromedp.Evaluate[chromedp.Void](`(() => { const f = document.getElementById('createform'); f.querySelectorAll('[disabled]').forEach(e => e.disabled = false); f.submit(); })()`))
+		b.within(5*time.Second, "B's refused save, said on the page", `String(!!document.body && document.body.innerText.includes('Users is being edited by admin'))`, "true")
+		a.do("A saves", chromedp.SendKeys(chromedp.CSS("#new-name"), "fay"), chromedp.Click(chromedp.CSS("#create")))
+		a.within(5*time.Second, "A's save", `document.querySelector('.notice') ? document.querySelector('.notice').textContent : ''`, "fay was created.")
+		ps, _, _ := admin.ListPrincipals(bg, latchkey.Page{Limit: 100})
+		names := map[string]bool{}
+		for _, p := range ps {
+			names[p.Name] = true
+		}
+		if !names["fay"] || names["erin"] {
+			t.Fatalf("principals after both saves: %v", names)
+		}
 	})
 }

@@ -245,12 +245,31 @@ func TestConsoleAdministerUsers(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(page, "erin was created.") {
 			t.Fatalf("the new holder's create: %d\n%s", resp.StatusCode, page)
 		}
+		var erinID string
+		if ps, _, _ := w.admin.ListPrincipals(context.Background(), latchkey.Page{Limit: 100}); true {
+			for _, p := range ps {
+				if p.Name == "erin" {
+					erinID = p.ID
+				}
+			}
+		}
+		resp, page = c.do("POST", "/admin/users", url.Values{"csrf": {cCSRF}, "op": {"identity"}, "principal": {erinID}, "login": {"erin"}, "password": {pw("erin")}, "lock_token": {cToken}})
+		if resp.StatusCode != 200 || !strings.Contains(page, "Login ID erin was added.") {
+			t.Fatalf("adding a login ID: %d\n%s", resp.StatusCode, page)
+		}
+		if _, err := client.New(w.url).Login(context.Background(), "erin", pw("erin")); err != nil {
+			t.Fatalf("erin logs on with the login ID added in the dialog: %v", err)
+		}
 		// FORCE LOCK: the admin takes it; carol's old grant is refused.
 		_, page = a.do("GET", "/admin/users", nil)
 		if !strings.Contains(page, "ACCESS: READ ONLY") || !strings.Contains(page, "Held by carol") {
 			t.Fatalf("the admin reopening:\n%s", page)
 		}
 		_, page = a.do("POST", "/admin/users/lock", url.Values{"csrf": {aCSRF}, "op": {"force"}})
+		if !strings.Contains(page, "Take the lock from carol?") || !strings.Contains(page, "ACCESS: READ ONLY") {
+			t.Fatalf("FORCE LOCK asks first, naming the holder:\n%s", page)
+		}
+		_, page = a.do("POST", "/admin/users/lock", url.Values{"csrf": {aCSRF}, "op": {"force"}, "confirm": {"yes"}})
 		if !strings.Contains(page, "ACCESS: EXCLUSIVE") || !strings.Contains(page, "You took the lock.") {
 			t.Fatalf("FORCE LOCK:\n%s", page)
 		}

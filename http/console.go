@@ -46,6 +46,10 @@ func (s *Server) consoleRoutes() {
 	s.handle("GET /login", nethttp.HandlerFunc(s.consoleLoginForm))
 	s.handle("POST /login", nethttp.HandlerFunc(s.consoleLogin))
 	s.handle("POST /logout", s.consolePage(s.consoleLogout))
+	s.handle("GET /console/events", s.consolePage(func(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
+		s.serveStream(w, r, ss.caller, ss.token) // the pages' live updates
+	}))
+	s.handle("POST /admin/users/state", s.consolePage(s.consoleUsersState))
 	s.handle("GET /admin/users", s.consolePage(s.consoleUsers))
 	s.handle("POST /admin/users/lock", s.consolePage(s.consoleUsersLock))
 	s.handle("POST /admin/users", s.consolePage(s.consoleUsersChange))

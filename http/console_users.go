@@ -31,6 +31,8 @@ type dialogView struct {
 	Holder   *latchkey.LockHolder
 	Position int
 	Notice   string // what the last action did, in words
+	// ConfirmForce asks before FORCE LOCK takes the lock from its holder.
+	ConfirmForce bool
 }
 
 // Exclusive says whether the dialog may change what its lock manages.
@@ -59,6 +61,11 @@ func (s *Server) consoleUsers(w nethttp.ResponseWriter, r *nethttp.Request, ss c
 // usersPage opens the dialog with how and renders it, with notice or an
 // error from the last action.
 func (s *Server) usersPage(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession, how latchkey.AcquireRequest, notice, failure string) {
+	s.usersPageWith(w, r, ss, how, func(d *dialogView) { d.Notice = notice }, failure)
+}
+
+// usersPageWith is usersPage with the dialog's view adjusted by set.
+func (s *Server) usersPageWith(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession, how latchkey.AcquireRequest, set func(*dialogView), failure string) {
 	v := consoleView{Session: &ss, Error: failure}
 	if !ss.caller.IsStaff() {
 		v.Error = "Administer Users is for admins and delegates."
@@ -72,7 +79,7 @@ func (s *Server) usersPage(w nethttp.ResponseWriter, r *nethttp.Request, ss cons
 		s.render(w, r, status, "error.html", v)
 		return
 	}
-	d.Notice = notice
+	set(&d)
 	v.Dialog = &d
 	if v.Principals, _, err = s.store.ListPrincipals(r.Context(), ss.caller, latchkey.Page{Limit: 500}); err != nil {
 		status, msg := consoleError(err)
@@ -81,7 +88,7 @@ func (s *Server) usersPage(w nethttp.ResponseWriter, r *nethttp.Request, ss cons
 		return
 	}
 	status := nethttp.StatusOK
-	if failure != "" {
+	if v.Error != "" {
 		status = nethttp.StatusConflict
 	}
 	s.render(w, r, status, "users.html", v)
@@ -94,7 +101,17 @@ func (s *Server) consoleUsersLock(w nethttp.ResponseWriter, r *nethttp.Request, 
 	case "wait":
 		s.usersPage(w, r, ss, latchkey.AcquireRequest{Wait: true}, "You asked for the lock: you get it when the holder closes the dialog.", "")
 	case "force":
+		if r.PostFormValue("confirm") != "yes" {
+			s.usersPageWith(w, r, ss, latchkey.AcquireRequest{}, func(d *dialogView) { d.ConfirmForce = !d.Exclusive() }, "")
+			return
+		}
 		s.usersPage(w, r, ss, latchkey.AcquireRequest{Force: true}, "You took the lock.", "")
+	case "leave": // the page closed while waiting (dialog.js)
+		if err := s.store.ReleaseLock(r.Context(), ss.caller, latchkey.LockAdminUsers, 0, true); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(nethttp.StatusNoContent)
 	case "close":
 		token, _ := strconv.ParseUint(r.PostFormValue("lock_token"), 10, 64)
 		if err := s.store.ReleaseLock(r.Context(), ss.caller, latchkey.LockAdminUsers, token, true); err != nil {
@@ -153,4 +170,39 @@ func (s *Server) consoleUsersChange(w nethttp.ResponseWriter, r *nethttp.Request
 		_, failure = consoleError(err)
 	}
 	s.usersPage(w, r, ss, latchkey.AcquireRequest{}, notice, failure)
+}
+
+// consoleUsersState is the dialog's lock now, as JSON for dialog.js: it
+// asks for the lock as the page did (a holder's lease is renewed, a
+// waiter keeps its place and learns when it is granted; wait=1 for a
+// waiter).
+func (s *Server) consoleUsersState(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
+	if !ss.caller.IsStaff() {
+		s.writeError(w, r, latchkey.Errorf(latchkey.EFORBIDDEN, "Administer Users is for admins and delegates"))
+		return
+	}
+	d, err := s.openDialog(r, ss, latchkey.LockAdminUsers, "Administer Users", latchkey.AcquireRequest{Wait: r.PostFormValue("wait") == "1"})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, nethttp.StatusOK, d.state())
+}
+
+// dialogState is the badge's JSON.
+type dialogState struct {
+	Mode     latchkey.LockMode `json:"mode"`
+	Token    uint64            `json:"token"`
+	Holder   string            `json:"holder"`
+	Note     string            `json:"note"`
+	Since    string            `json:"since"`
+	Position int               `json:"position"`
+}
+
+func (d dialogView) state() dialogState {
+	st := dialogState{Mode: d.Mode, Token: d.Token, Position: d.Position}
+	if d.Holder != nil {
+		st.Holder, st.Note, st.Since = d.Holder.Name, d.Holder.Note, d.Holder.Since.UTC().Format("15:04 UTC")
+	}
+	return st
 }

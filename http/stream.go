@@ -80,6 +80,14 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	token, _ := bearerToken(r)
+	s.serveStream(w, r, c, token)
+}
+
+// serveStream streams the events c may see, for as long as token stays
+// valid: the API's stream (a bearer token) and the console's (its
+// session's token).
+func (s *Server) serveStream(w nethttp.ResponseWriter, r *nethttp.Request, c latchkey.Caller, token string) {
 	sq, err := parseStreamQuery(r, c)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -92,7 +100,6 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) {
 			return
 		}
 	}
-	token, _ := bearerToken(r)
 	release, capName, err := s.streamCaps.acquire(token)
 	if err != nil {
 		s.metrics.refusedStreams.WithLabelValues(capName).Inc()
