@@ -89,6 +89,7 @@ func TestConsoleLogOnInABrowser(t *testing.T) {
 		do("open the start page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#identity")))
 		at("/login")
 		screenshot(t, ctx, "console-login")
+		page{t: t, ctx: ctx, base: srv.URL}.checkAccessibility("the log-on page")
 		// Keyboard only: the login ID has the focus; typing, then Enter in
 		// the password field, submits.
 		if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.activeElement.id")); err != nil || focused != "identity" {
@@ -110,6 +111,7 @@ func TestConsoleLogOnInABrowser(t *testing.T) {
 		}
 		at("/")
 		screenshot(t, ctx, "console-home")
+		page{t: t, ctx: ctx, base: srv.URL}.checkAccessibility("the start page")
 		do("log off",
 			chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
 			chromedp.WaitVisible(chromedp.CSS("#identity")),
@@ -228,6 +230,7 @@ func TestConsoleAdministerUsersTwoAdmins(t *testing.T) {
 			t.Fatal("B's managed controls are not disabled")
 		}
 		screenshot(t, b.ctx, "console-users-readonly")
+		b.checkAccessibility("Administer Users, read-only")
 		b.do("B: REQ LOCK", chromedp.Click(chromedp.CSS("#reqlock")))
 		b.within(5*time.Second, "B after REQ LOCK", `document.getElementById('position') ? document.getElementById('position').textContent : ''`, "You are number 1 in the queue.")
 		b.eval(`window.stillHere = 'yes'; document.getElementById('new-name').value = 'erin'; 'ok'`) // a mark a reload would lose
@@ -250,6 +253,7 @@ func TestConsoleAdministerUsersTwoAdmins(t *testing.T) {
 			t.Fatalf("the confirmation: %q", got)
 		}
 		screenshot(t, a.ctx, "console-users-force")
+		a.checkAccessibility("the FORCE LOCK confirmation")
 		a.do("A confirms", chromedp.Click(chromedp.CSS("#confirmforce")))
 		a.within(5*time.Second, "A after FORCE LOCK", `document.getElementById('confirmforce') ? '' : document.getElementById('access').textContent`, "ACCESS: EXCLUSIVE")
 		took = b.within(time.Second, "B's banner", `document.getElementById('lost').hidden ? '' : document.getElementById('lost').textContent`,
@@ -262,6 +266,7 @@ func TestConsoleAdministerUsersTwoAdmins(t *testing.T) {
 			t.Fatalf("B's lock buttons shown: %q, want REQ LOCK and FORCE LOCK, not Close", got)
 		}
 		screenshot(t, b.ctx, "console-users-lost")
+		b.checkAccessibility("Administer Users, the lock lost")
 		// B's save anyway (the form submitted by script, past the disabled
 		// button): refused by the server. A's save commits.
 		b.do("B saves anyway", chromedp.Evaluate[chromedp.Void](`(() => { const f = document.getElementById('createform'); f.querySelectorAll('[disabled]').forEach(e => e.disabled = false); f.submit(); })()`))
@@ -277,4 +282,30 @@ func TestConsoleAdministerUsersTwoAdmins(t *testing.T) {
 			t.Fatalf("principals after both saves: %v", names)
 		}
 	})
+}
+
+// axeScript is axe-core, vendored with its licence (testdata/axe-core-*).
+const axeScript = "testdata/axe-core-4.14.1/axe.min.js"
+
+// checkAccessibility runs axe-core on the page as it is and fails the test
+// on any serious or critical violation (a control without a label, too
+// little contrast, a control the keyboard cannot reach, ...).
+func (p page) checkAccessibility(what string) {
+	p.t.Helper()
+	src, err := os.ReadFile(axeScript)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](string(src)+"\n;true")); err != nil {
+		p.t.Fatalf("%s: load axe-core: %v", what, err)
+	}
+	found, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`axe.run(document).then(r => JSON.stringify(r.violations
+		.filter(v => v.impact === 'serious' || v.impact === 'critical')
+		.map(v => v.impact + ' ' + v.id + ': ' + v.help + ' [' + v.nodes.map(n => n.target.join(' ')).join(', ') + ']')))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("%s: axe-core: %v", what, err)
+	}
+	if found != "[]" {
+		p.t.Errorf("%s: accessibility violations (axe-core): %s", what, found)
+	}
 }
