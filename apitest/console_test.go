@@ -241,9 +241,24 @@ func TestConsoleAdministerUsers(t *testing.T) {
 			t.Fatalf("the waiter after the holder closed:\n%s", page)
 		}
 		cToken := grant(page)
-		resp, page = c.do("POST", "/admin/users", url.Values{"csrf": {cCSRF}, "op": {"create"}, "name": {"erin"}, "role": {"user"}, "lock_token": {cToken}})
+		// The create form sent twice with its key (a retry, a second
+		// press): applied once.
+		key := regexp.MustCompile(`id="createform">\s*<input type="hidden" name="csrf" value="[^"]+"><input type="hidden" name="idem" value="([^"]+)">`).FindStringSubmatch(page)
+		if key == nil {
+			t.Fatalf("the create form has no key:\n%s", page)
+		}
+		create := url.Values{"csrf": {cCSRF}, "idem": {key[1]}, "op": {"create"}, "name": {"erin"}, "role": {"user"}, "lock_token": {cToken}}
+		resp, page = c.do("POST", "/admin/users", create)
 		if resp.StatusCode != 200 || !strings.Contains(page, "erin was created.") {
 			t.Fatalf("the new holder's create: %d\n%s", resp.StatusCode, page)
+		}
+		resp, _ = c.do("POST", "/admin/users", create)
+		wantRedirect(t, resp, "/admin/users?sent=again")
+		if _, page := c.do("GET", "/admin/users?sent=again", nil); !strings.Contains(page, "That form was sent before and applied once") {
+			t.Fatalf("the page after a form sent again:\n%s", page)
+		}
+		if n := principalsNamed(t, w, "erin"); n != 1 {
+			t.Fatalf("%d principals named erin after the form was sent twice", n)
 		}
 		var erinID string
 		if ps, _, _ := w.admin.ListPrincipals(context.Background(), latchkey.Page{Limit: 100}); true {
@@ -284,4 +299,65 @@ func TestConsoleAdministerUsers(t *testing.T) {
 			t.Fatalf("a user opening Administer Users: %d", resp.StatusCode)
 		}
 	})
+}
+
+func principalsNamed(t *testing.T, w *world, name string) int {
+	t.Helper()
+	ps, _, err := w.admin.ListPrincipals(context.Background(), latchkey.Page{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range ps {
+		if p.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// Failover scenarios 1 and 4 in the console: three nodes on PostgreSQL
+// behind HAProxy; an admin loads Administer Users through the balancer,
+// a node is SIGKILLed, and the form's submit succeeds without logging on
+// again (the session is in the store) and is applied once, even when it
+// is sent again.
+func TestConsoleFormSurvivesANodeDeath(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 0)
+	lb := startHAProxy(t, c.nodes)
+	br := newBrowser(t, lb)
+	csrfToken := br.logOn("admin", procAdminPassword)
+	_, page := br.do("GET", "/admin/users", nil)
+	if !strings.Contains(page, "ACCESS: EXCLUSIVE") {
+		t.Fatalf("the dialog:\n%s", page)
+	}
+	m := regexp.MustCompile(`data-token="(\d+)"`).FindStringSubmatch(page)
+	key := regexp.MustCompile(`id="createform">\s*<input type="hidden" name="csrf" value="[^"]+"><input type="hidden" name="idem" value="([^"]+)">`).FindStringSubmatch(page)
+	if m == nil || key == nil {
+		t.Fatalf("the dialog has no grant or form key:\n%s", page)
+	}
+	c.nodes[0].kill()
+	form := url.Values{"csrf": {csrfToken}, "idem": {key[1]}, "op": {"create"}, "name": {"gus"}, "role": {"user"}, "lock_token": {m[1]}}
+	for i := range 3 { // whichever node each lands on: one of them is dead
+		resp, page := br.do("POST", "/admin/users", form)
+		switch {
+		case i == 0 && (resp.StatusCode != 200 || !strings.Contains(page, "gus was created.")):
+			t.Fatalf("the submit after the node died: %d\n%s", resp.StatusCode, page)
+		case i > 0 && (resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/users?sent=again"):
+			t.Fatalf("the same form again: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	ps, _, err := c.admin.ListPrincipals(context.Background(), latchkey.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range ps {
+		if p.Name == "gus" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d principals named gus", n)
+	}
 }

@@ -30,6 +30,9 @@ var consoleFiles embed.FS
 const consoleCookie = "latchkey_session"
 
 var consolePages = template.Must(template.New("").Funcs(template.FuncMap{
+	// idem is a fresh key for a form that changes something: sent again
+	// (a retry after a node died, a second press), it is applied once.
+	"idem": func() string { return latchkey.NewID("form") },
 	"title": func(r latchkey.Role) string {
 		if r == "" {
 			return ""
@@ -61,6 +64,7 @@ type consoleSession struct {
 	token  string
 	caller latchkey.Caller
 	CSRF   string
+	claim  *latchkey.IdempotencyClaim // a keyed form's (see consoleOnce)
 }
 
 // csrfToken binds a form to the session: an HMAC of a fixed label keyed
@@ -102,6 +106,10 @@ func (s *Server) consolePage(h func(w nethttp.ResponseWriter, r *nethttp.Request
 			if err := r.ParseForm(); err != nil || !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(ss.CSRF)) {
 				s.render(w, r, nethttp.StatusForbidden, "error.html", consoleView{Session: &ss,
 					Error: "This form has expired or did not come from this console. Go back, reload the page and try again."})
+				return
+			}
+			if key := r.PostFormValue("idem"); key != "" {
+				s.consoleOnce(w, r, ss, key, h)
 				return
 			}
 		}

@@ -55,7 +55,11 @@ func (s *Server) openDialog(r *nethttp.Request, ss consoleSession, lock, title s
 
 // consoleUsers shows the dialog (staff only).
 func (s *Server) consoleUsers(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
-	s.usersPage(w, r, ss, latchkey.AcquireRequest{}, "", "")
+	notice := ""
+	if r.URL.Query().Get("sent") == "again" {
+		notice = "That form was sent before and applied once; this is how things stand now."
+	}
+	s.usersPage(w, r, ss, latchkey.AcquireRequest{}, notice, "")
 }
 
 // usersPage opens the dialog with how and renders it, with notice or an
@@ -136,7 +140,7 @@ func underGrant(r *nethttp.Request, c latchkey.Caller) latchkey.Caller {
 // under the form's grant), or Change Pwd for one account (always
 // available).
 func (s *Server) consoleUsersChange(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
-	ctx, f := r.Context(), r.PostFormValue
+	ctx, f := ss.changeCtx(r), r.PostFormValue
 	var notice string
 	var err error
 	switch f("op") {
