@@ -257,7 +257,7 @@ func TestConsoleAdministerUsers(t *testing.T) {
 		if _, page := c.do("GET", "/admin/users?sent=again", nil); !strings.Contains(page, "That form was sent before and applied once") {
 			t.Fatalf("the page after a form sent again:\n%s", page)
 		}
-		if n := principalsNamed(t, w, "erin"); n != 1 {
+		if n := principalsNamed(t, w.admin, "erin"); n != 1 {
 			t.Fatalf("%d principals named erin after the form was sent twice", n)
 		}
 		var erinID string
@@ -301,9 +301,9 @@ func TestConsoleAdministerUsers(t *testing.T) {
 	})
 }
 
-func principalsNamed(t *testing.T, w *world, name string) int {
+func principalsNamed(t *testing.T, admin *client.Client, name string) int {
 	t.Helper()
-	ps, _, err := w.admin.ListPrincipals(context.Background(), latchkey.Page{Limit: 500})
+	ps, _, err := admin.ListPrincipals(context.Background(), latchkey.Page{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,17 +347,7 @@ func TestConsoleFormSurvivesANodeDeath(t *testing.T) {
 			t.Fatalf("the same form again: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}
-	ps, _, err := c.admin.ListPrincipals(context.Background(), latchkey.Page{Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, p := range ps {
-		if p.Name == "gus" {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := principalsNamed(t, c.admin, "gus"); n != 1 {
 		t.Fatalf("%d principals named gus", n)
 	}
 }
