@@ -19,12 +19,12 @@ import (
 // browser is a cookie-keeping HTTP client that does not follow redirects,
 // so a test sees each answer the console gives.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	hc   *http.Client
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newBrowser(t testing.TB, base string) *browser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func (b *browser) do(method, path string, form url.Values) (*http.Response, stri
 }
 
 // csrf is the CSRF token of the page's forms.
-func csrf(t *testing.T, page string) string {
+func csrf(t testing.TB, page string) string {
 	t.Helper()
 	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
 	if m == nil {
@@ -64,7 +64,7 @@ func csrf(t *testing.T, page string) string {
 	return m[1]
 }
 
-func wantRedirect(t *testing.T, resp *http.Response, to string) {
+func wantRedirect(t testing.TB, resp *http.Response, to string) {
 	t.Helper()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != to {
 		t.Fatalf("%s %s: %d to %q, want 303 to %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, resp.Header.Get("Location"), to)
