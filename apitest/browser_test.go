@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"latchkey"
+	"latchkey/client"
 	"latchkey/sqlstore/sqlstoretest"
 )
 
@@ -308,4 +309,73 @@ func (p page) checkAccessibility(what string) {
 	if found != "[]" {
 		p.t.Errorf("%s: accessibility violations (axe-core): %s", what, found)
 	}
+}
+
+// My access in a real browser with a real agent (file executor), both
+// stores: a person logged on at a terminal checks a group set out; the
+// page says Checking out, then Checked out by itself when the
+// workstation confirms, with Check in shown only then (Cancel before);
+// Check in ends it and the agent removes the group.
+func TestConsoleCheckoutInABrowser(t *testing.T) {
+	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
+		srv := startServer(t, storeURL, dataDir)
+		admin := srv.adminLogin(t)
+		bg := context.Background()
+		site, err := admin.CreateSite(bg, client.SiteCreate{Name: "branch"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		term, err := admin.RegisterTerminal(bg, "counter 1", site.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann, err := admin.CreatePrincipal(bg, latchkey.Principal{Name: "ann", Role: latchkey.RoleUser})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.AddIdentity(bg, ann.ID, "ann", pw("ann")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.CreateGroupSet(bg, latchkey.GroupSet{Name: "tools", Groups: []string{"wheel"}, MaxMinutes: 30, Eligible: []string{ann.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		tc := client.New(srv.URL, client.WithToken(term.Token))
+		if _, err := tc.StartSession(bg, term.ID, latchkey.LoginRequest{Identity: "ann", Password: pw("ann"), TimeSent: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		p := page{t: t, ctx: newBrowserTab(t), base: srv.URL}
+		p.logOn("ann", pw("ann"))
+		p.do("open My access", chromedp.Navigate(srv.URL+"/access"), chromedp.WaitVisible(chromedp.CSS("#checkout")))
+		p.checkAccessibility("My access")
+		screenshot(t, p.ctx, "console-access")
+		// No agent yet: the check-out waits for its workstation.
+		p.do("check out", chromedp.Click(chromedp.CSS("#checkout")))
+		p.within(5*time.Second, "the check-out's page", `document.getElementById('co-status') ? document.getElementById('co-status').dataset.status : ''`, "checking_out")
+		if got := p.eval(`document.getElementById('co-status').textContent + '|' + document.getElementById('checkinform').hidden + '|' + document.getElementById('cancelform').hidden`); got != "Checking out: waiting for the workstation to confirm.|true|false" {
+			t.Fatalf("while checking out: %q", got)
+		}
+		screenshot(t, p.ctx, "console-checking-out")
+		p.eval(`window.stillHere = 'yes'; 'ok'`)
+		groups := filepath.Join(t.TempDir(), "groups")
+		startAgent(t, srv.URL, term.Token, filepath.Join(t.TempDir(), "state"), groups)
+		took := p.within(15*time.Second, "Checked out, live", `document.getElementById('co-status').dataset.status`, "checked_out")
+		t.Logf("the page said checked out %s after the agent started", took.Round(time.Millisecond))
+		if got := p.eval(`String(window.stillHere) + '|' + document.getElementById('checkinform').hidden + '|' + document.getElementById('cancelform').hidden`); got != "yes|false|true" {
+			t.Fatalf("after the workstation confirmed (no reload, Check in shown, Cancel gone): %q", got)
+		}
+		if b, _ := os.ReadFile(groups); string(b) != "wheel ann\n" {
+			t.Fatalf("the workstation's groups: %q", b)
+		}
+		p.checkAccessibility("a check-out, checked out")
+		screenshot(t, p.ctx, "console-checked-out")
+		p.do("check in", chromedp.Click(chromedp.CSS("#checkin")))
+		p.within(5*time.Second, "Checked in", `document.getElementById('co-status') ? document.getElementById('co-status').textContent : ''`, "Checked in.")
+		deadline := time.Now().Add(10 * time.Second)
+		for b, _ := os.ReadFile(groups); len(b) != 0; b, _ = os.ReadFile(groups) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the workstation still has %q after check-in", b)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }

@@ -54,6 +54,11 @@ func (s *Server) consoleRoutes() {
 	}))
 	s.handle("POST /admin/users/state", s.consolePage(s.consoleUsersState))
 	s.handle("GET /admin/users", s.consolePage(s.consoleUsers))
+	s.handle("GET /access", s.consolePage(s.consoleAccess))
+	s.handle("POST /access", s.consolePage(s.consoleAccessRequest))
+	s.handle("GET /checkouts/{id}", s.consolePage(s.consoleCheckout))
+	s.handle("GET /checkouts/{id}/state", s.consolePage(s.consoleCheckoutState))
+	s.handle("POST /checkouts/{id}/checkin", s.consolePage(s.consoleCheckin))
 	s.handle("POST /admin/users/lock", s.consolePage(s.consoleUsersLock))
 	s.handle("POST /admin/users", s.consolePage(s.consoleUsersChange))
 }
@@ -127,6 +132,9 @@ type consoleView struct {
 	Sessions   []latchkey.Session
 	Dialog     *dialogView
 	Principals []latchkey.Principal
+	Notice     string
+	GroupSets  []latchkey.GroupSet
+	Checkout   *checkoutState
 }
 
 // Staff says whether the signed-in person is an admin or a delegate.

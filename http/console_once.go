@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	nethttp "net/http"
 	"slices"
+	"strings"
 
 	"latchkey"
 )
@@ -38,7 +39,11 @@ func (s *Server) consoleOnce(w nethttp.ResponseWriter, r *nethttp.Request, ss co
 		return
 	}
 	if stored != nil {
-		nethttp.Redirect(w, r, r.URL.Path+"?sent=again", nethttp.StatusSeeOther)
+		back := r.PostFormValue("back") // the page that shows the form's result
+		if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "?#\\") {
+			back = r.URL.Path
+		}
+		nethttp.Redirect(w, r, back+"?sent=again", nethttp.StatusSeeOther)
 		return
 	}
 	rec := &bufferedWriter{ResponseWriter: w}
