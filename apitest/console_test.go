@@ -351,3 +351,48 @@ func TestConsoleFormSurvivesANodeDeath(t *testing.T) {
 		t.Fatalf("%d principals named gus", n)
 	}
 }
+
+// The Signup Policy dialog over HTTP, two admins, both stores: on the
+// admin/signup lock like Administer Users; the second admin's save is
+// refused while the first one's, under its grant, changes the site.
+func TestConsoleSignupPolicy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 0)
+		carol := w.person("carol", true, "carol")
+		if _, err := w.admin.UpdatePrincipal(context.Background(), carol.ID, latchkey.PrincipalUpdate{Role: client.Ptr(latchkey.RoleAdmin)}); err != nil {
+			t.Fatal(err)
+		}
+		a, c := newBrowser(t, w.url), newBrowser(t, w.url)
+		aCSRF, cCSRF := a.logOn("admin", adminPassword), c.logOn("carol", pw("carol"))
+		_, page := a.do("GET", "/admin/signup", nil)
+		m := regexp.MustCompile(`data-token="(\d+)"`).FindStringSubmatch(page)
+		if !strings.Contains(page, "ACCESS: EXCLUSIVE") || m == nil || !strings.Contains(page, `id="save-`+w.site.ID+`" class="managed" >`) {
+			t.Fatalf("the first admin:\n%s", page)
+		}
+		_, page = c.do("GET", "/admin/signup", nil)
+		if !strings.Contains(page, "ACCESS: READ ONLY") || !strings.Contains(page, "Held by admin (Signup Policy (console))") || !strings.Contains(page, `id="save-`+w.site.ID+`" class="managed" disabled`) {
+			t.Fatalf("the second admin:\n%s", page)
+		}
+		save := func(csrf, token string, quota string) url.Values {
+			return url.Values{"csrf": {csrf}, "site": {w.site.ID}, "lock_token": {token}, "allow_standalone": {"on"}, "standalone_auth": {"cached"},
+				"daily_quota_minutes": {quota}, "max_reservations_per_user": {"2"}, "max_booking_days_ahead": {"14"}}
+		}
+		resp, page := c.do("POST", "/admin/signup", save(cCSRF, m[1], "45"))
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(page, "being edited by admin") {
+			t.Fatalf("the read-only save: %d\n%s", resp.StatusCode, page)
+		}
+		resp, page = a.do("POST", "/admin/signup", save(aCSRF, m[1], "90"))
+		if resp.StatusCode != 200 || !strings.Contains(page, "The signup policy of branch was saved.") {
+			t.Fatalf("the holder's save: %d\n%s", resp.StatusCode, page)
+		}
+		site, err := w.admin.GetSite(context.Background(), w.site.ID)
+		if err != nil || site.DailyQuotaMinutes != 90 || !site.AllowStandalone || site.StandaloneAuth != latchkey.StandaloneAuthCached ||
+			site.MaxReservationsPerUser != 2 || site.MaxBookingDaysAhead != 14 {
+			t.Fatalf("the site after the save: %+v, %v", site, err)
+		}
+		resp, page = a.do("POST", "/admin/signup", save(aCSRF, m[1], "ninety"))
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(page, "daily_quota_minutes must be a whole number.") {
+			t.Fatalf("a bad number: %d\n%s", resp.StatusCode, page)
+		}
+	})
+}

@@ -52,15 +52,13 @@ func (s *Server) consoleRoutes() {
 	s.handle("GET /console/events", s.consolePage(func(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
 		s.serveStream(w, r, ss.caller, ss.token) // the pages' live updates
 	}))
-	s.handle("POST /admin/users/state", s.consolePage(s.consoleUsersState))
-	s.handle("GET /admin/users", s.consolePage(s.consoleUsers))
+	s.dialogRoutes(s.usersDialog(), s.consoleUsersChange)
+	s.dialogRoutes(s.signupDialog(), s.consoleSignupChange)
 	s.handle("GET /access", s.consolePage(s.consoleAccess))
 	s.handle("POST /access", s.consolePage(s.consoleAccessRequest))
 	s.handle("GET /checkouts/{id}", s.consolePage(s.consoleCheckout))
 	s.handle("GET /checkouts/{id}/state", s.consolePage(s.consoleCheckoutState))
 	s.handle("POST /checkouts/{id}/checkin", s.consolePage(s.consoleCheckin))
-	s.handle("POST /admin/users/lock", s.consolePage(s.consoleUsersLock))
-	s.handle("POST /admin/users", s.consolePage(s.consoleUsersChange))
 }
 
 // consoleSession is the browser's session: its token, who it is, and the
@@ -135,6 +133,7 @@ type consoleView struct {
 	Notice     string
 	GroupSets  []latchkey.GroupSet
 	Checkout   *checkoutState
+	Sites      []latchkey.Site
 }
 
 // Staff says whether the signed-in person is an admin or a delegate.

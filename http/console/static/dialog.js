@@ -18,7 +18,7 @@
     return f;
   };
   const refresh = () =>
-    fetch('/admin/users/state', { method: 'POST', body: form(st.position > 0 ? { wait: '1' } : {}), credentials: 'same-origin' })
+    fetch(badge.dataset.path + '/state', { method: 'POST', body: form(st.position > 0 ? { wait: '1' } : {}), credentials: 'same-origin' })
       .then((r) => (r.ok ? r.json() : null))
       .then((n) => n && show(n))
       .catch(() => {});
@@ -61,7 +61,7 @@
   window.addEventListener('pagehide', () => {
     if (submitting) return;
     events.close();
-    if (st.mode === 'exclusive') navigator.sendBeacon('/admin/users/lock', form({ op: 'close', lock_token: String(st.token) }));
-    else if (st.position > 0) navigator.sendBeacon('/admin/users/lock', form({ op: 'leave' }));
+    if (st.mode === 'exclusive') navigator.sendBeacon(badge.dataset.path + '/lock', form({ op: 'close', lock_token: String(st.token) }));
+    else if (st.position > 0) navigator.sendBeacon(badge.dataset.path + '/lock', form({ op: 'leave' }));
   });
 })();
