@@ -396,3 +396,48 @@ func TestConsoleSignupPolicy(t *testing.T) {
 		}
 	})
 }
+
+// Collaborate Trusts over HTTP, two admins, both stores: the holder adds
+// a trust through the trusts config domain under its grant; the other
+// admin's add is refused, but its Remove, which only hides an entry from
+// its own view, works without the lock and hides nothing from anyone
+// else.
+func TestConsoleCollaborateTrusts(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 0)
+		carol := w.person("carol", true, "carol")
+		if _, err := w.admin.UpdatePrincipal(context.Background(), carol.ID, latchkey.PrincipalUpdate{Role: client.Ptr(latchkey.RoleAdmin)}); err != nil {
+			t.Fatal(err)
+		}
+		a, c := newBrowser(t, w.url), newBrowser(t, w.url)
+		aCSRF, cCSRF := a.logOn("admin", adminPassword), c.logOn("carol", pw("carol"))
+		_, page := a.do("GET", "/admin/trusts", nil)
+		m := regexp.MustCompile(`data-token="(\d+)"`).FindStringSubmatch(page)
+		if !strings.Contains(page, "ACCESS: EXCLUSIVE") || m == nil {
+			t.Fatalf("the first admin:\n%s", page)
+		}
+		resp, page := a.do("POST", "/admin/trusts", url.Values{"csrf": {aCSRF}, "op": {"save"}, "name": {"partner-a"}, "settings": {"directory, read only"}, "lock_token": {m[1]}})
+		if resp.StatusCode != 200 || !strings.Contains(page, "Trust partner-a was saved.") || !strings.Contains(page, `value="directory, read only"`) {
+			t.Fatalf("the holder's add: %d\n%s", resp.StatusCode, page)
+		}
+		_, page = c.do("GET", "/admin/trusts", nil)
+		if !strings.Contains(page, "ACCESS: READ ONLY") || !strings.Contains(page, `id="addtrust" class="managed" disabled`) || !strings.Contains(page, "partner-a") {
+			t.Fatalf("the second admin:\n%s", page)
+		}
+		resp, page = c.do("POST", "/admin/trusts", url.Values{"csrf": {cCSRF}, "op": {"save"}, "name": {"partner-b"}, "settings": {"x"}, "lock_token": {m[1]}})
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(strings.ToLower(page), "lock") {
+			t.Fatalf("the read-only add: %d\n%s", resp.StatusCode, page)
+		}
+		resp, page = c.do("POST", "/admin/trusts", url.Values{"csrf": {cCSRF}, "op": {"remove"}, "name": {"partner-a"}})
+		if resp.StatusCode != 200 || strings.Contains(page, `id="remove-partner-a"`) || !strings.Contains(page, "Show the 1 you removed") {
+			t.Fatalf("Remove from the read-only dialog: %d\n%s", resp.StatusCode, page)
+		}
+		if _, page := a.do("GET", "/admin/trusts", nil); !strings.Contains(page, `id="remove-partner-a"`) {
+			t.Fatal("carol's Remove hid the trust from the admin too")
+		}
+		d, err := w.admin.GetConfig(context.Background(), "trusts")
+		if err != nil || d.Items["partner-a"] != "directory, read only" || len(d.Items) != 1 {
+			t.Fatalf("the trusts domain: %+v, %v", d, err)
+		}
+	})
+}

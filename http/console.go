@@ -54,6 +54,7 @@ func (s *Server) consoleRoutes() {
 	}))
 	s.dialogRoutes(s.usersDialog(), s.consoleUsersChange)
 	s.dialogRoutes(s.signupDialog(), s.consoleSignupChange)
+	s.dialogRoutes(s.trustsDialog(), s.consoleTrustsChange)
 	s.handle("GET /access", s.consolePage(s.consoleAccess))
 	s.handle("POST /access", s.consolePage(s.consoleAccessRequest))
 	s.handle("GET /checkouts/{id}", s.consolePage(s.consoleCheckout))
@@ -134,6 +135,11 @@ type consoleView struct {
 	GroupSets  []latchkey.GroupSet
 	Checkout   *checkoutState
 	Sites      []latchkey.Site
+	// Collaborate Trusts: the entries in this admin's view, how many it
+	// removed from it, and the domain's version.
+	Trusts        []trustRow
+	HiddenTrusts  int
+	TrustsVersion int64
 }
 
 // Staff says whether the signed-in person is an admin or a delegate.
