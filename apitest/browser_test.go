@@ -379,3 +379,31 @@ func TestConsoleCheckoutInABrowser(t *testing.T) {
 		}
 	})
 }
+
+// Signup Policy and Collaborate Trusts in a real browser, both stores:
+// each opens EXCLUSIVE for the admin, saves under its grant, and passes
+// the accessibility run; their pictures go to the docs.
+func TestConsoleSignupAndTrustsInABrowser(t *testing.T) {
+	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
+		srv := startServer(t, storeURL, dataDir)
+		if _, err := srv.adminLogin(t).CreateSite(context.Background(), client.SiteCreate{Name: "library"}); err != nil {
+			t.Fatal(err)
+		}
+		p := page{t: t, ctx: newBrowserTab(t), base: srv.URL}
+		p.logOn("admin", procAdminPassword)
+		p.do("open Signup Policy", chromedp.Navigate(srv.URL+"/admin/signup"), chromedp.WaitVisible(chromedp.CSS("#badge")))
+		if got := p.text("#access"); got != "ACCESS: EXCLUSIVE" {
+			t.Fatalf("Signup Policy: %q", got)
+		}
+		p.eval(`(() => { const q = document.querySelector('input[name=daily_quota_minutes]'); q.value = '120'; q.form.requestSubmit(q.form.querySelector('button')); return 'ok'; })()`)
+		p.within(5*time.Second, "the saved policy", `document.querySelector('.notice') ? document.querySelector('.notice').textContent : ''`, "The signup policy of library was saved.")
+		p.checkAccessibility("Signup Policy")
+		screenshot(t, p.ctx, "console-signup")
+		p.do("open Collaborate Trusts", chromedp.Navigate(srv.URL+"/admin/trusts"), chromedp.WaitVisible(chromedp.CSS("#trust-name")),
+			chromedp.SendKeys(chromedp.CSS("#trust-name"), "partner-a"), chromedp.SendKeys(chromedp.CSS("#trust-settings"), "directory, read only"),
+			chromedp.Click(chromedp.CSS("#addtrust")))
+		p.within(5*time.Second, "the added trust", `document.getElementById('remove-partner-a') ? 'yes' : ''`, "yes")
+		p.checkAccessibility("Collaborate Trusts")
+		screenshot(t, p.ctx, "console-trusts")
+	})
+}
