@@ -192,12 +192,7 @@ func (b *browser) logOn(identity, password string) string {
 func TestConsoleAdministerUsers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		w := newWorld(t, b, client.SiteCreate{}, 0)
-		carol := w.person("carol", true, "carol")
-		if _, err := w.admin.UpdatePrincipal(context.Background(), carol.ID, latchkey.PrincipalUpdate{Role: client.Ptr(latchkey.RoleAdmin)}); err != nil {
-			t.Fatal(err)
-		}
-		a, c := newBrowser(t, w.url), newBrowser(t, w.url)
-		aCSRF, cCSRF := a.logOn("admin", adminPassword), c.logOn("carol", pw("carol"))
+		a, c, aCSRF, cCSRF := twoAdmins(t, w)
 		grant := func(page string) string {
 			m := regexp.MustCompile(`data-token="(\d+)"`).FindStringSubmatch(page)
 			if m == nil {
@@ -358,12 +353,7 @@ func TestConsoleFormSurvivesANodeDeath(t *testing.T) {
 func TestConsoleSignupPolicy(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		w := newWorld(t, b, client.SiteCreate{}, 0)
-		carol := w.person("carol", true, "carol")
-		if _, err := w.admin.UpdatePrincipal(context.Background(), carol.ID, latchkey.PrincipalUpdate{Role: client.Ptr(latchkey.RoleAdmin)}); err != nil {
-			t.Fatal(err)
-		}
-		a, c := newBrowser(t, w.url), newBrowser(t, w.url)
-		aCSRF, cCSRF := a.logOn("admin", adminPassword), c.logOn("carol", pw("carol"))
+		a, c, aCSRF, cCSRF := twoAdmins(t, w)
 		_, page := a.do("GET", "/admin/signup", nil)
 		m := regexp.MustCompile(`data-token="(\d+)"`).FindStringSubmatch(page)
 		if !strings.Contains(page, "ACCESS: EXCLUSIVE") || m == nil || !strings.Contains(page, `id="save-`+w.site.ID+`" class="managed" >`) {
@@ -405,12 +395,7 @@ func TestConsoleSignupPolicy(t *testing.T) {
 func TestConsoleCollaborateTrusts(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		w := newWorld(t, b, client.SiteCreate{}, 0)
-		carol := w.person("carol", true, "carol")
-		if _, err := w.admin.UpdatePrincipal(context.Background(), carol.ID, latchkey.PrincipalUpdate{Role: client.Ptr(latchkey.RoleAdmin)}); err != nil {
-			t.Fatal(err)
-		}
-		a, c := newBrowser(t, w.url), newBrowser(t, w.url)
-		aCSRF, cCSRF := a.logOn("admin", adminPassword), c.logOn("carol", pw("carol"))
+		a, c, aCSRF, cCSRF := twoAdmins(t, w)
 		_, page := a.do("GET", "/admin/trusts", nil)
 		m := regexp.MustCompile(`data-token="(\d+)"`).FindStringSubmatch(page)
 		if !strings.Contains(page, "ACCESS: EXCLUSIVE") || m == nil {
@@ -440,4 +425,16 @@ func TestConsoleCollaborateTrusts(t *testing.T) {
 			t.Fatalf("the trusts domain: %+v, %v", d, err)
 		}
 	})
+}
+
+// twoAdmins makes carol a second admin and opens a browser session for
+// the admin (a) and for carol (c), with their forms' CSRF tokens.
+func twoAdmins(t *testing.T, w *world) (a, c *browser, aCSRF, cCSRF string) {
+	t.Helper()
+	carol := w.person("carol", true, "carol")
+	if _, err := w.admin.UpdatePrincipal(context.Background(), carol.ID, latchkey.PrincipalUpdate{Role: client.Ptr(latchkey.RoleAdmin)}); err != nil {
+		t.Fatal(err)
+	}
+	a, c = newBrowser(t, w.url), newBrowser(t, w.url)
+	return a, c, a.logOn("admin", adminPassword), c.logOn("carol", pw("carol"))
 }
