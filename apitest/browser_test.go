@@ -363,6 +363,9 @@ func TestConsoleCheckoutInABrowser(t *testing.T) {
 		if got := p.eval(`String(window.stillHere) + '|' + document.getElementById('checkinform').hidden + '|' + document.getElementById('cancelform').hidden`); got != "yes|false|true" {
 			t.Fatalf("after the workstation confirmed (no reload, Check in shown, Cancel gone): %q", got)
 		}
+		if h := p.text("h1"); h != "Check-out of wheel on counter 1" {
+			t.Fatalf("the check-out's heading: %q", h)
+		}
 		if b, _ := os.ReadFile(groups); string(b) != "wheel ann\n" {
 			t.Fatalf("the workstation's groups: %q", b)
 		}

@@ -111,7 +111,7 @@ func TestConsoleBrowserSession(t *testing.T) {
 		}
 		w.mustLogin(0, "alice", false)
 		resp, page = br.do("GET", "/", nil)
-		if resp.StatusCode != 200 || !strings.Contains(page, "Signed in as <strong>alice</strong> (User)") || !strings.Contains(page, w.terms[0].ID) {
+		if resp.StatusCode != 200 || !strings.Contains(page, "Signed in as <strong>alice</strong> (User)") || !strings.Contains(page, "<td>counter 0</td>") {
 			t.Fatalf("home: %d\n%s", resp.StatusCode, page)
 		}
 		token := csrf(t, page)
@@ -269,6 +269,13 @@ func TestConsoleAdministerUsers(t *testing.T) {
 		}
 		if _, err := client.New(w.url).Login(context.Background(), "erin", pw("erin")); err != nil {
 			t.Fatalf("erin logs on with the login ID added in the dialog: %v", err)
+		}
+		resp, page = c.do("POST", "/admin/users", url.Values{"csrf": {cCSRF}, "op": {"role"}, "principal": {w.bob.ID}, "role": {"delegate"}, "lock_token": {cToken}})
+		if resp.StatusCode != 200 || !strings.Contains(page, "bob is now a delegate.") {
+			t.Fatalf("a role change: %d\n%s", resp.StatusCode, page)
+		}
+		if p, _ := w.admin.GetPrincipal(context.Background(), w.bob.ID); p.Role != latchkey.RoleDelegate {
+			t.Fatalf("bob's role: %s", p.Role)
 		}
 		// FORCE LOCK: the admin takes it; carol's old grant is refused.
 		_, page = a.do("GET", "/admin/users", nil)

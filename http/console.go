@@ -140,6 +140,16 @@ type consoleView struct {
 	Trusts        []trustRow
 	HiddenTrusts  int
 	TrustsVersion int64
+	// TerminalNames names the terminals the page mentions (by ID).
+	TerminalNames map[string]string
+}
+
+// Terminal is a terminal's name on a page, its ID when unknown.
+func (v consoleView) Terminal(id string) string {
+	if n := v.TerminalNames[id]; n != "" {
+		return n
+	}
+	return id
 }
 
 // Staff says whether the signed-in person is an admin or a delegate.

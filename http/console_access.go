@@ -39,6 +39,7 @@ func (s *Server) accessPage(w nethttp.ResponseWriter, r *nethttp.Request, ss con
 			v.GroupSets = append(v.GroupSets, g)
 		}
 	}
+	v.TerminalNames = s.terminalNames(r, ss, v.Sessions)
 	s.render(w, r, status, "access.html", v)
 }
 
@@ -97,7 +98,11 @@ func (s *Server) consoleCheckout(w nethttp.ResponseWriter, r *nethttp.Request, s
 		return
 	}
 	st := stateOf(*c)
-	s.render(w, r, nethttp.StatusOK, "checkout.html", consoleView{Session: &ss, Checkout: &st})
+	v := consoleView{Session: &ss, Checkout: &st, TerminalNames: map[string]string{}}
+	if t, err := s.store.GetTerminal(r.Context(), ss.caller, c.Terminal); err == nil {
+		v.TerminalNames[t.ID] = t.Name
+	}
+	s.render(w, r, nethttp.StatusOK, "checkout.html", v)
 }
 
 // consoleCheckoutState is the check-out's state as JSON (checkout.js).
@@ -120,4 +125,19 @@ func (s *Server) consoleCheckin(w nethttp.ResponseWriter, r *nethttp.Request, ss
 		return
 	}
 	nethttp.Redirect(w, r, "/checkouts/"+id, nethttp.StatusSeeOther)
+}
+
+// terminalNames names the terminals of sessions (a terminal that cannot
+// be read keeps its ID on the page).
+func (s *Server) terminalNames(r *nethttp.Request, ss consoleSession, sessions []latchkey.Session) map[string]string {
+	names := map[string]string{}
+	for _, x := range sessions {
+		if _, ok := names[x.TerminalID]; ok {
+			continue
+		}
+		if t, err := s.store.GetTerminal(r.Context(), ss.caller, x.TerminalID); err == nil {
+			names[x.TerminalID] = t.Name
+		}
+	}
+	return names
 }

@@ -44,6 +44,12 @@ func (s *Server) consoleUsersChange(w nethttp.ResponseWriter, r *nethttp.Request
 		if p, err = s.store.UpdatePrincipal(ctx, underGrant(r, ss.caller), f("principal"), latchkey.PrincipalUpdate{Disabled: &disabled}); err == nil {
 			notice = fmt.Sprintf("%s was %sd.", p.Name, f("op"))
 		}
+	case "role":
+		role := latchkey.Role(f("role"))
+		var p *latchkey.Principal
+		if p, err = s.store.UpdatePrincipal(ctx, underGrant(r, ss.caller), f("principal"), latchkey.PrincipalUpdate{Role: &role}); err == nil {
+			notice = fmt.Sprintf("%s is now a %s.", p.Name, p.Role)
+		}
 	case "password": // Change Pwd: one account, no lock needed
 		if err = latchkey.CheckNewPassword("new_password", f("password")); err == nil {
 			err = s.store.ChangePassword(ctx, ss.caller, f("login"), "", f("password"))
