@@ -445,3 +445,50 @@ func twoAdmins(t *testing.T, w *world) (a, c *browser, aCSRF, cCSRF string) {
 	a, c = newBrowser(t, w.url), newBrowser(t, w.url)
 	return a, c, a.logOn("admin", adminPassword), c.logOn("carol", pw("carol"))
 }
+
+// The approvals inbox over HTTP, both stores: alice's request for a set
+// that needs bob's approval waits in bob's inbox with what was asked;
+// bob approves it with a comment, the work item is decided, and the
+// request's page shows its approve step done; alice's own inbox is empty.
+func TestConsoleApprovalsInbox(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 1)
+		ctx := context.Background()
+		set, err := w.admin.CreateGroupSet(ctx, latchkey.GroupSet{Name: "root tools", Groups: []string{"adm"}, Eligible: []string{w.alice.ID},
+			Approval: true, Approvers: []string{w.bob.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := w.userClient("alice").CreateRequest(ctx, latchkey.RequestCreate{GroupSet: set.ID, Terminals: []string{w.terms[0].ID}, Minutes: 30, Reason: "patch the kernel"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob := newBrowser(t, w.url)
+		bobCSRF := bob.logOn("bob", pw("bob"))
+		resp, page := bob.do("GET", "/approvals", nil)
+		if resp.StatusCode != 200 || !strings.Contains(page, "asks for group set root tools") || !strings.Contains(page, "On counter 0 for 30 minutes.") || !strings.Contains(page, "patch the kernel") {
+			t.Fatalf("bob's inbox: %d\n%s", resp.StatusCode, page)
+		}
+		item := regexp.MustCompile(`action="/approvals/([^"]+)"`).FindStringSubmatch(page)
+		if item == nil {
+			t.Fatalf("no decision form:\n%s", page)
+		}
+		resp, page = bob.do("POST", "/approvals/"+item[1], url.Values{"csrf": {bobCSRF}, "decision": {"approve"}, "comment": {"go ahead"}})
+		if resp.StatusCode != 200 || !strings.Contains(page, "Request "+req.ID+" approved.") || !strings.Contains(page, "Nothing waits for your decision.") {
+			t.Fatalf("bob approves: %d\n%s", resp.StatusCode, page)
+		}
+		items, _, err := w.admin.ListWorkItems(ctx, latchkey.WorkItemDone, latchkey.Page{Limit: 10})
+		if err != nil || len(items) != 1 || items[0].Decision != latchkey.DecisionApprove || items[0].Comment != "go ahead" || items[0].DecidedBy != w.bob.ID {
+			t.Fatalf("the work item: %+v, %v", items, err)
+		}
+		_, page = bob.do("GET", "/requests/"+req.ID, nil)
+		if !strings.Contains(page, "<td>approve</td><td>done</td>") {
+			t.Fatalf("the request's page:\n%s", page)
+		}
+		alice := newBrowser(t, w.url)
+		alice.logOn("alice", pw("alice"))
+		if _, page := alice.do("GET", "/approvals", nil); !strings.Contains(page, "Nothing waits for your decision.") {
+			t.Fatalf("alice's inbox:\n%s", page)
+		}
+	})
+}

@@ -55,6 +55,9 @@ func (s *Server) consoleRoutes() {
 	s.dialogRoutes(s.usersDialog(), s.consoleUsersChange)
 	s.dialogRoutes(s.signupDialog(), s.consoleSignupChange)
 	s.dialogRoutes(s.trustsDialog(), s.consoleTrustsChange)
+	s.handle("GET /approvals", s.consolePage(s.consoleApprovals))
+	s.handle("POST /approvals/{id}", s.consolePage(s.consoleDecide))
+	s.handle("GET /requests/{id}", s.consolePage(s.consoleRequest))
 	s.handle("GET /access", s.consolePage(s.consoleAccess))
 	s.handle("POST /access", s.consolePage(s.consoleAccessRequest))
 	s.handle("GET /checkouts/{id}", s.consolePage(s.consoleCheckout))
@@ -140,6 +143,9 @@ type consoleView struct {
 	Trusts        []trustRow
 	HiddenTrusts  int
 	TrustsVersion int64
+	Inbox         []inboxItem
+	Request       *latchkey.Request
+	Workflow      *latchkey.Workflow
 	// TerminalNames names the terminals the page mentions (by ID).
 	TerminalNames map[string]string
 }
