@@ -2,7 +2,6 @@ package latchkey
 
 import (
 	"cmp"
-	"encoding/json"
 	"slices"
 	"time"
 )
@@ -262,13 +261,4 @@ func ValidateMembers(m map[string][]string) error {
 		}
 	}
 	return nil
-}
-
-// MembersJSON is m as stored ("" when there is none).
-func MembersJSON(m map[string][]string) string {
-	if m == nil {
-		return ""
-	}
-	b, _ := json.Marshal(m) // strings only: cannot fail
-	return string(b)
 }

@@ -39,7 +39,7 @@ func (s *Server) accessPage(w nethttp.ResponseWriter, r *nethttp.Request, ss con
 			v.GroupSets = append(v.GroupSets, g)
 		}
 	}
-	v.TerminalNames = s.terminalNames(r, ss, v.Sessions)
+	v.TerminalNames = s.terminalNames(r, ss, sessionTerminals(v.Sessions))
 	s.render(w, r, status, "access.html", v)
 }
 
@@ -98,10 +98,7 @@ func (s *Server) consoleCheckout(w nethttp.ResponseWriter, r *nethttp.Request, s
 		return
 	}
 	st := stateOf(*c)
-	v := consoleView{Session: &ss, Checkout: &st, TerminalNames: map[string]string{}}
-	if t, err := s.store.GetTerminal(r.Context(), ss.caller, c.Terminal); err == nil {
-		v.TerminalNames[t.ID] = t.Name
-	}
+	v := consoleView{Session: &ss, Checkout: &st, TerminalNames: s.terminalNames(r, ss, []string{c.Terminal})}
 	s.render(w, r, nethttp.StatusOK, "checkout.html", v)
 }
 
@@ -127,17 +124,26 @@ func (s *Server) consoleCheckin(w nethttp.ResponseWriter, r *nethttp.Request, ss
 	nethttp.Redirect(w, r, "/checkouts/"+id, nethttp.StatusSeeOther)
 }
 
-// terminalNames names the terminals of sessions (a terminal that cannot
-// be read keeps its ID on the page).
-func (s *Server) terminalNames(r *nethttp.Request, ss consoleSession, sessions []latchkey.Session) map[string]string {
+// terminalNames names terminals by ID (a terminal that cannot be read
+// keeps its ID on the page).
+func (s *Server) terminalNames(r *nethttp.Request, ss consoleSession, ids []string) map[string]string {
 	names := map[string]string{}
-	for _, x := range sessions {
-		if _, ok := names[x.TerminalID]; ok {
+	for _, id := range ids {
+		if _, ok := names[id]; ok {
 			continue
 		}
-		if t, err := s.store.GetTerminal(r.Context(), ss.caller, x.TerminalID); err == nil {
-			names[x.TerminalID] = t.Name
+		if t, err := s.store.GetTerminal(r.Context(), ss.caller, id); err == nil {
+			names[id] = t.Name
 		}
 	}
 	return names
+}
+
+// sessionTerminals are the terminals of sessions.
+func sessionTerminals(sessions []latchkey.Session) []string {
+	ids := make([]string, len(sessions))
+	for i, x := range sessions {
+		ids[i] = x.TerminalID
+	}
+	return ids
 }

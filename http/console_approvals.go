@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"fmt"
 	nethttp "net/http"
 
@@ -42,12 +43,9 @@ func (s *Server) approvalsPage(w nethttp.ResponseWriter, r *nethttp.Request, ss 
 			if g, gerr := s.store.GetGroupSet(r.Context(), ss.caller, req.GroupSet); gerr == nil {
 				it.Set = g.Name
 			}
+			names := s.terminalNames(r, ss, req.Terminals)
 			for _, t := range req.Terminals {
-				name := t
-				if x, terr := s.store.GetTerminal(r.Context(), ss.caller, t); terr == nil {
-					name = x.Name
-				}
-				it.Terminals = append(it.Terminals, name)
+				it.Terminals = append(it.Terminals, cmp.Or(names[t], t))
 			}
 			v.Inbox = append(v.Inbox, it)
 		}

@@ -71,6 +71,8 @@ func (s *Server) consoleOnce(w nethttp.ResponseWriter, r *nethttp.Request, ss co
 	_, _ = w.Write(rec.buf.Bytes())
 }
 
+// printableASCII says whether s is 1 or more printable ASCII characters
+// (an idempotency key's alphabet).
 func printableASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] > 0x7e {

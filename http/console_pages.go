@@ -85,7 +85,7 @@ func (s *Server) consoleHome(w nethttp.ResponseWriter, r *nethttp.Request, ss co
 		return
 	}
 	v.Sessions = sessions
-	v.TerminalNames = s.terminalNames(r, ss, sessions)
+	v.TerminalNames = s.terminalNames(r, ss, sessionTerminals(sessions))
 	s.render(w, r, nethttp.StatusOK, "home.html", v)
 }
 

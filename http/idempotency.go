@@ -124,13 +124,8 @@ func idempotencyKey(r *nethttp.Request) (string, error) {
 	vs := r.Header.Values(idempotencyHeader)
 	bad := latchkey.BadField(idempotencyHeader,
 		"Idempotency-Key must be one value of 1 to %d printable ASCII characters", maxIdempotencyKey)
-	if len(vs) != 1 || len(vs[0]) == 0 || len(vs[0]) > maxIdempotencyKey {
+	if len(vs) != 1 || len(vs[0]) > maxIdempotencyKey || !printableASCII(vs[0]) {
 		return "", bad
-	}
-	for i := 0; i < len(vs[0]); i++ {
-		if c := vs[0][i]; c < 0x20 || c > 0x7e {
-			return "", bad
-		}
 	}
 	return vs[0], nil
 }

@@ -68,17 +68,26 @@ func jsonStrings(v []string) string {
 	return string(b)
 }
 
+// membersJSON is an inventory's answer as stored ("" when there is none).
+func membersJSON(m map[string][]string) string {
+	if m == nil {
+		return ""
+	}
+	b, _ := json.Marshal(m) // strings only: cannot fail
+	return string(b)
+}
+
 func (t *tx) insertInstruction(x latchkey.Instruction) error {
 	t.mail = append(t.mail, x.Terminal) // wake its agent's long-poll after the commit
 	_, err := t.exec("INSERT INTO instructions ("+instrCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		x.ID, x.Checkout, x.Terminal, x.Kind, x.Login, jsonStrings(x.Groups), int64(x.Generation), us(x.EndsAt),
-		us(x.IssuedAt), x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail, x.Task, x.Fix, latchkey.MembersJSON(x.Members))
+		us(x.IssuedAt), x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail, x.Task, x.Fix, membersJSON(x.Members))
 	return err
 }
 
 func (t *tx) saveInstruction(x latchkey.Instruction) error {
 	_, err := t.exec("UPDATE instructions SET attempt = ?, state = ?, ready_at = ?, locked_until = ?, result = ?, detail = ?, ends_at = ?, members_json = ? WHERE id = ?",
-		x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail, us(x.EndsAt), latchkey.MembersJSON(x.Members), x.ID)
+		x.Attempt, x.State, us(x.ReadyAt), us(x.LockedUntil), x.Result, x.Detail, us(x.EndsAt), membersJSON(x.Members), x.ID)
 	return err
 }
 
