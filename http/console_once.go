@@ -58,15 +58,9 @@ func (s *Server) consoleOnce(w nethttp.ResponseWriter, r *nethttp.Request, ss co
 	h(rec, r, ss)
 	finished = true
 	status := rec.statusCode()
-	if status >= 400 { // refused or failed: nothing was applied, a retry runs again
-		s.abandon(ctx, r, scope, key)
-	} else {
-		fctx, cancel := context.WithTimeout(ctx, idempotencyFinishTimeout)
-		if err := s.store.FinishIdempotent(fctx, scope, key, latchkey.StoredResponse{Status: status}); err != nil {
-			s.logger.Error("store a console form's answer", "err", err)
-		}
-		cancel()
-	}
+	// Refused or failed (status 400 and up): nothing was applied, a
+	// retry runs again. A replay shows the page anew: no answer is kept.
+	s.settleKey(ctx, r, scope, key, status < 400, latchkey.StoredResponse{Status: status})
 	w.WriteHeader(status)
 	_, _ = w.Write(rec.buf.Bytes())
 }

@@ -91,22 +91,28 @@ func (s *Server) idempotent(w nethttp.ResponseWriter, r *nethttp.Request, c latc
 	finished = true
 
 	status := rec.statusCode()
-	if status >= 500 || status == nethttp.StatusTooManyRequests { // did not act: a retry must run
-		s.abandon(ctx, r, scope, key)
-	} else {
-		fctx, cancel := context.WithTimeout(ctx, idempotencyFinishTimeout)
-		err := s.store.FinishIdempotent(fctx, scope, key, latchkey.StoredResponse{Status: status, Body: rec.buf.Bytes()})
-		cancel()
-		if err != nil {
-			// The request has acted: leave the key claimed (a retry is
-			// refused as in progress until the store lets it go) rather
-			// than free it to act twice.
-			s.logger.LogAttrs(r.Context(), slog.LevelError, "store idempotent response",
-				append(requestAttrs(r), slog.Any("err", err))...)
-		}
-	}
+	acted := status < 500 && status != nethttp.StatusTooManyRequests // otherwise a retry must run
+	s.settleKey(ctx, r, scope, key, acted, latchkey.StoredResponse{Status: status, Body: rec.buf.Bytes()})
 	w.WriteHeader(status)
 	_, _ = w.Write(rec.buf.Bytes())
+}
+
+// settleKey ends a keyed request: when it acted, its answer is kept for
+// a replay; when it did not, the key is freed so that a retry runs.
+func (s *Server) settleKey(ctx context.Context, r *nethttp.Request, scope, key string, acted bool, answer latchkey.StoredResponse) {
+	if !acted {
+		s.abandon(ctx, r, scope, key)
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, idempotencyFinishTimeout)
+	defer cancel()
+	if err := s.store.FinishIdempotent(fctx, scope, key, answer); err != nil {
+		// The request has acted: leave the key claimed (a retry is
+		// refused as in progress until the store lets it go) rather
+		// than free it to act twice.
+		s.logger.LogAttrs(r.Context(), slog.LevelError, "store idempotent response",
+			append(requestAttrs(r), slog.Any("err", err))...)
+	}
 }
 
 func (s *Server) abandon(ctx context.Context, r *nethttp.Request, scope, key string) {
