@@ -69,28 +69,24 @@ func (s *soak) checkCtx() (context.Context, context.CancelFunc) {
 }
 
 func (s *soak) allRequests() ([]latchkey.Request, error) {
-	ctx, cancel := s.checkCtx()
-	defer cancel()
-	var out []latchkey.Request
-	for after := ""; ; {
-		page, next, err := s.admin.ListRequests(ctx, latchkey.RequestFilter{Page: latchkey.Page{Limit: 200, After: after}})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page...)
-		if next == "" || len(out) > 1_000_000 {
-			return out, nil
-		}
-		after = next
-	}
+	return allPages(s, func(ctx context.Context, p latchkey.Page) ([]latchkey.Request, string, error) {
+		return s.admin.ListRequests(ctx, latchkey.RequestFilter{Page: p})
+	})
 }
 
 func (s *soak) allTasks() ([]latchkey.Task, error) {
+	return allPages(s, func(ctx context.Context, p latchkey.Page) ([]latchkey.Task, string, error) {
+		return s.admin.ListTasks(ctx, latchkey.TaskFilter{Page: p})
+	})
+}
+
+// allPages reads a list to its end, 200 at a time (at most a million).
+func allPages[T any](s *soak, list func(context.Context, latchkey.Page) ([]T, string, error)) ([]T, error) {
 	ctx, cancel := s.checkCtx()
 	defer cancel()
-	var out []latchkey.Task
+	var out []T
 	for after := ""; ; {
-		page, next, err := s.admin.ListTasks(ctx, latchkey.TaskFilter{Page: latchkey.Page{Limit: 200, After: after}})
+		page, next, err := list(ctx, latchkey.Page{Limit: 200, After: after})
 		if err != nil {
 			return nil, err
 		}
