@@ -148,6 +148,9 @@ type consoleView struct {
 	Workflow      *latchkey.Workflow
 	// TerminalNames names the terminals the page mentions (by ID).
 	TerminalNames map[string]string
+	// Page is a screen's own values, a type of its own file's (the
+	// templates read it as .Page), so screens need not share this struct.
+	Page any
 }
 
 // Terminal is a terminal's name on a page, its ID when unknown.
@@ -160,6 +163,9 @@ func (v consoleView) Terminal(id string) string {
 
 // Staff says whether the signed-in person is an admin or a delegate.
 func (v consoleView) Staff() bool { return v.Session != nil && v.Session.caller.IsStaff() }
+
+// Admin says whether the signed-in person is an admin.
+func (v consoleView) Admin() bool { return v.Role() == latchkey.RoleAdmin }
 
 // Role is the signed-in person's role.
 func (v consoleView) Role() latchkey.Role {
