@@ -295,6 +295,18 @@ func CanReadCheckout(c Caller, co Checkout) error {
 	return Errorf(ENOTFOUND, "check-out %s not found", co.ID)
 }
 
+// CanListCheckouts: a person lists their own check-outs; staff list
+// anyone's.
+func CanListCheckouts(c Caller, principal string) error {
+	if err := peopleOnly(c, "check-outs are listed with a user token"); err != nil {
+		return err
+	}
+	if c.IsStaff() || principal == c.PrincipalID {
+		return nil
+	}
+	return Errorf(EFORBIDDEN, "only admins and delegates list someone else's check-outs")
+}
+
 // CanActOnCheckout: staff or its person check a check-out in or extend
 // it. Anyone else is told it does not exist.
 func CanActOnCheckout(c Caller, co Checkout) error {

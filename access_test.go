@@ -169,6 +169,7 @@ func TestAccessPredicates(t *testing.T) {
 		{name: "CanReadGroupSets", check: latchkey.CanReadGroupSets, allowed: people, code: latchkey.EFORBIDDEN},
 		{name: "CanRequestCheckout for prn_user", check: func(c latchkey.Caller) error { return latchkey.CanRequestCheckout(c, "prn_user") }, allowed: []string{"admin", "delegate", "user"}, code: latchkey.EFORBIDDEN},
 		{name: "CanReadCheckout", check: func(c latchkey.Caller) error { return latchkey.CanReadCheckout(c, co) }, allowed: []string{"admin", "delegate", "user", "own terminal"}, code: latchkey.ENOTFOUND},
+		{name: "CanListCheckouts of prn_user", check: func(c latchkey.Caller) error { return latchkey.CanListCheckouts(c, "prn_user") }, allowed: []string{"admin", "delegate", "user"}, code: latchkey.EFORBIDDEN},
 		{name: "CanActOnCheckout", check: func(c latchkey.Caller) error { return latchkey.CanActOnCheckout(c, co) }, allowed: []string{"admin", "delegate", "user"}, code: latchkey.ENOTFOUND},
 		{name: "CanBook for prn_user", check: func(c latchkey.Caller) error { return latchkey.CanBook(c, "prn_user") }, allowed: []string{"admin", "delegate", "user"}, code: latchkey.EFORBIDDEN},
 		{name: "CanListReservations", check: func(c latchkey.Caller) error { return latchkey.CanListReservations(c, "term_1") }, allowed: append([]string{"own terminal"}, people...), code: latchkey.EFORBIDDEN},

@@ -412,6 +412,14 @@ type CheckoutCreate struct {
 	Minutes   int    `json:"minutes,omitempty"`
 }
 
+// CheckoutFilter selects a person's check-outs: all of them, or only
+// those running (checking out or checked out).
+type CheckoutFilter struct {
+	Principal string
+	Running   bool
+	Page
+}
+
 // Validate checks a check-out request's fields: the group set and the
 // terminal named, the person (when given) and minutes within
 // MaxGroupSetMinutes (0: the set's maximum; the set's own maximum is
@@ -466,6 +474,8 @@ type CheckoutService interface {
 	CreateCheckout(ctx context.Context, c Caller, r CheckoutCreate) (*Checkout, error)
 	// GetCheckout: staff, the person, or the terminal.
 	GetCheckout(ctx context.Context, c Caller, id string) (*Checkout, error)
+	// ListCheckouts lists a person's check-outs by ID (CanListCheckouts).
+	ListCheckouts(ctx context.Context, c Caller, f CheckoutFilter) ([]Checkout, string, error)
 	// ExtendCheckout moves the end of a running check-out to now +
 	// minutes, within the group set's maximum from its start (staff or
 	// the person).

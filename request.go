@@ -33,6 +33,11 @@ type Request struct {
 	// cancelled, expired, or the failed step's error.
 	EndReason string    `json:"end_reason,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// RequesterName and GroupSetName name the requester and the set for
+	// whoever may see the request (an approver who may not read people
+	// still learns who asks), on reading one request.
+	RequesterName string `json:"requester_name,omitempty"`
+	GroupSetName  string `json:"groupset_name,omitempty"`
 }
 
 // RequestStatus is where a request is.

@@ -34,6 +34,9 @@ type Store interface {
 	JobService
 	NodeService
 	TaskService
+	// Now is the store's clock: the time its records are written by
+	// (a check-out's time left is counted by it).
+	Now() time.Time
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -482,7 +482,7 @@ func TestConsoleApprovalsInbox(t *testing.T) {
 			t.Fatalf("the work item: %+v, %v", items, err)
 		}
 		_, page = bob.do("GET", "/requests/"+req.ID, nil)
-		if !strings.Contains(page, "<td>approve</td><td>done</td>") {
+		if !strings.Contains(page, `<td>Approval</td><td data-step-status="done">done</td>`) {
 			t.Fatalf("the request's page:\n%s", page)
 		}
 		alice := newBrowser(t, w.url)

@@ -63,6 +63,9 @@ func (s *Server) consoleRoutes() {
 	s.handle("GET /checkouts/{id}", s.consolePage(s.consoleCheckout))
 	s.handle("GET /checkouts/{id}/state", s.consolePage(s.consoleCheckoutState))
 	s.handle("POST /checkouts/{id}/checkin", s.consolePage(s.consoleCheckin))
+	s.handle("POST /checkouts/{id}/extend", s.consolePage(s.consoleExtend))
+	s.handle("POST /requests/{id}/cancel", s.consolePage(s.consoleCancelRequest))
+	s.handle("GET /requests/{id}/live", s.consolePage(s.consoleRequestLive))
 }
 
 // consoleSession is the browser's session: its token, who it is, and the

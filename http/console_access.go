@@ -1,10 +1,13 @@
 package http
 
 import (
+	"cmp"
 	"fmt"
 	nethttp "net/http"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"latchkey"
 )
@@ -24,9 +27,16 @@ func (s *Server) accessPage(w nethttp.ResponseWriter, r *nethttp.Request, ss con
 	if r.URL.Query().Get("sent") == "again" {
 		v.Notice = "That form was sent before and applied once."
 	}
+	var page accessView
 	sets, _, err := s.store.ListGroupSets(r.Context(), ss.caller, latchkey.Page{Limit: 200})
 	if err == nil {
 		v.Sessions, _, err = s.store.ListPrincipalSessions(r.Context(), ss.caller, ss.caller.PrincipalID, latchkey.SessionActive, latchkey.Page{Limit: 100})
+	}
+	if err == nil {
+		page.Checkouts, _, err = s.store.ListCheckouts(r.Context(), ss.caller, latchkey.CheckoutFilter{Principal: ss.caller.PrincipalID, Running: true, Page: latchkey.Page{Limit: 100}})
+	}
+	if err == nil {
+		page.Requests, err = s.openRequests(r, ss)
 	}
 	if err != nil {
 		st, msg := consoleError(err)
@@ -34,27 +44,85 @@ func (s *Server) accessPage(w nethttp.ResponseWriter, r *nethttp.Request, ss con
 		s.render(w, r, st, "error.html", v)
 		return
 	}
+	page.SetNames = map[string]string{}
 	for _, g := range sets {
+		page.SetNames[g.ID] = g.Name
 		if ss.caller.IsStaff() || slices.Contains(g.Eligible, ss.caller.PrincipalID) {
 			v.GroupSets = append(v.GroupSets, g)
 		}
 	}
-	v.TerminalNames = s.terminalNames(r, ss, sessionTerminals(v.Sessions))
+	terminals := sessionTerminals(v.Sessions)
+	for _, c := range page.Checkouts {
+		terminals = append(terminals, c.Terminal)
+	}
+	for _, q := range page.Requests {
+		terminals = append(terminals, q.Terminals...)
+	}
+	v.TerminalNames = s.terminalNames(r, ss, terminals)
+	v.Page = page
 	s.render(w, r, status, "access.html", v)
 }
 
-// consoleAccessRequest checks a group set out for the person, on a
-// terminal they are logged on at.
-func (s *Server) consoleAccessRequest(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
-	minutes, _ := strconv.Atoi(r.PostFormValue("minutes"))
-	co, err := s.store.CreateCheckout(ss.changeCtx(r), ss.caller, latchkey.CheckoutCreate{GroupSet: r.PostFormValue("groupset"),
-		Terminal: r.PostFormValue("terminal"), Minutes: minutes})
-	if err != nil {
-		status, msg := consoleError(err)
-		s.accessPage(w, r, ss, status, msg)
-		return
+// accessView is what My access shows besides the form: the person's
+// running check-outs and their requests that have not ended, with the
+// names of the group sets.
+type accessView struct {
+	Checkouts []latchkey.Checkout
+	Requests  []latchkey.Request
+	SetNames  map[string]string
+}
+
+// SetName is a group set's name on the page (its ID when unknown).
+func (a accessView) SetName(id string) string { return cmp.Or(a.SetNames[id], id) }
+
+// openRequests are the person's own requests that have not ended.
+func (s *Server) openRequests(r *nethttp.Request, ss consoleSession) ([]latchkey.Request, error) {
+	var open []latchkey.Request
+	f := latchkey.RequestFilter{Mine: true, Page: latchkey.Page{Limit: 200}}
+	for {
+		reqs, next, err := s.store.Requests(r.Context(), ss.caller, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, q := range reqs {
+			if !q.Status.Ended() {
+				open = append(open, q)
+			}
+		}
+		if next == "" || len(open) >= 50 {
+			return open, nil
+		}
+		f.Page.After = next
 	}
-	nethttp.Redirect(w, r, "/checkouts/"+co.ID, nethttp.StatusSeeOther)
+}
+
+// consoleAccessRequest checks a group set out for the person on a
+// terminal they are logged on at; a set that needs approval is requested
+// instead, and the browser goes to the request's page.
+func (s *Server) consoleAccessRequest(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
+	setID, terminal := r.PostFormValue("groupset"), r.PostFormValue("terminal")
+	minutes, err := formMinutes(r, "the set's maximum")
+	var set *latchkey.GroupSet
+	if err == nil {
+		set, err = s.store.GetGroupSet(r.Context(), ss.caller, setID)
+	}
+	if err == nil && set.Approval {
+		var q latchkey.Request
+		in := latchkey.RequestCreate{GroupSet: setID, Terminals: []string{terminal}, Minutes: minutes, Reason: r.PostFormValue("reason")}
+		if q, err = s.store.CreateRequest(ss.changeCtx(r), ss.caller, in); err == nil {
+			nethttp.Redirect(w, r, "/requests/"+q.ID, nethttp.StatusSeeOther)
+			return
+		}
+	}
+	if err == nil {
+		var co *latchkey.Checkout
+		if co, err = s.store.CreateCheckout(ss.changeCtx(r), ss.caller, latchkey.CheckoutCreate{GroupSet: setID, Terminal: terminal, Minutes: minutes}); err == nil {
+			nethttp.Redirect(w, r, "/checkouts/"+co.ID, nethttp.StatusSeeOther)
+			return
+		}
+	}
+	status, msg := consoleError(err)
+	s.accessPage(w, r, ss, status, msg)
 }
 
 // checkoutState is a check-out as its page and checkout.js show it.
@@ -64,15 +132,29 @@ type checkoutState struct {
 	Words     string                  `json:"words"`
 	CanCheck  bool                    `json:"can_check_in"` // checked_out: the workstation confirmed
 	CanCancel bool                    `json:"can_cancel"`   // still checking out
+	CanExtend bool                    `json:"can_extend"`   // running
 	ExpiresAt string                  `json:"expires_at"`
-	Groups    []string                `json:"groups"`
-	Terminal  string                  `json:"terminal"`
+	// SecondsLeft is the time left by the server's clock when running
+	// (the page counts down from it, whatever the browser's clock says);
+	// WarnSeconds is how long before the end the warning shows (0:
+	// never); Warning is the warning's words once it is due.
+	SecondsLeft int      `json:"seconds_left"`
+	WarnSeconds int      `json:"warn_seconds"`
+	Warning     string   `json:"warning,omitempty"`
+	Groups      []string `json:"groups"`
+	Terminal    string   `json:"terminal"`
+	GroupSet    string   `json:"groupset"`
 }
 
-// stateOf says where a check-out stands, in words.
-func stateOf(c latchkey.Checkout) checkoutState {
-	st := checkoutState{ID: c.ID, Status: c.Status, Groups: c.Groups, Terminal: c.Terminal,
-		ExpiresAt: c.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z")}
+// stateOf says where a check-out stands at now, in words, with its
+// expiry warning once due (warning before its end; 0 or less: never).
+func stateOf(c latchkey.Checkout, now time.Time, warning time.Duration) checkoutState {
+	st := checkoutState{ID: c.ID, Status: c.Status, Groups: c.Groups, Terminal: c.Terminal, GroupSet: c.GroupSet,
+		ExpiresAt: c.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"), CanExtend: c.CanCheckIn()}
+	if c.CanCheckIn() {
+		st.SecondsLeft = max(0, int(c.ExpiresAt.Sub(now).Seconds()))
+		st.WarnSeconds = max(0, int(warning.Seconds()))
+	}
 	switch c.Status {
 	case latchkey.CheckingOut:
 		st.Words, st.CanCancel = "Checking out: waiting for the workstation to confirm.", true
@@ -86,7 +168,20 @@ func stateOf(c latchkey.Checkout) checkoutState {
 	case latchkey.CheckoutFailed:
 		st.Words = "Failed: the workstation could not apply it (" + c.EndReason + ")."
 	}
+	if c.WarningDue(warning, now) {
+		st.Warning = fmt.Sprintf("This check-out ends at %s, in %s. Extend it or check in.",
+			c.ExpiresAt.UTC().Format("15:04 UTC"), minutesLeft(c.ExpiresAt.Sub(now)))
+	}
 	return st
+}
+
+// minutesLeft says a time left in words, rounded up to the minute.
+func minutesLeft(d time.Duration) string {
+	m := int((d + time.Minute - 1) / time.Minute)
+	if m <= 1 {
+		return "less than a minute"
+	}
+	return fmt.Sprintf("%d minutes", m)
 }
 
 // consoleCheckout is a check-out's page.
@@ -97,9 +192,17 @@ func (s *Server) consoleCheckout(w nethttp.ResponseWriter, r *nethttp.Request, s
 		s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
 		return
 	}
-	st := stateOf(*c)
-	v := consoleView{Session: &ss, Checkout: &st, TerminalNames: s.terminalNames(r, ss, []string{c.Terminal})}
-	s.render(w, r, nethttp.StatusOK, "checkout.html", v)
+	s.checkoutPage(w, r, ss, *c, nethttp.StatusOK, "")
+}
+
+// checkoutPage shows a check-out, with a failure said on it.
+func (s *Server) checkoutPage(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession, c latchkey.Checkout, status int, failure string) {
+	st := stateOf(c, s.store.Now(), s.checkoutWarning)
+	v := consoleView{Session: &ss, Checkout: &st, Error: failure, TerminalNames: s.terminalNames(r, ss, []string{c.Terminal})}
+	if r.URL.Query().Get("extended") != "" {
+		v.Notice = "Extended: it now ends at " + c.ExpiresAt.UTC().Format("15:04 UTC") + "."
+	}
+	s.render(w, r, status, "checkout.html", v)
 }
 
 // consoleCheckoutState is the check-out's state as JSON (checkout.js).
@@ -109,7 +212,7 @@ func (s *Server) consoleCheckoutState(w nethttp.ResponseWriter, r *nethttp.Reque
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeJSON(w, r, nethttp.StatusOK, stateOf(*c))
+	s.writeJSON(w, r, nethttp.StatusOK, stateOf(*c, s.store.Now(), s.checkoutWarning))
 }
 
 // consoleCheckin checks the check-out in (Check in, or Cancel while it
@@ -122,6 +225,44 @@ func (s *Server) consoleCheckin(w nethttp.ResponseWriter, r *nethttp.Request, ss
 		return
 	}
 	nethttp.Redirect(w, r, "/checkouts/"+id, nethttp.StatusSeeOther)
+}
+
+// consoleExtend moves a running check-out's end to now + minutes (within
+// its set's maximum), then shows it.
+func (s *Server) consoleExtend(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
+	id := r.PathValue("id")
+	minutes, err := formMinutes(r, "")
+	if err == nil {
+		_, err = s.store.ExtendCheckout(ss.changeCtx(r), ss.caller, id, minutes)
+	}
+	if err != nil {
+		status, msg := consoleError(err)
+		c, gerr := s.store.GetCheckout(r.Context(), ss.caller, id)
+		if gerr != nil {
+			s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
+			return
+		}
+		s.checkoutPage(w, r, ss, *c, status, msg)
+		return
+	}
+	nethttp.Redirect(w, r, "/checkouts/"+id+"?extended=1", nethttp.StatusSeeOther)
+}
+
+// formMinutes reads a form's minutes: a whole number above 0, or empty
+// (0) where empty means something (say what; "" when it must be given).
+func formMinutes(r *nethttp.Request, empty string) (int, error) {
+	v := strings.TrimSpace(r.PostFormValue("minutes"))
+	if v == "" && empty != "" {
+		return 0, nil
+	}
+	m, err := strconv.Atoi(v)
+	if err != nil || m <= 0 {
+		if empty != "" {
+			return 0, latchkey.BadField("minutes", "minutes must be a whole number above 0, or empty for %s", empty)
+		}
+		return 0, latchkey.BadField("minutes", "minutes must be a whole number above 0")
+	}
+	return m, nil
 }
 
 // terminalNames names terminals by ID (a terminal that cannot be read

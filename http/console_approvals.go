@@ -17,7 +17,7 @@ import (
 type inboxItem struct {
 	Item      latchkey.WorkItem
 	Request   latchkey.Request
-	Who       string // the requester's name (its ID when the approver may not read people)
+	Who       string // the requester's name
 	Set       string // the group set's name
 	Terminals []string
 }
@@ -36,13 +36,7 @@ func (s *Server) approvalsPage(w nethttp.ResponseWriter, r *nethttp.Request, ss 
 	for i := 0; err == nil && i < len(items); i++ {
 		var req latchkey.Request
 		if req, err = s.store.Request(r.Context(), ss.caller, items[i].Request); err == nil {
-			it := inboxItem{Item: items[i], Request: req, Who: req.Requester, Set: req.GroupSet}
-			if p, perr := s.store.GetPrincipal(r.Context(), ss.caller, req.Requester); perr == nil {
-				it.Who = p.Name
-			}
-			if g, gerr := s.store.GetGroupSet(r.Context(), ss.caller, req.GroupSet); gerr == nil {
-				it.Set = g.Name
-			}
+			it := inboxItem{Item: items[i], Request: req, Who: cmp.Or(req.RequesterName, req.Requester), Set: cmp.Or(req.GroupSetName, req.GroupSet)}
 			names := s.terminalNames(r, ss, req.Terminals)
 			for _, t := range req.Terminals {
 				it.Terminals = append(it.Terminals, cmp.Or(names[t], t))
@@ -78,20 +72,4 @@ func (s *Server) consoleDecide(w nethttp.ResponseWriter, r *nethttp.Request, ss 
 	}
 	word := map[latchkey.WorkItemDecision]string{latchkey.DecisionApprove: "approved", latchkey.DecisionDeny: "denied"}[d.Decision]
 	s.approvalsPage(w, r, ss, fmt.Sprintf("Request %s %s.", item.Request, word), "")
-}
-
-// consoleRequest is a request's page: its status and its workflow's
-// steps (the requester, its approvers, staff).
-func (s *Server) consoleRequest(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
-	req, err := s.store.Request(r.Context(), ss.caller, r.PathValue("id"))
-	var wf latchkey.Workflow
-	if err == nil {
-		wf, err = s.store.Workflow(r.Context(), ss.caller, req.Workflow)
-	}
-	if err != nil {
-		status, msg := consoleError(err)
-		s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
-		return
-	}
-	s.render(w, r, nethttp.StatusOK, "request.html", consoleView{Session: &ss, Request: &req, Workflow: &wf})
 }

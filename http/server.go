@@ -49,6 +49,11 @@ type Options struct {
 	// longest long poll and a minute).
 	WriteTimeout time.Duration
 
+	// CheckoutWarning is how long before a check-out ends the console
+	// warns its person, as the store's sweep does (0 → the default,
+	// negative → never).
+	CheckoutWarning time.Duration
+
 	// MetricsPublic serves GET /metrics to anyone; otherwise it needs an
 	// admin or delegate token. Serve sets it for a loopback listener.
 	MetricsPublic bool
@@ -71,6 +76,8 @@ type Server struct {
 	streamCaps    *streamLimit
 	metricsPublic bool
 	writeTimeout  time.Duration
+	// checkoutWarning: Options.CheckoutWarning.
+	checkoutWarning time.Duration
 	// draining: the node is stopping; /readyz says so (Drain).
 	draining atomic.Bool
 }
@@ -84,16 +91,20 @@ func (s *Server) Drain() { s.draining.Store(true) }
 // Handler().
 func NewServer(store latchkey.Store, opts Options) *Server {
 	s := &Server{
-		store:         store,
-		logger:        opts.Logger,
-		maxBody:       opts.MaxBodyBytes,
-		mux:           nethttp.NewServeMux(),
-		metrics:       newMetrics(store),
-		heartbeat:     opts.StreamHeartbeat,
-		guard:         newLoginThrottle(opts),
-		streamCaps:    newStreamLimit(opts.MaxStreamsPerToken, opts.MaxStreams),
-		metricsPublic: opts.MetricsPublic,
-		writeTimeout:  opts.WriteTimeout,
+		store:           store,
+		logger:          opts.Logger,
+		maxBody:         opts.MaxBodyBytes,
+		mux:             nethttp.NewServeMux(),
+		metrics:         newMetrics(store),
+		heartbeat:       opts.StreamHeartbeat,
+		guard:           newLoginThrottle(opts),
+		streamCaps:      newStreamLimit(opts.MaxStreamsPerToken, opts.MaxStreams),
+		metricsPublic:   opts.MetricsPublic,
+		writeTimeout:    opts.WriteTimeout,
+		checkoutWarning: opts.CheckoutWarning,
+	}
+	if s.checkoutWarning == 0 {
+		s.checkoutWarning = latchkey.DefaultCheckoutWarning
 	}
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = requestWriteTimeout

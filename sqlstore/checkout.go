@@ -482,3 +482,16 @@ func (s *Store) ReplyInstruction(ctx context.Context, c latchkey.Caller, id stri
 		return nil
 	})
 }
+
+// ListCheckouts implements latchkey.CheckoutService: a person's
+// check-outs by ID, or only the running ones.
+func (s *Store) ListCheckouts(ctx context.Context, c latchkey.Caller, f latchkey.CheckoutFilter) ([]latchkey.Checkout, string, error) {
+	if err := latchkey.CanListCheckouts(c, f.Principal); err != nil {
+		return nil, "", err
+	}
+	q := "SELECT " + checkoutCols + " FROM checkouts WHERE principal_id = ?"
+	if f.Running {
+		q += " AND status IN ('checking_out', 'checked_out')"
+	}
+	return list(ctx, s, q+" AND id > ?", f.Page, scanCheckout, func(x latchkey.Checkout) string { return x.ID }, f.Principal)
+}

@@ -244,6 +244,10 @@ func (s *Store) Request(ctx context.Context, c latchkey.Caller, id string) (latc
 		if err := latchkey.CanSeeRequest(c, r, set); err != nil {
 			return err
 		}
+		r.GroupSetName = set.Name
+		if err := t.queryRow("SELECT name FROM principals WHERE id = ?", r.Requester).Scan(&r.RequesterName); err != nil {
+			return err
+		}
 		out = r
 		return nil
 	})

@@ -344,4 +344,7 @@ func (s *Store) Close() error {
 }
 
 // now is the clock at the store's resolution (microseconds).
+// Now implements latchkey.Store: the store's clock.
+func (s *Store) Now() time.Time { return s.now() }
+
 func (s *Store) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }

@@ -93,7 +93,7 @@ func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srvOpts := lkhttp.Options{Logger: logger}
+	srvOpts := lkhttp.Options{Logger: logger, CheckoutWarning: cfg.warning()}
 	cfg.edge.apply(&srvOpts, ln.Addr())
 	srv := lkhttp.NewServer(store, srvOpts)
 	hs := cfg.edge.limits().Server(srv.Handler(), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
@@ -180,12 +180,17 @@ func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr
 	return nil
 }
 
+// warning is how long before a check-out ends its person is warned, as
+// the store and the console take it (0 in the configuration: never).
+func (c *serveConfig) warning() time.Duration {
+	if c.checkoutWarning == 0 {
+		return -1
+	}
+	return c.checkoutWarning
+}
+
 // storeOptions are the store's options of cfg.
 func (c *serveConfig) storeOptions(logger *slog.Logger) sqlstore.Options {
-	warning := c.checkoutWarning
-	if warning == 0 {
-		warning = -1 // never
-	}
 	return sqlstore.Options{
 		Password: c.passwordParams(),
 		Clock:    nil,
@@ -203,7 +208,7 @@ func (c *serveConfig) storeOptions(logger *slog.Logger) sqlstore.Options {
 		OutageGrace:      true,
 		ApprovalTimeout:  c.approvalExpiry,
 		Checkouts:        latchkey.CheckoutTimeouts{InstructionLock: c.instructionLock},
-		CheckoutWarning:  warning,
+		CheckoutWarning:  c.warning(),
 		Logger:           logger,
 	}
 }
