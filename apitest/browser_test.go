@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -359,8 +360,9 @@ func TestConsoleCheckoutInABrowser(t *testing.T) {
 		p.do("open My access", chromedp.Navigate(srv.URL+"/access"), chromedp.WaitVisible(chromedp.CSS("#checkout")))
 		p.checkAccessibility("My access")
 		screenshot(t, p.ctx, "console-access")
-		// No agent yet: the check-out waits for its workstation.
-		p.do("check out", chromedp.Click(chromedp.CSS("#checkout")))
+		// No agent yet: the check-out waits for its workstation. Three
+		// minutes: within the five-minute expiry warning from the start.
+		p.do("check out for 3 minutes", chromedp.SendKeys(chromedp.CSS("#co-minutes"), "3"), chromedp.Click(chromedp.CSS("#checkout")))
 		p.within(5*time.Second, "the check-out's page", `document.getElementById('co-status') ? document.getElementById('co-status').dataset.status : ''`, "checking_out")
 		if got := p.eval(`document.getElementById('co-status').textContent + '|' + document.getElementById('checkinform').hidden + '|' + document.getElementById('cancelform').hidden`); got != "Checking out: waiting for the workstation to confirm.|true|false" {
 			t.Fatalf("while checking out: %q", got)
@@ -380,8 +382,21 @@ func TestConsoleCheckoutInABrowser(t *testing.T) {
 		if b, _ := os.ReadFile(groups); string(b) != "wheel ann\n" {
 			t.Fatalf("the workstation's groups: %q", b)
 		}
-		p.checkAccessibility("a check-out, checked out")
+		// The time left counts down, and the warning says it ends soon.
+		p.within(3*time.Second, "the expiry warning", `document.getElementById('co-warning').hidden ? '' : document.getElementById('co-warning').textContent.replace(/at \d\d:\d\d UTC, /, 'at HH:MM UTC, ')`,
+			"This check-out ends at HH:MM UTC, in 3 minutes. Extend it or check in.")
+		first := p.text("#co-countdown")
+		if !regexp.MustCompile(`^[23]:[0-5]\d$`).MatchString(first) {
+			t.Fatalf("the time left: %q", first)
+		}
+		p.within(3*time.Second, "the countdown moving", `document.getElementById('co-countdown').textContent !== '`+first+`' ? 'moved' : ''`, "moved")
+		p.checkAccessibility("a check-out, checked out, with its warning")
 		screenshot(t, p.ctx, "console-checked-out")
+		p.do("extend by 20 minutes", chromedp.SetValue(chromedp.CSS("#extend-minutes"), "20"), chromedp.Click(chromedp.CSS("#extend")))
+		p.within(5*time.Second, "extended", `document.querySelector('.notice') ? document.querySelector('.notice').textContent.slice(0, 25) : ''`, "Extended: it now ends at ")
+		if got := p.eval(`document.getElementById('co-warning').hidden + '|' + document.getElementById('co-countdown').textContent`); !regexp.MustCompile(`^true\|(20:00|19:[0-5]\d)$`).MatchString(got) {
+			t.Fatalf("after extending (warning hidden, about 20 minutes left): %q", got)
+		}
 		p.do("check in", chromedp.Click(chromedp.CSS("#checkin")))
 		p.within(5*time.Second, "Checked in", `document.getElementById('co-status') ? document.getElementById('co-status').textContent : ''`, "Checked in.")
 		deadline := time.Now().Add(10 * time.Second)

@@ -110,7 +110,7 @@ func TestConsoleMyAccessRequestsAndExtends(t *testing.T) {
 		w.clock.Advance(16 * time.Minute)
 		_, page = alice.do("GET", loc, nil)
 		end := w.clock.Now().Add(4 * time.Minute).UTC().Format("15:04 UTC")
-		if !strings.Contains(page, `data-seconds="240"`) || !strings.Contains(page, "This check-out ends at "+end+", in 4 minutes. Extend it or check in.") {
+		if !strings.Contains(page, `data-seconds="240"`) || !strings.Contains(page, `<span id="co-countdown">4:00</span>`) || !strings.Contains(page, "This check-out ends at "+end+", in 4 minutes. Extend it or check in.") {
 			t.Fatalf("4 minutes before the end, within the 5-minute warning, the page does not warn:\n%s", page)
 		}
 		resp, _ = alice.do("POST", loc+"/extend", url.Values{"csrf": {tok}, "idem": {latchkey.NewID("form")}, "minutes": {"10"}})

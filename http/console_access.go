@@ -139,6 +139,7 @@ type checkoutState struct {
 	// WarnSeconds is how long before the end the warning shows (0:
 	// never); Warning is the warning's words once it is due.
 	SecondsLeft int      `json:"seconds_left"`
+	Left        string   `json:"left"` // SecondsLeft as the page shows it (m:ss)
 	WarnSeconds int      `json:"warn_seconds"`
 	Warning     string   `json:"warning,omitempty"`
 	Groups      []string `json:"groups"`
@@ -153,6 +154,7 @@ func stateOf(c latchkey.Checkout, now time.Time, warning time.Duration) checkout
 		ExpiresAt: c.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"), CanExtend: c.CanCheckIn()}
 	if c.CanCheckIn() {
 		st.SecondsLeft = max(0, int(c.ExpiresAt.Sub(now).Seconds()))
+		st.Left = clockLeft(st.SecondsLeft)
 		st.WarnSeconds = max(0, int(warning.Seconds()))
 	}
 	switch c.Status {
@@ -173,6 +175,14 @@ func stateOf(c latchkey.Checkout, now time.Time, warning time.Duration) checkout
 			c.ExpiresAt.UTC().Format("15:04 UTC"), minutesLeft(c.ExpiresAt.Sub(now)))
 	}
 	return st
+}
+
+// clockLeft is a time left as a clock shows it: m:ss, or h:mm:ss.
+func clockLeft(s int) string {
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s%3600/60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
 // minutesLeft says a time left in words, rounded up to the minute.
