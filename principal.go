@@ -2,7 +2,9 @@ package latchkey
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Role is what a principal (or token) may do.
@@ -57,6 +59,10 @@ type PrincipalService interface {
 	// GetPrincipal: staff, or the principal itself. Errors: not_found, forbidden.
 	GetPrincipal(ctx context.Context, c Caller, id string) (*Principal, error)
 	ListPrincipals(ctx context.Context, c Caller, page Page) ([]Principal, string, error)
+	// SearchPrincipals finds people whose name starts with q (any case)
+	// or who have a login ID starting with q, by name, at most
+	// MaxSearchResults (SearchPrefix; staff only).
+	SearchPrincipals(ctx context.Context, c Caller, q string) ([]Principal, error)
 	// UpdatePrincipal errors: bad_request, forbidden, not_found.
 	UpdatePrincipal(ctx context.Context, c Caller, id string, u PrincipalUpdate) (*Principal, error)
 	// AddIdentity errors: bad_request, forbidden, not_found, conflict (login taken).
@@ -69,4 +75,41 @@ type PrincipalService interface {
 	// RevokeTokens makes every user token of a principal stop working
 	// (CanRevokeTokens). Errors: forbidden, not_found.
 	RevokeTokens(ctx context.Context, c Caller, principalID string) error
+}
+
+// MaxSearchResults bounds a search for people.
+const MaxSearchResults = 100
+
+// SearchBounds are the bounds of a prefix search for people: a name
+// matches when NameLo <= lower(name) < NameHi, a login ID when LoginLo <=
+// login < LoginHi, in byte order.
+type SearchBounds struct{ NameLo, NameHi, LoginLo, LoginHi string }
+
+// SearchPrefix turns what an admin typed to find people into the bounds
+// of a prefix search: names in any case of the letters A-Z (the stores
+// fold only those, the same on both backends; other letters match as
+// typed), login IDs as typed (they are compared exactly), the text
+// trimmed. Each upper bound is the
+// prefix followed by the highest code point, which sorts after every
+// string that starts with the prefix. The text must be a valid name
+// (bad_request on q).
+func SearchPrefix(q string) (SearchBounds, error) {
+	q = strings.TrimSpace(q)
+	if err := ValidName("q", q); err != nil {
+		return SearchBounds{}, err
+	}
+	lo, top := FoldASCII(q), string(utf8.MaxRune)
+	return SearchBounds{NameLo: lo, NameHi: lo + top, LoginLo: q, LoginHi: q + top}, nil
+}
+
+// FoldASCII lowercases the letters A-Z and leaves every other character
+// as it is: the case folding of a search for people, which both stores
+// can index (SQLite's lower() folds only these).
+func FoldASCII(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }

@@ -35,7 +35,7 @@ func BenchmarkConsolePages(b *testing.B) {
 			b.Cleanup(srv.Close)
 			br := newBrowser(b, srv.URL)
 			br.logOn("admin", adminPassword)
-			for _, path := range []string{"/", "/admin/users"} {
+			for _, path := range []string{"/", "/admin/users", "/admin/users?q=SEED-1", "/access", "/approvals"} {
 				b.Run(path, func(b *testing.B) {
 					times := make([]time.Duration, 0, b.N)
 					for b.Loop() {

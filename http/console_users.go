@@ -3,6 +3,7 @@ package http
 import (
 	"fmt"
 	nethttp "net/http"
+	"strings"
 
 	"latchkey"
 )
@@ -15,9 +16,32 @@ import (
 func (s *Server) usersDialog() dialogSpec {
 	return dialogSpec{lock: latchkey.LockAdminUsers, title: "Administer Users", path: "/admin/users", page: "users.html",
 		fill: func(r *nethttp.Request, ss consoleSession, v *consoleView) (err error) {
-			v.Principals, _, err = s.store.ListPrincipals(r.Context(), ss.caller, latchkey.Page{Limit: 500})
+			q := strings.TrimSpace(r.FormValue("q"))
+			page := usersView{Query: q}
+			if q == "" {
+				var next string
+				v.Principals, next, err = s.store.ListPrincipals(r.Context(), ss.caller, latchkey.Page{Limit: usersListed})
+				page.More = next != ""
+			} else if v.Principals, err = s.store.SearchPrincipals(r.Context(), ss.caller, q); latchkey.ErrorCode(err) == latchkey.EBADREQUEST {
+				_, page.SearchError = consoleError(err)
+				err = nil
+			}
+			page.Full = q != "" && len(v.Principals) == latchkey.MaxSearchResults
+			v.Page = page
 			return err
 		}}
+}
+
+// usersListed is how many people Administer Users lists before a search.
+const usersListed = 100
+
+// usersView is what the people list of Administer Users says about
+// itself: the search typed, and whether more people exist than it shows.
+type usersView struct {
+	Query       string
+	SearchError string
+	More        bool // the list without a search stops at usersListed
+	Full        bool // a search found MaxSearchResults: there may be more
 }
 
 // consoleUsersChange applies one of the dialog's forms: create a

@@ -49,7 +49,19 @@ type dialect interface {
 	// analyzeAfterLoad reports whether the planner's statistics must be
 	// refreshed after a bulk load.
 	analyzeAfterLoad() bool
+	// nameKey is the indexed expression a search for people compares
+	// names by: the name with A-Z folded (latchkey.FoldASCII), in byte
+	// order; loginKey is a login ID in byte order.
+	nameKey() string
+	loginKey() string
 }
+
+func (sqliteDialect) nameKey() string  { return "lower(name)" }
+func (sqliteDialect) loginKey() string { return "login" }
+func (postgresDialect) nameKey() string {
+	return `translate(name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE "C"`
+}
+func (postgresDialect) loginKey() string { return `login COLLATE "C"` }
 
 func (sqliteDialect) advisoryLock(int) string     { return "" }
 func (sqliteDialect) boundLockWait(string) string { return "" }

@@ -1,9 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"slices"
+	"strings"
 
 	"latchkey"
 )
@@ -260,4 +264,48 @@ func (s *Store) ChangePassword(ctx context.Context, c latchkey.Caller, login, ol
 		t.record(c.Actor(), "", latchkey.ActionIdentityPassword, login, map[string]any{"reset": !needOld, "tokens_revoked": revoked})
 		return nil
 	})
+}
+
+// SearchPrincipals implements latchkey.PrincipalService: names and login
+// IDs by prefix (latchkey.SearchPrefix), each through its index, merged
+// by name.
+func (s *Store) SearchPrincipals(ctx context.Context, c latchkey.Caller, q string) ([]latchkey.Principal, error) {
+	if err := latchkey.CanManagePrincipals(c); err != nil {
+		return nil, err
+	}
+	b, err := latchkey.SearchPrefix(q)
+	if err != nil {
+		return nil, err
+	}
+	n, l := s.d.nameKey(), s.d.loginKey()
+	found := map[string]latchkey.Principal{}
+	for _, q := range []struct {
+		sql    string
+		lo, hi string
+	}{
+		{"SELECT " + principalCols + " FROM principals WHERE " + n + " >= ? AND " + n + " < ? ORDER BY " + n + " LIMIT ?", b.NameLo, b.NameHi},
+		{"SELECT " + principalCols + " FROM principals WHERE id IN (SELECT principal_id FROM identities WHERE " + l + " >= ? AND " + l + " < ? ORDER BY " + l + " LIMIT ?)", b.LoginLo, b.LoginHi},
+	} {
+		rows, err := s.query(ctx, q.sql, q.lo, q.hi, latchkey.MaxSearchResults)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			p, err := scanPrincipal(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			found[p.ID] = p
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := slices.Collect(maps.Values(found))
+	slices.SortFunc(out, func(a, b latchkey.Principal) int {
+		return cmp.Or(strings.Compare(latchkey.FoldASCII(a.Name), latchkey.FoldASCII(b.Name)), strings.Compare(a.ID, b.ID))
+	})
+	return out[:min(len(out), latchkey.MaxSearchResults)], nil
 }
