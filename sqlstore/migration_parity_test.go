@@ -35,6 +35,15 @@ var dialectLines = []struct {
 		},
 		why: "triggers are written differently, and only PostgreSQL has TRUNCATE",
 	},
+	{
+		file:   "030_people_search.sql",
+		sqlite: []string{"CREATE INDEX principals_search_name ON principals (lower(name));"},
+		postgres: []string{
+			`CREATE INDEX principals_search_name ON principals ((translate(name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE "C"));`,
+			`CREATE INDEX identities_search_login ON identities ((login COLLATE "C"));`,
+		},
+		why: "SQLite's lower() folds A-Z only, PostgreSQL's more, so PostgreSQL folds A-Z with translate(); both compare in byte order, which PostgreSQL says with COLLATE \"C\" (SQLite's login primary key already is)",
+	},
 }
 
 // sqlLines are a migration's statements line by line, comments dropped
