@@ -291,6 +291,13 @@ var matrix = []mrow{
 	{route: "GET /checkouts/{id}", target: "a check-out's page", prepare: fixed("GET", "/checkouts/co_x", ""), ok: 200, allow: publicCallers},
 	{route: "GET /checkouts/{id}/state", target: "its state", prepare: fixed("GET", "/checkouts/co_x/state", ""), ok: 200, allow: publicCallers},
 	{route: "POST /checkouts/{id}/checkin", target: "check in", prepare: fixed("POST", "/checkouts/co_x/checkin", `{}`), ok: 200, allow: publicCallers},
+	// Sessions board (screen 5): a bearer token opens nothing here either
+	// (the staff-only rule and the own-page rule are proved with browser
+	// sessions in TestConsoleSessionsBoard).
+	{route: "GET /sessions", target: "the board", prepare: fixed("GET", "/sessions", ""), ok: 200, allow: publicCallers},
+	{route: "GET /sessions/rows", target: "its rows", prepare: fixed("GET", "/sessions/rows", ""), ok: 200, allow: publicCallers},
+	{route: "GET /people/{id}", target: "alice's page", ok: 200, allow: publicCallers,
+		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/people/" + m.alice.ID} }},
 	{route: "GET /v1/cluster/nodes", target: "-", prepare: fixed("GET", "/v1/cluster/nodes", ""), ok: 200, allow: []who{admin}},
 	{route: "POST /v1/tasks", target: "a seal now", prepare: fixed("POST", "/v1/tasks", `{"kind":"audit_seal"}`), ok: 201, allow: []who{admin}},
 	{route: "GET /v1/tasks", target: "-", prepare: fixed("GET", "/v1/tasks", ""), ok: 200, allow: []who{admin}},
