@@ -113,8 +113,9 @@ type BoardRow struct {
 	// its person's name.
 	Active     *Session
 	ActiveName string
-	// Latest is the terminal's latest session of any status (nil: none)
-	// and LatestName its person's name: who was there when it failed.
+	// Latest is, for a terminal without an ACTIVE session, its latest
+	// session of any status (nil: none, or it has an ACTIVE one), and
+	// LatestName its person's name: who was there when it failed.
 	Latest     *Session
 	LatestName string
 }
