@@ -149,6 +149,10 @@ func TestConsoleSessionsBoard(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "State must be one of unlocked, locked, failed, free, offline, standalone.") {
 			t.Fatalf("an unknown state: %d\n%s", resp.StatusCode, page)
 		}
+		if resp, page := br.do("GET", "/sessions?after=not-a-cursor", nil); resp.StatusCode != http.StatusBadRequest ||
+			!strings.Contains(page, "After must be a cursor from a previous page.") {
+			t.Fatalf("a damaged cursor: %d\n%s", resp.StatusCode, page)
+		}
 		// The rows alone (board.js), with the same filters.
 		resp, page = br.do("GET", "/sessions/rows?state=locked", nil)
 		if got := boardRows(t, page); resp.StatusCode != 200 || len(got) != 1 || got["counter 1"] != "locked" || strings.Contains(page, "<html") {
