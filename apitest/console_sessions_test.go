@@ -239,6 +239,9 @@ func TestConsoleSessionsBoard(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "You may only see your own page.") || strings.Contains(page, "Position") {
 			t.Fatalf("alice opens bob's page: %d\n%s", resp.StatusCode, page)
 		}
+		if _, home := ub.do("GET", "/", nil); !strings.Contains(home, `<a href="/people/`+w.alice.ID+`">All your sessions`) {
+			t.Fatalf("the start page does not link to the person's own page:\n%s", home)
+		}
 		resp, page = ub.do("GET", "/people/"+w.alice.ID, nil)
 		if resp.StatusCode != 200 || !strings.Contains(page, "<h1>Your sessions and events</h1>") || !strings.Contains(page, "Active, unlocked") {
 			t.Fatalf("alice's own page: %d\n%s", resp.StatusCode, page)

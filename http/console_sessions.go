@@ -22,6 +22,14 @@ func (s *Server) sessionsRoutes() {
 	s.handle("GET /people/{id}", s.consolePage(s.consolePerson))
 }
 
+// Me is the signed-in person's ID (the link to their own page).
+func (v consoleView) Me() string {
+	if v.Session == nil {
+		return ""
+	}
+	return v.Session.caller.PrincipalID
+}
+
 // boardPageSize is how many terminals a page of the board shows.
 const boardPageSize = 50
 
