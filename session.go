@@ -523,4 +523,15 @@ type SessionService interface {
 	// ApplyTimeouts applies inactivity locks and forced timeouts due by now
 	// to every ACTIVE session (the sweeper); it returns how many changed.
 	ApplyTimeouts(ctx context.Context) (int, error)
+	// SessionBoard lists terminals by site (site name, then terminal
+	// name), each with its ACTIVE session and its latest session and their
+	// people's names, as the filter selects (CanViewSessionBoard: staff).
+	// Errors: forbidden, bad_request (the filter, the cursor).
+	SessionBoard(ctx context.Context, c Caller, f BoardFilter, page Page) ([]BoardRow, string, error)
+	// PersonSessions lists a person's sessions, ACTIVE ones first, then the
+	// others newest first, with terminal names (CanViewPerson).
+	PersonSessions(ctx context.Context, c Caller, principalID string, page Page) ([]PersonSession, string, error)
+	// PersonEvents lists the deferred events reported under a person's
+	// login IDs, newest first (CanViewPerson).
+	PersonEvents(ctx context.Context, c Caller, principalID string, page Page) ([]PersonEvent, string, error)
 }

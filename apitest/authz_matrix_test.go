@@ -294,6 +294,13 @@ var matrix = []mrow{
 	{route: "POST /checkouts/{id}/extend", target: "extend", prepare: fixed("POST", "/checkouts/co_x/extend", `{}`), ok: 200, allow: publicCallers},
 	{route: "POST /requests/{id}/cancel", target: "cancel a request", prepare: fixed("POST", "/requests/req_x/cancel", `{}`), ok: 200, allow: publicCallers},
 	{route: "GET /requests/{id}/live", target: "its live part", prepare: fixed("GET", "/requests/req_x/live", ""), ok: 200, allow: publicCallers},
+	// Sessions board (screen 5): a bearer token opens nothing here either
+	// (the staff-only rule and the own-page rule are proved with browser
+	// sessions in TestConsoleSessionsBoard).
+	{route: "GET /sessions", target: "the board", prepare: fixed("GET", "/sessions", ""), ok: 200, allow: publicCallers},
+	{route: "GET /sessions/rows", target: "its rows", prepare: fixed("GET", "/sessions/rows", ""), ok: 200, allow: publicCallers},
+	{route: "GET /people/{id}", target: "alice's page", ok: 200, allow: publicCallers,
+		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/people/" + m.alice.ID} }},
 	{route: "GET /v1/cluster/nodes", target: "-", prepare: fixed("GET", "/v1/cluster/nodes", ""), ok: 200, allow: []who{admin}},
 	{route: "POST /v1/tasks", target: "a seal now", prepare: fixed("POST", "/v1/tasks", `{"kind":"audit_seal"}`), ok: 201, allow: []who{admin}},
 	{route: "GET /v1/tasks", target: "-", prepare: fixed("GET", "/v1/tasks", ""), ok: 200, allow: []who{admin}},

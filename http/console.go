@@ -66,6 +66,7 @@ func (s *Server) consoleRoutes() {
 	s.handle("POST /checkouts/{id}/extend", s.consolePage(s.consoleExtend))
 	s.handle("POST /requests/{id}/cancel", s.consolePage(s.consoleCancelRequest))
 	s.handle("GET /requests/{id}/live", s.consolePage(s.consoleRequestLive))
+	s.sessionsRoutes()
 }
 
 // consoleSession is the browser's session: its token, who it is, and the
