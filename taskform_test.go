@@ -84,9 +84,9 @@ func TestTaskPoll(t *testing.T) {
 		{name: "ended tasks: idle", tasks: []latchkey.Task{task(latchkey.TaskDone, 0), task(latchkey.TaskFailed, 0)}, want: 0},
 		{name: "one running: every second", tasks: []latchkey.Task{task(latchkey.TaskDone, 0), task(latchkey.TaskRunning, 0)}, want: time.Second},
 		{name: "one due: every second", tasks: []latchkey.Task{task(latchkey.TaskScheduled, -time.Minute)}, want: time.Second},
-		{name: "one due in 3 s", tasks: []latchkey.Task{task(latchkey.TaskScheduled, 3 * time.Second)}, want: 3 * time.Second},
-		{name: "one due in a week: every 5 s", tasks: []latchkey.Task{task(latchkey.TaskScheduled, 7 * 24 * time.Hour)}, idle: 0, want: 5 * time.Second},
-		{name: "the earliest counts", tasks: []latchkey.Task{task(latchkey.TaskScheduled, time.Hour), task(latchkey.TaskScheduled, 2 * time.Second)}, want: 2 * time.Second},
+		{name: "one due in 3 s", tasks: []latchkey.Task{task(latchkey.TaskScheduled, 3*time.Second)}, want: 3 * time.Second},
+		{name: "one due in a week: every 5 s", tasks: []latchkey.Task{task(latchkey.TaskScheduled, 7*24*time.Hour)}, idle: 0, want: 5 * time.Second},
+		{name: "the earliest counts", tasks: []latchkey.Task{task(latchkey.TaskScheduled, time.Hour), task(latchkey.TaskScheduled, 2*time.Second)}, want: 2 * time.Second},
 	} {
 		if got := latchkey.TaskPoll(c.tasks, now, c.idle); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
