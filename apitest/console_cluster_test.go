@@ -46,7 +46,7 @@ func TestConsoleClusterAndTasks(t *testing.T) {
 		admin := newBrowser(t, w.url)
 		tok := admin.logOn("admin", adminPassword)
 		resp, page := admin.do("GET", "/cluster", nil)
-		if resp.StatusCode != 200 || !strings.Contains(page, "<h1>Cluster and tasks</h1>") || !strings.Contains(page, "No task has been scheduled yet") {
+		if resp.StatusCode != 200 || !strings.Contains(page, `<h1 class="widepage">Cluster and tasks</h1>`) || !strings.Contains(page, "No task has been scheduled yet") {
 			t.Fatalf("the empty screen: %d\n%s", resp.StatusCode, page)
 		}
 		nodeRow := func(page, id string) string {
@@ -128,7 +128,7 @@ func TestConsoleClusterAndTasks(t *testing.T) {
 			t.Fatalf("the form sent twice made %d tasks", n)
 		}
 		resp, page = admin.do("GET", loc, nil)
-		if resp.StatusCode != 200 || !strings.Contains(page, "<h1>Report of "+day+"</h1>") || !strings.Contains(page, "Due: waiting for a node to start it.") ||
+		if resp.StatusCode != 200 || !strings.Contains(page, `<h1 class="widepage">Report of `+day+"</h1>") || !strings.Contains(page, "Due: waiting for a node to start it.") ||
 			!strings.Contains(page, `data-poll="1000"`) || strings.Contains(page, `id="download"`) || !strings.Contains(page, "not started") {
 			t.Fatalf("the report's page before it runs: %d\n%s", resp.StatusCode, page)
 		}
@@ -175,7 +175,7 @@ func TestConsoleClusterAndTasks(t *testing.T) {
 		}
 		must(w.store.RunDueJobs(ctx, "node_a", latchkey.JobTask))
 		_, page = admin.do("GET", loc, nil)
-		for _, want := range []string{"<h1>Reconciliation, correcting drift</h1>", "Done.", "2 of 2 (100%)",
+		for _, want := range []string{`<h1 class="widepage">Reconciliation, correcting drift</h1>`, "Done.", "2 of 2 (100%)",
 			`<th scope="row">Terminals</th><td>2</td>`, `<th scope="row">Unreachable (their agent did not answer)</th><td>2</td>`,
 			`<th scope="row">Answered</th><td>0</td>`, `<th scope="row">counter 0</th>`, `<th scope="row">counter 1</th>`,
 			"<td>unreachable: its agent did not answer</td>", `download="task_`} {

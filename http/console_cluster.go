@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	nethttp "net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -194,8 +195,9 @@ func (s *Server) consoleSchedule(w nethttp.ResponseWriter, r *nethttp.Request, s
 
 // taskPage is a task's page's own values (consoleView.Page).
 type taskPage struct {
-	Task taskRow
-	Poll int // ms; 0 once it has ended
+	Task      taskRow
+	CreatedBy string // the name of who scheduled it (its ID when unknown)
+	Poll      int    // ms; 0 once it has ended
 	// When done: a report's first rows and alternative text of its chart,
 	// a reconciliation's result, a seal's JSON.
 	ReportHead []string
@@ -230,7 +232,10 @@ func (s *Server) taskState(r *nethttp.Request, ss consoleSession) (taskPage, map
 		return taskPage{}, nil, err
 	}
 	now := time.Now().UTC()
-	p := taskPage{Task: rowOf(x, now), Poll: int(latchkey.TaskPoll([]latchkey.Task{x}, now, 0) / time.Millisecond)}
+	p := taskPage{Task: rowOf(x, now), Poll: int(latchkey.TaskPoll([]latchkey.Task{x}, now, 0) / time.Millisecond), CreatedBy: x.CreatedBy}
+	if who, err := s.store.GetPrincipal(r.Context(), ss.caller, x.CreatedBy); err == nil {
+		p.CreatedBy = who.Name
+	}
 	var names map[string]string
 	if x.Status != latchkey.TaskDone {
 		return p, names, nil
@@ -246,7 +251,7 @@ func (s *Server) taskState(r *nethttp.Request, ss consoleSession) (taskPage, map
 			p.ResultErr = "The report's CSV could not be read; download it to see it."
 			break
 		}
-		p.ReportHead, p.ReportRows = rows[0], rows[1:]
+		p.ReportHead, p.ReportRows = reportTable(rows)
 		if len(p.ReportRows) > taskPageRows {
 			p.ReportMore = len(p.ReportRows) - taskPageRows
 			p.ReportRows = p.ReportRows[:taskPageRows]
@@ -359,4 +364,20 @@ func (s *Server) fragment(w nethttp.ResponseWriter, r *nethttp.Request, name str
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write([]byte(b.String()))
+}
+
+// reportCSVHead is the header of a report's CSV (latchkey.ReportCSV).
+var reportCSVHead = []string{"site", "site_name", "principal", "name", "sessions", "minutes", "checkouts"}
+
+// reportTable is a report's CSV as the task's page shows it: the names
+// of sites and people with their counts, under headers in words (the
+// CSV's own columns when it is not the CSV a report writes).
+func reportTable(rows [][]string) (head []string, body [][]string) {
+	if !slices.Equal(rows[0], reportCSVHead) {
+		return rows[0], rows[1:]
+	}
+	for _, r := range rows[1:] {
+		body = append(body, []string{r[1], r[3], r[4], r[5], r[6]})
+	}
+	return []string{"Site", "Person", "Sessions", "Minutes used", "Check-outs"}, body
 }
