@@ -347,7 +347,7 @@ func (s *Server) consoleTaskChart(w nethttp.ResponseWriter, r *nethttp.Request, 
 	}
 	h := w.Header()
 	h.Set("Content-Type", "image/png")
-	h.Set("Cache-Control", "private, max-age=3600") // a done task's result never changes
+	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(res.Chart)
 }
