@@ -54,7 +54,7 @@ type taskRow struct {
 	Live                        bool
 }
 
-func rowOf(t latchkey.Task, now time.Time) taskRow {
+func taskRowOf(t latchkey.Task, now time.Time) taskRow {
 	r := taskRow{Task: t, Title: latchkey.TaskTitle(t), Words: latchkey.TaskWords(t, now), ProgressWords: latchkey.TaskProgressWords(t),
 		Live: latchkey.TaskLive(t)}
 	switch {
@@ -107,7 +107,7 @@ func (s *Server) clusterState(r *nethttp.Request, ss consoleSession, after strin
 	}
 	now := time.Now().UTC()
 	for _, t := range tasks {
-		p.Tasks = append(p.Tasks, rowOf(t, now))
+		p.Tasks = append(p.Tasks, taskRowOf(t, now))
 	}
 	p.Next = next
 	p.Poll = int(latchkey.TaskPoll(append(tasks, running...), now, latchkey.TaskPollSlow) / time.Millisecond)
@@ -161,7 +161,7 @@ func (s *Server) consoleClusterLive(w nethttp.ResponseWriter, r *nethttp.Request
 		s.writeError(w, r, err)
 		return
 	}
-	s.fragment(w, r, "cluster-live", consoleView{Session: &ss, Page: p})
+	s.clusterFragment(w, r, "cluster-live", consoleView{Session: &ss, Page: p})
 }
 
 // consoleSchedule schedules the form's task (a keyed form: applied once)
@@ -232,7 +232,7 @@ func (s *Server) taskState(r *nethttp.Request, ss consoleSession) (taskPage, map
 		return taskPage{}, nil, err
 	}
 	now := time.Now().UTC()
-	p := taskPage{Task: rowOf(x, now), Poll: int(latchkey.TaskPoll([]latchkey.Task{x}, now, 0) / time.Millisecond), CreatedBy: x.CreatedBy}
+	p := taskPage{Task: taskRowOf(x, now), Poll: int(latchkey.TaskPoll([]latchkey.Task{x}, now, 0) / time.Millisecond), CreatedBy: x.CreatedBy}
 	if who, err := s.store.GetPrincipal(r.Context(), ss.caller, x.CreatedBy); err == nil {
 		p.CreatedBy = who.Name
 	}
@@ -304,7 +304,7 @@ func (s *Server) consoleTaskLive(w nethttp.ResponseWriter, r *nethttp.Request, s
 		s.writeError(w, r, err)
 		return
 	}
-	s.fragment(w, r, "task-live", consoleView{Session: &ss, Page: p, TerminalNames: names})
+	s.clusterFragment(w, r, "task-live", consoleView{Session: &ss, Page: p, TerminalNames: names})
 }
 
 // consoleTaskResult downloads a done task's result: a report's CSV, a
@@ -352,8 +352,8 @@ func (s *Server) consoleTaskChart(w nethttp.ResponseWriter, r *nethttp.Request, 
 	_, _ = w.Write(res.Chart)
 }
 
-// fragment writes one template of a page (its live part) as HTML.
-func (s *Server) fragment(w nethttp.ResponseWriter, r *nethttp.Request, name string, v consoleView) {
+// clusterFragment writes one template of a page (its live part) as HTML.
+func (s *Server) clusterFragment(w nethttp.ResponseWriter, r *nethttp.Request, name string, v consoleView) {
 	var b strings.Builder
 	if err := consolePages.ExecuteTemplate(&b, name, v); err != nil {
 		s.internal(w, r, "render "+name, slog.Any("err", err))
