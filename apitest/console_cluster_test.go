@@ -187,6 +187,41 @@ func TestConsoleClusterAndTasks(t *testing.T) {
 			t.Fatalf("a reconciliation's chart: %d", resp.StatusCode)
 		}
 
+		// A reconciliation waiting for an agent that polled and then went
+		// quiet: the task runs on node_a, which the nodes' table says, and
+		// its page asks again every second; it ends when its wait (by the
+		// store's clock) is over.
+		if _, err := w.tc[0].PollInstructions(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		status, loc, _ = schedule(url.Values{"kind": {"reconcile"}, "when": {"now"}})
+		waiting := strings.TrimPrefix(loc, "/tasks/")
+		if status != 303 {
+			t.Fatalf("schedule a reconciliation: %d", status)
+		}
+		ran := make(chan error, 1)
+		go func() { ran <- w.store.RunDueJobs(ctx, "node_a", latchkey.JobTask) }()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			_, page = admin.do("GET", "/cluster/live", nil)
+			if strings.Contains(nodeRow(page, "node_a"), `<a href="/tasks/`+waiting+`">`+waiting+`</a>`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node_a never said it runs %s:\n%s", waiting, page)
+			}
+		}
+		if row := regexp.MustCompile(`(?s)<tr id="task-`+waiting+`".*?</tr>`).FindString(page); !strings.Contains(row, "Running on node_a.") || !strings.Contains(row, `data-status="running"`) {
+			t.Fatalf("the running task's row: %s", row)
+		}
+		if !strings.Contains(page, `data-poll="1000"`) {
+			t.Fatalf("the live part while a task runs does not ask again every second:\n%s", page)
+		}
+		w.clock.Advance(2 * time.Minute) // past the reconciliation's wait
+		must(<-ran)
+		if x, err := w.admin.GetTask(ctx, waiting); err != nil || x.Status != latchkey.TaskDone {
+			t.Fatalf("the reconciliation after its wait: %+v, %v", x, err)
+		}
+
 		// A scheduled task later, and paging: 25 to a page, newest first.
 		status, loc, _ = schedule(url.Values{"kind": {"reconcile"}, "when": {"at"}, "at": {"2026-11-23T12:00"}, "every_hours": {"24"}})
 		later := strings.TrimPrefix(loc, "/tasks/")
@@ -206,7 +241,7 @@ func TestConsoleClusterAndTasks(t *testing.T) {
 		}
 		older := regexp.MustCompile(`href="(/cluster\?after=[^"]+)" id="older"`).FindStringSubmatch(page)
 		_, page = admin.do("GET", older[1], nil)
-		if n := strings.Count(page, `<tr id="task-`); n != 3 || !strings.Contains(page, `id="task-`+id+`"`) || !strings.Contains(page, "Tasks (older)") {
+		if n := strings.Count(page, `<tr id="task-`); n != 4 || !strings.Contains(page, `id="task-`+id+`"`) || !strings.Contains(page, "Tasks (older)") {
 			t.Fatalf("the older page: %d tasks\n%s", n, page)
 		}
 
