@@ -210,7 +210,7 @@ func TestConsoleClusterAndTasks(t *testing.T) {
 				t.Fatalf("node_a never said it runs %s:\n%s", waiting, page)
 			}
 		}
-		if row := regexp.MustCompile(`(?s)<tr id="task-`+waiting+`".*?</tr>`).FindString(page); !strings.Contains(row, "Running on node_a.") || !strings.Contains(row, `data-status="running"`) {
+		if row := regexp.MustCompile(`(?s)<tr id="task-` + waiting + `".*?</tr>`).FindString(page); !strings.Contains(row, "Running on node_a.") || !strings.Contains(row, `data-status="running"`) {
 			t.Fatalf("the running task's row: %s", row)
 		}
 		if !strings.Contains(page, `data-poll="1000"`) {
