@@ -274,7 +274,9 @@ func (s *Server) taskState(r *nethttp.Request, ss consoleSession) (taskPage, map
 		for i, d := range rr.Drift {
 			ids[i] = d.Terminal
 		}
-		names = s.terminalNames(r, ss, ids)
+		if names, err = s.store.TerminalNames(r.Context(), ss.caller, ids); err != nil {
+			names = nil // the page shows the IDs
+		}
 	default:
 		var b bytes.Buffer
 		if json.Indent(&b, res.Body, "", "  ") != nil {
