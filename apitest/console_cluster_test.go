@@ -62,7 +62,7 @@ func TestConsoleClusterAndTasks(t *testing.T) {
 		if b := nodeRow(page, "node_b"); !strings.Contains(b, `data-alive="false"`) || !strings.Contains(b, "not alive (no heartbeat for 3 s or more)") {
 			t.Fatalf("node_b: %s", b)
 		}
-		if !strings.Contains(page, `<time datetime="2026-11-23T09:00:10Z">2026-11-23 09:00:10 UTC</time>`) {
+		if !strings.Contains(page, `<time datetime="2026-11-23T09:00:10Z"><span class="nowrap">2026-11-23</span> <span class="nowrap">09:00:10 UTC</span></time>`) {
 			t.Fatalf("node_a's heartbeat time is not shown in UTC:\n%s", page)
 		}
 
