@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	nethttp "net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ func (p clusterPage) LiveSrc() string {
 	if p.After == "" {
 		return "/cluster/live"
 	}
-	return "/cluster/live?after=" + p.After
+	return "/cluster/live?after=" + url.QueryEscape(p.After)
 }
 
 // clusterRoutes registers Cluster and tasks.
