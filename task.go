@@ -245,6 +245,9 @@ func FinishTask(t Task, cause string, now time.Time) Task {
 type TaskFilter struct {
 	Status TaskStatus
 	Kind   TaskKind
+	// Newest lists the newest first (by ID, which begins with the time
+	// the task was made); Page.After is then the ID to list below.
+	Newest bool
 	Page
 }
 

@@ -32,6 +32,9 @@ type TerminalService interface {
 	RegisterTerminal(ctx context.Context, c Caller, name, siteID string) (*Terminal, error)
 	GetTerminal(ctx context.Context, c Caller, id string) (*Terminal, error)
 	ListTerminals(ctx context.Context, c Caller, page Page) ([]Terminal, string, error)
+	// TerminalNames names, in one read, the terminals of ids that c may
+	// read (CanReadTerminal), by ID; unknown ones are left out.
+	TerminalNames(ctx context.Context, c Caller, ids []string) (map[string]string, error)
 	// RotateTerminalToken returns a new token for the terminal, shown once;
 	// its old tokens stop working at once (CanRotateTerminalToken).
 	// Errors: forbidden, not_found.

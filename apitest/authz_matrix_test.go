@@ -301,6 +301,16 @@ var matrix = []mrow{
 	{route: "GET /sessions/rows", target: "its rows", prepare: fixed("GET", "/sessions/rows", ""), ok: 200, allow: publicCallers},
 	{route: "GET /people/{id}", target: "alice's page", ok: 200, allow: publicCallers,
 		prepare: func(m *mworld) mreq { return mreq{method: "GET", path: "/people/" + m.alice.ID} }},
+	// Cluster and tasks (screen 8): the console's session only, as above;
+	// apitest/console_cluster_test.go checks that a delegate's and a
+	// user's sessions are refused there.
+	{route: "GET /cluster", target: "the screen", prepare: fixed("GET", "/cluster", ""), ok: 200, allow: publicCallers},
+	{route: "POST /cluster", target: "a task", prepare: fixed("POST", "/cluster", `{}`), ok: 200, allow: publicCallers},
+	{route: "GET /cluster/live", target: "its live part", prepare: fixed("GET", "/cluster/live", ""), ok: 200, allow: publicCallers},
+	{route: "GET /tasks/{id}", target: "a task's page", prepare: fixed("GET", "/tasks/task_x", ""), ok: 200, allow: publicCallers},
+	{route: "GET /tasks/{id}/live", target: "its live part", prepare: fixed("GET", "/tasks/task_x/live", ""), ok: 200, allow: publicCallers},
+	{route: "GET /tasks/{id}/result", target: "its result", prepare: fixed("GET", "/tasks/task_x/result", ""), ok: 200, allow: publicCallers},
+	{route: "GET /tasks/{id}/chart", target: "its chart", prepare: fixed("GET", "/tasks/task_x/chart", ""), ok: 200, allow: publicCallers},
 	{route: "GET /v1/cluster/nodes", target: "-", prepare: fixed("GET", "/v1/cluster/nodes", ""), ok: 200, allow: []who{admin}},
 	{route: "POST /v1/tasks", target: "a seal now", prepare: fixed("POST", "/v1/tasks", `{"kind":"audit_seal"}`), ok: 201, allow: []who{admin}},
 	{route: "GET /v1/tasks", target: "-", prepare: fixed("GET", "/v1/tasks", ""), ok: 200, allow: []who{admin}},

@@ -55,6 +55,9 @@ func SessionsPerHour(title string, series []Series) ([]byte, error) {
 			peak = max(peak, n)
 		}
 	}
+	// Up to a multiple of 4, so that each grid line's count is a whole
+	// number and true (a peak of 1 labelled its lines 1, 0, 0, 0, 0).
+	peak = (peak + 3) / 4 * 4
 	plotW, plotH := width-left-right, height-top-bottom
 	// Horizontal grid lines with their counts: 0, a quarter, ..., the peak.
 	for i := 0; i <= 4; i++ {

@@ -67,6 +67,7 @@ func (s *Server) consoleRoutes() {
 	s.handle("POST /requests/{id}/cancel", s.consolePage(s.consoleCancelRequest))
 	s.handle("GET /requests/{id}/live", s.consolePage(s.consoleRequestLive))
 	s.sessionsRoutes()
+	s.clusterRoutes()
 }
 
 // consoleSession is the browser's session: its token, who it is, and the

@@ -87,7 +87,8 @@ func (s *Store) Task(ctx context.Context, c latchkey.Caller, id string) (latchke
 	return x, notFound(err, "task %s not found", id)
 }
 
-// Tasks implements latchkey.TaskService (admins), by ID.
+// Tasks implements latchkey.TaskService (admins), by ID (newest first
+// with f.Newest).
 func (s *Store) Tasks(ctx context.Context, c latchkey.Caller, f latchkey.TaskFilter) ([]latchkey.Task, string, error) {
 	if err := latchkey.CanManageTasks(c); err != nil {
 		return nil, "", err
@@ -103,6 +104,9 @@ func (s *Store) Tasks(ctx context.Context, c latchkey.Caller, f latchkey.TaskFil
 	if f.Kind != "" {
 		q += " AND kind = ?"
 		args = append(args, string(f.Kind))
+	}
+	if f.Newest {
+		return listNewest(ctx, s, q, f.Page, scanTask, func(x latchkey.Task) string { return x.ID }, args...)
 	}
 	return list(ctx, s, q+" AND id > ?", f.Page, scanTask, func(x latchkey.Task) string { return x.ID }, args...)
 }

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,55 @@ func TestRecurringTaskMisfire(t *testing.T) {
 		if done.Status != latchkey.TaskDone || next.Status != latchkey.TaskScheduled || next.Previous != first.ID ||
 			!next.RunAt.Equal(first.RunAt.Add(4*24*time.Hour)) || next.Every != "24h" {
 			t.Fatalf("done %+v, next %+v", done, next)
+		}
+	})
+}
+
+// Tasks lists newest first when asked (the console's Cluster and tasks
+// screen), paged below the cursor, with the filters as ever.
+func TestTasksNewestFirst(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		e := newReqEnv(t, b, false)
+		ctx := context.Background()
+		later := e.clock.Now().Add(time.Hour)
+		var ids []string
+		for i := range 5 {
+			kind := latchkey.TaskAuditSeal
+			params := json.RawMessage(nil)
+			if i%2 == 1 {
+				kind, params = latchkey.TaskReconcile, json.RawMessage(`{"fix":false}`)
+			}
+			x, err := e.s.CreateTask(ctx, admin, latchkey.TaskCreate{Kind: kind, RunAt: &later, Params: params})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, x.ID)
+		}
+		slices.Sort(ids)
+		slices.Reverse(ids)
+		var got []string
+		after := ""
+		for range 5 {
+			page, next, err := e.s.Tasks(ctx, admin, latchkey.TaskFilter{Newest: true, Page: latchkey.Page{Limit: 2, After: after}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range page {
+				got = append(got, x.ID)
+			}
+			if after = next; next == "" {
+				break
+			}
+		}
+		if !slices.Equal(got, ids) {
+			t.Fatalf("newest first: %v, want %v", got, ids)
+		}
+		rec, _, err := e.s.Tasks(ctx, admin, latchkey.TaskFilter{Newest: true, Kind: latchkey.TaskReconcile})
+		if err != nil || len(rec) != 2 || rec[0].ID < rec[1].ID {
+			t.Fatalf("reconciliations newest first: %+v, %v", rec, err)
+		}
+		if _, _, err := e.s.Tasks(ctx, e.dora, latchkey.TaskFilter{Newest: true}); latchkey.ErrorCode(err) != latchkey.EFORBIDDEN {
+			t.Fatalf("a delegate lists tasks: %v", err)
 		}
 	})
 }

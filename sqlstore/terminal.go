@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"slices"
 	"time"
@@ -107,6 +108,34 @@ func (s *Store) GetTerminal(ctx context.Context, c latchkey.Caller, id string) (
 		return nil, notFound(err, "terminal %s not found", id)
 	}
 	return &x, s.withAgentState(ctx, &x)
+}
+
+// TerminalNames implements latchkey.TerminalService: one read of the
+// names of the terminals c may read among ids.
+func (s *Store) TerminalNames(ctx context.Context, c latchkey.Caller, ids []string) (map[string]string, error) {
+	names := map[string]string{}
+	var want []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if id != "" && !seen[id] && latchkey.CanReadTerminal(c, id) == nil {
+			seen[id] = true
+			want = append(want, id)
+		}
+	}
+	if len(want) == 0 {
+		return names, nil
+	}
+	err := s.read(ctx, func(t *tx) error {
+		return t.inList("SELECT id, name FROM terminals WHERE id IN (%s)", nil, want, func(rows *sql.Rows) error {
+			var id, name string
+			if err := rows.Scan(&id, &name); err != nil {
+				return err
+			}
+			names[id] = name
+			return nil
+		})
+	})
+	return names, err
 }
 
 // ListTerminals lists terminals (people only).
