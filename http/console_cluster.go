@@ -106,7 +106,7 @@ func (s *Server) clusterState(r *nethttp.Request, ss consoleSession, after strin
 	for _, n := range nodes {
 		p.Nodes = append(p.Nodes, nodeRow{Node: n, Running: byNode[n.ID]})
 	}
-	now := time.Now().UTC()
+	now := s.store.Now().UTC()
 	for _, t := range tasks {
 		p.Tasks = append(p.Tasks, taskRowOf(t, now))
 	}
@@ -127,7 +127,7 @@ func clusterError(err error) (int, string) {
 
 // consoleCluster is /cluster.
 func (s *Server) consoleCluster(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
-	today := time.Now().UTC().Format(latchkey.TaskDateLayout)
+	today := s.store.Now().UTC().Format(latchkey.TaskDateLayout)
 	v := consoleView{Session: &ss}
 	if r.URL.Query().Get("sent") == "again" {
 		v.Notice = "That form was sent before and applied once: its task is in the list below."
@@ -232,7 +232,7 @@ func (s *Server) taskState(r *nethttp.Request, ss consoleSession) (taskPage, map
 	if err != nil {
 		return taskPage{}, nil, err
 	}
-	now := time.Now().UTC()
+	now := s.store.Now().UTC()
 	p := taskPage{Task: taskRowOf(x, now), Poll: int(latchkey.TaskPoll([]latchkey.Task{x}, now, 0) / time.Millisecond), CreatedBy: x.CreatedBy}
 	if who, err := s.store.GetPrincipal(r.Context(), ss.caller, x.CreatedBy); err == nil {
 		p.CreatedBy = who.Name
