@@ -291,6 +291,10 @@ var matrix = []mrow{
 	{route: "GET /checkouts/{id}", target: "a check-out's page", prepare: fixed("GET", "/checkouts/co_x", ""), ok: 200, allow: publicCallers},
 	{route: "GET /checkouts/{id}/state", target: "its state", prepare: fixed("GET", "/checkouts/co_x/state", ""), ok: 200, allow: publicCallers},
 	{route: "POST /checkouts/{id}/checkin", target: "check in", prepare: fixed("POST", "/checkouts/co_x/checkin", `{}`), ok: 200, allow: publicCallers},
+	// Reservations (console screen 6): the day view, booking, cancelling.
+	{route: "GET /reservations", target: "the day view", prepare: fixed("GET", "/reservations", ""), ok: 200, allow: publicCallers},
+	{route: "POST /reservations", target: "a booking", prepare: fixed("POST", "/reservations", `{}`), ok: 200, allow: publicCallers},
+	{route: "POST /reservations/{id}/cancel", target: "a cancel", prepare: fixed("POST", "/reservations/res_x/cancel", `{}`), ok: 200, allow: publicCallers},
 	{route: "GET /v1/cluster/nodes", target: "-", prepare: fixed("GET", "/v1/cluster/nodes", ""), ok: 200, allow: []who{admin}},
 	{route: "POST /v1/tasks", target: "a seal now", prepare: fixed("POST", "/v1/tasks", `{"kind":"audit_seal"}`), ok: 201, allow: []who{admin}},
 	{route: "GET /v1/tasks", target: "-", prepare: fixed("GET", "/v1/tasks", ""), ok: 200, allow: []who{admin}},
