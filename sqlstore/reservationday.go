@@ -186,38 +186,48 @@ func (t *tx) bookedInDay(siteID string, dayStart, dayEnd time.Time, principal st
 // dayPeople are the people of a site's day (see QuotaUsage), the
 // MaxQuotaUsers who used most first, and how many more there are. Their
 // use is judged here from the sessions that started from the day before
-// on, or are still going (a bounded read: sessions_site_started, and the
-// active sessions of the site's terminals); quotaUsedBy then counts the
-// listed ones exactly.
+// on (sessions_site_started) and the active sessions of the site's
+// terminals (one each at most); quotaUsedBy then counts the listed ones
+// exactly.
 func (t *tx) dayPeople(siteID string, dayStart, dayEnd time.Time, booked map[string]int) ([]string, int, error) {
-	rows, err := t.query(`SELECT principal_id, started_at, ended_at FROM sessions
-		WHERE site_id = ? AND unverified = FALSE AND started_at >= ? AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)
-		UNION ALL
-		SELECT s.principal_id, s.started_at, s.ended_at FROM terminals m JOIN sessions s ON s.terminal_id = m.id AND s.status = 'active'
-		WHERE m.site_id = ? AND s.site_id = ? AND s.unverified = FALSE AND s.started_at < ?`,
-		siteID, us(dayStart)-dayUS, us(dayEnd), us(dayStart), siteID, siteID, us(dayStart)-dayUS)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
 	spans := map[string][][2]time.Time{}
 	for p := range booked {
 		spans[p] = nil
 	}
-	for rows.Next() {
-		var p string
-		var start int64
-		var end sql.NullInt64
-		if err := rows.Scan(&p, &start, &end); err != nil {
-			return nil, 0, err
+	from := us(dayStart) - dayUS
+	add := func(rows *sql.Rows, err error, older bool) error {
+		if err != nil {
+			return err
 		}
-		span := [2]time.Time{fromUS(start), {}}
-		if end.Valid {
-			span[1] = fromUS(end.Int64)
+		defer rows.Close()
+		for rows.Next() {
+			var p string
+			var start int64
+			var end sql.NullInt64
+			if err := rows.Scan(&p, &start, &end); err != nil {
+				return err
+			}
+			if older && (start >= from || start >= us(dayEnd)) {
+				continue // read by the first query, or after the day
+			}
+			span := [2]time.Time{fromUS(start), {}}
+			if end.Valid {
+				span[1] = fromUS(end.Int64)
+			}
+			spans[p] = append(spans[p], span)
 		}
-		spans[p] = append(spans[p], span)
+		return rows.Err()
 	}
-	if err := rows.Err(); err != nil {
+	rows, err := t.query(`SELECT principal_id, started_at, ended_at FROM sessions
+		WHERE site_id = ? AND unverified = FALSE AND started_at >= ? AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)`,
+		siteID, from, us(dayEnd), us(dayStart))
+	if err := add(rows, err, false); err != nil {
+		return nil, 0, err
+	}
+	rows, err = t.query(`SELECT s.principal_id, s.started_at, s.ended_at FROM terminals m
+		JOIN sessions s ON s.terminal_id = m.id AND s.status = 'active'
+		WHERE m.site_id = ? AND s.unverified = FALSE`, siteID)
+	if err := add(rows, err, true); err != nil {
 		return nil, 0, err
 	}
 	type use struct {
