@@ -68,6 +68,22 @@ func TestConsoleReservations(t *testing.T) {
 			t.Fatalf("the reservation: %+v, %v", rs, err)
 		}
 		aliceRes := rs[0].ID
+		// The same form sent again (a retry, a second press) is applied once.
+		again := url.Values{"csrf": {aliceCSRF}, "idem": {latchkey.NewID("form")}, "site": {w.site.ID}, "day": {today},
+			"terminal": {w.terms[0].ID}, "start": {"23:40"}, "minutes": {"10"}}
+		resp, _ = alice.do("POST", "/reservations", again)
+		wantRedirect(t, resp, "/reservations?day="+today+"&did=booked&site="+w.site.ID)
+		resp, _ = alice.do("POST", "/reservations", again)
+		wantRedirect(t, resp, "/reservations?sent=again")
+		if rs := mustReservations(t, w, 0); len(rs) != 1 {
+			t.Fatalf("a form sent twice booked %d", len(rs))
+		}
+		if _, page := alice.do("GET", "/reservations?sent=again", nil); !strings.Contains(page, "That form was sent before and applied once") {
+			t.Fatalf("the page after a form sent twice:\n%s", page)
+		}
+		if err := w.admin.DeleteReservation(ctx, mustReservations(t, w, 0)[0].ID); err != nil {
+			t.Fatal(err)
+		}
 
 		// Bob sees it as reserved, without alice's name and without Cancel.
 		bob := newBrowser(t, w.url)
