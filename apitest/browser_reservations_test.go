@@ -17,8 +17,9 @@ import (
 // person opens the screen, goes to the next day, books a terminal with
 // the form (the site's local time, Europe/Paris), sees it in the day view
 // as theirs beside someone else's shown as "reserved", cancels it after
-// the confirmation, and the day view shows the terminal free again.
-// axe-core checks the day view and the confirmation.
+// the confirmation, and the day view shows the terminal free again; an
+// admin sees the name. axe-core checks the day view (a user's and
+// staff's) and the confirmation.
 func TestConsoleReservationsInABrowser(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
@@ -102,5 +103,15 @@ func TestConsoleReservationsInABrowser(t *testing.T) {
 		if got := p.eval(row2); !strings.HasSuffix(got, "14:00–15:30 reserved") {
 			t.Fatalf("ben's booking after ann cancelled hers: %q", got)
 		}
+
+		// An admin at another desk sees names, and everyone's minutes.
+		a := page{t: t, ctx: browserContext(t, p.ctx), base: srv.URL}
+		a.logOn("admin", procAdminPassword)
+		a.do("the admin opens tomorrow", chromedp.Navigate(srv.URL+"/reservations?site="+site.ID+"&day="+tomorrow.Format("2006-01-02")),
+			chromedp.WaitVisible(chromedp.CSS("#usage-h")))
+		if got := a.eval(row2); got != "Reading room 2 14:00–15:30 ben Cancel…" {
+			t.Fatalf("ben's booking as the admin sees it: %q", got)
+		}
+		a.checkAccessibility("Reservations for staff")
 	})
 }

@@ -122,7 +122,7 @@ func TestConsoleReservations(t *testing.T) {
 		}
 		// A user may not book for someone else (no field for it, and the
 		// store refuses it when sent anyway).
-		if resp, page := book(bob, bobCSRF, w.terms[0].ID, tomorrow, "20:00", "30", "alice"); resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusNotFound {
+		if resp, page := book(bob, bobCSRF, w.terms[0].ID, tomorrow, "20:00", "30", "alice"); resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "Only admins and delegates book for someone else.") {
 			t.Fatalf("bob books for alice: %d\n%s", resp.StatusCode, page)
 		}
 

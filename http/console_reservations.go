@@ -302,11 +302,15 @@ func (s *Server) bookingOf(r *nethttp.Request, ss consoleSession, siteID, day st
 			return res, latchkey.BadField("minutes", "minutes must be 1 to %d", latchkey.MaxReservationMinutes)
 		}
 	}
+	if f.For != "" && !ss.caller.IsStaff() {
+		res.Principal = f.For // the form has no For for a user: the API's rule (CanBook) answers
+		return res, nil
+	}
 	if f.For != "" {
 		p, err := s.store.PrincipalByLogin(r.Context(), ss.caller, f.For)
 		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
 			p, err = s.store.GetPrincipal(r.Context(), ss.caller, f.For)
-			if err != nil && ss.caller.IsStaff() {
+			if err != nil {
 				err = latchkey.Errorf(latchkey.ENOTFOUND, "nobody has the login ID or principal ID %s", f.For)
 			}
 		}
