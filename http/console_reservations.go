@@ -345,5 +345,8 @@ func (p *reservationsPage) CancelLink(id string) string {
 	return dayURL(p.Site.ID, p.Day, p.After, "") + "&cancel=" + url.QueryEscape(id) + "#confirm"
 }
 
+// Shown is how many reservations a truncated page shows.
+func (p *reservationsPage) Shown() int { return latchkey.MaxDayReservations }
+
 // Back is this page again.
 func (p *reservationsPage) Back() string { return dayURL(p.Site.ID, p.Day, p.After, "") }
