@@ -180,6 +180,10 @@ func TestAccessPredicates(t *testing.T) {
 		{name: "CanWatchTopic checkouts", check: func(c latchkey.Caller) error { return latchkey.CanWatchTopic(c, latchkey.TopicCheckouts) }, allowed: []string{"admin", "delegate", "user", "other user"}, code: latchkey.EFORBIDDEN},
 		{name: "CanWatchTopic locks", check: func(c latchkey.Caller) error { return latchkey.CanWatchTopic(c, latchkey.TopicLocks) }, allowed: staff, code: latchkey.EFORBIDDEN},
 		{name: "CanCancelReservation", check: func(c latchkey.Caller) error { return latchkey.CanCancelReservation(c, res) }, allowed: []string{"admin", "delegate", "user"}, code: latchkey.ENOTFOUND},
+		// The reservations day view (console screen 6).
+		{name: "CanListSiteReservations", check: latchkey.CanListSiteReservations, allowed: people, code: latchkey.EFORBIDDEN},
+		{name: "CanReadQuotaUsage of prn_user", check: func(c latchkey.Caller) error { return latchkey.CanReadQuotaUsage(c, "prn_user") }, allowed: []string{"admin", "delegate", "user"}, code: latchkey.EFORBIDDEN},
+		{name: "CanReadQuotaUsage of everyone", check: func(c latchkey.Caller) error { return latchkey.CanReadQuotaUsage(c, "") }, allowed: staff, code: latchkey.EFORBIDDEN},
 	} {
 		for who, c := range callers {
 			err := row.check(c)

@@ -29,6 +29,7 @@ type Store interface {
 	GroupSetService
 	CheckoutService
 	ReservationService
+	ReservationDayService
 	AgentService
 	RequestService
 	JobService

@@ -311,6 +311,10 @@ var matrix = []mrow{
 	{route: "GET /tasks/{id}/live", target: "its live part", prepare: fixed("GET", "/tasks/task_x/live", ""), ok: 200, allow: publicCallers},
 	{route: "GET /tasks/{id}/result", target: "its result", prepare: fixed("GET", "/tasks/task_x/result", ""), ok: 200, allow: publicCallers},
 	{route: "GET /tasks/{id}/chart", target: "its chart", prepare: fixed("GET", "/tasks/task_x/chart", ""), ok: 200, allow: publicCallers},
+	// Reservations (console screen 6): the day view, booking, cancelling.
+	{route: "GET /reservations", target: "the day view", prepare: fixed("GET", "/reservations", ""), ok: 200, allow: publicCallers},
+	{route: "POST /reservations", target: "a booking", prepare: fixed("POST", "/reservations", `{}`), ok: 200, allow: publicCallers},
+	{route: "POST /reservations/{id}/cancel", target: "a cancel", prepare: fixed("POST", "/reservations/res_x/cancel", `{}`), ok: 200, allow: publicCallers},
 	{route: "GET /v1/cluster/nodes", target: "-", prepare: fixed("GET", "/v1/cluster/nodes", ""), ok: 200, allow: []who{admin}},
 	{route: "POST /v1/tasks", target: "a seal now", prepare: fixed("POST", "/v1/tasks", `{"kind":"audit_seal"}`), ok: 201, allow: []who{admin}},
 	{route: "GET /v1/tasks", target: "-", prepare: fixed("GET", "/v1/tasks", ""), ok: 200, allow: []who{admin}},

@@ -68,6 +68,7 @@ func (s *Server) consoleRoutes() {
 	s.handle("GET /requests/{id}/live", s.consolePage(s.consoleRequestLive))
 	s.sessionsRoutes()
 	s.clusterRoutes()
+	s.reservationsRoutes()
 }
 
 // consoleSession is the browser's session: its token, who it is, and the

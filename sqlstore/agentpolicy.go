@@ -169,35 +169,17 @@ func (t *tx) quotaSnapshot(terminal string, site latchkey.Site, vs []latchkey.Ca
 	if len(users) == 0 {
 		return q, nil
 	}
-	rows, err := t.query(`SELECT principal_id, started_at, ended_at FROM sessions WHERE site_id = ? AND unverified = FALSE
-		AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)`, site.ID, us(dayEnd), us(dayStart))
+	people := make([]string, 0, len(users))
+	for p := range users {
+		people = append(people, p)
+	}
+	used, err := t.quotaUsedBy(site.ID, dayStart, dayEnd, people)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	spans := map[string][][2]time.Time{}
-	for rows.Next() {
-		var p string
-		var start int64
-		var end *int64
-		if err := rows.Scan(&p, &start, &end); err != nil {
-			return nil, err
-		}
-		if !users[p] {
-			continue
-		}
-		span := [2]time.Time{fromUS(start), {}}
-		if end != nil {
-			span[1] = fromUS(*end)
-		}
-		spans[p] = append(spans[p], span)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 	full := time.Duration(site.DailyQuotaMinutes) * time.Minute
-	for p := range users {
-		left := full - latchkey.QuotaUsed(spans[p], dayStart, dayEnd, t.now)
+	for _, p := range people {
+		left := full - used[p]
 		q.Entries = append(q.Entries, latchkey.QuotaEntry{Principal: p, SecondsLeft: int64(left / time.Second)})
 	}
 	slices.SortFunc(q.Entries, func(a, b latchkey.QuotaEntry) int { return strings.Compare(a.Principal, b.Principal) })
