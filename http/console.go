@@ -63,6 +63,7 @@ func (s *Server) consoleRoutes() {
 	s.handle("GET /checkouts/{id}", s.consolePage(s.consoleCheckout))
 	s.handle("GET /checkouts/{id}/state", s.consolePage(s.consoleCheckoutState))
 	s.handle("POST /checkouts/{id}/checkin", s.consolePage(s.consoleCheckin))
+	s.auditRoutes()
 }
 
 // consoleSession is the browser's session: its token, who it is, and the
