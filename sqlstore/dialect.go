@@ -49,7 +49,14 @@ type dialect interface {
 	// analyzeAfterLoad reports whether the planner's statistics must be
 	// refreshed after a bulk load.
 	analyzeAfterLoad() bool
+	// indexedBy is the suffix of a table's name in FROM that makes the
+	// planner read it through index (SQLite's INDEXED BY); "" where the
+	// planner is steered another way (PostgreSQL, by its statistics).
+	indexedBy(index string) string
 }
+
+func (sqliteDialect) indexedBy(index string) string { return " INDEXED BY " + index }
+func (postgresDialect) indexedBy(string) string     { return "" }
 
 func (sqliteDialect) advisoryLock(int) string     { return "" }
 func (sqliteDialect) boundLockWait(string) string { return "" }
