@@ -166,13 +166,20 @@ func (s *Server) auditPage(w nethttp.ResponseWriter, r *nethttp.Request, ss cons
 	p.From, p.To = formTime(f.From), formTime(f.To)
 	base := f
 	base.Before, base.After = 0, 0
+	link := func(g latchkey.AuditFilter) string {
+		q := g.Query()
+		if f.Limit != auditPageSize { // a page size asked for in the address stays
+			q.Set("limit", strconv.Itoa(f.Limit))
+		}
+		return "/audit?" + q.Encode()
+	}
 	if next := f.NextAudit(items); next > 0 {
 		older := base
 		older.Before = next
-		p.Older = "/audit?" + older.Query().Encode()
+		p.Older = link(older)
 	}
 	if f.Before > 0 {
-		p.Newest = "/audit?" + base.Query().Encode()
+		p.Newest = link(base)
 	}
 	exp := base
 	exp.Newest = false
