@@ -227,7 +227,7 @@ func (s *Server) auditRows(r *nethttp.Request, ss consoleSession, items []latchk
 }
 
 // auditDetails is a record's details in a line a person reads: key: value
-// pairs in the stored order of the keys (sorted), strings without quotes,
+// pairs with the keys sorted, strings without quotes,
 // anything else as compact JSON, cut at 300 characters.
 func auditDetails(raw json.RawMessage) string {
 	var m map[string]json.RawMessage
