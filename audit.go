@@ -197,14 +197,6 @@ func (v *ChainVerifier) Verification() *AuditVerification {
 		Reason: v.Reason, Sealed: v.sealedTo, SealMatched: v.SealMatched}
 }
 
-// AuditFilter selects audit records.
-type AuditFilter struct {
-	After  int64
-	Limit  int
-	Actor  string
-	Action string
-}
-
 // AuditService reads the audit log. Staff only (verify, seal and export:
 // admin only; EFORBIDDEN otherwise).
 type AuditService interface {

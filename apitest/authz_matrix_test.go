@@ -315,6 +315,12 @@ var matrix = []mrow{
 	{route: "GET /reservations", target: "the day view", prepare: fixed("GET", "/reservations", ""), ok: 200, allow: publicCallers},
 	{route: "POST /reservations", target: "a booking", prepare: fixed("POST", "/reservations", `{}`), ok: 200, allow: publicCallers},
 	{route: "POST /reservations/{id}/cancel", target: "a cancel", prepare: fixed("POST", "/reservations/res_x/cancel", `{}`), ok: 200, allow: publicCallers},
+	// Audit (screen 7): like every console route, a bearer token opens
+	// nothing (the roles are checked on the session: TestConsoleAudit).
+	{route: "GET /audit", target: "the screen", prepare: fixed("GET", "/audit?action=session.login", ""), ok: 200, allow: publicCallers},
+	{route: "POST /audit/verify", target: "verify", prepare: fixed("POST", "/audit/verify", `{}`), ok: 200, allow: publicCallers},
+	{route: "GET /audit/seal", target: "a seal's file", prepare: fixed("GET", "/audit/seal", ""), ok: 200, allow: publicCallers},
+	{route: "GET /audit/export", target: "an export's file", prepare: fixed("GET", "/audit/export?after=0", ""), ok: 200, allow: publicCallers},
 	{route: "GET /v1/cluster/nodes", target: "-", prepare: fixed("GET", "/v1/cluster/nodes", ""), ok: 200, allow: []who{admin}},
 	{route: "POST /v1/tasks", target: "a seal now", prepare: fixed("POST", "/v1/tasks", `{"kind":"audit_seal"}`), ok: 201, allow: []who{admin}},
 	{route: "GET /v1/tasks", target: "-", prepare: fixed("GET", "/v1/tasks", ""), ok: 200, allow: []who{admin}},
@@ -571,6 +577,10 @@ var matrix = []mrow{
 	{route: "GET /v1/events", target: "the locks topic", prepare: fixed("GET", "/v1/events?topics=locks", ""), ok: 200,
 		allow: staffCallers},
 	{route: "GET /v1/audit", target: "-", prepare: fixed("GET", "/v1/audit", ""), ok: 200, allow: staffCallers},
+	// The filters beyond API.md (terminal, from, to, before, order) change
+	// nobody's access.
+	{route: "GET /v1/audit", target: "filtered, newest first", ok: 200, allow: staffCallers,
+		prepare: fixed("GET", "/v1/audit?terminal=term_x&from=2026-01-01T00:00:00Z&to=2099-01-01T00:00:00Z&before=1000&action=session.login&actor=prn_x", "")},
 	{route: "GET /v1/audit/verify", target: "-", prepare: fixed("GET", "/v1/audit/verify", ""), ok: 200, allow: []who{admin}},
 	{route: "GET /v1/audit/seal", target: "-", prepare: fixed("GET", "/v1/audit/seal", ""), ok: 200, allow: []who{admin}},
 	{route: "GET /v1/audit/export", target: "-", prepare: fixed("GET", "/v1/audit/export?after=0", ""), ok: 200, allow: []who{admin}},

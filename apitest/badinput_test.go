@@ -73,6 +73,14 @@ func TestHostileInput(t *testing.T) {
 			{name: "bad event", method: "POST", path: "/v1/terminals/" + t0.ID + "/events", token: t0.Token, ctype: "application/json",
 				body: `{"events":[{"event":99,"occurred_at":"` + now + `"}]}`, status: 400, code: "bad_request", field: "events[0].event"},
 			{name: "bad limit", method: "GET", path: "/v1/principals?limit=abc", token: adminTok, ctype: "", body: "", status: 400, code: "bad_request", field: "limit"},
+			// The audit list's query (latchkey.ParseAuditQuery), its filters
+			// beyond API.md included.
+			{name: "audit: bad from", method: "GET", path: "/v1/audit?from=yesterday", token: adminTok, status: 400, code: "bad_request", field: "from"},
+			{name: "audit: from after to", method: "GET", path: "/v1/audit?from=2026-12-04T10:00:00Z&to=2026-12-04T09:00:00Z", token: adminTok, status: 400, code: "bad_request", field: "to"},
+			{name: "audit: bad before", method: "GET", path: "/v1/audit?before=-2", token: adminTok, status: 400, code: "bad_request", field: "before"},
+			{name: "audit: negative limit", method: "GET", path: "/v1/audit?limit=-1", token: adminTok, status: 400, code: "bad_request", field: "limit"},
+			{name: "audit: unknown action", method: "GET", path: "/v1/audit?action=x%27%20OR%201=1", token: adminTok, status: 400, code: "bad_request", field: "action"},
+			{name: "audit: bad order", method: "GET", path: "/v1/audit?order=sideways", token: adminTok, status: 400, code: "bad_request", field: "order"},
 		}
 		for _, c := range cases {
 			before := w.snapshot()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"latchkey"
@@ -16,20 +15,11 @@ import (
 
 // ListAudit calls GET /v1/audit with f's filters (zero values are left
 // out); next is the cursor of the following page ("" at the end): pass it
-// back, parsed, as f.After.
+// back, parsed, as f.After (oldest first) or f.Before (f.Newest).
 func (c *Client) ListAudit(ctx context.Context, f latchkey.AuditFilter) ([]latchkey.AuditRecord, string, error) {
-	q := url.Values{}
-	if f.After > 0 {
-		q.Set("after", strconv.FormatInt(f.After, 10))
-	}
+	q := f.Query()
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
-	}
-	if f.Actor != "" {
-		q.Set("actor", f.Actor)
-	}
-	if f.Action != "" {
-		q.Set("action", f.Action)
 	}
 	var out list[latchkey.AuditRecord]
 	if err := c.list(ctx, "/v1/audit", q, &out); err != nil {

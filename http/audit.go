@@ -7,31 +7,23 @@ import (
 	"latchkey"
 )
 
-// listAudit is GET /v1/audit?after=&limit=&actor=&action=. next is the
-// seq of the page's last record when the page is full, else "".
+// listAudit is GET /v1/audit?after=&limit=&actor=&action= and, beyond
+// API.md, &terminal=&from=&to=&before=&order= (latchkey.ParseAuditQuery;
+// docs/console-audit.md). next is the seq of the page's last record when
+// the page is full (for after when oldest first, for before when newest
+// first), else "".
 func (s *Server) listAudit(r *nethttp.Request, c latchkey.Caller) (int, any, error) {
-	q := r.URL.Query()
-	limit, err := limitQuery(q.Get("limit"))
+	f, err := latchkey.ParseAuditQuery(r.URL.Query())
 	if err != nil {
 		return 0, nil, err
-	}
-	f := latchkey.AuditFilter{
-		Limit:  latchkey.Page{Limit: limit}.Normalize().Limit,
-		Actor:  q.Get("actor"),
-		Action: q.Get("action"),
-	}
-	if a := q.Get("after"); a != "" {
-		if f.After, err = strconv.ParseInt(a, 10, 64); err != nil || f.After < 0 {
-			return 0, nil, latchkey.BadField("after", "after must be a non-negative integer (an audit seq)")
-		}
 	}
 	items, err := s.store.ListAudit(r.Context(), c, f)
 	if err != nil {
 		return 0, nil, err
 	}
 	next := ""
-	if len(items) > 0 && len(items) >= f.Limit {
-		next = strconv.FormatInt(items[len(items)-1].Seq, 10)
+	if n := f.NextAudit(items); n > 0 {
+		next = strconv.FormatInt(n, 10)
 	}
 	return nethttp.StatusOK, listOf(items, next), nil
 }

@@ -69,6 +69,7 @@ func (s *Server) consoleRoutes() {
 	s.sessionsRoutes()
 	s.clusterRoutes()
 	s.reservationsRoutes()
+	s.auditRoutes()
 }
 
 // consoleSession is the browser's session: its token, who it is, and the

@@ -54,7 +54,14 @@ type dialect interface {
 	// order; loginKey is a login ID in byte order.
 	nameKey() string
 	loginKey() string
+	// indexedBy is the suffix of a table's name in FROM that makes the
+	// planner read it through index (SQLite's INDEXED BY); "" where the
+	// planner is steered another way (PostgreSQL, by its statistics).
+	indexedBy(index string) string
 }
+
+func (sqliteDialect) indexedBy(index string) string { return " INDEXED BY " + index }
+func (postgresDialect) indexedBy(string) string     { return "" }
 
 func (sqliteDialect) nameKey() string  { return "lower(name)" }
 func (sqliteDialect) loginKey() string { return "login" }

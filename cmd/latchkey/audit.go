@@ -8,13 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"latchkey"
 	"latchkey/client"
 )
 
 var auditSynopsis = []string{
-	"audit list [--after SEQ] [--limit N] [--actor A] [--action noun.verb]",
+	"audit list [--after SEQ] [--before SEQ] [--newest] [--limit N] [--actor A] [--action noun.verb] [--terminal T] [--from TIME] [--to TIME]",
 	"audit verify [--seal FILE|DIR]... [--server-key KEY] [--kept-export FILE]",
 	"audit seal [--out FILE]",
 	"audit export [--after SEQ] [--out FILE]",
@@ -36,11 +37,31 @@ func auditList(e *env, args []string) int {
 	c.fs.IntVar(&f.Limit, "limit", 0, "at most this many records (default: the server's)")
 	c.fs.StringVar(&f.Actor, "actor", "", "only records of this actor (a principal or terminal ID)")
 	c.fs.StringVar(&f.Action, "action", "", "only records of this action, e.g. session.login")
+	c.fs.Int64Var(&f.Before, "before", 0, "list records before this seq, newest first")
+	c.fs.BoolVar(&f.Newest, "newest", false, "newest first (implied by --before)")
+	c.fs.StringVar(&f.Terminal, "terminal", "", "only records naming this terminal (its ID)")
+	var from, to string
+	c.fs.StringVar(&from, "from", "", "only records at or after this time (RFC 3339, e.g. 2026-12-04T09:00:00Z)")
+	c.fs.StringVar(&to, "to", "", "only records before this time (RFC 3339)")
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
-	if f.After < 0 || f.Limit < 0 {
-		return c.usageError("--after and --limit must not be negative")
+	if f.After < 0 || f.Before < 0 || f.Limit < 0 {
+		return c.usageError("--after, --before and --limit must not be negative")
+	}
+	f.Newest = f.Newest || f.Before > 0
+	for _, t := range []struct {
+		flag, v string
+		to      *time.Time
+	}{{"--from", from, &f.From}, {"--to", to, &f.To}} {
+		if t.v == "" {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, t.v)
+		if err != nil {
+			return c.usageError("%s must be a time in RFC 3339, such as 2026-12-04T09:00:00Z", t.flag)
+		}
+		*t.to = at
 	}
 	cl, err := c.client()
 	if err != nil {
@@ -58,7 +79,11 @@ func auditList(e *env, args []string) int {
 		rows[i] = []string{strconv.FormatInt(r.Seq, 10), timeText(r.At), r.Actor, orDash(r.Terminal), string(r.Action), orDash(r.Target), detailsText(r.Details)}
 	}
 	table(c.stdout, "SEQ\tAT\tACTOR\tTERMINAL\tACTION\tTARGET\tDETAILS", rows)
-	c.more(next)
+	if f.Newest && next != "" {
+		fmt.Fprintf(c.stderr, "more: rerun with --before %s\n", next)
+	} else {
+		c.more(next)
+	}
 	return 0
 }
 

@@ -659,6 +659,16 @@ func TestEventsAndAudit(t *testing.T) {
 			stderr: []string{"--after 6"},
 		},
 		{
+			name: "audit list newest, by terminal and time",
+			args: []string{"audit", "list", "--before", "9", "--terminal", "trm_1", "--from", "2025-03-01T09:00:00Z", "--to", "2025-03-01T10:00:00Z", "--limit", "1", "--token", "tok"},
+			calls: []call{{method: "GET", path: "/v1/audit", query: "before=9&from=2025-03-01T09%3A00%3A00Z&limit=1&terminal=trm_1&to=2025-03-01T10%3A00%3A00Z", auth: userAuth, status: 200,
+				resp: `{"items":[{"seq":8,"at":"2025-03-01T09:30:00Z","actor":"prn_1","terminal":"trm_1","action":"session.lock","target":"ses_1","details":{},"prev_hash":"a","hash":"b"}],"next":"8"}`}},
+			code:   0,
+			stdout: []string{"SEQ", "8", "session.lock"},
+			stderr: []string{"--before 8"},
+		},
+		{name: "audit list bad time", args: []string{"audit", "list", "--from", "yesterday", "--token", "tok"}, code: 2, stderr: []string{"--from must be a time in RFC 3339"}},
+		{
 			name:   "audit verify ok",
 			args:   []string{"audit", "verify", "--token", "tok"},
 			calls:  []call{{method: "GET", path: "/v1/audit/verify", auth: userAuth, status: 200, resp: `{"ok":true,"records":12}`}},
