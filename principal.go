@@ -59,6 +59,9 @@ type PrincipalService interface {
 	// GetPrincipal: staff, or the principal itself. Errors: not_found, forbidden.
 	GetPrincipal(ctx context.Context, c Caller, id string) (*Principal, error)
 	ListPrincipals(ctx context.Context, c Caller, page Page) ([]Principal, string, error)
+	// PrincipalNames names, in one read, the people of ids that c may
+	// read (CanReadPrincipal); the others are not in the map.
+	PrincipalNames(ctx context.Context, c Caller, ids []string) (map[string]string, error)
 	// SearchPrincipals finds people whose name starts with q (any case)
 	// or who have a login ID starting with q, by name, at most
 	// MaxSearchResults (SearchPrefix; staff only).

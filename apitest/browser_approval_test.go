@@ -25,35 +25,14 @@ import (
 func TestConsoleApprovalInABrowser(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
-		admin := srv.adminLogin(t)
-		bg := context.Background()
-		site, err := admin.CreateSite(bg, client.SiteCreate{Name: "branch"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		term, err := admin.RegisterTerminal(bg, "counter 1", site.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		person := func(name string) *latchkey.Principal {
-			p, err := admin.CreatePrincipal(bg, latchkey.Principal{Name: name, Role: latchkey.RoleUser})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := admin.AddIdentity(bg, p.ID, name, pw(name)); err != nil {
-				t.Fatal(err)
-			}
-			return p
-		}
-		ann, vic := person("ann"), person("vic")
-		if _, err := admin.CreateGroupSet(bg, latchkey.GroupSet{Name: "root tools", Groups: []string{"adm"}, MaxMinutes: 60,
+		admin := adminOf(t, srv)
+		term := admin.terminal(admin.site(client.SiteCreate{Name: "branch"}).ID, "counter 1")
+		ann, vic := admin.user("ann"), admin.user("vic")
+		if _, err := admin.CreateGroupSet(context.Background(), latchkey.GroupSet{Name: "root tools", Groups: []string{"adm"}, MaxMinutes: 60,
 			Eligible: []string{ann.ID}, Approval: true, Approvers: []string{vic.ID}}); err != nil {
 			t.Fatal(err)
 		}
-		tc := client.New(srv.URL, client.WithToken(term.Token))
-		if _, err := tc.StartSession(bg, term.ID, latchkey.LoginRequest{Identity: "ann", Password: pw("ann"), TimeSent: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
+		admin.logOnAt(term, "ann")
 		groups := filepath.Join(t.TempDir(), "groups")
 		startAgent(t, srv.URL, term.Token, filepath.Join(t.TempDir(), "state"), groups)
 

@@ -21,31 +21,13 @@ import (
 func TestConsoleAuditInABrowser(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
-		admin := srv.adminLogin(t)
-		bg := context.Background()
-		site, err := admin.CreateSite(bg, client.SiteCreate{Name: "branch"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		term, err := admin.RegisterTerminal(bg, "counter 1", site.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range []latchkey.Principal{{Name: "ann", Role: latchkey.RoleUser}, {Name: "dana", Role: latchkey.RoleDelegate, Global: true}} {
-			made, err := admin.CreatePrincipal(bg, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := admin.AddIdentity(bg, made.ID, p.Name, pw(p.Name)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		tc := client.New(srv.URL, client.WithToken(term.Token))
-		r, err := tc.StartSession(bg, term.ID, latchkey.LoginRequest{Identity: "ann", Password: pw("ann"), TimeSent: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tc.LockSession(bg, r.Session.ID, latchkey.LockRequest{TimeSent: time.Now(), Reason: "manual"}); err != nil {
+		admin := adminOf(t, srv)
+		term := admin.terminal(admin.site(client.SiteCreate{Name: "branch"}).ID, "counter 1")
+		admin.user("ann")
+		admin.person(latchkey.Principal{Name: "dana", Role: latchkey.RoleDelegate, Global: true})
+		r := admin.logOnAt(term, "ann")
+		if _, err := client.New(srv.URL, client.WithToken(term.Token)).LockSession(context.Background(), r.Session.ID,
+			latchkey.LockRequest{TimeSent: time.Now(), Reason: "manual"}); err != nil {
 			t.Fatal(err)
 		}
 

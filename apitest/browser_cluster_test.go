@@ -22,28 +22,12 @@ import (
 func TestConsoleClusterInABrowser(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
-		admin := srv.adminLogin(t)
+		admin := adminOf(t, srv)
 		bg := context.Background()
-		site, err := admin.CreateSite(bg, client.SiteCreate{Name: "branch"})
-		if err != nil {
-			t.Fatal(err)
-		}
 		// A session today, so that the report has a row.
-		term, err := admin.RegisterTerminal(bg, "counter 1", site.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ann, err := admin.CreatePrincipal(bg, latchkey.Principal{Name: "ann", Role: latchkey.RoleUser})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.AddIdentity(bg, ann.ID, "ann", pw("ann")); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := client.New(srv.URL, client.WithToken(term.Token)).StartSession(bg, term.ID,
-			latchkey.LoginRequest{Identity: "ann", Password: pw("ann"), TimeSent: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
+		term := admin.terminal(admin.site(client.SiteCreate{Name: "branch"}).ID, "counter 1")
+		admin.user("ann")
+		admin.logOnAt(term, "ann")
 
 		p := page{t: t, ctx: newBrowserTab(t), base: srv.URL}
 		p.logOn("admin", procAdminPassword)

@@ -23,32 +23,12 @@ import (
 func TestConsoleReservationsInABrowser(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
-		admin := srv.adminLogin(t)
+		admin := adminOf(t, srv)
 		bg := context.Background()
 		quota, zone := 120, "Europe/Paris"
-		site, err := admin.CreateSite(bg, client.SiteCreate{Name: "Library", SiteSettings: latchkey.SiteSettings{DailyQuotaMinutes: &quota, Timezone: &zone}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var terms []*latchkey.Terminal
-		for _, name := range []string{"Reading room 1", "Reading room 2"} {
-			term, err := admin.RegisterTerminal(bg, name, site.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			terms = append(terms, term)
-		}
-		people := map[string]*latchkey.Principal{}
-		for _, name := range []string{"ann", "ben"} {
-			p, err := admin.CreatePrincipal(bg, latchkey.Principal{Name: name, Role: latchkey.RoleUser})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := admin.AddIdentity(bg, p.ID, name, pw(name)); err != nil {
-				t.Fatal(err)
-			}
-			people[name] = p
-		}
+		site := admin.site(client.SiteCreate{Name: "Library", SiteSettings: latchkey.SiteSettings{DailyQuotaMinutes: &quota, Timezone: &zone}})
+		terms := []*latchkey.Terminal{admin.terminal(site.ID, "Reading room 1"), admin.terminal(site.ID, "Reading room 2")}
+		people := map[string]*latchkey.Principal{"ann": admin.user("ann"), "ben": admin.user("ben")}
 		// Ben booked the second room tomorrow at 14:00 Paris time.
 		paris, _ := time.LoadLocation(zone)
 		tomorrow := time.Now().In(paris).AddDate(0, 0, 1)

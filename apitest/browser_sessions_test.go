@@ -22,29 +22,17 @@ import (
 func TestConsoleSessionsBoardInABrowser(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
-		admin := srv.adminLogin(t)
+		admin := adminOf(t, srv)
 		bg := context.Background()
-		site, err := admin.CreateSite(bg, client.SiteCreate{Name: "high street"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		site := admin.site(client.SiteCreate{Name: "high street"})
 		var terms []*latchkey.Terminal
 		var tcs []*client.Client
 		for i := 1; i <= 5; i++ {
-			tm, err := admin.RegisterTerminal(bg, fmt.Sprintf("counter %d", i), site.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			tm := admin.terminal(site.ID, fmt.Sprintf("counter %d", i))
 			terms, tcs = append(terms, tm), append(tcs, client.New(srv.URL, client.WithToken(tm.Token)))
 		}
 		for _, name := range []string{"ann", "ben", "cat"} {
-			p, err := admin.CreatePrincipal(bg, latchkey.Principal{Name: name, Role: latchkey.RoleUser})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := admin.AddIdentity(bg, p.ID, name, pw(name)); err != nil {
-				t.Fatal(err)
-			}
+			admin.user(name)
 		}
 		logOnAt := func(i int, who string, force bool) *latchkey.Session {
 			t.Helper()

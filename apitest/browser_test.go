@@ -213,15 +213,9 @@ func (p page) logOn(identity, password string) {
 func TestConsoleAdministerUsersTwoAdmins(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
-		admin := srv.adminLogin(t)
+		admin := adminOf(t, srv)
 		bg := context.Background()
-		carol, err := admin.CreatePrincipal(bg, latchkey.Principal{Name: "carol", Role: latchkey.RoleAdmin})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.AddIdentity(bg, carol.ID, "carol", pw("carol")); err != nil {
-			t.Fatal(err)
-		}
+		admin.person(latchkey.Principal{Name: "carol", Role: latchkey.RoleAdmin})
 		actx := newBrowserTab(t)
 		a := page{t: t, ctx: actx, base: srv.URL}
 		b := page{t: t, ctx: browserContext(t, actx), base: srv.URL}
@@ -331,30 +325,13 @@ func (p page) checkAccessibility(what string) {
 func TestConsoleCheckoutInABrowser(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
-		admin := srv.adminLogin(t)
-		bg := context.Background()
-		site, err := admin.CreateSite(bg, client.SiteCreate{Name: "branch"})
-		if err != nil {
+		admin := adminOf(t, srv)
+		term := admin.terminal(admin.site(client.SiteCreate{Name: "branch"}).ID, "counter 1")
+		ann := admin.user("ann")
+		if _, err := admin.CreateGroupSet(context.Background(), latchkey.GroupSet{Name: "tools", Groups: []string{"wheel"}, MaxMinutes: 30, Eligible: []string{ann.ID}}); err != nil {
 			t.Fatal(err)
 		}
-		term, err := admin.RegisterTerminal(bg, "counter 1", site.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ann, err := admin.CreatePrincipal(bg, latchkey.Principal{Name: "ann", Role: latchkey.RoleUser})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.AddIdentity(bg, ann.ID, "ann", pw("ann")); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.CreateGroupSet(bg, latchkey.GroupSet{Name: "tools", Groups: []string{"wheel"}, MaxMinutes: 30, Eligible: []string{ann.ID}}); err != nil {
-			t.Fatal(err)
-		}
-		tc := client.New(srv.URL, client.WithToken(term.Token))
-		if _, err := tc.StartSession(bg, term.ID, latchkey.LoginRequest{Identity: "ann", Password: pw("ann"), TimeSent: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
+		admin.logOnAt(term, "ann")
 		p := page{t: t, ctx: newBrowserTab(t), base: srv.URL}
 		p.logOn("ann", pw("ann"))
 		p.do("open My access", chromedp.Navigate(srv.URL+"/access"), chromedp.WaitVisible(chromedp.CSS("#checkout")))
@@ -415,9 +392,7 @@ func TestConsoleCheckoutInABrowser(t *testing.T) {
 func TestConsoleSignupAndTrustsInABrowser(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
-		if _, err := srv.adminLogin(t).CreateSite(context.Background(), client.SiteCreate{Name: "library"}); err != nil {
-			t.Fatal(err)
-		}
+		adminOf(t, srv).site(client.SiteCreate{Name: "library"})
 		p := page{t: t, ctx: newBrowserTab(t), base: srv.URL}
 		p.logOn("admin", procAdminPassword)
 		p.do("open Signup Policy", chromedp.Navigate(srv.URL+"/admin/signup"), chromedp.WaitVisible(chromedp.CSS("#badge")))

@@ -4,17 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"latchkey"
-	lkhttp "latchkey/http"
 	"latchkey/sqlstore/benchseed"
 	"latchkey/sqlstore/sqlstoretest"
 )
@@ -51,9 +48,7 @@ func BenchmarkConsoleAudit(b *testing.B) {
 			db := sqlstoretest.RawDB(b, be, storeURL)
 			people, span := seedAudit(b, db, be.Name == "postgres", n)
 			b.Logf("%s: %d audit records added in %s", be.Name, n, time.Since(start).Round(time.Second))
-			srv := httptest.NewServer(lkhttp.NewServer(s, lkhttp.Options{}).Handler())
-			b.Cleanup(srv.Close)
-			br := newBrowser(b, srv.URL)
+			br := newBrowser(b, consoleServer(b, s))
 			br.logOn("admin", adminPassword)
 			mid := span.from.Add(span.to.Sub(span.from) / 2)
 			views := []struct{ name, path string }{
@@ -69,23 +64,7 @@ func BenchmarkConsoleAudit(b *testing.B) {
 					url.QueryEscape(mid.Format(time.RFC3339)) + "&to=" + url.QueryEscape(mid.Add(7*24*time.Hour).Format(time.RFC3339))},
 			}
 			for _, v := range views {
-				b.Run(v.name, func(b *testing.B) {
-					times := make([]time.Duration, 0, b.N)
-					for b.Loop() {
-						t0 := time.Now()
-						resp, page := br.do("GET", v.path, nil)
-						times = append(times, time.Since(t0))
-						if resp.StatusCode != 200 || !strings.Contains(page, "<tr><td>") {
-							b.Fatalf("%s: %d (or no rows)", v.path, resp.StatusCode)
-						}
-					}
-					slices.Sort(times)
-					q := func(p float64) float64 {
-						return float64(times[int(p*float64(len(times)-1))].Microseconds()) / 1000
-					}
-					b.ReportMetric(q(0.5), "p50-ms")
-					b.ReportMetric(q(0.99), "p99-ms")
-				})
+				timePage(b, br, v.name, v.path, "<tr><td>")
 			}
 		})
 	}

@@ -5,14 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
-	"slices"
 	"testing"
 	"time"
 
 	"latchkey"
-	lkhttp "latchkey/http"
-	"latchkey/sqlstore/benchseed"
 	"latchkey/sqlstore/sqlstoretest"
 )
 
@@ -29,13 +25,7 @@ func BenchmarkConsoleCluster(b *testing.B) {
 	for _, be := range sqlstoretest.Backends() {
 		b.Run(be.Name, func(b *testing.B) {
 			ctx := context.Background()
-			s := sqlstoretest.Open(b, be.URL(b), sqlstoretest.Options(latchkey.SystemClock{}))
-			if _, _, err := s.Bootstrap(ctx, adminPassword); err != nil {
-				b.Fatal(err)
-			}
-			if err := benchseed.Seed(ctx, s, 100_000, 1_000_000, nil); err != nil {
-				b.Fatal(err)
-			}
+			s := seededStore(b, be)
 			admin := latchkey.Caller{PrincipalID: "prn_bench", Role: latchkey.RoleAdmin}
 			for i := range 3 {
 				if err := s.Heartbeat(ctx, latchkey.Node{ID: fmt.Sprintf("node_bench%d", i), Addr: fmt.Sprintf("10.0.0.%d:8443", i+1)}); err != nil {
@@ -79,30 +69,11 @@ func BenchmarkConsoleCluster(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Logf("the report of %s: %d CSV lines; the reconciliation: %s", day, bytes.Count(rep.Body, []byte("\n")), rec.Body[:min(len(rec.Body), 200)])
-			srv := httptest.NewServer(lkhttp.NewServer(s, lkhttp.Options{}).Handler())
-			b.Cleanup(srv.Close)
-			br := newBrowser(b, srv.URL)
+			br := newBrowser(b, consoleServer(b, s))
 			br.logOn("admin", adminPassword)
 			for _, page := range []struct{ name, path string }{{"/cluster", "/cluster"}, {"/cluster/live", "/cluster/live"},
 				{"/tasks/report", "/tasks/" + report.ID}, {"/tasks/reconcile", "/tasks/" + reconcile.ID}} {
-				path := page.path
-				b.Run(page.name, func(b *testing.B) {
-					times := make([]time.Duration, 0, b.N)
-					for b.Loop() {
-						start := time.Now()
-						resp, _ := br.do("GET", path, nil)
-						times = append(times, time.Since(start))
-						if resp.StatusCode != 200 {
-							b.Fatalf("%s: %d", path, resp.StatusCode)
-						}
-					}
-					slices.Sort(times)
-					q := func(p float64) float64 {
-						return float64(times[int(p*float64(len(times)-1))].Microseconds()) / 1000
-					}
-					b.ReportMetric(q(0.5), "p50-ms")
-					b.ReportMetric(q(0.99), "p99-ms")
-				})
+				timePage(b, br, page.name, page.path, "")
 			}
 		})
 	}

@@ -2,14 +2,11 @@ package apitest_test
 
 import (
 	"context"
-	"net/http/httptest"
-	"slices"
 	"testing"
 	"time"
 
 	"latchkey"
 	"latchkey/client"
-	lkhttp "latchkey/http"
 	"latchkey/sqlstore/benchseed"
 	"latchkey/sqlstore/sqlstoretest"
 )
@@ -27,15 +24,8 @@ func BenchmarkConsoleReservations(b *testing.B) {
 	for _, be := range sqlstoretest.Backends() {
 		b.Run(be.Name, func(b *testing.B) {
 			ctx := context.Background()
-			s := sqlstoretest.Open(b, be.URL(b), sqlstoretest.Options(latchkey.SystemClock{}))
-			if _, _, err := s.Bootstrap(ctx, adminPassword); err != nil {
-				b.Fatal(err)
-			}
-			if err := benchseed.Seed(ctx, s, 100_000, 1_000_000, nil); err != nil {
-				b.Fatal(err)
-			}
-			srv := httptest.NewServer(lkhttp.NewServer(s, lkhttp.Options{}).Handler())
-			b.Cleanup(srv.Close)
+			s := seededStore(b, be)
+			srv := struct{ URL string }{consoleServer(b, s)}
 			tok, err := client.New(srv.URL).Login(ctx, "admin", adminPassword)
 			if err != nil {
 				b.Fatal(err)
@@ -66,23 +56,7 @@ func BenchmarkConsoleReservations(b *testing.B) {
 				{"admin/yesterday", admin, "/reservations?day=" + yesterday},
 				{"user/today", user, "/reservations"},
 			} {
-				b.Run(pg.name, func(b *testing.B) {
-					times := make([]time.Duration, 0, b.N)
-					for b.Loop() {
-						t0 := time.Now()
-						resp, page := pg.br.do("GET", pg.path, nil)
-						times = append(times, time.Since(t0))
-						if resp.StatusCode != 200 {
-							b.Fatalf("%s: %d\n%s", pg.path, resp.StatusCode, page)
-						}
-					}
-					slices.Sort(times)
-					q := func(p float64) float64 {
-						return float64(times[int(p*float64(len(times)-1))].Microseconds()) / 1000
-					}
-					b.ReportMetric(q(0.5), "p50-ms")
-					b.ReportMetric(q(0.99), "p99-ms")
-				})
+				timePage(b, pg.br, pg.name, pg.path, "")
 			}
 		})
 	}

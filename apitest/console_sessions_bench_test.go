@@ -2,13 +2,10 @@ package apitest_test
 
 import (
 	"context"
-	"net/http/httptest"
-	"slices"
 	"testing"
 	"time"
 
 	"latchkey"
-	lkhttp "latchkey/http"
 	"latchkey/sqlstore/benchseed"
 	"latchkey/sqlstore/sqlstoretest"
 )
@@ -25,13 +22,7 @@ func BenchmarkConsoleSessionsBoard(b *testing.B) {
 	for _, be := range sqlstoretest.Backends() {
 		b.Run(be.Name, func(b *testing.B) {
 			ctx := context.Background()
-			s := sqlstoretest.Open(b, be.URL(b), sqlstoretest.Options(latchkey.SystemClock{}))
-			if _, _, err := s.Bootstrap(ctx, adminPassword); err != nil {
-				b.Fatal(err)
-			}
-			if err := benchseed.Seed(ctx, s, 100_000, 1_000_000, nil); err != nil {
-				b.Fatal(err)
-			}
+			s := seededStore(b, be)
 			logOn := func(term, person int, force bool) latchkey.Session {
 				id := benchseed.TerminalID(term)
 				r, err := s.StartSession(ctx, latchkey.Caller{Role: latchkey.RoleTerminal, TerminalID: id}, id,
@@ -56,29 +47,11 @@ func BenchmarkConsoleSessionsBoard(b *testing.B) {
 					person = ses.PrincipalID
 				}
 			}
-			srv := httptest.NewServer(lkhttp.NewServer(s, lkhttp.Options{}).Handler())
-			b.Cleanup(srv.Close)
-			br := newBrowser(b, srv.URL)
+			br := newBrowser(b, consoleServer(b, s))
 			br.logOn("admin", adminPassword)
 			for _, path := range []string{"/sessions", "/sessions/rows", "/sessions?state=failed", "/sessions?state=free",
 				"/sessions?q=seed-150", "/sessions?q=counter+999", "/people/" + person} {
-				b.Run(path, func(b *testing.B) {
-					times := make([]time.Duration, 0, b.N)
-					for b.Loop() {
-						start := time.Now()
-						resp, _ := br.do("GET", path, nil)
-						times = append(times, time.Since(start))
-						if resp.StatusCode != 200 {
-							b.Fatalf("%s: %d", path, resp.StatusCode)
-						}
-					}
-					slices.Sort(times)
-					q := func(p float64) float64 {
-						return float64(times[int(p*float64(len(times)-1))].Microseconds()) / 1000
-					}
-					b.ReportMetric(q(0.5), "p50-ms")
-					b.ReportMetric(q(0.99), "p99-ms")
-				})
+				timePage(b, br, path, path, "")
 			}
 		})
 	}

@@ -275,17 +275,12 @@ func formMinutes(r *nethttp.Request, empty string) (int, error) {
 	return m, nil
 }
 
-// terminalNames names terminals by ID (a terminal that cannot be read
-// keeps its ID on the page).
+// terminalNames names terminals by ID, in one read (a terminal that
+// cannot be read keeps its ID on the page).
 func (s *Server) terminalNames(r *nethttp.Request, ss consoleSession, ids []string) map[string]string {
-	names := map[string]string{}
-	for _, id := range ids {
-		if _, ok := names[id]; ok {
-			continue
-		}
-		if t, err := s.store.GetTerminal(r.Context(), ss.caller, id); err == nil {
-			names[id] = t.Name
-		}
+	names, err := s.store.TerminalNames(r.Context(), ss.caller, ids)
+	if err != nil {
+		return map[string]string{}
 	}
 	return names
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	nethttp "net/http"
 	"net/url"
 	"slices"
@@ -191,7 +192,7 @@ func (s *Server) auditPage(w nethttp.ResponseWriter, r *nethttp.Request, ss cons
 // auditRows names the records' actors and terminals (an ID stays when it
 // names nothing the caller may read).
 func (s *Server) auditRows(r *nethttp.Request, ss consoleSession, items []latchkey.AuditRecord) []auditRow {
-	var terms []string
+	var terms, people []string
 	actors := map[string]string{"system": "the server"}
 	for _, it := range items {
 		if it.Terminal != "" {
@@ -203,12 +204,13 @@ func (s *Server) auditRows(r *nethttp.Request, ss consoleSession, items []latchk
 		actors[it.Actor] = it.Actor
 		switch {
 		case strings.HasPrefix(it.Actor, "prn_"):
-			if p, err := s.store.GetPrincipal(r.Context(), ss.caller, it.Actor); err == nil {
-				actors[it.Actor] = p.Name
-			}
+			people = append(people, it.Actor)
 		case strings.HasPrefix(it.Actor, "term_"):
 			terms = append(terms, it.Actor)
 		}
+	}
+	if found, err := s.store.PrincipalNames(r.Context(), ss.caller, people); err == nil {
+		maps.Copy(actors, found)
 	}
 	names := s.terminalNames(r, ss, terms)
 	rows := make([]auditRow, len(items))

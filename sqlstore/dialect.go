@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -54,6 +55,11 @@ type dialect interface {
 	// order; loginKey is a login ID in byte order.
 	nameKey() string
 	loginKey() string
+	// planEachTime is what goes before a query's arguments so that it is
+	// planned for its values on every run rather than once for all
+	// (PostgreSQL: pgx's QueryExecModeExec); none where plans are made per
+	// statement anyway (SQLite).
+	planEachTime() []any
 	// indexedBy is the suffix of a table's name in FROM that makes the
 	// planner read it through index (SQLite's INDEXED BY); "" where the
 	// planner is steered another way (PostgreSQL, by its statistics).
@@ -62,6 +68,9 @@ type dialect interface {
 
 func (sqliteDialect) indexedBy(index string) string { return " INDEXED BY " + index }
 func (postgresDialect) indexedBy(string) string     { return "" }
+
+func (sqliteDialect) planEachTime() []any   { return nil }
+func (postgresDialect) planEachTime() []any { return []any{pgx.QueryExecModeExec} }
 
 func (sqliteDialect) nameKey() string  { return "lower(name)" }
 func (sqliteDialect) loginKey() string { return "login" }

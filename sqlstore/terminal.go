@@ -36,27 +36,44 @@ const (
 // withAgentState fills in what the agent makes known: online, and the
 // groups locked by instructions waiting for its reply.
 func (s *Store) withAgentState(ctx context.Context, x *latchkey.Terminal) error {
+	return s.withAgentStates(ctx, []latchkey.Terminal{*x}, func(i int, y latchkey.Terminal) { *x = y })
+}
+
+// withAgentStates fills in the agent's state of several terminals in one
+// read (ListTerminals), calling put with each as filled in.
+func (s *Store) withAgentStates(ctx context.Context, xs []latchkey.Terminal, put func(int, latchkey.Terminal)) error {
 	now := s.now()
-	x.Online = x.AgentSeenAt != nil && now.Sub(*x.AgentSeenAt) < agentOnline
-	rows, err := s.query(ctx, "SELECT groups_json FROM instructions WHERE terminal_id = ? AND state = 'delivered' AND locked_until > ? AND kind <> 'inventory'", x.ID, us(now))
+	at := map[string]int{}
+	ids := make([]string, len(xs))
+	for i := range xs {
+		xs[i].Online = xs[i].AgentSeenAt != nil && now.Sub(*xs[i].AgentSeenAt) < agentOnline
+		at[xs[i].ID], ids[i] = i, xs[i].ID
+	}
+	err := s.read(ctx, func(t *tx) error {
+		return t.inList("SELECT terminal_id, groups_json FROM instructions WHERE state = 'delivered' AND locked_until > ? AND kind <> 'inventory' AND terminal_id IN (%s)",
+			[]any{us(now)}, ids, func(rows *sql.Rows) error {
+				var id, g string
+				if err := rows.Scan(&id, &g); err != nil {
+					return err
+				}
+				var groups []string
+				if err := json.Unmarshal([]byte(g), &groups); err != nil {
+					return err
+				}
+				x := &xs[at[id]]
+				x.LockedGroups = append(x.LockedGroups, groups...)
+				return nil
+			})
+	})
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var g string
-		if err := rows.Scan(&g); err != nil {
-			return err
-		}
-		var groups []string
-		if err := json.Unmarshal([]byte(g), &groups); err != nil {
-			return err
-		}
-		x.LockedGroups = append(x.LockedGroups, groups...)
+	for i := range xs {
+		slices.Sort(xs[i].LockedGroups)
+		xs[i].LockedGroups = slices.Compact(xs[i].LockedGroups)
+		put(i, xs[i])
 	}
-	slices.Sort(x.LockedGroups)
-	x.LockedGroups = slices.Compact(x.LockedGroups)
-	return rows.Err()
+	return nil
 }
 
 // RegisterTerminal adds a terminal and returns it with its token, which is
@@ -113,11 +130,24 @@ func (s *Store) GetTerminal(ctx context.Context, c latchkey.Caller, id string) (
 // TerminalNames implements latchkey.TerminalService: one read of the
 // names of the terminals c may read among ids.
 func (s *Store) TerminalNames(ctx context.Context, c latchkey.Caller, ids []string) (map[string]string, error) {
+	return s.namesOf(ctx, "terminals", ids, func(id string) bool { return latchkey.CanReadTerminal(c, id) == nil })
+}
+
+// PrincipalNames implements latchkey.PrincipalService: the names, in one
+// read, of the people of ids that c may read.
+func (s *Store) PrincipalNames(ctx context.Context, c latchkey.Caller, ids []string) (map[string]string, error) {
+	return s.namesOf(ctx, "principals", ids, func(id string) bool { return latchkey.CanReadPrincipal(c, id) == nil })
+}
+
+// namesOf reads, in one read, the names of the rows of table (terminals
+// or principals) whose IDs are among ids and pass may; the others are not
+// in the map.
+func (s *Store) namesOf(ctx context.Context, table string, ids []string, may func(string) bool) (map[string]string, error) {
 	names := map[string]string{}
 	var want []string
 	seen := map[string]bool{}
 	for _, id := range ids {
-		if id != "" && !seen[id] && latchkey.CanReadTerminal(c, id) == nil {
+		if id != "" && !seen[id] && may(id) {
 			seen[id] = true
 			want = append(want, id)
 		}
@@ -126,7 +156,7 @@ func (s *Store) TerminalNames(ctx context.Context, c latchkey.Caller, ids []stri
 		return names, nil
 	}
 	err := s.read(ctx, func(t *tx) error {
-		return t.inList("SELECT id, name FROM terminals WHERE id IN (%s)", nil, want, func(rows *sql.Rows) error {
+		return t.inList("SELECT id, name FROM "+table+" WHERE id IN (%s)", nil, want, func(rows *sql.Rows) error {
 			var id, name string
 			if err := rows.Scan(&id, &name); err != nil {
 				return err
@@ -148,10 +178,8 @@ func (s *Store) ListTerminals(ctx context.Context, c latchkey.Caller, page latch
 	if err != nil {
 		return nil, "", err
 	}
-	for i := range items {
-		if err := s.withAgentState(ctx, &items[i]); err != nil {
-			return nil, "", err
-		}
+	if err := s.withAgentStates(ctx, items, func(int, latchkey.Terminal) {}); err != nil {
+		return nil, "", err
 	}
 	return items, next, nil
 }
