@@ -1,0 +1,188 @@
+package counter
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"latchkey"
+)
+
+// The messages the counter shows when the agent refuses what the person
+// asked, in the design note's words where it gives them (section 2.1.1,
+// "New/Modified Messages", and EUM-CE-CL-10), with the choices each
+// offers. Every refusal the agent's socket can give has its own message;
+// one the app does not know shows the agent's own words.
+
+// Action is what the person was doing.
+type Action int
+
+const (
+	ActLogOn Action = iota
+	ActLock
+	ActUnlock
+)
+
+// Choice is a button of a message box.
+type Choice string
+
+const (
+	ChoiceOK         Choice = "OK"
+	ChoiceRetry      Choice = "Retry"       // after locking the other sessions there
+	ChoiceEndThem    Choice = "End them"    // force, after a confirmation
+	ChoiceCancel     Choice = "Cancel"      // leave things as they are
+	ChoiceLockAnyway Choice = "Lock anyway" // lock here though the server was not told
+	ChoiceDontLock   Choice = "Do not lock" // keep the counter unlocked
+	ChoiceTryAgain   Choice = "Try again"   // the same call again
+)
+
+// Refusal is the agent's error as the socket gives it: its code and the
+// details the messages use.
+type Refusal struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details RefusalDetails `json:"details"`
+}
+
+// RefusalDetails are the details of a refusal that the messages name.
+type RefusalDetails struct {
+	Sessions    []latchkey.SessionRef `json:"sessions"`
+	Until       *time.Time            `json:"until"`
+	ResetAt     *time.Time            `json:"reset_at"`
+	Offline     bool                  `json:"offline"`
+	Reservation string                `json:"reservation"`
+	Choices     []string              `json:"choices"`
+}
+
+// Message is a message box: a title, the words, and its choices.
+type Message struct {
+	Title   string
+	Text    string
+	Choices []Choice
+}
+
+// Words says a refusal of a the way the counter shows it. names names
+// terminals by ID (an unknown one is shown by its ID); times are shown in
+// loc, with how long from now.
+func Words(a Action, r Refusal, names map[string]string, now time.Time, loc *time.Location) Message {
+	d := r.Details
+	at := func(t time.Time) string { return t.In(loc).Format("15:04") + " (" + inWords(t.Sub(now)) + ")" }
+	switch r.Code {
+	case latchkey.ECONCURRENTSESSION:
+		list := sessionList(d.Sessions, names, loc)
+		if a == ActUnlock {
+			return Message{Title: "Another counter is not locked",
+				Text: "You are also logged on at " + list + ", and it is not locked. Please return and lock the previous " +
+					"session or remotely terminate it: end it from here to unlock this counter.",
+				Choices: []Choice{ChoiceEndThem, ChoiceCancel}}
+		}
+		return Message{Title: "You are logged on at another counter",
+			Text: "You are logged on at " + list + ", not locked. Please return and lock the previous session or remotely " +
+				"terminate it: lock it there and retry, or end it from here.",
+			Choices: []Choice{ChoiceRetry, ChoiceEndThem, ChoiceCancel}}
+	case latchkey.EIDENTITYINUSE:
+		return Message{Title: "Logged on under another login ID",
+			Text:    "You are logged on at " + sessionList(d.Sessions, names, loc) + " under another login ID. Log off there first.",
+			Choices: []Choice{ChoiceOK}}
+	case latchkey.EINVALIDCREDENTIALS:
+		text := "Wrong login ID or password."
+		if d.Offline {
+			text += " (The data centre cannot be reached: it was checked at this counter.)"
+		}
+		return Message{Title: "Not logged on", Text: text, Choices: []Choice{ChoiceOK}}
+	case latchkey.EACCOUNTLOCKED:
+		text := "Too many failed attempts: this login ID is locked for now. Try again later."
+		if d.Until != nil {
+			text = "Too many failed attempts: this login ID is locked until " + at(*d.Until) + "."
+		}
+		return Message{Title: "Login ID locked", Text: text, Choices: []Choice{ChoiceOK}}
+	case latchkey.EACCOUNTDISABLED:
+		return Message{Title: "Account disabled", Text: "This account is disabled. Ask your administrator.", Choices: []Choice{ChoiceOK}}
+	case latchkey.EQUOTAEXCEEDED:
+		text := "Your time at this site for today is used up."
+		if d.ResetAt != nil {
+			text += " It starts again at " + at(*d.ResetAt) + "."
+		}
+		return Message{Title: "Daily time used up", Text: text, Choices: []Choice{ChoiceOK}}
+	case latchkey.ECONFLICT:
+		switch {
+		case d.Reservation != "":
+			text := "This terminal is reserved for someone else."
+			if d.Until != nil {
+				text = "This terminal is reserved for someone else until " + at(*d.Until) + "."
+			}
+			return Message{Title: "Terminal reserved", Text: text, Choices: []Choice{ChoiceOK}}
+		case a == ActLock && d.Offline:
+			return Message{Title: "The lock could not be registered",
+				Text: "The data centre cannot be reached, so it cannot be told that this counter is locked: other counters " +
+					"will see your session as unlocked. Lock this counter anyway?",
+				Choices: []Choice{ChoiceLockAnyway, ChoiceTryAgain, ChoiceDontLock}}
+		}
+	case latchkey.EUNAVAILABLE:
+		switch a {
+		case ActUnlock:
+			return Message{Title: "The counter cannot be unlocked",
+				Text:    "The data centre cannot be reached, so the counter cannot be unlocked now. It stays locked: try again when the network is back.",
+				Choices: []Choice{ChoiceOK}}
+		case ActLogOn:
+			if d.Offline {
+				return Message{Title: "Nobody can log on yet",
+					Text:    "The data centre cannot be reached and this counter has not yet had its rules from it: nobody can log on until it is reached.",
+					Choices: []Choice{ChoiceOK}}
+			}
+		}
+	case latchkey.EFORBIDDEN:
+		if a == ActLogOn && d.Offline {
+			return Message{Title: "Only administrators now",
+				Text:    "The data centre cannot be reached and this site does not allow logging on without it: only administrators can log on now.",
+				Choices: []Choice{ChoiceOK}}
+		}
+	}
+	return Message{Title: "Refused", Text: sentence(r.Message), Choices: []Choice{ChoiceOK}}
+}
+
+// sessionList names sessions: "counter 3 (since 09:12) and counter 4
+// (since 09:40)".
+func sessionList(ss []latchkey.SessionRef, names map[string]string, loc *time.Location) string {
+	if len(ss) == 0 {
+		return "another counter"
+	}
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		name := names[s.TerminalID]
+		if name == "" {
+			name = s.TerminalID
+		}
+		parts[i] = fmt.Sprintf("%s (since %s)", name, s.StartedAt.In(loc).Format("15:04"))
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
+
+// inWords says a time from now: "in 12 minutes", "in 3 hours", "now".
+func inWords(d time.Duration) string {
+	switch m := int((d + time.Minute - 1) / time.Minute); {
+	case m <= 0:
+		return "now"
+	case m == 1:
+		return "in a minute"
+	case m < 120:
+		return fmt.Sprintf("in %d minutes", m)
+	default:
+		return fmt.Sprintf("in %d hours", (m+59)/60)
+	}
+}
+
+// sentence is the agent's words as a sentence.
+func sentence(s string) string {
+	if s == "" {
+		return "The agent refused it."
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
