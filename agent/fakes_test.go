@@ -140,6 +140,7 @@ type fakeServer struct {
 	failJournal int                                // answer 500 internal, recording nothing, this many times
 	statuses    []latchkey.AgentStatus
 	locks       map[string][]time.Time // lock time_sent by session
+	touches     map[string][]time.Time // when each touch arrived, by session
 	endCalls    []string
 	key         ed25519.PrivateKey // signs the policy (unsignedPolicy: not)
 	unsigned    bool
@@ -155,7 +156,7 @@ type person struct {
 func newFakeServer(t *testing.T, clock *fakeClock) *fakeServer {
 	f := &fakeServer{t: t, clock: clock, people: map[string]person{}, sessions: map[string]*latchkey.Session{},
 		verdicts: map[string]latchkey.JournalResult{}, entries: map[string][]latchkey.JournalEntry{},
-		locks: map[string][]time.Time{}, replies: map[string][]latchkey.Reply{}}
+		locks: map[string][]time.Time{}, touches: map[string][]time.Time{}, replies: map[string][]latchkey.Reply{}}
 	_, f.key, _ = ed25519.GenerateKey(nil)
 	site := latchkey.DefaultSite("branch")
 	site.ID = "sit_1"
@@ -310,6 +311,11 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			reply(w, 200, s)
 		}
+	case r.Method == "POST" && strings.HasSuffix(path, "/touch"):
+		if s := active(sessionID("/touch")); s != nil {
+			f.touches[s.ID] = append(f.touches[s.ID], now)
+			reply(w, 200, s)
+		}
 	case r.Method == "POST" && strings.HasSuffix(path, "/unlock"):
 		var in latchkey.UnlockRequest
 		json.Unmarshal(body, &in)
@@ -406,6 +412,13 @@ func codeOf(err error) string { return latchkey.ErrorCode(err) }
 // aliceGateway is the common start of a test: a fake server that knows
 // alice (cached for offline logon, password pw-a) and a gateway in a
 // fresh state directory that has fetched its policy.
+// touchesOf are the touches the server received for session id.
+func (f *fakeServer) touchesOf(id string) []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.touches[id])
+}
+
 func aliceGateway(t *testing.T) (*fakeClock, *fakeServer, *Gateway, *Journal, string) {
 	fc := newFakeClock()
 	f := newFakeServer(t, fc)

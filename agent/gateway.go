@@ -36,6 +36,9 @@ type GatewayOptions struct {
 	// (default 1 s); CallTimeout bounds one call to the server (default
 	// 10 s).
 	PolicyEvery, ProbeEvery, TickEvery, CallTimeout time.Duration
+	// TouchEvery is how often, at most, activity reported through the
+	// socket is sent to the server (default DefaultTouchEvery).
+	TouchEvery time.Duration
 	// Verify checks a password against a cached verifier (default
 	// passhash.Verify).
 	Verify func(password, encoded string) bool
@@ -84,6 +87,10 @@ type Gateway struct {
 	// check (auth any): in memory only, sent with their upload.
 	passwords map[string]string
 
+	// activity is the last activity the terminal's software reported
+	// (Touch) and touchSent when activity was last sent to the server.
+	activity, touchSent time.Time
+
 	clockSaved time.Time // when the clock's high-water mark was last persisted (under op)
 	reported   bool      // the mode was reported to the server since the start (under op)
 }
@@ -122,6 +129,7 @@ func OpenGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 	def(&o.ProbeEvery, 5*time.Second)
 	def(&o.TickEvery, time.Second)
 	def(&o.CallTimeout, 10*time.Second)
+	def(&o.TouchEvery, DefaultTouchEvery)
 	if o.Clock == nil {
 		o.Clock = SystemClock{}
 	}
@@ -353,8 +361,8 @@ func (g *Gateway) sessionNow(s *gwSession) time.Time {
 }
 
 // Tick ends the session in progress when its limit has come (logged off
-// by the agent itself, online or not) and persists the clock's high-water
-// mark now and then.
+// by the agent itself, online or not), sends the activity waiting when it
+// is due, and persists the clock's high-water mark now and then.
 func (g *Gateway) Tick(ctx context.Context) {
 	g.op.Lock()
 	defer g.op.Unlock()
@@ -367,6 +375,9 @@ func (g *Gateway) Tick(ctx context.Context) {
 		if err := g.endSession(ctx, *s, s.EndsAt, s.Limit, kind); err != nil {
 			g.log.Error("end session", "session", s.ID, "err", err)
 		}
+	}
+	if s := g.current(); s != nil {
+		g.sendTouch(ctx, *s) // batched activity whose time has come
 	}
 	g.saveClock(ctx, false)
 }

@@ -55,6 +55,11 @@ func (c *GatewayClient) Logout(ctx context.Context) (*Status, error) {
 	return c.do(ctx, http.MethodPost, "/logout", nil)
 }
 
+// Touch calls POST /touch: the person is active at the terminal.
+func (c *GatewayClient) Touch(ctx context.Context) (*Status, error) {
+	return c.do(ctx, http.MethodPost, "/touch", nil)
+}
+
 func (c *GatewayClient) do(ctx context.Context, method, path string, body any) (*Status, error) {
 	var rd io.Reader
 	if body != nil {

@@ -26,6 +26,7 @@ import (
 //	POST /lock   {reason, choice}                 → 200 Status
 //	POST /unlock {identity, password, force}      → 200 Status
 //	POST /logout                                  → 200 Status
+//	POST /touch                                   → 200 Status (activity)
 //	GET  /status                                  → 200 Status
 //
 // Errors have the API's shape and statuses (API.md "Conventions"); online,
@@ -54,6 +55,9 @@ func (g *Gateway) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		g.answer(w, r)(g.Logout(r.Context()))
+	})
+	mux.HandleFunc("POST /touch", func(w http.ResponseWriter, r *http.Request) {
+		g.answer(w, r)(g.Touch(r.Context()))
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		g.answer(w, r)(g.Status(r.Context()), nil)

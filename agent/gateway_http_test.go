@@ -136,9 +136,17 @@ func TestGatewayHTTP(t *testing.T) {
 	if code != 503 || m["error"].(map[string]any)["code"] != "unavailable" {
 		t.Fatalf("offline unlock: %d %v", code, m)
 	}
+	code, m = raw(t, sock, "POST", "/touch", "")
+	if e, _ := m["error"].(map[string]any); code != 409 || e["code"] != "conflict" || !strings.Contains(e["message"].(string), "locked") {
+		t.Fatalf("touch while locked: %d %v", code, m)
+	}
 	code, m = raw(t, sock, "POST", "/logout", "")
 	if code != 200 || m["session"] != nil || m["pending_uploads"] != float64(1) {
 		t.Fatalf("logout: %d %v", code, m)
+	}
+	code, m = raw(t, sock, "POST", "/touch", "")
+	if e, _ := m["error"].(map[string]any); code != 409 || e["code"] != "conflict" {
+		t.Fatalf("touch without a session: %d %v", code, m)
 	}
 
 	// The typed client sees the same.
@@ -149,6 +157,9 @@ func TestGatewayHTTP(t *testing.T) {
 	}
 	if _, err := gc.Lock(bg, LockRequest{}); codeOf(err) != latchkey.ECONFLICT {
 		t.Fatalf("client lock without a session: %v", err)
+	}
+	if _, err := gc.Touch(bg); codeOf(err) != latchkey.ECONFLICT {
+		t.Fatalf("client touch without a session: %v", err)
 	}
 }
 

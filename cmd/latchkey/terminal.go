@@ -19,6 +19,7 @@ var terminalSynopsis = []string{
 	"terminal lock [--reason manual|inactivity] [--choice lock_anyway|retry|abandon] [--socket PATH]",
 	"terminal unlock [--identity L] [--force] [--password-stdin] [--socket PATH]",
 	"terminal logout [--socket PATH]",
+	"terminal touch [--socket PATH]",
 	"terminal status [--socket PATH]",
 }
 
@@ -33,6 +34,7 @@ func runTerminal(e *env, args []string) int {
 		"lock":         terminalGatewayLock,
 		"unlock":       terminalGatewayUnlock,
 		"logout":       terminalGatewayLogout,
+		"touch":        terminalGatewayTouch,
 		"status":       terminalGatewayStatus,
 	}, args)
 }

@@ -172,6 +172,12 @@ func terminalGatewayUnlock(e *env, args []string) int {
 	return c.showGatewayStatus(s)
 }
 
+// terminalGatewayTouch reports that the person at this terminal is
+// active (the agent passes it on to the server, batched).
+func terminalGatewayTouch(e *env, args []string) int {
+	return gatewayCall(e, "terminal touch", (*agent.GatewayClient).Touch, args)
+}
+
 // terminalGatewayLogout logs the person at this terminal out.
 func terminalGatewayLogout(e *env, args []string) int {
 	return gatewayCall(e, "terminal logout", (*agent.GatewayClient).Logout, args)

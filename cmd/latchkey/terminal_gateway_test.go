@@ -116,6 +116,8 @@ func TestTerminalGateway(t *testing.T) {
 	expect("lock anyway", code, 0, stdout, "locked:", "the server was not told")
 	code, _, stderr = run("pw\n", "terminal", "unlock", "--password-stdin")
 	expect("offline unlock", code, 1, stderr, "unavailable", "stays locked")
+	code, _, stderr = run("", "terminal", "touch")
+	expect("touch while locked", code, 1, stderr, "conflict", "locked")
 	code, stdout, _ = run("", "terminal", "logout", "--json")
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil || code != 0 || st.Session != nil || st.PendingUploads != 1 {
 		t.Fatalf("logout --json: %d %v %s", code, err, stdout)
