@@ -2,6 +2,7 @@ package latchkey
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -48,6 +49,9 @@ type Session struct {
 	// server could not establish: it is listed, but not charged to the
 	// person's quota (docs/standalone.md).
 	Unverified bool `json:"unverified,omitempty"`
+	// SiteID is the site of its terminal, for the rules (a session at
+	// another branch: EUM-CE-CL-20); not part of the API's object.
+	SiteID string `json:"-"`
 	// Exempt is true for sessions of a global principal: they are outside
 	// the one-unlocked-session rule.
 	Exempt bool `json:"-"`
@@ -422,6 +426,39 @@ type LoginRequest struct {
 type LoginResult struct {
 	Session Session  `json:"session"`
 	Failed  []string `json:"failed"`
+	// Notices are what the counter is told besides (EUM-CE-CL-20: the
+	// identity is in use at another branch).
+	Notices []Notice `json:"notices,omitempty"`
+}
+
+// Notice is something a logon tells the counter that refuses nothing.
+type Notice struct {
+	Code     string       `json:"code"`
+	Message  string       `json:"message"`
+	Sessions []SessionRef `json:"sessions,omitempty"`
+}
+
+// NoticeInUseOtherBranch: the person's identity is in use at another
+// branch (site), in sessions that stay ACTIVE (locked ones).
+const NoticeInUseOtherBranch = "in_use_other_branch"
+
+// OtherBranchNotice is EUM-CE-CL-20's check on log-on: the sessions of
+// the person that stay ACTIVE after the log-on (those not failed by it)
+// at terminals of a site other than site, as a notice; nil when there
+// are none. Pure: the caller adds it to the log-on's answer.
+func OtherBranchNotice(active []Session, failed []FailedSession, terminal, site string) *Notice {
+	var at []Session
+	for _, s := range active {
+		gone := slices.ContainsFunc(failed, func(f FailedSession) bool { return f.Session.ID == s.ID })
+		if s.Status == SessionActive && !gone && s.TerminalID != terminal && s.SiteID != "" && s.SiteID != site {
+			at = append(at, s)
+		}
+	}
+	if len(at) == 0 {
+		return nil
+	}
+	return &Notice{Code: NoticeInUseOtherBranch, Sessions: refs(at),
+		Message: "your identity is also in use at another branch"}
 }
 
 // LockRequest is POST /v1/sessions/{id}/lock.

@@ -947,3 +947,43 @@ func TestSessionRequestsValidate(t *testing.T) {
 		t.Errorf("ValidPassword names its field: %v", err)
 	}
 }
+
+func TestOtherBranchNotice(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	locked := t0.Add(time.Minute)
+	ses := func(id, term, site string, lockedAt *time.Time) latchkey.Session {
+		return latchkey.Session{ID: id, TerminalID: term, SiteID: site, Status: latchkey.SessionActive, StartedAt: t0, LockedAt: lockedAt}
+	}
+	elsewhere := ses("ses_b", "term_b", "site_other", &locked)
+	for _, tc := range []struct {
+		name   string
+		active []latchkey.Session
+		failed []latchkey.FailedSession
+		want   []string // the sessions named; nil: no notice
+	}{
+		{"no other session", nil, nil, nil},
+		{"another counter at this branch", []latchkey.Session{ses("ses_a", "term_a", "site_here", &locked)}, nil, nil},
+		{"a locked session at another branch", []latchkey.Session{elsewhere}, nil, []string{"ses_b"}},
+		{"at another branch, failed by this log-on (forced)", []latchkey.Session{elsewhere},
+			[]latchkey.FailedSession{{Session: elsewhere, Reason: latchkey.EndForced}}, nil},
+		{"the session on this very terminal is cleaned up, not another branch", []latchkey.Session{ses("ses_t", "term_here", "site_other", nil)}, nil, nil},
+		{"an ended session is not in use", []latchkey.Session{{ID: "ses_e", TerminalID: "term_e", SiteID: "site_other", Status: latchkey.SessionEnded}}, nil, nil},
+		{"a session whose site is unknown is not guessed", []latchkey.Session{ses("ses_u", "term_u", "", &locked)}, nil, nil},
+		{"two branches and this one", []latchkey.Session{elsewhere, ses("ses_a", "term_a", "site_here", &locked), ses("ses_c", "term_c", "site_third", &locked)},
+			nil, []string{"ses_b", "ses_c"}},
+	} {
+		n := latchkey.OtherBranchNotice(tc.active, tc.failed, "term_here", "site_here")
+		var got []string
+		if n != nil {
+			if n.Code != latchkey.NoticeInUseOtherBranch || n.Message == "" {
+				t.Errorf("%s: %+v", tc.name, n)
+			}
+			for _, s := range n.Sessions {
+				got = append(got, s.ID)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: notice names %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -141,6 +141,7 @@ type fakeServer struct {
 	statuses    []latchkey.AgentStatus
 	locks       map[string][]time.Time // lock time_sent by session
 	touches     map[string][]time.Time // when each touch arrived, by session
+	notices     []latchkey.Notice      // the log-on answer's notices
 	endCalls    []string
 	key         ed25519.PrivateKey // signs the policy (unsignedPolicy: not)
 	unsigned    bool
@@ -293,7 +294,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.EndsAt, s.WarnAt, s.Limit = &ends, &warn, latchkey.LimitMaxSession
 		}
 		f.sessions[s.ID] = s
-		reply(w, 201, latchkey.LoginResult{Session: *s, Failed: failed})
+		reply(w, 201, latchkey.LoginResult{Session: *s, Failed: failed, Notices: f.notices})
 	case r.Method == "GET" && strings.HasPrefix(path, "/v1/sessions/"):
 		if s := f.sessions[sessionID("")]; s != nil {
 			reply(w, 200, s)

@@ -65,9 +65,11 @@ func (g *Gateway) Login(ctx context.Context, r LoginRequest) (Status, error) {
 	g.op.Lock()
 	defer g.op.Unlock()
 	if g.online() {
-		err := g.loginOnline(ctx, r)
+		notices, err := g.loginOnline(ctx, r)
 		if err == nil {
-			return g.Status(ctx), nil
+			st := g.Status(ctx)
+			st.Notices = notices
+			return st, nil
 		}
 		if !isUnreachable(err) {
 			return Status{}, err
@@ -79,21 +81,23 @@ func (g *Gateway) Login(ctx context.Context, r LoginRequest) (Status, error) {
 	return g.Status(ctx), nil
 }
 
-func (g *Gateway) loginOnline(ctx context.Context, r LoginRequest) error {
+// loginOnline logs on through the server; the notices are the server's
+// (EUM-CE-CL-20), for the counter to show.
+func (g *Gateway) loginOnline(ctx context.Context, r LoginRequest) ([]latchkey.Notice, error) {
 	term, err := g.terminalID(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := call(g, ctx, func(c context.Context) (*latchkey.LoginResult, error) {
 		return g.client.StartSession(c, term, latchkey.LoginRequest{
 			Identity: r.Identity, Password: r.Password, Force: r.Force, TimeSent: g.clock.Now()})
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if old := g.current(); old != nil {
 		if err := g.endSession(ctx, *old, g.sessionNow(old), latchkey.EndTerminalCleanup, endCleanup); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	boot, bootID := g.clock.Boot()
@@ -105,7 +109,7 @@ func (g *Gateway) loginOnline(ctx context.Context, r LoginRequest) error {
 	}
 	g.adoptServer(&s, &res.Session)
 	g.log.Info("logged on", "session", s.ID, "identity", s.Identity, "ends_at", s.EndsAt)
-	return g.store(ctx, s)
+	return res.Notices, g.store(ctx, s)
 }
 
 // terminalID is the terminal's ID: the option's, else the cached

@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"time"
+
+	"latchkey"
 )
 
 // Status is GET /status: the gateway's mode, the session in progress and
@@ -27,6 +29,10 @@ type Status struct {
 	// PolicyIssuedAt is when the server issued the policy the agent holds
 	// (left out while it has none: nobody can log on offline then).
 	PolicyIssuedAt time.Time `json:"policy_issued_at,omitzero"`
+	// Notices are the server's notices on the log-on this status answers
+	// (EUM-CE-CL-20: the identity is in use at another branch); only in
+	// the answer to POST /login.
+	Notices []latchkey.Notice `json:"notices,omitempty"`
 }
 
 // SessionStatus is the session in progress at the terminal.

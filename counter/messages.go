@@ -186,3 +186,15 @@ func sentence(s string) string {
 	}
 	return s
 }
+
+// NoticeWords says a notice of the log-on the way the counter shows it:
+// EUM-CE-CL-20's, that the identity is in use at another branch, names
+// where and since when.
+func NoticeWords(n latchkey.Notice, names map[string]string, loc *time.Location) Message {
+	if n.Code == latchkey.NoticeInUseOtherBranch {
+		return Message{Title: "In use at another branch",
+			Text:    "Your identity is also in use at another branch: at " + sessionList(n.Sessions, names, loc) + ".",
+			Choices: []Choice{ChoiceOK}}
+	}
+	return Message{Title: "Notice", Text: sentence(n.Message), Choices: []Choice{ChoiceOK}}
+}

@@ -92,3 +92,20 @@ func TestInWords(t *testing.T) {
 		}
 	}
 }
+
+func TestNoticeWords(t *testing.T) {
+	names := map[string]string{"term_far": "Hill Street counter 2"}
+	far := latchkey.SessionRef{ID: "ses_far", TerminalID: "term_far", StartedAt: t0.Add(-30 * time.Minute)}
+	for _, tc := range []struct {
+		n    latchkey.Notice
+		want string
+	}{
+		{latchkey.Notice{Code: latchkey.NoticeInUseOtherBranch, Sessions: []latchkey.SessionRef{far}},
+			"Your identity is also in use at another branch: at Hill Street counter 2 (since 09:30)."},
+		{latchkey.Notice{Code: "something_new", Message: "a notice the app does not know"}, "A notice the app does not know."},
+	} {
+		if got := NoticeWords(tc.n, names, time.UTC); got.Text != tc.want || !reflect.DeepEqual(got.Choices, []Choice{ChoiceOK}) {
+			t.Errorf("%+v: %q %v, want %q", tc.n, got.Text, got.Choices, tc.want)
+		}
+	}
+}

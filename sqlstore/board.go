@@ -246,17 +246,10 @@ func (s *Store) PersonSessions(ctx context.Context, c latchkey.Caller, principal
 	out := []latchkey.PersonSession{}
 	for rows.Next() {
 		var p latchkey.PersonSession
-		var r sessionRow
-		var started, activity int64
-		var locked, ended, ends, warn sql.NullInt64
-		if err := rows.Scan(&r.ID, &r.PrincipalID, &r.Identity, &r.TerminalID, &r.Status, &started, &locked, &ended,
-			&activity, &r.Standalone, &r.Exempt, &r.EndReason, &ends, &warn, &r.Limit, &r.Unverified,
-			&r.timeouts.InactivityLockMinutes, &r.timeouts.ForcedTimeoutMinutes, &p.TerminalName); err != nil {
+		r, err := scanSession(rows, &p.TerminalName)
+		if err != nil {
 			return nil, "", err
 		}
-		r.StartedAt, r.LastActivityAt = fromUS(started), fromUS(activity)
-		r.LockedAt, r.EndedAt = optTime(locked), optTime(ended)
-		r.EndsAt, r.WarnAt = optTime(ends), optTime(warn)
 		p.Session = r.Session
 		out = append(out, p)
 	}

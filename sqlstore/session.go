@@ -10,7 +10,7 @@ import (
 
 const sessionCols = `s.id, s.principal_id, s.identity, s.terminal_id, s.status, s.started_at, s.locked_at, s.ended_at,
 	s.last_activity_at, s.standalone, s.exempt, s.end_reason, s.ends_at, s.warn_at, s.limit_reason, s.unverified,
-	st.inactivity_lock_minutes, st.forced_timeout_minutes`
+	st.inactivity_lock_minutes, st.forced_timeout_minutes, s.site_id`
 
 const sessionFrom = " FROM sessions s JOIN sites st ON st.id = s.site_id "
 
@@ -20,13 +20,15 @@ type sessionRow struct {
 	timeouts latchkey.Site
 }
 
-func scanSession(row interface{ Scan(...any) error }) (sessionRow, error) {
+// scanSession reads a row of sessionCols, and the extra columns after
+// them into extra.
+func scanSession(row interface{ Scan(...any) error }, extra ...any) (sessionRow, error) {
 	var r sessionRow
 	var started, activity int64
 	var locked, ended, ends, warn sql.NullInt64
-	err := row.Scan(&r.ID, &r.PrincipalID, &r.Identity, &r.TerminalID, &r.Status, &started, &locked, &ended,
+	err := row.Scan(append([]any{&r.ID, &r.PrincipalID, &r.Identity, &r.TerminalID, &r.Status, &started, &locked, &ended,
 		&activity, &r.Standalone, &r.Exempt, &r.EndReason, &ends, &warn, &r.Limit, &r.Unverified,
-		&r.timeouts.InactivityLockMinutes, &r.timeouts.ForcedTimeoutMinutes)
+		&r.timeouts.InactivityLockMinutes, &r.timeouts.ForcedTimeoutMinutes, &r.SiteID}, extra...)...)
 	r.StartedAt, r.LastActivityAt = fromUS(started), fromUS(activity)
 	r.LockedAt, r.EndedAt = optTime(locked), optTime(ended)
 	r.EndsAt, r.WarnAt = optTime(ends), optTime(warn)
@@ -243,6 +245,10 @@ func (s *Store) StartSession(ctx context.Context, c latchkey.Caller, terminalID 
 		rec := map[string]any{"identity": r.Identity, "force": r.Force, "failed": out.Failed, "time_sent": r.TimeSent.UTC()}
 		if sess.EndsAt != nil {
 			rec["ends_at"], rec["limit"] = *sess.EndsAt, sess.Limit
+		}
+		if n := latchkey.OtherBranchNotice(active, o.Fail, terminalID, term.SiteID); n != nil {
+			out.Notices = append(out.Notices, *n)
+			rec["notices"] = []string{n.Code}
 		}
 		t.record(p.ID, terminalID, latchkey.ActionSessionLogin, sess.ID, rec)
 		out.Session = sess
@@ -485,7 +491,8 @@ func (s *Store) ListPrincipalSessions(ctx context.Context, c latchkey.Caller, pr
 		return nil, "", err
 	}
 	q := "SELECT " + sessionCols + sessionFrom + "WHERE s.principal_id = ? AND (? = '' OR s.status = ?) AND s.id > ?"
-	rows, next, err := list(ctx, s, q, page, scanSession, func(r sessionRow) string { return r.ID }, principalID, string(status), string(status))
+	scan := func(row interface{ Scan(...any) error }) (sessionRow, error) { return scanSession(row) }
+	rows, next, err := list(ctx, s, q, page, scan, func(r sessionRow) string { return r.ID }, principalID, string(status), string(status))
 	if err != nil {
 		return nil, "", err
 	}
