@@ -162,7 +162,7 @@ var Actions = []ActionInfo{
 	{ActionSessionLogoff, "session", "a session was ended by the server (a verdict or a limit)"},
 	{ActionSessionExpired, "session", "a session ended by the idle rules (details.reason)"},
 	{ActionSessionFailed, "session", "a session failed (its terminal lost it)"},
-	{ActionSessionWarn, "session", "a Time Critical Warning was due for a session"},
+	{ActionSessionWarn, "session", "a warning was due for a session: the Time Critical Warning before its limit, or the one before its forced timeout"},
 	{ActionSessionLimit, "session", "a session reached its limit (maximum, quota or reservation)"},
 	{ActionSessionClash, "session", "a standalone session overlapped a reservation"},
 	{ActionSessionStandalone, "session", "a standalone session was reconciled from a terminal's journal"},

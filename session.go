@@ -331,6 +331,31 @@ func ApplyIdle(s Session, site Site, now time.Time) (Session, IdleChange) {
 	return s, IdleNone
 }
 
+// IdleWarnAt is when the warning before a forced timeout is due
+// (EUM-CE-CL-100, "your session is about to expire"): the site's
+// warning_seconds before the session would expire for want of activity.
+// Zero when the site has no forced timeout or no warning.
+func IdleWarnAt(s Session, site Site) time.Time {
+	if site.ForcedTimeoutMinutes <= 0 || site.WarningSeconds <= 0 {
+		return time.Time{}
+	}
+	expires := s.LastActivityAt.Add(time.Duration(site.ForcedTimeoutMinutes) * time.Minute)
+	return expires.Add(-time.Duration(site.WarningSeconds) * time.Second)
+}
+
+// IdleWarningDue says whether the warning before s's forced timeout is due
+// at now: s is ACTIVE, the warning's time has come and the timeout has
+// not, and s was not yet warned for its current idle spell (warnedFor is
+// the last activity the last warning was for: any activity since starts a
+// new spell, warned again).
+func IdleWarningDue(s Session, site Site, warnedFor, now time.Time) bool {
+	at := IdleWarnAt(s, site)
+	if s.Status != SessionActive || at.IsZero() || now.Before(at) || warnedFor.Equal(s.LastActivityAt) {
+		return false
+	}
+	return now.Before(s.LastActivityAt.Add(time.Duration(site.ForcedTimeoutMinutes) * time.Minute))
+}
+
 // IdleDeadline returns the earliest time at which ApplyIdle would change s,
 // or the zero time if it never will.
 func IdleDeadline(s Session, site Site) time.Time {

@@ -987,3 +987,36 @@ func TestOtherBranchNotice(t *testing.T) {
 		}
 	}
 }
+
+func TestIdleWarningDue(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	site := latchkey.Site{ForcedTimeoutMinutes: 10, WarningSeconds: 60}
+	active := latchkey.Session{ID: "ses_a", Status: latchkey.SessionActive, LastActivityAt: t0}
+	never := time.Time{}
+	for _, tc := range []struct {
+		name      string
+		s         latchkey.Session
+		site      latchkey.Site
+		warnedFor time.Time
+		at        time.Duration
+		want      bool
+	}{
+		{"idle 8 minutes: not yet", active, site, never, 8 * time.Minute, false},
+		{"idle 9 minutes: a minute left, warned", active, site, never, 9 * time.Minute, true},
+		{"idle 9.5 minutes: still due", active, site, never, 9*time.Minute + 30*time.Second, true},
+		{"warned already for this idle spell", active, site, t0, 9*time.Minute + 30*time.Second, false},
+		{"warned for an earlier spell: warned again", active, site, t0.Add(-time.Hour), 9 * time.Minute, true},
+		{"the timeout has come: it expires, no warning", active, site, never, 10 * time.Minute, false},
+		{"no forced timeout", active, latchkey.Site{WarningSeconds: 60}, never, time.Hour, false},
+		{"no warning time", active, latchkey.Site{ForcedTimeoutMinutes: 10}, never, 9*time.Minute + 59*time.Second, false},
+		{"ended", latchkey.Session{Status: latchkey.SessionEnded, LastActivityAt: t0}, site, never, 9 * time.Minute, false},
+		{"locked sessions time out too: warned", latchkey.Session{Status: latchkey.SessionActive, LastActivityAt: t0, LockedAt: &t0}, site, never, 9 * time.Minute, true},
+	} {
+		if got := latchkey.IdleWarningDue(tc.s, tc.site, tc.warnedFor, t0.Add(tc.at)); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if at := latchkey.IdleWarnAt(active, site); !at.Equal(t0.Add(9 * time.Minute)) {
+		t.Errorf("IdleWarnAt = %s", at)
+	}
+}

@@ -129,3 +129,47 @@ func (t *tx) giveTimeBack(gone latchkey.Reservation) error {
 	t.record("system", gone.Terminal, latchkey.ActionSessionLimit, sess.ID, details)
 	return nil
 }
+
+// warnIdle gives the warning before a forced timeout (EUM-CE-CL-100) to
+// the ACTIVE sessions whose warning time has come and whose timeout has
+// not, once per idle spell: a `session.warn` with the time left (limit
+// forced_timeout), on the sessions topic for the terminal to show.
+func (s *Store) warnIdle(ctx context.Context) (int, error) {
+	now := us(s.now())
+	const expiry = "s.last_activity_at + st.forced_timeout_minutes * CAST(60000000 AS BIGINT)"
+	rows, err := s.query(ctx, `SELECT s.id, s.terminal_id`+sessionFrom+`WHERE s.status = 'active'
+		AND st.forced_timeout_minutes > 0 AND st.warning_seconds > 0 AND s.idle_warned_for <> s.last_activity_at
+		AND `+expiry+` - st.warning_seconds * CAST(1000000 AS BIGINT) <= ? AND `+expiry+` > ? LIMIT 1000`, now, now)
+	ds, err := scanDue(rows, err)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range ds {
+		err := s.onSessionAt(ctx, d.terminal, d.id, func(t *tx, sess latchkey.Session) error {
+			site, err := t.loadSite(sess.SiteID)
+			if err != nil {
+				return err
+			}
+			var warnedFor int64
+			if err := t.queryRow("SELECT idle_warned_for FROM sessions WHERE id = ?", sess.ID).Scan(&warnedFor); err != nil {
+				return err
+			}
+			if !latchkey.IdleWarningDue(sess, site, fromUS(warnedFor), t.now) {
+				return nil
+			}
+			if _, err := t.exec("UPDATE sessions SET idle_warned_for = last_activity_at WHERE id = ? AND status = 'active'", sess.ID); err != nil {
+				return err
+			}
+			ends := sess.LastActivityAt.Add(time.Duration(site.ForcedTimeoutMinutes) * time.Minute)
+			t.record("system", sess.TerminalID, latchkey.ActionSessionWarn, sess.ID, map[string]any{"principal": sess.PrincipalID,
+				"limit": latchkey.EndForcedTimeout, "ends_at": ends, "seconds_left": int(max(ends.Sub(t.now), 0).Seconds())})
+			n++
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -513,6 +513,11 @@ func (s *Store) ApplyTimeouts(ctx context.Context) (int, error) {
 	if err != nil {
 		return w, err
 	}
+	i, err := s.warnIdle(ctx)
+	w += i
+	if err != nil {
+		return w, err
+	}
 	n, err := s.applyTimeouts(ctx, "1 = 1")
 	return w + n, err
 }
