@@ -139,9 +139,10 @@ type fakeServer struct {
 	dropJournal int                                // record, then drop the answer, this many times
 	failJournal int                                // answer 500 internal, recording nothing, this many times
 	statuses    []latchkey.AgentStatus
-	locks       map[string][]time.Time // lock time_sent by session
-	touches     map[string][]time.Time // when each touch arrived, by session
-	notices     []latchkey.Notice      // the log-on answer's notices
+	locks       map[string][]time.Time   // lock time_sent by session
+	touches     map[string][]time.Time   // when each touch arrived, by session
+	notices     []latchkey.Notice        // the log-on answer's notices
+	events      []latchkey.TerminalEvent // deferred events stored, repeats (by ID) left out
 	endCalls    []string
 	key         ed25519.PrivateKey // signs the policy (unsignedPolicy: not)
 	unsigned    bool
@@ -312,6 +313,19 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			reply(w, 200, s)
 		}
+	case r.Method == "POST" && path == "/v1/terminals/ter_1/events":
+		var in struct {
+			Events []latchkey.TerminalEvent `json:"events"`
+		}
+		json.Unmarshal(body, &in)
+		stored := 0
+		for _, e := range in.Events {
+			if !slices.ContainsFunc(f.events, func(o latchkey.TerminalEvent) bool { return e.ID != "" && o.ID == e.ID }) {
+				f.events = append(f.events, e)
+				stored++
+			}
+		}
+		reply(w, 202, map[string]int{"stored": stored})
 	case r.Method == "POST" && strings.HasSuffix(path, "/touch"):
 		if s := active(sessionID("/touch")); s != nil {
 			f.touches[s.ID] = append(f.touches[s.ID], now)

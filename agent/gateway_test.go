@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -497,6 +498,16 @@ func TestOfflineLockAndUnlock(t *testing.T) {
 	f.mu.Unlock()
 	if len(locks) != 1 || !locks[0].Equal(lockedAt) {
 		t.Fatalf("lock reports %v, want one at %s", locks, lockedAt)
+	}
+	// And the deferred event 24, at the lock's own time, once however
+	// often the report is sent.
+	g.Sync(bg)
+	f.mu.Lock()
+	events := slices.Clone(f.events)
+	f.mu.Unlock()
+	if len(events) != 1 || events[0].Event != latchkey.EventPositionLocked || !events[0].OccurredAt.Equal(lockedAt) ||
+		events[0].Identity != "alice" || events[0].ID == "" {
+		t.Fatalf("deferred events %+v, want one 24 at %s", events, lockedAt)
 	}
 	if st := g.Status(bg); st.Session.LockedOffline {
 		t.Fatal("still locked offline after the report")

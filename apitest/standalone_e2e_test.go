@@ -352,6 +352,13 @@ func TestStandaloneEndToEnd(t *testing.T) {
 					t.Fatalf("the server never learned of the offline lock: %+v, %v", srv, err)
 				}
 			}
+			// With the deferred event 24 at the lock's own time (it is sent
+			// before the lock's report).
+			evs, _, err := admin.ListTerminalEvents(ctx, term.ID, latchkey.Page{Limit: 10})
+			if err != nil || len(evs) != 1 || evs[0].Event != latchkey.EventPositionLocked || !evs[0].OccurredAt.Equal(lockedAt) ||
+				evs[0].Identity != "alice" || !evs[0].ReceivedAt.After(lockedAt) {
+				t.Fatalf("the terminal's deferred events: %+v, %v; want one 24 at %s", evs, err, lockedAt)
+			}
 			if st, err := g.gw.Unlock(ctx, agent.UnlockRequest{Password: pw("alice")}); err != nil || st.Session.LockedAt != nil {
 				t.Fatalf("an online unlock: %+v, %v", st, err)
 			}
