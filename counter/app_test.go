@@ -1,0 +1,283 @@
+package counter
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"latchkey"
+	"latchkey/agent"
+)
+
+// run drives an App through the tests' events.
+type run struct {
+	t     *testing.T
+	a     App
+	calls []Call // the calls of the last step
+}
+
+func newRun(t *testing.T, cfg Config) *run {
+	cfg.Loc = time.UTC
+	return &run{t: t, a: New(cfg, t0)}
+}
+
+func (r *run) at(d time.Duration) time.Time { return r.a.Now.Add(d) }
+
+// keys types each key, a step each; a word in quotes is typed a rune at
+// a time.
+func (r *run) keys(ks ...string) *run {
+	r.t.Helper()
+	r.calls = nil
+	for _, k := range ks {
+		if len([]rune(k)) > 1 && !named[k] {
+			for _, c := range k {
+				r.a, _ = r.a.Update(Event{Key: string(c), Now: r.a.Now})
+			}
+			continue
+		}
+		var cs []Call
+		r.a, cs = r.a.Update(Event{Key: k, Now: r.a.Now})
+		r.calls = append(r.calls, cs...)
+	}
+	return r
+}
+
+var named = map[string]bool{"enter": true, "tab": true, "esc": true, "backspace": true, "f12": true}
+
+func (r *run) reply(c Call, st *agent.Status, ref *Refusal) *run {
+	r.calls = nil
+	r.a, r.calls = r.a.Update(Event{Reply: &Reply{Call: c, Status: st, Refusal: ref}, Now: r.a.Now})
+	return r
+}
+
+func (r *run) tick(d time.Duration) *run {
+	r.calls = nil
+	r.a, r.calls = r.a.Update(Event{Now: r.a.Now.Add(d)})
+	return r
+}
+
+// want checks the calls of the last step.
+func (r *run) want(calls ...Call) *run {
+	r.t.Helper()
+	if len(calls) == 0 {
+		calls = nil
+	}
+	if !reflect.DeepEqual(r.calls, calls) {
+		r.t.Fatalf("calls %+v, want %+v", r.calls, calls)
+	}
+	return r
+}
+
+// sees checks that the screen shows each text.
+func (r *run) sees(texts ...string) *run {
+	r.t.Helper()
+	screen := strings.Join(r.a.View(80), "\n")
+	for _, s := range texts {
+		if !strings.Contains(screen, s) {
+			r.t.Fatalf("the screen does not show %q:\n%s", s, screen)
+		}
+	}
+	return r
+}
+
+func online(identity string, locked bool) *agent.Status {
+	s := &agent.SessionStatus{ID: "ses_1", Identity: identity, StartedAt: t0}
+	if locked {
+		at := t0
+		s.LockedAt = &at
+	}
+	return &agent.Status{Mode: agent.ModeOnline, Session: s}
+}
+
+var (
+	clerk   = Config{Mode: ModeServeCustomer, Clerk: Clerk{Transactions: true}}
+	login   = Call{Op: OpLogin, Identity: "alice", Password: "pw-a"}
+	lockMan = Call{Op: OpLock, Reason: agent.LockManual}
+	unlock  = Call{Op: OpUnlock, Password: "pw-a"}
+)
+
+// logOn types the log-on form and takes the agent's yes.
+func (r *run) logOn() *run {
+	r.t.Helper()
+	r.keys("alice", "enter", "pw-a", "enter").want(login)
+	return r.reply(login, online("alice", false), nil).want()
+}
+
+func TestLogOnAndTheServeScreen(t *testing.T) {
+	r := newRun(t, clerk)
+	r.sees("Log on", "Login ID: _", "nobody logged on", "[enter] log on")
+	r.keys("alice", "enter", "pw-a").sees("Login ID: alice", "Password: ****_")
+	r.keys("enter").want(login).sees("Please wait")
+	r.keys("x").want() // keys wait while a call is out
+	r.reply(login, online("alice", false), nil).sees("alice · ONLINE", "Menu: choose a transaction", "[F12] Lock")
+	if r.a.Phase != PhaseServing || r.a.Password != "" {
+		t.Fatalf("after the log-on: phase %v, password kept %q", r.a.Phase, r.a.Password)
+	}
+}
+
+func TestLogOnRefusedWithConcurrentSessions(t *testing.T) {
+	r := newRun(t, clerk)
+	r.keys("alice", "enter", "pw-a", "enter")
+	other := latchkey.SessionRef{ID: "ses_0", TerminalID: "term_3", StartedAt: t0.Add(-time.Hour)}
+	r.reply(login, nil, &Refusal{Code: "concurrent_session", Details: RefusalDetails{Sessions: []latchkey.SessionRef{other}}})
+	r.sees("You are logged on at term_3 (since 09:00), not locked. Please return and lock", "the previous session or remotely terminate it",
+		"[r] Retry", "[e] End them", "[c] Cancel")
+	if r.a.Password != "" {
+		t.Fatal("the password stays on the form after a refusal")
+	}
+	r.keys("r").want(login) // locked them there: the same log-on again
+	r.reply(login, nil, &Refusal{Code: "concurrent_session"})
+	r.keys("e").want().sees("End your other sessions?", "[y] Yes, end them")
+	force := login
+	force.Force = true
+	r.keys("y").want(force)
+	r.reply(force, online("alice", false), nil).sees("Menu")
+}
+
+func TestTheLockButtonAndItsOptions(t *testing.T) {
+	r := newRun(t, clerk).logOn()
+	// On the menu: all three options.
+	r.keys("f12").sees("[l] Lock", "[s] Suspend", "[r] Resume")
+	if *r.a.Menu != (Options{Suspend: true, Resume: true, Lock: true}) {
+		t.Fatalf("menu options %+v", *r.a.Menu)
+	}
+	r.keys("esc")
+	// In a transaction with items: Suspend and Lock.
+	r.keys("1", "a").keys("f12").sees("[r] Resume (not available)")
+	r.keys("r").want()
+	if r.a.Menu == nil {
+		t.Fatal("a disabled option closed the box")
+	}
+	r.keys("s")
+	if r.a.Suspended == nil || r.a.Screen.Transaction != nil {
+		t.Fatal("suspend did not put the transaction aside")
+	}
+	r.keys("f12", "r")
+	if r.a.Screen.Transaction == nil || len(r.a.Screen.Transaction.Basket) != 1 {
+		t.Fatal("resume did not bring it back")
+	}
+	// A transient box disables the button.
+	r.keys("p").sees("Printing…", "(Lock unavailable while a message shows)")
+	r.keys("f12")
+	if r.a.Menu != nil {
+		t.Fatal("the lock box opened while printing")
+	}
+	r.tick(transientFor).sees("[F12] Lock")
+	r.keys("f12")
+	if r.a.Menu == nil {
+		t.Fatal("the lock box did not open once the printing went away")
+	}
+	// Not serve-customer mode: Lock only.
+	r2 := newRun(t, Config{Mode: ModeBackOffice, Clerk: Clerk{Transactions: true}}).logOn()
+	r2.keys("f12")
+	if *r2.a.Menu != (Options{Lock: true}) {
+		t.Fatalf("back office: %+v", *r2.a.Menu)
+	}
+}
+
+// The exact screen comes back: the transaction's third page, its basket.
+func TestLockAndUnlockBringBackTheScreen(t *testing.T) {
+	r := newRun(t, clerk).logOn()
+	r.keys("2", "a", "a", "n", "n").sees("Bill payment — page 3", "Total")
+	r.keys("f12", "l").want(lockMan)
+	r.reply(lockMan, online("alice", true), nil).sees("THIS COUNTER IS LOCKED", "Locked by alice")
+	r.keys("pw-a", "enter").want(unlock)
+	r.reply(unlock, online("alice", false), nil).sees("Bill payment — page 3")
+	if t2 := r.a.Screen.Transaction; t2 == nil || t2.Page != 2 || len(t2.Basket) != 2 {
+		t.Fatalf("after unlock: %+v", r.a.Screen.Transaction)
+	}
+}
+
+func TestUnlockRefusals(t *testing.T) {
+	r := newRun(t, clerk).logOn()
+	r.keys("f12", "l").reply(lockMan, online("alice", true), nil)
+	// The network is down: no options, the counter stays locked.
+	r.keys("pw-a", "enter").reply(unlock, nil, &Refusal{Code: "unavailable", Details: RefusalDetails{Offline: true}})
+	r.sees("The data centre cannot be reached, so the counter cannot be unlocked now.", "[o] OK")
+	r.keys("enter").want()
+	if r.a.Phase != PhaseLocked {
+		t.Fatal("a failed unlock unlocked")
+	}
+	// Another counter unlocked: end it, after a confirmation.
+	other := latchkey.SessionRef{ID: "ses_0", TerminalID: "term_3", StartedAt: t0}
+	r.keys("pw-a", "enter").reply(unlock, nil, &Refusal{Code: "concurrent_session", Details: RefusalDetails{Sessions: []latchkey.SessionRef{other}}})
+	r.sees("You are also logged on at term_3 (since 10:00)", "[e] End them")
+	force := unlock
+	force.Force = true
+	r.keys("e", "y").want(force)
+	r.reply(force, online("alice", false), nil)
+	if r.a.Phase != PhaseServing {
+		t.Fatal("not unlocked after ending the other session")
+	}
+}
+
+func TestManualLockWithTheServerAway(t *testing.T) {
+	r := newRun(t, clerk).logOn()
+	r.keys("f12", "l").reply(lockMan, nil, &Refusal{Code: "conflict", Details: RefusalDetails{Offline: true}})
+	r.sees("The lock could not be registered", "other counters will see your session as unlocked", "[l] Lock anyway", "[t] Try again", "[n] Do not lock")
+	anyway := lockMan
+	anyway.Choice = agent.ChoiceLockAnyway
+	r.keys("l").want(anyway)
+	st := online("alice", true)
+	st.Mode, st.Session.LockedOffline = agent.ModeStandalone, true
+	r.reply(anyway, st, nil).sees("STANDALONE", "THIS COUNTER IS LOCKED", "The data centre was not told of this lock")
+}
+
+func TestInactivityLockIsSilent(t *testing.T) {
+	cfg := clerk
+	cfg.InactivityLock = 5 * time.Minute
+	r := newRun(t, cfg).logOn()
+	r.tick(4 * time.Minute).want()
+	inactivity := Call{Op: OpLock, Reason: agent.LockInactivity}
+	r.tick(time.Minute).want(inactivity)
+	anyway := inactivity
+	anyway.Choice = agent.ChoiceLockAnyway
+	r.reply(inactivity, nil, &Refusal{Code: "conflict", Details: RefusalDetails{Offline: true}}).want(anyway)
+	if r.a.Box != nil {
+		t.Fatalf("an inactivity lock asked: %+v", r.a.Box)
+	}
+	r.reply(anyway, online("alice", true), nil).sees("THIS COUNTER IS LOCKED")
+}
+
+func TestActivityIsReported(t *testing.T) {
+	r := newRun(t, clerk).logOn()
+	r.keys("1").want(Call{Op: OpTouch})
+	r.keys("a").want() // within a second: not again
+	r.a.Now = r.at(time.Second)
+	r.keys("a").want(Call{Op: OpTouch})
+	r.reply(Call{Op: OpTouch}, nil, &Refusal{Code: "conflict"}).want()
+	if r.a.Box != nil {
+		t.Fatal("a refused touch showed a message")
+	}
+}
+
+func TestLogOnNotice(t *testing.T) {
+	r := newRun(t, clerk)
+	r.keys("alice", "enter", "pw-a", "enter")
+	st := online("alice", false)
+	st.Notices = []latchkey.Notice{{Code: latchkey.NoticeInUseOtherBranch, Sessions: []latchkey.SessionRef{{ID: "ses_far", TerminalID: "term_far", StartedAt: t0}}}}
+	r.reply(login, st, nil).sees("In use at another branch", "Your identity is also in use at another branch: at term_far (since 10:00).")
+	r.keys("enter").sees("Menu")
+	if r.a.Box != nil {
+		t.Fatal("the notice stayed")
+	}
+}
+
+func TestTheScreenFitsIn80By24(t *testing.T) {
+	r := newRun(t, clerk).logOn()
+	r.keys("1", "a", "a", "a", "n", "f12")
+	st := online("alice", false)
+	st.Warning = &agent.Warning{Reason: "quota", SecondsLeft: 75}
+	r.a.Status = st
+	lines := r.a.View(80)
+	r.sees("WARNING: this session ends in 1:15 (quota).")
+	if len(lines) > 24 {
+		t.Fatalf("%d lines:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	for _, l := range lines {
+		if n := len([]rune(l)); n > 80 {
+			t.Fatalf("a line of %d columns: %q", n, l)
+		}
+	}
+}
