@@ -3,6 +3,7 @@ package counter
 import (
 	"time"
 
+	"latchkey"
 	"latchkey/agent"
 )
 
@@ -30,6 +31,7 @@ const (
 	OpUnlock Op = "unlock"
 	OpLogout Op = "logout"
 	OpTouch  Op = "touch"
+	OpStatus Op = "status"
 )
 
 // Call is a call to make on the agent's socket.
@@ -81,8 +83,8 @@ type App struct {
 	Identity, Password string
 	Field              int // 0 identity, 1 password
 
-	Screen    Screen  // the serve screen
-	Kept      Screen  // the screen kept when the counter was locked
+	Screen    Screen // the serve screen
+	Kept      Screen // the screen kept when the counter was locked
 	Suspended *Transaction
 	Status    *agent.Status
 
@@ -92,6 +94,7 @@ type App struct {
 	Busy    bool     // a call is out: keys wait
 	lastKey time.Time
 	touched time.Time
+	asked   time.Time // when the agent's status was last asked for
 }
 
 // New is the counter at its log-on form.
@@ -103,8 +106,13 @@ func New(cfg Config, now time.Time) App {
 }
 
 // touchEvery is how often, at most, the app reports activity (the agent
-// batches it further for the server).
-const touchEvery = time.Second
+// batches it further for the server); statusEvery how often it asks the
+// agent how things stand (the mode, a warning, a session ended by the
+// server).
+const (
+	touchEvery  = time.Second
+	statusEvery = 5 * time.Second
+)
 
 // Update is the counter's reaction to e: the new state and the calls to
 // make, in order.
@@ -114,7 +122,7 @@ func (a App) Update(e Event) (App, []Call) {
 	}
 	switch {
 	case e.Reply != nil:
-		if e.Reply.Call.Op != OpTouch { // a touch goes beside the other calls
+		if op := e.Reply.Call.Op; op != OpTouch && op != OpStatus { // these go beside the other calls
 			a.Busy = false
 		}
 		return a.reply(*e.Reply)
@@ -128,13 +136,17 @@ func (a App) Update(e Event) (App, []Call) {
 	return a.tick()
 }
 
-// tick locks an idle counter (silently) and drops transient boxes whose
-// time has come.
+// tick locks an idle counter (silently), drops transient boxes whose
+// time has come, and asks the agent how things stand now and then.
 func (a App) tick() (App, []Call) {
 	a.Screen = a.Screen.Showing(a.Now)
 	if a.Phase == PhaseServing && !a.Busy && a.cfg.InactivityLock > 0 && a.Now.Sub(a.lastKey) >= a.cfg.InactivityLock {
 		a.Busy = true
 		return a, []Call{{Op: OpLock, Reason: agent.LockInactivity}}
+	}
+	if a.asked.IsZero() || a.Now.Sub(a.asked) >= statusEvery {
+		a.asked = a.Now
+		return a, []Call{{Op: OpStatus}}
 	}
 	return a, nil
 }
@@ -321,7 +333,7 @@ func choiceKey(c Choice) string {
 func (a App) reply(r Reply) (App, []Call) {
 	c := r.Call
 	switch {
-	case r.Down && c.Op == OpTouch:
+	case r.Down && (c.Op == OpTouch || c.Op == OpStatus):
 		return a, nil
 	case r.Down:
 		m := Message{Title: "The agent is not running", Text: "This counter's agent does not answer. Ask for help: nothing can be done at this counter until it runs.",
@@ -352,8 +364,50 @@ func (a App) reply(r Reply) (App, []Call) {
 	case OpLogout:
 		a = New(a.cfg, a.Now)
 		a.Status = r.Status
+	case OpStatus:
+		a = a.follow(r.Status)
 	}
 	return a, nil
+}
+
+// follow brings the phase in line with the agent's status: a session in
+// progress that the app did not know of (the app restarted) is taken up,
+// locked or not; a session the agent ended (its limit, a verdict, the
+// server) ends the app's, with why.
+func (a App) follow(st *agent.Status) App {
+	s := st.Session
+	switch {
+	case s == nil && a.Phase != PhaseLogOn:
+		n := New(a.cfg, a.Now)
+		n.Status, n.asked = st, a.asked
+		if e := st.LastEnded; e != nil {
+			m := Message{Title: "Your session has ended", Text: endedWords(e.Reason), Choices: []Choice{ChoiceOK}}
+			n.Box = &m
+		}
+		return n
+	case s != nil && a.Phase == PhaseLogOn && s.LockedAt != nil:
+		a.Phase = PhaseLocked
+	case s != nil && a.Phase == PhaseLogOn:
+		a.Phase = PhaseServing
+	}
+	return a
+}
+
+// endedWords says why the agent ended a session.
+func endedWords(reason string) string {
+	switch reason {
+	case string(latchkey.LimitQuota), latchkey.EQUOTAEXCEEDED:
+		return "Your session is being ended: your time for today is used up."
+	case string(latchkey.LimitMaxSession):
+		return "Your session is being ended: it reached the longest time allowed at this site."
+	case string(latchkey.LimitReservation):
+		return "Your session is being ended: this terminal is reserved for someone else now."
+	case latchkey.EndForcedTimeout:
+		return "Your session was ended: it was not used for too long."
+	case string(latchkey.SessionFailed):
+		return "Your session was ended from another counter."
+	}
+	return "Your session was ended (" + reason + ")."
 }
 
 // refused shows a refusal's message, whose choices answer the call; an

@@ -228,9 +228,10 @@ func TestInactivityLockIsSilent(t *testing.T) {
 	cfg := clerk
 	cfg.InactivityLock = 5 * time.Minute
 	r := newRun(t, cfg).logOn()
-	r.tick(4 * time.Minute).want()
+	r.tick(4 * time.Minute).want(Call{Op: OpStatus}) // how things stand, now and then
+	r.tick(time.Second).want()
 	inactivity := Call{Op: OpLock, Reason: agent.LockInactivity}
-	r.tick(time.Minute).want(inactivity)
+	r.tick(time.Minute - time.Second).want(inactivity)
 	anyway := inactivity
 	anyway.Choice = agent.ChoiceLockAnyway
 	r.reply(inactivity, nil, &Refusal{Code: "conflict", Details: RefusalDetails{Offline: true}}).want(anyway)
@@ -279,5 +280,24 @@ func TestTheScreenFitsIn80By24(t *testing.T) {
 		if n := len([]rune(l)); n > 80 {
 			t.Fatalf("a line of %d columns: %q", n, l)
 		}
+	}
+}
+
+// The agent's status is followed: a session in progress is taken up when
+// the app starts, locked or not; a session the agent ended ends the
+// app's, saying why.
+func TestFollowsTheAgent(t *testing.T) {
+	r := newRun(t, clerk)
+	r.tick(0).want(Call{Op: OpStatus})
+	r.reply(Call{Op: OpStatus}, online("alice", true), nil)
+	if r.a.Phase != PhaseLocked {
+		t.Fatalf("a locked session at start: phase %v", r.a.Phase)
+	}
+	r.keys("pw-a", "enter").reply(unlock, online("alice", false), nil)
+	r.tick(statusEvery).want(Call{Op: OpStatus})
+	ended := &agent.Status{Mode: agent.ModeStandalone, LastEnded: &agent.EndedSession{ID: "ses_1", Identity: "alice", Reason: "quota"}}
+	r.reply(Call{Op: OpStatus}, ended, nil).sees("Your session has ended", "Your session is being ended: your time for today is used up.", "STANDALONE")
+	if r.a.Phase != PhaseLogOn {
+		t.Fatalf("after the agent ended the session: phase %v", r.a.Phase)
 	}
 }

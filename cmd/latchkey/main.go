@@ -57,6 +57,7 @@ func init() {
 	register("config", command{runConfig, configSynopsis})
 	register("groupset", command{runGroupSet, groupSetSynopsis})
 	register("agent", command{runAgent, agentSynopsis})
+	register("counter", command{runCounter, counterSynopsis})
 	register("checkout", command{runCheckout, checkoutSynopsis})
 	register("reservation", command{runReservation, reservationSynopsis})
 	register("request", command{runRequest, requestSynopsis})
