@@ -421,6 +421,11 @@ func (a App) refused(c Call, r Refusal) (App, []Call) {
 	if c.Op == OpTouch {
 		return a, nil // activity is best effort
 	}
+	if r.Details.Offline && a.Status != nil && a.Status.Mode != agent.ModeStandalone {
+		st := *a.Status // the agent is standalone now: the header says so at once
+		st.Mode = agent.ModeStandalone
+		a.Status = &st
+	}
 	action := map[Op]Action{OpLogin: ActLogOn, OpLock: ActLock, OpUnlock: ActUnlock}[c.Op]
 	m := Words(action, r, a.cfg.Names, a.Now, a.cfg.Loc)
 	if c.Op == OpUnlock || c.Op == OpLogin {

@@ -215,7 +215,8 @@ func TestUnlockRefusals(t *testing.T) {
 func TestManualLockWithTheServerAway(t *testing.T) {
 	r := newRun(t, clerk).logOn()
 	r.keys("f12", "l").reply(lockMan, nil, &Refusal{Code: "conflict", Details: RefusalDetails{Offline: true}})
-	r.sees("The lock could not be registered", "other counters will see your session as unlocked", "[l] Lock anyway", "[t] Try again", "[n] Do not lock")
+	r.sees("The lock could not be registered", "other counters will see your session as unlocked", "[l] Lock anyway", "[t] Try again", "[n] Do not lock",
+		"STANDALONE") // an offline refusal: the header says so at once
 	anyway := lockMan
 	anyway.Choice = agent.ChoiceLockAnyway
 	r.keys("l").want(anyway)

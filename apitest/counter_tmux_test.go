@@ -1,0 +1,159 @@
+package apitest_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"latchkey"
+	"latchkey/client"
+	"latchkey/sqlstore/sqlstoretest"
+)
+
+// tmuxScreen is a latchkey counter running in its own tmux server (80×24),
+// read the way a person reads it.
+type tmuxScreen struct {
+	t      *testing.T
+	socket string // tmux -L: a server of the test's own
+}
+
+func startCounterInTmux(t *testing.T, agentSocket string) *tmuxScreen {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("LATCHKEY_REQUIRE_TMUX") != "" {
+			t.Fatal("tmux is required (LATCHKEY_REQUIRE_TMUX) and not installed")
+		}
+		t.Skip("tmux is not installed (apt-get install tmux)")
+	}
+	s := &tmuxScreen{t: t, socket: fmt.Sprintf("lk-counter-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	cmd := latchkeyBinary(t) + " counter --socket " + agentSocket + " --inactivity-lock 0"
+	if out, err := exec.Command("tmux", "-L", s.socket, "new-session", "-d", "-x", "80", "-y", "24", "env", "TERM=xterm-256color", "sh", "-c", cmd).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	return s
+}
+
+// screen is what the counter shows now.
+func (s *tmuxScreen) screen() string {
+	out, err := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p").Output()
+	if err != nil {
+		s.t.Fatalf("capture-pane: %v", err)
+	}
+	return string(out)
+}
+
+// keys sends keys: tmux key names (Enter, F12) or text.
+func (s *tmuxScreen) keys(keys ...string) {
+	s.t.Helper()
+	for _, k := range keys {
+		args := []string{"-L", s.socket, "send-keys"}
+		if k != "Enter" && k != "F12" && k != "Escape" {
+			args = append(args, "-l")
+		}
+		if out, err := exec.Command("tmux", append(args, k)...).CombinedOutput(); err != nil {
+			s.t.Fatalf("send-keys %q: %v\n%s", k, err, out)
+		}
+		time.Sleep(30 * time.Millisecond) // one key at a time, as a person types
+	}
+}
+
+// waitFor waits up to d for the screen to show every text, and returns it.
+func (s *tmuxScreen) waitFor(d time.Duration, texts ...string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		sc := s.screen()
+		missing := ""
+		for _, x := range texts {
+			if !strings.Contains(sc, x) {
+				missing = x
+				break
+			}
+		}
+		if missing == "" {
+			return sc
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("after %s the counter does not show %q:\n%s", d, missing, sc)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The counter app in a real terminal (tmux) with a real agent and server,
+// both stores (issue 14): a clerk logs on, starts a transaction, fills
+// its basket and goes to its third page, locks with F12 and comes back
+// to that exact page on unlock. Then the server is killed: a manual lock
+// asks, in the design note's words, whether to lock anyway; locked
+// anyway, the counter says it is standalone and that the data centre was
+// not told. The server comes back and the deferred event 24 arrives with
+// the lock's own time.
+func TestCounterInTmux(t *testing.T) {
+	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
+		srv := startServer(t, storeURL, dataDir)
+		admin := adminOf(t, srv)
+		term := admin.terminal(admin.site(client.SiteCreate{Name: "high street"}).ID, "counter A")
+		admin.user("alice")
+		stateDir := t.TempDir()
+		startAgent(t, srv.URL, term.Token, stateDir, filepath.Join(t.TempDir(), "groups"), "--probe-every", "200ms")
+		sock := filepath.Join(stateDir, "terminal.sock")
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(sock); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("the agent's socket: %v", err)
+			}
+		}
+		c := startCounterInTmux(t, sock)
+		c.waitFor(10*time.Second, "Log on", "Login ID: _", "nobody logged on")
+		c.keys("alice", "Enter", pw("alice"), "Enter")
+		c.waitFor(10*time.Second, "alice · ONLINE", "Menu: choose a transaction", "[F12] Lock")
+
+		c.keys("2", "a", "a", "n", "n")
+		c.waitFor(5*time.Second, "Bill payment — page 3", "Total", "3.00")
+		c.keys("F12")
+		c.waitFor(5*time.Second, "[l] Lock", "[s] Suspend", "[r] Resume (not available)")
+		c.keys("l")
+		c.waitFor(10*time.Second, "THIS COUNTER IS LOCKED", "Locked by alice")
+		c.keys(pw("alice"), "Enter")
+		back := c.waitFor(10*time.Second, "Bill payment — page 3", "Total", "3.00", "[F12] Lock")
+		t.Logf("after unlock:\n%s", back)
+
+		// The server goes away: a manual lock asks.
+		addr := strings.TrimPrefix(srv.URL, "http://")
+		srv.kill()
+		c.keys("F12", "l")
+		asked := c.waitFor(15*time.Second, "The lock could not be registered", "[l] Lock anyway", "[t] Try again", "[n] Do not lock", "STANDALONE")
+		t.Logf("the manual lock with the server away:\n%s", asked)
+		c.keys("l")
+		c.waitFor(10*time.Second, "THIS COUNTER IS LOCKED", "The data centre was not told of this lock", "STANDALONE")
+		lockedAt := time.Now()
+
+		// It comes back (same address): the lock is reported with event 24
+		// at its own time.
+		srv2 := startServer(t, storeURL, dataDir, "--listen", addr)
+		api := srv2.adminLogin(t)
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			evs, _, err := api.ListTerminalEvents(context.Background(), term.ID, latchkey.Page{Limit: 10})
+			if err == nil && len(evs) == 1 {
+				if evs[0].Event != latchkey.EventPositionLocked || evs[0].Identity != "alice" ||
+					evs[0].OccurredAt.After(lockedAt) || lockedAt.Sub(evs[0].OccurredAt) > 10*time.Second || !evs[0].ReceivedAt.After(evs[0].OccurredAt) {
+					t.Fatalf("the deferred event: %+v (locked about %s)", evs[0], lockedAt.UTC())
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no deferred event 24 after the server came back: %+v, %v", evs, err)
+			}
+		}
+		c.waitFor(15*time.Second, "alice · ONLINE", "THIS COUNTER IS LOCKED")
+		c.keys(pw("alice"), "Enter")
+		c.waitFor(10*time.Second, "Bill payment — page 3")
+	})
+}
