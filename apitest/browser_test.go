@@ -2,6 +2,7 @@ package apitest_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,11 +161,16 @@ func (p page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// text is the visible text of the first element sel matches, read in one
+// evaluation: a live part swapped in between finding the element and
+// reading it cannot leave a stale node behind.
 func (p page) text(sel string) string {
 	p.t.Helper()
-	s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		p.t.Fatalf("text of %s: %v", sel, err)
+	q, _ := json.Marshal(sel)
+	s, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(() => { const e = document.querySelector(`+string(q)+`);
+		return e ? e.innerText.trim() : '\u0000missing'; })()`))
+	if err != nil || s == "\x00missing" {
+		p.t.Fatalf("text of %s: %q, %v", sel, s, err)
 	}
 	return s
 }
