@@ -86,10 +86,13 @@ func (s *tmuxScreen) waitFor(d time.Duration, texts ...string) string {
 	}
 }
 
-// The counter app in a real terminal (tmux) with a real agent and server,
-// both stores (issue 14): a clerk logs on, starts a transaction, fills
-// its basket and goes to its third page, locks with F12 and comes back
-// to that exact page on unlock. Then the server is killed: a manual lock
+// The counter app in a real terminal (tmux) with real agents and a real
+// server, both stores (issue 14): a clerk logs on at counter A, starts a
+// transaction, fills its basket and goes to its third page, and locks
+// with F12; logs on at counter B; tries to unlock A and is told B is not
+// locked; ends B's session from A (after a confirmation); A comes back on
+// that exact page, and B says its session was ended from another
+// counter. Then the server is killed: a manual lock
 // asks, in the design note's words, whether to lock anyway; locked
 // anyway, the counter says it is standalone and that the data centre was
 // not told. The server comes back and the deferred event 24 arrives with
@@ -98,19 +101,24 @@ func TestCounterInTmux(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
 		admin := adminOf(t, srv)
-		term := admin.terminal(admin.site(client.SiteCreate{Name: "high street"}).ID, "counter A")
+		site := admin.site(client.SiteCreate{Name: "high street"})
+		termA, termB := admin.terminal(site.ID, "counter A"), admin.terminal(site.ID, "counter B")
 		admin.user("alice")
-		stateDir := t.TempDir()
-		startAgent(t, srv.URL, term.Token, stateDir, filepath.Join(t.TempDir(), "groups"), "--probe-every", "200ms")
-		sock := filepath.Join(stateDir, "terminal.sock")
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if _, err := os.Stat(sock); err == nil {
-				break
-			} else if time.Now().After(deadline) {
-				t.Fatalf("the agent's socket: %v", err)
+		counterAt := func(term *latchkey.Terminal) *tmuxScreen {
+			stateDir := t.TempDir()
+			startAgent(t, srv.URL, term.Token, stateDir, filepath.Join(t.TempDir(), "groups"), "--probe-every", "200ms", "--policy-every", "1s")
+			sock := filepath.Join(stateDir, "terminal.sock")
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				if _, err := os.Stat(sock); err == nil {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("the agent's socket: %v", err)
+				}
 			}
+			return startCounterInTmux(t, sock)
 		}
-		c := startCounterInTmux(t, sock)
+		c, b := counterAt(termA), counterAt(termB)
+		term := termA
 		c.waitFor(10*time.Second, "Log on", "Login ID: _", "nobody logged on")
 		c.keys("alice", "Enter", pw("alice"), "Enter")
 		c.waitFor(10*time.Second, "alice · ONLINE", "Menu: choose a transaction", "[F12] Lock")
@@ -121,9 +129,24 @@ func TestCounterInTmux(t *testing.T) {
 		c.waitFor(5*time.Second, "[l] Lock", "[s] Suspend", "[r] Resume (not available)")
 		c.keys("l")
 		c.waitFor(10*time.Second, "THIS COUNTER IS LOCKED", "Locked by alice")
+
+		// The clerk logs on at counter B (A is locked, so that is allowed),
+		// comes back to A and tries to unlock it: B is not locked.
+		b.waitFor(10*time.Second, "Log on")
+		b.keys("alice", "Enter", pw("alice"), "Enter")
+		b.waitFor(10*time.Second, "alice · ONLINE", "Menu: choose a transaction")
 		c.keys(pw("alice"), "Enter")
+		msg := c.waitFor(10*time.Second, "Another counter is not locked", "You are also logged on at", "Please return and lock the previous",
+			"[e] End them", "[c] Cancel")
+		t.Logf("unlocking A while B is unlocked:\n%s", msg)
+		c.keys("e")
+		c.waitFor(5*time.Second, "End your other sessions?", "[y] Yes, end them")
+		c.keys("y")
 		back := c.waitFor(10*time.Second, "Bill payment — page 3", "Total", "3.00", "[F12] Lock")
-		t.Logf("after unlock:\n%s", back)
+		t.Logf("A after ending B's session:\n%s", back)
+		ended := b.waitFor(15*time.Second, "Your session has ended", "Your session was ended from another counter.", "Log on")
+		t.Logf("B, its session ended from A:\n%s", ended)
+		b.keys("Enter")
 
 		// The server goes away: a manual lock asks.
 		addr := strings.TrimPrefix(srv.URL, "http://")

@@ -404,8 +404,10 @@ func endedWords(reason string) string {
 		return "Your session is being ended: this terminal is reserved for someone else now."
 	case latchkey.EndForcedTimeout:
 		return "Your session was ended: it was not used for too long."
-	case string(latchkey.SessionFailed):
+	case latchkey.EndForced, string(latchkey.SessionFailed):
 		return "Your session was ended from another counter."
+	case latchkey.EndTerminalCleanup:
+		return "Your session was ended by a new log-on at this counter."
 	}
 	return "Your session was ended (" + reason + ")."
 }

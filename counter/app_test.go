@@ -302,3 +302,20 @@ func TestFollowsTheAgent(t *testing.T) {
 		t.Fatalf("after the agent ended the session: phase %v", r.a.Phase)
 	}
 }
+
+func TestEndedWords(t *testing.T) {
+	for reason, want := range map[string]string{
+		"quota":            "Your session is being ended: your time for today is used up.",
+		"max_session":      "Your session is being ended: it reached the longest time allowed at this site.",
+		"reservation":      "Your session is being ended: this terminal is reserved for someone else now.",
+		"forced_timeout":   "Your session was ended: it was not used for too long.",
+		"forced":           "Your session was ended from another counter.",
+		"failed":           "Your session was ended from another counter.",
+		"terminal_cleanup": "Your session was ended by a new log-on at this counter.",
+		"something":        "Your session was ended (something).",
+	} {
+		if got := endedWords(reason); got != want {
+			t.Errorf("%s: %q, want %q", reason, got, want)
+		}
+	}
+}
