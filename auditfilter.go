@@ -103,6 +103,11 @@ func ParseAuditQuery(q url.Values) (AuditFilter, error) {
 		if err != nil {
 			return time.Time{}, BadField(field, "%s must be a time in RFC 3339, such as 2026-12-04T09:00:00Z", field)
 		}
+		// Out of range here, before Check: year 1's first instant is the
+		// zero time, which Check would take for "not given".
+		if t.Before(minAuditTime) || t.After(maxAuditTime) {
+			return time.Time{}, BadField(field, "%s must be between 1970 and 9999", field)
+		}
 		return t, nil
 	}
 	var err error
