@@ -288,33 +288,10 @@ func (s *Store) PersonEvents(ctx context.Context, c latchkey.Caller, principalID
 			return nil, "", err
 		}
 	}
-	rows, err := s.query(ctx, `SELECT e.seq, e.terminal_id, tm.name, e.client_id, e.event, e.occurred_at, e.received_at, e.identity, e.reason
+	rows, err := s.query(ctx, "SELECT e.seq, "+terminalEventCols+`, tm.name
 		FROM identities i JOIN terminal_events e ON e.identity = i.login JOIN terminals tm ON tm.id = e.terminal_id
 		WHERE i.principal_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?`, principalID, before, page.Limit+1)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	out := []latchkey.PersonEvent{}
-	var seqs []int64
-	for rows.Next() {
-		var e latchkey.PersonEvent
-		var seq, occ, rec int64
-		var cid sql.NullString
-		if err := rows.Scan(&seq, &e.TerminalID, &e.TerminalName, &cid, &e.Event, &occ, &rec, &e.Identity, &e.Reason); err != nil {
-			return nil, "", err
-		}
-		e.ID, e.OccurredAt, e.ReceivedAt = cid.String, fromUS(occ), fromUS(rec)
-		out = append(out, e)
-		seqs = append(seqs, seq)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > page.Limit {
-		out = out[:page.Limit]
-		next = formatSeq(seqs[page.Limit-1])
-	}
-	return out, next, nil
+	return terminalEventPage(rows, err, page.Limit, func(e *latchkey.PersonEvent) (*latchkey.TerminalEvent, []any) {
+		return &e.TerminalEvent, []any{&e.TerminalName}
+	})
 }

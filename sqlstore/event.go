@@ -78,32 +78,46 @@ func (s *Store) ListTerminalEvents(ctx context.Context, c latchkey.Caller, termi
 			return nil, "", err
 		}
 	}
-	rows, err := s.query(ctx, `SELECT seq, terminal_id, client_id, event, occurred_at, received_at, identity, reason
-		FROM terminal_events WHERE terminal_id = ? AND seq > ? ORDER BY seq LIMIT ?`, terminalID, after, page.Limit+1)
+	rows, err := s.query(ctx, "SELECT e.seq, "+terminalEventCols+" FROM terminal_events e WHERE e.terminal_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
+		terminalID, after, page.Limit+1)
+	return terminalEventPage(rows, err, page.Limit, func(e *latchkey.TerminalEvent) (*latchkey.TerminalEvent, []any) { return e, nil })
+}
+
+// terminalEventCols are a deferred event's columns (table alias e), read
+// by terminalEventPage after the event's seq.
+const terminalEventCols = "e.terminal_id, e.client_id, e.event, e.occurred_at, e.received_at, e.identity, e.reason"
+
+// terminalEventPage reads a page of deferred events from rows of (seq,
+// terminalEventCols, then the columns each adds), in the query's order:
+// at most limit of them (the query asks for one more) and the cursor of
+// the next page, the last seq read ("" at the end). each gives a row's
+// event and the destinations of its further columns.
+func terminalEventPage[T any](rows *sql.Rows, err error, limit int, each func(*T) (*latchkey.TerminalEvent, []any)) ([]T, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
 	defer rows.Close()
-	out := []latchkey.TerminalEvent{}
+	out := []T{}
 	var seqs []int64
 	for rows.Next() {
-		var e latchkey.TerminalEvent
+		var x T
+		e, extra := each(&x)
 		var seq, occ, rec int64
 		var cid sql.NullString
-		if err := rows.Scan(&seq, &e.TerminalID, &cid, &e.Event, &occ, &rec, &e.Identity, &e.Reason); err != nil {
+		if err := rows.Scan(append([]any{&seq, &e.TerminalID, &cid, &e.Event, &occ, &rec, &e.Identity, &e.Reason}, extra...)...); err != nil {
 			return nil, "", err
 		}
 		e.ID, e.OccurredAt, e.ReceivedAt = cid.String, fromUS(occ), fromUS(rec)
-		out = append(out, e)
+		out = append(out, x)
 		seqs = append(seqs, seq)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
 	next := ""
-	if len(out) > page.Limit {
-		out = out[:page.Limit]
-		next = formatSeq(seqs[page.Limit-1])
+	if len(out) > limit {
+		out = out[:limit]
+		next = formatSeq(seqs[limit-1])
 	}
 	return out, next, nil
 }
