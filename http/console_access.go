@@ -198,8 +198,7 @@ func minutesLeft(d time.Duration) string {
 func (s *Server) consoleCheckout(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
 	c, err := s.store.GetCheckout(r.Context(), ss.caller, r.PathValue("id"))
 	if err != nil {
-		status, msg := consoleError(err)
-		s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
+		s.renderError(w, r, ss, err)
 		return
 	}
 	s.checkoutPage(w, r, ss, *c, nethttp.StatusOK, "")
@@ -230,8 +229,7 @@ func (s *Server) consoleCheckoutState(w nethttp.ResponseWriter, r *nethttp.Reque
 func (s *Server) consoleCheckin(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
 	id := r.PathValue("id")
 	if _, err := s.store.CheckinCheckout(ss.changeCtx(r), ss.caller, id); err != nil {
-		status, msg := consoleError(err)
-		s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
+		s.renderError(w, r, ss, err)
 		return
 	}
 	nethttp.Redirect(w, r, "/checkouts/"+id, nethttp.StatusSeeOther)

@@ -277,8 +277,7 @@ func (s *Server) consoleAuditVerify(w nethttp.ResponseWriter, r *nethttp.Request
 	}
 	v, err := s.store.VerifyAudit(r.Context(), ss.caller)
 	if err != nil {
-		status, msg := consoleError(err)
-		s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
+		s.renderError(w, r, ss, err)
 		return
 	}
 	// The page after the check: the screen as the form's back link had it.
@@ -321,8 +320,7 @@ func (s *Server) consoleAuditSeal(w nethttp.ResponseWriter, r *nethttp.Request, 
 		b, err = json.MarshalIndent(seal, "", "  ")
 	}
 	if err != nil {
-		status, msg := consoleError(err)
-		s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
+		s.renderError(w, r, ss, err)
 		return
 	}
 	h := w.Header()
@@ -344,8 +342,7 @@ func (s *Server) consoleAuditExport(w nethttp.ResponseWriter, r *nethttp.Request
 	}
 	f, err := auditFilter(r)
 	if err != nil {
-		status, msg := consoleError(err)
-		s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
+		s.renderError(w, r, ss, err)
 		return
 	}
 	f.Newest, f.Before, f.Limit = false, 0, latchkey.MaxPageLimit

@@ -125,8 +125,7 @@ func (s *Server) consoleDialogLock(spec dialogSpec) func(nethttp.ResponseWriter,
 		case "close":
 			token, _ := strconv.ParseUint(r.PostFormValue("lock_token"), 10, 64)
 			if err := s.store.ReleaseLock(r.Context(), ss.caller, spec.lock, token, true); err != nil {
-				status, msg := consoleError(err)
-				s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
+				s.renderError(w, r, ss, err)
 				return
 			}
 			nethttp.Redirect(w, r, "/", nethttp.StatusSeeOther)

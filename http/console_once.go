@@ -34,8 +34,7 @@ func (s *Server) consoleOnce(w nethttp.ResponseWriter, r *nethttp.Request, ss co
 	scope := ss.caller.Actor() + " console " + r.Method + " " + r.URL.EscapedPath()
 	stored, err := s.store.BeginIdempotent(r.Context(), scope, key, request)
 	if err != nil {
-		status, msg := consoleError(err)
-		s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
+		s.renderError(w, r, ss, err)
 		return
 	}
 	if stored != nil {

@@ -60,6 +60,13 @@ func consoleError(err error) (int, string) {
 	return status, sentence(e.Message)
 }
 
+// renderError shows a store error on the error page, with the API's
+// status and words.
+func (s *Server) renderError(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession, err error) {
+	status, msg := consoleError(err)
+	s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
+}
+
 // sentence is an API message as a page shows it: capitalised, with a
 // full stop.
 func sentence(msg string) string {
@@ -93,8 +100,7 @@ func (s *Server) consoleHome(w nethttp.ResponseWriter, r *nethttp.Request, ss co
 // store, so no node accepts it again.
 func (s *Server) consoleLogout(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession) {
 	if err := s.store.Logout(r.Context(), ss.token); err != nil {
-		status, msg := consoleError(err)
-		s.render(w, r, status, "error.html", consoleView{Session: &ss, Error: msg})
+		s.renderError(w, r, ss, err)
 		return
 	}
 	clearSessionCookie(w, r)

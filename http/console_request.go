@@ -116,8 +116,7 @@ func (s *Server) consoleRequest(w nethttp.ResponseWriter, r *nethttp.Request, ss
 func (s *Server) showRequest(w nethttp.ResponseWriter, r *nethttp.Request, ss consoleSession, status int, notice, failure string) {
 	v, err := s.requestPage(r, ss)
 	if err != nil {
-		st, msg := consoleError(err)
-		s.render(w, r, st, "error.html", consoleView{Session: &ss, Error: msg})
+		s.renderError(w, r, ss, err)
 		return
 	}
 	if r.URL.Query().Get("sent") == "again" {
