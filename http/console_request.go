@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"fmt"
 	nethttp "net/http"
 	"time"
@@ -99,7 +100,7 @@ func (s *Server) requestPage(r *nethttp.Request, ss consoleSession) (requestView
 	v := requestView{Request: req, Workflow: wf, Words: requestWords(req),
 		CanCancel: !req.Status.Ended() && latchkey.CanCancelRequest(ss.caller, req) == nil}
 	for _, t := range req.Terminals {
-		v.Terminals = append(v.Terminals, stepWhat(latchkey.ProvisionStep(t), names)[len("Grant on "):])
+		v.Terminals = append(v.Terminals, cmp.Or(names[t], t))
 	}
 	for _, st := range wf.Steps {
 		v.Steps = append(v.Steps, stepRow{What: stepWhat(st.Name, names), Status: string(st.Status), Node: st.Node,
