@@ -52,6 +52,9 @@ type Session struct {
 	// SiteID is the site of its terminal, for the rules (a session at
 	// another branch: EUM-CE-CL-20); not part of the API's object.
 	SiteID string `json:"-"`
+	// TerminalName is its terminal's name, for the words of a refusal
+	// (SessionRef); not part of the API's object.
+	TerminalName string `json:"-"`
 	// Exempt is true for sessions of a global principal: they are outside
 	// the one-unlocked-session rule.
 	Exempt bool `json:"-"`
@@ -62,17 +65,20 @@ func (s Session) Unlocked() bool { return s.Status == SessionActive && s.LockedA
 
 // SessionRef is how a conflicting session is listed in error details.
 type SessionRef struct {
-	ID         string     `json:"id"`
-	TerminalID string     `json:"terminal"`
-	Identity   string     `json:"identity"`
-	StartedAt  time.Time  `json:"started_at"`
-	LockedAt   *time.Time `json:"locked_at"`
+	ID         string `json:"id"`
+	TerminalID string `json:"terminal"`
+	// TerminalName is the terminal's name, so that a counter or a logon
+	// screen can say where the other session is (an extension of API.md).
+	TerminalName string     `json:"terminal_name,omitempty"`
+	Identity     string     `json:"identity"`
+	StartedAt    time.Time  `json:"started_at"`
+	LockedAt     *time.Time `json:"locked_at"`
 }
 
 func refs(ss []Session) []SessionRef {
 	out := make([]SessionRef, len(ss))
 	for i, s := range ss {
-		out[i] = SessionRef{ID: s.ID, TerminalID: s.TerminalID, Identity: s.Identity, StartedAt: s.StartedAt, LockedAt: s.LockedAt}
+		out[i] = SessionRef{ID: s.ID, TerminalID: s.TerminalID, TerminalName: s.TerminalName, Identity: s.Identity, StartedAt: s.StartedAt, LockedAt: s.LockedAt}
 	}
 	return out
 }

@@ -26,6 +26,11 @@ func TestLoginConcurrentSessionAndForce(t *testing.T) {
 		if ids := sessionIDs(err); len(ids) != 1 || !ids[first.Session.ID] {
 			t.Fatalf("details.sessions = %v, want [%s]", ids, first.Session.ID)
 		}
+		// The details name the other terminal, so a counter or a logon
+		// screen can say where the session is.
+		if ss := client.ConflictSessions(err); len(ss) != 1 || ss[0].TerminalName != "counter 0" || ss[0].TerminalID != w.terms[0].ID {
+			t.Fatalf("details.sessions = %+v, want the session at counter 0", ss)
+		}
 		w.assertUnchanged(before, "refused login")
 
 		forced := w.mustLogin(1, "alice", true)

@@ -151,6 +151,9 @@ func sessionList(ss []latchkey.SessionRef, names map[string]string, loc *time.Lo
 	for i, s := range ss {
 		name := names[s.TerminalID]
 		if name == "" {
+			name = s.TerminalName
+		}
+		if name == "" {
 			name = s.TerminalID
 		}
 		parts[i] = fmt.Sprintf("%s (since %s)", name, s.StartedAt.In(loc).Format("15:04"))

@@ -10,7 +10,8 @@ import (
 
 const sessionCols = `s.id, s.principal_id, s.identity, s.terminal_id, s.status, s.started_at, s.locked_at, s.ended_at,
 	s.last_activity_at, s.standalone, s.exempt, s.end_reason, s.ends_at, s.warn_at, s.limit_reason, s.unverified,
-	st.inactivity_lock_minutes, st.forced_timeout_minutes, s.site_id`
+	st.inactivity_lock_minutes, st.forced_timeout_minutes, s.site_id,
+	(SELECT tn.name FROM terminals tn WHERE tn.id = s.terminal_id)`
 
 const sessionFrom = " FROM sessions s JOIN sites st ON st.id = s.site_id "
 
@@ -26,9 +27,11 @@ func scanSession(row interface{ Scan(...any) error }, extra ...any) (sessionRow,
 	var r sessionRow
 	var started, activity int64
 	var locked, ended, ends, warn sql.NullInt64
+	var terminalName sql.NullString
 	err := row.Scan(append([]any{&r.ID, &r.PrincipalID, &r.Identity, &r.TerminalID, &r.Status, &started, &locked, &ended,
 		&activity, &r.Standalone, &r.Exempt, &r.EndReason, &ends, &warn, &r.Limit, &r.Unverified,
-		&r.timeouts.InactivityLockMinutes, &r.timeouts.ForcedTimeoutMinutes, &r.SiteID}, extra...)...)
+		&r.timeouts.InactivityLockMinutes, &r.timeouts.ForcedTimeoutMinutes, &r.SiteID, &terminalName}, extra...)...)
+	r.TerminalName = terminalName.String
 	r.StartedAt, r.LastActivityAt = fromUS(started), fromUS(activity)
 	r.LockedAt, r.EndedAt = optTime(locked), optTime(ended)
 	r.EndsAt, r.WarnAt = optTime(ends), optTime(warn)
