@@ -1,6 +1,8 @@
 package counter
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -200,4 +202,18 @@ func NoticeWords(n latchkey.Notice, names map[string]string, loc *time.Location)
 			Choices: []Choice{ChoiceOK}}
 	}
 	return Message{Title: "Notice", Text: sentence(n.Message), Choices: []Choice{ChoiceOK}}
+}
+
+// RefusalOf is the agent's refusal in err, or nil when err is not one
+// (the agent could not be reached, or answered something else).
+func RefusalOf(err error) *Refusal {
+	var le *latchkey.Error
+	if !errors.As(err, &le) {
+		return nil
+	}
+	ref := Refusal{Code: le.Code, Message: le.Message}
+	if b, jerr := json.Marshal(le.Details); jerr == nil {
+		_ = json.Unmarshal(b, &ref.Details) // what the messages name; the rest is not needed
+	}
+	return &ref
 }

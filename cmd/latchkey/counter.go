@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"latchkey"
 	"latchkey/agent"
 	"latchkey/counter"
 )
@@ -137,15 +135,10 @@ func callGateway(ctx context.Context, gw *agent.GatewayClient, c counter.Call) c
 		st, err = gw.Status(ctx)
 	}
 	r := counter.Reply{Call: c, Status: st}
-	var le *latchkey.Error
-	switch {
+	switch ref := counter.RefusalOf(err); {
 	case err == nil:
-	case errors.As(err, &le):
-		ref := counter.Refusal{Code: le.Code, Message: le.Message}
-		if b, jerr := json.Marshal(le.Details); jerr == nil {
-			_ = json.Unmarshal(b, &ref.Details) // what the messages name; the rest is not needed
-		}
-		r.Refusal, r.Status = &ref, nil
+	case ref != nil:
+		r.Refusal, r.Status = ref, nil
 	default:
 		r.Down, r.Status = true, nil
 	}

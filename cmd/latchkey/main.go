@@ -58,6 +58,7 @@ func init() {
 	register("groupset", command{runGroupSet, groupSetSynopsis})
 	register("agent", command{runAgent, agentSynopsis})
 	register("counter", command{runCounter, counterSynopsis})
+	register("pam", command{runPAM, pamSynopsis})
 	register("checkout", command{runCheckout, checkoutSynopsis})
 	register("reservation", command{runReservation, reservationSynopsis})
 	register("request", command{runRequest, requestSynopsis})
