@@ -289,7 +289,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s := &latchkey.Session{ID: latchkey.NewID("ses"), PrincipalID: p.principal, Identity: in.Identity,
-			TerminalID: "ter_1", Status: latchkey.SessionActive, StartedAt: now}
+			TerminalID: "ter_1", Status: latchkey.SessionActive, StartedAt: now, LastActivityAt: now}
 		if f.sessionEnds > 0 {
 			ends, warn := now.Add(f.sessionEnds), now.Add(f.sessionEnds-time.Minute)
 			s.EndsAt, s.WarnAt, s.Limit = &ends, &warn, latchkey.LimitMaxSession
@@ -309,7 +309,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.locks[s.ID] = append(f.locks[s.ID], in.TimeSent)
 			if s.LockedAt == nil {
 				t := in.TimeSent.UTC()
-				s.LockedAt = &t
+				s.LockedAt, s.LastActivityAt = &t, now
 			}
 			reply(w, 200, s)
 		}
@@ -329,6 +329,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "POST" && strings.HasSuffix(path, "/touch"):
 		if s := active(sessionID("/touch")); s != nil {
 			f.touches[s.ID] = append(f.touches[s.ID], now)
+			s.LastActivityAt = now
 			reply(w, 200, s)
 		}
 	case r.Method == "POST" && strings.HasSuffix(path, "/unlock"):
@@ -339,7 +340,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				apiError(w, 401, latchkey.EINVALIDCREDENTIALS, "wrong identity or password")
 				return
 			}
-			s.LockedAt = nil
+			s.LockedAt, s.LastActivityAt = nil, now
 			reply(w, 200, s)
 		}
 	case r.Method == "DELETE" && strings.HasPrefix(path, "/v1/sessions/"):

@@ -90,6 +90,11 @@ type Gateway struct {
 	// activity is the last activity the terminal's software reported
 	// (Touch) and touchSent when activity was last sent to the server.
 	activity, touchSent time.Time
+	// idle is the last activity the server knows of the session in
+	// progress, and idleAsked when the server was last asked whether the
+	// forced timeout ended it (gateway_idle.go).
+	idle      idleSeen
+	idleAsked time.Time
 
 	clockSaved time.Time // when the clock's high-water mark was last persisted (under op)
 	reported   bool      // the mode was reported to the server since the start (under op)
@@ -378,6 +383,9 @@ func (g *Gateway) Tick(ctx context.Context) {
 	}
 	if s := g.current(); s != nil {
 		g.sendTouch(ctx, *s) // batched activity whose time has come
+	}
+	if s := g.current(); s != nil {
+		g.tickIdle(ctx, *s) // the forced timeout's warning and end
 	}
 	g.saveClock(ctx, false)
 }

@@ -147,6 +147,7 @@ func (g *Gateway) adoptServer(s *gwSession, srv *latchkey.Session) {
 	if s.Principal == "" {
 		s.Principal = srv.PrincipalID
 	}
+	g.seen(s.ID, srv.LastActivityAt)
 }
 
 // Lock locks the terminal. Online the server records the lock. Offline an

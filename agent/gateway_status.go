@@ -19,7 +19,10 @@ type Status struct {
 	// limit; null without a session or a limit.
 	MinutesLeft *int `json:"minutes_left"`
 	// Warning is the Time Critical Warning, from the session's warn_at
-	// until it is logged off; null otherwise.
+	// until it is logged off, or the forced timeout's (reason
+	// forced_timeout: the site's warning_seconds before the server ends
+	// an unused session, over the lock too; 0 seconds left once it is
+	// up), whichever comes first; null otherwise.
 	Warning *Warning `json:"warning"`
 	// LastEnded is the session that ended last, and why (null if none
 	// since the agent started).
@@ -71,9 +74,9 @@ type EndedSession struct {
 }
 
 // Status returns the gateway's status now.
-func (g *Gateway) Status(ctx context.Context) Status {
+func (g *Gateway) Status(ctx context.Context) (st Status) {
 	g.mu.Lock()
-	st := Status{Mode: g.mode, ModeSince: g.since, LastEnded: g.last}
+	st = Status{Mode: g.mode, ModeSince: g.since, LastEnded: g.last}
 	if g.policy != nil {
 		st.PolicyIssuedAt = g.policy.IssuedAt
 	}
@@ -88,12 +91,14 @@ func (g *Gateway) Status(ctx context.Context) Status {
 	st.Session = &SessionStatus{ID: s.ID, Identity: s.Identity, Principal: s.Principal, StartedAt: s.StartedAt,
 		Limit: s.Limit, LockedAt: s.LockedAt, LockedOffline: s.Lock == lockedHere,
 		Standalone: s.Standalone, Known: s.State.known()}
+	now := g.sessionNow(s)
+	// The forced timeout's warning, if it comes before the limit's.
+	defer func() { st.Warning = sooner(st.Warning, g.idleWarning(s, g.clock.Now())) }()
 	if s.EndsAt.IsZero() {
 		return st
 	}
 	ends, warn := s.EndsAt, s.WarnAt
 	st.Session.EndsAt, st.Session.WarnAt = &ends, &warn
-	now := g.sessionNow(s)
 	left := max(s.EndsAt.Sub(now), 0)
 	minutes := int((left + time.Minute - 1) / time.Minute)
 	st.MinutesLeft = &minutes

@@ -55,11 +55,20 @@ func (g *Gateway) sendTouch(ctx context.Context, s gwSession) {
 	g.mu.Lock()
 	activity, sent := g.activity, g.touchSent
 	g.mu.Unlock()
-	now := g.clock.Now()
-	if !g.online() || !s.State.known() || s.LockedAt != nil || !touchDue(activity, sent, now, g.o.TouchEvery) {
+	if !touchDue(activity, sent, g.clock.Now(), g.o.TouchEvery) {
 		return
 	}
-	if _, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) { return g.client.TouchSession(c, s.ID) }); err != nil {
+	g.sendTouchNow(ctx, s)
+}
+
+// sendTouchNow sends the activity waiting now, batched or not (under op).
+func (g *Gateway) sendTouchNow(ctx context.Context, s gwSession) {
+	now := g.clock.Now()
+	if !g.online() || !s.State.known() || s.LockedAt != nil {
+		return
+	}
+	srv, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) { return g.client.TouchSession(c, s.ID) })
+	if err != nil {
 		if !isUnreachable(err) {
 			g.log.Warn("touch refused", "session", s.ID, "err", err)
 			if err := g.dropIfGone(ctx, s, err); err != nil {
@@ -71,4 +80,5 @@ func (g *Gateway) sendTouch(ctx context.Context, s gwSession) {
 	g.mu.Lock()
 	g.touchSent = now
 	g.mu.Unlock()
+	g.seen(s.ID, srv.LastActivityAt)
 }

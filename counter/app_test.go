@@ -273,7 +273,7 @@ func TestTheScreenFitsIn80By24(t *testing.T) {
 	st.Warning = &agent.Warning{Reason: "quota", SecondsLeft: 75}
 	r.a.Status = st
 	lines := r.a.View(80)
-	r.sees("WARNING: this session ends in 1:15 (quota).")
+	r.sees("WARNING: your time for today is used up in 1:15: this session ends then.")
 	if len(lines) > 24 {
 		t.Fatalf("%d lines:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
@@ -318,4 +318,21 @@ func TestEndedWords(t *testing.T) {
 			t.Errorf("%s: %q, want %q", reason, got, want)
 		}
 	}
+}
+
+// EUM-CE-CL-90/100: the forced timeout's warning is shown over the lock
+// screen (saying to unlock), and its end is said after it, over the log-on
+// form.
+func TestForcedTimeoutOverTheLockScreen(t *testing.T) {
+	r := newRun(t, clerk)
+	r.tick(0).want(Call{Op: OpStatus})
+	r.reply(Call{Op: OpStatus}, online("alice", true), nil)
+	warned := online("alice", true)
+	warned.Warning = &agent.Warning{Reason: agent.ReasonForcedTimeout, SecondsLeft: 42}
+	r.tick(statusEvery).want(Call{Op: OpStatus})
+	r.reply(Call{Op: OpStatus}, warned, nil).sees("THIS COUNTER IS LOCKED", "WARNING: your session is about to expire",
+		"ends in 0:42 unless you unlock the counter to keep it.")
+	r.tick(statusEvery).want(Call{Op: OpStatus})
+	ended := &agent.Status{Mode: agent.ModeOnline, LastEnded: &agent.EndedSession{ID: "ses_1", Identity: "alice", Reason: "forced_timeout"}}
+	r.reply(Call{Op: OpStatus}, ended, nil).sees("Your session has ended", "Your session was ended: it was not used for too long.", "Log on")
 }

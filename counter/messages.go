@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"latchkey"
+	"latchkey/agent"
 )
 
 // The messages the counter shows when the agent refuses what the person
@@ -216,4 +217,30 @@ func RefusalOf(err error) *Refusal {
 		_ = json.Unmarshal(b, &ref.Details) // what the messages name; the rest is not needed
 	}
 	return &ref
+}
+
+// WarningWords says the agent's warning before the session ends: the Time
+// Critical Warning before its limit with the countdown, or the forced
+// timeout's (EUM-CE-CL-100: "about to expire", then "has expired"), which
+// is shown over the lock screen too; locked, it says to unlock.
+func WarningWords(w agent.Warning, locked bool) string {
+	left := fmt.Sprintf("%d:%02d", w.SecondsLeft/60, w.SecondsLeft%60)
+	switch w.Reason {
+	case agent.ReasonForcedTimeout:
+		if w.SecondsLeft <= 0 {
+			return "Your session has expired: it was not used for too long."
+		}
+		keep := "press any key to keep it."
+		if locked {
+			keep = "unlock the counter to keep it."
+		}
+		return "WARNING: your session is about to expire: it has not been used for a while. It ends in " + left + " unless you " + keep
+	case string(latchkey.LimitQuota):
+		return "WARNING: your time for today is used up in " + left + ": this session ends then. Finish what you are doing."
+	case string(latchkey.LimitMaxSession):
+		return "WARNING: this session reaches the longest time allowed here in " + left + " and ends then. Finish what you are doing."
+	case string(latchkey.LimitReservation):
+		return "WARNING: this terminal is reserved for someone else in " + left + ": this session ends then. Finish what you are doing."
+	}
+	return "WARNING: this session ends in " + left + ". Finish what you are doing."
 }

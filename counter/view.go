@@ -40,7 +40,9 @@ func (a App) View(width int) []string {
 	}
 	if w := a.warning(); w != "" {
 		add("")
-		add("%s", w)
+		for _, l := range wrap(w, min(width, 80)) {
+			add("%s", l)
+		}
 	}
 	if a.Menu != nil {
 		add("")
@@ -88,14 +90,13 @@ func (a App) session() *agent.SessionStatus {
 	return a.Status.Session
 }
 
-// warning is the Time Critical Warning with its countdown, when the agent
-// gives one.
+// warning is the agent's warning before the session ends (WarningWords),
+// when it gives one.
 func (a App) warning() string {
 	if a.Status == nil || a.Status.Warning == nil {
 		return ""
 	}
-	w := a.Status.Warning
-	return fmt.Sprintf("WARNING: this session ends in %d:%02d (%s). Finish what you are doing.", w.SecondsLeft/60, w.SecondsLeft%60, w.Reason)
+	return WarningWords(*a.Status.Warning, a.Phase == PhaseLocked)
 }
 
 func (a App) serveLines(width int) []string {
