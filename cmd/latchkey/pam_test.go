@@ -30,7 +30,7 @@ func TestPAMUsage(t *testing.T) {
 		{name: "pam needs --socket", args: []string{"pam"}, env: map[string]string{"PAM_TYPE": "auth"},
 			code: 2, stderr: []string{"--socket is required"}},
 		{name: "pam with no agent refuses in words", args: []string{"pam", "--socket", "/nonexistent.sock"},
-			env: map[string]string{"PAM_TYPE": "account", "PAM_USER": "alice"},
+			env:  map[string]string{"PAM_TYPE": "account", "PAM_USER": "alice"},
 			code: 1, stdout: []string{"The latchkey agent on this terminal does not answer: nobody can log on until it runs again."}},
 	} {
 		t.Run(tt.name, func(t *testing.T) { runCLI(t, tt) })
