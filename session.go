@@ -496,6 +496,11 @@ func OtherBranchNotice(active []Session, failed []FailedSession, terminal, site 
 type LockRequest struct {
 	TimeSent time.Time  `json:"time_sent"`
 	Reason   LockReason `json:"reason"`
+	// InTransaction says a transaction is in progress on the counter
+	// (EUM-CE-CL-30): a manual lock pauses it, or is refused when the
+	// site wants it completed first (DecideTransactionOnLock). An
+	// extension of API.md.
+	InTransaction bool `json:"in_transaction,omitempty"`
 }
 
 // LockReason says why a terminal locked its session.

@@ -22,9 +22,12 @@ type Site struct {
 	// MaxReservationsPerUser caps the reservations a user holds at the
 	// site that have not ended; MaxBookingDaysAhead caps how far ahead a
 	// user books. 0: no cap. Admins and delegates are exempt.
-	MaxReservationsPerUser int       `json:"max_reservations_per_user"`
-	MaxBookingDaysAhead    int       `json:"max_booking_days_ahead"`
-	CreatedAt              time.Time `json:"created_at"`
+	MaxReservationsPerUser int `json:"max_reservations_per_user"`
+	MaxBookingDaysAhead    int `json:"max_booking_days_ahead"`
+	// TransactionOnLock is what a manual lock during a transaction does
+	// (EUM-CE-CL-30): pause it, or wait until it is completed.
+	TransactionOnLock TransactionOnLock `json:"transaction_on_lock"`
+	CreatedAt         time.Time         `json:"created_at"`
 }
 
 // DefaultSite returns a site with the API's default settings.
@@ -40,6 +43,7 @@ func DefaultSite(name string) Site {
 
 		MaxReservationsPerUser: DefaultMaxReservationsPerUser,
 		MaxBookingDaysAhead:    DefaultMaxBookingDaysAhead,
+		TransactionOnLock:      TransactionPause,
 	}
 }
 
@@ -71,6 +75,9 @@ func (s *Site) Validate() error {
 			return BadField(f.name, "%s must be between 0 and %d", f.name, 10*366*24*60)
 		}
 	}
+	if !s.TransactionOnLock.Valid() {
+		return BadField("transaction_on_lock", "transaction_on_lock must be \"pause\" or \"complete\"")
+	}
 	if s.MaxReservationsPerUser < 0 || s.MaxReservationsPerUser > 1000 {
 		return BadField("max_reservations_per_user", "max_reservations_per_user must be between 0 (no cap) and 1000")
 	}
@@ -98,6 +105,8 @@ type SiteSettings struct {
 
 	MaxReservationsPerUser *int `json:"max_reservations_per_user,omitempty"`
 	MaxBookingDaysAhead    *int `json:"max_booking_days_ahead,omitempty"`
+
+	TransactionOnLock *TransactionOnLock `json:"transaction_on_lock,omitempty"`
 }
 
 // Apply returns s with the given settings set.
@@ -114,6 +123,7 @@ func (u SiteSettings) Apply(s Site) Site {
 	setIfGiven(&s.WarningSeconds, u.WarningSeconds)
 	setIfGiven(&s.MaxReservationsPerUser, u.MaxReservationsPerUser)
 	setIfGiven(&s.MaxBookingDaysAhead, u.MaxBookingDaysAhead)
+	setIfGiven(&s.TransactionOnLock, u.TransactionOnLock)
 	return s
 }
 

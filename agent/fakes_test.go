@@ -306,6 +306,10 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var in latchkey.LockRequest
 		json.Unmarshal(body, &in)
 		if s := active(sessionID("/lock")); s != nil {
+			if err, ok := latchkey.DecideTransactionOnLock(f.policy.Site, in.Reason, in.InTransaction).(*latchkey.Error); ok && s.LockedAt == nil {
+				reply(w, 409, latchkey.ErrorBody{Error: latchkey.ErrorFields{Code: err.Code, Message: err.Message, Details: err.Details}})
+				return
+			}
 			f.locks[s.ID] = append(f.locks[s.ID], in.TimeSent)
 			if s.LockedAt == nil {
 				t := in.TimeSent.UTC()

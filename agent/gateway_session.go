@@ -24,6 +24,11 @@ type LockRequest struct {
 	// Choice answers an offline manual lock: lock_anyway, retry or
 	// abandon ("" asks).
 	Choice string `json:"choice"`
+	// InTransaction says a transaction is in progress (EUM-CE-CL-30): a
+	// manual lock pauses it, or is refused (conflict, details.transaction
+	// must_complete) when the site wants it completed first; offline the
+	// cached policy's site decides.
+	InTransaction bool `json:"in_transaction,omitempty"`
 }
 
 // UnlockRequest is POST /unlock. Identity defaults to the session's.
@@ -186,9 +191,14 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 		}
 	}
 	if g.online() && s.State.known() {
-		err := g.lockOnline(ctx, *s, r.Reason, g.clock.Now())
+		err := g.lockOnlineIn(ctx, *s, r.Reason, r.InTransaction, g.clock.Now())
 		if !isUnreachable(err) {
 			return g.Status(ctx), err
+		}
+	}
+	if p := g.cachedPolicy(); p != nil {
+		if err := latchkey.DecideTransactionOnLock(p.Site, latchkey.LockReason(r.Reason), r.InTransaction); err != nil {
+			return Status{}, err.(*latchkey.Error).With("offline", true)
 		}
 	}
 	if r.Reason == LockInactivity || r.Choice == ChoiceLockAnyway {
@@ -213,11 +223,19 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 
 // lockOnline has the server lock s as of at.
 func (g *Gateway) lockOnline(ctx context.Context, s gwSession, reason string, at time.Time) error {
+	return g.lockOnlineIn(ctx, s, reason, false, at)
+}
+
+// lockOnlineIn is lockOnline during a transaction or not: a transaction
+// the site wants completed first is refused, and the session stays as it
+// is.
+func (g *Gateway) lockOnlineIn(ctx context.Context, s gwSession, reason string, inTransaction bool, at time.Time) error {
 	srv, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) {
-		return g.client.LockSession(c, s.ID, latchkey.LockRequest{TimeSent: at, Reason: latchkey.LockReason(reason)})
+		return g.client.LockSession(c, s.ID, latchkey.LockRequest{TimeSent: at, Reason: latchkey.LockReason(reason),
+			InTransaction: inTransaction})
 	})
 	if err != nil {
-		if isUnreachable(err) {
+		if isUnreachable(err) || mustComplete(err) {
 			return err
 		}
 		return errors.Join(err, g.dropIfGone(ctx, s, err))
@@ -395,4 +413,11 @@ func (g *Gateway) dropIfGone(ctx context.Context, s gwSession, err error) error 
 		return g.endSession(ctx, s, g.sessionNow(&s), reason, endServer)
 	}
 	return nil
+}
+
+// mustComplete reports whether err is the server's refusal of a lock
+// during a transaction the site wants completed first.
+func mustComplete(err error) bool {
+	var le *latchkey.Error
+	return errors.As(err, &le) && le.Code == latchkey.ECONFLICT && le.Details["transaction"] == "must_complete"
 }

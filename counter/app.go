@@ -42,6 +42,9 @@ type Call struct {
 	Force    bool
 	Reason   string // lock: manual | inactivity
 	Choice   string // lock: lock_anyway | retry | abandon
+	// InTransaction: a lock with a transaction on the screen
+	// (EUM-CE-CL-30: paused, or refused until it is completed).
+	InTransaction bool
 }
 
 // Event is what happened, at Now: a key, the agent's answer to a call,
@@ -142,7 +145,7 @@ func (a App) tick() (App, []Call) {
 	a.Screen = a.Screen.Showing(a.Now)
 	if a.Phase == PhaseServing && !a.Busy && a.cfg.InactivityLock > 0 && a.Now.Sub(a.lastKey) >= a.cfg.InactivityLock {
 		a.Busy = true
-		return a, []Call{{Op: OpLock, Reason: agent.LockInactivity}}
+		return a, []Call{{Op: OpLock, Reason: agent.LockInactivity, InTransaction: a.Screen.Transaction != nil}}
 	}
 	if a.asked.IsZero() || a.Now.Sub(a.asked) >= statusEvery {
 		a.asked = a.Now
@@ -262,7 +265,7 @@ func (a App) menuKey(k string) (App, []Call) {
 	case k == "l" && o.Lock:
 		a.Menu = nil
 		a.Busy = true
-		return a, []Call{{Op: OpLock, Reason: agent.LockManual}}
+		return a, []Call{{Op: OpLock, Reason: agent.LockManual, InTransaction: a.Screen.Transaction != nil}}
 	case k == "s" && o.Suspend && a.Screen.Transaction != nil:
 		a.Menu = nil
 		t := *a.Screen.Transaction

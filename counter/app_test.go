@@ -180,13 +180,33 @@ func TestTheLockButtonAndItsOptions(t *testing.T) {
 func TestLockAndUnlockBringBackTheScreen(t *testing.T) {
 	r := newRun(t, clerk).logOn()
 	r.keys("2", "a", "a", "n", "n").sees("Bill payment — page 3", "Total")
-	r.keys("f12", "l").want(lockMan)
-	r.reply(lockMan, online("alice", true), nil).sees("THIS COUNTER IS LOCKED", "Locked by alice")
+	lockIn := Call{Op: OpLock, Reason: agent.LockManual, InTransaction: true}
+	r.keys("f12", "l").want(lockIn)
+	r.reply(lockIn, online("alice", true), nil).sees("THIS COUNTER IS LOCKED", "Locked by alice",
+		"The Bill payment transaction in progress is paused: it comes back as it was.")
 	r.keys("pw-a", "enter").want(unlock)
 	r.reply(unlock, online("alice", false), nil).sees("Bill payment — page 3")
 	if t2 := r.a.Screen.Transaction; t2 == nil || t2.Page != 2 || len(t2.Basket) != 2 {
 		t.Fatalf("after unlock: %+v", r.a.Screen.Transaction)
 	}
+}
+
+// EUM-CE-CL-30: a site that wants transactions completed first refuses
+// the lock; the counter says so and stays on the transaction, unlocked;
+// suspended, the lock goes through without a transaction.
+func TestLockRefusedUntilTheTransactionIsCompleted(t *testing.T) {
+	r := newRun(t, clerk).logOn()
+	r.keys("2", "a", "n")
+	lockIn := Call{Op: OpLock, Reason: agent.LockManual, InTransaction: true}
+	r.keys("f12", "l").want(lockIn)
+	r.reply(lockIn, nil, &Refusal{Code: "conflict", Details: RefusalDetails{Transaction: "must_complete"}})
+	r.sees("Complete the transaction first", "This transaction must be completed before the counter is locked", "[o] OK")
+	r.keys("enter")
+	if r.a.Phase != PhaseServing || r.a.Screen.Transaction == nil || r.a.Screen.Transaction.Page != 1 {
+		t.Fatalf("after the refusal: phase %v, %+v", r.a.Phase, r.a.Screen.Transaction)
+	}
+	r.keys("f12", "s")
+	r.keys("f12", "l").want(lockMan)
 }
 
 func TestUnlockRefusals(t *testing.T) {

@@ -54,6 +54,7 @@ type RefusalDetails struct {
 	ResetAt     *time.Time            `json:"reset_at"`
 	Offline     bool                  `json:"offline"`
 	Reservation string                `json:"reservation"`
+	Transaction string                `json:"transaction"` // must_complete: a lock refused during a transaction
 	Choices     []string              `json:"choices"`
 }
 
@@ -115,6 +116,11 @@ func Words(a Action, r Refusal, names map[string]string, now time.Time, loc *tim
 				text = "This terminal is reserved for someone else until " + at(*d.Until) + "."
 			}
 			return Message{Title: "Terminal reserved", Text: text, Choices: []Choice{ChoiceOK}}
+		case a == ActLock && d.Transaction == "must_complete":
+			return Message{Title: "Complete the transaction first",
+				Text: "This transaction must be completed before the counter is locked: finish it, or suspend it " +
+					"(F12, then s), then lock the counter.",
+				Choices: []Choice{ChoiceOK}}
 		case a == ActLock && d.Offline:
 			return Message{Title: "The lock could not be registered",
 				Text: "The data centre cannot be reached, so it cannot be told that this counter is locked: other counters " +

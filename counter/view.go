@@ -27,6 +27,9 @@ func (a App) View(width int) []string {
 		add("THIS COUNTER IS LOCKED")
 		if s := a.session(); s != nil {
 			add("Locked by %s. Type the password to unlock it.", s.Identity)
+			if t := a.Kept.Transaction; t != nil {
+				add("The %s transaction in progress is paused: it comes back as it was.", t.Type)
+			}
 			if s.LockedOffline {
 				for _, l := range wrap("The data centre was not told of this lock: other counters see the session as unlocked.", min(width, 80)) {
 					add("%s", l)

@@ -35,15 +35,16 @@ func validateTimed(r interface{ Validate() error }, terr error) error {
 
 // lockBody is POST /v1/sessions/{id}/lock.
 type lockBody struct {
-	TimeSent string              `json:"time_sent"`
-	Reason   latchkey.LockReason `json:"reason"`
+	TimeSent      string              `json:"time_sent"`
+	Reason        latchkey.LockReason `json:"reason"`
+	InTransaction bool                `json:"in_transaction"`
 
 	req latchkey.LockRequest // filled by validate
 }
 
 func (b *lockBody) validate() error {
 	t, terr := parseTime("time_sent", b.TimeSent)
-	b.req = latchkey.LockRequest{TimeSent: t, Reason: b.Reason}
+	b.req = latchkey.LockRequest{TimeSent: t, Reason: b.Reason, InTransaction: b.InTransaction}
 	return validateTimed(b.req, terr)
 }
 

@@ -328,12 +328,25 @@ func (s *Store) LockSession(ctx context.Context, c latchkey.Caller, id string, r
 		if err != nil {
 			return keep(err)
 		}
+		if r.InTransaction && sess.LockedAt == nil {
+			site, err := t.loadSite(sess.SiteID)
+			if err != nil {
+				return err
+			}
+			if err := latchkey.DecideTransactionOnLock(site, r.Reason, true); err != nil {
+				return keep(err)
+			}
+		}
 		if err := t.change(locked, "locked_at = ?, last_activity_at = ?", us(*locked.LockedAt), us(t.now)); err != nil {
 			return err
 		}
 		locked.LastActivityAt = t.now
-		t.record(sess.PrincipalID, sess.TerminalID, latchkey.ActionSessionLock, id, map[string]any{"reason": r.Reason,
-			"time_sent": r.TimeSent.UTC(), "locked_at": *locked.LockedAt, "already_locked": sess.LockedAt != nil})
+		details := map[string]any{"reason": r.Reason, "time_sent": r.TimeSent.UTC(), "locked_at": *locked.LockedAt,
+			"already_locked": sess.LockedAt != nil}
+		if r.InTransaction {
+			details["transaction"] = "paused"
+		}
+		t.record(sess.PrincipalID, sess.TerminalID, latchkey.ActionSessionLock, id, details)
 		out = locked
 		return nil
 	})

@@ -10,14 +10,14 @@ import (
 
 const siteCols = `id, name, timezone, concurrency_controls, allow_standalone, standalone_auth, standalone_quotas,
 	max_session_minutes, daily_quota_minutes, inactivity_lock_minutes, forced_timeout_minutes, warning_seconds,
-	max_reservations_per_user, max_booking_days_ahead, created_at`
+	max_reservations_per_user, max_booking_days_ahead, transaction_on_lock, created_at`
 
 func scanSite(row interface{ Scan(...any) error }) (latchkey.Site, error) {
 	var x latchkey.Site
 	var created int64
 	err := row.Scan(&x.ID, &x.Name, &x.Timezone, &x.ConcurrencyControls, &x.AllowStandalone, &x.StandaloneAuth,
 		&x.StandaloneQuotas, &x.MaxSessionMinutes, &x.DailyQuotaMinutes, &x.InactivityLockMinutes,
-		&x.ForcedTimeoutMinutes, &x.WarningSeconds, &x.MaxReservationsPerUser, &x.MaxBookingDaysAhead, &created)
+		&x.ForcedTimeoutMinutes, &x.WarningSeconds, &x.MaxReservationsPerUser, &x.MaxBookingDaysAhead, &x.TransactionOnLock, &created)
 	x.CreatedAt = fromUS(created)
 	return x, err
 }
@@ -25,7 +25,7 @@ func scanSite(row interface{ Scan(...any) error }) (latchkey.Site, error) {
 func siteArgs(x latchkey.Site) []any {
 	return []any{x.Name, x.Timezone, x.ConcurrencyControls, x.AllowStandalone, x.StandaloneAuth, x.StandaloneQuotas,
 		x.MaxSessionMinutes, x.DailyQuotaMinutes, x.InactivityLockMinutes, x.ForcedTimeoutMinutes, x.WarningSeconds,
-		x.MaxReservationsPerUser, x.MaxBookingDaysAhead}
+		x.MaxReservationsPerUser, x.MaxBookingDaysAhead, x.TransactionOnLock}
 }
 
 func siteDetails(x latchkey.Site) map[string]any {
@@ -34,7 +34,7 @@ func siteDetails(x latchkey.Site) map[string]any {
 		"max_session_minutes": x.MaxSessionMinutes, "daily_quota_minutes": x.DailyQuotaMinutes,
 		"inactivity_lock_minutes": x.InactivityLockMinutes, "forced_timeout_minutes": x.ForcedTimeoutMinutes,
 		"warning_seconds": x.WarningSeconds, "max_reservations_per_user": x.MaxReservationsPerUser,
-		"max_booking_days_ahead": x.MaxBookingDaysAhead}
+		"max_booking_days_ahead": x.MaxBookingDaysAhead, "transaction_on_lock": x.TransactionOnLock}
 }
 
 // CreateSite adds a site.
@@ -49,7 +49,7 @@ func (s *Store) CreateSite(ctx context.Context, c latchkey.Caller, x latchkey.Si
 	err := s.write(ctx, func(t *tx) error {
 		x.CreatedAt = t.now
 		args := append([]any{x.ID}, siteArgs(x)...)
-		if _, err := t.exec("INSERT INTO sites ("+siteCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		if _, err := t.exec("INSERT INTO sites ("+siteCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			append(args, us(x.CreatedAt))...); err != nil {
 			return err
 		}
@@ -112,7 +112,7 @@ func (s *Store) UpdateSite(ctx context.Context, c latchkey.Caller, id string, u 
 		if _, err := t.exec(`UPDATE sites SET name = ?, timezone = ?, concurrency_controls = ?, allow_standalone = ?,
 			standalone_auth = ?, standalone_quotas = ?, max_session_minutes = ?, daily_quota_minutes = ?,
 			inactivity_lock_minutes = ?, forced_timeout_minutes = ?, warning_seconds = ?,
-			max_reservations_per_user = ?, max_booking_days_ahead = ? WHERE id = ?`,
+			max_reservations_per_user = ?, max_booking_days_ahead = ?, transaction_on_lock = ? WHERE id = ?`,
 			append(siteArgs(x), id)...); err != nil {
 			return err
 		}

@@ -124,7 +124,7 @@ func callGateway(ctx context.Context, gw *agent.GatewayClient, c counter.Call) c
 	case counter.OpLogin:
 		st, err = gw.Login(ctx, agent.LoginRequest{Identity: c.Identity, Password: c.Password, Force: c.Force})
 	case counter.OpLock:
-		st, err = gw.Lock(ctx, agent.LockRequest{Reason: c.Reason, Choice: c.Choice})
+		st, err = gw.Lock(ctx, agent.LockRequest{Reason: c.Reason, Choice: c.Choice, InTransaction: c.InTransaction})
 	case counter.OpUnlock:
 		st, err = gw.Unlock(ctx, agent.UnlockRequest{Identity: c.Identity, Password: c.Password, Force: c.Force})
 	case counter.OpLogout:

@@ -117,6 +117,7 @@ func (c *cmd) showSite(s *latchkey.Site) int {
 		"warning_seconds", strconv.Itoa(s.WarningSeconds),
 		"max_reservations_per_user", capText(s.MaxReservationsPerUser),
 		"max_booking_days_ahead", capText(s.MaxBookingDaysAhead),
+		"transaction_on_lock", string(s.TransactionOnLock),
 		"created_at", timeText(s.CreatedAt),
 	)
 	return 0

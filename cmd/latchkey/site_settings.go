@@ -32,6 +32,7 @@ var siteSettings = map[string]siteSetting{
 	"warning_seconds":           {"N", "warning before a forced log-off (default 60)"},
 	"max_reservations_per_user": {"N", fmt.Sprintf("reservations a user may hold at the site that have not ended, 0 = no cap; staff are exempt (default %d)", latchkey.DefaultMaxReservationsPerUser)},
 	"max_booking_days_ahead":    {"N", fmt.Sprintf("how many days ahead a user may book, 0 = no cap; staff are exempt (default %d)", latchkey.DefaultMaxBookingDaysAhead)},
+	"transaction_on_lock":       {"pause|complete", "a manual lock during a transaction pauses it, or is refused until it is completed (default pause)"},
 }
 
 // siteSettingField is one field of latchkey.SiteSettings.
