@@ -95,6 +95,11 @@ type Gateway struct {
 	// forced timeout ended it (gateway_idle.go).
 	idle      idleSeen
 	idleAsked time.Time
+	// eventsWaiting is true while deferred events may wait in the journal
+	// (gateway_events.go); eventsSent is when Tick last sent them (under
+	// op).
+	eventsWaiting bool
+	eventsSent    time.Time
 
 	clockSaved time.Time // when the clock's high-water mark was last persisted (under op)
 	reported   bool      // the mode was reported to the server since the start (under op)
@@ -142,7 +147,8 @@ func OpenGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 		o.Socket = DefaultSocketLimits
 	}
 	g := &Gateway{o: o, client: o.Client, j: o.Journal, log: o.Log, verify: o.Verify,
-		kick: make(chan struct{}, 1), mode: ModeOnline, passwords: map[string]string{}}
+		kick: make(chan struct{}, 1), mode: ModeOnline, passwords: map[string]string{},
+		eventsWaiting: true} // events an earlier run left are looked for once
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -387,6 +393,7 @@ func (g *Gateway) Tick(ctx context.Context) {
 	if s := g.current(); s != nil {
 		g.tickIdle(ctx, *s) // the forced timeout's warning and end
 	}
+	g.tickEvents(ctx)
 	g.saveClock(ctx, false)
 }
 

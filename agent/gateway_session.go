@@ -213,6 +213,7 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 		if err := g.store(ctx, n); err != nil {
 			return Status{}, err
 		}
+		g.raise(ctx, deferredEvent(latchkey.EventPositionLocked, n, now))
 		return g.Status(ctx), nil
 	}
 	return Status{}, latchkey.Errorf(latchkey.ECONFLICT,
@@ -247,7 +248,11 @@ func (g *Gateway) lockOnlineIn(ctx context.Context, s gwSession, reason string, 
 		s.LockedAt = &at
 	}
 	s.Lock, _ = nextLock(s.Lock, evLockOnServer) // taken in every lock state
-	return g.store(ctx, s)
+	if err := g.store(ctx, s); err != nil {
+		return err
+	}
+	g.raise(ctx, deferredEvent(latchkey.EventPositionLocked, s, *s.LockedAt))
+	return nil
 }
 
 // Unlock unlocks the terminal through the server, which checks the
@@ -300,6 +305,7 @@ func (g *Gateway) Unlock(ctx context.Context, r UnlockRequest) (Status, error) {
 	if err := g.store(ctx, n); err != nil {
 		return Status{}, err
 	}
+	g.raise(ctx, deferredEvent(latchkey.EventPositionUnlocked, n, g.clock.Now()))
 	return g.Status(ctx), nil
 }
 

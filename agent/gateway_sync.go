@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"latchkey"
@@ -95,7 +94,7 @@ func (g *Gateway) syncLocked(ctx context.Context) error {
 		}
 		g.reported = true
 	}
-	for _, step := range []func(context.Context) error{g.uploadPending, g.refreshSession, g.reportLock} {
+	for _, step := range []func(context.Context) error{g.uploadPending, g.refreshSession, g.reportLock, g.sendEvents} {
 		if err := step(ctx); err != nil {
 			return err
 		}
@@ -328,34 +327,9 @@ func (g *Gateway) reportLock(ctx context.Context) error {
 	if s == nil || !s.State.known() || s.Lock != lockedHere {
 		return nil
 	}
-	if err := g.postLockEvent(ctx, *s); err != nil {
-		return err
-	}
 	err := g.lockOnline(ctx, *s, orText(s.LockReason, LockManual), *s.LockedAt)
 	if err != nil && !isUnreachable(err) {
 		g.log.Error("report of an offline lock refused", "session", s.ID, "err", err)
-		return nil
-	}
-	return err
-}
-
-// postLockEvent sends the deferred event 24 (position locked) of a lock
-// made while the server could not be reached, with the time it was made
-// (issue 14). Its ID is made from the session and the lock's time, so a
-// report sent again (the lock's own report failed after it) is stored
-// once. Only an unreachable server stops the report: a refusal is logged.
-func (g *Gateway) postLockEvent(ctx context.Context, s gwSession) error {
-	term, err := g.terminalID(ctx)
-	if err != nil {
-		return err
-	}
-	ev := latchkey.TerminalEvent{ID: "lock-" + s.ID + "-" + strconv.FormatInt(s.LockedAt.UnixMicro(), 36),
-		Event: latchkey.EventPositionLocked, OccurredAt: *s.LockedAt, Identity: s.Identity}
-	_, err = call(g, ctx, func(c context.Context) (int, error) {
-		return g.client.PostTerminalEvents(c, term, []latchkey.TerminalEvent{ev})
-	})
-	if err != nil && !isUnreachable(err) {
-		g.log.Error("deferred event 24 refused", "session", s.ID, "err", err)
 		return nil
 	}
 	return err

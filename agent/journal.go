@@ -55,7 +55,7 @@ func OpenJournal(dir string) (*Journal, error) {
 			id TEXT PRIMARY KEY, kind TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL);
 		CREATE TABLE IF NOT EXISTS memberships (
 			grp TEXT NOT NULL, login TEXT NOT NULL, generation INTEGER NOT NULL, ends_at INTEGER NOT NULL,
-			removed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (grp, login));` + gatewaySchema); err != nil {
+			removed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (grp, login));` + gatewaySchema + eventsSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", dir, err)
 	}
