@@ -12,7 +12,7 @@ import (
 // latchkey session; a screen unlock from outside the screen locker is
 // undone while the latchkey session is locked (only the person's password
 // unlocks it); nothing is done with no session at the terminal.
-func TestDecide(t *testing.T) {
+func TestScreenLockDecide(t *testing.T) {
 	at := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
 	noSession := &agent.Status{Mode: "online"}
 	unlocked := &agent.Status{Mode: "online", Session: &agent.SessionStatus{ID: "s1", Identity: "alice"}}
@@ -50,7 +50,7 @@ func TestDecide(t *testing.T) {
 }
 
 // What is logged after the latchkey session was locked.
-func TestLockedOutcome(t *testing.T) {
+func TestScreenLockLockedOutcome(t *testing.T) {
 	at := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		st     *agent.Status
