@@ -249,6 +249,7 @@ func (p *screenlockProc) waitLog(d time.Duration, n int, text string) string {
 func TestScreenLockFollowsLogind(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		ctx := context.Background()
+		bus := startPrivateBus(t) // first: a missing dbus-daemon skips before the server starts
 		srv := startServer(t, storeURL, dataDir)
 		admin := adminOf(t, srv)
 		site := admin.site(client.SiteCreate{Name: "screen lock branch"})
@@ -272,7 +273,6 @@ func TestScreenLockFollowsLogind(t *testing.T) {
 		}
 		sessionID := st.Session.ID
 
-		bus := startPrivateBus(t)
 		logind := startFakeLogind(t, bus.Address)
 		sl := startScreenlock(t, sock, bus.Address)
 		sl.waitLog(10*time.Second, 1, "watching the login session's screen lock")
