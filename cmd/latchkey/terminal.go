@@ -21,6 +21,7 @@ var terminalSynopsis = []string{
 	"terminal logout [--socket PATH]",
 	"terminal touch [--socket PATH]",
 	"terminal status [--socket PATH]",
+	"terminal screenlock [--session ID] [--system-bus-address ADDR] [--socket PATH]",
 }
 
 func runTerminal(e *env, args []string) int {
@@ -36,6 +37,7 @@ func runTerminal(e *env, args []string) int {
 		"logout":       terminalGatewayLogout,
 		"touch":        terminalGatewayTouch,
 		"status":       terminalGatewayStatus,
+		"screenlock":   terminalScreenLock,
 	}, args)
 }
 
