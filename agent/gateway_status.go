@@ -32,6 +32,11 @@ type Status struct {
 	// PolicyIssuedAt is when the server issued the policy the agent holds
 	// (left out while it has none: nobody can log on offline then).
 	PolicyIssuedAt time.Time `json:"policy_issued_at,omitzero"`
+	// OfflineLogon is who may log on here while the server cannot be
+	// reached, by the cached policy: admins_only (the site does not allow
+	// standalone mode), cached (people who logged on here before), any
+	// (checked once the server is back), or none (no policy yet: nobody).
+	OfflineLogon string `json:"offline_logon"`
 	// Notices are the server's notices on the log-on this status answers
 	// (EUM-CE-CL-20: the identity is in use at another branch); only in
 	// the answer to POST /login.
@@ -77,6 +82,7 @@ type EndedSession struct {
 func (g *Gateway) Status(ctx context.Context) (st Status) {
 	g.mu.Lock()
 	st = Status{Mode: g.mode, ModeSince: g.since, LastEnded: g.last}
+	st.OfflineLogon = offlineLogon(g.policy)
 	if g.policy != nil {
 		st.PolicyIssuedAt = g.policy.IssuedAt
 	}
@@ -106,4 +112,25 @@ func (g *Gateway) Status(ctx context.Context) (st Status) {
 		st.Warning = &Warning{Reason: s.Limit, SecondsLeft: int((left + time.Second - 1) / time.Second)}
 	}
 	return st
+}
+
+// Who may log on while the server cannot be reached (Status.OfflineLogon).
+const (
+	OfflineLogonNone       = "none"
+	OfflineLogonAdminsOnly = "admins_only"
+	OfflineLogonCached     = "cached"
+	OfflineLogonAny        = "any"
+)
+
+// offlineLogon says who may log on offline under policy p (nil: none yet).
+func offlineLogon(p *latchkey.AgentPolicy) string {
+	switch {
+	case p == nil:
+		return OfflineLogonNone
+	case !p.AllowStandalone:
+		return OfflineLogonAdminsOnly
+	case p.StandaloneAuth == latchkey.StandaloneAuthAny:
+		return OfflineLogonAny
+	}
+	return OfflineLogonCached
 }

@@ -356,3 +356,17 @@ func TestForcedTimeoutOverTheLockScreen(t *testing.T) {
 	ended := &agent.Status{Mode: agent.ModeOnline, LastEnded: &agent.EndedSession{ID: "ses_1", Identity: "alice", Reason: "forced_timeout"}}
 	r.reply(Call{Op: OpStatus}, ended, nil).sees("Your session has ended", "Your session was ended: it was not used for too long.", "Log on")
 }
+
+// Standalone, the log-on screen says who can log on until the data centre
+// is reached (the site's standalone rules, from the agent's policy).
+func TestStandaloneSaysWhoCanLogOn(t *testing.T) {
+	r := newRun(t, clerk)
+	r.tick(0).want(Call{Op: OpStatus})
+	r.reply(Call{Op: OpStatus}, &agent.Status{Mode: agent.ModeStandalone, OfflineLogon: agent.OfflineLogonAdminsOnly}, nil).
+		sees("nobody logged on · STANDALONE", "The data centre cannot be reached. Only administrators can log on until it is", "Log on")
+	r.tick(statusEvery).want(Call{Op: OpStatus})
+	r.reply(Call{Op: OpStatus}, &agent.Status{Mode: agent.ModeOnline, OfflineLogon: agent.OfflineLogonAdminsOnly}, nil)
+	if strings.Contains(strings.Join(r.a.View(80), "\n"), "Only administrators") {
+		t.Fatal("online, the standalone rules are still shown")
+	}
+}

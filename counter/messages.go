@@ -250,3 +250,19 @@ func WarningWords(w agent.Warning, locked bool) string {
 	}
 	return "WARNING: this session ends in " + left + ". Finish what you are doing."
 }
+
+// StandaloneWords says who may log on at this counter while the data
+// centre cannot be reached (the agent's offline_logon).
+func StandaloneWords(offlineLogon string) string {
+	switch offlineLogon {
+	case agent.OfflineLogonAdminsOnly:
+		return "Only administrators can log on until it is reached."
+	case agent.OfflineLogonCached:
+		return "Only people who have logged on at this counter before can log on until it is reached."
+	case agent.OfflineLogonAny:
+		return "Anyone can log on; each log-on is checked when it is reached."
+	case agent.OfflineLogonNone:
+		return "Nobody can log on until it is reached: this counter has not had its rules yet."
+	}
+	return ""
+}

@@ -135,3 +135,17 @@ func TestWarningWords(t *testing.T) {
 		}
 	}
 }
+
+func TestStandaloneWords(t *testing.T) {
+	for in, want := range map[string]string{
+		agent.OfflineLogonAdminsOnly: "Only administrators can log on until it is reached.",
+		agent.OfflineLogonCached:     "Only people who have logged on at this counter before can log on until it is reached.",
+		agent.OfflineLogonAny:        "Anyone can log on; each log-on is checked when it is reached.",
+		agent.OfflineLogonNone:       "Nobody can log on until it is reached: this counter has not had its rules yet.",
+		"":                           "",
+	} {
+		if got := StandaloneWords(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

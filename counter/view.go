@@ -16,6 +16,15 @@ func (a App) View(width int) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, clip(fmt.Sprintf(format, args...), width)) }
 	add("%s", a.header())
+	if a.Status != nil && a.Status.Mode == agent.ModeStandalone {
+		line := "The data centre cannot be reached: this counter works on its own."
+		if a.Phase == PhaseLogOn {
+			line = "The data centre cannot be reached. " + StandaloneWords(a.Status.OfflineLogon)
+		}
+		for _, l := range wrap(line, min(width, 80)) {
+			add("%s", l)
+		}
+	}
 	add("%s", strings.Repeat("─", min(width, 80)))
 	switch a.Phase {
 	case PhaseLogOn:
@@ -77,7 +86,7 @@ func (a App) View(width int) []string {
 func (a App) header() string {
 	mode := "ONLINE"
 	if a.Status != nil && a.Status.Mode == agent.ModeStandalone {
-		mode = "STANDALONE: the data centre cannot be reached"
+		mode = "STANDALONE"
 	}
 	who := "nobody logged on"
 	if s := a.session(); s != nil {
