@@ -131,7 +131,8 @@ func (b *privateBus) kill() {
 type fakeLogind struct {
 	t     *testing.T
 	conn  *dbus.Conn
-	locks atomic.Int32 // calls of Session.Lock
+	locks      atomic.Int32 // calls of Session.Lock
+	terminates atomic.Int32 // calls of Session.Terminate
 }
 
 const fakeSessionPath = dbus.ObjectPath("/org/freedesktop/login1/session/_31")
@@ -156,6 +157,11 @@ func (s fakeSession) Lock() *dbus.Error {
 	if err := s.f.conn.Emit(fakeSessionPath, screenlock.Login1Session+".Lock"); err != nil {
 		return dbus.MakeFailedError(err)
 	}
+	return nil
+}
+
+func (s fakeSession) Terminate() *dbus.Error {
+	s.f.terminates.Add(1)
 	return nil
 }
 
@@ -337,6 +343,37 @@ func TestScreenLockFollowsLogind(t *testing.T) {
 		bus.start()
 		logind = startFakeLogind(t, bus.Address)
 		sl.waitLog(30*time.Second, 2, "watching the login session's screen lock")
+
+		// Alice logs on at another terminal, ending this session (force):
+		// the agent hears of it, and screenlock logs the desktop off.
+		other := admin.terminal(site.ID, "desktop 2")
+		otherClient := client.New(srv.URL, client.WithToken(other.Token))
+		forced, err := otherClient.StartSession(ctx, other.ID, latchkey.LoginRequest{Identity: "alice", Password: pw("alice"),
+			Force: true, TimeSent: time.Now()})
+		if err != nil {
+			t.Fatalf("alice forces a log-on at desktop 2: %v", err)
+		}
+		sl.waitLog(20*time.Second, 1, "Your session was ended from another counter.): logging the desktop session off")
+		if n := logind.terminates.Load(); n != 1 {
+			t.Fatalf("Session.Terminate called %d times, want 1", n)
+		}
+		if _, err := otherClient.EndSession(ctx, forced.Session.ID); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := gw.Login(ctx, agent.LoginRequest{Identity: "alice", Password: pw("alice")}); err != nil || st.Session == nil {
+			t.Fatalf("alice back at desktop 1: %+v, %v", st, err)
+		}
+		// Her own log-off does not end the desktop session (it is ending).
+		if _, err := gw.Logout(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second) // more than a look of screenlock's
+		if n := logind.terminates.Load(); n != 1 {
+			t.Fatalf("Session.Terminate called %d times after a log-off, want still 1", n)
+		}
+		if st, err := gw.Login(ctx, agent.LoginRequest{Identity: "alice", Password: pw("alice")}); err != nil || st.Session == nil {
+			t.Fatalf("alice back at desktop 1: %+v, %v", st, err)
+		}
 
 		// The server is killed: logind's Lock still locks, at the terminal
 		// only, and the agent reports it later.

@@ -384,7 +384,7 @@ func (a App) follow(st *agent.Status) App {
 		n := New(a.cfg, a.Now)
 		n.Status, n.asked = st, a.asked
 		if e := st.LastEnded; e != nil {
-			m := Message{Title: "Your session has ended", Text: endedWords(e.Reason), Choices: []Choice{ChoiceOK}}
+			m := Message{Title: "Your session has ended", Text: EndedWords(e.Reason), Choices: []Choice{ChoiceOK}}
 			n.Box = &m
 		}
 		return n
@@ -396,8 +396,8 @@ func (a App) follow(st *agent.Status) App {
 	return a
 }
 
-// endedWords says why the agent ended a session.
-func endedWords(reason string) string {
+// EndedWords says why the agent ended a session, in the counter's words.
+func EndedWords(reason string) string {
 	switch reason {
 	case string(latchkey.LimitQuota), latchkey.EQUOTAEXCEEDED:
 		return "Your session is being ended: your time for today is used up."

@@ -334,7 +334,7 @@ func TestEndedWords(t *testing.T) {
 		"terminal_cleanup": "Your session was ended by a new log-on at this counter.",
 		"something":        "Your session was ended (something).",
 	} {
-		if got := endedWords(reason); got != want {
+		if got := EndedWords(reason); got != want {
 			t.Errorf("%s: %q, want %q", reason, got, want)
 		}
 	}

@@ -23,6 +23,7 @@ const (
 	reconnectMax     = 30 * time.Second
 	defaultGiveUp    = 10 * time.Minute
 	defaultCallLimit = 30 * time.Second
+	defaultPollEvery = 2 * time.Second
 )
 
 // Gateway is what the watcher calls on the agent's gateway
@@ -48,6 +49,11 @@ type Watcher struct {
 	// CallTimeout bounds each call to the gateway and to logind (default
 	// 30 s).
 	CallTimeout time.Duration
+	// PollEvery is how often the agent's status is read to follow the
+	// latchkey session's end (Follow; default 2 s).
+	PollEvery time.Duration
+
+	seen string // the latchkey session in progress at the last look
 }
 
 // Run watches until ctx ends (nil) or the system bus cannot be reached
@@ -109,11 +115,16 @@ func (w *Watcher) watch(ctx context.Context, connected func()) error {
 	conn.Signal(ch)
 	defer conn.RemoveSignal(ch)
 	connected()
+	w.follow(ctx, conn, path) // the latchkey session now, before the first tick
 	w.Log.Info("watching the login session's screen lock", "logind_session", string(path))
+	poll := time.NewTicker(w.pollEvery())
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-poll.C:
+			w.follow(ctx, conn, path)
 		case sig, ok := <-ch:
 			if !ok {
 				return errors.New("the system bus connection was closed")
@@ -194,4 +205,32 @@ func (w *Watcher) callTimeout() time.Duration {
 		return w.CallTimeout
 	}
 	return defaultCallLimit
+}
+
+// follow reads the agent's status and, when the latchkey session seen
+// before ended by a rule, ends the login session (Follow), logging why.
+func (w *Watcher) follow(ctx context.Context, conn *dbus.Conn, path dbus.ObjectPath) {
+	ctx, cancel := context.WithTimeout(ctx, w.callTimeout())
+	defer cancel()
+	st, err := w.Gateway.Status(ctx)
+	if err != nil {
+		st = nil
+	}
+	d, seen := Follow(w.seen, st)
+	w.seen = seen
+	if d.Action != Terminate {
+		return
+	}
+	if err := conn.Object(Login1Name, path).CallWithContext(ctx, Login1Session+".Terminate", 0).Err; err != nil {
+		w.Log.Error(d.Why, "action", string(d.Action), "outcome", "the desktop session could not be ended", "err", err)
+		return
+	}
+	w.Log.Info(d.Why, "action", string(d.Action), "outcome", "the desktop session was ended")
+}
+
+func (w *Watcher) pollEvery() time.Duration {
+	if w.PollEvery > 0 {
+		return w.PollEvery
+	}
+	return defaultPollEvery
 }

@@ -12,7 +12,9 @@
 package screenlock
 
 import (
+	"latchkey"
 	"latchkey/agent"
+	"latchkey/counter"
 )
 
 // Signal is a screen lock signal of the login session.
@@ -40,6 +42,9 @@ const (
 	LockSession Action = "lock"
 	// Relock: lock the screen again (logind's Session.Lock method).
 	Relock Action = "relock"
+	// Terminate: end the login session (logind's Session.Terminate): the
+	// latchkey session ended by a rule, so the desktop is logged off.
+	Terminate Action = "terminate"
 )
 
 // Decision is the action and the words logged for it.
@@ -99,4 +104,28 @@ func LockedOutcome(st *agent.Status) string {
 		return "locked at this terminal only: the server cannot be reached; the agent tells it when it is back"
 	}
 	return "locked; the server was told"
+}
+
+// Follow is the rule for the latchkey session's end, looked at every few
+// seconds: seen is the ID of the session in progress at the last look (""
+// for none). A session that ended since for anything but the person's own
+// log-off (its limit, a forced timeout, a reconnect verdict, a log-on or
+// an unlock at another terminal that ended it) ends the login session
+// too, so the PC is logged off at the end as the counter is; a log-off is
+// the person's own, already under way. It returns the decision and the
+// session to remember for the next look.
+func Follow(seen string, st *agent.Status) (Decision, string) {
+	if st == nil {
+		return Decision{None, "the agent cannot be read"}, seen
+	}
+	now := ""
+	if st.Session != nil {
+		now = st.Session.ID
+	}
+	e := st.LastEnded
+	if seen == "" || now == seen || e == nil || e.ID != seen || e.Reason == latchkey.EndLogout {
+		return Decision{None, ""}, now
+	}
+	return Decision{Terminate, e.Identity + "'s latchkey session ended (" + counter.EndedWords(e.Reason) +
+		"): logging the desktop session off"}, now
 }

@@ -67,3 +67,35 @@ func TestScreenLockLockedOutcome(t *testing.T) {
 		}
 	}
 }
+
+func TestFollow(t *testing.T) {
+	on := &agent.Status{Session: &agent.SessionStatus{ID: "ses_1", Identity: "alice"}}
+	ended := func(reason string) *agent.Status {
+		return &agent.Status{LastEnded: &agent.EndedSession{ID: "ses_1", Identity: "alice", Reason: reason}}
+	}
+	for _, tc := range []struct {
+		name     string
+		seen     string
+		st       *agent.Status
+		want     Action
+		nextSeen string
+	}{
+		{"a session in progress is remembered", "", on, None, "ses_1"},
+		{"still in progress", "ses_1", on, None, "ses_1"},
+		{"ended for its quota: the desktop is logged off", "ses_1", ended("quota"), Terminate, ""},
+		{"ended by a forced timeout", "ses_1", ended("forced_timeout"), Terminate, ""},
+		{"ended from another terminal", "ses_1", ended("failed"), Terminate, ""},
+		{"the person logged off: already under way", "ses_1", ended("logout"), None, ""},
+		{"never seen: nothing to end", "", ended("quota"), None, ""},
+		{"another session ended", "ses_9", ended("quota"), None, ""},
+		{"the agent cannot be read: remember what was seen", "ses_1", nil, None, "ses_1"},
+	} {
+		d, next := Follow(tc.seen, tc.st)
+		if d.Action != tc.want || next != tc.nextSeen {
+			t.Errorf("%s: %s (%q), next %q; want %s, next %q", tc.name, d.Action, d.Why, next, tc.want, tc.nextSeen)
+		}
+	}
+	if d, _ := Follow("ses_1", ended("quota")); d.Why != "alice's latchkey session ended (Your session is being ended: your time for today is used up.): logging the desktop session off" {
+		t.Errorf("the words: %q", d.Why)
+	}
+}
