@@ -129,8 +129,8 @@ func (b *privateBus) kill() {
 // session, whose Lock method records the call and emits the Lock signal as
 // logind does.
 type fakeLogind struct {
-	t     *testing.T
-	conn  *dbus.Conn
+	t          *testing.T
+	conn       *dbus.Conn
 	locks      atomic.Int32 // calls of Session.Lock
 	terminates atomic.Int32 // calls of Session.Terminate
 }
