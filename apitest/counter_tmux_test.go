@@ -22,7 +22,7 @@ type tmuxScreen struct {
 	socket string // tmux -L: a server of the test's own
 }
 
-func startCounterInTmux(t *testing.T, agentSocket string) *tmuxScreen {
+func startCounterInTmux(t *testing.T, agentSocket, inactivityLock string) *tmuxScreen {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		if os.Getenv("LATCHKEY_REQUIRE_TMUX") != "" {
@@ -31,7 +31,7 @@ func startCounterInTmux(t *testing.T, agentSocket string) *tmuxScreen {
 		t.Skip("tmux is not installed (apt-get install tmux)")
 	}
 	s := &tmuxScreen{t: t, socket: fmt.Sprintf("lk-counter-%d-%d", os.Getpid(), time.Now().UnixNano())}
-	cmd := latchkeyBinary(t) + " counter --socket " + agentSocket + " --inactivity-lock 0"
+	cmd := latchkeyBinary(t) + " counter --socket " + agentSocket + " --inactivity-lock " + inactivityLock
 	if out, err := exec.Command("tmux", "-L", s.socket, "new-session", "-d", "-x", "80", "-y", "24", "env", "TERM=xterm-256color", "sh", "-c", cmd).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v\n%s", err, out)
 	}
@@ -104,6 +104,7 @@ func TestCounterInTmux(t *testing.T) {
 		site := admin.site(client.SiteCreate{Name: "high street"})
 		termA, termB := admin.terminal(site.ID, "counter A"), admin.terminal(site.ID, "counter B")
 		admin.user("alice")
+		sockets := map[string]string{}
 		counterAt := func(term *latchkey.Terminal) *tmuxScreen {
 			stateDir := t.TempDir()
 			startAgent(t, srv.URL, term.Token, stateDir, filepath.Join(t.TempDir(), "groups"), "--probe-every", "200ms", "--policy-every", "1s")
@@ -115,7 +116,8 @@ func TestCounterInTmux(t *testing.T) {
 					t.Fatalf("the agent's socket: %v", err)
 				}
 			}
-			return startCounterInTmux(t, sock)
+			sockets[term.ID] = sock
+			return startCounterInTmux(t, sock, "0")
 		}
 		c, b := counterAt(termA), counterAt(termB)
 		term := termA
@@ -159,6 +161,23 @@ func TestCounterInTmux(t *testing.T) {
 		c.waitFor(10*time.Second, "THIS COUNTER IS LOCKED", "The data centre was not told of this lock", "STANDALONE")
 		lockedAt := time.Now()
 
+		// At counter B, a counter that locks after 3 s without a key: the
+		// log-on screen says who can log on standalone; alice (who logged
+		// on here before) logs on offline; left alone, it locks without a
+		// word.
+		b = startCounterInTmux(t, sockets[termB.ID], "3s")
+		standalone := b.waitFor(15*time.Second, "nobody logged on · STANDALONE", "The data centre cannot be reached. Only people who",
+			"counter before can log on until it is reached.")
+		t.Logf("counter B's log-on screen, standalone:\n%s", standalone)
+		b.keys("alice", "Enter", pw("alice"), "Enter")
+		b.waitFor(10*time.Second, "alice · STANDALONE", "Menu: choose a transaction")
+		inactive := b.waitFor(10*time.Second, "THIS COUNTER IS LOCKED", "Locked by alice")
+		if strings.Contains(inactive, "could not be registered") || strings.Contains(inactive, "Lock anyway") {
+			t.Fatalf("the inactivity lock asked:\n%s", inactive)
+		}
+		inactiveAt := time.Now()
+		t.Logf("counter B after 3 s without a key, standalone:\n%s", inactive)
+
 		// It comes back (same address): the lock is reported with event 24
 		// at its own time (the earlier lock and unlock, online, were sent
 		// as 24 and 25 already).
@@ -185,6 +204,25 @@ func TestCounterInTmux(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("no deferred event 24 after the server came back: %+v, %v", evs, err)
+			}
+		}
+		// And B's inactivity lock, at its own time.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			evs, _, err := api.ListTerminalEvents(context.Background(), termB.ID, latchkey.Page{Limit: 10})
+			var found *latchkey.TerminalEvent
+			for i, e := range evs {
+				if e.Event == latchkey.EventPositionLocked && e.OccurredAt.After(offlineFrom) {
+					found = &evs[i]
+				}
+			}
+			if err == nil && found != nil {
+				if found.OccurredAt.After(inactiveAt) || !found.ReceivedAt.After(cameBack) {
+					t.Fatalf("B's deferred event 24: %+v (locked about %s)", found, inactiveAt.UTC())
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no deferred event 24 of B's inactivity lock: %+v, %v", evs, err)
 			}
 		}
 		c.waitFor(15*time.Second, "alice · ONLINE", "THIS COUNTER IS LOCKED")
