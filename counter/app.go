@@ -411,6 +411,20 @@ func EndedWords(reason string) string {
 		return "Your session was ended from another counter."
 	case latchkey.EndTerminalCleanup:
 		return "Your session was ended by a new log-on at this counter."
+	// The verdicts on a session run while the data centre could not be
+	// reached, once it is back (docs/standalone.md).
+	case latchkey.JournalInvalidIdentity:
+		return "Your session is being ended: the data centre did not accept the login ID or password it was started with."
+	case latchkey.JournalUnchecked:
+		return "Your session is being ended: the data centre cannot tell who started it while it could not be reached."
+	case latchkey.JournalNotAllowed:
+		return "Your session is being ended: this site does not allow logging on while the data centre cannot be reached."
+	case latchkey.ECONCURRENTSESSION:
+		return "Your session is being ended: you were also logged on, not locked, at another counter while the data centre could not be reached."
+	case string(latchkey.VerdictLogoff), string(latchkey.VerdictWarnThenLogoff):
+		return "Your session is being ended by the data centre."
+	case latchkey.EndLogout:
+		return "You logged off."
 	}
 	return "Your session was ended (" + reason + ")."
 }

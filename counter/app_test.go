@@ -333,6 +333,13 @@ func TestEndedWords(t *testing.T) {
 		"failed":           "Your session was ended from another counter.",
 		"terminal_cleanup": "Your session was ended by a new log-on at this counter.",
 		"something":        "Your session was ended (something).",
+		"quota_exceeded":   "Your session is being ended: your time for today is used up.",
+		"invalid_identity": "Your session is being ended: the data centre did not accept the login ID or password it was started with.",
+		"unchecked":        "Your session is being ended: the data centre cannot tell who started it while it could not be reached.",
+		"not_allowed":      "Your session is being ended: this site does not allow logging on while the data centre cannot be reached.",
+		"concurrent_session": "Your session is being ended: you were also logged on, not locked, at another counter while the data " +
+			"centre could not be reached.",
+		"logoff": "Your session is being ended by the data centre.",
 	} {
 		if got := EndedWords(reason); got != want {
 			t.Errorf("%s: %q, want %q", reason, got, want)

@@ -241,7 +241,7 @@ func WarningWords(w agent.Warning, locked bool) string {
 			keep = "unlock the counter to keep it."
 		}
 		return "WARNING: your session is about to expire: it has not been used for a while. It ends in " + left + " unless you " + keep
-	case string(latchkey.LimitQuota):
+	case string(latchkey.LimitQuota), latchkey.EQUOTAEXCEEDED:
 		return "WARNING: your time for today is used up in " + left + ": this session ends then. Finish what you are doing."
 	case string(latchkey.LimitMaxSession):
 		return "WARNING: this session reaches the longest time allowed here in " + left + " and ends then. Finish what you are doing."

@@ -126,6 +126,7 @@ func TestWarningWords(t *testing.T) {
 			"WARNING: your session is about to expire: it has not been used for a while. It ends in 0:45 unless you unlock the counter to keep it."},
 		{agent.Warning{Reason: "forced_timeout", SecondsLeft: 0}, true, "Your session has expired: it was not used for too long."},
 		{agent.Warning{Reason: "quota", SecondsLeft: 75}, false, "WARNING: your time for today is used up in 1:15: this session ends then. Finish what you are doing."},
+		{agent.Warning{Reason: "quota_exceeded", SecondsLeft: 75}, false, "WARNING: your time for today is used up in 1:15: this session ends then. Finish what you are doing."},
 		{agent.Warning{Reason: "max_session", SecondsLeft: 600}, false, "WARNING: this session reaches the longest time allowed here in 10:00 and ends then. Finish what you are doing."},
 		{agent.Warning{Reason: "reservation", SecondsLeft: 61}, false, "WARNING: this terminal is reserved for someone else in 1:01: this session ends then. Finish what you are doing."},
 		{agent.Warning{Reason: "something_new", SecondsLeft: 5}, false, "WARNING: this session ends in 0:05. Finish what you are doing."},
