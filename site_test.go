@@ -14,7 +14,7 @@ func TestDefaultSite(t *testing.T) {
 	s := latchkey.DefaultSite("branch")
 	want := latchkey.Site{Name: "branch", Timezone: "UTC", ConcurrencyControls: true, AllowStandalone: true,
 		StandaloneAuth: "cached", StandaloneQuotas: "snapshot", WarningSeconds: 60,
-		MaxReservationsPerUser: 3, MaxBookingDaysAhead: 14}
+		MaxReservationsPerUser: 3, MaxBookingDaysAhead: 14, TransactionOnLock: "pause"}
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("DefaultSite = %+v, want the API defaults %+v", s, want)
 	}
@@ -33,6 +33,9 @@ func TestSiteValidate(t *testing.T) {
 		{"America/Argentina/Buenos_Aires", func(s *latchkey.Site) { s.Timezone = "America/Argentina/Buenos_Aires" }, ""},
 		{"standalone_auth any", func(s *latchkey.Site) { s.StandaloneAuth = "any" }, ""},
 		{"standalone_quotas off", func(s *latchkey.Site) { s.StandaloneQuotas = "off" }, ""},
+		{"transaction_on_lock complete", func(s *latchkey.Site) { s.TransactionOnLock = "complete" }, ""},
+		{"transaction_on_lock unknown", func(s *latchkey.Site) { s.TransactionOnLock = "maybe" }, "transaction_on_lock"},
+		{"transaction_on_lock empty", func(s *latchkey.Site) { s.TransactionOnLock = "" }, "transaction_on_lock"},
 		{"legacy, no standalone", func(s *latchkey.Site) { s.ConcurrencyControls, s.AllowStandalone = false, false }, ""},
 		{"all limits set", func(s *latchkey.Site) {
 			s.MaxSessionMinutes, s.DailyQuotaMinutes, s.InactivityLockMinutes, s.ForcedTimeoutMinutes, s.WarningSeconds = 480, 600, 5, 74, 0
@@ -101,7 +104,7 @@ func baseSite() latchkey.Site {
 		ConcurrencyControls: true, AllowStandalone: false,
 		StandaloneAuth: "cached", StandaloneQuotas: "snapshot",
 		MaxSessionMinutes: 1, DailyQuotaMinutes: 2, InactivityLockMinutes: 3, ForcedTimeoutMinutes: 4, WarningSeconds: 5,
-		MaxReservationsPerUser: 6, MaxBookingDaysAhead: 7,
+		MaxReservationsPerUser: 6, MaxBookingDaysAhead: 7, TransactionOnLock: "complete",
 		CreatedAt: t0,
 	}
 }

@@ -103,7 +103,7 @@ var t0 = time.Date(2025, 3, 1, 9, 30, 0, 0, time.UTC)
 
 const (
 	sessionJSON   = `{"id":"ses_1","principal":"prn_1","identity":"alice","terminal":"trm_1","status":"active","started_at":"2025-03-01T09:30:00Z","locked_at":null,"ended_at":null,"standalone":false,"last_activity_at":"2025-03-01T09:30:00Z","ends_at":null,"warn_at":null}`
-	siteJSON      = `{"id":"site_1","name":"Main St","timezone":"UTC","concurrency_controls":true,"allow_standalone":true,"standalone_auth":"cached","standalone_quotas":"snapshot","max_session_minutes":0,"daily_quota_minutes":0,"inactivity_lock_minutes":5,"forced_timeout_minutes":0,"warning_seconds":60,"max_reservations_per_user":3,"max_booking_days_ahead":14,"created_at":"2025-03-01T09:30:00Z"}`
+	siteJSON      = `{"id":"site_1","name":"Main St","timezone":"UTC","concurrency_controls":true,"allow_standalone":true,"standalone_auth":"cached","standalone_quotas":"snapshot","max_session_minutes":0,"daily_quota_minutes":0,"inactivity_lock_minutes":5,"forced_timeout_minutes":0,"warning_seconds":60,"max_reservations_per_user":3,"max_booking_days_ahead":14,"transaction_on_lock":"pause","created_at":"2025-03-01T09:30:00Z"}`
 	principalJSON = `{"id":"prn_1","name":"Alice","role":"user","global":false,"disabled":false,"created_at":"2025-03-01T09:30:00Z"}`
 	terminalJSON  = `{"id":"trm_1","name":"Counter 1","site":"site_1","created_at":"2025-03-01T09:30:00Z","online":false,"standalone":false,"locked_groups":[]}`
 )
@@ -200,7 +200,7 @@ func TestCalls(t *testing.T) {
 		{
 			name: "create full site",
 			x: exchange{method: "POST", path: "/v1/sites",
-				body:   `{"name":"X","timezone":"UTC","concurrency_controls":true,"allow_standalone":true,"standalone_auth":"cached","standalone_quotas":"snapshot","max_session_minutes":0,"daily_quota_minutes":0,"inactivity_lock_minutes":0,"forced_timeout_minutes":0,"warning_seconds":60,"max_reservations_per_user":3,"max_booking_days_ahead":14}`,
+				body:   `{"name":"X","timezone":"UTC","concurrency_controls":true,"allow_standalone":true,"standalone_auth":"cached","standalone_quotas":"snapshot","max_session_minutes":0,"daily_quota_minutes":0,"inactivity_lock_minutes":0,"forced_timeout_minutes":0,"warning_seconds":60,"max_reservations_per_user":3,"max_booking_days_ahead":14,"transaction_on_lock":"pause"}`,
 				status: 201, resp: siteJSON},
 			call: func(ctx context.Context, c *client.Client) (any, error) {
 				return c.CreateSite(ctx, client.FullSite(latchkey.DefaultSite("X")))

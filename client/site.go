@@ -12,7 +12,7 @@ import (
 // (timezone UTC, concurrency_controls and allow_standalone true,
 // standalone_auth cached, standalone_quotas snapshot, minutes 0,
 // warning_seconds 60, max_reservations_per_user 3, max_booking_days_ahead
-// 14).
+// 14, transaction_on_lock pause).
 type SiteCreate = latchkey.SiteCreate
 
 // FullSite returns a SiteCreate that sets every setting of s.
@@ -31,6 +31,7 @@ func FullSite(s latchkey.Site) SiteCreate {
 
 		MaxReservationsPerUser: Ptr(s.MaxReservationsPerUser),
 		MaxBookingDaysAhead:    Ptr(s.MaxBookingDaysAhead),
+		TransactionOnLock:      Ptr(s.TransactionOnLock),
 	}}
 }
 
