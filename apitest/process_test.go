@@ -457,3 +457,26 @@ func TestProcessServeRestart(t *testing.T) {
 	}
 	q.adminLogin(t)
 }
+
+// A SIGHUP (a service manager's reload) to a server without TLS, which
+// has nothing to reread, is logged and changes nothing: the server keeps
+// answering. (It used to end the process at once, undrained.)
+func TestServeWithoutTLSSurvivesSIGHUP(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	p := startServer(t, "sqlite://"+filepath.Join(dataDir, "latchkey.db"), dataDir)
+	for i := range 2 {
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); strings.Count(p.out.String(), "SIGHUP: nothing to reload") <= i; time.Sleep(20 * time.Millisecond) {
+			if p.exited() || time.Now().After(deadline) {
+				t.Fatalf("after SIGHUP %d: exited %v\n%s", i+1, p.exited(), p.out.tail(4<<10))
+			}
+		}
+	}
+	if err := p.client("").Ready(ctx); err != nil {
+		t.Fatalf("readyz after two SIGHUPs: %v", err)
+	}
+}

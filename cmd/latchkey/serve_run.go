@@ -127,6 +127,7 @@ func runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stderr
 		go func() { serveErr <- hs.Serve(tlsLn) }()
 	} else {
 		warnPlainHTTP(logger, ln.Addr())
+		ignoreHangup(ctx, logger)
 		go func() { serveErr <- hs.Serve(ln) }()
 	}
 	fmt.Fprintf(stderr, "listening on %s://%s\n", scheme, ln.Addr())

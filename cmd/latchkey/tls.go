@@ -120,6 +120,25 @@ func (s *certStore) reloadOnHangup(ctx context.Context, log *slog.Logger) {
 	}()
 }
 
+// ignoreHangup keeps SIGHUP (which would end the process) from stopping a
+// server without TLS, where there is nothing to reread: it logs that and
+// goes on, so a service manager's reload cannot kill it undrained.
+func ignoreHangup(ctx context.Context, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: nothing to reload (serving without TLS); carrying on")
+			}
+		}
+	}()
+}
+
 // warnPlainHTTP logs a warning when a plain-HTTP server listens on an
 // address other machines can reach.
 func warnPlainHTTP(log *slog.Logger, addr net.Addr) {
