@@ -39,6 +39,23 @@ func startCounterInTmux(t *testing.T, agentSocket, inactivityLock string) *tmuxS
 	return s
 }
 
+// startGatewayAgent runs a real agent for the terminal of token (file
+// executor, quick probes and policy refreshes) and returns its gateway
+// socket once it is there.
+func startGatewayAgent(t *testing.T, server, token string) string {
+	t.Helper()
+	stateDir := t.TempDir()
+	startAgent(t, server, token, stateDir, filepath.Join(t.TempDir(), "groups"), "--probe-every", "200ms", "--policy-every", "1s")
+	sock := filepath.Join(stateDir, "terminal.sock")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			return sock
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the agent's socket: %v", err)
+		}
+	}
+}
+
 // screen is what the counter shows now.
 func (s *tmuxScreen) screen() string {
 	out, err := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p").Output()
@@ -106,16 +123,7 @@ func TestCounterInTmux(t *testing.T) {
 		admin.user("alice")
 		sockets := map[string]string{}
 		counterAt := func(term *latchkey.Terminal) *tmuxScreen {
-			stateDir := t.TempDir()
-			startAgent(t, srv.URL, term.Token, stateDir, filepath.Join(t.TempDir(), "groups"), "--probe-every", "200ms", "--policy-every", "1s")
-			sock := filepath.Join(stateDir, "terminal.sock")
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-				if _, err := os.Stat(sock); err == nil {
-					break
-				} else if time.Now().After(deadline) {
-					t.Fatalf("the agent's socket: %v", err)
-				}
-			}
+			sock := startGatewayAgent(t, srv.URL, term.Token)
 			sockets[term.ID] = sock
 			return startCounterInTmux(t, sock, "0")
 		}

@@ -262,16 +262,7 @@ func TestScreenLockFollowsLogind(t *testing.T) {
 		term := admin.terminal(site.ID, "desktop 1")
 		admin.user("alice")
 
-		stateDir := t.TempDir()
-		startAgent(t, srv.URL, term.Token, stateDir, filepath.Join(t.TempDir(), "groups"), "--probe-every", "200ms", "--policy-every", "1s")
-		sock := filepath.Join(stateDir, "terminal.sock")
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if _, err := os.Stat(sock); err == nil {
-				break
-			} else if time.Now().After(deadline) {
-				t.Fatalf("the agent's socket: %v", err)
-			}
-		}
+		sock := startGatewayAgent(t, srv.URL, term.Token)
 		gw := agent.NewGatewayClient(sock)
 		st, err := gw.Login(ctx, agent.LoginRequest{Identity: "alice", Password: pw("alice")})
 		if err != nil || st.Session == nil {

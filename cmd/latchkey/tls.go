@@ -98,32 +98,28 @@ func (s *certStore) config() *tls.Config {
 // the new certificate or why the old one stays. It starts listening for
 // the signal before it returns.
 func (s *certStore) reloadOnHangup(ctx context.Context, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				if err := s.reload(); err != nil {
-					log.Error("SIGHUP: new TLS certificate refused; keeping the one in use", "err", err,
-						"serial", s.leaf().SerialNumber.String())
-					continue
-				}
-				l := s.leaf()
-				log.Info("SIGHUP: TLS certificate reloaded", "serial", l.SerialNumber.String(),
-					"subject", l.Subject.String(), "not_after", l.NotAfter.UTC())
-			}
+	onHangup(ctx, func() {
+		if err := s.reload(); err != nil {
+			log.Error("SIGHUP: new TLS certificate refused; keeping the one in use", "err", err,
+				"serial", s.leaf().SerialNumber.String())
+			return
 		}
-	}()
+		l := s.leaf()
+		log.Info("SIGHUP: TLS certificate reloaded", "serial", l.SerialNumber.String(),
+			"subject", l.Subject.String(), "not_after", l.NotAfter.UTC())
+	})
 }
 
 // ignoreHangup keeps SIGHUP (which would end the process) from stopping a
 // server without TLS, where there is nothing to reread: it logs that and
 // goes on, so a service manager's reload cannot kill it undrained.
 func ignoreHangup(ctx context.Context, log *slog.Logger) {
+	onHangup(ctx, func() { log.Info("SIGHUP: nothing to reload (serving without TLS); carrying on") })
+}
+
+// onHangup calls fn on every SIGHUP until ctx ends; it listens for the
+// signal before it returns.
+func onHangup(ctx context.Context, fn func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -133,7 +129,7 @@ func ignoreHangup(ctx context.Context, log *slog.Logger) {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				log.Info("SIGHUP: nothing to reload (serving without TLS); carrying on")
+				fn()
 			}
 		}
 	}()
