@@ -27,10 +27,12 @@ import (
 // BenchmarkGatewayLockUnlock: alice, logged on through the gateway, locks
 // (POST /lock, manual) and unlocks with her password (POST /unlock), once
 // each an iteration. Both go to the server; the unlock checks the
-// password (one argon2id hash, of the test profile here). Reported: ns
-// per lock and unlock, and lock and unlock p50 and p99 in ms.
+// password: one argon2id hash, of the test profile on sqlite and
+// postgres, of the production profile on sqlite-argon2-production.
+// Reported: ns per lock and unlock, and lock and unlock p50 and p99 in
+// ms.
 func BenchmarkGatewayLockUnlock(b *testing.B) {
-	forEachGatewayBackend(b, func(b *testing.B, g *gatewayAgent) {
+	forEachGatewayBackend(b, true, func(b *testing.B, g *gatewayAgent) {
 		b.Run("lock+unlock", func(b *testing.B) {
 			ctx := context.Background()
 			locks, unlocks := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
@@ -60,7 +62,7 @@ func BenchmarkGatewayLockUnlock(b *testing.B) {
 // at most once every agent.DefaultTouchEvery (30 s): nearly every touch
 // here stays in the agent. Reported: ns per touch, p50 and p99 in ms.
 func BenchmarkGatewayTouch(b *testing.B) {
-	forEachGatewayBackend(b, func(b *testing.B, g *gatewayAgent) {
+	forEachGatewayBackend(b, false, func(b *testing.B, g *gatewayAgent) {
 		timeGatewayCall(b, "touch", func(ctx context.Context) (*agent.Status, error) { return g.gw.Touch(ctx) })
 	})
 }
@@ -69,7 +71,7 @@ func BenchmarkGatewayTouch(b *testing.B) {
 // every 5 s), which the agent answers from its own state. Reported: ns
 // per call, p50 and p99 in ms.
 func BenchmarkGatewayStatus(b *testing.B) {
-	forEachGatewayBackend(b, func(b *testing.B, g *gatewayAgent) {
+	forEachGatewayBackend(b, false, func(b *testing.B, g *gatewayAgent) {
 		timeGatewayCall(b, "status", func(ctx context.Context) (*agent.Status, error) { return g.gw.Status(ctx) })
 	})
 }
@@ -96,13 +98,29 @@ func timeGatewayCall(b *testing.B, name string, call func(context.Context) (*age
 // forEachGatewayBackend runs fn in a sub-benchmark per store backend
 // with a fresh real server (the test argon2id profile), a terminal, alice
 // (password pw("alice")), and a real agent for that terminal serving its
-// gateway, alice logged on through it. fn's own sub-benchmarks do the
-// timing, so this set-up runs once per backend however b.N grows. It
-// skips in -short mode, and PostgreSQL without LATCHKEY_TEST_POSTGRES.
-func forEachGatewayBackend(b *testing.B, fn func(b *testing.B, g *gatewayAgent)) {
+// gateway, alice logged on through it. With production, a last
+// sub-benchmark, sqlite-argon2-production, does the same with the
+// server's production argon2id profile (m=19456 KiB, t=2, p=1): what a
+// password check adds. fn's own sub-benchmarks do the timing, so this
+// set-up runs once per backend however b.N grows. It skips in -short
+// mode, and PostgreSQL without LATCHKEY_TEST_POSTGRES.
+func forEachGatewayBackend(b *testing.B, production bool, fn func(b *testing.B, g *gatewayAgent)) {
+	type variant struct {
+		name  string
+		be    sqlstoretest.Backend
+		extra []string
+	}
+	var vs []variant
 	for _, be := range sqlstoretest.Backends() {
-		b.Run(be.Name, func(b *testing.B) {
-			srv := benchServer(b, be)
+		vs = append(vs, variant{be.Name, be, nil})
+	}
+	if production { // later flags win: startServer's test profile is overridden
+		vs = append(vs, variant{"sqlite-argon2-production", sqlstoretest.SQLite(),
+			[]string{"--argon2-time", "2", "--argon2-memory", "19456", "--argon2-threads", "1"}})
+	}
+	for _, v := range vs {
+		b.Run(v.name, func(b *testing.B) {
+			srv := benchServer(b, v.be, v.extra...)
 			admin := adminOf(b, srv)
 			site := admin.site(client.SiteCreate{Name: "post office"})
 			term := admin.terminal(site.ID, "Counter 1")
@@ -114,9 +132,10 @@ func forEachGatewayBackend(b *testing.B, fn func(b *testing.B, g *gatewayAgent))
 	}
 }
 
-// benchServer is a real `latchkey serve` on a fresh store of backend be:
-// SQLite in its data dir, or a fresh PostgreSQL schema.
-func benchServer(b *testing.B, be sqlstoretest.Backend) *proc {
+// benchServer is a real `latchkey serve` on a fresh store of backend be
+// (SQLite in its data dir, or a fresh PostgreSQL schema), with extra
+// flags.
+func benchServer(b *testing.B, be sqlstoretest.Backend, extra ...string) *proc {
 	b.Helper()
 	latchkeyBinary(b)
 	dataDir := b.TempDir()
@@ -124,7 +143,7 @@ func benchServer(b *testing.B, be sqlstoretest.Backend) *proc {
 	if be.Name != "sqlite" {
 		storeURL = be.URL(b)
 	}
-	return startServer(b, storeURL, dataDir)
+	return startServer(b, storeURL, dataDir, extra...)
 }
 
 // reportQuantiles reports the p50 and p99 of times in ms as the metrics

@@ -14,7 +14,8 @@ import (
 // BenchmarkPAMAuth: what a PC's logon through PAM costs (issue 14), as
 // pam_exec runs it: the built `latchkey pam --socket S` binary, one
 // process per PAM step, against a real agent and a real server (the test
-// argon2id profile), on both stores. Each iteration is a log-on and a
+// argon2id profile), on both stores, and on SQLite with the production
+// profile (sqlite-argon2-production). Each iteration is a log-on and a
 // log-off:
 //   - auth (PAM_TYPE=auth, PAM_USER=alice, the password on standard
 //     input ended by a NUL, as expose_authtok writes it): the agent's
@@ -29,7 +30,7 @@ import (
 //
 //	LATCHKEY_TEST_POSTGRES=... go test ./apitest -run '^$' -bench PAMAuth -benchtime 100x
 func BenchmarkPAMAuth(b *testing.B) {
-	forEachGatewayBackend(b, func(b *testing.B, g *gatewayAgent) {
+	forEachGatewayBackend(b, true, func(b *testing.B, g *gatewayAgent) {
 		ctx := context.Background()
 		if _, err := g.gw.Logout(ctx); err != nil { // the PAM steps log alice on
 			b.Fatal(err)
