@@ -40,7 +40,7 @@ type faultProxy struct {
 	onKillServer   func()
 }
 
-func newFaultProxy(t *testing.T, target string) *faultProxy {
+func newFaultProxy(t testing.TB, target string) *faultProxy {
 	p := &faultProxy{hc: &http.Client{Timeout: 90 * time.Second}}
 	p.target.Store(target)
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))

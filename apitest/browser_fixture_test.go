@@ -14,11 +14,11 @@ import (
 // ID is their name (password pw(name)), and their log-ons at terminals.
 type procAdmin struct {
 	*client.Client
-	t   *testing.T
+	t   testing.TB
 	srv *proc
 }
 
-func adminOf(t *testing.T, srv *proc) procAdmin {
+func adminOf(t testing.TB, srv *proc) procAdmin {
 	return procAdmin{Client: srv.adminLogin(t), t: t, srv: srv}
 }
 

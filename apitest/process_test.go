@@ -47,7 +47,7 @@ var procBin struct {
 // directory per user and module root under the system temp dir and is
 // replaced (by rename, so a running copy is never overwritten) on every
 // run.
-func latchkeyBinary(t *testing.T) string {
+func latchkeyBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("skipping: runs real latchkey serve processes")
@@ -96,7 +96,7 @@ func buildLatchkey() (string, error) {
 
 // proc is one running `latchkey serve` process.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 	URL  string       // http://127.0.0.1:PORT
@@ -114,7 +114,7 @@ var procSeq struct {
 // startServer runs `latchkey serve` on storeURL and dataDir, listening on
 // 127.0.0.1 with a kernel-picked port, and returns once it says where it
 // listens, with extra flags added. The process is killed when t ends.
-func startServer(t *testing.T, storeURL, dataDir string, extra ...string) *proc {
+func startServer(t testing.TB, storeURL, dataDir string, extra ...string) *proc {
 	t.Helper()
 	bin := latchkeyBinary(t)
 	procSeq.mu.Lock()
@@ -219,7 +219,7 @@ func (p *proc) client(token string) *client.Client {
 }
 
 // adminLogin logs the bootstrap admin in on p.
-func (p *proc) adminLogin(t *testing.T) *client.Client {
+func (p *proc) adminLogin(t testing.TB) *client.Client {
 	t.Helper()
 	tok, err := p.client("").Login(context.Background(), "admin", procAdminPassword)
 	if err != nil {
@@ -288,7 +288,7 @@ func setParentDeathSignal(a *syscall.SysProcAttr) {
 
 // assertLoopbackOnly checks, where /proc shows it (Linux), that every TCP
 // socket the process listens on is bound to a loopback address.
-func assertLoopbackOnly(t *testing.T, p *proc) {
+func assertLoopbackOnly(t testing.TB, p *proc) {
 	t.Helper()
 	addrs, err := listeningAddrs(p.cmd.Process.Pid)
 	if err != nil {

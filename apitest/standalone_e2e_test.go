@@ -20,7 +20,7 @@ import (
 // gateway on a unix socket, talking to the server through a proxy the
 // test can cut.
 type gatewayAgent struct {
-	t        *testing.T
+	t        testing.TB
 	proxy    *faultProxy
 	token    string
 	stateDir string
@@ -29,7 +29,7 @@ type gatewayAgent struct {
 	gw       *agent.GatewayClient
 }
 
-func newGatewayAgent(t *testing.T, server, token string) *gatewayAgent {
+func newGatewayAgent(t testing.TB, server, token string) *gatewayAgent {
 	dir := t.TempDir()
 	g := &gatewayAgent{t: t, proxy: newFaultProxy(t, server), token: token, stateDir: filepath.Join(dir, "state"),
 		socket: filepath.Join(dir, "terminal.sock")}
