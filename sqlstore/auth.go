@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"latchkey"
 	"latchkey/passhash"
@@ -180,18 +181,25 @@ func (s *Store) Logout(ctx context.Context, token string) error {
 	})
 }
 
-// Authenticate resolves a bearer token to its caller.
+// Authenticate resolves a bearer token to its caller: from the node's
+// cache while it is fresh (authcache.go), else from the store.
 func (s *Store) Authenticate(ctx context.Context, token string) (latchkey.Caller, error) {
 	unauth := latchkey.Errorf(latchkey.EUNAUTHENTICATED, "missing, invalid or expired token")
 	if !strings.HasPrefix(token, userTokenPrefix) && !strings.HasPrefix(token, terminalTokenPrefix) {
 		return latchkey.Caller{}, unauth
 	}
+	hash := tokenHash(token)
+	s.refreshAuth(ctx)
+	if c, ok := s.auth.get(hash, s.now(), time.Now()); ok {
+		return c, nil
+	}
+	gen := s.auth.begin()
 	var kind string
 	var pid, tid, role, pname sql.NullString
 	var exp, revoked sql.NullInt64
 	var disabled sql.NullBool
 	err := s.queryRow(ctx, `SELECT k.kind, k.principal_id, k.terminal_id, k.expires_at, k.revoked_at, p.role, p.disabled, p.name
-		FROM tokens k LEFT JOIN principals p ON p.id = k.principal_id WHERE k.hash = ?`, tokenHash(token)).
+		FROM tokens k LEFT JOIN principals p ON p.id = k.principal_id WHERE k.hash = ?`, hash).
 		Scan(&kind, &pid, &tid, &exp, &revoked, &role, &disabled, &pname)
 	if errors.Is(err, sql.ErrNoRows) {
 		return latchkey.Caller{}, unauth
@@ -199,14 +207,21 @@ func (s *Store) Authenticate(ctx context.Context, token string) (latchkey.Caller
 	if err != nil {
 		return latchkey.Caller{}, err
 	}
-	if revoked.Valid || (exp.Valid && !s.now().Before(fromUS(exp.Int64))) {
+	e := authEntry{}
+	if exp.Valid {
+		e.expires = fromUS(exp.Int64)
+	}
+	if revoked.Valid || (exp.Valid && !s.now().Before(e.expires)) {
 		return latchkey.Caller{}, unauth
 	}
 	if kind == "terminal" {
-		return latchkey.Caller{Role: latchkey.RoleTerminal, TerminalID: tid.String}, nil
+		e.caller = latchkey.Caller{Role: latchkey.RoleTerminal, TerminalID: tid.String}
+	} else {
+		if !role.Valid || disabled.Bool {
+			return latchkey.Caller{}, unauth
+		}
+		e.caller = latchkey.Caller{Role: latchkey.Role(role.String), PrincipalID: pid.String, TokenID: hash, Name: pname.String}
 	}
-	if !role.Valid || disabled.Bool {
-		return latchkey.Caller{}, unauth
-	}
-	return latchkey.Caller{Role: latchkey.Role(role.String), PrincipalID: pid.String, TokenID: tokenHash(token), Name: pname.String}, nil
+	s.auth.put(gen, hash, e)
+	return e.caller, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -255,6 +256,9 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 		return nil, nil, fmt.Errorf("commit: %w", err)
 	}
 	c.batches.Add(1)
+	if slices.ContainsFunc(records, func(r latchkey.AuditRecord) bool { return revokes(r.Action) }) {
+		c.s.auth.flush() // before the revocation is answered: refused here at once
+	}
 	if len(records) > 0 {
 		c.s.events.notify()
 	}

@@ -114,6 +114,8 @@ type Store struct {
 	// cluster clock; freshMu serialises freshen's look (see freshen).
 	clockSeen atomic.Int64
 	freshMu   sync.Mutex
+	// auth caches token → caller on this node (authcache.go).
+	auth authCache
 }
 
 var _ latchkey.Store = (*Store)(nil)
