@@ -2,10 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -163,6 +165,26 @@ func (c *committers) runBatch(batch []*op) []*op {
 	return carried
 }
 
+// sendBetween runs statements without parameters in order: in one
+// round trip on a networked store (PostgreSQL's simple protocol runs
+// several statements sent together, in order, stopping at the first
+// error), one by one on SQLite.
+func (c *committers) sendBetween(ctx context.Context, sqltx *sql.Tx, stmts []string) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	if c.s.d.networked() {
+		_, err := sqltx.ExecContext(ctx, strings.Join(stmts, "; "))
+		return err
+	}
+	for _, q := range stmts {
+		if _, err := sqltx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // errCarried marks, in transact's results, an operation carried over.
 var errCarried = errors.New("carried over to the next batch")
 
@@ -186,17 +208,20 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 	jobsChanged := false
 	savepoints := len(ops) > 1
 	limited := false // later operations' lock waits are bounded
+	// The savepoint statements between two operations (release the last
+	// one's, bound the lock waits, open the next one's) go to the store
+	// together: one round trip on PostgreSQL (sendBetween).
+	var between []string
 	for i, o := range ops {
 		if savepoints {
 			if bound := c.s.d.boundLockWait(laterOpLockWait); i > 0 && !limited && bound != "" {
-				if _, err := sqltx.ExecContext(ctx, bound); err != nil {
-					return fail("lock_timeout", err)
-				}
+				between = append(between, bound)
 				limited = true
 			}
-			if _, err := sqltx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+			if err := c.sendBetween(ctx, sqltx, append(between, "SAVEPOINT op")); err != nil {
 				return fail("savepoint", err)
 			}
+			between = nil
 		}
 		t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now(), earlier: records}
 		ferr := c.call(t, o.fn)
@@ -206,9 +231,7 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 				sqltx.Rollback()
 				return []error{ferr}, nil, nil
 			}
-			if _, err := sqltx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT op"); err != nil {
-				return fail("rollback to savepoint", err)
-			}
+			between = append(between, "ROLLBACK TO SAVEPOINT op")
 			if i > 0 && c.s.d.lockWaitTimedOut(ferr) {
 				ferr = errCarried
 				carried = append(carried, o)
@@ -220,27 +243,21 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 		}
 		results[i] = ferr
 		if savepoints {
-			if _, err := sqltx.ExecContext(ctx, "RELEASE SAVEPOINT op"); err != nil {
-				return fail("release savepoint", err)
-			}
+			between = append(between, "RELEASE SAVEPOINT op")
 		}
 	}
 	if limited { // the audit head is worth waiting for: its holder is about to commit
-		if _, err := sqltx.ExecContext(ctx, "SET LOCAL lock_timeout TO DEFAULT"); err != nil {
-			return fail("lock_timeout", err)
-		}
+		between = append(between, "SET LOCAL lock_timeout TO DEFAULT")
+	}
+	if err := c.sendBetween(ctx, sqltx, between); err != nil {
+		return fail("release savepoint", err)
 	}
 	t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now(), audit: records}
 	if err := t.flushAudit(); err != nil {
 		sqltx.Rollback()
 		return nil, nil, err
 	}
-	if c.s.d.notifies() { // delivered at commit, to every node
-		if len(records) > 0 {
-			if _, err := sqltx.ExecContext(ctx, "SELECT pg_notify('"+eventsChannel+"', '')"); err != nil {
-				return fail("notify", err)
-			}
-		}
+	if c.s.d.notifies() { // delivered at commit, to every node (the audit records' notify is flushAudit's)
 		for _, terminal := range mail {
 			if _, err := sqltx.ExecContext(ctx, "SELECT pg_notify('"+mailChannel+"', $1)", terminal); err != nil {
 				return fail("notify", err)

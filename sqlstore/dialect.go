@@ -38,6 +38,11 @@ type dialect interface {
 	// notifies reports whether the store can tell other nodes of a commit
 	// (LISTEN/NOTIFY); without it there is only this process.
 	notifies() bool
+	// networked reports a store whose every statement is a round trip to
+	// a server (PostgreSQL): worth sending several changes in one
+	// statement. SQLite runs in-process, where its cached one-row
+	// statements are cheaper.
+	networked() bool
 	// singleWriter reports a store with one writer at a time (SQLite): one
 	// committer, one loader, and bulk loads tuned for a file.
 	singleWriter() bool
@@ -82,6 +87,7 @@ func (postgresDialect) loginKey() string { return `login COLLATE "C"` }
 func (sqliteDialect) advisoryLock(int) string     { return "" }
 func (sqliteDialect) boundLockWait(string) string { return "" }
 func (sqliteDialect) notifies() bool              { return false }
+func (sqliteDialect) networked() bool             { return false }
 func (sqliteDialect) singleWriter() bool          { return true }
 func (sqliteDialect) readOnlyTx() bool            { return false }
 func (sqliteDialect) analyzeAfterLoad() bool      { return false }
@@ -93,6 +99,7 @@ func (postgresDialect) boundLockWait(d string) string {
 	return "SET LOCAL lock_timeout = '" + d + "'"
 }
 func (postgresDialect) notifies() bool         { return true }
+func (postgresDialect) networked() bool        { return true }
 func (postgresDialect) singleWriter() bool     { return false }
 func (postgresDialect) readOnlyTx() bool       { return true }
 func (postgresDialect) analyzeAfterLoad() bool { return true }
