@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A/B of two latchkey builds on the lock benchmark, alternating, so that
+# the machine's drift falls on both alike (docs/benchmarks.md, issue 15):
+#   scripts/bench-ab.sh BINARY_A BINARY_B [ROUNDS]
+# Each round runs, for A then B: `latchkey bench locks` uncontended (32
+# clients, a lock each) and contended (32 clients on 4 locks), 8 s after a
+# 2 s warm-up, on a fresh PostgreSQL schema (LATCHKEY_BENCH_POSTGRES,
+# default the local test database), and prints cycles/s, the server's CPU
+# per cycle (its process only) and the acquire p99. ROUNDS defaults to 3
+# (at most 10). Everything listens on 127.0.0.1; what it starts is stopped.
+set -euo pipefail
+a=${1:?binary A}
+b=${2:?binary B}
+rounds=${3:-3}
+[ "$rounds" -ge 1 ] && [ "$rounds" -le 10 ] || { echo "ROUNDS: 1 to 10" >&2; exit 2; }
+pg=${LATCHKEY_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+export LATCHKEY_ADMIN_PASSWORD=bench-admin-password LATCHKEY_PASSWORD=bench-admin-password
+export PGOPTIONS='-c client_min_messages=warning'
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+printf '%-6s %-2s %-12s %9s %14s %12s\n' round ab mode cycles/s cpu_ms/cycle acq_p99_ms
+for round in $(seq 1 "$rounds"); do
+	for v in A B; do
+		bin=$a
+		[ "$v" = B ] && bin=$b
+		for mode in uncontended contended; do
+			schema="bench_ab_$(date +%s%N)"
+			psql "$pg" -qc "CREATE SCHEMA $schema"
+			rm -rf "$work/data" && mkdir -p "$work/data"
+			"$bin" serve --listen 127.0.0.1:7451 --data-dir "$work/data" --store "$pg&search_path=$schema" \
+				--argon2-time 1 --argon2-memory 64 >"$work/serve.log" 2>&1 &
+			pid=$!
+			for _ in $(seq 1 50); do curl -fs http://127.0.0.1:7451/readyz >/dev/null 2>&1 && break; sleep 0.2; done
+			timeout 60 "$bin" bench locks --server http://127.0.0.1:7451 --clients 32 --locks 4 --mode "$mode" \
+				--duration 8s --warmup 2s --json >"$work/run.json" 2>/dev/null
+			kill "$pid" && wait "$pid" 2>/dev/null || true
+			pid=
+			psql "$pg" -qc "DROP SCHEMA $schema CASCADE"
+			python3 - "$work/run.json" "$round" "$v" "$mode" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print('%-6s %-2s %-12s %9.0f %14.3f %12.1f' % (sys.argv[2], sys.argv[3], sys.argv[4], d['cycles_per_sec'],
+      1000 * d['server_cpu_seconds'] / d['cycles'], d['ops'][0]['p99_ms']))
+PY
+		done
+	done
+done
