@@ -43,48 +43,67 @@ const (
 // must not wait for each other's rows in a cycle (sqlstore/commit.go).
 func linLocks(string) []string { return []string{"lin/alpha", "lin/beta"} }
 
-// linServers is where the clients send their calls: the live server,
-// which the kill test replaces after a SIGKILL.
+// linServers is where the clients send their calls: each client's live
+// server, which the kill tests replace after a SIGKILL (all clients' at
+// once, or those of one node of several).
 type linServers struct {
 	mu      sync.Mutex
-	clients []*client.Client // by client, on the live server
-	gen     int              // the live server's generation: 1, 2, ...
-	back    chan struct{}    // closed once the live server is replaced
-	killed  int              // servers of this generation and below are dead
+	clients []*client.Client // by client, on its live server
+	gen     []int            // by client: its live server's generation: 1, 2, ...
+	back    []chan struct{}  // by client: closed once its live server is replaced
+	killed  []int            // by client: its servers of this generation and below are dead
 }
 
-// current returns client i on the live server, its generation and the
-// channel closed when it is replaced.
+// current returns client i on its live server, the server's generation
+// and the channel closed when it is replaced.
 func (s *linServers) current(i int) (*client.Client, int, chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.clients[i], s.gen, s.back
+	return s.clients[i], s.gen[i], s.back[i]
 }
 
-// replace switches every client to a new server.
+// replace switches each client i with clients[i] != nil to that new
+// server; the first call gives every client its server.
 func (s *linServers) replace(clients []*client.Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.back != nil {
-		close(s.back)
+	if s.clients == nil {
+		n := len(clients)
+		s.clients, s.gen, s.back, s.killed = make([]*client.Client, n), make([]int, n), make([]chan struct{}, n), make([]int, n)
 	}
-	s.clients, s.back = clients, make(chan struct{})
-	s.gen++
+	for i, c := range clients {
+		if c == nil {
+			continue
+		}
+		if s.back[i] != nil {
+			close(s.back[i])
+		}
+		s.clients[i], s.back[i] = c, make(chan struct{})
+		s.gen[i]++
+	}
 }
 
-// kill marks the live server dead, before it is killed: from then on a
-// call to it may get no answer.
-func (s *linServers) kill() {
+// kill marks the live server of the given clients (of every client when
+// none is given) dead, before it is killed: from then on a call to it may
+// get no answer.
+func (s *linServers) kill(clients ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.killed = s.gen
+	if len(clients) == 0 {
+		for i := range s.killed {
+			s.killed[i] = s.gen[i]
+		}
+	}
+	for _, i := range clients {
+		s.killed[i] = s.gen[i]
+	}
 }
 
-// dead reports whether the server of generation gen was killed.
-func (s *linServers) dead(gen int) bool {
+// dead reports whether client i's server of generation gen was killed.
+func (s *linServers) dead(i, gen int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return gen <= s.killed
+	return gen <= s.killed[i]
 }
 
 // linRun is one recorded run.
@@ -94,9 +113,11 @@ type linRun struct {
 	locks      []string
 	principals map[string]int // principal ID -> client
 	start      time.Time      // timestamps are nanoseconds since start (monotonic)
+	calls      int64          // calls per run: linOps unless a test needs a longer run
 	budget     atomic.Int64   // calls left to make
 	answered   atomic.Int64
-	inFlight   atomic.Int64 // calls sent and not yet answered
+	inFlight   atomic.Int64            // calls sent and not yet answered
+	calling    [linClients]atomic.Bool // by client: a call sent and not yet answered
 	unknown    atomic.Int64
 	failed     atomic.Bool
 	newest     map[string]*atomic.Uint64 // the newest token granted, by lock
@@ -106,7 +127,7 @@ type linRun struct {
 }
 
 func newLinRun(t *testing.T, backend string) *linRun {
-	r := &linRun{t: t, locks: linLocks(backend), principals: map[string]int{}, newest: map[string]*atomic.Uint64{}}
+	r := &linRun{t: t, locks: linLocks(backend), calls: linOps, principals: map[string]int{}, newest: map[string]*atomic.Uint64{}}
 	for _, n := range r.locks {
 		r.newest[n] = new(atomic.Uint64)
 	}
@@ -126,13 +147,13 @@ func (r *linRun) fail(format string, args ...any) {
 	r.t.Errorf(format, args...)
 }
 
-// run makes linOps calls from linClients concurrent clients; meanwhile
+// run makes r.calls calls from linClients concurrent clients; meanwhile
 // the test goroutine runs during (if not nil), e.g. to kill the server.
 func (r *linRun) run(ctx context.Context, during func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }() // also when during calls t.Fatal
-	r.budget.Store(linOps)
+	r.budget.Store(r.calls)
 	r.start = time.Now()
 	seed := uint64(time.Now().UnixNano())
 	r.t.Logf("seed %d", seed)
@@ -155,12 +176,14 @@ func (r *linRun) client(ctx context.Context, i int, rng *rand.Rand) {
 		in := r.pick(rng, i, mine)
 		c, gen, back := r.servers.current(i)
 		r.inFlight.Add(1)
+		r.calling[i].Store(true)
 		call := r.now()
 		out, err := r.call(ctx, c, in)
 		ret := r.now()
+		r.calling[i].Store(false)
 		r.inFlight.Add(-1)
 		if err != nil {
-			if !isTransportError(err) || !r.servers.dead(gen) {
+			if !isTransportError(err) || !r.servers.dead(i, gen) {
 				r.fail("client %d: %s %s: %v", i, in.Kind, in.Lock, err)
 				return
 			}
