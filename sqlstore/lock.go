@@ -15,8 +15,8 @@ var _ latchkey.LockService = (*Store)(nil)
 // with its queue in arrival order.
 func (t *tx) loadLock(name string) (latchkey.Lock, error) {
 	l := latchkey.Lock{Name: name}
-	var pid, token sql.NullString
-	var note, pname string
+	var pid, pname, token sql.NullString
+	var note string
 	var acquired, expires, ttl sql.NullInt64
 	var fence int64
 	// One statement makes or locks the row (ON CONFLICT DO UPDATE locks it
@@ -28,14 +28,17 @@ func (t *tx) loadLock(name string) (latchkey.Lock, error) {
 	// exactly that).
 	var waiting int64
 	err := t.queryRow(`INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET fence = locks.fence
-		RETURNING fence, holder_principal, holder_name, holder_token, holder_note, acquired_at, expires_at, ttl_us, waiting`, name).
-		Scan(&fence, &pid, &pname, &token, &note, &acquired, &expires, &ttl, &waiting)
+		RETURNING fence, holder_principal, holder_token, holder_note, acquired_at, expires_at, ttl_us, waiting`, name).
+		Scan(&fence, &pid, &token, &note, &acquired, &expires, &ttl, &waiting)
+	if err == nil && pid.Valid {
+		err = t.queryRow("SELECT name FROM principals WHERE id = ?", pid.String).Scan(&pname)
+	}
 	if err != nil {
 		return l, err
 	}
 	l.Fence = uint64(fence)
 	if token.Valid {
-		l.Holder = &latchkey.LockHolder{Principal: pid.String, Name: pname, Since: fromUS(acquired.Int64), Note: note,
+		l.Holder = &latchkey.LockHolder{Principal: pid.String, Name: pname.String, Since: fromUS(acquired.Int64), Note: note,
 			ExpiresAt: fromUS(expires.Int64), Token: l.Fence, TokenID: token.String, TTL: time.Duration(ttl.Int64) * time.Microsecond}
 	}
 	if waiting == 0 {
@@ -65,13 +68,13 @@ func (t *tx) loadLock(name string) (latchkey.Lock, error) {
 func (t *tx) saveLock(old, l latchkey.Lock) error {
 	if old.Fence != l.Fence || !sameHolder(old.Holder, l.Holder) || len(old.Queue) != len(l.Queue) {
 		var pid, token, acquired, expires, ttl any // NULL while free
-		note, pname := "", ""
+		note := ""
 		if h := l.Holder; h != nil {
-			pid, pname, token, note, acquired, expires, ttl = h.Principal, h.Name, h.TokenID, h.Note, us(h.Since), us(h.ExpiresAt), h.TTL.Microseconds()
+			pid, token, note, acquired, expires, ttl = h.Principal, h.TokenID, h.Note, us(h.Since), us(h.ExpiresAt), h.TTL.Microseconds()
 		}
-		if _, err := t.exec(`UPDATE locks SET fence = ?, holder_principal = ?, holder_name = ?, holder_token = ?, holder_note = ?,
+		if _, err := t.exec(`UPDATE locks SET fence = ?, holder_principal = ?, holder_token = ?, holder_note = ?,
 			acquired_at = ?, expires_at = ?, ttl_us = ?, waiting = ? WHERE name = ?`,
-			int64(l.Fence), pid, pname, token, note, acquired, expires, ttl, len(l.Queue), l.Name); err != nil {
+			int64(l.Fence), pid, token, note, acquired, expires, ttl, len(l.Queue), l.Name); err != nil {
 			return err
 		}
 	}
