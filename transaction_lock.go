@@ -13,6 +13,10 @@ const (
 	TransactionComplete TransactionOnLock = "complete" // a manual lock waits until it is completed
 )
 
+// TransactionMustComplete is details.transaction of a lock refused until
+// the transaction is completed.
+const TransactionMustComplete = "must_complete"
+
 // Valid reports whether t is one of the settings.
 func (t TransactionOnLock) Valid() bool { return t == TransactionPause || t == TransactionComplete }
 
@@ -27,5 +31,5 @@ func DecideTransactionOnLock(site Site, reason LockReason, inTransaction bool) e
 		return nil
 	}
 	return Errorf(ECONFLICT, "this site does not pause transactions on lock: complete the transaction, then lock the counter").
-		With("transaction", "must_complete")
+		With("transaction", TransactionMustComplete)
 }

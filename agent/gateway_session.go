@@ -191,7 +191,7 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 		}
 	}
 	if g.online() && s.State.known() {
-		err := g.lockOnlineIn(ctx, *s, r.Reason, r.InTransaction, g.clock.Now())
+		err := g.lockOnline(ctx, *s, r.Reason, r.InTransaction, g.clock.Now())
 		if !isUnreachable(err) {
 			return g.Status(ctx), err
 		}
@@ -222,15 +222,10 @@ func (g *Gateway) Lock(ctx context.Context, r LockRequest) (Status, error) {
 		With("offline", true).With("choices", []string{ChoiceLockAnyway, ChoiceRetry, ChoiceAbandon})
 }
 
-// lockOnline has the server lock s as of at.
-func (g *Gateway) lockOnline(ctx context.Context, s gwSession, reason string, at time.Time) error {
-	return g.lockOnlineIn(ctx, s, reason, false, at)
-}
-
-// lockOnlineIn is lockOnline during a transaction or not: a transaction
-// the site wants completed first is refused, and the session stays as it
-// is.
-func (g *Gateway) lockOnlineIn(ctx context.Context, s gwSession, reason string, inTransaction bool, at time.Time) error {
+// lockOnline has the server lock s as of at, during a transaction or
+// not: a transaction the site wants completed first is refused, and the
+// session stays as it is.
+func (g *Gateway) lockOnline(ctx context.Context, s gwSession, reason string, inTransaction bool, at time.Time) error {
 	srv, err := call(g, ctx, func(c context.Context) (*latchkey.Session, error) {
 		return g.client.LockSession(c, s.ID, latchkey.LockRequest{TimeSent: at, Reason: latchkey.LockReason(reason),
 			InTransaction: inTransaction})
@@ -425,5 +420,5 @@ func (g *Gateway) dropIfGone(ctx context.Context, s gwSession, err error) error 
 // during a transaction the site wants completed first.
 func mustComplete(err error) bool {
 	var le *latchkey.Error
-	return errors.As(err, &le) && le.Code == latchkey.ECONFLICT && le.Details["transaction"] == "must_complete"
+	return errors.As(err, &le) && le.Code == latchkey.ECONFLICT && le.Details["transaction"] == latchkey.TransactionMustComplete
 }

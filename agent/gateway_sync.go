@@ -327,7 +327,7 @@ func (g *Gateway) reportLock(ctx context.Context) error {
 	if s == nil || !s.State.known() || s.Lock != lockedHere {
 		return nil
 	}
-	err := g.lockOnline(ctx, *s, orText(s.LockReason, LockManual), *s.LockedAt)
+	err := g.lockOnline(ctx, *s, orText(s.LockReason, LockManual), false, *s.LockedAt)
 	if err != nil && !isUnreachable(err) {
 		g.log.Error("report of an offline lock refused", "session", s.ID, "err", err)
 		return nil

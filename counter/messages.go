@@ -54,7 +54,7 @@ type RefusalDetails struct {
 	ResetAt     *time.Time            `json:"reset_at"`
 	Offline     bool                  `json:"offline"`
 	Reservation string                `json:"reservation"`
-	Transaction string                `json:"transaction"` // must_complete: a lock refused during a transaction
+	Transaction string                `json:"transaction"` // latchkey.TransactionMustComplete: a lock refused during a transaction
 	Choices     []string              `json:"choices"`
 }
 
@@ -116,7 +116,7 @@ func Words(a Action, r Refusal, names map[string]string, now time.Time, loc *tim
 				text = "This terminal is reserved for someone else until " + at(*d.Until) + "."
 			}
 			return Message{Title: "Terminal reserved", Text: text, Choices: []Choice{ChoiceOK}}
-		case a == ActLock && d.Transaction == "must_complete":
+		case a == ActLock && d.Transaction == latchkey.TransactionMustComplete:
 			return Message{Title: "Complete the transaction first",
 				Text: "This transaction must be completed before the counter is locked: finish it, or suspend it " +
 					"(F12, then s), then lock the counter.",
