@@ -59,17 +59,27 @@ func (g *Gateway) seen(id string, activity time.Time) {
 	g.mu.Unlock()
 }
 
-// idleWarning is the forced-timeout warning for s now (nil: none). Only a
-// session the server knows, while online: offline the server's timeouts
-// do not run on it.
-func (g *Gateway) idleWarning(s *gwSession, now time.Time) *Warning {
+// idleInput reads what the forced timeout's rule needs for s: the site,
+// the last activity the server knows, and whether activity waits to be
+// sent; ok is false where the rule does not apply: only a session the
+// server knows, while online (offline the server's timeouts do not run
+// on it).
+func (g *Gateway) idleInput(s *gwSession) (site latchkey.Site, known time.Time, pending, ok bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.policy == nil || g.mode != ModeOnline || !s.State.known() || g.idle.session != s.ID {
+		return latchkey.Site{}, time.Time{}, false, false
+	}
+	return g.policy.Site, g.idle.activity, g.activity.After(g.touchSent) && s.LockedAt == nil, true
+}
+
+// idleWarning is the forced-timeout warning for s now (nil: none).
+func (g *Gateway) idleWarning(s *gwSession, now time.Time) *Warning {
+	site, known, pending, ok := g.idleInput(s)
+	if !ok {
 		return nil
 	}
-	pending := g.activity.After(g.touchSent) && s.LockedAt == nil
-	return forcedTimeoutWarning(g.policy.Site, g.idle.activity, pending, now)
+	return forcedTimeoutWarning(site, known, pending, now)
 }
 
 // tickIdle (under op): in the warning's window, activity waiting is sent
@@ -77,27 +87,28 @@ func (g *Gateway) idleWarning(s *gwSession, now time.Time) *Warning {
 // (every few seconds at most) whether it ended the session.
 func (g *Gateway) tickIdle(ctx context.Context, s gwSession) {
 	now := g.clock.Now()
-	g.mu.Lock()
-	var w *Warning
-	if g.policy != nil && g.idle.session == s.ID {
-		w = forcedTimeoutWarning(g.policy.Site, g.idle.activity, false, now)
-	}
-	pending := g.activity.After(g.touchSent)
-	askedAt := g.idleAsked
-	g.mu.Unlock()
-	if w == nil || !g.online() || !s.State.known() {
+	site, known, pending, ok := g.idleInput(&s)
+	if !ok {
 		return
 	}
-	if pending && s.LockedAt == nil {
+	w := forcedTimeoutWarning(site, known, false, now) // the window, whatever waits
+	if w == nil {
+		return
+	}
+	if pending {
 		g.sendTouchNow(ctx, s)
 		return
 	}
-	if w.SecondsLeft == 0 && now.Sub(askedAt) >= 2*time.Second {
-		g.mu.Lock()
+	g.mu.Lock()
+	ask := w.SecondsLeft == 0 && now.Sub(g.idleAsked) >= 2*time.Second
+	if ask {
 		g.idleAsked = now
-		g.mu.Unlock()
-		if err := g.refreshSession(ctx); err != nil && !isUnreachable(err) {
-			g.log.Error("after the forced timeout", "session", s.ID, "err", err)
-		}
+	}
+	g.mu.Unlock()
+	if !ask {
+		return
+	}
+	if err := g.refreshSession(ctx); err != nil && !isUnreachable(err) {
+		g.log.Error("after the forced timeout", "session", s.ID, "err", err)
 	}
 }
