@@ -277,15 +277,7 @@ func TestScreenLockFollowsLogind(t *testing.T) {
 		// waitStatus polls the agent until ok holds of its status.
 		waitStatus := func(what string, ok func(*agent.Status) bool) *agent.Status {
 			t.Helper()
-			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-				st, err := gw.Status(ctx)
-				if err == nil && ok(st) {
-					return st
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the agent's status is not %s: %+v, %v", what, st, err)
-				}
-			}
+			return waitGatewayStatus(t, gw, 15*time.Second, what, ok)
 		}
 		lockedOnServer := func(s *agent.Status) bool {
 			return s.Session != nil && s.Session.LockedAt != nil && !s.Session.LockedOffline

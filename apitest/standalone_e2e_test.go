@@ -65,15 +65,21 @@ func (g *gatewayAgent) start() {
 // waitFor polls the gateway's status until ok holds (30 s at most).
 func (g *gatewayAgent) waitFor(what string, ok func(*agent.Status) bool) *agent.Status {
 	g.t.Helper()
+	return waitGatewayStatus(g.t, g.gw, 30*time.Second, what, ok)
+}
+
+// waitGatewayStatus polls gw's status until ok holds, failing t after d.
+func waitGatewayStatus(t testing.TB, gw *agent.GatewayClient, d time.Duration, what string, ok func(*agent.Status) bool) *agent.Status {
+	t.Helper()
 	var st *agent.Status
 	var err error
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		st, err = g.gw.Status(context.Background())
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		st, err = gw.Status(context.Background())
 		if err == nil && ok(st) {
 			return st
 		}
 		if time.Now().After(deadline) {
-			g.t.Fatalf("waiting for %s: last status %+v, %v", what, st, err)
+			t.Fatalf("waiting for %s: last status %+v, %v", what, st, err)
 		}
 	}
 }
