@@ -133,7 +133,8 @@ func (s *Store) refreshAuth(ctx context.Context) {
 	var last int64
 	var revoked bool
 	if !started {
-		if err := s.queryRow(ctx, "SELECT COALESCE(MAX(seq), 0) FROM audit").Scan(&last); err != nil {
+		var err error
+		if last, err = s.LatestEventSeq(ctx); err != nil {
 			return
 		}
 		revoked = true // nothing is known from before: start empty
