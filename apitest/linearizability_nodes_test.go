@@ -149,6 +149,23 @@ func TestLockLinearizableAcrossNodeKills(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	// Every record committed, the last kill's too, is chained within a
+	// second, before anyone reads the log (which would chain it itself).
+	ended := time.Now()
+	raw := sqlstoretest.RawDB(t, sqlstoretest.Backend{Name: "postgres"}, storeURL)
+	for {
+		var pending int
+		if err := raw.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_pending").Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Since(ended) > time.Second {
+			t.Fatalf("%d batches of audit records still not chained a second after the run", pending)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	var log []string
 	for n, kl := range kills {
 		log = append(log, fmt.Sprintf("  kill %d at %v: node %d (%s), %d of its calls in flight (%d in all), %d left without an answer; %s listening %v after the kill",

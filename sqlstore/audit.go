@@ -52,6 +52,9 @@ func (s *Store) ListAudit(ctx context.Context, c latchkey.Caller, f latchkey.Aud
 	if err != nil {
 		return nil, err
 	}
+	if err := s.settleAudit(ctx); err != nil { // what its caller wrote is listed
+		return nil, err
+	}
 	if f.From.IsZero() && f.To.IsZero() {
 		return s.listAudit(ctx, f, false)
 	}
@@ -176,7 +179,12 @@ const auditPage = 1000
 
 var errStopWalk = errors.New("stop the walk")
 
+// auditHead reads the head, after chaining what had committed before
+// the call (settleAudit).
 func (s *Store) auditHead(ctx context.Context) (int64, string, error) {
+	if err := s.settleAudit(ctx); err != nil {
+		return 0, "", err
+	}
 	var seq int64
 	var hash string
 	err := s.queryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&seq, &hash)

@@ -52,9 +52,10 @@ func (s *Store) SealAuditIfDue(ctx context.Context, every time.Duration) (*latch
 	var out *latchkey.AuditSeal
 	err = s.write(ctx, func(t *tx) error {
 		out = nil
-		var seq int64
-		var hash string
-		if err := t.queryRow("SELECT seq, hash FROM audit_head WHERE id = 1"+t.s.d.forUpdate()).Scan(&seq, &hash); err != nil {
+		// The head's lock, and every record committed before it in the
+		// log (a seal pending there is a seal made).
+		_, seq, hash, err := t.chainPending()
+		if err != nil {
 			return err
 		}
 		last, err := lastSeal(t.queryRow(lastSealQuery))

@@ -47,10 +47,14 @@ var revokingActions = []latchkey.Action{
 	latchkey.ActionTerminalTokenRotate,
 }
 
-// revokingQuery counts the revoking records after a seq and gives the
-// last seq: SELECT last, count with the arguments (seq, actions…, seq).
+// revokingQuery counts the revoking records after a seq, and those not
+// chained yet (PostgreSQL's audit_pending; see auditchain.go), and gives
+// the last seq: SELECT last, count, pending with the arguments (seq,
+// actions…, seq). One statement, one snapshot: a record the chainer moves
+// meanwhile is seen on one side or the other.
 var revokingQuery = "SELECT COALESCE(MAX(seq), ?), COALESCE(SUM(CASE WHEN action IN (?" +
-	strings.Repeat(", ?", len(revokingActions)-1) + ") THEN 1 ELSE 0 END), 0) FROM audit WHERE seq > ?"
+	strings.Repeat(", ?", len(revokingActions)-1) + ") THEN 1 ELSE 0 END), 0), " +
+	"(SELECT COUNT(*) FROM audit_pending WHERE revokes) FROM audit WHERE seq > ?"
 
 // revokes reports whether a record of action a revokes (revokingActions).
 func revokes(a latchkey.Action) bool { return slices.Contains(revokingActions, a) }
@@ -139,15 +143,15 @@ func (s *Store) refreshAuth(ctx context.Context) {
 		}
 		revoked = true // nothing is known from before: start empty
 	} else {
-		var n int64
+		var n, pending int64
 		args := []any{seq}
 		for _, a := range revokingActions {
 			args = append(args, string(a))
 		}
-		if err := s.queryRow(ctx, revokingQuery, append(args, seq)...).Scan(&last, &n); err != nil {
+		if err := s.queryRow(ctx, revokingQuery, append(args, seq)...).Scan(&last, &n, &pending); err != nil {
 			return
 		}
-		revoked = n > 0
+		revoked = n > 0 || pending > 0
 	}
 	if revoked {
 		c.flush()

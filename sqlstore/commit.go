@@ -246,7 +246,7 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 			between = append(between, "RELEASE SAVEPOINT op")
 		}
 	}
-	if limited { // the audit head is worth waiting for: its holder is about to commit
+	if limited { // what the batch writes after its operations waits as before
 		between = append(between, "SET LOCAL lock_timeout TO DEFAULT")
 	}
 	if err := c.sendBetween(ctx, sqltx, between); err != nil {
@@ -257,7 +257,7 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 		sqltx.Rollback()
 		return nil, nil, err
 	}
-	if c.s.d.notifies() { // delivered at commit, to every node (the audit records' notify is flushAudit's)
+	if c.s.d.notifies() { // delivered at commit, to every node (the audit records' notify is the chainer's)
 		for _, terminal := range mail {
 			if _, err := sqltx.ExecContext(ctx, "SELECT pg_notify('"+mailChannel+"', $1)", terminal); err != nil {
 				return fail("notify", err)
@@ -276,7 +276,11 @@ func (c *committers) transact(ops []*op) ([]error, []*op, error) {
 	if slices.ContainsFunc(records, func(r latchkey.AuditRecord) bool { return revokes(r.Action) }) {
 		c.s.auth.flush() // before the revocation is answered: refused here at once
 	}
-	if len(records) > 0 {
+	switch {
+	case len(records) == 0:
+	case c.s.chain != nil: // the chainer's round wakes the streams
+		c.s.chain.poke()
+	default:
 		c.s.events.notify()
 	}
 	for _, terminal := range mail {

@@ -57,3 +57,18 @@ func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 	err := s.r.QueryRowContext(ctx, "SELECT current_setting($1)", name).Scan(&v)
 	return v, err
 }
+
+// HoldChain stops (true) or lets (false) the node's chainer move pending
+// audit records into the log, as a node killed before its round would
+// leave them (PostgreSQL; SQLite has no chainer).
+func (s *Store) HoldChain(hold bool) { s.chain.held.Store(hold) }
+
+// PendingAudit counts the batches of records not chained yet.
+func (s *Store) PendingAudit(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_pending").Scan(&n)
+	return n, err
+}
+
+// ChainRecords is chainRecords, for its table test.
+var ChainRecords = chainRecords

@@ -44,6 +44,12 @@ var dialectLines = []struct {
 		},
 		why: "SQLite's lower() folds A-Z only, PostgreSQL's more, so PostgreSQL folds A-Z with translate(); both compare in byte order, which PostgreSQL says with COLLATE \"C\" (SQLite's login primary key already is)",
 	},
+	{
+		file:     "033_audit_pending.sql",
+		sqlite:   []string{"id INTEGER PRIMARY KEY AUTOINCREMENT,"},
+		postgres: []string{"id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"},
+		why:      "the pending batches' sequence is spelt differently, as terminal_events'",
+	},
 }
 
 // sqlLines are a migration's statements line by line, comments dropped

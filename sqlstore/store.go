@@ -94,6 +94,9 @@ type Store struct {
 	// stmtCache).
 	wst, rst *stmtCache
 	commit   *committers
+	// chain moves the audit records of PostgreSQL's commit batches into
+	// the chained log (auditchain.go); nil on SQLite.
+	chain *chainer
 	// events wakes event streams after commits of audit records; on
 	// PostgreSQL a listener (stopped by stopListen) also wakes it for
 	// other nodes' commits.
@@ -206,6 +209,9 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	committers := opts.Committers
 	if s.d.singleWriter() {
 		committers = 1
+	}
+	if !s.d.singleWriter() {
+		s.startChainer()
 	}
 	s.startCommitters(committers)
 	return s, nil
@@ -326,6 +332,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	if s.commit != nil {
 		s.commit.close()
+	}
+	if s.chain != nil {
+		s.chain.close()
 	}
 	if s.stopListen != nil {
 		s.stopListen()

@@ -102,29 +102,25 @@ func (t *tx) queuedEarlier(action latchkey.Action) bool {
 	return false
 }
 
-// flushAudit chains the queued records onto the log. The head row lock
-// orders all audited transactions, so seq follows commit order: a reader of
-// the log after seq N never misses a record that commits later with a
-// smaller seq.
+// flushAudit writes the queued records. On PostgreSQL they go to
+// audit_pending, for the chainer (auditchain.go), and the transaction
+// takes no shared lock for them. On SQLite it chains them here: the head
+// row lock (the one writer, there) orders all audited transactions, so
+// seq follows commit order: a reader of the log after seq N never misses
+// a record that commits later with a smaller seq.
 func (t *tx) flushAudit() error {
 	if len(t.audit) == 0 {
 		return nil
+	}
+	if t.s.chain != nil {
+		return t.queueChain()
 	}
 	var seq int64
 	var prev string
 	if err := t.queryRow("SELECT seq, hash FROM audit_head WHERE id = 1"+t.s.d.forUpdate()).Scan(&seq, &prev); err != nil {
 		return fmt.Errorf("audit head: %w", err)
 	}
-	for i := range t.audit {
-		r := &t.audit[i]
-		seq++
-		r.Seq, r.PrevHash = seq, prev
-		r.Hash = latchkey.ChainHash(prev, *r)
-		prev = r.Hash
-	}
-	if t.s.d.networked() {
-		return t.writeAuditBatched(seq, prev)
-	}
+	seq, prev = chainRecords(seq, prev, t.audit)
 	for _, r := range t.audit {
 		if _, err := t.exec(`INSERT INTO audit (seq, at, actor, terminal, action, target, details, prev_hash, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, auditArgs(r)...); err != nil {
@@ -141,14 +137,15 @@ func (t *tx) flushAudit() error {
 // parameters a row, far under PostgreSQL's 65,535).
 const auditRowsPerStatement = 500
 
-// writeAuditBatched writes the chained records and the new head, and
-// notifies the other nodes, in as few round trips as the rows allow: one
-// statement for up to auditRowsPerStatement records (a data-modifying
-// WITH runs whether or not the UPDATE reads it), instead of one per
-// record and two more, while the batch holds the audit head's row lock.
-func (t *tx) writeAuditBatched(seq int64, head string) error {
+// writeAuditBatched writes the chained records rs and the new head, runs
+// also (a statement taking one argument, arg) and notifies the other
+// nodes, in as few round trips as the rows allow: one statement for up to
+// auditRowsPerStatement records (a data-modifying WITH runs whether or
+// not the UPDATE reads it), while the chainer holds the audit head's row
+// lock (PostgreSQL).
+func (t *tx) writeAuditBatched(rs []latchkey.AuditRecord, seq int64, head string, also string, arg any) error {
 	const cols = "INSERT INTO audit (seq, at, actor, terminal, action, target, details, prev_hash, hash) VALUES "
-	rows := t.audit
+	rows := rs
 	for len(rows) > auditRowsPerStatement {
 		q, args := auditValues(cols, rows[:auditRowsPerStatement])
 		if _, err := t.exec(q, args...); err != nil {
@@ -157,8 +154,8 @@ func (t *tx) writeAuditBatched(seq int64, head string) error {
 		rows = rows[auditRowsPerStatement:]
 	}
 	q, args := auditValues("WITH ins AS ("+cols, rows)
-	q += "), n AS (SELECT pg_notify('" + eventsChannel + "', '')) UPDATE audit_head SET seq = ?, hash = ? FROM n WHERE id = 1"
-	if _, err := t.exec(q, append(args, seq, head)...); err != nil {
+	q += "), also AS (" + also + "), n AS (SELECT pg_notify('" + eventsChannel + "', '')) UPDATE audit_head SET seq = ?, hash = ? FROM n WHERE id = 1"
+	if _, err := t.exec(q, append(args, arg, seq, head)...); err != nil {
 		return fmt.Errorf("audit insert: %w", err)
 	}
 	return nil
