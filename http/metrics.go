@@ -33,6 +33,13 @@ type metrics struct {
 // losing a race (sqlstore.Store).
 type retrier interface{ Retries() int64 }
 
+// committer is a store that counts its group commits and, on PostgreSQL,
+// its audit chain's rounds (sqlstore.Store).
+type committer interface {
+	CommitBatches() int64
+	AuditChainRounds() int64
+}
+
 func newMetrics(store any) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
@@ -67,6 +74,16 @@ func newMetrics(store any) *metrics {
 			Name: "latchkey_store_retries_total",
 			Help: "Write operations rerun because they lost a race (PostgreSQL deadlock or serialisation failure, SQLite busy).",
 		}, func() float64 { return float64(r.Retries()) }))
+	}
+	if c, ok := store.(committer); ok {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "latchkey_store_commit_batches_total",
+			Help: "Write transactions committed by the group commit (each holds one or more write operations).",
+		}, func() float64 { return float64(c.CommitBatches()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "latchkey_audit_chain_rounds_total",
+				Help: "Rounds of this node's audit chainer that chained records (PostgreSQL; 0 on SQLite, which chains in the writing transaction).",
+			}, func() float64 { return float64(c.AuditChainRounds()) }))
 	}
 	return m
 }

@@ -7,7 +7,10 @@
 # 2 s warm-up, on a fresh PostgreSQL schema (LATCHKEY_BENCH_POSTGRES,
 # default the local test database), and prints cycles/s, the server's CPU
 # per cycle (its process only) and the acquire p99. ROUNDS defaults to 3
-# (at most 10). Everything listens on 127.0.0.1; what it starts is stopped.
+# (at most 10). AB_SERVE_A and AB_SERVE_B add serve flags to A's and B's
+# server (e.g. AB_SERVE_B='--pg-committers 8', with the same binary twice,
+# to size the group commit). Everything listens on 127.0.0.1; what it
+# starts is stopped.
 set -euo pipefail
 a=${1:?binary A}
 b=${2:?binary B}
@@ -23,14 +26,14 @@ trap cleanup EXIT
 printf '%-6s %-2s %-12s %9s %14s %12s\n' round ab mode cycles/s cpu_ms/cycle acq_p99_ms
 for round in $(seq 1 "$rounds"); do
 	for v in A B; do
-		bin=$a
-		[ "$v" = B ] && bin=$b
+		bin=$a flags=${AB_SERVE_A:-}
+		[ "$v" = B ] && bin=$b flags=${AB_SERVE_B:-}
 		for mode in uncontended contended; do
 			schema="bench_ab_$(date +%s%N)"
 			psql "$pg" -qc "CREATE SCHEMA $schema"
 			rm -rf "$work/data" && mkdir -p "$work/data"
 			"$bin" serve --listen 127.0.0.1:7451 --data-dir "$work/data" --store "$pg&search_path=$schema" \
-				--argon2-time 1 --argon2-memory 64 >"$work/serve.log" 2>&1 &
+				--argon2-time 1 --argon2-memory 64 $flags >"$work/serve.log" 2>&1 &
 			pid=$!
 			for _ in $(seq 1 50); do curl -fs http://127.0.0.1:7451/readyz >/dev/null 2>&1 && break; sleep 0.2; done
 			timeout 60 "$bin" bench locks --server http://127.0.0.1:7451 --clients 32 --locks 4 --mode "$mode" \

@@ -136,6 +136,18 @@ func (s *Store) chainAll(ctx context.Context) error {
 	}
 }
 
+// AuditChainRounds counts the chainer's rounds that chained records (0 on
+// SQLite).
+func (s *Store) AuditChainRounds() int64 {
+	if s.chain == nil {
+		return 0
+	}
+	return s.chain.rounds.Load()
+}
+
+// CommitBatches counts the group commit's transactions.
+func (s *Store) CommitBatches() int64 { return s.commit.batches.Load() }
+
 // chainRound chains up to chainRowsPerRound pending rows in a
 // transaction of its own and returns how many it took.
 func (s *Store) chainRound(ctx context.Context) (int, error) {

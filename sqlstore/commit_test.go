@@ -50,7 +50,7 @@ func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 			s.Write(ctx, func(tx *sqlstore.Tx) error { close(blocked); <-release; return nil })
 		}()
 		<-blocked
-		before := s.Batches()
+		before := s.CommitBatches()
 
 		const n = 24
 		errs := make([]error, n)
@@ -96,7 +96,7 @@ func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 
 		close(release)
 		wg.Wait()
-		if got := s.Batches() - before; got != 2 {
+		if got := s.CommitBatches() - before; got != 2 {
 			t.Errorf("%d commits for the blocker and %d queued operations; want 2 (the queued ones share one)", got, n)
 		}
 

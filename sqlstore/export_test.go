@@ -34,9 +34,6 @@ func (t *Tx) RecordChecked(action latchkey.Action, target string) {
 // Keep marks err as a refusal that keeps the operation's writes.
 func Keep(err error) error { return keep(err) }
 
-// Batches is how many group commits the store has made.
-func (s *Store) Batches() int64 { return s.commit.batches.Load() }
-
 // WaitingWrites is how many write operations wait for a committer.
 func (s *Store) WaitingWrites() int64 { return s.commit.waiting.Load() }
 
