@@ -61,7 +61,10 @@ type chainer struct {
 	done   chan struct{}
 	once   sync.Once
 	rounds atomic.Int64 // rounds that chained records
-	held   atomic.Bool  // tests: no round chains (see HoldChain)
+	// round is held through each round (they queue for the head's lock
+	// anyway); held, set under it, stops rounds (tests: see HoldChain).
+	round sync.Mutex
+	held  bool
 }
 
 // startChainer starts the node's chainer, whose first round chains what
@@ -151,7 +154,9 @@ func (s *Store) CommitBatches() int64 { return s.commit.batches.Load() }
 // chainRound chains up to chainRowsPerRound pending rows in a
 // transaction of its own and returns how many it took.
 func (s *Store) chainRound(ctx context.Context) (int, error) {
-	if s.chain.held.Load() {
+	s.chain.round.Lock()
+	defer s.chain.round.Unlock()
+	if s.chain.held {
 		return 0, nil
 	}
 	sqltx, err := s.w.BeginTx(ctx, nil)

@@ -94,10 +94,14 @@ func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 			t.Fatalf("operation given up while queued: %v, ran %v; want context.Canceled, not run", err, ran)
 		}
 
+		fallbacks := s.Fallbacks()
 		close(release)
 		wg.Wait()
 		if got := s.CommitBatches() - before; got != 2 {
 			t.Errorf("%d commits for the blocker and %d queued operations; want 2 (the queued ones share one)", got, n)
+		}
+		if got := s.Fallbacks() - fallbacks; got != 1 {
+			t.Errorf("%d fallbacks, want 1: the batch ran whole, met a failing operation, and ran again isolated", got)
 		}
 
 		want := map[string]bool{}
@@ -155,6 +159,79 @@ func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 			t.Fatalf("audit chain after a shared transaction: %+v, %v", v, err)
 		}
 	})
+}
+
+// A batch whose operations all stand runs whole: each operation once,
+// one commit, no fallback; the audit chain holds each record once.
+func TestGroupCommitRunsWholeWhenAllStand(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		opts := sqlstoretest.Options(sqlstoretest.NewClock())
+		opts.Committers = 1
+		s := sqlstoretest.Open(t, b.URL(t), opts)
+		ctx := context.Background()
+		release := make(chan struct{})
+		blocked := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Write(ctx, func(tx *sqlstore.Tx) error { close(blocked); <-release; return nil })
+		}()
+		<-blocked
+		before, fallbacks := s.CommitBatches(), s.Fallbacks()
+		const n = 16
+		var runs atomic.Int64
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
+					runs.Add(1)
+					tx.Record("test.whole", fmt.Sprint(i))
+					if i%2 == 1 {
+						return sqlstore.Keep(latchkey.Errorf(latchkey.EFORBIDDEN, "refused but kept"))
+					}
+					return nil
+				}); err != nil && i%2 == 0 {
+					t.Error(err)
+				}
+			}()
+		}
+		waitFor(t, "the operations to queue", func() bool { return s.WaitingWrites() == n })
+		close(release)
+		wg.Wait()
+		if got := s.CommitBatches() - before; got != 2 {
+			t.Errorf("%d commits, want 2", got)
+		}
+		if got := s.Fallbacks() - fallbacks; got != 0 {
+			t.Errorf("%d fallbacks for a batch whose operations all stand, want 0", got)
+		}
+		if got := runs.Load(); got != n {
+			t.Errorf("the operations ran %d times, want %d (once each)", got, n)
+		}
+		recs, err := s.ListAudit(ctx, admin, latchkey.AuditFilter{Action: "test.whole", Limit: 100})
+		if err != nil || len(recs) != n {
+			t.Fatalf("%d records (%v), want %d", len(recs), err, n)
+		}
+	})
+}
+
+func TestRunWhole(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		owed int64
+		want bool
+	}{
+		{1, 0, false},  // one operation: nothing to isolate it from
+		{2, 0, true},   // the usual batch
+		{128, 0, true}, // a full one
+		{5, 3, false},  // isolated batches still owed after a fallback
+		{5, -1, true},  // owed ran out (the counter goes below zero)
+	} {
+		if got := sqlstore.RunWhole(tc.n, tc.owed); got != tc.want {
+			t.Errorf("runWhole(%d, %d) = %v, want %v", tc.n, tc.owed, got, tc.want)
+		}
+	}
 }
 
 // After Close, writes are refused with unavailable, and Close waits for

@@ -57,8 +57,13 @@ func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 
 // HoldChain stops (true) or lets (false) the node's chainer move pending
 // audit records into the log, as a node killed before its round would
-// leave them (PostgreSQL; SQLite has no chainer).
-func (s *Store) HoldChain(hold bool) { s.chain.held.Store(hold) }
+// leave them (PostgreSQL; SQLite has no chainer). It waits for a round
+// under way to end.
+func (s *Store) HoldChain(hold bool) {
+	s.chain.round.Lock()
+	defer s.chain.round.Unlock()
+	s.chain.held = hold
+}
 
 // PendingAudit counts the batches of records not chained yet.
 func (s *Store) PendingAudit(ctx context.Context) (int, error) {
@@ -69,3 +74,9 @@ func (s *Store) PendingAudit(ctx context.Context) (int, error) {
 
 // ChainRecords is chainRecords, for its table test.
 var ChainRecords = chainRecords
+
+// Fallbacks counts batches that ran whole, failed and ran again isolated.
+func (s *Store) Fallbacks() int64 { return s.commit.fallbacks.Load() }
+
+// RunWhole is runWhole, for its table test.
+var RunWhole = runWhole
