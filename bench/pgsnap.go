@@ -219,11 +219,14 @@ func (w *pgWatch) ownWAL(ctx context.Context, a, b pgSnap, d *PGDelta) error {
 		bin = "/usr/lib/postgresql/" + major + "/bin/pg_waldump"
 	}
 	cmd := exec.CommandContext(ctx, bin, "-p", filepath.Join(dir, "pg_wal"), "-s", a.lsn, "-e", b.lsn)
-	outp, err := cmd.Output()
-	if err != nil && len(outp) == 0 {
-		return fmt.Errorf("pg_waldump: %w", err)
-	}
+	outp, err := cmd.CombinedOutput() // its complaints are lines that are not records
 	xacts, bytes, all := walShare(string(outp), oid)
+	if err != nil && all == 0 {
+		// The usual cause: a checkpoint recycled the window's first
+		// segment (a long window, or much WAL from other databases).
+		text := strings.TrimSpace(string(outp))
+		return fmt.Errorf("pg_waldump: %w: %s", err, text[strings.LastIndexByte(text, '\n')+1:])
+	}
 	d.OwnWriteXacts = int64(xacts)
 	if all > 0 {
 		d.OwnWALBytes = int64(float64(bytes) * float64(d.WALBytes) / float64(all))
