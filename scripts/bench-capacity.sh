@@ -9,10 +9,14 @@
 # PostgreSQL's CPU (the database's backends, and every postgres process),
 # its transactions (pg_stat_database), write transactions (transaction IDs
 # handed out), WAL bytes and the growth of every table. costs.txt then
-# gives the cost of one call of each kind, less the baseline.
+# gives the cost of one call of each kind, less the baseline
+# (scripts/capacity-model.py costs OUTDIR; its model and check commands
+# turn them into docs/capacity.md's tables).
 # CAP_PHASES (default "costs") may also name "check": the model's check, a
 # whole fleet at a counter day's rates sped up (CAP_CHECK_* below).
-# Every measured run holds flock /tmp/latchkey-bench.lock; each measures
+# Every run holds flock /tmp/latchkey-bench.lock from making its database
+# to dropping it (DROP DATABASE forces a checkpoint, which would fall on
+# the next holder's measurement otherwise); each measures
 # BENCH_DURATION (default 10s, at most 15s; the check CAP_CHECK_DURATION,
 # default 60s). PostgreSQL: LATCHKEY_BENCH_POSTGRES (default the local
 # server, database test; the runs' databases are made beside it and
@@ -71,15 +75,19 @@ stop() {
 	psql "$pg" -qc "DROP DATABASE $db" >/dev/null
 	db=
 }
+lock() { exec 9>/tmp/latchkey-bench.lock && flock 9; }
+unlock() { flock -u 9 && exec 9>&-; }
 
 fleet() { # NAME TERMINALS DURATION [fleet flags...]: one measured run
 	local name=$1 n=$2 d=$3
 	shift 3
+	lock
 	echo "== $name ($(date -u +%H:%M:%SZ))"
 	start "$name"
-	flock /tmp/latchkey-bench.lock timeout 600 "$lk" bench fleet --server "http://127.0.0.1:$port" --terminals "$n" \
+	timeout 600 "$lk" bench fleet --server "http://127.0.0.1:$port" --terminals "$n" \
 		--duration "$d" --pg "$store" --label postgres --json "$@" >"$out/$name.json" 2>"$out/$name.progress"
 	stop
+	unlock
 }
 
 # The journal upload, through `latchkey bench journal`: its run has its own
@@ -92,7 +100,7 @@ pgsnap() { # FILE: commits, next xid, WAL bytes, store bytes, backends' CPU tick
 	for p in $pids; do ticks=$((ticks + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
 	all=0
 	srv=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$server_pid/stat")
-	psql "$store" -Atc "SELECT pg_stat_clear_snapshot(); SELECT xact_commit, txid_snapshot_xmax(txid_current_snapshot()),
+	psql "$store" -Atc "SELECT pg_stat_clear_snapshot(); SELECT xact_commit + xact_rollback, txid_snapshot_xmax(txid_current_snapshot()),
 		pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
 		(SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		 WHERE c.relkind = 'r' AND n.nspname = current_schema())
@@ -101,14 +109,17 @@ pgsnap() { # FILE: commits, next xid, WAL bytes, store bytes, backends' CPU tick
 }
 journal() {
 	local name=journal
+	lock
 	echo "== $name ($(date -u +%H:%M:%SZ))"
 	start "$name"
-	flock /tmp/latchkey-bench.lock bash -c "
-		sleep 2; $(declare -f pgsnap); store='$store' server_pid=$server_pid pgsnap '$out/$name.before'
-		timeout 120 '$lk' bench journal --server http://127.0.0.1:$port --entries 10000 --concurrency 1 --label postgres --json \
-			>'$out/$name.json' 2>'$out/$name.progress'
-		sleep 2; store='$store' server_pid=$server_pid pgsnap '$out/$name.after'"
+	sleep 2
+	pgsnap "$out/$name.before"
+	timeout 120 "$lk" bench journal --server "http://127.0.0.1:$port" --entries 10000 --concurrency 1 --label postgres --json \
+		>"$out/$name.json" 2>"$out/$name.progress"
+	sleep 2
+	pgsnap "$out/$name.after"
 	stop
+	unlock
 }
 
 if [[ " $phases " == *" costs "* ]]; then
@@ -120,66 +131,19 @@ if [[ " $phases " == *" costs "* ]]; then
 	fleet event 64 "$duration" --warmup 3s --events 18000
 	# Polls at the production length (30 s), so each poll is what it is in
 	# production: two looks at the terminal's instructions, one update of
-	# its agent_seen_at. 6,000 terminals make 200 polls a second.
-	fleet poll 6000 "$duration" --warmup 5s --poll-wait 30s
+	# its agent_seen_at (at most every 15 s: the warm-up outlasts that and
+	# one poll). 6,000 terminals make 200 polls a second.
+	fleet poll 6000 "$duration" --warmup 35s --poll-wait 30s
 	journal
-	python3 - "$out" <<'PY' | tee "$out/costs.txt"
-import json, sys, os
-out = sys.argv[1]
-def load(n):
-    return json.load(open(os.path.join(out, n + '.json')))
-b = load('baseline')
-bw = b['window_seconds']
-def per_sec(r, f):
-    return r[f] / r['window_seconds'] if 'window_seconds' in r else 0
-base = {k: b['pg'][k] / bw for k in ('commits', 'own_write_xacts', 'own_wal_bytes', 'backend_cpu_seconds', 'aux_cpu_seconds', 'write_xacts', 'wal_bytes')}
-base['server'] = b['server_cpu_seconds'] / bw
-print('baseline (node idle, 256 terminals, no calls), per second: server CPU %.2f ms, PG commits %.2f, write xacts %.2f, WAL %.0f B, PG backends CPU %.2f ms, PG own processes %.2f ms' % (
-    1000 * base['server'], base['commits'], base['own_write_xacts'], base['own_wal_bytes'], 1000 * base['backend_cpu_seconds'], 1000 * base['aux_cpu_seconds']))
-print('%-16s %8s %8s %9s %9s %9s %9s %9s %9s %10s %10s  %s' % ('call', 'count', 'ops/s', 'srv_ms', 'pgbe_ms', 'pgaux_ms', 'xact', 'wxact', 'WAL_B', 'store_B', 'p99_ms', 'errors, busy cores, top tables (B/call)'))
-def row(name, what, unit):
-    r = load(name)
-    ops = {o['op']: o for o in r['ops']}
-    n = ops[unit]['count']
-    w = r['window_seconds']
-    p = r['pg']
-    srv = (r['server_cpu_seconds'] - base['server'] * w) / n
-    be = (p['backend_cpu_seconds'] - base['backend_cpu_seconds'] * w) / n
-    al = (p['aux_cpu_seconds'] - base['aux_cpu_seconds'] * w) / n
-    xa = (p['commits'] - base['commits'] * w) / n
-    wx = (p['own_write_xacts'] - base['own_write_xacts'] * w) / n
-    wal = (p['own_wal_bytes'] - base['own_wal_bytes'] * w) / n
-    st = p['store_bytes'] / n
-    errs = sum(o['errors'] for o in r['ops'])
-    top = sorted(p['table_bytes'].items(), key=lambda kv: -kv[1])[:4]
-    p99 = max(o['p99_ms'] for o in r['ops'])
-    print('%-16s %8d %8.1f %9.3f %9.3f %9.3f %9.3f %9.3f %9.0f %10.0f %10.1f  %d, %.2f, %s' % (what, n, n / r['load_seconds'], 1000 * srv, 1000 * be, 1000 * al, xa, wx, wal, st, p99,
-        errs, r['machine']['busy_cores'], ' '.join('%s %.0f' % (k, v / n) for k, v in top)))
-row('logon', 'log-off + log-on', 'logon')
-row('lock', 'lock + unlock', 'lock')
-row('touch', 'touch', 'touch')
-row('policy', 'policy fetch', 'policy')
-row('event', 'event 24/25', 'event')
-row('poll', 'poll (30 s)', 'poll')
-# The journal: psql and /proc around the whole bench journal run.
-a = open(os.path.join(out, 'journal.before')).read().split()
-z = open(os.path.join(out, 'journal.after')).read().split()
-j = load('journal')
-n = j['entries']
-w = float(z[7]) - float(a[7])
-d = [float(z[i]) - float(a[i]) for i in range(7)]
-print('%-16s %8d %8s %9.3f %9.3f %9s %9.3f %9.3f %9.0f %10.0f %10s  (whole run, %.1f s: set-up, upload, re-upload, less the baseline; write xacts and WAL: the whole cluster)' % ('journal entry', n, '-',
-    1000 * (d[6] / 100 - base['server'] * w) / n, 1000 * (d[4] / 100 - base['backend_cpu_seconds'] * w) / n, '-',
-    (d[0] - base['commits'] * w) / n, d[1] / n, d[2] / n, d[3] / n, '-', w))
-PY
+	scripts/capacity-model.py costs "$out" | tee "$out/costs.txt"
 fi
 
 if [[ " $phases " == *" check "* ]]; then
-	# A counter day's rates per terminal and hour (docs/capacity.md, the
-	# peak hour), sped up: CAP_CHECK_TERMINALS × CAP_CHECK_SPEEDUP terminals.
-	n=${CAP_CHECK_TERMINALS:-500}
-	x=${CAP_CHECK_SPEEDUP:-20}
-	fleet check "$n" "$check_duration" --warmup 5s --speedup "$x" ${CAP_CHECK_RATES:---logons 1 --locks 7 --touches 100 --policies 60 --events 14 --poll-wait 30s}
+	# The peak hour's rates per terminal (docs/capacity.md) at
+	# CAP_CHECK_TERMINALS terminals, sped up by CAP_CHECK_SPEEDUP (1: not).
+	n=${CAP_CHECK_TERMINALS:-3000}
+	x=${CAP_CHECK_SPEEDUP:-1}
+	fleet check "$n" "$check_duration" --warmup 5s --speedup "$x" ${CAP_CHECK_RATES:---logons 1 --locks 10 --touches 120 --policies 60 --events 20 --poll-wait 30s}
 	python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({k: r[k] for k in ('terminals','speedup','load_seconds','window_seconds','server_cpu_seconds','machine','pg')}, indent=1)); [print(o) for o in r['ops']]" "$out/check.json" | tee "$out/check.txt"
 fi
 echo "results in $out"
