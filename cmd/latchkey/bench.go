@@ -22,6 +22,7 @@ var benchSynopsis = []string{
 	benchLocksSynopsis,
 	benchAgentsSynopsis,
 	benchJournalSynopsis,
+	benchFleetSynopsis,
 	benchFailoverSynopsis,
 	benchRequestsSynopsis,
 }
@@ -44,12 +45,14 @@ func runBench(e *env, args []string) int {
 		return runBenchAgents(e, args[1:])
 	case "journal":
 		return runBenchJournal(e, args[1:])
+	case "fleet":
+		return runBenchFleet(e, args[1:])
 	case "failover":
 		return runBenchFailover(e, args[1:])
 	case "requests":
 		return runBenchRequests(e, args[1:])
 	}
-	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks, agents, journal, failover, requests)\n", args[0])
+	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks, agents, journal, fleet, failover, requests)\n", args[0])
 	return 2
 }
 
