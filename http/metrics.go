@@ -37,6 +37,7 @@ type retrier interface{ Retries() int64 }
 // its audit chain's rounds (sqlstore.Store).
 type committer interface {
 	CommitBatches() int64
+	CommitFallbacks() int64
 	AuditChainRounds() int64
 }
 
@@ -80,6 +81,10 @@ func newMetrics(store any) *metrics {
 			Name: "latchkey_store_commit_batches_total",
 			Help: "Write transactions committed by the group commit (each holds one or more write operations).",
 		}, func() float64 { return float64(c.CommitBatches()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "latchkey_store_commit_fallbacks_total",
+				Help: "Group-commit batches that ran whole, met an operation that failed or timed out, and ran again with a savepoint per operation.",
+			}, func() float64 { return float64(c.CommitFallbacks()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "latchkey_audit_chain_rounds_total",
 				Help: "Rounds of this node's audit chainer that chained records (PostgreSQL; 0 on SQLite, which chains in the writing transaction).",

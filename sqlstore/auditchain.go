@@ -151,6 +151,10 @@ func (s *Store) AuditChainRounds() int64 {
 // CommitBatches counts the group commit's transactions.
 func (s *Store) CommitBatches() int64 { return s.commit.batches.Load() }
 
+// CommitFallbacks counts the batches that ran whole, failed and ran again
+// isolated (see committers.transact).
+func (s *Store) CommitFallbacks() int64 { return s.commit.fallbacks.Load() }
+
 // chainRound chains up to chainRowsPerRound pending rows in a
 // transaction of its own and returns how many it took.
 func (s *Store) chainRound(ctx context.Context) (int, error) {

@@ -94,13 +94,13 @@ func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 			t.Fatalf("operation given up while queued: %v, ran %v; want context.Canceled, not run", err, ran)
 		}
 
-		fallbacks := s.Fallbacks()
+		fallbacks := s.CommitFallbacks()
 		close(release)
 		wg.Wait()
 		if got := s.CommitBatches() - before; got != 2 {
 			t.Errorf("%d commits for the blocker and %d queued operations; want 2 (the queued ones share one)", got, n)
 		}
-		if got := s.Fallbacks() - fallbacks; got != 1 {
+		if got := s.CommitFallbacks() - fallbacks; got != 1 {
 			t.Errorf("%d fallbacks, want 1: the batch ran whole, met a failing operation, and ran again isolated", got)
 		}
 
@@ -178,7 +178,7 @@ func TestGroupCommitRunsWholeWhenAllStand(t *testing.T) {
 			s.Write(ctx, func(tx *sqlstore.Tx) error { close(blocked); <-release; return nil })
 		}()
 		<-blocked
-		before, fallbacks := s.CommitBatches(), s.Fallbacks()
+		before, fallbacks := s.CommitBatches(), s.CommitFallbacks()
 		const n = 16
 		var runs atomic.Int64
 		for i := range n {
@@ -203,7 +203,7 @@ func TestGroupCommitRunsWholeWhenAllStand(t *testing.T) {
 		if got := s.CommitBatches() - before; got != 2 {
 			t.Errorf("%d commits, want 2", got)
 		}
-		if got := s.Fallbacks() - fallbacks; got != 0 {
+		if got := s.CommitFallbacks() - fallbacks; got != 0 {
 			t.Errorf("%d fallbacks for a batch whose operations all stand, want 0", got)
 		}
 		if got := runs.Load(); got != n {

@@ -75,8 +75,5 @@ func (s *Store) PendingAudit(ctx context.Context) (int, error) {
 // ChainRecords is chainRecords, for its table test.
 var ChainRecords = chainRecords
 
-// Fallbacks counts batches that ran whole, failed and ran again isolated.
-func (s *Store) Fallbacks() int64 { return s.commit.fallbacks.Load() }
-
 // RunWhole is runWhole, for its table test.
 var RunWhole = runWhole
