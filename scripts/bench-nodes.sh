@@ -31,6 +31,10 @@
 #   client  the benchmark process (getrusage);
 #   other   the rest of the machine's busy time (/proc/stat): the kernel's
 #           share not charged to a process, and anything else running.
+# And from PostgreSQL's statistics at the start and the end of the window
+# (as the benchmark's progress says; a psql each, outside the run's
+# database): the run's database's commits (pg_stat_database) and the
+# server's WAL syncs and bytes (pg_stat_wal, all databases) a cycle.
 # An op is a lock cycle: one acquire and one release (two API calls).
 # PostgreSQL must run on this machine (its processes are read in /proc).
 #
@@ -115,6 +119,29 @@ start_nodes() { # NAME N STORE: N nodes on STORE (the first with pprof when prof
 	for i in $(seq 2 "$n"); do wait_for "http://127.0.0.1:$((port0 + i))/readyz" "$out/$name-node$i.log"; done
 }
 
+# pg_snap DB: "EPOCH COMMITS WAL_SYNCS WAL_BYTES" of database DB now.
+pg_snap() {
+	psql "$pg" -AtF ' ' -c "SELECT extract(epoch FROM clock_timestamp()), d.xact_commit, w.wal_sync, w.wal_bytes
+		FROM pg_stat_database d, pg_stat_wal w WHERE d.datname = '$1'"
+}
+
+# window_stats PROGRESS DB OUT: pg_snap when the benchmark says its
+# measured window starts ("running ...") and when it is done ("done: ...");
+# tail -F follows the progress file by inotify, within milliseconds.
+window_stats() {
+	local fd line tpid
+	exec {fd}< <(exec timeout $((${secs%.*} + 60)) tail -n +1 -F "$1" 2>/dev/null)
+	tpid=$!
+	while read -r -u "$fd" line; do
+		case $line in
+		"running "*) pg_snap "$2" >>"$3" ;;
+		"done: "*) pg_snap "$2" >>"$3" && break ;;
+		esac
+	done
+	kill "$tpid" 2>/dev/null || true
+	exec {fd}<&-
+}
+
 # run NAME N MODE [bench flags...]: one run on a fresh database.
 run() {
 	local name=$1 n=$2 mode=$3 db
@@ -125,9 +152,12 @@ run() {
 	echo "$db" >"$out/$name.db"
 	start_nodes "$name" "$n" "$(with_db "$db")"
 	echo "== $name: $n node(s), $mode" >&2
+	: >"$out/$name.progress"
+	window_stats "$out/$name.progress" "$db" "$out/$name.pgstat" &
 	timeout $((${secs%.*} + 60)) "$lk" bench locks --server "$urls" --clients "$clients" --locks "$locks" --mode "$mode" \
 		--duration "$duration" --warmup 2s --watch-pid "$pm" --label "postgres-$n" --json "$@" \
 		>"$out/$name.json" 2>"$out/$name.progress"
+	wait $! 2>/dev/null || true # window_stats
 	stop_nodes
 	psql "$pg" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
 }
@@ -200,16 +230,19 @@ def load(name):
     client = m['client_cores'] * secs
     busy = m['busy_cores'] * secs
     ms = lambda s: 1000 * s / cyc
-    return dict(cps=d['cycles_per_sec'], srv=ms(d['server_cpu_seconds']), db=ms(own), db_all=ms(w['cpu_seconds']),
+    st = [l.split() for l in open(os.path.join(out, name + '.pgstat')).read().splitlines()] \
+        if os.path.exists(os.path.join(out, name + '.pgstat')) else []
+    per = lambda i: (float(st[1][i]) - float(st[0][i])) / cyc if len(st) == 2 else float('nan')
+    return dict(xact=per(1), sync=per(2), walb=per(3), cps=d['cycles_per_sec'], srv=ms(d['server_cpu_seconds']), db=ms(own), db_all=ms(w['cpu_seconds']),
                 client=ms(client), other=ms(busy - d['server_cpu_seconds'] - w['cpu_seconds'] - client),
                 busy=m['busy_cores'], backends=backends, p99=next(o['p99_ms'] for o in d['ops'] if o['op'] == 'acquire'))
 
 cols = ['cps', 'srv', 'db', 'db_all', 'client', 'other']
-head = '%-5s %-11s %5s %9s %9s %9s %9s %9s %9s %9s %8s %5s %7s'
-row = '%-5s %-11s %5s %9.0f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %8.1f %5d %7.2f'
-print('per run (ms are CPU ms a cycle; a cycle = acquire + release):')
+head = '%-5s %-11s %5s %9s %9s %9s %9s %9s %9s %9s %8s %5s %7s %7s %7s %7s'
+row = '%-5s %-11s %5s %9.0f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %8.1f %5d %7.2f %7.3f %7.3f %7.0f'
+print('per run (server ... other: CPU ms a cycle; a cycle = acquire + release; commits, syncs, WAL bytes: a cycle):')
 print(head % ('round', 'mode', 'nodes', 'cycles/s', 'server', 'db', 'srv+db', 'db_all', 'client', 'other',
-              'acq_p99', 'pgbe', 'busy'))
+              'acq_p99', 'pgbe', 'busy', 'commits', 'syncs', 'walB'))
 runs = {}
 for mode in modes:
     for r in range(1, rounds + 1):
@@ -217,7 +250,7 @@ for mode in modes:
             x = load('r%d-%s-%s' % (r, mode, n))
             runs.setdefault((mode, n), []).append(x)
             print(row % (r, mode, n, x['cps'], x['srv'], x['db'], x['srv'] + x['db'], x['db_all'], x['client'],
-                         x['other'], x['p99'], x['backends'], x['busy']))
+                         x['other'], x['p99'], x['backends'], x['busy'], x['xact'], x['sync'], x['walb']))
 print()
 print('medians over %d rounds, and %s nodes against 1:' % (rounds, nodes))
 print('%-11s %-9s %10s %10s %8s' % ('mode', 'measure', '1 node', nodes + ' nodes', 'growth'))
@@ -225,9 +258,10 @@ for mode in modes:
     one, many = runs[(mode, '1')], runs[(mode, nodes)]
     for label, f in [('cycles/s', lambda x: x['cps']), ('server', lambda x: x['srv']), ('db', lambda x: x['db']),
                      ('srv+db', lambda x: x['srv'] + x['db']), ('db_all', lambda x: x['db_all']),
-                     ('client', lambda x: x['client'])]:
+                     ('client', lambda x: x['client']), ('commits', lambda x: x['xact']),
+                     ('syncs', lambda x: x['sync']), ('walB', lambda x: x['walb'])]:
         a, b = statistics.median(map(f, one)), statistics.median(map(f, many))
-        fmt = '%10.0f %10.0f' if label == 'cycles/s' else '%10.3f %10.3f'
+        fmt = '%10.0f %10.0f' if label in ('cycles/s', 'walB') else '%10.3f %10.3f'
         print(('%-11s %-9s ' + fmt + ' %+7.1f%%') % (mode, label, a, b, 100 * (b / a - 1)))
     pair = [100 * ((m['srv'] + m['db']) / (o['srv'] + o['db']) - 1) for o, m in zip(one, many)]
     print('%-11s srv+db growth round by round: %s' % (mode, ', '.join('%+.1f%%' % p for p in pair)))
@@ -235,7 +269,8 @@ print()
 print('(%s clients%s; %s measured a run after a 2 s warm-up, each on a fresh database; --pg-conns %s a node;'
       % (clients, ', contended on %s locks' % locks if 'contended' in modes else '', duration, pg_conns))
 print(' server: the nodes; db: the run\'s backends and PostgreSQL\'s own processes; db_all: all of PostgreSQL;'
-      ' pgbe: the run\'s backends at the end; busy: the machine, in cores of %d)' % os.cpu_count())
+      ' pgbe: the run\'s backends at the end; busy: the machine, in cores of %d;' % os.cpu_count())
+print(' commits: transactions committed in the run\'s database; syncs, walB: WAL syncs and bytes of the whole server)')
 PY
 for n in 1 "$nodes"; do
 	[ -s "$out/profile-$n-waits.txt" ] && { echo; echo "PostgreSQL, the run's database, $n node(s), in the profiled run:"; cat "$out/profile-$n-waits.txt"; }
