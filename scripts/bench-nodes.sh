@@ -15,6 +15,10 @@
 # adds the contended mode (the same clients on BENCH_LOCKS locks, default
 # 4). Every node keeps at most BENCH_PG_CONNS PostgreSQL connections
 # (default 16, so that three nodes fit beside other users of the server).
+# BENCH_SERVE_FLAGS are more `latchkey serve` flags for every node, and
+# BENCH_NODES_SERVE_FLAGS for the nodes of the several-node configuration
+# only (e.g. "--pg-committers 1" to keep the cluster's committers at one
+# node's).
 #
 # Measured over each run's window (from /proc, by the benchmark itself):
 #   server  the nodes' CPU time (each its process_cpu_seconds_total, which
@@ -32,9 +36,13 @@
 #   other   the rest of the machine's busy time (/proc/stat): the kernel's
 #           share not charged to a process, and anything else running.
 # And from PostgreSQL's statistics at the start and the end of the window
-# (as the benchmark's progress says; a psql each, outside the run's
-# database): the run's database's commits (pg_stat_database) and the
-# server's WAL syncs and bytes (pg_stat_wal, all databases) a cycle.
+# (as the benchmark's progress says; a psql each, whose backend is not
+# alive at the window's end, so db leaves it out): the run's database's
+# commits (pg_stat_database), its commit batches with audit records and
+# audit chain rounds (pg_stat_user_tables: rows inserted into
+# audit_pending, updates of audit_head; a store without them shows -),
+# and the server's WAL syncs and bytes (pg_stat_wal, all databases) a
+# cycle. PostgreSQL publishes these at most once a second a backend.
 # An op is a lock cycle: one acquire and one release (two API calls).
 # PostgreSQL must run on this machine (its processes are read in /proc).
 #
@@ -109,8 +117,10 @@ start_nodes() { # NAME N STORE: N nodes on STORE (the first with pprof when prof
 		mkdir -p "$work/$name-node$i"
 		prof=()
 		[ "${profiling:-}" = 1 ] && [ "$i" = 1 ] && prof=(--pprof-listen "127.0.0.1:$((port0 + 5))")
+		# shellcheck disable=SC2086 # the flag variables are word lists
 		LATCHKEY_STORE=$store "$lk" serve --listen "127.0.0.1:$((port0 + i))" --data-dir "$work/$name-node$i" \
-			--pg-conns "$pg_conns" --argon2-time 1 --argon2-memory 64 "${prof[@]}" >"$out/$name-node$i.log" 2>&1 &
+			--pg-conns "$pg_conns" --argon2-time 1 --argon2-memory 64 ${BENCH_SERVE_FLAGS:-} \
+			$([ "$n" -gt 1 ] && echo "${BENCH_NODES_SERVE_FLAGS:-}") "${prof[@]}" >"$out/$name-node$i.log" 2>&1 &
 		pids+=($!)
 		# The first node sets the empty store up (and the admin) alone.
 		[ "$i" = 1 ] && wait_for "http://127.0.0.1:$((port0 + 1))/readyz" "$out/$name-node$i.log"
@@ -119,10 +129,15 @@ start_nodes() { # NAME N STORE: N nodes on STORE (the first with pprof when prof
 	for i in $(seq 2 "$n"); do wait_for "http://127.0.0.1:$((port0 + i))/readyz" "$out/$name-node$i.log"; done
 }
 
-# pg_snap DB: "EPOCH COMMITS WAL_SYNCS WAL_BYTES" of database DB now.
+# pg_snap DB: "EPOCH COMMITS WAL_SYNCS WAL_BYTES BATCHES ROUNDS" of
+# database DB now: its commits, the server's WAL, and the commit batches
+# that wrote audit records (rows into audit_pending) and the chainer's
+# rounds (updates of audit_head) in it.
 pg_snap() {
-	psql "$pg" -AtF ' ' -c "SELECT extract(epoch FROM clock_timestamp()), d.xact_commit, w.wal_sync, w.wal_bytes
-		FROM pg_stat_database d, pg_stat_wal w WHERE d.datname = '$1'"
+	psql "$(with_db "$1")" -AtF ' ' -c "SELECT extract(epoch FROM clock_timestamp()), d.xact_commit, w.wal_sync, w.wal_bytes,
+		(SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'audit_pending'),
+		(SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'audit_head')
+		FROM pg_stat_database d, pg_stat_wal w WHERE d.datname = current_database()"
 }
 
 # window_stats PROGRESS DB OUT: pg_snap when the benchmark says its
@@ -232,17 +247,17 @@ def load(name):
     ms = lambda s: 1000 * s / cyc
     st = [l.split() for l in open(os.path.join(out, name + '.pgstat')).read().splitlines()] \
         if os.path.exists(os.path.join(out, name + '.pgstat')) else []
-    per = lambda i: (float(st[1][i]) - float(st[0][i])) / cyc if len(st) == 2 else float('nan')
-    return dict(xact=per(1), sync=per(2), walb=per(3), cps=d['cycles_per_sec'], srv=ms(d['server_cpu_seconds']), db=ms(own), db_all=ms(w['cpu_seconds']),
+    per = lambda i: (float(st[1][i]) - float(st[0][i])) / cyc if len(st) == 2 and len(st[1]) > i and st[1][i] else float('nan')
+    return dict(xact=per(1), sync=per(2), walb=per(3), batches=per(4), rounds=per(5), cps=d['cycles_per_sec'], srv=ms(d['server_cpu_seconds']), db=ms(own), db_all=ms(w['cpu_seconds']),
                 client=ms(client), other=ms(busy - d['server_cpu_seconds'] - w['cpu_seconds'] - client),
                 busy=m['busy_cores'], backends=backends, p99=next(o['p99_ms'] for o in d['ops'] if o['op'] == 'acquire'))
 
 cols = ['cps', 'srv', 'db', 'db_all', 'client', 'other']
-head = '%-5s %-11s %5s %9s %9s %9s %9s %9s %9s %9s %8s %5s %7s %7s %7s %7s'
-row = '%-5s %-11s %5s %9.0f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %8.1f %5d %7.2f %7.3f %7.3f %7.0f'
-print('per run (server ... other: CPU ms a cycle; a cycle = acquire + release; commits, syncs, WAL bytes: a cycle):')
+head = '%-5s %-11s %5s %9s %9s %9s %9s %9s %9s %9s %8s %5s %7s %7s %7s %7s %7s %7s'
+row = '%-5s %-11s %5s %9.0f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %8.1f %5d %7.2f %7.3f %7.3f %7.3f %7.3f %7.0f'
+print('per run (server ... other: CPU ms a cycle; a cycle = acquire + release; commits ... walB: a cycle):')
 print(head % ('round', 'mode', 'nodes', 'cycles/s', 'server', 'db', 'srv+db', 'db_all', 'client', 'other',
-              'acq_p99', 'pgbe', 'busy', 'commits', 'syncs', 'walB'))
+              'acq_p99', 'pgbe', 'busy', 'commits', 'batches', 'rounds', 'syncs', 'walB'))
 runs = {}
 for mode in modes:
     for r in range(1, rounds + 1):
@@ -250,7 +265,7 @@ for mode in modes:
             x = load('r%d-%s-%s' % (r, mode, n))
             runs.setdefault((mode, n), []).append(x)
             print(row % (r, mode, n, x['cps'], x['srv'], x['db'], x['srv'] + x['db'], x['db_all'], x['client'],
-                         x['other'], x['p99'], x['backends'], x['busy'], x['xact'], x['sync'], x['walb']))
+                         x['other'], x['p99'], x['backends'], x['busy'], x['xact'], x['batches'], x['rounds'], x['sync'], x['walb']))
 print()
 print('medians over %d rounds, and %s nodes against 1:' % (rounds, nodes))
 print('%-11s %-9s %10s %10s %8s' % ('mode', 'measure', '1 node', nodes + ' nodes', 'growth'))
@@ -259,6 +274,7 @@ for mode in modes:
     for label, f in [('cycles/s', lambda x: x['cps']), ('server', lambda x: x['srv']), ('db', lambda x: x['db']),
                      ('srv+db', lambda x: x['srv'] + x['db']), ('db_all', lambda x: x['db_all']),
                      ('client', lambda x: x['client']), ('commits', lambda x: x['xact']),
+                     ('batches', lambda x: x['batches']), ('rounds', lambda x: x['rounds']),
                      ('syncs', lambda x: x['sync']), ('walB', lambda x: x['walb'])]:
         a, b = statistics.median(map(f, one)), statistics.median(map(f, many))
         fmt = '%10.0f %10.0f' if label in ('cycles/s', 'walB') else '%10.3f %10.3f'
@@ -266,11 +282,14 @@ for mode in modes:
     pair = [100 * ((m['srv'] + m['db']) / (o['srv'] + o['db']) - 1) for o, m in zip(one, many)]
     print('%-11s srv+db growth round by round: %s' % (mode, ', '.join('%+.1f%%' % p for p in pair)))
 print()
-print('(%s clients%s; %s measured a run after a 2 s warm-up, each on a fresh database; --pg-conns %s a node;'
-      % (clients, ', contended on %s locks' % locks if 'contended' in modes else '', duration, pg_conns))
+print('(%s clients%s; %s measured a run after a 2 s warm-up, each on a fresh database; --pg-conns %s a node%s%s;'
+      % (clients, ', contended on %s locks' % locks if 'contended' in modes else '', duration, pg_conns,
+         ', ' + os.environ['BENCH_SERVE_FLAGS'] if os.environ.get('BENCH_SERVE_FLAGS') else '',
+         ', %s nodes: %s' % (nodes, os.environ['BENCH_NODES_SERVE_FLAGS']) if os.environ.get('BENCH_NODES_SERVE_FLAGS') else ''))
 print(' server: the nodes; db: the run\'s backends and PostgreSQL\'s own processes; db_all: all of PostgreSQL;'
       ' pgbe: the run\'s backends at the end; busy: the machine, in cores of %d;' % os.cpu_count())
-print(' commits: transactions committed in the run\'s database; syncs, walB: WAL syncs and bytes of the whole server)')
+print(' commits: transactions committed in the run\'s database; batches: those with audit records; rounds: audit chain rounds;'
+      ' syncs, walB: WAL syncs and bytes of the whole server)')
 PY
 for n in 1 "$nodes"; do
 	[ -s "$out/profile-$n-waits.txt" ] && { echo; echo "PostgreSQL, the run's database, $n node(s), in the profiled run:"; cat "$out/profile-$n-waits.txt"; }
