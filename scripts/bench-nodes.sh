@@ -18,7 +18,8 @@
 # BENCH_SERVE_FLAGS are more `latchkey serve` flags for every node, and
 # BENCH_NODES_SERVE_FLAGS for the nodes of the several-node configuration
 # only (e.g. "--pg-committers 1" to keep the cluster's committers at one
-# node's).
+# node's); BENCH_SERVE_ENV and BENCH_NODES_SERVE_ENV likewise set
+# environment variables of the nodes (e.g. "GOMAXPROCS=1").
 #
 # Measured over each run's window (from /proc, by the benchmark itself):
 #   server  the nodes' CPU time (each its process_cpu_seconds_total, which
@@ -118,7 +119,7 @@ start_nodes() { # NAME N STORE: N nodes on STORE (the first with pprof when prof
 		prof=()
 		[ "${profiling:-}" = 1 ] && [ "$i" = 1 ] && prof=(--pprof-listen "127.0.0.1:$((port0 + 5))")
 		# shellcheck disable=SC2086 # the flag variables are word lists
-		LATCHKEY_STORE=$store "$lk" serve --listen "127.0.0.1:$((port0 + i))" --data-dir "$work/$name-node$i" \
+		env ${BENCH_SERVE_ENV:-} $([ "$n" -gt 1 ] && echo "${BENCH_NODES_SERVE_ENV:-}") LATCHKEY_STORE="$store" "$lk" serve --listen "127.0.0.1:$((port0 + i))" --data-dir "$work/$name-node$i" \
 			--pg-conns "$pg_conns" --argon2-time 1 --argon2-memory 64 ${BENCH_SERVE_FLAGS:-} \
 			$([ "$n" -gt 1 ] && echo "${BENCH_NODES_SERVE_FLAGS:-}") "${prof[@]}" >"$out/$name-node$i.log" 2>&1 &
 		pids+=($!)
@@ -285,7 +286,8 @@ print()
 print('(%s clients%s; %s measured a run after a 2 s warm-up, each on a fresh database; --pg-conns %s a node%s%s;'
       % (clients, ', contended on %s locks' % locks if 'contended' in modes else '', duration, pg_conns,
          ', ' + os.environ['BENCH_SERVE_FLAGS'] if os.environ.get('BENCH_SERVE_FLAGS') else '',
-         ', %s nodes: %s' % (nodes, os.environ['BENCH_NODES_SERVE_FLAGS']) if os.environ.get('BENCH_NODES_SERVE_FLAGS') else ''))
+         ''.join(', %s%s' % ('%s nodes: ' % nodes if 'NODES' in v else '', os.environ[v]) for v in
+                 ('BENCH_SERVE_ENV', 'BENCH_NODES_SERVE_FLAGS', 'BENCH_NODES_SERVE_ENV') if os.environ.get(v))))
 print(' server: the nodes; db: the run\'s backends and PostgreSQL\'s own processes; db_all: all of PostgreSQL;'
       ' pgbe: the run\'s backends at the end; busy: the machine, in cores of %d;' % os.cpu_count())
 print(' commits: transactions committed in the run\'s database; batches: those with audit records; rounds: audit chain rounds;'
