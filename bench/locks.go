@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -58,7 +59,10 @@ const (
 
 // LocksConfig configures RunLocks. Zero values take the defaults.
 type LocksConfig struct {
-	Server        string // base URL of a running latchkey server
+	// Server is the base URL of a running latchkey server, or of the
+	// nodes of a cluster on one store as URL,URL,...: client i then talks
+	// to node i mod n, the run's admin to the first.
+	Server        string
 	AdminIdentity string // default "admin"
 	AdminPassword string // required
 	// Clients is how many clients run at once (default 32), each its own
@@ -91,6 +95,12 @@ type LocksConfig struct {
 	Prefix string
 	// Backend labels the result (e.g. "sqlite", "postgres"); optional.
 	Backend string
+	// WatchPIDs are processes of this machine whose CPU time, with their
+	// children's, the run measures over its measured window (Linux), e.g.
+	// the PostgreSQL postmaster behind the nodes.
+	WatchPIDs []int
+
+	nodes []string // Server, split and checked
 }
 
 // LocksResult is what RunLocks measured. It is printed by WriteText or
@@ -131,16 +141,33 @@ type LocksResult struct {
 	// before the previous holder had its release answer; they count as 0.
 	HandoverEarly int `json:"handover_early"`
 	// ServerCPUSeconds is the server's CPU time during the load (from its
-	// process_cpu_seconds_total), or 0 if it could not be read.
+	// process_cpu_seconds_total), or 0 if it could not be read; with
+	// several nodes, the sum of theirs (0 if one could not be read).
 	ServerCPUSeconds float64 `json:"server_cpu_seconds"`
+	// Nodes are, with several servers, each node's share of the run.
+	Nodes []LockNode `json:"nodes,omitempty"`
+	// Watched is the CPU time of each of LocksConfig.WatchPIDs.
+	Watched []ProcessCPU `json:"watched,omitempty"`
 	// Machine is how this machine's CPU was spent during the load.
 	Machine MachineCPU `json:"machine"`
 	// Profile is the file of the server's CPU profile, if one was taken.
 	Profile string `json:"profile,omitempty"`
-	// PeakRSSBytes is the server's peak resident set size (0 if unknown);
-	// RSSSource says which metric it was read from, or why it is unknown.
+	// PeakRSSBytes is the server's peak resident set size (0 if unknown),
+	// with several nodes the largest node's; RSSSource says which metric
+	// it was read from, or why it is unknown.
 	PeakRSSBytes int64  `json:"peak_rss_bytes"`
 	RSSSource    string `json:"rss_source"`
+}
+
+// LockNode is one node's share of a run spread over several servers.
+type LockNode struct {
+	Server  string `json:"server"`
+	Clients int    `json:"clients"`
+	Cycles  int    `json:"cycles"`
+	// ServerCPUSeconds is the node's process_cpu_seconds_total during the
+	// load, or 0 if it could not be read.
+	ServerCPUSeconds float64 `json:"server_cpu_seconds"`
+	PeakRSSBytes     int64   `json:"peak_rss_bytes"`
 }
 
 // Measured operations of the locks benchmark.
@@ -158,15 +185,28 @@ var lockOpNames = [numLockOps]string{"acquire", "release", "wait", "handover", "
 // withDefaults checks cfg and fills in its defaults.
 func (cfg LocksConfig) withDefaults() (LocksConfig, error) {
 	var err error
-	if cfg.Server, cfg.AdminIdentity, err = checkTarget(cfg.Server, cfg.AdminIdentity, cfg.AdminPassword,
-		"the run creates its people"); err != nil {
-		return cfg, err
+	cfg.nodes = nil
+	for _, s := range strings.Split(cfg.Server, ",") {
+		if s, cfg.AdminIdentity, err = checkTarget(strings.TrimSpace(s), cfg.AdminIdentity, cfg.AdminPassword,
+			"the run creates its people"); err != nil {
+			return cfg, err
+		}
+		cfg.nodes = append(cfg.nodes, s)
+	}
+	cfg.Server = strings.Join(cfg.nodes, ",")
+	for _, pid := range cfg.WatchPIDs {
+		if pid <= 0 {
+			return cfg, fmt.Errorf("bench: watched process %d: want a process ID", pid)
+		}
 	}
 	switch {
 	case cfg.Clients == 0:
 		cfg.Clients = DefaultLockClients
 	case cfg.Clients < 0 || cfg.Clients > MaxTerminals:
 		return cfg, fmt.Errorf("bench: clients must be 1 to %d", MaxTerminals)
+	}
+	if len(cfg.nodes) > cfg.Clients {
+		return cfg, fmt.Errorf("bench: %d servers for %d clients: want at least a client each", len(cfg.nodes), cfg.Clients)
 	}
 	if cfg.Duration, err = checkDuration(cfg.Duration); err != nil {
 		return cfg, err
@@ -260,13 +300,13 @@ func RunLocks(ctx context.Context, cfg LocksConfig, progress io.Writer) (*LocksR
 	// The event streams live as long as the run.
 	ctx, stopStreams := context.WithCancel(ctx)
 	defer stopStreams()
-	admin, logout, err := adminLogin(ctx, hc, cfg.Server, cfg.AdminIdentity, cfg.AdminPassword)
+	admin, logout, err := adminLogin(ctx, hc, cfg.nodes[0], cfg.AdminIdentity, cfg.AdminPassword)
 	if err != nil {
 		return nil, err
 	}
 	defer logout()
 	t0 := time.Now()
-	workers, err := setupLockers(ctx, admin, cfg)
+	workers, err := setupLockers(ctx, admin, hc, cfg)
 	defer func() { logoutLockers(context.WithoutCancel(ctx), workers) }()
 	if err != nil {
 		return nil, err
@@ -283,21 +323,28 @@ func RunLocks(ctx context.Context, cfg LocksConfig, progress io.Writer) (*LocksR
 		}
 	}
 
-	rss := watchRSS(ctx, hc, cfg.Server)
-	cpu0, cpuErr := serverCPU(ctx, hc, cfg.Server)
+	nodes := make([]lockNodeWatch, len(cfg.nodes))
+	for i, n := range cfg.nodes {
+		nodes[i].rss = watchRSS(ctx, hc, n)
+		nodes[i].cpu0, nodes[i].cpuErr = serverCPU(ctx, hc, n)
+	}
 	fmt.Fprintf(progress, "running %s cycles for %s\n", cfg.Mode, cfg.Duration)
 	prof := startProfile(ctx, SessionsConfig{ProfileURL: cfg.ProfileURL, ProfileDir: cfg.ProfileDir}, cfg.Duration, 1)
 	res.StartedAt = time.Now().UTC()
+	trees0, treeErr := sampleTrees(cfg.WatchPIDs)
 	start, m0 := time.Now(), sampleCPU()
 	loadErr := runLockLoad(ctx, workers, cfg.Duration, progress)
 	res.Duration, res.Machine = time.Since(start), sampleCPU().since(m0)
+	trees1, err := sampleTrees(cfg.WatchPIDs)
+	if treeErr == nil && err == nil {
+		res.Watched = treeCPU(cfg.WatchPIDs, trees0, trees1)
+	} else {
+		fmt.Fprintf(progress, "no CPU time of the watched processes: %v\n", errors.Join(treeErr, err))
+	}
 	if res.Profile, err = prof.wait(); err != nil {
 		fmt.Fprintf(progress, "no server profile: %v\n", err)
 	}
-	if cpu1, err := serverCPU(ctx, hc, cfg.Server); err == nil && cpuErr == nil {
-		res.ServerCPUSeconds = cpu1 - cpu0
-	}
-	res.PeakRSSBytes, res.RSSSource = rss.finish(context.WithoutCancel(ctx))
+	res.finishNodes(context.WithoutCancel(ctx), hc, cfg.nodes, nodes, workers)
 	if loadErr != nil && ctx.Err() == nil {
 		return nil, loadErr
 	}
@@ -345,6 +392,47 @@ func RunLocks(ctx context.Context, cfg LocksConfig, progress io.Writer) (*LocksR
 	return res, loadErr
 }
 
+// lockNodeWatch follows one node's CPU time and memory during the load.
+type lockNodeWatch struct {
+	rss    *rssWatch
+	cpu0   float64
+	cpuErr error
+}
+
+// finishNodes reads the nodes' CPU time and peak RSS at the end of the
+// load into r, the sum of the CPU and the largest RSS, and with several
+// nodes each node's share into r.Nodes.
+func (r *LocksResult) finishNodes(ctx context.Context, hc *http.Client, urls []string, nodes []lockNodeWatch, workers []*locker) {
+	cpuOK := true
+	for i, n := range nodes {
+		ln := LockNode{Server: urls[i]}
+		if cpu1, err := serverCPU(ctx, hc, urls[i]); err == nil && n.cpuErr == nil {
+			ln.ServerCPUSeconds = cpu1 - n.cpu0
+		} else {
+			cpuOK = false
+		}
+		var src string
+		ln.PeakRSSBytes, src = n.rss.finish(ctx)
+		if i == 0 || ln.PeakRSSBytes > r.PeakRSSBytes {
+			r.PeakRSSBytes, r.RSSSource = ln.PeakRSSBytes, src
+		}
+		r.ServerCPUSeconds += ln.ServerCPUSeconds
+		r.Nodes = append(r.Nodes, ln)
+	}
+	if !cpuOK {
+		r.ServerCPUSeconds = 0
+	}
+	if len(nodes) == 1 {
+		r.Nodes = nil
+		return
+	}
+	r.RSSSource = fmt.Sprintf("the largest of %d nodes: %s", len(nodes), r.RSSSource)
+	for i, w := range workers {
+		r.Nodes[i%len(nodes)].Clients++
+		r.Nodes[i%len(nodes)].Cycles += w.cycles
+	}
+}
+
 // locker is one client: a delegate with its own user token and the lock
 // it cycles on.
 type locker struct {
@@ -381,9 +469,13 @@ func (w *locker) reset() {
 }
 
 // setupLockers creates, a few at a time, a delegate with an identity for
-// each client and logs each on. The lockers made are returned even with
-// an error, so that their tokens can be logged out.
-func setupLockers(ctx context.Context, admin *client.Client, cfg LocksConfig) ([]*locker, error) {
+// each client and logs each on at its node. The lockers made are returned
+// even with an error, so that their tokens can be logged out.
+func setupLockers(ctx context.Context, admin *client.Client, hc *http.Client, cfg LocksConfig) ([]*locker, error) {
+	nodes := make([]*client.Client, len(cfg.nodes))
+	for i, n := range cfg.nodes {
+		nodes[i] = client.New(n, client.WithHTTPClient(hc))
+	}
 	books := make([]*handoverBook, cfg.Locks)
 	for i := range books {
 		books[i] = &handoverBook{pending: map[uint64]*handoverEntry{}}
@@ -401,7 +493,7 @@ func setupLockers(ctx context.Context, admin *client.Client, cfg LocksConfig) ([
 				if i >= cfg.Clients || ctx.Err() != nil {
 					return
 				}
-				if workers[i], errs[i] = setupLocker(ctx, admin, cfg, i); errs[i] != nil {
+				if workers[i], errs[i] = setupLocker(ctx, admin, nodes[i%len(nodes)], cfg, i); errs[i] != nil {
 					return
 				}
 				w := workers[i]
@@ -431,7 +523,9 @@ func setupLockers(ctx context.Context, admin *client.Client, cfg LocksConfig) ([
 	return made, ctx.Err()
 }
 
-func setupLocker(ctx context.Context, admin *client.Client, cfg LocksConfig, i int) (*locker, error) {
+// setupLocker creates client i's delegate through admin and logs it on
+// at node, the client's server from then on.
+func setupLocker(ctx context.Context, admin, node *client.Client, cfg LocksConfig, i int) (*locker, error) {
 	var b [18]byte
 	rand.Read(b[:])
 	login, password := fmt.Sprintf("%s-locker-%d", cfg.Prefix, i), base64.RawURLEncoding.EncodeToString(b[:])
@@ -442,11 +536,11 @@ func setupLocker(ctx context.Context, admin *client.Client, cfg LocksConfig, i i
 	if _, err := admin.AddIdentity(ctx, p.ID, login, password); err != nil {
 		return nil, fmt.Errorf("add identity %s: %w", login, err)
 	}
-	tok, err := admin.WithToken("").Login(ctx, login, password)
+	tok, err := node.Login(ctx, login, password)
 	if err != nil {
-		return nil, fmt.Errorf("log on as %s: %w", login, err)
+		return nil, fmt.Errorf("log on as %s at %s: %w", login, node.BaseURL(), err)
 	}
-	return &locker{c: admin.WithToken(tok.Token), login: login, principal: tok.Principal.ID,
+	return &locker{c: node.WithToken(tok.Token), login: login, principal: tok.Principal.ID,
 		lock: fmt.Sprintf("%s/own/%d", cfg.Prefix, i), poll: cfg.Poll, mode: cfg.Mode}, nil
 }
 

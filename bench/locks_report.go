@@ -48,4 +48,20 @@ func (r *LocksResult) WriteText(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "server peak RSS %s\n", r.RSSSource)
 	}
+	if len(r.Nodes) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "node\tclients\tcycles\tCPU s\tpeak RSS MiB")
+		for _, n := range r.Nodes {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.1f\n", n.Server, n.Clients, n.Cycles, n.ServerCPUSeconds, float64(n.PeakRSSBytes)/(1<<20))
+		}
+		tw.Flush()
+	}
+	for _, p := range r.Watched {
+		fmt.Fprintf(w, "process %d (%s) and its children: %.2f CPU s", p.PID, p.Title, p.CPUSeconds)
+		if r.Cycles > 0 {
+			fmt.Fprintf(w, ", %.3f ms a cycle", 1000*p.CPUSeconds/float64(r.Cycles))
+		}
+		fmt.Fprintln(w)
+	}
 }

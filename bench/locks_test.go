@@ -4,12 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"latchkey"
 	"latchkey/bench"
+	lkhttp "latchkey/http"
+	"latchkey/passhash"
+	"latchkey/sqlstore"
+	"latchkey/sqlstore/sqlstoretest"
 )
 
 func quickLocks(server, mode string) bench.LocksConfig {
@@ -148,6 +157,8 @@ func TestLocksConfigRefused(t *testing.T) {
 		{"unknown hand-over", func(c *bench.LocksConfig) { c.Handover = "carrier pigeon" }, "hand-over"},
 		{"profile without a directory", func(c *bench.LocksConfig) { c.ProfileURL = "http://127.0.0.1:1" }, "pprof"},
 		{"slash in prefix", func(c *bench.LocksConfig) { c.Prefix = "a//b" }, "prefix"},
+		{"a bad second server", func(c *bench.LocksConfig) { c.Server += ",127.0.0.1:1" }, "server"},
+		{"more servers than clients", func(c *bench.LocksConfig) { c.Server = strings.Repeat(c.Server+",", 4) + c.Server }, "servers"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := quickLocks(url, bench.LockUncontended)
@@ -157,5 +168,109 @@ func TestLocksConfigRefused(t *testing.T) {
 				t.Fatalf("RunLocks: %v, %v; want an error about %s", r, err, c.want)
 			}
 		})
+	}
+}
+
+// serveNodes starts n servers (httptest) on one fresh SQLite store, as
+// the nodes of a cluster, and returns their URLs with each one's count of
+// lock calls (acquire and release) and of principals created.
+func serveNodes(t *testing.T, n int) (urls []string, lockCalls, creates []*atomic.Int64) {
+	t.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	store := sqlstoretest.Open(t, sqlstoretest.SQLite().URL(t), sqlstore.Options{Password: passhash.Test, Logger: quiet})
+	if _, _, err := store.Bootstrap(context.Background(), adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	h := lkhttp.NewServer(store, lkhttp.Options{Logger: quiet, MetricsPublic: true}).Handler()
+	for range n {
+		locks, made := new(atomic.Int64), new(atomic.Int64)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/locks/"):
+				locks.Add(1)
+			case r.Method == http.MethodPost && r.URL.Path == "/v1/principals":
+				made.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		urls, lockCalls, creates = append(urls, srv.URL), append(lockCalls, locks), append(creates, made)
+	}
+	return urls, lockCalls, creates
+}
+
+// With several servers, client i talks to server i mod n: each node
+// carries the lock calls of its clients, and the admin sets up the run at
+// the first.
+func TestRunLocksNodes(t *testing.T) {
+	t.Parallel()
+	urls, lockCalls, creates := serveNodes(t, 2)
+	cfg := quickLocks(urls[0]+", "+urls[1]+"/", bench.LockUncontended)
+	cfg.Clients = 5
+	r, err := bench.RunLocks(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Server != urls[0]+","+urls[1] || len(r.Nodes) != 2 {
+		t.Fatalf("server %q, nodes %+v: want both servers", r.Server, r.Nodes)
+	}
+	if creates[0].Load() != 5 || creates[1].Load() != 0 {
+		t.Errorf("principals created at the nodes: %d, %d; want all 5 at the first", creates[0].Load(), creates[1].Load())
+	}
+	var cycles int
+	var cpu float64
+	for i, n := range r.Nodes {
+		if want := []int{3, 2}[i]; n.Server != urls[i] || n.Clients != want || n.Cycles < want {
+			t.Errorf("node %d: %+v: want %s with %d clients and a cycle each at least", i, n, urls[i], want)
+		}
+		// Without a warm-up, every lock call the node had is measured.
+		if got := lockCalls[i].Load(); got != int64(2*n.Cycles) {
+			t.Errorf("node %d: %d lock calls for %d cycles: want an acquire and a release a cycle", i, got, n.Cycles)
+		}
+		if n.ServerCPUSeconds <= 0 || n.PeakRSSBytes <= 0 {
+			t.Errorf("node %d: CPU %.3f s, peak RSS %d: want the node's", i, n.ServerCPUSeconds, n.PeakRSSBytes)
+		}
+		cycles += n.Cycles
+		cpu += n.ServerCPUSeconds
+	}
+	if cycles != r.Cycles || !near(cpu, r.ServerCPUSeconds) {
+		t.Errorf("nodes' cycles %d and CPU %.3f s; the run's %d and %.3f s", cycles, cpu, r.Cycles, r.ServerCPUSeconds)
+	}
+	if !strings.HasPrefix(r.RSSSource, "the largest of 2 nodes") {
+		t.Errorf("RSS source %q", r.RSSSource)
+	}
+	var text bytes.Buffer
+	r.WriteText(&text)
+	for _, u := range urls {
+		if !strings.Contains(text.String(), u+"  ") {
+			t.Errorf("text lacks node %s:\n%s", u, text.String())
+		}
+	}
+}
+
+// A watched process's CPU time over the window comes with the result.
+func TestRunLocksWatch(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	cfg := quickLocks(serve(t, nil), bench.LockUncontended)
+	cfg.WatchPIDs = []int{os.Getpid()}
+	r, err := bench.RunLocks(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server runs in this process: the load costs it CPU.
+	if len(r.Watched) != 1 || r.Watched[0].PID != os.Getpid() || r.Watched[0].CPUSeconds <= 0 || r.Nodes != nil {
+		t.Fatalf("watched %+v, nodes %+v: want this process's CPU time and no nodes", r.Watched, r.Nodes)
+	}
+	var text bytes.Buffer
+	r.WriteText(&text)
+	if !strings.Contains(text.String(), "and its children:") {
+		t.Errorf("text lacks the watched process:\n%s", text.String())
+	}
+	cfg.WatchPIDs = []int{0}
+	if _, err := bench.RunLocks(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "process") {
+		t.Errorf("watching process 0: %v", err)
 	}
 }

@@ -9,6 +9,7 @@
 #   BENCH_PORT, BENCH_PPROF_PORT          latchkey (default 7441, 7442)
 #   BENCH_ETCD_CLIENT, BENCH_ETCD_PEER    etcd (default 2379, 2380)
 # Everything listens on 127.0.0.1 only.
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh" # wait_for, cpu_now, busy_since
 pg=${LATCHKEY_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 warmup=${BENCH_WARMUP:-2s}
 port=${BENCH_PORT:-7441} pprof_port=${BENCH_PPROF_PORT:-7442}
@@ -67,15 +68,6 @@ fresh_store() { # BACKEND: sets store to a fresh, empty store
 	fi
 }
 
-wait_for() { # URL LOG: wait until URL answers
-	for _ in $(seq 1 50); do
-		curl -fs "$1" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	echo "no answer from $1; see $2" >&2
-	exit 1
-}
-
 start_latchkey() { # NAME URL
 	mkdir -p "$work/data"
 	"$lk" serve --listen 127.0.0.1:$port --pprof-listen 127.0.0.1:$pprof_port --data-dir "$work/data" --store "$2" \
@@ -98,17 +90,6 @@ stop_server() {
 	kill "$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true
 	server_pid=
-}
-
-# Busy cores of the whole machine between two snapshots of /proc/stat
-# (user+nice+system+irq+softirq over all, times the cores): it shows
-# whether something besides the benchmark ran during a run.
-cpu_now() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
-busy_since() { # "BUSY TOTAL" from cpu_now
-	local now
-	now=$(cpu_now)
-	awk -v a="$1" -v b="$now" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ");
-		if (y[2] > x[2]) printf "%.2f", n * (y[1] - x[1]) / (y[2] - x[2]); else print "n/a" }'
 }
 
 run_latchkey() { # NAME MODE [flags...]: `latchkey bench locks` into $out/NAME.json

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
+
 	"latchkey/bench"
 )
 
-const benchLocksSynopsis = "bench locks [--server URL] [--identity admin] [--password-stdin] [--clients N] [--duration D] [--mode uncontended|contended] [--locks N] [--handover events|poll] [--poll D] [--warmup D] [--server-pprof URL --profile-dir DIR] [--label L] [--json]"
+const benchLocksSynopsis = "bench locks [--server URL[,URL...]] [--identity admin] [--password-stdin] [--clients N] [--duration D] [--mode uncontended|contended] [--locks N] [--handover events|poll] [--poll D] [--warmup D] [--server-pprof URL --profile-dir DIR] [--label L] [--watch-pid PID]... [--json]"
 
 // runBenchLocks drives a running server with clients that acquire and
-// release exclusive edit locks, each with a user token of its own.
+// release exclusive edit locks, each with a user token of its own. With
+// several servers (--server URL,URL,...: the nodes of a cluster on one
+// store) client i talks to node i mod n; they are not failed over.
 func runBenchLocks(e *env, args []string) int {
 	c := e.newCmd("bench locks", synopsisOf(benchSynopsis, "bench locks"), true)
 	identity := c.fs.String("identity", "admin", "admin identity that sets up the run")
@@ -22,6 +27,15 @@ func runBenchLocks(e *env, args []string) int {
 	pprofURL := c.fs.String("server-pprof", "", "the server's pprof address (serve --pprof-listen): take a CPU profile of the run")
 	profileDir := c.fs.String("profile-dir", "", "where to write the profile of --server-pprof (round-1.pprof)")
 	label := c.fs.String("label", "", "backend label for the report (e.g. sqlite, postgres)")
+	var watch []int
+	c.fs.Func("watch-pid", "measure the CPU time of process `PID` and its children over the measured window, e.g. the PostgreSQL postmaster (Linux; repeatable)", func(v string) error {
+		pid, err := strconv.Atoi(v)
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("want a process ID")
+		}
+		watch = append(watch, pid)
+		return nil
+	})
 	if _, st, ok := c.parse(args); !ok {
 		return st
 	}
@@ -34,7 +48,7 @@ func runBenchLocks(e *env, args []string) int {
 	}
 	cfg := bench.LocksConfig{Server: c.serverURL(), AdminIdentity: *identity, AdminPassword: password,
 		Clients: *clients, Duration: *duration, Mode: *mode, Poll: *poll, Warmup: *warmup,
-		ProfileURL: *pprofURL, ProfileDir: *profileDir, Backend: *label}
+		ProfileURL: *pprofURL, ProfileDir: *profileDir, Backend: *label, WatchPIDs: watch}
 	if cfg.Mode == bench.LockContended {
 		cfg.Locks, cfg.Handover = *locks, *handover
 	}

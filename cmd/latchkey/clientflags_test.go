@@ -128,6 +128,8 @@ func TestBenchTransport(t *testing.T) {
 		{"bench", "locks", "--ca", "ca.pem"},
 		{"bench", "agents", "--insecure-http"},
 		{"bench", "journal", "--server", "http://latchkey.example.org"},
+		// Every node of a spread run is checked, not only the first.
+		{"bench", "locks", "--server", "http://127.0.0.1:7420,http://10.0.0.5:7420"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); code != 2 ||

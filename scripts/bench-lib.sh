@@ -1,0 +1,36 @@
+# Shell functions the benchmark scripts share; sourced, not run:
+#   . "$(dirname "$0")/bench-lib.sh"
+
+wait_for() { # URL LOG: wait until URL answers (10 s at most), else exit
+	for _ in $(seq 1 50); do
+		curl -fs "$1" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	echo "no answer from $1; see $2" >&2
+	exit 1
+}
+
+# Busy cores of the whole machine between two snapshots of /proc/stat
+# (user+nice+system+irq+softirq over all, times the cores): it shows
+# whether something besides the benchmark ran during a run.
+cpu_now() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+busy_since() { # "BUSY TOTAL" from cpu_now
+	local now
+	now=$(cpu_now)
+	awk -v a="$1" -v b="$now" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ");
+		if (y[2] > x[2]) printf "%.2f", n * (y[1] - x[1]) / (y[2] - x[2]); else print "n/a" }'
+}
+
+# postmaster_pid PGURL: the process ID of the PostgreSQL server at PGURL
+# when it runs on this machine (the parent of its checkpointer), else
+# nothing.
+postmaster_pid() {
+	local ckpt
+	ckpt=$(psql "$1" -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" 2>/dev/null) || return 0
+	[ -n "$ckpt" ] && [ -r "/proc/$ckpt/stat" ] || return 0
+	# The parent is the 2nd field after the command name's ')'.
+	local pm
+	pm=$(sed 's/.*) //' "/proc/$ckpt/stat" | awk '{ print $2 }')
+	tr '\0' ' ' <"/proc/$pm/cmdline" 2>/dev/null | grep -q postgres && echo "$pm"
+	return 0
+}
