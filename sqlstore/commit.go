@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"latchkey"
 )
@@ -52,6 +53,27 @@ const laterOpLockWait = "20ms"
 // maxBatch bounds the operations sharing one transaction.
 const maxBatch = 128
 
+// Scheduling (issue 15). One committer at a time gathers operations (the
+// others run their batches); it starts its batch at once when no other
+// batch is under way, since there is no commit to share. While one is, a
+// batch of one or two operations would cost a transaction and a commit
+// of its own for little: it gathers more, up to minSharedBatch, waiting
+// at most BatchWait (or until a batch under way ends). With several
+// committers a node and several nodes on one database, batches were
+// otherwise half as full and CPU per operation grew by 40% against one
+// node (docs/benchmarks.md, "Three nodes on one PostgreSQL").
+const minSharedBatch = 4
+
+// DefaultBatchWait is Options.BatchWait's default.
+const DefaultBatchWait = 2 * time.Millisecond
+
+// startBatch decides whether a committer holding n operations starts its
+// batch now, with inFlight batches under way, after gathering for waited
+// of at most wait.
+func startBatch(n int, inFlight int64, waited, wait time.Duration) bool {
+	return inFlight == 0 || n >= minSharedBatch || waited >= wait
+}
+
 // op is one write operation waiting for a committer.
 type op struct {
 	ctx  context.Context
@@ -66,6 +88,12 @@ type committers struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
+	// gather is held by the committer gathering a batch; inFlight counts
+	// the batches under way, and ended is notified when one ends.
+	gather   sync.Mutex
+	inFlight atomic.Int64
+	ended    *signal
+	wait     time.Duration // Options.BatchWait
 	// batches counts committed transactions; waiting counts the
 	// operations not yet taken by a committer; fallbacks counts batches
 	// that ran whole, failed and ran again isolated; isolated is how many
@@ -76,7 +104,7 @@ type committers struct {
 // startCommitters starts n committers (SQLite: one, its writer has one
 // connection).
 func (s *Store) startCommitters(n int) {
-	c := &committers{s: s, ops: make(chan *op), stop: make(chan struct{})}
+	c := &committers{s: s, ops: make(chan *op), stop: make(chan struct{}), ended: newSignal(), wait: s.opts.BatchWait}
 	for range n {
 		c.wg.Add(1)
 		go c.run()
@@ -111,30 +139,64 @@ func (c *committers) run() {
 	defer c.wg.Done()
 	var carried []*op // operations that must run before any new one
 	for {
-		batch := carried
-		carried = nil
-		if len(batch) == 0 {
-			select {
-			case o := <-c.ops:
-				batch = append(batch, o)
-			case <-c.stop:
-				return
-			}
+		batch, ok := c.collect(carried)
+		if !ok {
+			return
 		}
-	collect:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-c.ops:
-				batch = append(batch, o)
-			default:
-				break collect
-			}
-		}
+		c.inFlight.Add(1)
 		carried = c.runBatch(batch)
+		c.inFlight.Add(-1)
+		c.ended.notify()
 		if w := c.s.wst; w != nil && w.hasPending() { // the writer's connection is free now
 			w.preparePending(context.Background())
 		}
 	}
+}
+
+// collect gathers the next batch after the operations carried over (see
+// startBatch); ok is false when the store closes with nothing gathered.
+func (c *committers) collect(carried []*op) (batch []*op, ok bool) {
+	c.gather.Lock()
+	defer c.gather.Unlock()
+	batch = carried
+	if len(batch) == 0 {
+		select {
+		case o := <-c.ops:
+			batch = append(batch, o)
+		case <-c.stop:
+			return nil, false
+		}
+	}
+	start := time.Now()
+	var timeout <-chan time.Time
+	for len(batch) < maxBatch {
+		select {
+		case o := <-c.ops:
+			batch = append(batch, o)
+			continue
+		default:
+		}
+		ended := c.ended.wait() // before reading inFlight: an end after it is seen
+		waited := time.Since(start)
+		if c.wait < 0 || startBatch(len(batch), c.inFlight.Load(), waited, c.wait) {
+			break
+		}
+		if timeout == nil {
+			t := time.NewTimer(c.wait - waited)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case o := <-c.ops:
+			batch = append(batch, o)
+		case <-ended:
+		case <-timeout:
+			return batch, true
+		case <-c.stop:
+			return batch, true
+		}
+	}
+	return batch, true
 }
 
 // runBatch runs the batch's operations in one transaction and answers

@@ -372,3 +372,81 @@ func TestGroupCommitCarriesOverLockWaits(t *testing.T) {
 		}
 	})
 }
+
+func TestStartBatch(t *testing.T) {
+	const wait = 2 * time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		n        int
+		inFlight int64
+		waited   time.Duration
+		want     bool
+	}{
+		{"nothing under way: at once", 1, 0, 0, true},
+		{"one write while a batch commits: gather", 1, 1, 0, false},
+		{"three while two commit: gather", 3, 2, time.Millisecond, false},
+		{"enough to share a commit", 4, 3, 0, true},
+		{"waited its time", 1, 1, wait, true},
+	} {
+		if got := sqlstore.StartBatch(tc.n, tc.inFlight, tc.waited, wait); got != tc.want {
+			t.Errorf("%s: startBatch(%d, %d, %v) = %v, want %v", tc.name, tc.n, tc.inFlight, tc.waited, got, tc.want)
+		}
+	}
+}
+
+// With several committers (PostgreSQL), writes that arrive one by one
+// while a batch is under way are gathered into one batch of their own
+// instead of one transaction each; a write with no batch under way does
+// not wait.
+func TestGroupCommitGathersWhileABatchCommits(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		if b.Name != "postgres" {
+			t.Skip("SQLite has one committer: nothing is ever under way beside it")
+		}
+		opts := sqlstoretest.Options(sqlstoretest.NewClock())
+		opts.Committers = 4
+		opts.BatchWait = 5 * time.Second // long: only the rule ends the gathering here
+		s := sqlstoretest.Open(t, b.URL(t), opts)
+		ctx := context.Background()
+		write := func(what string) error {
+			return s.Write(ctx, func(tx *sqlstore.Tx) error { tx.Record("test.gather", what); return nil })
+		}
+
+		start := time.Now()
+		if err := write("alone"); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("a write with no batch under way took %v: it waited to gather", d)
+		}
+
+		release := make(chan struct{})
+		blocked := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // a batch under way until released
+			defer wg.Done()
+			s.Write(ctx, func(tx *sqlstore.Tx) error { close(blocked); <-release; return nil })
+		}()
+		<-blocked
+		before := s.CommitBatches()
+		var done atomic.Int64
+		for i := range 4 { // one by one, far apart: each would have had its own transaction
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := write(fmt.Sprint("gathered ", i)); err != nil {
+					t.Error(err)
+				}
+				done.Add(1)
+			}()
+			time.Sleep(50 * time.Millisecond)
+		}
+		waitFor(t, "the four writes to be answered", func() bool { return done.Load() == 4 })
+		if got := s.CommitBatches() - before; got != 1 {
+			t.Errorf("%d commits for four writes gathered while a batch was under way, want 1", got)
+		}
+		close(release)
+		wg.Wait()
+	})
+}

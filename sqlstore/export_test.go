@@ -77,3 +77,6 @@ var ChainRecords = chainRecords
 
 // RunWhole is runWhole, for its table test.
 var RunWhole = runWhole
+
+// StartBatch is startBatch, for its table test.
+var StartBatch = startBatch

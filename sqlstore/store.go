@@ -59,6 +59,11 @@ type Options struct {
 	// once, each a group commit of the writes waiting (default 4). SQLite
 	// always has one: it has one writer.
 	Committers int
+	// BatchWait bounds how long a committer gathers writes for its batch
+	// while another batch is under way (see startBatch; default
+	// DefaultBatchWait; negative: it never waits). No batch under way,
+	// it starts at once; SQLite's one committer never waits.
+	BatchWait time.Duration
 	// IdempotencyTTL is how long an Idempotency-Key record is kept: an
 	// older key is taken as new, and the sweeper deletes it (default
 	// latchkey.DefaultIdempotencyTTL).
@@ -156,6 +161,9 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 	}
 	if opts.Committers <= 0 {
 		opts.Committers = 4
+	}
+	if opts.BatchWait == 0 {
+		opts.BatchWait = DefaultBatchWait
 	}
 	if opts.IdempotencyTTL <= 0 {
 		opts.IdempotencyTTL = latchkey.DefaultIdempotencyTTL

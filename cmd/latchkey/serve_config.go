@@ -47,6 +47,7 @@ type serveConfig struct {
 	offlineCap       int           // --offline-cap
 	pgCommitters     int           // --pg-committers
 	pgConns          int           // --pg-conns
+	pgBatchWait      time.Duration // --pg-batch-wait; 0: never wait
 	idempotencyTTL   time.Duration // --idempotency-ttl
 	pprofListen      string        // --pprof-listen; "": off
 	sealEvery        time.Duration // --seal-every; 0: off
@@ -87,6 +88,7 @@ func defaultServeConfig() serveConfig {
 		offlineCap:       sqlstore.DefaultOfflineCap,
 		pgCommitters:     4,
 		pgConns:          32,
+		pgBatchWait:      sqlstore.DefaultBatchWait,
 		idempotencyTTL:   latchkey.DefaultIdempotencyTTL,
 		sealEvery:        latchkey.DefaultSealEvery,
 		edge:             defaultEdgeFlags(),
@@ -120,6 +122,7 @@ func (c *serveConfig) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.offlineCap, "offline-cap", c.offlineCap, "at most this many offline logon verifiers in one terminal's policy")
 	fs.IntVar(&c.pgCommitters, "pg-committers", c.pgCommitters, "PostgreSQL: write transactions (group commits) a node runs at once")
 	fs.IntVar(&c.pgConns, "pg-conns", c.pgConns, "PostgreSQL: connections a node keeps at most (plus one for notifications); nodes × (this + 1) must stay below the server's max_connections")
+	fs.DurationVar(&c.pgBatchWait, "pg-batch-wait", c.pgBatchWait, "PostgreSQL: while another commit is under way, a batch of fewer than 4 writes waits at most this long for more to share its commit (0: never waits)")
 	fs.DurationVar(&c.idempotencyTTL, "idempotency-ttl", c.idempotencyTTL, "how long the answer to an Idempotency-Key is kept for replay; an older key is new and the sweeper deletes it (1m to 720h)")
 	fs.StringVar(&c.pprofListen, "pprof-listen", c.pprofListen, "serve Go profiles (net/http/pprof) on loopback address `ADDR`; off when empty")
 	fs.DurationVar(&c.sealEvery, "seal-every", c.sealEvery, "seal the audit chain's head this often (one seal per period for the whole cluster; 0 = off)")
@@ -215,6 +218,8 @@ func (c *serveConfig) check() error {
 		return usagef("--pg-committers must be at least 1")
 	case c.pgConns < 2 || c.pgConns < c.pgCommitters:
 		return usagef("--pg-conns must be at least 2 and at least --pg-committers")
+	case c.pgBatchWait < 0 || c.pgBatchWait > 100*time.Millisecond:
+		return usagef("--pg-batch-wait must be 0s to 100ms")
 	case c.reservationGrace < time.Minute || c.reservationGrace > 24*time.Hour:
 		return usagef("--reservation-grace must be 1m to 24h")
 	case c.offlineDays < 1 || c.offlineDays > 366 || c.offlineCap < 1 || c.offlineCap > 100000:

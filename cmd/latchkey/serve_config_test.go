@@ -48,12 +48,13 @@ func TestParseServeFlags(t *testing.T) {
 			"--argon2-time", "1", "--argon2-memory", "64", "--argon2-threads", "2", "--max-failures", "0", "--lockout", "1m",
 			"--staff-backoff-max", "0s", "--token-ttl", "1h", "--instruction-lock", "2m",
 			"--checkout-warning", "0s", "--reservation-grace", "5m", "--offline-days", "7", "--offline-cap", "9",
-			"--pg-committers", "2", "--pg-conns", "8", "--idempotency-ttl", "1h", "--pprof-listen", "127.0.0.1:6060", "--seal-every", "0s"},
+			"--pg-committers", "2", "--pg-conns", "8", "--pg-batch-wait", "5ms", "--idempotency-ttl", "1h", "--pprof-listen", "127.0.0.1:6060", "--seal-every", "0s"},
 			want: func(c *serveConfig) {
 				c.listen, c.sweepInterval, c.argon2Time, c.argon2Memory, c.argon2Threads = ":0", time.Second, 1, 64, 2
 				c.maxFailures, c.lockout, c.staffBackoffMax, c.tokenTTL = 0, time.Minute, 0, time.Hour
 				c.instructionLock, c.checkoutWarning, c.reservationGrace = 2*time.Minute, 0, 5*time.Minute
 				c.offlineDays, c.offlineCap, c.pgCommitters, c.pgConns, c.idempotencyTTL = 7, 9, 2, 8, time.Hour
+				c.pgBatchWait = 5 * time.Millisecond
 				c.pprofListen, c.sealEvery = "127.0.0.1:6060", 0
 			}},
 		{name: "node flags", args: []string{"--data-dir", "d", "--advertise", "10.0.0.11:7420", "--heartbeat", "200ms",
@@ -95,6 +96,7 @@ func TestParseServeFlags(t *testing.T) {
 		{name: "redelivery is gone", args: []string{"--redelivery", "1m"}, err: "flag provided but not defined: -redelivery", kind: "flag"},
 		{name: "checkout warning", args: []string{"--checkout-warning", "-1s"}, err: "--checkout-warning not negative", kind: "usage"},
 		{name: "committers", args: []string{"--pg-committers", "0"}, err: "--pg-committers must be at least 1", kind: "usage"},
+		{name: "batch wait", args: []string{"--pg-batch-wait", "1s"}, err: "--pg-batch-wait must be 0s to 100ms", kind: "usage"},
 		{name: "conns", args: []string{"--pg-conns", "1"}, err: "--pg-conns must be at least 2 and at least --pg-committers", kind: "usage"},
 		{name: "conns below committers", args: []string{"--pg-conns", "3", "--pg-committers", "4"}, err: "--pg-conns must be at least 2 and at least --pg-committers", kind: "usage"},
 		{name: "grace", args: []string{"--reservation-grace", "25h"}, err: "--reservation-grace must be 1m to 24h", kind: "usage"},

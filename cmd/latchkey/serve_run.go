@@ -200,6 +200,7 @@ func (c *serveConfig) storeOptions(logger *slog.Logger) sqlstore.Options {
 		TokenTTL:         c.tokenTTL,
 		Config:           c.policy,
 		Committers:       c.pgCommitters,
+		BatchWait:        batchWait(c.pgBatchWait),
 		MaxConns:         c.pgConns,
 		ReservationGrace: c.reservationGrace,
 		OfflineDays:      c.offlineDays,
@@ -267,4 +268,13 @@ func heartbeat(ctx context.Context, store *sqlstore.Store, node latchkey.Node, e
 		case <-t.C:
 		}
 	}
+}
+
+// batchWait is --pg-batch-wait as sqlstore.Options says it: 0 there
+// means the default, so "never" is negative.
+func batchWait(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
