@@ -51,7 +51,9 @@
 # one run of each configuration with a CPU profile of the first node and
 # PostgreSQL's wait events (pg_stat_activity, pg_locks of the run's
 # database, sampled every 50 ms by one session). LATCHKEY_BIN runs that
-# binary instead of building this checkout. Listens on 127.0.0.1:7480-7489
+# binary instead of building this checkout; LATCHKEY_SERVE_BIN runs the
+# nodes from another (an older build, measured by this one's benchmark,
+# which spreads clients over nodes). Listens on 127.0.0.1:7480-7489
 # only; everything started here is stopped on exit. Wrap measurement runs
 # in `flock /tmp/latchkey-bench.lock`.
 set -euo pipefail
@@ -105,6 +107,7 @@ else
 	go build -o "$work/latchkey" ./cmd/latchkey
 	lk="$work/latchkey"
 fi
+serve_bin=${LATCHKEY_SERVE_BIN:-$lk}
 export LATCHKEY_ADMIN_PASSWORD=bench-admin-password LATCHKEY_PASSWORD=bench-admin-password
 export PGOPTIONS='-c client_min_messages=warning'
 
@@ -119,7 +122,7 @@ start_nodes() { # NAME N STORE: N nodes on STORE (the first with pprof when prof
 		prof=()
 		[ "${profiling:-}" = 1 ] && [ "$i" = 1 ] && prof=(--pprof-listen "127.0.0.1:$((port0 + 5))")
 		# shellcheck disable=SC2086 # the flag variables are word lists
-		env ${BENCH_SERVE_ENV:-} $([ "$n" -gt 1 ] && echo "${BENCH_NODES_SERVE_ENV:-}") LATCHKEY_STORE="$store" "$lk" serve --listen "127.0.0.1:$((port0 + i))" --data-dir "$work/$name-node$i" \
+		env ${BENCH_SERVE_ENV:-} $([ "$n" -gt 1 ] && echo "${BENCH_NODES_SERVE_ENV:-}") LATCHKEY_STORE="$store" "$serve_bin" serve --listen "127.0.0.1:$((port0 + i))" --data-dir "$work/$name-node$i" \
 			--pg-conns "$pg_conns" --argon2-time 1 --argon2-memory 64 ${BENCH_SERVE_FLAGS:-} \
 			$([ "$n" -gt 1 ] && echo "${BENCH_NODES_SERVE_FLAGS:-}") "${prof[@]}" >"$out/$name-node$i.log" 2>&1 &
 		pids+=($!)
@@ -217,8 +220,8 @@ if [ "$profile" = 1 ]; then
 		) &
 		run "$name" "$n" uncontended --server-pprof "http://127.0.0.1:$((port0 + 5))" --profile-dir "$out/$name"
 		wait
-		go tool pprof -top -nodecount=40 "$lk" "$out/$name/round-1.pprof" >"$out/$name-top.txt" 2>/dev/null || true
-		go tool pprof -top -cum -nodecount=60 "$lk" "$out/$name/round-1.pprof" >"$out/$name-cum.txt" 2>/dev/null || true
+		go tool pprof -top -nodecount=40 "$serve_bin" "$out/$name/round-1.pprof" >"$out/$name-top.txt" 2>/dev/null || true
+		go tool pprof -top -cum -nodecount=60 "$serve_bin" "$out/$name/round-1.pprof" >"$out/$name-cum.txt" 2>/dev/null || true
 	done
 fi
 
