@@ -4,13 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -203,19 +200,11 @@ func (cfg LocksConfig) withDefaults() (LocksConfig, error) {
 	if cfg.Warmup < 0 || cfg.Warmup > time.Hour {
 		return cfg, errors.New("bench: the warm-up must last 0 to an hour")
 	}
-	if (cfg.ProfileURL == "") != (cfg.ProfileDir == "") {
-		return cfg, errors.New("bench: a server profile needs both its pprof URL and a directory")
-	}
-	if cfg.ProfileURL != "" {
-		if u, err := url.Parse(cfg.ProfileURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return cfg, fmt.Errorf("bench: pprof URL %q: want a base URL such as http://127.0.0.1:7421", cfg.ProfileURL)
-		}
-		cfg.ProfileURL = strings.TrimRight(cfg.ProfileURL, "/")
+	if cfg.ProfileURL, err = checkProfile(cfg.ProfileURL, cfg.ProfileDir); err != nil {
+		return cfg, err
 	}
 	if cfg.Prefix == "" {
-		var b [4]byte
-		rand.Read(b[:])
-		cfg.Prefix = "bench-" + hex.EncodeToString(b[:])
+		cfg.Prefix = randomPrefix()
 	}
 	// The prefix starts lock names too.
 	if err := latchkey.ValidLockName("prefix", cfg.Prefix+"/x"); err != nil || len(cfg.Prefix) > 100 {
@@ -432,22 +421,34 @@ func setupLockers(ctx context.Context, admin *client.Client, cfg LocksConfig) ([
 }
 
 func setupLocker(ctx context.Context, admin *client.Client, cfg LocksConfig, i int) (*locker, error) {
+	login := fmt.Sprintf("%s-locker-%d", cfg.Prefix, i)
+	c, principal, err := newDelegate(ctx, admin, login)
+	if err != nil {
+		return nil, err
+	}
+	return &locker{c: c, login: login, principal: principal,
+		lock: fmt.Sprintf("%s/own/%d", cfg.Prefix, i), poll: cfg.Poll, mode: cfg.Mode}, nil
+}
+
+// newDelegate creates a delegate named login with one identity of that
+// name and a random password, logs it on, and returns its client (with
+// its user token) and its ID.
+func newDelegate(ctx context.Context, admin *client.Client, login string) (*client.Client, string, error) {
 	var b [18]byte
 	rand.Read(b[:])
-	login, password := fmt.Sprintf("%s-locker-%d", cfg.Prefix, i), base64.RawURLEncoding.EncodeToString(b[:])
+	password := base64.RawURLEncoding.EncodeToString(b[:])
 	p, err := admin.CreatePrincipal(ctx, latchkey.Principal{Name: login, Role: latchkey.RoleDelegate})
 	if err != nil {
-		return nil, fmt.Errorf("create principal %s: %w", login, err)
+		return nil, "", fmt.Errorf("create principal %s: %w", login, err)
 	}
 	if _, err := admin.AddIdentity(ctx, p.ID, login, password); err != nil {
-		return nil, fmt.Errorf("add identity %s: %w", login, err)
+		return nil, "", fmt.Errorf("add identity %s: %w", login, err)
 	}
 	tok, err := admin.WithToken("").Login(ctx, login, password)
 	if err != nil {
-		return nil, fmt.Errorf("log on as %s: %w", login, err)
+		return nil, "", fmt.Errorf("log on as %s: %w", login, err)
 	}
-	return &locker{c: admin.WithToken(tok.Token), login: login, principal: tok.Principal.ID,
-		lock: fmt.Sprintf("%s/own/%d", cfg.Prefix, i), poll: cfg.Poll, mode: cfg.Mode}, nil
+	return admin.WithToken(tok.Token), tok.Principal.ID, nil
 }
 
 // logoutLockers gives up what the clients still hold or wait for (after a
