@@ -24,6 +24,7 @@ var benchSynopsis = []string{
 	benchJournalSynopsis,
 	benchFailoverSynopsis,
 	benchRequestsSynopsis,
+	benchFanoutSynopsis,
 }
 
 func init() { register("bench", command{runBench, benchSynopsis}) }
@@ -48,8 +49,10 @@ func runBench(e *env, args []string) int {
 		return runBenchFailover(e, args[1:])
 	case "requests":
 		return runBenchRequests(e, args[1:])
+	case "fanout":
+		return runBenchFanout(e, args[1:])
 	}
-	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks, agents, journal, failover, requests)\n", args[0])
+	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks, agents, journal, failover, requests, fanout)\n", args[0])
 	return 2
 }
 
