@@ -1,7 +1,10 @@
 package bench
 
 import (
+	"bufio"
+	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,5 +59,35 @@ func TestMatchAnswers(t *testing.T) {
 	got := matchAnswers(due, answers)
 	if !got[0].answered || got[0].answer != 5 || got[1].answered || !got[2].answered || got[2].answer != 9 {
 		t.Fatalf("matched %+v", got)
+	}
+}
+
+// The stream reader takes each frame's id and skips comments and data,
+// however long.
+func TestFanoutStreamNext(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 10_000) // more than the reader's buffer
+	text := "retry: 1000\nid: 41\n\n" + ": heartbeat\n\n" +
+		"id: 42\nevent: lock.acquire\ndata: {\"seq\":42}\n\n" +
+		"id: 43\r\nevent: session.login\r\ndata: {\"d\":\"" + long + "\"}\r\n\r\n" +
+		"id: 44\nevent: lock.release\n"
+	s := &fanoutStream{rd: bufio.NewReader(strings.NewReader(text))}
+	var got []int64
+	for {
+		id, err := s.next()
+		if err != nil {
+			if err != io.EOF {
+				t.Fatalf("after %v: %v", got, err)
+			}
+			break
+		}
+		got = append(got, id)
+	}
+	if !slices.Equal(got, []int64{41, 42, 43}) {
+		t.Fatalf("ids %v, want 41 (the start), 42, 43 and not the unfinished 44", got)
+	}
+	s = &fanoutStream{rd: bufio.NewReader(strings.NewReader("id: -1\n\n"))}
+	if _, err := s.next(); err == nil {
+		t.Fatal("a negative id was taken")
 	}
 }

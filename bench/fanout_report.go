@@ -31,8 +31,8 @@ func (r *FanoutResult) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "from_answer: from the writer's answer to the arrival (%d arrived before it, counted as 0); "+
 		"from_record: from the record's time (the write's start, so with the commit)\n", r.Early)
-	if r.Reconnects > 0 || r.StreamErrors > 0 {
-		fmt.Fprintf(w, "streams reconnected %d times; %d ended with an error: %s\n", r.Reconnects, r.StreamErrors, r.StreamError)
+	if r.StreamErrors > 0 {
+		fmt.Fprintf(w, "%d streams broke before the end: %s\n", r.StreamErrors, r.StreamError)
 	}
 	if s := r.Duration.Seconds(); s > 0 {
 		fmt.Fprintf(w, "server CPU %.2f cores; machine busy %.2f cores, bench client %.2f, steal %.2f\n",
