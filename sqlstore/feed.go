@@ -80,6 +80,12 @@ func (s *Store) feedSince(ctx context.Context, after int64) (evs []latchkey.Even
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// The readers woken by one commit queue here behind the first, which
+	// reads the store; the view it left serves the others.
+	if v := f.view.Load(); v.fresh() {
+		evs, last, ok := v.since(after)
+		return evs, last, ok, nil
+	}
 	if !f.started {
 		f.seen = s.events.wait() // before reading: a commit after it is noticed
 		seq, err := s.LatestEventSeq(ctx)
