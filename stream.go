@@ -149,7 +149,10 @@ type EventFilter struct {
 type EventService interface {
 	// ListEvents returns the events after f.After that c may see, and the
 	// last seq it looked at (resume from there: events c may not see are
-	// skipped, not re-read).
+	// skipped, not re-read). A page shorter than f.Limit holds every such
+	// event committed before the call began: a reader that got one waits
+	// for EventsChanged before reading again. The events are shared with
+	// other readers: not to be modified.
 	ListEvents(ctx context.Context, c Caller, f EventFilter) ([]Event, int64, error)
 	// EventsChanged returns a channel that is closed when events may have
 	// been committed after this call, on this node or (PostgreSQL) any

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +46,29 @@ func checkDuration(d time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("bench: duration must be positive and at most %s", MaxDuration)
 	}
 	return d, nil
+}
+
+// checkProfile checks the pprof URL and the directory of a server CPU
+// profile (both or neither) and returns the URL without a trailing slash.
+func checkProfile(pprofURL, dir string) (string, error) {
+	if (pprofURL == "") != (dir == "") {
+		return "", errors.New("bench: a server profile needs both its pprof URL and a directory")
+	}
+	if pprofURL == "" {
+		return "", nil
+	}
+	if u, err := url.Parse(pprofURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("bench: pprof URL %q: want a base URL such as http://127.0.0.1:7421", pprofURL)
+	}
+	return strings.TrimRight(pprofURL, "/"), nil
+}
+
+// randomPrefix is the default start of the names a run creates ("bench-"
+// and random hex), so that runs against one store do not clash.
+func randomPrefix() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return "bench-" + hex.EncodeToString(b[:])
 }
 
 // benchHTTP is an HTTP client that keeps a connection for each of n

@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -243,19 +241,11 @@ func (cfg LocksConfig) withDefaults() (LocksConfig, error) {
 	if cfg.Warmup < 0 || cfg.Warmup > time.Hour {
 		return cfg, errors.New("bench: the warm-up must last 0 to an hour")
 	}
-	if (cfg.ProfileURL == "") != (cfg.ProfileDir == "") {
-		return cfg, errors.New("bench: a server profile needs both its pprof URL and a directory")
-	}
-	if cfg.ProfileURL != "" {
-		if u, err := url.Parse(cfg.ProfileURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return cfg, fmt.Errorf("bench: pprof URL %q: want a base URL such as http://127.0.0.1:7421", cfg.ProfileURL)
-		}
-		cfg.ProfileURL = strings.TrimRight(cfg.ProfileURL, "/")
+	if cfg.ProfileURL, err = checkProfile(cfg.ProfileURL, cfg.ProfileDir); err != nil {
+		return cfg, err
 	}
 	if cfg.Prefix == "" {
-		var b [4]byte
-		rand.Read(b[:])
-		cfg.Prefix = "bench-" + hex.EncodeToString(b[:])
+		cfg.Prefix = randomPrefix()
 	}
 	// The prefix starts lock names too.
 	if err := latchkey.ValidLockName("prefix", cfg.Prefix+"/x"); err != nil || len(cfg.Prefix) > 100 {
@@ -526,22 +516,40 @@ func setupLockers(ctx context.Context, admin *client.Client, hc *http.Client, cf
 // setupLocker creates client i's delegate through admin and logs it on
 // at node, the client's server from then on.
 func setupLocker(ctx context.Context, admin, node *client.Client, cfg LocksConfig, i int) (*locker, error) {
+	login := fmt.Sprintf("%s-locker-%d", cfg.Prefix, i)
+	c, principal, err := newDelegateAt(ctx, admin, node, login)
+	if err != nil {
+		return nil, err
+	}
+	return &locker{c: c, login: login, principal: principal,
+		lock: fmt.Sprintf("%s/own/%d", cfg.Prefix, i), poll: cfg.Poll, mode: cfg.Mode}, nil
+}
+
+// newDelegate creates a delegate named login with one identity of that
+// name and a random password, logs it on, and returns its client (with
+// its user token) and its ID.
+func newDelegate(ctx context.Context, admin *client.Client, login string) (*client.Client, string, error) {
+	return newDelegateAt(ctx, admin, admin.WithToken(""), login)
+}
+
+// newDelegateAt is newDelegate logging on at node (another server of the
+// same store), whose client it returns.
+func newDelegateAt(ctx context.Context, admin, node *client.Client, login string) (*client.Client, string, error) {
 	var b [18]byte
 	rand.Read(b[:])
-	login, password := fmt.Sprintf("%s-locker-%d", cfg.Prefix, i), base64.RawURLEncoding.EncodeToString(b[:])
+	password := base64.RawURLEncoding.EncodeToString(b[:])
 	p, err := admin.CreatePrincipal(ctx, latchkey.Principal{Name: login, Role: latchkey.RoleDelegate})
 	if err != nil {
-		return nil, fmt.Errorf("create principal %s: %w", login, err)
+		return nil, "", fmt.Errorf("create principal %s: %w", login, err)
 	}
 	if _, err := admin.AddIdentity(ctx, p.ID, login, password); err != nil {
-		return nil, fmt.Errorf("add identity %s: %w", login, err)
+		return nil, "", fmt.Errorf("add identity %s: %w", login, err)
 	}
 	tok, err := node.Login(ctx, login, password)
 	if err != nil {
-		return nil, fmt.Errorf("log on as %s at %s: %w", login, node.BaseURL(), err)
+		return nil, "", fmt.Errorf("log on as %s at %s: %w", login, node.BaseURL(), err)
 	}
-	return &locker{c: node.WithToken(tok.Token), login: login, principal: tok.Principal.ID,
-		lock: fmt.Sprintf("%s/own/%d", cfg.Prefix, i), poll: cfg.Poll, mode: cfg.Mode}, nil
+	return node.WithToken(tok.Token), tok.Principal.ID, nil
 }
 
 // logoutLockers gives up what the clients still hold or wait for (after a

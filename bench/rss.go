@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,4 +222,40 @@ func (w *rssWatch) finish(ctx context.Context) (int64, string) {
 		err = fmt.Errorf("GET /metrics has neither %s nor %s", PeakRSSMetric, RSSMetric)
 	}
 	return 0, "unavailable: " + err.Error()
+}
+
+// procStatus reads a size field ("VmHWM", "VmRSS") of /proc/PID/status, in
+// bytes.
+func procStatus(pid int, field string) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return StatusField(f, field)
+}
+
+// StatusField reads field from r in the format of /proc/PID/status
+// ("VmHWM:\t  51234 kB") and returns it in bytes.
+func StatusField(r io.Reader, field string) (int64, error) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok || name != field {
+			continue
+		}
+		f := strings.Fields(value)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("%s: want \"N kB\", got %q", field, strings.TrimSpace(value))
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%s: %q is not a size", field, f[0])
+		}
+		return n << 10, nil
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no %s in the process status", field)
 }

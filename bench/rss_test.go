@@ -77,3 +77,24 @@ func TestMetricValueMalformed(t *testing.T) {
 		t.Fatalf("got %v %v %v, want 7", v, found, err)
 	}
 }
+
+func TestStatusField(t *testing.T) {
+	t.Parallel()
+	const status = "Name:\tlatchkey\nVmPeak:\t 1300000 kB\nVmHWM:\t   51234 kB\nVmRSS:\t   40000 kB\nThreads:\t9\nBad:\t12 MB\n"
+	for _, c := range []struct {
+		field string
+		want  int64
+		err   string
+	}{
+		{"VmHWM", 51234 << 10, ""},
+		{"VmRSS", 40000 << 10, ""},
+		{"VmSwap", 0, "no VmSwap"},
+		{"Threads", 0, "N kB"},
+		{"Bad", 0, "N kB"},
+	} {
+		got, err := bench.StatusField(strings.NewReader(status), c.field)
+		if got != c.want || (err == nil) != (c.err == "") || err != nil && !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: %d, %v; want %d, error %q", c.field, got, err, c.want, c.err)
+		}
+	}
+}

@@ -8,12 +8,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -208,19 +205,11 @@ func (cfg SessionsConfig) withDefaults() (SessionsConfig, error) {
 	if cfg.Warmup < 0 || cfg.Warmup > time.Hour {
 		return cfg, errors.New("bench: the warm-up must last 0 to an hour")
 	}
-	if (cfg.ProfileURL == "") != (cfg.ProfileDir == "") {
-		return cfg, errors.New("bench: a server profile needs both its pprof URL and a directory")
-	}
-	if cfg.ProfileURL != "" {
-		if u, err := url.Parse(cfg.ProfileURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return cfg, fmt.Errorf("bench: pprof URL %q: want a base URL such as http://127.0.0.1:7421", cfg.ProfileURL)
-		}
-		cfg.ProfileURL = strings.TrimRight(cfg.ProfileURL, "/")
+	if cfg.ProfileURL, err = checkProfile(cfg.ProfileURL, cfg.ProfileDir); err != nil {
+		return cfg, err
 	}
 	if cfg.Prefix == "" {
-		var b [4]byte
-		rand.Read(b[:])
-		cfg.Prefix = "bench-" + hex.EncodeToString(b[:])
+		cfg.Prefix = randomPrefix()
 	}
 	if err := latchkey.ValidName("prefix", cfg.Prefix); err != nil || len(cfg.Prefix) > 100 {
 		return cfg, fmt.Errorf("bench: prefix %q: want 1 to 100 printable characters", cfg.Prefix)

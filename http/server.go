@@ -74,6 +74,7 @@ type Server struct {
 	heartbeat     time.Duration
 	guard         *loginThrottle
 	streamCaps    *streamLimit
+	frames        *frameCache
 	metricsPublic bool
 	writeTimeout  time.Duration
 	// checkoutWarning: Options.CheckoutWarning.
@@ -99,6 +100,7 @@ func NewServer(store latchkey.Store, opts Options) *Server {
 		heartbeat:       opts.StreamHeartbeat,
 		guard:           newLoginThrottle(opts),
 		streamCaps:      newStreamLimit(opts.MaxStreamsPerToken, opts.MaxStreams),
+		frames:          &frameCache{},
 		metricsPublic:   opts.MetricsPublic,
 		writeTimeout:    opts.WriteTimeout,
 		checkoutWarning: opts.CheckoutWarning,

@@ -26,6 +26,12 @@ func (t *Tx) Record(action, target string) {
 	t.queueAudit("test", "", latchkey.Action(action), target, nil)
 }
 
+// RecordBy queues an audit record by actor; its action need not be one of
+// latchkey.Actions.
+func (t *Tx) RecordBy(actor, action, target string) {
+	t.queueAudit(actor, "", latchkey.Action(action), target, nil)
+}
+
 // RecordChecked queues a record the way the store's operations do.
 func (t *Tx) RecordChecked(action latchkey.Action, target string) {
 	t.record("test", "", action, target, nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"latchkey"
@@ -30,16 +31,61 @@ type feed struct {
 	ring        []latchkey.Event
 	seen        <-chan struct{} // the commit signal as of the last read
 	readAt      time.Time
+	// view is what the last read left, for readers without f.mu: after a
+	// commit every stream asks at once, and only the first needs the lock
+	// (to read the store); with it, 1,000 streams queued on f.mu for each
+	// commit.
+	view atomic.Pointer[feedView]
 }
 
-// feedSince returns the feed's events after seq after and the seq it has
-// read up to; ok is false when after is older than the feed holds. It
-// reads what was committed since its last read first. Audit seqs follow
-// commit order, so reading after last never misses a commit.
+// feedView is the feed as one read left it; it never changes.
+type feedView struct {
+	floor, last int64
+	ring        []latchkey.Event
+	seen        <-chan struct{}
+	readAt      time.Time
+}
+
+// fresh says whether v still holds every event committed before now: no
+// commit was signalled since its read began, and it is not older than
+// feedMaxIdle.
+func (v *feedView) fresh() bool {
+	return v != nil && !closed(v.seen) && time.Since(v.readAt) <= feedMaxIdle
+}
+
+// since returns v's events after seq after, the seq v has read up to, and
+// false when after is older than v holds.
+func (v *feedView) since(after int64) ([]latchkey.Event, int64, bool) {
+	if after < v.floor {
+		return nil, 0, false
+	}
+	i := sort.Search(len(v.ring), func(i int) bool { return v.ring[i].Seq > after })
+	// Shared, not copied (a copy per stream per commit): an event in the
+	// ring never changes once appended (trimming moves the ring to a new
+	// array), and the slice's capacity ends at its length, so that an
+	// append by the caller cannot write into the ring.
+	return v.ring[i:len(v.ring):len(v.ring)], v.last, true
+}
+
+// feedSince returns the feed's events after seq after (read-only: shared
+// with every other reader) and the seq it has read up to; ok is false when
+// after is older than the feed holds. It reads what was committed since
+// its last read first. Audit seqs follow commit order, so reading after
+// last never misses a commit.
 func (s *Store) feedSince(ctx context.Context, after int64) (evs []latchkey.Event, last int64, ok bool, err error) {
 	f := &s.feed
+	if v := f.view.Load(); v.fresh() {
+		evs, last, ok := v.since(after)
+		return evs, last, ok, nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// The readers woken by one commit queue here behind the first, which
+	// reads the store; the view it left serves the others.
+	if v := f.view.Load(); v.fresh() {
+		evs, last, ok := v.since(after)
+		return evs, last, ok, nil
+	}
 	if !f.started {
 		f.seen = s.events.wait() // before reading: a commit after it is noticed
 		seq, err := s.LatestEventSeq(ctx)
@@ -53,11 +99,10 @@ func (s *Store) feedSince(ctx context.Context, after int64) (evs []latchkey.Even
 			return nil, 0, false, err
 		}
 	}
-	if after < f.floor {
-		return nil, 0, false, nil
-	}
-	i := sort.Search(len(f.ring), func(i int) bool { return f.ring[i].Seq > after })
-	return append([]latchkey.Event(nil), f.ring[i:]...), f.last, true, nil
+	v := &feedView{floor: f.floor, last: f.last, ring: f.ring, seen: f.seen, readAt: f.readAt}
+	f.view.Store(v)
+	evs, last, ok = v.since(after)
+	return evs, last, ok, nil
 }
 
 // readFeed appends what was committed after f.last; f.mu is held.

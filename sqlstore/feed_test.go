@@ -90,3 +90,59 @@ func TestEventFeedDeliversEveryEventOnce(t *testing.T) {
 		}
 	})
 }
+
+// A caller who may see few of the events, reading from further back than
+// the feed holds, gets an answer shorter than its limit only once it has
+// caught up: the stream then waits for the next commit instead of reading
+// again (GET /v1/events).
+func TestListEventsShortAnswerMeansCaughtUp(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(sqlstoretest.NewClock()))
+		ctx := context.Background()
+		start, err := s.LatestEventSeq(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 1,200 session events of someone else, then three of the caller's.
+		if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
+			for i := range 1200 {
+				tx.RecordBy("prn_other", "session.test", fmt.Sprintf("other-%d", i))
+			}
+			for i := range 3 {
+				tx.RecordBy("prn_watcher", "session.test", fmt.Sprintf("mine-%d", i))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		user := latchkey.Caller{Role: latchkey.RoleUser, PrincipalID: "prn_watcher"}
+		list := func(after int64, limit int) ([]string, int64) {
+			t.Helper()
+			evs, last, err := s.ListEvents(ctx, user, latchkey.EventFilter{After: after, Topics: []string{latchkey.TopicSessions}, Limit: limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range evs {
+				got = append(got, e.Target)
+			}
+			return got, last
+		}
+		head, err := s.LatestEventSeq(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The store is read past 1,200 invisible events, 500 at a time.
+		if got, last := list(start, 500); fmt.Sprint(got) != "[mine-0 mine-1 mine-2]" || last != head {
+			t.Fatalf("got %v up to %d; want the caller's three events, up to the head %d", got, last, head)
+		}
+		// A full answer stops at its last event; the next starts after it.
+		got, last := list(start, 2)
+		if fmt.Sprint(got) != "[mine-0 mine-1]" || last != head-1 {
+			t.Fatalf("limit 2: got %v up to %d; want mine-0 and mine-1, up to %d", got, last, head-1)
+		}
+		if got, last := list(last, 2); fmt.Sprint(got) != "[mine-2]" || last != head {
+			t.Fatalf("the rest: got %v up to %d; want mine-2 up to %d", got, last, head)
+		}
+	})
+}

@@ -51,7 +51,9 @@ func (s *Store) LatestEventSeq(ctx context.Context) (int64, error) {
 // ListEvents implements latchkey.EventService: events of the topics after
 // f.After, by seq, filtered by what c may see. Recent events come from
 // the node's feed (one read of the store per commit, shared by every
-// stream); older ones from the store.
+// stream); older ones from the store, a page after another until the
+// answer is full or the store has no more, so that a short answer means
+// caught up even for a caller who may see few of the events.
 func (s *Store) ListEvents(ctx context.Context, c latchkey.Caller, f latchkey.EventFilter) ([]latchkey.Event, int64, error) {
 	if f.After < 0 {
 		return nil, 0, latchkey.BadField("after", "after must not be negative")
@@ -65,22 +67,36 @@ func (s *Store) ListEvents(ctx context.Context, c latchkey.Caller, f latchkey.Ev
 	if err != nil {
 		return nil, 0, err
 	}
-	if !fromFeed {
-		if evs, last, err = s.readEvents(ctx, f.After, topics, f.Limit); err != nil {
-			return nil, 0, err
-		}
+	if fromFeed {
+		out, last := pickEvents(make([]latchkey.Event, 0, min(len(evs), f.Limit)), evs, last, c, topics, f.Limit)
+		return out, max(last, f.After), nil
 	}
 	out := []latchkey.Event{}
+	for after := f.After; ; {
+		evs, last, err := s.readEvents(ctx, after, topics, f.Limit)
+		if err != nil {
+			return nil, 0, err
+		}
+		out, after = pickEvents(out, evs, last, c, topics, f.Limit)
+		if len(out) == f.Limit || len(evs) < f.Limit {
+			return out, max(after, f.After), nil
+		}
+	}
+}
+
+// pickEvents appends to out the events of evs (read up to seq last) in
+// topics that c may see, until out holds limit, and returns it with the
+// seq of the last event it looked at.
+func pickEvents(out, evs []latchkey.Event, last int64, c latchkey.Caller, topics []string, limit int) ([]latchkey.Event, int64) {
 	for i, e := range evs {
-		if len(out) == f.Limit {
-			last = evs[i-1].Seq
-			break
+		if len(out) == limit {
+			return out, evs[i-1].Seq
 		}
 		if slices.Contains(topics, e.Topic) && latchkey.EventVisible(c, e) {
 			out = append(out, e)
 		}
 	}
-	return out, max(last, f.After), nil
+	return out, last
 }
 
 // readEvents reads the events of topics after seq after from the store,

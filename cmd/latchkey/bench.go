@@ -25,6 +25,7 @@ var benchSynopsis = []string{
 	benchFleetSynopsis,
 	benchFailoverSynopsis,
 	benchRequestsSynopsis,
+	benchFanoutSynopsis,
 }
 
 func init() { register("bench", command{runBench, benchSynopsis}) }
@@ -51,8 +52,10 @@ func runBench(e *env, args []string) int {
 		return runBenchFailover(e, args[1:])
 	case "requests":
 		return runBenchRequests(e, args[1:])
+	case "fanout":
+		return runBenchFanout(e, args[1:])
 	}
-	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks, agents, journal, fleet, failover, requests)\n", args[0])
+	fmt.Fprintf(e.stderr, "latchkey bench: unknown benchmark %q (sessions, seed, locks, agents, journal, fleet, failover, requests, fanout)\n", args[0])
 	return 2
 }
 
