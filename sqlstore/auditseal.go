@@ -77,6 +77,7 @@ func (s *Store) SealAuditIfDue(ctx context.Context, every time.Duration) (*latch
 	if err != nil {
 		return nil, err
 	}
+	s.events.notify() // the records its round chained (its own notification is not heard here)
 	return out, nil
 }
 

@@ -156,16 +156,29 @@ func (c *committers) run() {
 // collect gathers the next batch after the operations carried over (see
 // startBatch); ok is false when the store closes with nothing gathered.
 func (c *committers) collect(carried []*op) (batch []*op, ok bool) {
+	if len(carried) > 0 { // they have waited a batch already: run them now, with what waits
+		batch = carried
+		for len(batch) < maxBatch {
+			select {
+			case o := <-c.ops:
+				batch = append(batch, o)
+			default:
+				return batch, true
+			}
+		}
+		return batch, true
+	}
+	// The gatherer waits for the next write holding gather; the other
+	// idle committers wait for gather (a committer with carried
+	// operations never does: the gatherer may be waiting for writes that
+	// wait for those).
 	c.gather.Lock()
 	defer c.gather.Unlock()
-	batch = carried
-	if len(batch) == 0 {
-		select {
-		case o := <-c.ops:
-			batch = append(batch, o)
-		case <-c.stop:
-			return nil, false
-		}
+	select {
+	case o := <-c.ops:
+		batch = append(batch, o)
+	case <-c.stop:
+		return nil, false
 	}
 	start := time.Now()
 	var timeout <-chan time.Time

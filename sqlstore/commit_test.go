@@ -450,3 +450,17 @@ func TestGroupCommitGathersWhileABatchCommits(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// Operations carried over to the next batch run at once, even while
+// another committer holds the gather lock waiting for new writes: they
+// must not wait behind it (the writes it waits for may be waiting for
+// them; a deadlock the reservation caps test found).
+func TestGroupCommitCarriedDoNotWaitForTheGatherer(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(sqlstoretest.NewClock()))
+		n, ok := s.CollectCarriedWhileGathering(2)
+		if !ok || n != 2 {
+			t.Fatalf("collected %d carried operations (returned: %v), want 2 at once", n, ok)
+		}
+	})
+}

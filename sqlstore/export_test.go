@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"time"
 
 	"latchkey"
 )
@@ -86,3 +87,31 @@ var RunWhole = runWhole
 
 // StartBatch is startBatch, for its table test.
 var StartBatch = startBatch
+
+// SettleAudit chains what is pending (PostgreSQL), as the reads that
+// judge the log do first.
+func (s *Store) SettleAudit(ctx context.Context) error { return s.settleAudit(ctx) }
+
+// CollectCarriedWhileGathering collects n carried-over operations while
+// the store's idle committers wait for writes (one of them holding the
+// gather lock), and reports whether that returned within a second, with
+// how many.
+func (s *Store) CollectCarriedWhileGathering(n int) (int, bool) {
+	c := s.commit
+	time.Sleep(20 * time.Millisecond) // an idle committer has taken the gather lock
+	carried := make([]*op, n)
+	for i := range carried {
+		carried[i] = &op{ctx: context.Background(), done: make(chan error, 1)}
+	}
+	got := make(chan int, 1)
+	go func() {
+		b, _ := c.collect(carried)
+		got <- len(b)
+	}()
+	select {
+	case k := <-got:
+		return k, true
+	case <-time.After(time.Second):
+		return 0, false
+	}
+}

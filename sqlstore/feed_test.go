@@ -115,6 +115,9 @@ func TestListEventsShortAnswerMeansCaughtUp(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.SettleAudit(ctx); err != nil { // events are the chained log's (PostgreSQL: after the chainer's round)
+			t.Fatal(err)
+		}
 		user := latchkey.Caller{Role: latchkey.RoleUser, PrincipalID: "prn_watcher"}
 		list := func(after int64, limit int) ([]string, int64) {
 			t.Helper()

@@ -6,6 +6,7 @@ package sqlstore
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -105,7 +106,10 @@ type Store struct {
 	// events wakes event streams after commits of audit records; on
 	// PostgreSQL a listener (stopped by stopListen) also wakes it for
 	// other nodes' commits.
-	events     *signal
+	events *signal
+	// nodeTag is the payload of this store's event notifications, by
+	// which its listener knows its own (random, per open).
+	nodeTag    string
 	mail       *mailbox
 	jobs       *signal // wakes job runners (see JobsChanged)
 	feed       feed
@@ -187,7 +191,7 @@ func Open(ctx context.Context, storeURL string, opts Options) (*Store, error) {
 		opts.Config = latchkey.DefaultConfigPolicy()
 	}
 	s := &Store{opts: opts, clock: opts.Clock, log: opts.Logger,
-		hashes: make(chan struct{}, runtime.NumCPU()), events: newSignal(), mail: newMailbox(), jobs: newSignal()}
+		hashes: make(chan struct{}, runtime.NumCPU()), events: newSignal(), nodeTag: rand.Text(), mail: newMailbox(), jobs: newSignal()}
 	var err error
 	switch {
 	case strings.HasPrefix(storeURL, "sqlite:"):

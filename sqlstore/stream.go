@@ -168,11 +168,13 @@ func (s *Store) listenOnce(ctx context.Context, dsn string) error {
 		if err != nil {
 			return err
 		}
-		switch n.Channel {
-		case mailChannel:
+		switch {
+		case n.Channel == eventsChannel && n.Payload == s.nodeTag:
+			continue // this node's own round, which woke its streams already
+		case n.Channel == mailChannel:
 			s.mail.notify(n.Payload)
 			continue
-		case jobsChannel:
+		case n.Channel == jobsChannel:
 			s.jobs.notify()
 			continue
 		}

@@ -154,8 +154,8 @@ func (t *tx) writeAuditBatched(rs []latchkey.AuditRecord, seq int64, head string
 		rows = rows[auditRowsPerStatement:]
 	}
 	q, args := auditValues("WITH ins AS ("+cols, rows)
-	q += "), also AS (" + also + "), n AS (SELECT pg_notify('" + eventsChannel + "', '')) UPDATE audit_head SET seq = ?, hash = ? FROM n WHERE id = 1"
-	if _, err := t.exec(q, append(args, arg, seq, head)...); err != nil {
+	q += "), also AS (" + also + "), n AS (SELECT pg_notify('" + eventsChannel + "', ?)) UPDATE audit_head SET seq = ?, hash = ? FROM n WHERE id = 1"
+	if _, err := t.exec(q, append(args, arg, t.s.nodeTag, seq, head)...); err != nil {
 		return fmt.Errorf("audit insert: %w", err)
 	}
 	return nil
