@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"latchkey/client"
+
+	"latchkey"
 )
 
 // What the session and lock benchmarks share: checking where they run,
@@ -69,6 +71,18 @@ func randomPrefix() string {
 	var b [4]byte
 	rand.Read(b[:])
 	return "bench-" + hex.EncodeToString(b[:])
+}
+
+// lockPrefix returns prefix, or a random one when it is empty, once it
+// has checked that it can start lock names.
+func lockPrefix(prefix string) (string, error) {
+	if prefix == "" {
+		prefix = randomPrefix()
+	}
+	if err := latchkey.ValidLockName("prefix", prefix+"/x"); err != nil || len(prefix) > 100 {
+		return "", fmt.Errorf("bench: prefix %q: want 1 to 100 letters, digits, '-', '_' or '.'", prefix)
+	}
+	return prefix, nil
 }
 
 // benchHTTP is an HTTP client that keeps a connection for each of n

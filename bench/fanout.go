@@ -208,12 +208,8 @@ func (cfg FanoutConfig) withDefaults() (FanoutConfig, error) {
 	if cfg.ProfileURL, err = checkProfile(cfg.ProfileURL, cfg.ProfileDir); err != nil {
 		return cfg, err
 	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = randomPrefix()
-	}
-	// The prefix starts lock names too.
-	if err := latchkey.ValidLockName("prefix", cfg.Prefix+"/x"); err != nil || len(cfg.Prefix) > 100 {
-		return cfg, fmt.Errorf("bench: prefix %q: want 1 to 100 letters, digits, '-', '_' or '.'", cfg.Prefix)
+	if cfg.Prefix, err = lockPrefix(cfg.Prefix); err != nil { // the prefix starts lock names too
+		return cfg, err
 	}
 	return cfg, nil
 }

@@ -47,7 +47,8 @@ fi
 
 mkdir -p "$out"
 work=$(mktemp -d)
-schemas=()
+schemas=() schema_prefix=bench_fanout
+. "$(dirname "$0")/bench-lib.sh" # fresh_store
 server_pid=
 cleanup() {
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
@@ -62,18 +63,6 @@ go build -o "$work/latchkey" ./cmd/latchkey
 lk="$work/latchkey"
 export LATCHKEY_ADMIN_PASSWORD=bench-admin-password LATCHKEY_PASSWORD=bench-admin-password
 
-fresh_store() { # BACKEND: sets store to a fresh, empty store
-	if [ "$1" = sqlite ]; then
-		rm -rf "$work/data"
-		mkdir -p "$work/data"
-		store="sqlite://$work/data/latchkey.db"
-	else
-		local schema="bench_fanout_$(date +%s%N)"
-		psql "$pg" -qc "CREATE SCHEMA $schema" >/dev/null
-		schemas+=("$schema")
-		store="${pg}&search_path=$schema"
-	fi
-}
 
 start_latchkey() { # NAME STORE
 	mkdir -p "$work/data"

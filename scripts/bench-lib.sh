@@ -34,3 +34,20 @@ postmaster_pid() {
 	tr '\0' ' ' <"/proc/$pm/cmdline" 2>/dev/null | grep -q postgres && echo "$pm"
 	return 0
 }
+
+# fresh_store BACKEND: sets store to a fresh, empty store: a new SQLite
+# file under $work/data, or a new schema (named $schema_prefix and the
+# time) of the PostgreSQL at $pg, added to the schemas array for the
+# caller's cleanup to drop.
+fresh_store() {
+	if [ "$1" = sqlite ]; then
+		rm -rf "$work/data"
+		mkdir -p "$work/data"
+		store="sqlite://$work/data/latchkey.db"
+	else
+		local schema="${schema_prefix:-bench}_$(date +%s%N)"
+		psql "$pg" -qc "CREATE SCHEMA $schema" >/dev/null
+		schemas+=("$schema")
+		store="${pg}&search_path=$schema"
+	fi
+}

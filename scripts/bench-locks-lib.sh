@@ -17,7 +17,7 @@ etcd_client=${BENCH_ETCD_CLIENT:-2379} etcd_peer=${BENCH_ETCD_PEER:-2380}
 export LATCHKEY_ADMIN_PASSWORD=bench-admin-password LATCHKEY_PASSWORD=bench-admin-password
 cheap=(--argon2-time 1 --argon2-memory 64)
 server_pid= store= work= lk=
-schemas=()
+schemas=() schema_prefix=bench_locks
 
 seconds() { # DURATION: its length in seconds (Go's 500ms, 15s, 1m)
 	awk -v d="$1" 'BEGIN { n = d + 0; if (d ~ /ms$/) n /= 1000; else if (d ~ /m$/) n *= 60; print n }'
@@ -55,18 +55,6 @@ bench_setup() {
 	lk="$work/latchkey"
 }
 
-fresh_store() { # BACKEND: sets store to a fresh, empty store
-	if [ "$1" = sqlite ]; then
-		rm -rf "$work/data"
-		mkdir -p "$work/data"
-		store="sqlite://$work/data/latchkey.db"
-	else
-		local schema="bench_locks_$(date +%s%N)"
-		psql "$pg" -qc "CREATE SCHEMA $schema" >/dev/null
-		schemas+=("$schema")
-		store="${pg}&search_path=$schema"
-	fi
-}
 
 start_latchkey() { # NAME URL
 	mkdir -p "$work/data"
