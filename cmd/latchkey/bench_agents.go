@@ -16,15 +16,9 @@ func runBenchAgents(e *env, args []string) int {
 	duration := c.fs.Duration("duration", bench.DefaultDuration, "how long to make check-outs (delivery) or wait (idle)")
 	requesters := c.fs.Int("requesters", 16, "delivery: concurrent check-out requests")
 	label := c.fs.String("label", "", "backend label for the report (e.g. sqlite, postgres)")
-	if _, st, ok := c.parse(args); !ok {
+	password, st, ok := c.parseBench(args, pw)
+	if !ok {
 		return st
-	}
-	if st := c.benchTransport(); st != 0 {
-		return st
-	}
-	password, err := pw.read("LATCHKEY_PASSWORD", "admin password: ", false)
-	if err != nil {
-		return c.fail(err)
 	}
 	res, err := bench.RunAgents(e.ctx, bench.AgentsConfig{Server: c.serverURL(), AdminIdentity: *identity, AdminPassword: password,
 		Agents: *agents, Mode: *mode, Duration: *duration, Requesters: *requesters, Backend: *label}, e.stderr)

@@ -23,15 +23,9 @@ func runBenchFanout(e *env, args []string) int {
 	pprofURL := c.fs.String("server-pprof", "", "the server's pprof address (serve --pprof-listen): take a CPU profile of the writing")
 	profileDir := c.fs.String("profile-dir", "", "where to write the profile of --server-pprof (round-1.pprof)")
 	label := c.fs.String("label", "", "backend label for the report (e.g. sqlite, postgres)")
-	if _, st, ok := c.parse(args); !ok {
+	password, st, ok := c.parseBench(args, pw)
+	if !ok {
 		return st
-	}
-	if st := c.benchTransport(); st != 0 {
-		return st
-	}
-	password, err := pw.read("LATCHKEY_PASSWORD", "admin password: ", false)
-	if err != nil {
-		return c.fail(err)
 	}
 	res, err := bench.RunFanout(e.ctx, bench.FanoutConfig{Server: c.serverURL(), AdminIdentity: *identity, AdminPassword: password,
 		Streams: *streams, StreamsPerCaller: *perCaller, Events: *events, Rate: *rate, Writers: *writers, Drain: *drain,

@@ -26,15 +26,9 @@ func runBenchFleet(e *env, args []string) int {
 	warmup := c.fs.Duration("warmup", 0, "unmeasured load first")
 	pg := c.fs.String("pg", "", "the store's PostgreSQL (a database of its own): report its transactions, WAL, table growth and CPU")
 	label := c.fs.String("label", "", "backend label for the report (e.g. sqlite, postgres)")
-	if _, st, ok := c.parse(args); !ok {
+	password, st, ok := c.parseBench(args, pw)
+	if !ok {
 		return st
-	}
-	if st := c.benchTransport(); st != 0 {
-		return st
-	}
-	password, err := pw.read("LATCHKEY_PASSWORD", "admin password: ", false)
-	if err != nil {
-		return c.fail(err)
 	}
 	res, err := bench.RunFleet(e.ctx, bench.FleetConfig{Server: c.serverURL(), AdminIdentity: *identity, AdminPassword: password,
 		Terminals: *terminals, PerSite: *perSite, Rates: r, PollWait: *pollWait, Speedup: *speedup, Duration: *duration,

@@ -19,15 +19,9 @@ func runBenchJournal(e *env, args []string) int {
 	batch := c.fs.Int("batch", 1000, "entries per upload (at most 1000)")
 	concurrency := c.fs.Int("concurrency", bench.DefaultJournalConcurrency, "terminals uploading at once")
 	label := c.fs.String("label", "", "backend label for the report (e.g. sqlite, postgres)")
-	if _, st, ok := c.parse(args); !ok {
+	password, st, ok := c.parseBench(args, pw)
+	if !ok {
 		return st
-	}
-	if st := c.benchTransport(); st != 0 {
-		return st
-	}
-	password, err := pw.read("LATCHKEY_PASSWORD", "admin password: ", false)
-	if err != nil {
-		return c.fail(err)
 	}
 	res, err := bench.RunJournal(e.ctx, bench.JournalConfig{Server: c.serverURL(), AdminIdentity: *identity, AdminPassword: password,
 		Entries: *entries, People: *people, Terminals: *terminals, Batch: *batch, Concurrency: *concurrency, Backend: *label}, e.stderr)

@@ -36,15 +36,9 @@ func runBenchLocks(e *env, args []string) int {
 		watch = append(watch, pid)
 		return nil
 	})
-	if _, st, ok := c.parse(args); !ok {
+	password, st, ok := c.parseBench(args, pw)
+	if !ok {
 		return st
-	}
-	if st := c.benchTransport(); st != 0 {
-		return st
-	}
-	password, err := pw.read("LATCHKEY_PASSWORD", "admin password: ", false)
-	if err != nil {
-		return c.fail(err)
 	}
 	cfg := bench.LocksConfig{Server: c.serverURL(), AdminIdentity: *identity, AdminPassword: password,
 		Clients: *clients, Duration: *duration, Mode: *mode, Poll: *poll, Warmup: *warmup,

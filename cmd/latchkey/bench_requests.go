@@ -16,15 +16,9 @@ func runBenchRequests(e *env, args []string) int {
 	requesters := c.fs.Int("requesters", 16, "requests under way at once (each: create, approve, wait for active, cancel)")
 	duration := c.fs.Duration("duration", bench.DefaultDuration, "how long to make requests")
 	label := c.fs.String("label", "", "backend label for the report (e.g. sqlite, postgres)")
-	if _, st, ok := c.parse(args); !ok {
+	password, st, ok := c.parseBench(args, pw)
+	if !ok {
 		return st
-	}
-	if st := c.benchTransport(); st != 0 {
-		return st
-	}
-	password, err := pw.read("LATCHKEY_PASSWORD", "admin password: ", false)
-	if err != nil {
-		return c.fail(err)
 	}
 	res, err := bench.RunRequests(e.ctx, bench.RequestsConfig{Server: c.serverURL(), AdminIdentity: *identity, AdminPassword: password,
 		Agents: *agents, Requesters: *requesters, Duration: *duration, Backend: *label}, e.stderr)

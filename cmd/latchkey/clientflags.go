@@ -117,3 +117,20 @@ func (c *cmd) benchTransport() int {
 	}
 	return 0
 }
+
+// parseBench parses a benchmark's arguments, checks its transport
+// (benchTransport) and reads the admin's password from pw
+// ($LATCHKEY_PASSWORD, stdin or a prompt); ok false: exit with st.
+func (c *cmd) parseBench(args []string, pw *passwordInput) (password string, st int, ok bool) {
+	if _, st, ok := c.parse(args); !ok {
+		return "", st, false
+	}
+	if st := c.benchTransport(); st != 0 {
+		return "", st, false
+	}
+	password, err := pw.read("LATCHKEY_PASSWORD", "admin password: ", false)
+	if err != nil {
+		return "", c.fail(err), false
+	}
+	return password, 0, true
+}
