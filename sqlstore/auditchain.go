@@ -148,13 +148,6 @@ func (s *Store) AuditChainRounds() int64 {
 	return s.chain.rounds.Load()
 }
 
-// CommitBatches counts the group commit's transactions.
-func (s *Store) CommitBatches() int64 { return s.commit.batches.Load() }
-
-// CommitFallbacks counts the batches that ran whole, failed and ran again
-// isolated (see committers.transact).
-func (s *Store) CommitFallbacks() int64 { return s.commit.fallbacks.Load() }
-
 // chainRound chains up to chainRowsPerRound pending rows in a
 // transaction of its own and returns how many it took.
 func (s *Store) chainRound(ctx context.Context) (int, error) {
@@ -189,8 +182,8 @@ func (s *Store) chainRound(ctx context.Context) (int, error) {
 // rows it took and the head after them. On SQLite nothing is ever
 // pending: it returns the head.
 func (t *tx) chainPending() (n int, seq int64, head string, err error) {
-	if err := t.queryRow("SELECT seq, hash FROM audit_head WHERE id = 1"+t.s.d.forUpdate()).Scan(&seq, &head); err != nil {
-		return 0, 0, "", fmt.Errorf("audit head: %w", err)
+	if seq, head, err = t.lockAuditHead(); err != nil {
+		return 0, 0, "", err
 	}
 	if t.s.chain == nil {
 		return 0, seq, head, nil

@@ -50,6 +50,10 @@ import (
 // the commit that holds its change, like every other operation.
 const laterOpLockWait = "20ms"
 
+// unboundLockWait ends the bound (PostgreSQL's boundLockWait) before the
+// batch's own writes at its end, which wait as usual.
+const unboundLockWait = "SET LOCAL lock_timeout TO DEFAULT"
+
 // maxBatch bounds the operations sharing one transaction.
 const maxBatch = 128
 
@@ -69,7 +73,7 @@ const DefaultBatchWait = 2 * time.Millisecond
 
 // startBatch decides whether a committer holding n operations starts its
 // batch now, with inFlight batches under way, after gathering for waited
-// of at most wait.
+// of at most wait (negative: it never waits).
 func startBatch(n int, inFlight int64, waited, wait time.Duration) bool {
 	return inFlight == 0 || n >= minSharedBatch || waited >= wait
 }
@@ -100,6 +104,13 @@ type committers struct {
 	// batches still run isolated after the last fallback (see transact).
 	batches, waiting, fallbacks, isolated atomic.Int64
 }
+
+// CommitBatches counts the group commit's transactions.
+func (s *Store) CommitBatches() int64 { return s.commit.batches.Load() }
+
+// CommitFallbacks counts the batches that ran whole, failed and ran again
+// isolated (see committers.transact).
+func (s *Store) CommitFallbacks() int64 { return s.commit.fallbacks.Load() }
 
 // startCommitters starts n committers (SQLite: one, its writer has one
 // connection).
@@ -157,16 +168,7 @@ func (c *committers) run() {
 // startBatch); ok is false when the store closes with nothing gathered.
 func (c *committers) collect(carried []*op) (batch []*op, ok bool) {
 	if len(carried) > 0 { // they have waited a batch already: run them now, with what waits
-		batch = carried
-		for len(batch) < maxBatch {
-			select {
-			case o := <-c.ops:
-				batch = append(batch, o)
-			default:
-				return batch, true
-			}
-		}
-		return batch, true
+		return c.drain(carried), true
 	}
 	// The gatherer waits for the next write holding gather; the other
 	// idle committers wait for gather (a committer with carried
@@ -182,17 +184,14 @@ func (c *committers) collect(carried []*op) (batch []*op, ok bool) {
 	}
 	start := time.Now()
 	var timeout <-chan time.Time
-	for len(batch) < maxBatch {
-		select {
-		case o := <-c.ops:
-			batch = append(batch, o)
-			continue
-		default:
+	for {
+		if batch = c.drain(batch); len(batch) == maxBatch {
+			return batch, true
 		}
 		ended := c.ended.wait() // before reading inFlight: an end after it is seen
 		waited := time.Since(start)
-		if c.wait < 0 || startBatch(len(batch), c.inFlight.Load(), waited, c.wait) {
-			break
+		if startBatch(len(batch), c.inFlight.Load(), waited, c.wait) {
+			return batch, true
 		}
 		if timeout == nil {
 			t := time.NewTimer(c.wait - waited)
@@ -209,7 +208,19 @@ func (c *committers) collect(carried []*op) (batch []*op, ok bool) {
 			return batch, true
 		}
 	}
-	return batch, true
+}
+
+// drain adds to batch the operations waiting now, up to maxBatch.
+func (c *committers) drain(batch []*op) []*op {
+	for len(batch) < maxBatch {
+		select {
+		case o := <-c.ops:
+			batch = append(batch, o)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // runBatch runs the batch's operations in one transaction and answers
@@ -337,7 +348,7 @@ func (c *committers) transactWhole(ops []*op) (results []error, ok bool, err err
 		results[i] = ferr
 	}
 	if limited {
-		if _, err := sqltx.ExecContext(ctx, "SET LOCAL lock_timeout TO DEFAULT"); err != nil {
+		if _, err := sqltx.ExecContext(ctx, unboundLockWait); err != nil {
 			sqltx.Rollback()
 			return nil, false, fmt.Errorf("lock timeout: %w", err)
 		}
@@ -417,7 +428,7 @@ func (c *committers) transactIsolated(ops []*op) ([]error, []*op, error) {
 		}
 	}
 	if limited { // what the batch writes after its operations waits as before
-		between = append(between, "SET LOCAL lock_timeout TO DEFAULT")
+		between = append(between, unboundLockWait)
 	}
 	if err := c.sendBetween(ctx, sqltx, between); err != nil {
 		return fail("release savepoint", err)

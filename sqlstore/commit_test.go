@@ -388,6 +388,9 @@ func TestStartBatch(t *testing.T) {
 		{"enough to share a commit", 4, 3, 0, true},
 		{"waited its time", 1, 1, wait, true},
 	} {
+		if got := sqlstore.StartBatch(tc.n, tc.inFlight, tc.waited, -1); !got {
+			t.Errorf("%s: startBatch(%d, %d, %v) with a negative wait = false, want true: it never waits", tc.name, tc.n, tc.inFlight, tc.waited)
+		}
 		if got := sqlstore.StartBatch(tc.n, tc.inFlight, tc.waited, wait); got != tc.want {
 			t.Errorf("%s: startBatch(%d, %d, %v) = %v, want %v", tc.name, tc.n, tc.inFlight, tc.waited, got, tc.want)
 		}

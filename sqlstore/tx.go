@@ -115,10 +115,9 @@ func (t *tx) flushAudit() error {
 	if t.s.chain != nil {
 		return t.queueChain()
 	}
-	var seq int64
-	var prev string
-	if err := t.queryRow("SELECT seq, hash FROM audit_head WHERE id = 1"+t.s.d.forUpdate()).Scan(&seq, &prev); err != nil {
-		return fmt.Errorf("audit head: %w", err)
+	seq, prev, err := t.lockAuditHead()
+	if err != nil {
+		return err
 	}
 	seq, prev = chainRecords(seq, prev, t.audit)
 	for _, r := range t.audit {
@@ -131,6 +130,15 @@ func (t *tx) flushAudit() error {
 		return fmt.Errorf("audit head: %w", err)
 	}
 	return nil
+}
+
+// lockAuditHead reads the audit chain's head (its last seq and hash)
+// and locks its row for the rest of the transaction.
+func (t *tx) lockAuditHead() (seq int64, head string, err error) {
+	if err := t.queryRow("SELECT seq, hash FROM audit_head WHERE id = 1"+t.s.d.forUpdate()).Scan(&seq, &head); err != nil {
+		return 0, "", fmt.Errorf("audit head: %w", err)
+	}
+	return seq, head, nil
 }
 
 // auditRowsPerStatement bounds the rows of one batched audit insert (9
