@@ -15,6 +15,20 @@ import (
 	"latchkey/sqlstore/sqlstoretest"
 )
 
+// holdCommitter starts a write that holds a committer (a batch under way)
+// until release is closed; wg waits for it.
+func holdCommitter(ctx context.Context, s *sqlstore.Store, wg *sync.WaitGroup) (release chan struct{}) {
+	release = make(chan struct{})
+	blocked := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.Write(ctx, func(tx *sqlstore.Tx) error { close(blocked); <-release; return nil })
+	}()
+	<-blocked
+	return release
+}
+
 // waitFor polls cond for up to 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -41,15 +55,8 @@ func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		release := make(chan struct{})
-		blocked := make(chan struct{})
 		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { // holds the one committer until released
-			defer wg.Done()
-			s.Write(ctx, func(tx *sqlstore.Tx) error { close(blocked); <-release; return nil })
-		}()
-		<-blocked
+		release := holdCommitter(ctx, s, &wg)
 		before := s.CommitBatches()
 
 		const n = 24
@@ -169,15 +176,8 @@ func TestGroupCommitRunsWholeWhenAllStand(t *testing.T) {
 		opts.Committers = 1
 		s := sqlstoretest.Open(t, b.URL(t), opts)
 		ctx := context.Background()
-		release := make(chan struct{})
-		blocked := make(chan struct{})
 		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.Write(ctx, func(tx *sqlstore.Tx) error { close(blocked); <-release; return nil })
-		}()
-		<-blocked
+		release := holdCommitter(ctx, s, &wg)
 		before, fallbacks := s.CommitBatches(), s.CommitFallbacks()
 		const n = 16
 		var runs atomic.Int64
@@ -423,15 +423,8 @@ func TestGroupCommitGathersWhileABatchCommits(t *testing.T) {
 			t.Fatalf("a write with no batch under way took %v: it waited to gather", d)
 		}
 
-		release := make(chan struct{})
-		blocked := make(chan struct{})
 		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { // a batch under way until released
-			defer wg.Done()
-			s.Write(ctx, func(tx *sqlstore.Tx) error { close(blocked); <-release; return nil })
-		}()
-		<-blocked
+		release := holdCommitter(ctx, s, &wg)
 		before := s.CommitBatches()
 		var done atomic.Int64
 		for i := range 4 { // one by one, far apart: each would have had its own transaction
