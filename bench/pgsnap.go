@@ -152,27 +152,11 @@ func (s pgSnap) since(a pgSnap) PGDelta {
 
 // procCPU is a process's user+system CPU seconds from /proc/PID/stat.
 func procCPU(pid int) (float64, bool) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	t, err := readProcStat(pid)
 	if err != nil {
 		return 0, false
 	}
-	// The command name is in parentheses and may hold spaces: the fields
-	// after it start at state (field 3); utime and stime are fields 14, 15.
-	s := string(b)
-	end := strings.LastIndexByte(s, ')')
-	if end < 0 {
-		return 0, false
-	}
-	f := strings.Fields(s[end+1:])
-	if len(f) < 13 {
-		return 0, false
-	}
-	u, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return float64(u+st) / clockTicks, true
+	return t.own, true
 }
 
 // auxProcessesCPU is the CPU of PostgreSQL's own processes on this
@@ -192,8 +176,7 @@ func auxProcessesCPU() map[int]float64 {
 		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
 			continue
 		}
-		title, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		t := string(title)
+		t := procTitle(pid)
 		if !strings.Contains(t, "checkpointer") && !strings.Contains(t, "writer") && !strings.Contains(t, "autovacuum") {
 			continue
 		}
