@@ -12,6 +12,7 @@
 # to size the group commit). Everything listens on 127.0.0.1; what it
 # starts is stopped.
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh" # wait_for
 a=${1:?binary A}
 b=${2:?binary B}
 rounds=${3:-3}
@@ -35,7 +36,7 @@ for round in $(seq 1 "$rounds"); do
 			"$bin" serve --listen 127.0.0.1:7451 --data-dir "$work/data" --store "$pg&search_path=$schema" \
 				--argon2-time 1 --argon2-memory 64 $flags >"$work/serve.log" 2>&1 &
 			pid=$!
-			for _ in $(seq 1 50); do curl -fs http://127.0.0.1:7451/readyz >/dev/null 2>&1 && break; sleep 0.2; done
+			wait_for http://127.0.0.1:7451/readyz "$work/serve.log"
 			timeout 60 "$bin" bench locks --server http://127.0.0.1:7451 --clients 32 --locks 4 --mode "$mode" \
 				--duration 8s --warmup 2s --json >"$work/run.json" 2>/dev/null
 			kill "$pid" && wait "$pid" 2>/dev/null || true

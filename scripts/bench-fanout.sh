@@ -48,7 +48,7 @@ fi
 mkdir -p "$out"
 work=$(mktemp -d)
 schemas=() schema_prefix=bench_fanout
-. "$(dirname "$0")/bench-lib.sh" # fresh_store
+. "$(dirname "$0")/bench-lib.sh" # fresh_store, wait_for
 server_pid=
 cleanup() {
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
@@ -69,12 +69,7 @@ start_latchkey() { # NAME STORE
 	"$lk" serve --listen 127.0.0.1:$port --pprof-listen 127.0.0.1:$pprof_port --data-dir "$work/data" --store "$2" \
 		--argon2-time 1 --argon2-memory 64 >"$out/$1-serve.log" 2>&1 &
 	server_pid=$!
-	for _ in $(seq 1 50); do
-		curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	echo "no answer from latchkey; see $out/$1-serve.log" >&2
-	exit 1
+	wait_for "http://127.0.0.1:$port/readyz" "$out/$1-serve.log"
 }
 
 stop_server() {

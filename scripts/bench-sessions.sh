@@ -14,6 +14,7 @@
 # phases, BENCH_DURATION (default 20s) the length of each run. Everything
 # stays on 127.0.0.1, every run is bounded in time.
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh" # wait_for
 backend=${1:?usage: scripts/bench-sessions.sh sqlite|postgres [OUTDIR]}
 out=${2:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)-$backend}
 pg=${LATCHKEY_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
@@ -39,11 +40,7 @@ store_url() { # a fresh, empty store
 start() { # start URL [serve flags...]
 	local url=$1; shift
 	"$lk" serve --listen 127.0.0.1:$port --data-dir "$work/data" --store "$url" "$@" >"$out/serve-$port.log" 2>&1 &
-	for _ in $(seq 1 50); do
-		curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	echo "server did not start; see $out/serve-$port.log" >&2; exit 1
+	wait_for "http://127.0.0.1:$port/readyz" "$out/serve-$port.log"
 }
 
 stop() { kill %1 2>/dev/null || true; wait %1 2>/dev/null || true; port=$((port + 1)); }
