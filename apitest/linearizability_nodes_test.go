@@ -68,19 +68,8 @@ func TestLockLinearizableAcrossNodeKills(t *testing.T) {
 	tokens := make([]string, linClients)
 	byClient := make([]string, linClients) // principal IDs
 	for i := range tokens {
-		login := fmt.Sprintf("lin%d", i)
-		pr, err := admin.CreatePrincipal(ctx, latchkey.Principal{Name: login, Role: latchkey.RoleDelegate})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.AddIdentity(ctx, pr.ID, login, pw(login)); err != nil {
-			t.Fatal(err)
-		}
-		tok, err := nodes[i%linNodes].client("").Login(ctx, login, pw(login))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.principals[pr.ID], tokens[i], byClient[i] = i, tok.Token, pr.ID
+		byClient[i], tokens[i] = linDelegate(ctx, t, admin, nodes[i%linNodes].client(""), i)
+		r.principals[byClient[i]] = i
 	}
 	// clientsOn gives the clients of node k (only theirs) on process p.
 	clientsOn := func(k int, p *proc) []*client.Client {

@@ -469,19 +469,9 @@ func TestLockLinearizableAcrossKill(t *testing.T) {
 		r := newLinRun(t, b.Name)
 		tokens := make([]string, linClients)
 		for i := range tokens {
-			login := fmt.Sprintf("lin%d", i)
-			pr, err := admin.CreatePrincipal(ctx, latchkey.Principal{Name: login, Role: latchkey.RoleDelegate})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := admin.AddIdentity(ctx, pr.ID, login, pw(login)); err != nil {
-				t.Fatal(err)
-			}
-			tok, err := p.client("").Login(ctx, login, pw(login))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.principals[pr.ID], tokens[i] = i, tok.Token
+			var id string
+			id, tokens[i] = linDelegate(ctx, t, admin, p.client(""), i)
+			r.principals[id] = i
 		}
 		clientsOn := func(p *proc) []*client.Client {
 			cs := make([]*client.Client, len(tokens))
@@ -622,4 +612,23 @@ func TestLockLinearizabilityModel(t *testing.T) {
 			t.Errorf("%s: %s, want %s", c.name, res, want)
 		}
 	}
+}
+
+// linDelegate creates client i's delegate ("lin<i>") through admin, logs
+// it on at node, and returns its principal ID and user token.
+func linDelegate(ctx context.Context, t *testing.T, admin, node *client.Client, i int) (id, token string) {
+	t.Helper()
+	login := fmt.Sprintf("lin%d", i)
+	pr, err := admin.CreatePrincipal(ctx, latchkey.Principal{Name: login, Role: latchkey.RoleDelegate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.AddIdentity(ctx, pr.ID, login, pw(login)); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := node.Login(ctx, login, pw(login))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pr.ID, tok.Token
 }
