@@ -26,7 +26,7 @@ func TestEventFeedDeliversEveryEventOnce(t *testing.T) {
 		if _, _, err := s.ListEvents(ctx, admin, latchkey.EventFilter{After: start}); err != nil { // the feed starts here
 			t.Fatal(err)
 		}
-		const writes, perWrite = 12, 500 // more than the feed keeps
+		const writes, perWrite = 20, 500 // more than the feed keeps (feedSize+feedSlack)
 		var wg sync.WaitGroup
 		read := func(after int64, n int) ([]int64, error) {
 			var got []int64
