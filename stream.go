@@ -135,11 +135,53 @@ func EventVisible(c Caller, e Event) bool {
 }
 
 // EventFilter selects events: those after seq After in Topics (all when
-// empty), at most Limit.
+// empty) about Targets (any target when empty), at most Limit.
 type EventFilter struct {
-	After  int64
-	Topics []string
-	Limit  int
+	After   int64
+	Topics  []string
+	Targets []string
+	Limit   int
+}
+
+// Wants says whether e is of f's topics (all when empty) and targets (any
+// when empty). Who may see e is EventVisible's to say.
+func (f EventFilter) Wants(e Event) bool {
+	return (len(f.Topics) == 0 || slices.Contains(f.Topics, e.Topic)) &&
+		(len(f.Targets) == 0 || slices.Contains(f.Targets, e.Target))
+}
+
+// MaxEventTargets bounds the targets of one event stream.
+const MaxEventTargets = 64
+
+// ParseTargets reads the targets query parameter of GET /v1/events (an
+// extension of API.md): a comma-separated list of what the events are
+// about (a lock's name, a session's id); empty means any target. A stream
+// that waits for one lock's grant asks for that lock alone, as an etcd
+// client watches one key, instead of receiving every lock's events. The
+// result keeps the given order, without repeats.
+func ParseTargets(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		switch {
+		case t == "":
+			return nil, BadField("targets", "targets has an empty entry: give names separated by single commas")
+		case len(t) > 200:
+			return nil, BadField("targets", "target %.20q… is longer than 200 characters", t)
+		case strings.ContainsFunc(t, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+			return nil, BadField("targets", "target %q has a control character", t)
+		case slices.Contains(out, t):
+			continue
+		}
+		if len(out) == MaxEventTargets {
+			return nil, BadField("targets", "at most %d targets a stream", MaxEventTargets)
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // EventService reads the event stream: committed audit records of the

@@ -183,6 +183,71 @@ func TestStreamResumesWithoutLossOrRepeat(t *testing.T) {
 	})
 }
 
+// A stream about some targets (?targets=, an extension of API.md) carries
+// exactly the events of its topics about those targets, also across
+// reconnects: the audit log's records of those locks, in order.
+func TestStreamOfTargets(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 0)
+		ctx := context.Background()
+		start, _, err := w.admin.ListAudit(ctx, latchkey.AuditFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := start[len(start)-1].Seq
+		const cycles = 30
+		for i := range cycles {
+			name := fmt.Sprintf("edit/%d", i%3)
+			g, err := w.admin.AcquireLock(ctx, name, latchkey.AcquireRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.admin.ReleaseLock(ctx, name, g.Token, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		s := w.admin.Events(sctx, []string{latchkey.TopicLocks}, from).About("edit/2", "edit/0")
+		defer s.Close()
+		var got []string
+		for len(got) < 2*cycles*2/3 {
+			e, err := s.Next()
+			if err != nil {
+				t.Fatalf("after %d events: %v", len(got), err)
+			}
+			got = append(got, fmt.Sprintf("%d %s %s", e.Seq, e.Action, e.Target))
+			if len(got)%9 == 4 {
+				s.Close() // resumes with Last-Event-ID, still about the same targets
+			}
+		}
+		recs, _, err := w.admin.ListAudit(ctx, latchkey.AuditFilter{After: from, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, r := range recs {
+			if strings.HasPrefix(string(r.Action), "lock.") && (r.Target == "edit/0" || r.Target == "edit/2") {
+				want = append(want, fmt.Sprintf("%d %s %s", r.Seq, r.Action, r.Target))
+			}
+		}
+		if s.Reconnects < 3 || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("stream about edit/0 and edit/2 (%d reconnects) delivered\n%v\naudit has\n%v", s.Reconnects, got, want)
+		}
+		// Nothing about edit/1 follows, even once it changes.
+		g, err := w.admin.AcquireLock(ctx, "edit/1", latchkey.AcquireRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.admin.AcquireLock(ctx, "edit/0", latchkey.AcquireRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if e := nextEvent(t, s, 5*time.Second, func(latchkey.Event) bool { return true }); e.Target != "edit/0" {
+			t.Fatalf("after edit/1's acquire (token %d), the stream sent %s %s; want edit/0's", g.Token, e.Action, e.Target)
+		}
+	})
+}
+
 // Who sees what: a terminal its own sessions, a person their own, staff
 // everything; lock topics are refused to others; bad parameters are 400.
 func TestStreamVisibility(t *testing.T) {
@@ -212,6 +277,11 @@ func TestStreamVisibility(t *testing.T) {
 			t.Fatalf("staff saw %v, want both logins", seen)
 		}
 
+		var names []string
+		for i := range latchkey.MaxEventTargets + 1 {
+			names = append(names, fmt.Sprintf("edit/%d", i))
+		}
+		tooManyTargets := strings.Join(names, ",")
 		for _, c := range []struct {
 			who    *client.Client
 			query  string
@@ -222,6 +292,8 @@ func TestStreamVisibility(t *testing.T) {
 			{w.tc[0], "topics=config", "", latchkey.EFORBIDDEN},
 			{w.admin, "topics=weather", "", latchkey.EBADREQUEST},
 			{w.admin, "after=-3", "", latchkey.EBADREQUEST},
+			{w.admin, "targets=a,,b", "", latchkey.EBADREQUEST},
+			{w.admin, "targets=" + tooManyTargets, "", latchkey.EBADREQUEST},
 			{w.admin, "", "x7", latchkey.EBADREQUEST},
 			{client.New(w.url), "", "", latchkey.EUNAUTHENTICATED},
 		} {

@@ -739,10 +739,11 @@ func (b *handoverBook) reset() {
 	b.samples, b.fromCall, b.early = nil, nil, 0
 }
 
-// startStream connects the client's event stream (topic locks, from now)
-// and starts following it.
+// startStream connects the client's event stream (topic locks, about the
+// client's lock, from now: as an etcd waiter watches one key) and starts
+// following it.
 func (w *locker) startStream(ctx context.Context) error {
-	s := w.c.Events(ctx, []string{latchkey.TopicLocks}, client.FromNow)
+	s := w.c.Events(ctx, []string{latchkey.TopicLocks}, client.FromNow).About(w.lock)
 	if err := s.Connect(); err != nil {
 		return fmt.Errorf("event stream of %s: %w", w.login, err)
 	}

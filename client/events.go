@@ -25,12 +25,13 @@ const FromNow int64 = -1
 // Last-Event-ID after the last event it returned: no event is lost or
 // repeated across a reconnect. It is not safe for concurrent use.
 type EventStream struct {
-	c      *Client
-	ctx    context.Context
-	topics []string
-	last   int64 // the last event returned; FromNow before the first connection
-	body   io.ReadCloser
-	rd     *bufio.Reader
+	c       *Client
+	ctx     context.Context
+	topics  []string
+	targets []string
+	last    int64 // the last event returned; FromNow before the first connection
+	body    io.ReadCloser
+	rd      *bufio.Reader
 	// Reconnects counts the connections after the first.
 	Reconnects int
 	connected  bool
@@ -41,6 +42,15 @@ type EventStream struct {
 // first connection is made by Connect or the first Next.
 func (c *Client) Events(ctx context.Context, topics []string, after int64) *EventStream {
 	return &EventStream{c: c, ctx: ctx, topics: topics, last: after}
+}
+
+// About narrows the stream to the events about targets (lock names,
+// session ids: GET /v1/events?targets=, an extension of API.md), as a
+// client waiting for one lock watches that lock alone. Call it before
+// Connect or the first Next.
+func (s *EventStream) About(targets ...string) *EventStream {
+	s.targets = targets
+	return s
 }
 
 // LastID is the id of the last event Next returned (or the after given).
@@ -67,6 +77,9 @@ func (s *EventStream) Connect() error {
 	q := url.Values{}
 	if len(s.topics) > 0 {
 		q.Set("topics", strings.Join(s.topics, ","))
+	}
+	if len(s.targets) > 0 {
+		q.Set("targets", strings.Join(s.targets, ","))
 	}
 	// With several servers, the stream opens on the first that answers
 	// (a reconnect after a node died resumes on another, Last-Event-ID

@@ -26,15 +26,17 @@ const (
 
 // streamQuery is the parsed query of GET /v1/events.
 type streamQuery struct {
-	topics []string
-	after  int64 // -1: from now
+	topics  []string
+	targets []string // empty: any
+	after   int64    // -1: from now
 }
 
-// parseStreamQuery reads ?topics=&after= and the Last-Event-ID header (a
-// reconnecting EventSource sends it; it wins over after). Without
-// either the stream starts now: only events committed later. A caller who is
-// not staff may only ask for the topics it can see: by default it gets
-// those.
+// parseStreamQuery reads ?topics=&targets=&after= and the Last-Event-ID
+// header (a reconnecting EventSource sends it; it wins over after).
+// Without either the stream starts now: only events committed later. A
+// caller who is not staff may only ask for the topics it can see: by
+// default it gets those. targets (an extension of API.md) narrows the
+// stream to the events about those lock names or session ids.
 func parseStreamQuery(r *nethttp.Request, c latchkey.Caller) (streamQuery, error) {
 	q := r.URL.Query()
 	var sq streamQuery
@@ -55,6 +57,9 @@ func parseStreamQuery(r *nethttp.Request, c latchkey.Caller) (streamQuery, error
 	}
 	topics = kept
 	sq.topics = topics
+	if sq.targets, err = latchkey.ParseTargets(q.Get("targets")); err != nil {
+		return sq, err
+	}
 	sq.after = -1
 	for _, src := range []struct{ field, value string }{{"after", q.Get("after")}, {"Last-Event-ID", r.Header.Get("Last-Event-ID")}} {
 		if src.value == "" {
@@ -146,7 +151,7 @@ func (s *Server) serveStream(w nethttp.ResponseWriter, r *nethttp.Request, c lat
 	defer poll.Stop()
 	for {
 		changed := s.store.EventsChanged() // before reading: no commit slips between
-		evs, last, err := s.store.ListEvents(ctx, c, latchkey.EventFilter{After: cursor, Topics: sq.topics, Limit: streamPage})
+		evs, last, err := s.store.ListEvents(ctx, c, latchkey.EventFilter{After: cursor, Topics: sq.topics, Targets: sq.targets, Limit: streamPage})
 		if err != nil {
 			if ctx.Err() == nil {
 				s.logger.LogAttrs(ctx, slog.LevelWarn, "event stream ends: store read failed",

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -58,9 +57,8 @@ func (s *Store) ListEvents(ctx context.Context, c latchkey.Caller, f latchkey.Ev
 	if f.After < 0 {
 		return nil, 0, latchkey.BadField("after", "after must not be negative")
 	}
-	topics := f.Topics
-	if len(topics) == 0 {
-		topics = latchkey.Topics
+	if len(f.Topics) == 0 {
+		f.Topics = latchkey.Topics
 	}
 	f.Limit = latchkey.Page{Limit: f.Limit}.Normalize().Limit
 	evs, last, fromFeed, err := s.feedSince(ctx, f.After)
@@ -68,31 +66,31 @@ func (s *Store) ListEvents(ctx context.Context, c latchkey.Caller, f latchkey.Ev
 		return nil, 0, err
 	}
 	if fromFeed {
-		out, last := pickEvents(make([]latchkey.Event, 0, min(len(evs), f.Limit)), evs, last, c, topics, f.Limit)
+		out, last := pickEvents([]latchkey.Event{}, evs, last, c, f)
 		return out, max(last, f.After), nil
 	}
 	out := []latchkey.Event{}
 	for after := f.After; ; {
-		evs, last, err := s.readEvents(ctx, after, topics, f.Limit)
+		evs, last, err := s.readEvents(ctx, after, f.Topics, f.Limit)
 		if err != nil {
 			return nil, 0, err
 		}
-		out, after = pickEvents(out, evs, last, c, topics, f.Limit)
+		out, after = pickEvents(out, evs, last, c, f)
 		if len(out) == f.Limit || len(evs) < f.Limit {
 			return out, max(after, f.After), nil
 		}
 	}
 }
 
-// pickEvents appends to out the events of evs (read up to seq last) in
-// topics that c may see, until out holds limit, and returns it with the
+// pickEvents appends to out the events of evs (read up to seq last) that
+// f wants and c may see, until out holds f.Limit, and returns it with the
 // seq of the last event it looked at.
-func pickEvents(out, evs []latchkey.Event, last int64, c latchkey.Caller, topics []string, limit int) ([]latchkey.Event, int64) {
+func pickEvents(out, evs []latchkey.Event, last int64, c latchkey.Caller, f latchkey.EventFilter) ([]latchkey.Event, int64) {
 	for i, e := range evs {
-		if len(out) == limit {
+		if len(out) == f.Limit {
 			return out, evs[i-1].Seq
 		}
-		if slices.Contains(topics, e.Topic) && latchkey.EventVisible(c, e) {
+		if f.Wants(e) && latchkey.EventVisible(c, e) {
 			out = append(out, e)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 var eventsSynopsis = []string{
-	"events [tail] [--topics locks,sessions,checkouts,config] [--after SEQ]",
+	"events [tail] [--topics locks,sessions,checkouts,config] [--targets NAME,...] [--after SEQ]",
 	"events post --terminal ID --event 24|25|26 [--occurred-at RFC3339] [--identity L] [--reason R] [--id ID]",
 }
 
@@ -39,6 +39,7 @@ func isHelp(arg string) bool {
 func eventsTail(e *env, args []string) int {
 	c := e.newCmd("events tail", synopsisOf(eventsSynopsis, "events"), true)
 	topics := c.fs.String("topics", "", "comma-separated topics (default: all you may see)")
+	targets := c.fs.String("targets", "", "comma-separated lock names or session ids: only the events about them (default: any)")
 	after := c.fs.Int64("after", client.FromNow, "replay the events after this seq (default: from now)")
 	if _, st, ok := c.parse(args); !ok {
 		return st
@@ -53,11 +54,15 @@ func eventsTail(e *env, args []string) int {
 			return c.fail(err)
 		}
 	}
+	about, err := latchkey.ParseTargets(*targets)
+	if err != nil {
+		return c.fail(err)
+	}
 	cl, err := c.client()
 	if err != nil {
 		return c.fail(err)
 	}
-	stream := cl.Events(c.ctx, list, *after)
+	stream := cl.Events(c.ctx, list, *after).About(about...)
 	defer stream.Close()
 	if err := stream.Connect(); err != nil {
 		return c.fail(err)

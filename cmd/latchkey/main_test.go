@@ -648,6 +648,7 @@ func TestEventsAndAudit(t *testing.T) {
 			code:    0,
 			jsonOut: `{"accepted":1}`,
 		},
+		{name: "tail bad targets", args: []string{"events", "tail", "--targets", "a,,b", "--token", "tok"}, code: 1, stderr: []string{"targets has an empty entry"}},
 		{name: "post bad event", args: []string{"events", "post", "--terminal", "trm_1", "--event", "27"}, code: 2, stderr: []string{"--event must be 24, 25 or 26"}},
 		{name: "post bad time", args: []string{"events", "post", "--terminal", "trm_1", "--event", "24", "--occurred-at", "yesterday"}, code: 2, stderr: []string{"--occurred-at"}},
 		{
