@@ -9,8 +9,9 @@
 # per cycle (its process only) and the acquire p99. ROUNDS defaults to 3
 # (at most 10). AB_SERVE_A and AB_SERVE_B add serve flags to A's and B's
 # server (e.g. AB_SERVE_B='--pg-committers 8', with the same binary twice,
-# to size the group commit). Everything listens on 127.0.0.1; what it
-# starts is stopped.
+# to size the group commit). AB_STORE=sqlite runs both on a fresh SQLite
+# store instead. Everything listens on 127.0.0.1; what it starts is
+# stopped.
 set -euo pipefail
 . "$(dirname "$0")/bench-lib.sh" # wait_for
 a=${1:?binary A}
@@ -24,16 +25,19 @@ work=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-printf '%-6s %-2s %-12s %9s %14s %12s\n' round ab mode cycles/s cpu_ms/cycle acq_p99_ms
+printf '%-6s %-2s %-12s %9s %14s %12s %16s\n' round ab mode cycles/s cpu_ms/cycle acq_p99_ms handover_p50_ms
 for round in $(seq 1 "$rounds"); do
 	for v in A B; do
 		bin=$a flags=${AB_SERVE_A:-}
 		[ "$v" = B ] && bin=$b flags=${AB_SERVE_B:-}
 		for mode in uncontended contended; do
-			schema="bench_ab_$(date +%s%N)"
-			psql "$pg" -qc "CREATE SCHEMA $schema"
+			schema="bench_ab_$(date +%s%N)" store=()
+			if [ "${AB_STORE:-postgres}" = postgres ]; then
+				psql "$pg" -qc "CREATE SCHEMA $schema"
+				store=(--store "$pg&search_path=$schema")
+			fi
 			rm -rf "$work/data" && mkdir -p "$work/data"
-			"$bin" serve --listen 127.0.0.1:7451 --data-dir "$work/data" --store "$pg&search_path=$schema" \
+			"$bin" serve --listen 127.0.0.1:7451 --data-dir "$work/data" "${store[@]}" \
 				--argon2-time 1 --argon2-memory 64 $flags >"$work/serve.log" 2>&1 &
 			pid=$!
 			wait_for http://127.0.0.1:7451/readyz "$work/serve.log"
@@ -41,12 +45,13 @@ for round in $(seq 1 "$rounds"); do
 				--duration 8s --warmup 2s --json >"$work/run.json" 2>/dev/null
 			kill "$pid" && wait "$pid" 2>/dev/null || true
 			pid=
-			psql "$pg" -qc "DROP SCHEMA $schema CASCADE"
+			[ ${#store[@]} -eq 0 ] || psql "$pg" -qc "DROP SCHEMA $schema CASCADE"
 			python3 - "$work/run.json" "$round" "$v" "$mode" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-print('%-6s %-2s %-12s %9.0f %14.3f %12.1f' % (sys.argv[2], sys.argv[3], sys.argv[4], d['cycles_per_sec'],
-      1000 * d['server_cpu_seconds'] / d['cycles'], d['ops'][0]['p99_ms']))
+rtg = [o['p50_ms'] for o in d['ops'] if o['op'] == 'release_to_grant']
+print('%-6s %-2s %-12s %9.0f %14.3f %12.1f %16s' % (sys.argv[2], sys.argv[3], sys.argv[4], d['cycles_per_sec'],
+      1000 * d['server_cpu_seconds'] / d['cycles'], d['ops'][0]['p99_ms'], '%.2f' % rtg[0] if rtg else '-'))
 PY
 		done
 	done
