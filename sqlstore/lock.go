@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"time"
 
@@ -19,19 +20,34 @@ func (t *tx) loadLock(name string) (latchkey.Lock, error) {
 	var note string
 	var acquired, expires, ttl sql.NullInt64
 	var fence int64
-	// One statement makes or locks the row (ON CONFLICT DO UPDATE locks it
-	// as FOR UPDATE would) and reads it, with how many wait. On
-	// PostgreSQL only RETURNING sees the row as of the lock: a join or a
-	// subquery here would read the statement's snapshot, taken before
-	// waiting for another transaction's row lock, and could miss what
-	// that transaction committed (the linearizability test caught
-	// exactly that).
 	var waiting int64
-	err := t.queryRow(`INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET fence = locks.fence
-		RETURNING fence, holder_principal, holder_token, holder_note, acquired_at, expires_at, ttl_us, waiting`, name).
-		Scan(&fence, &pid, &token, &note, &acquired, &expires, &ttl, &waiting)
-	if err == nil && pid.Valid {
-		err = t.queryRow("SELECT name FROM principals WHERE id = ?", pid.String).Scan(&pname)
+	var err error
+	if t.s.d.singleWriter() {
+		// SQLite: the one writer (BEGIN IMMEDIATE) reads the last commit,
+		// and nothing else writes before this transaction ends, so a plain
+		// read with the holder's name joined is the whole load: no write
+		// to lock the row, no second statement. A lock never used reads
+		// as free; saveLock makes its row when there is something to keep.
+		err = t.queryRow(`SELECT l.fence, l.holder_principal, l.holder_token, l.holder_note, l.acquired_at, l.expires_at,
+			l.ttl_us, l.waiting, p.name FROM locks l LEFT JOIN principals p ON p.id = l.holder_principal WHERE l.name = ?`, name).
+			Scan(&fence, &pid, &token, &note, &acquired, &expires, &ttl, &waiting, &pname)
+		if errors.Is(err, sql.ErrNoRows) {
+			return l, nil
+		}
+	} else {
+		// One statement makes or locks the row (ON CONFLICT DO UPDATE
+		// locks it as FOR UPDATE would) and reads it, with how many wait.
+		// On PostgreSQL only RETURNING sees the row as of the lock: a join
+		// or a subquery here would read the statement's snapshot, taken
+		// before waiting for another transaction's row lock, and could
+		// miss what that transaction committed (the linearizability test
+		// caught exactly that).
+		err = t.queryRow(`INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET fence = locks.fence
+			RETURNING fence, holder_principal, holder_token, holder_note, acquired_at, expires_at, ttl_us, waiting`, name).
+			Scan(&fence, &pid, &token, &note, &acquired, &expires, &ttl, &waiting)
+		if err == nil && pid.Valid {
+			err = t.queryRow("SELECT name FROM principals WHERE id = ?", pid.String).Scan(&pname)
+		}
 	}
 	if err != nil {
 		return l, err
@@ -72,9 +88,15 @@ func (t *tx) saveLock(old, l latchkey.Lock) error {
 		if h := l.Holder; h != nil {
 			pid, token, note, acquired, expires, ttl = h.Principal, h.TokenID, h.Note, us(h.Since), us(h.ExpiresAt), h.TTL.Microseconds()
 		}
-		if _, err := t.exec(`UPDATE locks SET fence = ?, holder_principal = ?, holder_token = ?, holder_note = ?,
-			acquired_at = ?, expires_at = ?, ttl_us = ?, waiting = ? WHERE name = ?`,
-			int64(l.Fence), pid, token, note, acquired, expires, ttl, len(l.Queue), l.Name); err != nil {
+		q := `UPDATE locks SET fence = ?, holder_principal = ?, holder_token = ?, holder_note = ?,
+			acquired_at = ?, expires_at = ?, ttl_us = ?, waiting = ? WHERE name = ?`
+		if t.s.d.singleWriter() { // the row is made here on first use (see loadLock)
+			q = `INSERT INTO locks (fence, holder_principal, holder_token, holder_note, acquired_at, expires_at, ttl_us, waiting, name)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET fence = excluded.fence,
+				holder_principal = excluded.holder_principal, holder_token = excluded.holder_token, holder_note = excluded.holder_note,
+				acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, ttl_us = excluded.ttl_us, waiting = excluded.waiting`
+		}
+		if _, err := t.exec(q, int64(l.Fence), pid, token, note, acquired, expires, ttl, len(l.Queue), l.Name); err != nil {
 			return err
 		}
 	}
