@@ -39,6 +39,7 @@ type committer interface {
 	CommitBatches() int64
 	CommitFallbacks() int64
 	AuditChainRounds() int64
+	AuditChainedInBatch() int64
 }
 
 func newMetrics(store any) *metrics {
@@ -88,7 +89,11 @@ func newMetrics(store any) *metrics {
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "latchkey_audit_chain_rounds_total",
 				Help: "Rounds of this node's audit chainer that chained records (PostgreSQL; 0 on SQLite, which chains in the writing transaction).",
-			}, func() float64 { return float64(c.AuditChainRounds()) }))
+			}, func() float64 { return float64(c.AuditChainRounds()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "latchkey_audit_chained_in_batch_total",
+				Help: "Commit batches that chained their audit records themselves, finding the audit head free (PostgreSQL; the others left them to the chainer).",
+			}, func() float64 { return float64(c.AuditChainedInBatch()) }))
 	}
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -15,8 +16,11 @@ import (
 // The audit chain off the critical section (PostgreSQL; issue 15).
 //
 // A commit batch's audit records commit with the changes they record, in
-// the same transaction, as one row of audit_pending, and the batch takes
-// no shared lock for them. The chainer moves pending rows into the audit
+// the same transaction. When nobody holds the audit head, the batch
+// chains them itself (chainInline: the head taken without waiting and
+// kept to its commit). When the head is held (by another batch or a
+// round), it writes them as one row of audit_pending and does not queue
+// for the head. The chainer moves pending rows into the audit
 // log in its own transaction: under the audit head's row lock it reads
 // every committed pending row, in id order, gives their records the next
 // seqs, chains their hashes onto the head, inserts them, deletes the
@@ -62,9 +66,10 @@ type chainer struct {
 	once   sync.Once
 	rounds atomic.Int64 // rounds that chained records
 	// round is held through each round (they queue for the head's lock
-	// anyway); held, set under it, stops rounds (tests: see HoldChain).
+	// anyway); held, set under it, stops rounds and chaining in the
+	// writing transaction (tests: see HoldChain).
 	round sync.Mutex
-	held  bool
+	held  atomic.Bool
 }
 
 // startChainer starts the node's chainer, whose first round chains what
@@ -153,7 +158,7 @@ func (s *Store) AuditChainRounds() int64 {
 func (s *Store) chainRound(ctx context.Context) (int, error) {
 	s.chain.round.Lock()
 	defer s.chain.round.Unlock()
-	if s.chain.held {
+	if s.chain.held.Load() {
 		return 0, nil
 	}
 	sqltx, err := s.w.BeginTx(ctx, nil)
@@ -239,6 +244,67 @@ func chainRecords(seq int64, head string, rs []latchkey.AuditRecord) (int64, str
 		head = r.Hash
 	}
 	return seq, head
+}
+
+// chainInline chains the transaction's records in the transaction
+// itself, after whatever is pending, when nobody holds the audit head:
+// then the records are in the log when the batch commits, without a
+// round of the chainer (a transaction and an fsync of its own) between
+// the commit and the event streams. It takes the head's row lock without
+// waiting (SKIP LOCKED) and keeps it until the commit, as a round does; a
+// transaction that finds the head held writes its records pending
+// instead (queueChain) and does not queue for it. It reports whether it
+// chained them.
+//
+// Why the order still holds (docs/architecture.md, "The audit chain"):
+// seqs are given out only under the head's lock, held to the commit,
+// so they follow the commits of the transactions that chain. The pending
+// rows it chains before its own records are those committed before its
+// head read: a batch answered before this one began is among them. A
+// pending row that commits after the read overlapped this batch (it was
+// not answered when this batch began), so either order is one they
+// could have run in. The EXISTS is read in the statement's snapshot,
+// taken before the lock: a row it misses committed after the snapshot,
+// so it too overlapped; a row it counts that a round chained meanwhile
+// is read again, after the lock, by the pending read.
+func (t *tx) chainInline() (bool, error) {
+	if t.s.chain.held.Load() {
+		return false, nil
+	}
+	var seq int64
+	var head string
+	var pending bool
+	err := t.queryRow("SELECT seq, hash, EXISTS (SELECT 1 FROM audit_pending) FROM audit_head WHERE id = 1"+t.s.d.skipLocked()).
+		Scan(&seq, &head, &pending)
+	switch {
+	case errors.Is(err, sql.ErrNoRows): // held by a round or another batch
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("audit head: %w", err)
+	}
+	recs, ids := t.audit, []int64{}
+	if pending {
+		rows, err := t.query("SELECT id, records FROM audit_pending ORDER BY id LIMIT ?", chainRowsPerRound+1)
+		if err != nil {
+			return false, fmt.Errorf("audit pending: %w", err)
+		}
+		var earlier []latchkey.AuditRecord
+		if ids, earlier, err = scanPending(rows); err != nil {
+			return false, err
+		}
+		if len(ids) > chainRowsPerRound {
+			// More than a round: chaining only some of them before this
+			// batch's records could put them ahead of a batch answered
+			// earlier. The chainer takes them all, this batch's too.
+			return false, nil
+		}
+		recs = append(earlier, t.audit...)
+	}
+	seq, head = chainRecords(seq, head, recs)
+	if err := t.writeAuditBatched(recs, seq, head, "DELETE FROM audit_pending WHERE id = ANY(CAST(? AS BIGINT[]))", ids); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // queueChain writes the transaction's records as one pending row, for the

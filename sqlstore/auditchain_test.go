@@ -238,3 +238,97 @@ func TestAuthCacheSeesPendingRevocation(t *testing.T) {
 		t.Logf("refused on the other node %v after the log-out, its record pending", time.Since(start).Round(time.Millisecond))
 	})
 }
+
+// TestAuditChainedInTheWrite (PostgreSQL): with the audit head free, a
+// write chains its records itself, so they are in the log when it is
+// answered, nothing is pending and the chainer ran no round. With the
+// head held by another transaction, a write does not wait for it: it is
+// answered with its records pending, and they are chained once the head
+// is free.
+func TestAuditChainedInTheWrite(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		if b.Name != "postgres" {
+			t.Skip("SQLite always chains in the writing transaction")
+		}
+		ctx := context.Background()
+		e := mustEnv(t, b, latchkey.DefaultSite("s"), 0)
+		write := func(target string) error {
+			return e.s.Write(ctx, func(tx *sqlstore.Tx) error { tx.Record("test.step", target); return nil })
+		}
+		waitNoPending(t, e.s, "after set-up")
+		rounds, inline := e.s.AuditChainRounds(), e.s.AuditChainedInBatch()
+		for i := range 5 {
+			if err := write(fmt.Sprint("free-", i)); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := e.s.PendingAudit(ctx); err != nil || n != 0 {
+				t.Fatalf("write %d answered with %d batches pending (%v): not chained in the write", i, n, err)
+			}
+		}
+		if n := e.s.AuditChainRounds() - rounds; n != 0 {
+			t.Fatalf("the chainer ran %d rounds for writes that found the head free", n)
+		}
+		if n := e.s.AuditChainedInBatch() - inline; n != 5 {
+			t.Fatalf("%d batches counted as chained in the batch, want the 5 writes", n)
+		}
+
+		// With another of the node's batches under way, a write leaves its
+		// records to the chainer even though the head is free: holding the
+		// head through its commit would make the other batches' records
+		// wait for a round behind it.
+		var wg sync.WaitGroup
+		release := holdCommitter(ctx, e.s, &wg)
+		letGo := sync.OnceFunc(func() { close(release); wg.Wait() })
+		defer letGo() // also when the test fails: the store cannot close with the batch held
+		inline = e.s.AuditChainedInBatch()
+		if err := write("beside-another"); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.s.AuditChainedInBatch() - inline; n != 0 {
+			t.Fatalf("a write beside another batch chained in its batch (%d)", n)
+		}
+		letGo()
+		waitNoPending(t, e.s, "after a write beside another batch")
+
+		holder, err := sqlstoretest.RawDB(t, b, e.url).BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer holder.Rollback()
+		if _, err := holder.ExecContext(ctx, "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- write("while-held") }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the write waited for the head another transaction holds")
+		}
+		if n, err := e.s.PendingAudit(ctx); err != nil || n != 1 {
+			t.Fatalf("%d batches pending (%v) with the head held, want the write's one", n, err)
+		}
+		if err := holder.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		waitNoPending(t, e.s, "after the head was let go")
+		var got []string
+		if err := e.s.ExportAudit(ctx, admin, 0, func(r latchkey.AuditRecord) error {
+			if r.Action == "test.step" {
+				got = append(got, r.Target)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != "[free-0 free-1 free-2 free-3 free-4 beside-another while-held]" {
+			t.Fatalf("the log holds %v", got)
+		}
+		if v, err := e.s.VerifyAudit(ctx, admin); err != nil || !v.OK {
+			t.Fatalf("verify: %+v %v", v, err)
+		}
+	})
+}

@@ -101,12 +101,19 @@ type committers struct {
 	// batches counts committed transactions; waiting counts the
 	// operations not yet taken by a committer; fallbacks counts batches
 	// that ran whole, failed and ran again isolated; isolated is how many
-	// batches still run isolated after the last fallback (see transact).
-	batches, waiting, fallbacks, isolated atomic.Int64
+	// batches still run isolated after the last fallback (see transact);
+	// inline counts the batches that chained their audit records
+	// themselves (PostgreSQL: chainInline).
+	batches, waiting, fallbacks, isolated, inline atomic.Int64
 }
 
 // CommitBatches counts the group commit's transactions.
 func (s *Store) CommitBatches() int64 { return s.commit.batches.Load() }
+
+// AuditChainedInBatch counts the commit batches that chained their audit
+// records themselves, finding the audit head free (PostgreSQL; SQLite
+// always does, and counts none here).
+func (s *Store) AuditChainedInBatch() int64 { return s.commit.inline.Load() }
 
 // CommitFallbacks counts the batches that ran whole, failed and ran again
 // isolated (see committers.transact).
@@ -444,6 +451,12 @@ func (c *committers) transactIsolated(ops []*op) ([]error, []*op, error) {
 // transaction is rolled back.
 func (c *committers) finish(ctx context.Context, sqltx *sql.Tx, w batchWrites) error {
 	t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now(), audit: w.records}
+	// Chaining in the batch holds the audit head through the commit: worth
+	// it when this is the node's only batch under way (the next holder of
+	// a lock hears of its grant a round sooner), not when other batches
+	// of the node would find the head held and leave their records to a
+	// round that waits for it.
+	t.chainHere = c.inFlight.Load() <= 1
 	if err := t.flushAudit(); err != nil {
 		sqltx.Rollback()
 		return err
@@ -466,12 +479,15 @@ func (c *committers) finish(ctx context.Context, sqltx *sql.Tx, w batchWrites) e
 		return fmt.Errorf("commit: %w", err)
 	}
 	c.batches.Add(1)
+	if t.chained {
+		c.inline.Add(1)
+	}
 	if slices.ContainsFunc(w.records, func(r latchkey.AuditRecord) bool { return revokes(r.Action) }) {
 		c.s.auth.flush() // before the revocation is answered: refused here at once
 	}
 	switch {
 	case len(w.records) == 0:
-	case c.s.chain != nil: // the chainer's round wakes the streams
+	case c.s.chain != nil && !t.chained: // pending: the chainer's round wakes the streams
 		c.s.chain.poke()
 	default:
 		c.s.events.notify()

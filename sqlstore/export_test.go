@@ -69,7 +69,7 @@ func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 func (s *Store) HoldChain(hold bool) {
 	s.chain.round.Lock()
 	defer s.chain.round.Unlock()
-	s.chain.held = hold
+	s.chain.held.Store(hold)
 }
 
 // PendingAudit counts the batches of records not chained yet.

@@ -33,6 +33,10 @@ type tx struct {
 	jobsChanged bool
 	// readOnly marks a read transaction on the read pool (see read).
 	readOnly bool
+	// chainHere lets flushAudit chain the records in this transaction
+	// when the head is free (chainInline); chained says it did, and none
+	// are left pending for the chainer.
+	chainHere, chained bool
 }
 
 // exec, query and queryRow rebind ? placeholders for the dialect and use
@@ -102,9 +106,11 @@ func (t *tx) queuedEarlier(action latchkey.Action) bool {
 	return false
 }
 
-// flushAudit writes the queued records. On PostgreSQL they go to
-// audit_pending, for the chainer (auditchain.go), and the transaction
-// takes no shared lock for them. On SQLite it chains them here: the head
+// flushAudit writes the queued records. On PostgreSQL it chains them
+// here when the audit head is free (chainInline); when another
+// transaction holds it they go to audit_pending, for the chainer
+// (auditchain.go), and the transaction does not wait for the head. On
+// SQLite it chains them here: the head
 // row lock (the one writer, there) orders all audited transactions, so
 // seq follows commit order: a reader of the log after seq N never misses
 // a record that commits later with a smaller seq.
@@ -113,6 +119,13 @@ func (t *tx) flushAudit() error {
 		return nil
 	}
 	if t.s.chain != nil {
+		if t.chainHere {
+			ok, err := t.chainInline()
+			if err != nil || ok {
+				t.chained = ok
+				return err
+			}
+		}
 		return t.queueChain()
 	}
 	seq, prev, err := t.lockAuditHead()
