@@ -80,7 +80,7 @@ func TestAuditChainFollowsAnswers(t *testing.T) {
 					before[name] = len(answered)
 					mu.Unlock()
 					s := nodes[(w+i)%len(nodes)]
-					if err := s.Write(ctx, func(tx *sqlstore.Tx) error { tx.Record("test.step", name); return nil }); err != nil {
+					if err := writeStep(s, name); err != nil {
 						t.Error(err)
 						return
 					}
@@ -124,6 +124,12 @@ func TestAuditChainFollowsAnswers(t *testing.T) {
 	})
 }
 
+// writeStep writes one audit record of action test.step about target, as
+// a write operation of its own.
+func writeStep(s *sqlstore.Store, target string) error {
+	return s.Write(context.Background(), func(tx *sqlstore.Tx) error { tx.Record("test.step", target); return nil })
+}
+
 // waitNoPending waits up to a second for s to see nothing pending.
 func waitNoPending(t *testing.T, s *sqlstore.Store, what string) {
 	t.Helper()
@@ -156,7 +162,7 @@ func TestAuditPendingChainedByAnotherNode(t *testing.T) {
 		e := mustEnv(t, b, latchkey.DefaultSite("s"), 0)
 		write := func(s *sqlstore.Store, n int, prefix string) {
 			for i := range n {
-				if err := s.Write(ctx, func(tx *sqlstore.Tx) error { tx.Record("test.step", fmt.Sprint(prefix, i)); return nil }); err != nil {
+				if err := writeStep(s, fmt.Sprint(prefix, i)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -252,9 +258,7 @@ func TestAuditChainedInTheWrite(t *testing.T) {
 		}
 		ctx := context.Background()
 		e := mustEnv(t, b, latchkey.DefaultSite("s"), 0)
-		write := func(target string) error {
-			return e.s.Write(ctx, func(tx *sqlstore.Tx) error { tx.Record("test.step", target); return nil })
-		}
+		write := func(target string) error { return writeStep(e.s, target) }
 		waitNoPending(t, e.s, "after set-up")
 		rounds, inline := e.s.AuditChainRounds(), e.s.AuditChainedInBatch()
 		for i := range 5 {
