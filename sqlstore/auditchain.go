@@ -193,23 +193,36 @@ func (t *tx) chainPending() (n int, seq int64, head string, err error) {
 	if t.s.chain == nil {
 		return 0, seq, head, nil
 	}
-	rows, err := t.query("SELECT id, records FROM audit_pending ORDER BY id LIMIT ?", chainRowsPerRound)
-	if err != nil {
-		return 0, 0, "", fmt.Errorf("audit pending: %w", err)
-	}
-	ids, recs, err := scanPending(rows)
+	ids, recs, err := t.readPending(chainRowsPerRound)
 	if err != nil {
 		return 0, 0, "", err
 	}
 	if len(ids) == 0 {
 		return 0, seq, head, nil
 	}
-	seq, head = chainRecords(seq, head, recs)
-	del := "DELETE FROM audit_pending WHERE id = ANY(CAST(? AS BIGINT[]))"
-	if err := t.writeAuditBatched(recs, seq, head, del, ids); err != nil {
+	if seq, head, err = t.extendChain(seq, head, recs, ids); err != nil {
 		return 0, 0, "", err
 	}
 	return len(ids), seq, head, nil
+}
+
+// readPending reads up to n committed pending rows in id order: their ids
+// and their records. The audit head's row lock must be held.
+func (t *tx) readPending(n int) ([]int64, []latchkey.AuditRecord, error) {
+	rows, err := t.query("SELECT id, records FROM audit_pending ORDER BY id LIMIT ?", n)
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit pending: %w", err)
+	}
+	return scanPending(rows)
+}
+
+// extendChain chains recs onto the head (seq, head), inserts them, deletes
+// the pending rows ids they came from and moves the head, and returns the
+// new head. The audit head's row lock must be held.
+func (t *tx) extendChain(seq int64, head string, recs []latchkey.AuditRecord, ids []int64) (int64, string, error) {
+	seq, head = chainRecords(seq, head, recs)
+	del := "DELETE FROM audit_pending WHERE id = ANY(CAST(? AS BIGINT[]))"
+	return seq, head, t.writeAuditBatched(recs, seq, head, del, ids)
 }
 
 // scanPending reads pending rows: their ids and their records, in order.
@@ -284,12 +297,8 @@ func (t *tx) chainInline() (bool, error) {
 	}
 	recs, ids := t.audit, []int64{}
 	if pending {
-		rows, err := t.query("SELECT id, records FROM audit_pending ORDER BY id LIMIT ?", chainRowsPerRound+1)
-		if err != nil {
-			return false, fmt.Errorf("audit pending: %w", err)
-		}
 		var earlier []latchkey.AuditRecord
-		if ids, earlier, err = scanPending(rows); err != nil {
+		if ids, earlier, err = t.readPending(chainRowsPerRound + 1); err != nil {
 			return false, err
 		}
 		if len(ids) > chainRowsPerRound {
@@ -300,8 +309,7 @@ func (t *tx) chainInline() (bool, error) {
 		}
 		recs = append(earlier, t.audit...)
 	}
-	seq, head = chainRecords(seq, head, recs)
-	if err := t.writeAuditBatched(recs, seq, head, "DELETE FROM audit_pending WHERE id = ANY(CAST(? AS BIGINT[]))", ids); err != nil {
+	if _, _, err := t.extendChain(seq, head, recs, ids); err != nil {
 		return false, err
 	}
 	return true, nil

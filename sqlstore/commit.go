@@ -456,8 +456,8 @@ func (c *committers) finish(ctx context.Context, sqltx *sql.Tx, w batchWrites) e
 	// a lock hears of its grant a round sooner), not when other batches
 	// of the node would find the head held and leave their records to a
 	// round that waits for it.
-	t.chainHere = c.inFlight.Load() <= 1
-	if err := t.flushAudit(); err != nil {
+	chained, err := t.flushAudit(c.inFlight.Load() <= 1)
+	if err != nil {
 		sqltx.Rollback()
 		return err
 	}
@@ -479,7 +479,7 @@ func (c *committers) finish(ctx context.Context, sqltx *sql.Tx, w batchWrites) e
 		return fmt.Errorf("commit: %w", err)
 	}
 	c.batches.Add(1)
-	if t.chained {
+	if chained {
 		c.inline.Add(1)
 	}
 	if slices.ContainsFunc(w.records, func(r latchkey.AuditRecord) bool { return revokes(r.Action) }) {
@@ -487,7 +487,7 @@ func (c *committers) finish(ctx context.Context, sqltx *sql.Tx, w batchWrites) e
 	}
 	switch {
 	case len(w.records) == 0:
-	case c.s.chain != nil && !t.chained: // pending: the chainer's round wakes the streams
+	case c.s.chain != nil && !chained: // pending: the chainer's round wakes the streams
 		c.s.chain.poke()
 	default:
 		c.s.events.notify()

@@ -33,10 +33,6 @@ type tx struct {
 	jobsChanged bool
 	// readOnly marks a read transaction on the read pool (see read).
 	readOnly bool
-	// chainHere lets flushAudit chain the records in this transaction
-	// when the head is free (chainInline); chained says it did, and none
-	// are left pending for the chainer.
-	chainHere, chained bool
 }
 
 // exec, query and queryRow rebind ? placeholders for the dialect and use
@@ -106,43 +102,42 @@ func (t *tx) queuedEarlier(action latchkey.Action) bool {
 	return false
 }
 
-// flushAudit writes the queued records. On PostgreSQL it chains them
-// here when the audit head is free (chainInline); when another
-// transaction holds it they go to audit_pending, for the chainer
-// (auditchain.go), and the transaction does not wait for the head. On
-// SQLite it chains them here: the head
+// flushAudit writes the queued records. On PostgreSQL, with here, it
+// chains them in this transaction when the audit head is free
+// (chainInline) and reports that it did (chained is always false on
+// SQLite, which has no chainer to spare); otherwise they go to
+// audit_pending, for the chainer (auditchain.go), and the transaction
+// does not wait for the head. On SQLite it chains them here: the head
 // row lock (the one writer, there) orders all audited transactions, so
 // seq follows commit order: a reader of the log after seq N never misses
 // a record that commits later with a smaller seq.
-func (t *tx) flushAudit() error {
+func (t *tx) flushAudit(here bool) (chained bool, err error) {
 	if len(t.audit) == 0 {
-		return nil
+		return false, nil
 	}
 	if t.s.chain != nil {
-		if t.chainHere {
-			ok, err := t.chainInline()
-			if err != nil || ok {
-				t.chained = ok
-				return err
+		if here {
+			if chained, err := t.chainInline(); err != nil || chained {
+				return chained, err
 			}
 		}
-		return t.queueChain()
+		return false, t.queueChain()
 	}
 	seq, prev, err := t.lockAuditHead()
 	if err != nil {
-		return err
+		return false, err
 	}
 	seq, prev = chainRecords(seq, prev, t.audit)
 	for _, r := range t.audit {
 		if _, err := t.exec(`INSERT INTO audit (seq, at, actor, terminal, action, target, details, prev_hash, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, auditArgs(r)...); err != nil {
-			return fmt.Errorf("audit insert: %w", err)
+			return false, fmt.Errorf("audit insert: %w", err)
 		}
 	}
 	if _, err := t.exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", seq, prev); err != nil {
-		return fmt.Errorf("audit head: %w", err)
+		return false, fmt.Errorf("audit head: %w", err)
 	}
-	return nil
+	return false, nil
 }
 
 // lockAuditHead reads the audit chain's head (its last seq and hash)
