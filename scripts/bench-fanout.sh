@@ -48,7 +48,7 @@ fi
 mkdir -p "$out"
 work=$(mktemp -d)
 schemas=() schema_prefix=bench_fanout
-. "$(dirname "$0")/bench-lib.sh" # fresh_store, wait_for
+. "$(dirname "$0")/bench-lib.sh" # fresh_store, wait_for, start_latchkey, stop_server
 server_pid=
 cleanup() {
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
@@ -64,19 +64,6 @@ lk="$work/latchkey"
 export LATCHKEY_ADMIN_PASSWORD=bench-admin-password LATCHKEY_PASSWORD=bench-admin-password
 
 
-start_latchkey() { # NAME STORE
-	mkdir -p "$work/data"
-	"$lk" serve --listen 127.0.0.1:$port --pprof-listen 127.0.0.1:$pprof_port --data-dir "$work/data" --store "$2" \
-		--argon2-time 1 --argon2-memory 64 >"$out/$1-serve.log" 2>&1 &
-	server_pid=$!
-	wait_for "http://127.0.0.1:$port/readyz" "$out/$1-serve.log"
-}
-
-stop_server() {
-	kill "$server_pid" 2>/dev/null || true
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
-}
 
 for backend in $stores; do
 	for i in $(seq 1 "$repeat"); do

@@ -51,3 +51,21 @@ fresh_store() {
 		store="${pg}&search_path=$schema"
 	fi
 }
+
+# A latchkey server on 127.0.0.1:$port (pprof on $pprof_port) with the
+# cheap argon2id profile (logging clients on is not what is measured),
+# its data in $work/data and its log in $out/NAME-serve.log; sets
+# server_pid. The caller sets lk, port, pprof_port, work and out.
+start_latchkey() { # NAME STORE
+	mkdir -p "$work/data"
+	"$lk" serve --listen 127.0.0.1:$port --pprof-listen 127.0.0.1:$pprof_port --data-dir "$work/data" --store "$2" \
+		--argon2-time 1 --argon2-memory 64 >"$out/$1-serve.log" 2>&1 &
+	server_pid=$!
+	wait_for "http://127.0.0.1:$port/readyz" "$out/$1-serve.log"
+}
+
+stop_server() { # what start_latchkey (or another start) left in server_pid
+	kill "$server_pid" 2>/dev/null || true
+	wait "$server_pid" 2>/dev/null || true
+	server_pid=
+}

@@ -9,13 +9,12 @@
 #   BENCH_PORT, BENCH_PPROF_PORT          latchkey (default 7441, 7442)
 #   BENCH_ETCD_CLIENT, BENCH_ETCD_PEER    etcd (default 2379, 2380)
 # Everything listens on 127.0.0.1 only.
-. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh" # wait_for, cpu_now, busy_since
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh" # wait_for, cpu_now, busy_since, start_latchkey, stop_server
 pg=${LATCHKEY_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 warmup=${BENCH_WARMUP:-2s}
 port=${BENCH_PORT:-7441} pprof_port=${BENCH_PPROF_PORT:-7442}
 etcd_client=${BENCH_ETCD_CLIENT:-2379} etcd_peer=${BENCH_ETCD_PEER:-2380}
 export LATCHKEY_ADMIN_PASSWORD=bench-admin-password LATCHKEY_PASSWORD=bench-admin-password
-cheap=(--argon2-time 1 --argon2-memory 64)
 server_pid= store= work= lk=
 schemas=() schema_prefix=bench_locks
 
@@ -56,14 +55,6 @@ bench_setup() {
 }
 
 
-start_latchkey() { # NAME URL
-	mkdir -p "$work/data"
-	"$lk" serve --listen 127.0.0.1:$port --pprof-listen 127.0.0.1:$pprof_port --data-dir "$work/data" --store "$2" \
-		"${cheap[@]}" >"$out/$1-serve.log" 2>&1 &
-	server_pid=$!
-	wait_for "http://127.0.0.1:$port/readyz" "$out/$1-serve.log"
-}
-
 start_etcd() { # NAME: a fresh etcd
 	mkdir -p "$work/etcd"
 	etcd --name lockbench --data-dir "$(mktemp -d -p "$work/etcd")" \
@@ -74,11 +65,6 @@ start_etcd() { # NAME: a fresh etcd
 	wait_for "http://127.0.0.1:$etcd_client/health" "$out/$1-etcd.log"
 }
 
-stop_server() {
-	kill "$server_pid" 2>/dev/null || true
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
-}
 
 run_latchkey() { # NAME MODE [flags...]: `latchkey bench locks` into $out/NAME.json
 	local name=$1 mode=$2 t0
