@@ -127,11 +127,14 @@ func (s *Store) settleAudit(ctx context.Context) error {
 	if s.chain == nil {
 		return nil
 	}
-	var pending bool
-	if err := s.queryRow(ctx, "SELECT EXISTS (SELECT 1 FROM audit_pending)").Scan(&pending); err != nil || !pending {
-		return err
-	}
 	return s.chainAll(ctx)
+}
+
+// anyPending says whether a record waits to be chained.
+func (s *Store) anyPending(ctx context.Context) (bool, error) {
+	var pending bool
+	err := s.queryRow(ctx, "SELECT EXISTS (SELECT 1 FROM audit_pending)").Scan(&pending)
+	return pending, err
 }
 
 // chainAll runs rounds until one finds less than a full round pending.
@@ -161,12 +164,18 @@ func (s *Store) chainRound(ctx context.Context) (int, error) {
 	if s.chain.held.Load() {
 		return 0, nil
 	}
+	// A round with nothing to chain would still take the audit head for
+	// its transaction, and the commit batches that find it held then
+	// leave their records to the next round (chainInline).
+	if pending, err := s.anyPending(ctx); err != nil || !pending {
+		return 0, err
+	}
 	sqltx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer sqltx.Rollback()
-	t := &tx{Tx: sqltx, s: s, ctx: ctx, now: s.now()}
+	t := s.newTx(ctx, sqltx)
 	n, _, _, err := t.chainPending()
 	if err != nil {
 		return 0, err
@@ -226,7 +235,7 @@ func (t *tx) extendChain(seq int64, head string, recs []latchkey.AuditRecord, id
 }
 
 // scanPending reads pending rows: their ids and their records, in order.
-func scanPending(rows *sql.Rows) ([]int64, []latchkey.AuditRecord, error) {
+func scanPending(rows rowSet) ([]int64, []latchkey.AuditRecord, error) {
 	defer rows.Close()
 	var ids []int64
 	var recs []latchkey.AuditRecord
@@ -326,7 +335,7 @@ func (t *tx) queueChain() error {
 	for _, r := range t.audit {
 		revoking = revoking || revokes(r.Action)
 	}
-	if _, err := t.exec("INSERT INTO audit_pending (records, revokes) VALUES (?, ?)", string(b), revoking); err != nil {
+	if err := t.execLater("INSERT INTO audit_pending (records, revokes) VALUES (?, ?)", string(b), revoking); err != nil {
 		return fmt.Errorf("audit pending: %w", err)
 	}
 	return nil

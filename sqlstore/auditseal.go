@@ -83,7 +83,7 @@ func (s *Store) SealAuditIfDue(ctx context.Context, every time.Duration) (*latch
 
 const lastSealQuery = "SELECT seq, at FROM audit WHERE action = 'audit.seal' ORDER BY seq DESC LIMIT 1"
 
-func lastSeal(row *sql.Row) (latchkey.LastSeal, error) {
+func lastSeal(row oneRow) (latchkey.LastSeal, error) {
 	var last latchkey.LastSeal
 	var at int64
 	err := row.Scan(&last.RecordSeq, &at)

@@ -47,7 +47,7 @@ func scanInstruction(row interface{ Scan(...any) error }) (latchkey.Instruction,
 }
 
 // scanInstructions reads the instructions a query returned.
-func scanInstructions(rows *sql.Rows, err error) ([]latchkey.Instruction, error) {
+func scanInstructions(rows rowSet, err error) ([]latchkey.Instruction, error) {
 	if err != nil {
 		return nil, err
 	}

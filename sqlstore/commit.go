@@ -2,12 +2,10 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,26 +258,6 @@ func (c *committers) runBatch(batch []*op) []*op {
 	return carried
 }
 
-// sendBetween runs statements without parameters in order: in one
-// round trip on a networked store (PostgreSQL's simple protocol runs
-// several statements sent together, in order, stopping at the first
-// error), one by one on SQLite.
-func (c *committers) sendBetween(ctx context.Context, sqltx *sql.Tx, stmts []string) error {
-	if len(stmts) == 0 {
-		return nil
-	}
-	if c.s.d.networked() {
-		_, err := sqltx.ExecContext(ctx, strings.Join(stmts, "; "))
-		return err
-	}
-	for _, q := range stmts {
-		if _, err := sqltx.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // errCarried marks, in transact's results, an operation carried over.
 var errCarried = errors.New("carried over to the next batch")
 
@@ -329,38 +307,44 @@ func runWhole(n int, isolatedOwed int64) bool {
 // transaction as a whole.
 func (c *committers) transactWhole(ops []*op) (results []error, ok bool, err error) {
 	ctx := context.Background()
-	sqltx, err := c.s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, false, fmt.Errorf("begin: %w", err)
-	}
-	results = make([]error, len(ops))
-	var w batchWrites
-	limited := false
-	for i, o := range ops {
-		if bound := c.s.d.boundLockWait(laterOpLockWait); i > 0 && !limited && bound != "" {
-			if _, err := sqltx.ExecContext(ctx, bound); err != nil {
-				sqltx.Rollback()
-				return nil, false, fmt.Errorf("bound lock waits: %w", err)
+	err = c.s.inBatchTx(ctx, func(b batchTx) error {
+		results = make([]error, len(ops))
+		var w batchWrites
+		limited := false
+		for i, o := range ops {
+			if bound := c.s.d.boundLockWait(laterOpLockWait); i > 0 && !limited && bound != "" {
+				if err := b.between(ctx, []string{bound}); err != nil {
+					b.rollback()
+					return fmt.Errorf("bound lock waits: %w", err)
+				}
+				limited = true
 			}
-			limited = true
+			t := c.s.batchOp(ctx, b, w.records)
+			ferr := c.call(t, o.fn)
+			var r *refusal
+			if ferr != nil && !errors.As(ferr, &r) || b.rerunnable() { // failed, or read past a failure
+				b.rollback()
+				return nil
+			}
+			w.add(t)
+			results[i] = ferr
 		}
-		t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now(), earlier: w.records}
-		ferr := c.call(t, o.fn)
-		var r *refusal
-		if ferr != nil && !errors.As(ferr, &r) {
-			sqltx.Rollback()
-			return nil, false, nil
+		if limited {
+			if err := b.between(ctx, []string{unboundLockWait}); err != nil {
+				b.rollback()
+				return fmt.Errorf("lock timeout: %w", err)
+			}
 		}
-		w.add(t)
-		results[i] = ferr
-	}
-	if limited {
-		if _, err := sqltx.ExecContext(ctx, unboundLockWait); err != nil {
-			sqltx.Rollback()
-			return nil, false, fmt.Errorf("lock timeout: %w", err)
+		if err := c.finish(ctx, b, w); err != nil {
+			if b.rerunnable() { // an operation's pipelined write failed: find which, isolated
+				return nil
+			}
+			return err
 		}
-	}
-	if err := c.finish(ctx, sqltx, w); err != nil {
+		ok = true
+		return nil
+	})
+	if err != nil || !ok {
 		return nil, false, err
 	}
 	return results, true, nil
@@ -383,64 +367,70 @@ func (w *batchWrites) add(t *tx) {
 
 // transactIsolated runs ops in one transaction, each in its own
 // savepoint: one that fails is rolled back to it and the others stand.
-func (c *committers) transactIsolated(ops []*op) ([]error, []*op, error) {
+func (c *committers) transactIsolated(ops []*op) (results []error, carried []*op, err error) {
 	ctx := context.Background()
-	sqltx, err := c.s.w.BeginTx(ctx, nil)
+	err = c.s.inBatchTx(ctx, func(b batchTx) error {
+		fail := func(what string, err error) error {
+			b.rollback()
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		results = make([]error, len(ops))
+		var w batchWrites
+		savepoints := len(ops) > 1
+		limited := false // later operations' lock waits are bounded
+		// The savepoint statements between two operations (release the
+		// last one's, bound the lock waits, open the next one's) go to the
+		// store together: one round trip on PostgreSQL, or none when
+		// pipelined (they go with the next operation's first statement).
+		var between []string
+		for i, o := range ops {
+			if savepoints {
+				if bound := c.s.d.boundLockWait(laterOpLockWait); i > 0 && !limited && bound != "" {
+					between = append(between, bound)
+					limited = true
+				}
+				if err := b.between(ctx, append(between, "SAVEPOINT op")); err != nil {
+					return fail("savepoint", err)
+				}
+				between = nil
+			}
+			t := c.s.batchOp(ctx, b, w.records)
+			ferr := c.call(t, o.fn)
+			var r *refusal
+			if savepoints && (ferr == nil || errors.As(ferr, &r)) {
+				// Its pipelined writes go now: one that fails is its failure.
+				if err := b.sync(ctx); err != nil {
+					ferr = err
+				}
+			}
+			if ferr != nil && !errors.As(ferr, &r) {
+				if !savepoints {
+					b.rollback()
+					results = []error{ferr}
+					return nil
+				}
+				between = append(between, "ROLLBACK TO SAVEPOINT op")
+				if i > 0 && c.s.d.lockWaitTimedOut(ferr) {
+					ferr = errCarried
+					carried = append(carried, o)
+				}
+			} else {
+				w.add(t)
+			}
+			results[i] = ferr
+			if savepoints {
+				between = append(between, "RELEASE SAVEPOINT op")
+			}
+		}
+		if limited { // what the batch writes after its operations waits as before
+			between = append(between, unboundLockWait)
+		}
+		if err := b.between(ctx, between); err != nil {
+			return fail("release savepoint", err)
+		}
+		return c.finish(ctx, b, w)
+	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("begin: %w", err)
-	}
-	fail := func(what string, err error) ([]error, []*op, error) {
-		sqltx.Rollback()
-		return nil, nil, fmt.Errorf("%s: %w", what, err)
-	}
-	results := make([]error, len(ops))
-	var carried []*op
-	var w batchWrites
-	savepoints := len(ops) > 1
-	limited := false // later operations' lock waits are bounded
-	// The savepoint statements between two operations (release the last
-	// one's, bound the lock waits, open the next one's) go to the store
-	// together: one round trip on PostgreSQL (sendBetween).
-	var between []string
-	for i, o := range ops {
-		if savepoints {
-			if bound := c.s.d.boundLockWait(laterOpLockWait); i > 0 && !limited && bound != "" {
-				between = append(between, bound)
-				limited = true
-			}
-			if err := c.sendBetween(ctx, sqltx, append(between, "SAVEPOINT op")); err != nil {
-				return fail("savepoint", err)
-			}
-			between = nil
-		}
-		t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now(), earlier: w.records}
-		ferr := c.call(t, o.fn)
-		var r *refusal
-		if ferr != nil && !errors.As(ferr, &r) {
-			if !savepoints {
-				sqltx.Rollback()
-				return []error{ferr}, nil, nil
-			}
-			between = append(between, "ROLLBACK TO SAVEPOINT op")
-			if i > 0 && c.s.d.lockWaitTimedOut(ferr) {
-				ferr = errCarried
-				carried = append(carried, o)
-			}
-		} else {
-			w.add(t)
-		}
-		results[i] = ferr
-		if savepoints {
-			between = append(between, "RELEASE SAVEPOINT op")
-		}
-	}
-	if limited { // what the batch writes after its operations waits as before
-		between = append(between, unboundLockWait)
-	}
-	if err := c.sendBetween(ctx, sqltx, between); err != nil {
-		return fail("release savepoint", err)
-	}
-	if err := c.finish(ctx, sqltx, w); err != nil {
 		return nil, nil, err
 	}
 	return results, carried, nil
@@ -449,8 +439,9 @@ func (c *committers) transactIsolated(ops []*op) ([]error, []*op, error) {
 // finish writes the batch's audit records and notifications, commits,
 // and wakes what waits for the commit on this node. On an error the
 // transaction is rolled back.
-func (c *committers) finish(ctx context.Context, sqltx *sql.Tx, w batchWrites) error {
-	t := &tx{Tx: sqltx, s: c.s, ctx: ctx, now: c.s.now(), audit: w.records}
+func (c *committers) finish(ctx context.Context, b batchTx, w batchWrites) error {
+	t := c.s.batchOp(ctx, b, nil)
+	t.audit = w.records
 	// Chaining in the batch holds the audit head through the commit: worth
 	// it when this is the node's only batch under way (the next holder of
 	// a lock hears of its grant a round sooner), not when other batches
@@ -458,25 +449,25 @@ func (c *committers) finish(ctx context.Context, sqltx *sql.Tx, w batchWrites) e
 	// round that waits for it.
 	chained, err := t.flushAudit(c.inFlight.Load() <= 1)
 	if err != nil {
-		sqltx.Rollback()
+		b.rollback()
 		return err
 	}
 	if c.s.d.notifies() { // delivered at commit, to every node (the audit records' notify is the chainer's)
 		for _, terminal := range w.mail {
-			if _, err := sqltx.ExecContext(ctx, "SELECT pg_notify('"+mailChannel+"', $1)", terminal); err != nil {
-				sqltx.Rollback()
+			if err := t.execLater("SELECT pg_notify('"+mailChannel+"', ?)", terminal); err != nil {
+				b.rollback()
 				return fmt.Errorf("notify: %w", err)
 			}
 		}
 		if w.jobsChanged {
-			if _, err := sqltx.ExecContext(ctx, "SELECT pg_notify('"+jobsChannel+"', '')"); err != nil {
-				sqltx.Rollback()
+			if err := t.execLater("SELECT pg_notify('" + jobsChannel + "', '')"); err != nil {
+				b.rollback()
 				return fmt.Errorf("notify: %w", err)
 			}
 		}
 	}
-	if err := sqltx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	if err := b.commit(ctx); err != nil {
+		return err
 	}
 	c.batches.Add(1)
 	if chained {

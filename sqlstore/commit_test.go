@@ -51,7 +51,9 @@ func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 		opts.Committers = 1
 		s := sqlstoretest.Open(t, b.URL(t), opts)
 		ctx := context.Background()
-		if err := s.Write(ctx, func(tx *sqlstore.Tx) error { return tx.Exec("CREATE TABLE scratch (k TEXT PRIMARY KEY)") }); err != nil {
+		if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
+			return tx.Exec("CREATE TABLE scratch (k TEXT PRIMARY KEY CHECK (k <> 'bad'))")
+		}); err != nil {
 			t.Fatal(err)
 		}
 
@@ -59,7 +61,7 @@ func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 		release := holdCommitter(ctx, s, &wg)
 		before := s.CommitBatches()
 
-		const n = 24
+		const n = 25
 		errs := make([]error, n)
 		for i := range n {
 			wg.Add(1)
@@ -71,13 +73,15 @@ func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 						return err
 					}
 					tx.Record("test.op", k)
-					switch i % 4 {
+					switch i % 5 {
 					case 1:
 						return errors.New("boom")
 					case 2:
 						return sqlstore.Keep(latchkey.Errorf(latchkey.EFORBIDDEN, "refused but kept"))
 					case 3:
 						panic("bad operation")
+					case 4: // a write whose failure, pipelined, shows only with a later statement
+						return tx.ExecLater("INSERT INTO scratch (k) VALUES ('bad')")
 					}
 					return nil
 				})
@@ -113,7 +117,7 @@ func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 
 		want := map[string]bool{}
 		for i, err := range errs {
-			switch i % 4 {
+			switch i % 5 {
 			case 0:
 				if err != nil {
 					t.Errorf("op %d: %v, want success", i, err)
@@ -131,6 +135,10 @@ func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 			case 3:
 				if err == nil || !strings.Contains(err.Error(), "panicked") {
 					t.Errorf("op %d: %v, want the panic as an error", i, err)
+				}
+			case 4:
+				if err == nil || !strings.Contains(strings.ToLower(err.Error()), "check") {
+					t.Errorf("op %d: %v, want its write's failure", i, err)
 				}
 			}
 		}
@@ -212,6 +220,60 @@ func TestGroupCommitRunsWholeWhenAllStand(t *testing.T) {
 		recs, err := s.ListAudit(ctx, admin, latchkey.AuditFilter{Action: "test.whole", Limit: 100})
 		if err != nil || len(recs) != n {
 			t.Fatalf("%d records (%v), want %d", len(recs), err, n)
+		}
+	})
+}
+
+// A batch whose last operation's write fails where the failure shows
+// only at the commit (pipelined on PostgreSQL: the write goes with
+// COMMIT) runs again isolated: that operation fails with its write's
+// error, the others stand, each answered once.
+func TestGroupCommitLastWriteFailsAtTheCommit(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		opts := sqlstoretest.Options(sqlstoretest.NewClock())
+		opts.Committers = 1
+		s := sqlstoretest.Open(t, b.URL(t), opts)
+		ctx := context.Background()
+		if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
+			return tx.Exec("CREATE TABLE scratch (k TEXT PRIMARY KEY CHECK (k <> 'bad'))")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		release := holdCommitter(ctx, s, &wg)
+		fallbacks := s.CommitFallbacks()
+		const n = 3
+		errs := make([]error, n)
+		for i := range n { // queued in order: the bad write is the batch's last
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.Write(ctx, func(tx *sqlstore.Tx) error {
+					k := fmt.Sprint("k", i)
+					if i == n-1 {
+						k = "bad"
+					}
+					return tx.ExecLater("INSERT INTO scratch (k) VALUES (?)", k)
+				})
+			}()
+			waitFor(t, "the operation to queue", func() bool { return s.WaitingWrites() == int64(i+1) })
+		}
+		close(release)
+		wg.Wait()
+		for i, err := range errs {
+			if i < n-1 && err != nil {
+				t.Errorf("op %d: %v, want success", i, err)
+			}
+			if i == n-1 && (err == nil || !strings.Contains(strings.ToLower(err.Error()), "check")) {
+				t.Errorf("op %d: %v, want its write's failure", i, err)
+			}
+		}
+		if got := s.CommitFallbacks() - fallbacks; got != 1 {
+			t.Errorf("%d fallbacks, want 1", got)
+		}
+		var rows int
+		if err := s.Write(ctx, func(tx *sqlstore.Tx) error { return tx.Scan("SELECT COUNT(*) FROM scratch", nil, &rows) }); err != nil || rows != n-1 {
+			t.Fatalf("%d rows stored (%v), want %d", rows, err, n-1)
 		}
 	})
 }

@@ -92,7 +92,7 @@ const terminalEventCols = "e.terminal_id, e.client_id, e.event, e.occurred_at, e
 // at most limit of them (the query asks for one more) and the cursor of
 // the next page, the last seq read ("" at the end). each gives a row's
 // event and the destinations of its further columns.
-func terminalEventPage[T any](rows *sql.Rows, err error, limit int, each func(*T) (*latchkey.TerminalEvent, []any)) ([]T, string, error) {
+func terminalEventPage[T any](rows rowSet, err error, limit int, each func(*T) (*latchkey.TerminalEvent, []any)) ([]T, string, error) {
 	if err != nil {
 		return nil, "", err
 	}

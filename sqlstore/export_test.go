@@ -21,6 +21,10 @@ func (t *Tx) Exec(q string, args ...any) error {
 	return err
 }
 
+// ExecLater runs a write whose result nobody reads (pipelined on
+// PostgreSQL: sent with the next statements).
+func (t *Tx) ExecLater(q string, args ...any) error { return t.execLater(q, args...) }
+
 // Record queues an audit record of the operation; its action need not be
 // one of latchkey.Actions.
 func (t *Tx) Record(action, target string) {

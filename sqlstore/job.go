@@ -143,7 +143,7 @@ func (s *Store) ClaimJobs(ctx context.Context, node string, kinds []latchkey.Job
 	due := "SELECT id FROM jobs WHERE state = 'available' AND run_at <= ? AND " + in + " ORDER BY run_at LIMIT ?"
 	const set = "UPDATE jobs SET state = 'running', node = ?, fence = fence + 1, attempts = attempts + 1, lease_until = ?, updated_at = ? WHERE id IN "
 	var out []latchkey.Job
-	scan := func(rows *sql.Rows) error {
+	scan := func(rows rowSet) error {
 		for rows.Next() {
 			j, err := scanJob(rows)
 			if err != nil {
@@ -161,7 +161,7 @@ func (s *Store) ClaimJobs(ctx context.Context, node string, kinds []latchkey.Job
 		args = append(args, node, us(now.Add(lease)), us(now), limit)
 		q := "WITH lapsed AS (" + lapsed + s.d.skipLocked() + "), due AS (" + due + s.d.skipLocked() + ") " +
 			set + "(SELECT id FROM lapsed UNION ALL SELECT id FROM due LIMIT ?) RETURNING " + jobCols
-		err := s.statement(ctx, q, args, func(rows *sql.Rows) error { out = out[:0]; return scan(rows) })
+		err := s.statement(ctx, q, args, func(rows rowSet) error { out = out[:0]; return scan(rows) })
 		return out, err
 	}
 	err := s.write(ctx, func(t *tx) error {
@@ -349,7 +349,7 @@ func (s *Store) CompleteJobs(ctx context.Context, claims []latchkey.Job) ([]latc
 	err := s.statement(ctx, `UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ?
 		FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS c(id, fence)
 		WHERE jobs.id = c.id AND jobs.state = 'running' AND jobs.fence = c.fence RETURNING c.id, c.fence`,
-		[]any{now, now, ids, fences}, func(rows *sql.Rows) error {
+		[]any{now, now, ids, fences}, func(rows rowSet) error {
 			clear(completed)
 			for rows.Next() {
 				var k claimKey
@@ -380,7 +380,7 @@ func (s *Store) CompleteJobs(ctx context.Context, claims []latchkey.Job) ([]latc
 // more) only cost time. Like an operation of the committers, it runs to
 // the end once started, whatever happens to ctx, and it is rerun when it
 // lost a race (a deadlock, a serialisation failure).
-func (s *Store) statement(ctx context.Context, q string, args []any, read func(*sql.Rows) error) error {
+func (s *Store) statement(ctx context.Context, q string, args []any, read func(rowSet) error) error {
 	q = s.d.rebind(q)
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {

@@ -38,7 +38,7 @@ const inChunk = 64
 
 // inList runs q, whose only "IN (%s)" takes the values in chunks, with
 // args before the list, calling scan for every row.
-func (t *tx) inList(q string, args []any, values []string, scan func(*sql.Rows) error) error {
+func (t *tx) inList(q string, args []any, values []string, scan func(rowSet) error) error {
 	marks := strings.TrimSuffix(strings.Repeat("?, ", inChunk), ", ")
 	q = strings.Replace(q, "%s", marks, 1)
 	for from := 0; from < len(values); from += inChunk {
@@ -90,7 +90,7 @@ func (t *tx) viewJournal(terminal string, entries []latchkey.JournalEntry) (*jou
 	}
 	err := t.inList(`SELECT j.id, j.session_id, j.verdict, j.reason, COALESCE(s.status, '')
 		FROM journal_entries j LEFT JOIN sessions s ON s.id = j.session_id WHERE j.terminal_id = ? AND j.id IN (%s)`,
-		[]any{terminal}, ids, func(rows *sql.Rows) error {
+		[]any{terminal}, ids, func(rows rowSet) error {
 			var id, status string
 			var r journalRow
 			if err := rows.Scan(&id, &r.session, &r.verdict, &r.reason, &status); err != nil {
@@ -104,7 +104,7 @@ func (t *tx) viewJournal(terminal string, entries []latchkey.JournalEntry) (*jou
 		return nil, err
 	}
 	err = t.inList(`SELECT i.login, p.id, p.name, p.role, p.global, p.disabled, p.created_at
-		FROM identities i JOIN principals p ON p.id = i.principal_id WHERE i.login IN (%s)`, nil, logins, func(rows *sql.Rows) error {
+		FROM identities i JOIN principals p ON p.id = i.principal_id WHERE i.login IN (%s)`, nil, logins, func(rows rowSet) error {
 		var login string
 		var p latchkey.Principal
 		var created int64
@@ -118,7 +118,7 @@ func (t *tx) viewJournal(terminal string, entries []latchkey.JournalEntry) (*jou
 	if err != nil {
 		return nil, err
 	}
-	err = t.inList("SELECT id FROM sessions WHERE id IN (%s)", nil, ids, func(rows *sql.Rows) error {
+	err = t.inList("SELECT id FROM sessions WHERE id IN (%s)", nil, ids, func(rows rowSet) error {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			return err
@@ -130,7 +130,7 @@ func (t *tx) viewJournal(terminal string, entries []latchkey.JournalEntry) (*jou
 		return nil, err
 	}
 	err = t.inList("SELECT login, first_sent_at, expires_at, withdrawn_at FROM sent_verifiers WHERE terminal_id = ? AND login IN (%s)",
-		[]any{terminal}, logins, func(rows *sql.Rows) error {
+		[]any{terminal}, logins, func(rows rowSet) error {
 			sv, err := scanSentVerifier(rows)
 			if err != nil {
 				return err

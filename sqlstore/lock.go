@@ -96,7 +96,7 @@ func (t *tx) saveLock(old, l latchkey.Lock) error {
 				holder_principal = excluded.holder_principal, holder_token = excluded.holder_token, holder_note = excluded.holder_note,
 				acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, ttl_us = excluded.ttl_us, waiting = excluded.waiting`
 		}
-		if _, err := t.exec(q, int64(l.Fence), pid, token, note, acquired, expires, ttl, len(l.Queue), l.Name); err != nil {
+		if err := t.execLater(q, int64(l.Fence), pid, token, note, acquired, expires, ttl, len(l.Queue), l.Name); err != nil {
 			return err
 		}
 	}
@@ -110,13 +110,13 @@ func (t *tx) saveLock(old, l latchkey.Lock) error {
 		o, ok := was[w.TokenID]
 		switch {
 		case !ok:
-			if _, err := t.exec(`INSERT INTO lock_waiters (lock_name, token, seq, principal_id, note, enqueued_at, expires_at, ttl_us)
+			if err := t.execLater(`INSERT INTO lock_waiters (lock_name, token, seq, principal_id, note, enqueued_at, expires_at, ttl_us)
 				VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM lock_waiters WHERE lock_name = ?), ?, ?, ?, ?, ?)`,
 				l.Name, w.TokenID, l.Name, w.Principal, w.Note, us(w.EnqueuedAt), us(w.ExpiresAt), w.TTL.Microseconds()); err != nil {
 				return err
 			}
 		case o != w:
-			if _, err := t.exec("UPDATE lock_waiters SET note = ?, expires_at = ?, ttl_us = ? WHERE lock_name = ? AND token = ?",
+			if err := t.execLater("UPDATE lock_waiters SET note = ?, expires_at = ?, ttl_us = ? WHERE lock_name = ? AND token = ?",
 				w.Note, us(w.ExpiresAt), w.TTL.Microseconds(), l.Name, w.TokenID); err != nil {
 				return err
 			}
@@ -124,7 +124,7 @@ func (t *tx) saveLock(old, l latchkey.Lock) error {
 	}
 	for tok := range was {
 		if !now[tok] {
-			if _, err := t.exec("DELETE FROM lock_waiters WHERE lock_name = ? AND token = ?", l.Name, tok); err != nil {
+			if err := t.execLater("DELETE FROM lock_waiters WHERE lock_name = ? AND token = ?", l.Name, tok); err != nil {
 				return err
 			}
 		}

@@ -38,7 +38,7 @@ func (t *tx) quotaUsedBy(siteID string, dayStart, dayEnd time.Time, principals [
 	spans := map[string][][2]time.Time{}
 	err := t.inList(`SELECT principal_id, started_at, ended_at FROM sessions WHERE site_id = ? AND unverified = FALSE
 		AND started_at < ? AND (ended_at IS NULL OR ended_at > ?) AND principal_id IN (%s)`,
-		[]any{siteID, us(dayEnd), us(dayStart)}, principals, func(rows *sql.Rows) error {
+		[]any{siteID, us(dayEnd), us(dayStart)}, principals, func(rows rowSet) error {
 			var p string
 			var start int64
 			var end sql.NullInt64

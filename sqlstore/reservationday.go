@@ -135,7 +135,7 @@ func (s *Store) QuotaUsage(ctx context.Context, c latchkey.Caller, q latchkey.Qu
 			return err
 		}
 		who := map[string]latchkey.Principal{}
-		if err := t.inList("SELECT "+principalCols+" FROM principals WHERE id IN (%s)", nil, people, func(rows *sql.Rows) error {
+		if err := t.inList("SELECT "+principalCols+" FROM principals WHERE id IN (%s)", nil, people, func(rows rowSet) error {
 			p, err := scanPrincipal(rows)
 			who[p.ID] = p
 			return err
@@ -195,7 +195,7 @@ func (t *tx) dayPeople(siteID string, dayStart, dayEnd time.Time, booked map[str
 		spans[p] = nil
 	}
 	from := us(dayStart) - dayUS
-	add := func(rows *sql.Rows, err error, older bool) error {
+	add := func(rows rowSet, err error, older bool) error {
 		if err != nil {
 			return err
 		}

@@ -565,7 +565,7 @@ func (s *Store) applyTimeouts(ctx context.Context, cond string, args ...any) (in
 type dueSession struct{ id, terminal string }
 
 // scanDue reads the (id, terminal_id) rows of a sweep's query.
-func scanDue(rows *sql.Rows, err error) ([]dueSession, error) {
+func scanDue(rows rowSet, err error) ([]dueSession, error) {
 	if err != nil {
 		return nil, err
 	}

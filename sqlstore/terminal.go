@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"slices"
 	"time"
@@ -51,7 +50,7 @@ func (s *Store) withAgentStates(ctx context.Context, xs []latchkey.Terminal, put
 	}
 	err := s.read(ctx, func(t *tx) error {
 		return t.inList("SELECT terminal_id, groups_json FROM instructions WHERE state = 'delivered' AND locked_until > ? AND kind <> 'inventory' AND terminal_id IN (%s)",
-			[]any{us(now)}, ids, func(rows *sql.Rows) error {
+			[]any{us(now)}, ids, func(rows rowSet) error {
 				var id, g string
 				if err := rows.Scan(&id, &g); err != nil {
 					return err
@@ -156,7 +155,7 @@ func (s *Store) namesOf(ctx context.Context, table string, ids []string, may fun
 		return names, nil
 	}
 	err := s.read(ctx, func(t *tx) error {
-		return t.inList("SELECT id, name FROM "+table+" WHERE id IN (%s)", nil, want, func(rows *sql.Rows) error {
+		return t.inList("SELECT id, name FROM "+table+" WHERE id IN (%s)", nil, want, func(rows rowSet) error {
 			var id, name string
 			if err := rows.Scan(&id, &name); err != nil {
 				return err

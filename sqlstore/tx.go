@@ -16,7 +16,10 @@ import (
 // inserted just before it commits, so a change and its record commit
 // together or not at all.
 type tx struct {
-	*sql.Tx
+	db querier
+	// sqlTx is the database/sql transaction under db, if there is one
+	// (for the cached prepared statements: SQLite).
+	sqlTx *sql.Tx
 	s     *Store
 	ctx   context.Context
 	now   time.Time
@@ -35,35 +38,58 @@ type tx struct {
 	readOnly bool
 }
 
+// newTx makes the tx of a database/sql transaction.
+func (s *Store) newTx(ctx context.Context, sqltx *sql.Tx) *tx {
+	return &tx{db: sqlQuerier{sqltx}, sqlTx: sqltx, s: s, ctx: ctx, now: s.now()}
+}
+
 // exec, query and queryRow rebind ? placeholders for the dialect and use
 // the writer's prepared statement when there is one.
 func (t *tx) exec(q string, args ...any) (sql.Result, error) {
 	if st := t.stmt(q); st != nil {
 		return st.ExecContext(t.ctx, args...)
 	}
-	return t.ExecContext(t.ctx, t.s.d.rebind(q), args...)
+	return t.db.exec(t.ctx, t.s.d.rebind(q), args)
 }
-func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+func (t *tx) query(q string, args ...any) (rowSet, error) {
 	if st := t.stmt(q); st != nil {
-		return st.QueryContext(t.ctx, args...)
+		rows, err := st.QueryContext(t.ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		return rows, nil
 	}
-	return t.QueryContext(t.ctx, t.s.d.rebind(q), args...)
+	return t.db.query(t.ctx, t.s.d.rebind(q), args)
 }
-func (t *tx) queryRow(q string, args ...any) *sql.Row {
+func (t *tx) queryRow(q string, args ...any) oneRow {
 	if st := t.stmt(q); st != nil {
 		return st.QueryRowContext(t.ctx, args...)
 	}
-	return t.QueryRowContext(t.ctx, t.s.d.rebind(q), args...)
+	return t.db.queryRow(t.ctx, t.s.d.rebind(q), args)
+}
+
+// execLater runs a write whose result nobody reads. On a pipelined
+// PostgreSQL transaction it goes to the database with the next
+// statements sent (a read, the next operation's first statement, the
+// commit), saving a round trip; its error, if any, is then that of
+// those statements, and the batch's operation that wrote it is found by
+// running the batch again isolated (see committers.transact).
+func (t *tx) execLater(q string, args ...any) error {
+	if st := t.stmt(q); st != nil {
+		_, err := st.ExecContext(t.ctx, args...)
+		return err
+	}
+	return t.db.later(t.ctx, t.s.d.rebind(q), args)
 }
 
 // stmt returns the cached statement for q bound to this transaction, or
 // nil when there is none (yet).
 func (t *tx) stmt(q string) *sql.Stmt {
-	if t.s.wst == nil || t.readOnly {
+	if t.s.wst == nil || t.readOnly || t.sqlTx == nil {
 		return nil
 	}
 	if st := t.s.wst.lookup(q); st != nil {
-		return t.StmtContext(t.ctx, st)
+		return t.sqlTx.StmtContext(t.ctx, st)
 	}
 	return nil
 }
@@ -171,7 +197,7 @@ func (t *tx) writeAuditBatched(rs []latchkey.AuditRecord, seq int64, head string
 	}
 	q, args := auditValues("WITH ins AS ("+cols, rows)
 	q += "), also AS (" + also + "), n AS (SELECT pg_notify('" + eventsChannel + "', ?)) UPDATE audit_head SET seq = ?, hash = ? FROM n WHERE id = 1"
-	if _, err := t.exec(q, append(args, arg, t.s.nodeTag, seq, head)...); err != nil {
+	if err := t.execLater(q, append(args, arg, t.s.nodeTag, seq, head)...); err != nil {
 		return fmt.Errorf("audit insert: %w", err)
 	}
 	return nil
@@ -271,7 +297,9 @@ func (s *Store) read(ctx context.Context, fn func(*tx) error) error {
 		return err
 	}
 	defer sqlTx.Rollback()
-	return fn(&tx{Tx: sqlTx, s: s, ctx: ctx, now: s.now(), readOnly: true})
+	t := s.newTx(ctx, sqlTx)
+	t.readOnly = true
+	return fn(t)
 }
 
 // Read helpers on the read pool.

@@ -1,0 +1,116 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"latchkey"
+)
+
+// batchTx is the transaction a committer runs a batch in: a database/sql
+// transaction (sqlBatch), or on PostgreSQL a pipelined one (pgPipe).
+type batchTx interface {
+	querier
+	// between runs statements without parameters in order (savepoints,
+	// the bound on lock waits), now or with the next statements sent.
+	between(ctx context.Context, stmts []string) error
+	// sync sends what waits to be sent and reports whether a statement
+	// of the transaction (since the savepoint last rolled back to) failed.
+	sync(ctx context.Context) error
+	commit(ctx context.Context) error
+	rollback()
+	// rerunnable: after a failed commit, the transaction is known to be
+	// rolled back for a statement's failure, so its batch may run again.
+	rerunnable() bool
+}
+
+// sqlBatch is a database/sql transaction, each statement its own round
+// trip (SQLite's are in process).
+type sqlBatch struct {
+	sqlQuerier
+	networked bool
+}
+
+// between runs the statements in one round trip on a networked store
+// (PostgreSQL's simple protocol runs several statements sent together,
+// in order, stopping at the first error), one by one on SQLite.
+func (b sqlBatch) between(ctx context.Context, stmts []string) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	if b.networked {
+		_, err := b.tx.ExecContext(ctx, strings.Join(stmts, "; "))
+		return err
+	}
+	for _, q := range stmts {
+		if _, err := b.tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b sqlBatch) sync(context.Context) error { return nil }
+
+func (b sqlBatch) commit(context.Context) error {
+	if err := b.tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (b sqlBatch) rollback()        { b.tx.Rollback() }
+func (b sqlBatch) rerunnable() bool { return false }
+
+// batchOp makes the tx of one operation of a batch run in b (or of the
+// batch's end), after operations that queued the records earlier.
+func (s *Store) batchOp(ctx context.Context, b batchTx, earlier []latchkey.AuditRecord) *tx {
+	t := &tx{db: b, s: s, ctx: ctx, now: s.now(), earlier: earlier}
+	if sb, ok := b.(sqlBatch); ok {
+		t.sqlTx = sb.tx // its cached prepared statements (SQLite)
+	}
+	return t
+}
+
+// inBatchTx runs fn in a new transaction of the writer, which fn ends
+// (commit or rollback). On PostgreSQL it is pipelined, on the pgx
+// connection under a database/sql connection held for it.
+func (s *Store) inBatchTx(ctx context.Context, fn func(b batchTx) error) error {
+	if !s.d.networked() {
+		sqltx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		return fn(sqlBatch{sqlQuerier{sqltx}, false})
+	}
+	sc, err := s.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer sc.Close()
+	var ferr error
+	err = sc.Raw(func(dc any) error {
+		sconn, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("begin: the PostgreSQL driver's connection is a %T", dc)
+		}
+		p := newPgPipe(sconn.Conn())
+		ferr = fn(p)
+		if p.sent { // fn ends its transaction; this is a bug's safety net
+			p.rollback()
+		}
+		if p.conn.IsClosed() {
+			return driver.ErrBadConn // database/sql drops the connection
+		}
+		return nil
+	})
+	if ferr == nil && err != nil && !errors.Is(err, driver.ErrBadConn) {
+		return err
+	}
+	return ferr
+}
