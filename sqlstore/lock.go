@@ -38,14 +38,19 @@ func (t *tx) loadLock(name string) (latchkey.Lock, error) {
 		// One statement makes or locks the row (ON CONFLICT DO UPDATE
 		// locks it as FOR UPDATE would) and reads it, with how many wait.
 		// On PostgreSQL only RETURNING sees the row as of the lock: a join
-		// or a subquery here would read the statement's snapshot, taken
-		// before waiting for another transaction's row lock, and could
-		// miss what that transaction committed (the linearizability test
-		// caught exactly that).
-		err = t.queryRow(`INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET fence = locks.fence
-			RETURNING fence, holder_principal, holder_token, holder_note, acquired_at, expires_at, ttl_us, waiting`, name).
-			Scan(&fence, &pid, &token, &note, &acquired, &expires, &ttl, &waiting)
-		if err == nil && pid.Valid {
+		// or a subquery on locks would read the statement's snapshot,
+		// taken before waiting for another transaction's row lock, and
+		// could miss what that transaction committed (the linearizability
+		// test caught exactly that). The holder's name is joined from
+		// principals, as of that snapshot: a holder made after it (made,
+		// logged on and granted the lock while this statement waited for
+		// it) reads as no name, and is read again on its own.
+		err = t.queryRow(`WITH l AS (INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET fence = locks.fence
+			RETURNING fence, holder_principal, holder_token, holder_note, acquired_at, expires_at, ttl_us, waiting)
+			SELECT l.fence, l.holder_principal, l.holder_token, l.holder_note, l.acquired_at, l.expires_at, l.ttl_us, l.waiting, p.name
+			FROM l LEFT JOIN principals p ON p.id = l.holder_principal`, name).
+			Scan(&fence, &pid, &token, &note, &acquired, &expires, &ttl, &waiting, &pname)
+		if err == nil && pid.Valid && !pname.Valid {
 			err = t.queryRow("SELECT name FROM principals WHERE id = ?", pid.String).Scan(&pname)
 		}
 	}
