@@ -5,7 +5,16 @@
 //   - etcd: a concurrency.Mutex of go.etcd.io/etcd/client/v3 per lock, each
 //     client with its own connection and session (lease);
 //   - pg: PostgreSQL session-level advisory locks (pg_advisory_lock and
-//     pg_advisory_unlock), each client on its own connection.
+//     pg_advisory_unlock), each client on its own connection;
+//   - pgrow (uncontended only): the shape of latchkey's own lock
+//     operation on PostgreSQL with nothing of latchkey around it, as a
+//     ceiling: a durable transaction that locks and reads the lock's row
+//     (an upsert), writes it and inserts an audit row, in --pg-roundtrips
+//     round trips: 5 (a statement each: BEGIN, read, write, audit,
+//     COMMIT), 2 (BEGIN with the read; the writes with COMMIT: latchkey's
+//     pipelined batch of one) or 1 (everything at once, as a server-side
+//     function would; the write then cannot depend on the read in Go).
+//     Its tables (lockcompare_rows, lockcompare_audit) are made if missing.
 //
 // In uncontended mode each client has a lock of its own: lock, unlock. In
 // contended mode client i uses lock i mod --locks: lock (blocking until
@@ -61,6 +70,7 @@ type config struct {
 	etcd, pg, label string
 	pid             int
 	prefix          string
+	roundTrips      int
 }
 
 // Result is what a run measured; its JSON matches the fields of latchkey's
@@ -85,7 +95,8 @@ type Result struct {
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.target, "target", "", "etcd or pg (required)")
+	flag.StringVar(&cfg.target, "target", "", "etcd, pg or pgrow (required)")
+	flag.IntVar(&cfg.roundTrips, "pg-roundtrips", 2, "pgrow: round trips a lock operation takes (1, 2 or 5)")
 	flag.StringVar(&cfg.mode, "mode", "uncontended", "uncontended (a lock per client) or contended (clients share --locks locks)")
 	flag.IntVar(&cfg.clients, "clients", 32, "concurrent clients, each with its own connection")
 	flag.IntVar(&cfg.locks, "locks", 4, "contended: how many locks the clients share")
@@ -120,8 +131,15 @@ func main() {
 func (cfg *config) check() error {
 	switch cfg.target {
 	case "etcd", "pg":
+	case "pgrow":
+		if cfg.mode != "uncontended" {
+			return errors.New("--target pgrow: uncontended only (a row lock that waits is not what it measures)")
+		}
+		if cfg.roundTrips != 1 && cfg.roundTrips != 2 && cfg.roundTrips != 5 {
+			return errors.New("--pg-roundtrips must be 1, 2 or 5")
+		}
 	default:
-		return fmt.Errorf("--target %q: want etcd or pg", cfg.target)
+		return fmt.Errorf("--target %q: want etcd, pg or pgrow", cfg.target)
 	}
 	if cfg.clients < 1 || cfg.clients > 10_000 {
 		return errors.New("--clients must be 1 to 10000")
@@ -154,8 +172,11 @@ func (cfg config) lockName(i int) string {
 }
 
 func connect(ctx context.Context, cfg config) (lockClient, error) {
-	if cfg.target == "etcd" {
+	switch cfg.target {
+	case "etcd":
 		return newEtcd(ctx, cfg.etcd)
+	case "pgrow":
+		return newPGRow(ctx, cfg.pg, cfg.roundTrips)
 	}
 	return newPG(ctx, cfg.pg)
 }
