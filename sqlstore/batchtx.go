@@ -101,10 +101,14 @@ func (s *Store) inBatchTx(ctx context.Context, fn func(b batchTx) error) error {
 		}
 		p := newPgPipe(sconn.Conn())
 		ferr = fn(p)
-		if p.sent { // fn ends its transaction; this is a bug's safety net
+		// fn ends its transaction. The connection goes back to the pool
+		// only outside one (database/sql would hand it to the next user as
+		// it is): a safety net, never used but for a bug.
+		if p.sent || !p.conn.IsClosed() && p.conn.PgConn().TxStatus() != 'I' {
+			p.sent = true
 			p.rollback()
 		}
-		if p.conn.IsClosed() {
+		if p.conn.IsClosed() || p.conn.PgConn().TxStatus() != 'I' {
 			return driver.ErrBadConn // database/sql drops the connection
 		}
 		return nil

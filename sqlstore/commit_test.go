@@ -29,6 +29,22 @@ func holdCommitter(ctx context.Context, s *sqlstore.Store, wg *sync.WaitGroup) (
 	return release
 }
 
+// scratchStore opens a store with one committer and a table scratch
+// whose key may be anything but 'bad'.
+func scratchStore(t *testing.T, b sqlstoretest.Backend) (*sqlstore.Store, context.Context) {
+	t.Helper()
+	opts := sqlstoretest.Options(sqlstoretest.NewClock())
+	opts.Committers = 1
+	s := sqlstoretest.Open(t, b.URL(t), opts)
+	ctx := context.Background()
+	if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
+		return tx.Exec("CREATE TABLE scratch (k TEXT PRIMARY KEY CHECK (k <> 'bad'))")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return s, ctx
+}
+
 // waitFor polls cond for up to 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -47,15 +63,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // while it queued never runs.
 func TestGroupCommitSharesATransactionAndIsolatesOperations(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
-		opts := sqlstoretest.Options(sqlstoretest.NewClock())
-		opts.Committers = 1
-		s := sqlstoretest.Open(t, b.URL(t), opts)
-		ctx := context.Background()
-		if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
-			return tx.Exec("CREATE TABLE scratch (k TEXT PRIMARY KEY CHECK (k <> 'bad'))")
-		}); err != nil {
-			t.Fatal(err)
-		}
+		s, ctx := scratchStore(t, b)
 
 		var wg sync.WaitGroup
 		release := holdCommitter(ctx, s, &wg)
@@ -230,15 +238,7 @@ func TestGroupCommitRunsWholeWhenAllStand(t *testing.T) {
 // error, the others stand, each answered once.
 func TestGroupCommitLastWriteFailsAtTheCommit(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
-		opts := sqlstoretest.Options(sqlstoretest.NewClock())
-		opts.Committers = 1
-		s := sqlstoretest.Open(t, b.URL(t), opts)
-		ctx := context.Background()
-		if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
-			return tx.Exec("CREATE TABLE scratch (k TEXT PRIMARY KEY CHECK (k <> 'bad'))")
-		}); err != nil {
-			t.Fatal(err)
-		}
+		s, ctx := scratchStore(t, b)
 		var wg sync.WaitGroup
 		release := holdCommitter(ctx, s, &wg)
 		fallbacks := s.CommitFallbacks()

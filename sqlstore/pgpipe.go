@@ -106,7 +106,9 @@ func (p *pgPipe) query(ctx context.Context, q string, args []any) (rowSet, error
 	}
 	rows, err := br.Query()
 	if err != nil {
-		rows.Close()
+		if rows != nil {
+			rows.Close()
+		}
 		br.Close()
 		return nil, p.fail(err)
 	}
