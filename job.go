@@ -34,6 +34,10 @@ type Job struct {
 	Node       string     `json:"node,omitempty"`
 	Fence      int64      `json:"fence"`
 	LeaseUntil *time.Time `json:"lease_until,omitempty"`
+	// Woken says a wake-up came while the job ran (WakeJob): its claim's
+	// snooze ends at once, for the run may have read what it waits for
+	// before the change that woke it.
+	Woken bool `json:"woken,omitempty"`
 	// Error is the last attempt's error, kept until the job is done.
 	Error     string     `json:"error,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
@@ -181,7 +185,7 @@ func CompleteJob(j Job, fence int64, now time.Time) (Job, error) {
 	if !j.holds(fence) {
 		return j, ErrStaleFence
 	}
-	j.State, j.LeaseUntil, j.Error, j.UpdatedAt, j.EndedAt = JobDone, nil, "", now, &now
+	j.State, j.LeaseUntil, j.Error, j.UpdatedAt, j.EndedAt, j.Woken = JobDone, nil, "", now, &now, false
 	return j, nil
 }
 
@@ -192,7 +196,7 @@ func FailJob(j Job, fence int64, cause string, now time.Time, rnd float64) (Job,
 	if !j.holds(fence) {
 		return j, ErrStaleFence
 	}
-	j.Error, j.LeaseUntil, j.UpdatedAt = truncateJobError(cause), nil, now
+	j.Error, j.LeaseUntil, j.UpdatedAt, j.Woken = truncateJobError(cause), nil, now, false
 	if j.Attempts >= j.MaxAttempts {
 		j.State, j.EndedAt = JobFailed, &now
 		return j, nil
@@ -203,14 +207,38 @@ func FailJob(j Job, fence int64, cause string, now time.Time, rnd float64) (Job,
 
 // SnoozeJob puts the claim with fence back for d without counting an
 // attempt: the job waits for something (an agent's reply) rather than
-// failing.
+// failing. A job woken while it ran (Woken) is due at once instead: what
+// it waits for may have come after its run looked.
 func SnoozeJob(j Job, fence int64, d time.Duration, now time.Time) (Job, error) {
 	if !j.holds(fence) {
 		return j, ErrStaleFence
 	}
-	j.State, j.RunAt, j.LeaseUntil, j.UpdatedAt = JobAvailable, now.Add(max(d, 0)), nil, now
+	if j.Woken {
+		d = 0
+	}
+	j.State, j.RunAt, j.LeaseUntil, j.UpdatedAt, j.Woken = JobAvailable, now.Add(max(d, 0)), nil, now, false
 	j.Attempts--
 	return j, nil
+}
+
+// WakeJob is a wake-up of j at now: what it waits for happened (a
+// decision, an agent's reply, a cancellation). An available job sleeping
+// past now is due now. A running job is marked Woken, so that its claim's
+// snooze ends at once: its run may have read the store before the change
+// that woke it committed, and would otherwise sleep through it (a
+// failure keeps its back-off; the retry looks again anyway). Any other
+// job is left alone. changed says whether j changed. It touches neither
+// the claim nor UpdatedAt.
+func WakeJob(j Job, now time.Time) (Job, bool) {
+	switch {
+	case j.State == JobAvailable && j.RunAt.After(now):
+		j.RunAt = now
+		return j, true
+	case j.State == JobRunning && !j.Woken:
+		j.Woken = true
+		return j, true
+	}
+	return j, false
 }
 
 // RetryJob makes a failed or cancelled job available now, with its
@@ -230,7 +258,7 @@ func CancelJob(j Job, now time.Time) (Job, error) {
 	if j.State.Ended() {
 		return j, Errorf(ECONFLICT, "job %s has already ended (%s)", j.ID, j.State).With("state", string(j.State))
 	}
-	j.State, j.LeaseUntil, j.UpdatedAt, j.EndedAt = JobCancelled, nil, now, &now
+	j.State, j.LeaseUntil, j.UpdatedAt, j.EndedAt, j.Woken = JobCancelled, nil, now, &now, false
 	return j, nil
 }
 

@@ -132,6 +132,70 @@ func TestSnoozeJob(t *testing.T) {
 	}
 }
 
+// A wake-up makes a sleeping job due now and marks a running one, whose
+// snooze then ends at once (a run may have read the store before the
+// change that woke it); it leaves a due job and an ended one alone. Every
+// end of the claim clears the mark.
+func TestWakeJob(t *testing.T) {
+	now := jt0.Add(time.Minute)
+	woken := jobIn(latchkey.JobRunning, 1, 1, at(time.Hour))
+	woken.Woken = true
+	for _, c := range []struct {
+		name    string
+		job     latchkey.Job
+		changed bool
+		runAt   time.Time
+		woken   bool
+	}{
+		{name: "available, sleeping past now: due now", job: func() latchkey.Job {
+			j := jobIn(latchkey.JobAvailable, 0, 0, nil)
+			j.RunAt = now.Add(30 * time.Second)
+			return j
+		}(),
+			changed: true, runAt: now},
+		{name: "available, already due: unchanged", job: func() latchkey.Job {
+			j := jobIn(latchkey.JobAvailable, 0, 0, nil)
+			j.RunAt = now.Add(-time.Second)
+			return j
+		}(),
+			runAt: now.Add(-time.Second)},
+		{name: "available, due exactly now: unchanged", job: func() latchkey.Job { j := jobIn(latchkey.JobAvailable, 0, 0, nil); j.RunAt = now; return j }(), runAt: now},
+		{name: "running: marked", job: jobIn(latchkey.JobRunning, 1, 1, at(time.Hour)), changed: true, runAt: jt0, woken: true},
+		{name: "running, already marked: unchanged", job: woken, runAt: jt0, woken: true},
+		{name: "done: unchanged", job: jobIn(latchkey.JobDone, 1, 1, nil), runAt: jt0},
+		{name: "failed: unchanged", job: jobIn(latchkey.JobFailed, 3, 3, nil), runAt: jt0},
+		{name: "cancelled: unchanged", job: jobIn(latchkey.JobCancelled, 0, 0, nil), runAt: jt0},
+	} {
+		got, changed := latchkey.WakeJob(c.job, now)
+		if changed != c.changed || !got.RunAt.Equal(c.runAt) || got.Woken != c.woken || got.State != c.job.State ||
+			got.Fence != c.job.Fence || got.Attempts != c.job.Attempts || !got.UpdatedAt.Equal(c.job.UpdatedAt) {
+			t.Errorf("%s: %+v, changed %v", c.name, got, changed)
+		}
+	}
+
+	// A claim woken while it ran: its snooze is due at once, and the
+	// mark goes with the claim, however the claim ends.
+	j, _ := latchkey.ClaimJob(jobIn(latchkey.JobAvailable, 0, 0, nil), "node_a", jt0, time.Second)
+	j, _ = latchkey.WakeJob(j, now)
+	if s, err := latchkey.SnoozeJob(j, j.Fence, 30*time.Second, now); err != nil || !s.RunAt.Equal(now) || s.Woken || s.State != latchkey.JobAvailable {
+		t.Errorf("snooze of a woken claim: %+v, %v; want due now, unmarked", s, err)
+	}
+	if f, err := latchkey.FailJob(j, j.Fence, "boom", now, 0); err != nil || f.Woken || !f.RunAt.Equal(now.Add(latchkey.JobBackoff(1, 0))) {
+		t.Errorf("failure of a woken claim: %+v, %v; want its back-off, unmarked", f, err)
+	}
+	if d, err := latchkey.CompleteJob(j, j.Fence, now); err != nil || d.Woken {
+		t.Errorf("completion of a woken claim: %+v, %v", d, err)
+	}
+	if x, err := latchkey.CancelJob(j, now); err != nil || x.Woken {
+		t.Errorf("cancel of a woken claim: %+v, %v", x, err)
+	}
+	// Without a wake-up the snooze sleeps its time.
+	plain, _ := latchkey.ClaimJob(jobIn(latchkey.JobAvailable, 0, 0, nil), "node_a", jt0, time.Second)
+	if s, _ := latchkey.SnoozeJob(plain, plain.Fence, 30*time.Second, now); !s.RunAt.Equal(now.Add(30 * time.Second)) {
+		t.Errorf("snooze of a claim not woken: %+v", s)
+	}
+}
+
 func TestRetryAndCancelJob(t *testing.T) {
 	for _, c := range []struct {
 		state             latchkey.JobState

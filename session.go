@@ -278,8 +278,23 @@ func DecideUnlock(in UnlockInput) (UnlockOutcome, error) {
 		return UnlockOutcome{}, err
 	}
 	s := in.Session
-	s.LockedAt, s.LastActivityAt = nil, in.Now
+	s.LockedAt, s.LastActivityAt = nil, ActivityAt(s, in.Now)
 	return UnlockOutcome{Session: s, Fail: fail}, nil
+}
+
+// ActivityAt is s's last activity once activity at now is recorded
+// (a touch, a lock, an unlock): now, or the last activity already
+// recorded when that is later. Last activity never moves back. Every node
+// stamps it by its own estimate of the store's clock, and the estimates
+// differ by their error (half a round trip to the database: microseconds
+// to milliseconds), as two transactions of one node may take their time
+// in one order and commit in the other; so activity stamped on one node
+// just after activity stamped on another may read a little earlier.
+func ActivityAt(s Session, now time.Time) time.Time {
+	if now.Before(s.LastActivityAt) {
+		return s.LastActivityAt
+	}
+	return now
 }
 
 // DecideLock returns s locked at timeSent (UTC). Locking a session that is

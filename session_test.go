@@ -1020,3 +1020,37 @@ func TestIdleWarningDue(t *testing.T) {
 		t.Errorf("IdleWarnAt = %s", at)
 	}
 }
+
+// Recorded activity is now, or the last activity already recorded when
+// that is later (another node's estimate of the store's clock ran a
+// little ahead): last activity never moves back. An unlock records it
+// the same way.
+func TestActivityAt(t *testing.T) {
+	t.Parallel()
+	last := time.Date(2026, 12, 4, 9, 0, 7, 42094000, time.UTC)
+	for _, c := range []struct {
+		name string
+		now  time.Time
+		want time.Time
+	}{
+		{name: "later: now", now: last.Add(time.Second), want: last.Add(time.Second)},
+		{name: "a microsecond later: now", now: last.Add(time.Microsecond), want: last.Add(time.Microsecond)},
+		{name: "the same instant", now: last, want: last},
+		{name: "5 µs earlier (another node's clock): kept", now: last.Add(-5 * time.Microsecond), want: last},
+		{name: "a second earlier: kept", now: last.Add(-time.Second), want: last},
+	} {
+		s := latchkey.Session{ID: "s", LastActivityAt: last}
+		if got := latchkey.ActivityAt(s, c.now); !got.Equal(c.want) {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+	if got := latchkey.ActivityAt(latchkey.Session{}, last); !got.Equal(last) {
+		t.Errorf("no activity before: %s, want now", got)
+	}
+	locked := latchkey.Session{ID: "s", PrincipalID: "alice", LastActivityAt: last, LockedAt: &last, Status: latchkey.SessionActive}
+	o, err := latchkey.DecideUnlock(latchkey.UnlockInput{Session: locked, Identity: "alice", Principal: latchkey.Principal{ID: "alice"},
+		Active: []latchkey.Session{locked}, Now: last.Add(-5 * time.Microsecond)})
+	if err != nil || !o.Session.LastActivityAt.Equal(last) || o.Session.LockedAt != nil {
+		t.Fatalf("an unlock stamped 5 µs before the last activity: %+v, %v", o.Session, err)
+	}
+}

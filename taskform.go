@@ -213,12 +213,39 @@ func sentenceOf(msg string) string {
 	return msg
 }
 
-// NodeTasks are the running tasks' IDs by the node running them.
-func NodeTasks(running []Task) map[string][]string {
+// NodeTasks are the IDs of the tasks each node runs, by node, from two
+// reads: running, the running tasks, read first, and shown, a page of
+// tasks read after it, which a page shows beside. A task of shown is
+// taken as shown says (a later word than running's: started since, or
+// ended), so that the page says one thing of each task it shows: run by
+// its node in the nodes' table if and only if its own row says running.
+// The others are as running says.
+func NodeTasks(running, shown []Task) map[string][]string {
+	later := map[string]Task{}
+	for _, t := range shown {
+		later[t.ID] = t
+	}
 	out := map[string][]string{}
-	for _, t := range running {
+	add := func(t Task) {
 		if t.Status == TaskRunning && t.Node != "" {
 			out[t.Node] = append(out[t.Node], t.ID)
+		}
+	}
+	seen := map[string]bool{}
+	for _, t := range running {
+		if seen[t.ID] {
+			continue
+		}
+		seen[t.ID] = true
+		if l, ok := later[t.ID]; ok {
+			t = l
+		}
+		add(t)
+	}
+	for _, t := range shown {
+		if !seen[t.ID] {
+			seen[t.ID] = true
+			add(t)
 		}
 	}
 	return out

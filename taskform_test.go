@@ -115,6 +115,43 @@ func TestTaskWords(t *testing.T) {
 	}
 }
 
+// The nodes' tasks from the running ones, read first, and a page of
+// tasks read after: the page's word wins for the tasks it holds (one that
+// started or ended in between), so that the page says one thing of each;
+// the running tasks off the page are as the first read says.
+func TestNodeTasksTakesThePagesWord(t *testing.T) {
+	run := func(id, node string) latchkey.Task {
+		return latchkey.Task{ID: id, Status: latchkey.TaskRunning, Node: node}
+	}
+	for _, c := range []struct {
+		name           string
+		running, shown []latchkey.Task
+		want           string
+	}{
+		{name: "nothing runs", want: ""},
+		{name: "running, off the page", running: []latchkey.Task{run("t1", "a")}, want: "a:t1"},
+		{name: "running in both reads", running: []latchkey.Task{run("t1", "a")}, shown: []latchkey.Task{run("t1", "a")}, want: "a:t1"},
+		{name: "started between the reads: the page says running", shown: []latchkey.Task{run("t1", "a"), {ID: "t2", Status: latchkey.TaskScheduled}},
+			want: "a:t1"},
+		{name: "ended between the reads: the page says done", running: []latchkey.Task{run("t1", "a"), run("t2", "b")},
+			shown: []latchkey.Task{{ID: "t1", Status: latchkey.TaskDone, Node: "a"}}, want: "b:t2"},
+		{name: "taken over by another node between the reads", running: []latchkey.Task{run("t1", "a")}, shown: []latchkey.Task{run("t1", "b")},
+			want: "b:t1"},
+		{name: "a running task without a node", shown: []latchkey.Task{{ID: "t1", Status: latchkey.TaskRunning}}, want: ""},
+	} {
+		got := latchkey.NodeTasks(c.running, c.shown)
+		var says []string
+		for _, node := range []string{"a", "b"} {
+			if ids := got[node]; len(ids) > 0 {
+				says = append(says, node+":"+strings.Join(ids, ","))
+			}
+		}
+		if s := strings.Join(says, " "); s != c.want || len(got) != len(says) {
+			t.Errorf("%s: %v, want %q", c.name, got, c.want)
+		}
+	}
+}
+
 func TestTaskTitleAndNodeTasks(t *testing.T) {
 	for _, c := range []struct {
 		task latchkey.Task
@@ -131,7 +168,7 @@ func TestTaskTitleAndNodeTasks(t *testing.T) {
 		}
 	}
 	got := latchkey.NodeTasks([]latchkey.Task{{ID: "t1", Status: latchkey.TaskRunning, Node: "a"}, {ID: "t2", Status: latchkey.TaskDone, Node: "a"},
-		{ID: "t3", Status: latchkey.TaskRunning, Node: "a"}, {ID: "t4", Status: latchkey.TaskRunning, Node: "b"}})
+		{ID: "t3", Status: latchkey.TaskRunning, Node: "a"}, {ID: "t4", Status: latchkey.TaskRunning, Node: "b"}}, nil)
 	if len(got) != 2 || strings.Join(got["a"], ",") != "t1,t3" || strings.Join(got["b"], ",") != "t4" {
 		t.Fatalf("node tasks: %v", got)
 	}

@@ -79,3 +79,83 @@ func TestConsoleApprovalInABrowser(t *testing.T) {
 		screenshot(t, requester.ctx, "console-request-active")
 	})
 }
+
+// The request's page misses no change that comes while it is fetching
+// its live part: the fetch the approval set off is held in the browser
+// (its answer, read by the server before the workstation replied, says
+// provisioning) until the request has turned active and the page has been
+// told so; the page then asks again and says active. (A page that dropped
+// the events that came during a fetch stayed at provisioning for good: the
+// CI flake of TestConsoleApprovalInABrowser.) The workstation's agent
+// starts only after the server answered that fetch, so the answer is the
+// stale one every time. One store: the page is what is tested.
+func TestConsoleRequestPageMissesNoChangeDuringAFetch(t *testing.T) {
+	t.Parallel()
+	latchkeyBinary(t)
+	dataDir := t.TempDir()
+	srv := startServer(t, "sqlite://"+filepath.Join(dataDir, "latchkey.db"), dataDir)
+	admin := adminOf(t, srv)
+	ctx := context.Background()
+	term := admin.terminal(admin.site(client.SiteCreate{Name: "branch"}).ID, "counter 1")
+	ann, vic := admin.user("ann"), admin.user("vic")
+	set, err := admin.CreateGroupSet(ctx, latchkey.GroupSet{Name: "root tools", Groups: []string{"adm"}, MaxMinutes: 60,
+		Eligible: []string{ann.ID}, Approval: true, Approvers: []string{vic.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.logOnAt(term, "ann")
+	login := func(name string) *client.Client {
+		tok, err := srv.client("").Login(ctx, name, pw(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv.client(tok.Token)
+	}
+	req, err := login("ann").CreateRequest(ctx, latchkey.RequestCreate{GroupSet: set.ID, Terminals: []string{term.ID}, Minutes: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	requester := page{t: t, ctx: newBrowserTab(t), base: srv.URL}
+	requester.logOn("ann", pw("ann"))
+	requester.do("open the request", chromedp.Navigate(srv.URL+"/requests/"+req.ID), chromedp.WaitVisible(chromedp.CSS("#request-status")))
+	requester.within(10*time.Second, "the request's page, waiting", `document.getElementById('request-status').dataset.status`, "waiting_approval")
+	// The page's fetches are held until a second after the request's
+	// request.active event reached this page (on a stream of the test's
+	// own), and counted when the server has answered them.
+	requester.eval(`(() => {
+		const id = document.getElementById('request-live').dataset.id;
+		let release;
+		const held = new Promise((r) => { release = r; });
+		window.answered = 0;
+		window.tapOpen = false;
+		const es = new EventSource('/console/events?topics=requests');
+		es.onopen = () => { window.tapOpen = true; };
+		es.addEventListener('request.active', (e) => { if (JSON.parse(e.data).target === id) setTimeout(release, 1000); });
+		const f = window.fetch;
+		window.fetch = (...a) => f(...a).then((r) => { window.answered++; return held.then(() => r); });
+		window.stillHere = 'yes';
+		return 'ok';
+	})()`)
+	requester.within(10*time.Second, "the test's own stream open", `String(window.tapOpen)`, "true")
+
+	items, _, err := login("vic").ListWorkItems(ctx, latchkey.WorkItemOpen, latchkey.Page{})
+	if err != nil || len(items) != 1 {
+		t.Fatalf("vic's work items: %+v, %v", items, err)
+	}
+	if _, err := login("vic").DecideWorkItem(ctx, items[0].ID, latchkey.WorkItemDecide{Decision: latchkey.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	requester.within(10*time.Second, "the server's answer to the fetch the approval set off", `String(window.answered > 0)`, "true")
+	startAgent(t, srv.URL, term.Token, filepath.Join(t.TempDir(), "state"), filepath.Join(t.TempDir(), "groups"))
+	if r, err := admin.GetRequest(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	} else {
+		t.Logf("the request when the agent started: %s", r.Status)
+	}
+	took := requester.within(20*time.Second, "the requester's page turns active", `document.getElementById('request-status').dataset.status`, "active")
+	t.Logf("the page said active %s after the agent started", took.Round(time.Millisecond))
+	if got := requester.eval(`String(window.stillHere)`); got != "yes" {
+		t.Fatal("the requester's page was reloaded")
+	}
+}

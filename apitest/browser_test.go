@@ -212,10 +212,13 @@ func (p page) logOn(identity, password string) {
 // serve on both stores (issue 13's proof): A gets EXCLUSIVE; B sees READ
 // ONLY with A's name and note and the managed controls disabled; B's
 // REQ LOCK puts it first in the queue; A closes the dialog and B's badge
-// turns EXCLUSIVE within a second, without a reload; A reopens, presses
+// turns EXCLUSIVE, pushed by the lock stream, without a reload; A reopens, presses
 // FORCE LOCK and confirms; B's page shows the lock-lost banner at once,
 // its controls turn read-only with what B typed kept, and B's save is
-// refused while A's is committed.
+// refused while A's is committed. The live changes are waited for up to
+// liveBound: how fast they come is logged here, and the stream's
+// hand-over is measured by "latchkey bench locks --handover events"
+// (docs/benchmarks.md), not asserted on a loaded machine.
 func TestConsoleAdministerUsersTwoAdmins(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
@@ -249,7 +252,7 @@ func TestConsoleAdministerUsersTwoAdmins(t *testing.T) {
 		b.eval(`window.stillHere = 'yes'; document.getElementById('new-name').value = 'erin'; 'ok'`) // a mark a reload would lose
 		a.do("A closes the dialog", chromedp.Click(chromedp.CSS("#close")))
 		a.within(5*time.Second, "A back on the start page", `location.pathname`, "/")
-		took := b.within(time.Second, "B's badge after A closed", `document.getElementById('access').textContent`, "ACCESS: EXCLUSIVE")
+		took := b.within(liveBound, "B's badge after A closed", `document.getElementById('access').textContent`, "ACCESS: EXCLUSIVE")
 		t.Logf("B's dialog turned exclusive %s after A closed", took.Round(time.Millisecond))
 		if b.eval(`String(window.stillHere)`) != "yes" || b.eval(`String(document.getElementById('create').disabled)`) != "false" {
 			t.Fatal("B's page was reloaded, or its controls stayed disabled")
@@ -269,7 +272,7 @@ func TestConsoleAdministerUsersTwoAdmins(t *testing.T) {
 		a.checkAccessibility("the FORCE LOCK confirmation")
 		a.do("A confirms", chromedp.Click(chromedp.CSS("#confirmforce")))
 		a.within(5*time.Second, "A after FORCE LOCK", `document.getElementById('confirmforce') ? '' : document.getElementById('access').textContent`, "ACCESS: EXCLUSIVE")
-		took = b.within(time.Second, "B's banner", `document.getElementById('lost').hidden ? '' : document.getElementById('lost').textContent`,
+		took = b.within(liveBound, "B's banner", `document.getElementById('lost').hidden ? '' : document.getElementById('lost').textContent`,
 			"Your lock was taken by admin. What you typed is kept: ask for the lock again to apply it.")
 		t.Logf("B was told %s after the force", took.Round(time.Millisecond))
 		if b.eval(`document.getElementById('access').textContent + '|' + document.getElementById('create').disabled + '|' + document.getElementById('new-name').value`) != "ACCESS: READ ONLY|true|erin" {
@@ -296,6 +299,14 @@ func TestConsoleAdministerUsersTwoAdmins(t *testing.T) {
 		}
 	})
 }
+
+// liveBound is how long a dialog's page is given to follow a change of
+// its lock pushed on the event stream. A push takes milliseconds; the
+// bound is for a slow CI machine running the whole suite (two cores,
+// Chromium, several servers), and it stays well under the dialog's 20 s
+// lease renewal, the one other way its badge could change without a
+// reload, so the tests still prove the push.
+const liveBound = 5 * time.Second
 
 // axeScript is axe-core, vendored with its licence (testdata/axe-core-*).
 const axeScript = "testdata/axe-core-4.14.1/axe.min.js"

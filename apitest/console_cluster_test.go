@@ -3,16 +3,20 @@ package apitest_test
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"html"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"latchkey"
 	"latchkey/client"
+	lkhttp "latchkey/http"
 	"latchkey/sqlstore/sqlstoretest"
 )
 
@@ -269,6 +273,90 @@ func TestConsoleClusterAndTasks(t *testing.T) {
 		}
 		if n := tasks(); n != before {
 			t.Fatalf("refused callers made %d tasks", n-before)
+		}
+	})
+}
+
+// racingTasks is a store whose next Tasks call, once armed, is followed by
+// between before it answers: a task that starts between the cluster
+// page's reads.
+type racingTasks struct {
+	latchkey.Store
+	mu      sync.Mutex
+	between func()
+}
+
+func (s *racingTasks) Tasks(ctx context.Context, c latchkey.Caller, f latchkey.TaskFilter) ([]latchkey.Task, string, error) {
+	out, next, err := s.Store.Tasks(ctx, c, f)
+	s.mu.Lock()
+	between := s.between
+	s.between = nil
+	s.mu.Unlock()
+	if between != nil {
+		between()
+	}
+	return out, next, err
+}
+
+// The cluster page says one thing of a task: a task that starts between
+// the page's reads of the tasks (a page of them, and those running, which
+// the nodes' table shows) is running in both of its rows or in neither.
+// (The page read the page of tasks first and the running ones after: a
+// task started in between was shown run by its node while its own row
+// still said scheduled, the CI flake of TestConsoleClusterAndTasks.)
+func TestConsoleClusterPageAgreesWithItself(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
+		w := newWorld(t, b, client.SiteCreate{}, 1)
+		ctx := context.Background()
+		if err := w.store.Heartbeat(ctx, latchkey.Node{ID: "node_a", Addr: "10.0.0.1:8443"}); err != nil {
+			t.Fatal(err)
+		}
+		racing := &racingTasks{Store: w.store}
+		lk := lkhttp.NewServer(racing, lkhttp.Options{})
+		srv := httptest.NewServer(lk.Handler())
+		t.Cleanup(srv.Close)
+		t.Cleanup(lk.EndStreams)
+		// A reconciliation (of a terminal where latchkey manages a group)
+		// that waits for an agent that polled and then went quiet: it runs
+		// until its wait is over.
+		if _, err := w.admin.CreateGroupSet(ctx, latchkey.GroupSet{Name: "tools", Groups: []string{"wheel"}, Eligible: []string{w.alice.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.tc[0].PollInstructions(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		task, err := w.admin.CreateTask(ctx, latchkey.TaskCreate{Kind: latchkey.TaskReconcile, Params: json.RawMessage(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := newBrowser(t, srv.URL)
+		admin.logOn("admin", adminPassword)
+		ran := make(chan error, 1)
+		racing.mu.Lock()
+		racing.between = func() {
+			go func() { ran <- w.store.RunDueJobs(ctx, "node_a", latchkey.JobTask) }()
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				if x, err := w.admin.GetTask(ctx, task.ID); err == nil && x.Status == latchkey.TaskRunning {
+					return
+				}
+				if time.Now().After(deadline) {
+					x, err := w.admin.GetTask(ctx, task.ID)
+					t.Errorf("the task never started: %+v, %v", x, err)
+					return
+				}
+			}
+		}
+		racing.mu.Unlock()
+		_, page := admin.do("GET", "/cluster/live", nil)
+		nodeSays := strings.Contains(regexp.MustCompile(`(?s)<tr id="node-node_a".*?</tr>`).FindString(page), `<a href="/tasks/`+task.ID+`">`)
+		row := regexp.MustCompile(`(?s)<tr id="task-` + task.ID + `".*?</tr>`).FindString(page)
+		rowSays := strings.Contains(row, `data-status="running"`)
+		if nodeSays != rowSays {
+			t.Errorf("the page says node_a runs the task: %v, and the task's row says running: %v\n%s", nodeSays, rowSays, page)
+		}
+		w.clock.Advance(2 * time.Minute) // past the reconciliation's wait
+		if err := <-ran; err != nil {
+			t.Fatal(err)
 		}
 	})
 }

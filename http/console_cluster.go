@@ -87,14 +87,14 @@ func (s *Server) clusterRoutes() {
 }
 
 // clusterState reads the nodes and a page of tasks (newest first, below
-// after), through the store's admin-only calls.
+// after), through the store's admin-only calls. The running tasks (the
+// nodes' table) are read before the page of tasks, and NodeTasks takes
+// the page's word on the tasks it holds, so that a task that starts or
+// ends between the two reads is said to run in both its rows or in
+// neither.
 func (s *Server) clusterState(r *nethttp.Request, ss consoleSession, after string) (clusterPage, error) {
 	p := clusterPage{After: after}
 	nodes, err := s.store.Nodes(r.Context(), ss.caller)
-	if err != nil {
-		return p, err
-	}
-	tasks, next, err := s.store.Tasks(r.Context(), ss.caller, latchkey.TaskFilter{Newest: true, Page: latchkey.Page{Limit: clusterTasksPage, After: after}})
 	if err != nil {
 		return p, err
 	}
@@ -102,7 +102,11 @@ func (s *Server) clusterState(r *nethttp.Request, ss consoleSession, after strin
 	if err != nil {
 		return p, err
 	}
-	byNode := latchkey.NodeTasks(running)
+	tasks, next, err := s.store.Tasks(r.Context(), ss.caller, latchkey.TaskFilter{Newest: true, Page: latchkey.Page{Limit: clusterTasksPage, After: after}})
+	if err != nil {
+		return p, err
+	}
+	byNode := latchkey.NodeTasks(running, tasks)
 	for _, n := range nodes {
 		p.Nodes = append(p.Nodes, nodeRow{Node: n, Running: byNode[n.ID]})
 	}

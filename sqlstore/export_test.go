@@ -119,3 +119,7 @@ func (s *Store) CollectCarriedWhileGathering(n int) (int, bool) {
 		return 0, false
 	}
 }
+
+// WakeJob wakes the live job with key in the operation's transaction, as
+// a decision or a reply wakes its workflow's.
+func (t *Tx) WakeJob(key string) error { return t.wakeJob(key) }

@@ -17,7 +17,7 @@ var _ latchkey.JobService = (*Store)(nil)
 // jobs were enqueued or became claimable, so idle runners claim at once.
 const jobsChannel = "latchkey_jobs"
 
-const jobCols = "id, kind, job_key, args, state, run_at, attempts, max_attempts, node, fence, lease_until, error, created_at, updated_at, ended_at"
+const jobCols = "id, kind, job_key, args, state, run_at, attempts, max_attempts, node, fence, lease_until, error, created_at, updated_at, ended_at, woken"
 
 func scanJob(row interface{ Scan(...any) error }) (latchkey.Job, error) {
 	var j latchkey.Job
@@ -25,7 +25,7 @@ func scanJob(row interface{ Scan(...any) error }) (latchkey.Job, error) {
 	var runAt, created, updated int64
 	var lease, ended sql.NullInt64
 	if err := row.Scan(&j.ID, &j.Kind, &j.Key, &args, &j.State, &runAt, &j.Attempts, &j.MaxAttempts, &j.Node, &j.Fence,
-		&lease, &j.Error, &created, &updated, &ended); err != nil {
+		&lease, &j.Error, &created, &updated, &ended, &j.Woken); err != nil {
 		return j, err
 	}
 	if args != "" {
@@ -60,7 +60,7 @@ func (t *tx) enqueueJob(spec latchkey.JobSpec) (latchkey.Job, error) {
 	if err != nil {
 		return j, err
 	}
-	res, err := t.exec("INSERT INTO jobs ("+jobCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"+
+	res, err := t.exec("INSERT INTO jobs ("+jobCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"+
 		" ON CONFLICT (job_key) WHERE job_key <> '' AND state IN ('available', 'running') DO NOTHING", jobArgs(j)...)
 	if err != nil {
 		return j, err
@@ -77,19 +77,46 @@ func (t *tx) enqueueJob(spec latchkey.JobSpec) (latchkey.Job, error) {
 
 func jobArgs(j latchkey.Job) []any {
 	return []any{j.ID, string(j.Kind), j.Key, string(j.Args), string(j.State), us(j.RunAt), j.Attempts, j.MaxAttempts, j.Node, j.Fence,
-		nullUS(j.LeaseUntil), j.Error, us(j.CreatedAt), us(j.UpdatedAt), nullUS(j.EndedAt)}
+		nullUS(j.LeaseUntil), j.Error, us(j.CreatedAt), us(j.UpdatedAt), nullUS(j.EndedAt), j.Woken}
 }
 
 // saveJob writes back a job's mutable fields.
 func (t *tx) saveJob(j latchkey.Job) error {
 	_, err := t.exec(`UPDATE jobs SET state = ?, run_at = ?, attempts = ?, max_attempts = ?, node = ?, fence = ?, lease_until = ?,
-		error = ?, updated_at = ?, ended_at = ? WHERE id = ?`,
+		error = ?, updated_at = ?, ended_at = ?, woken = ? WHERE id = ?`,
 		string(j.State), us(j.RunAt), j.Attempts, j.MaxAttempts, j.Node, j.Fence, nullUS(j.LeaseUntil), j.Error,
-		us(j.UpdatedAt), nullUS(j.EndedAt), j.ID)
+		us(j.UpdatedAt), nullUS(j.EndedAt), j.Woken, j.ID)
 	if err == nil && j.State == latchkey.JobAvailable {
 		t.jobsChanged = true
 	}
 	return err
+}
+
+// wakeJob applies latchkey.WakeJob's change, in t, to the live job with
+// key (TestWakeFollowsTheRule checks the two agree): an available job
+// sleeping past now is due now, a running one is marked woken, so that
+// its claim's snooze ends at once. One statement, so that on PostgreSQL a
+// wake-up that meets a run's transaction holding the job's row (holdJob)
+// waits for it and then applies to the row that run left: woken if it
+// still runs, due now if it went to sleep, nothing if it ended. (A wake
+// that passed a running job by, as one limited to available jobs did,
+// was lost when the run had read the store before the waking change
+// committed: the run then slept its full snooze.)
+func (t *tx) wakeJob(key string) error {
+	var state latchkey.JobState
+	err := t.queryRow(`UPDATE jobs SET run_at = CASE WHEN state = 'available' THEN ? ELSE run_at END,
+		woken = CASE WHEN state = 'running' THEN TRUE ELSE woken END
+		WHERE job_key = ? AND ((state = 'available' AND run_at > ?) OR (state = 'running' AND woken = FALSE)) RETURNING state`,
+		us(t.now), key, us(t.now)).Scan(&state)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	// A job made due is claimed at once; a running one's snooze will say.
+	t.jobsChanged = t.jobsChanged || state == latchkey.JobAvailable
+	return nil
 }
 
 // lockJob reads a job, locking its row until t ends.
@@ -282,7 +309,7 @@ func (s *Store) EndClaim(ctx context.Context, claim latchkey.Job, cause error) e
 
 // completeJob applies latchkey.CompleteJob's change to the job of one
 // claim (ID, fence) where the claim still holds.
-const completeJob = "UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ? WHERE id = ? AND state = 'running' AND fence = ?"
+const completeJob = "UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ?, woken = FALSE WHERE id = ? AND state = 'running' AND fence = ?"
 
 // CompleteJob implements latchkey.JobService. With no step to run first,
 // one statement applies latchkey.CompleteJob's change where the claim's
@@ -346,7 +373,7 @@ func (s *Store) CompleteJobs(ctx context.Context, claims []latchkey.Job) ([]latc
 	}
 	completed := make(map[claimKey]bool, len(claims))
 	now := us(s.now())
-	err := s.statement(ctx, `UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ?
+	err := s.statement(ctx, `UPDATE jobs SET state = 'done', lease_until = NULL, error = '', updated_at = ?, ended_at = ?, woken = FALSE
 		FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS c(id, fence)
 		WHERE jobs.id = c.id AND jobs.state = 'running' AND jobs.fence = c.fence RETURNING c.id, c.fence`,
 		[]any{now, now, ids, fences}, func(rows rowSet) error {

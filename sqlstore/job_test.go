@@ -329,6 +329,98 @@ func TestClaimFollowsTheRule(t *testing.T) {
 	})
 }
 
+// The store's one-statement wake-up applies latchkey.WakeJob's change to
+// the live job of a key, in each state a job can be in: a sleeping job is
+// due now, a running one is marked woken (once), and a due or ended one is
+// left alone; and the snooze of a woken claim is due at once.
+func TestWakeFollowsTheRule(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		clock := sqlstoretest.NewClock()
+		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(clock))
+		ctx := context.Background()
+		kinds := []latchkey.JobKind{"wake"}
+		claim := func(key string) latchkey.Job {
+			t.Helper()
+			got, err := s.ClaimJobs(ctx, "node_a", kinds, 1, time.Minute)
+			if err != nil || len(got) != 1 || got[0].Key != key {
+				t.Fatalf("claim %s: %+v, %v", key, got, err)
+			}
+			return got[0]
+		}
+		wake := func(key string) {
+			t.Helper()
+			if err := s.Write(ctx, func(tx *sqlstore.Tx) error { return tx.WakeJob(key) }); err != nil {
+				t.Fatalf("wake %s: %v", key, err)
+			}
+		}
+		enqueue := func(key string, in time.Duration) latchkey.Job {
+			t.Helper()
+			j, err := s.EnqueueJob(ctx, latchkey.JobSpec{Kind: "wake", Key: key, RunAt: clock.Now().Add(in)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j
+		}
+		// One job in each state (claimed one at a time: the others are
+		// not due yet, or no longer available).
+		enqueue("running", 0)
+		running := claim("running")
+		enqueue("woken", 0)
+		woken := claim("woken")
+		wake("woken")
+		enqueue("done", 0)
+		if err := s.CompleteJob(ctx, claim("done")); err != nil {
+			t.Fatal(err)
+		}
+		enqueue("due", -time.Second)
+		sleeping := enqueue("sleeping", time.Hour)
+		clock.Advance(time.Millisecond)
+		byKey := func() map[string]latchkey.Job {
+			all, _, err := s.Jobs(ctx, jobAdmin, latchkey.JobFilter{Kind: "wake"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]latchkey.Job{}
+			for _, j := range all {
+				m[j.Key] = j
+			}
+			return m
+		}
+		before := byKey()
+		for _, key := range []string{"sleeping", "due", "running", "woken", "done", "none"} {
+			wake(key)
+		}
+		after := byKey()
+		for key, was := range before {
+			want, _ := latchkey.WakeJob(was, clock.Now())
+			got := after[key]
+			if got.State != want.State || !got.RunAt.Equal(want.RunAt) || got.Woken != want.Woken || !got.UpdatedAt.Equal(want.UpdatedAt) ||
+				got.Fence != want.Fence || got.Attempts != want.Attempts {
+				t.Errorf("%s: store %+v, rule %+v", key, got, want)
+			}
+		}
+		if !after["sleeping"].RunAt.Equal(clock.Now()) || !after["running"].Woken || after["sleeping"].ID != sleeping.ID {
+			t.Fatalf("the wake-ups did nothing: %+v", after)
+		}
+		// The woken claims' snoozes are due at once, unmarked; a claim
+		// not woken sleeps its time.
+		for _, c := range []latchkey.Job{running, woken} {
+			if err := s.SnoozeJob(ctx, c, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := s.Job(ctx, jobAdmin, c.ID); !got.RunAt.Equal(clock.Now()) || got.Woken || got.State != latchkey.JobAvailable {
+				t.Errorf("the snooze of woken claim %s: %+v", c.Key, got)
+			}
+		}
+		if err := s.SnoozeJob(ctx, claim("due"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got := byKey()["due"]; !got.RunAt.Equal(clock.Now().Add(time.Hour)) {
+			t.Errorf("the snooze of a claim not woken: %+v", got)
+		}
+	})
+}
+
 // The store's one-statement completion applies latchkey.CompleteJob's
 // change.
 func TestCompleteFollowsTheRule(t *testing.T) {

@@ -337,10 +337,10 @@ func (s *Store) LockSession(ctx context.Context, c latchkey.Caller, id string, r
 				return keep(err)
 			}
 		}
-		if err := t.change(locked, "locked_at = ?, last_activity_at = ?", us(*locked.LockedAt), us(t.now)); err != nil {
+		locked.LastActivityAt = latchkey.ActivityAt(sess, t.now)
+		if err := t.change(locked, "locked_at = ?, last_activity_at = ?", us(*locked.LockedAt), us(locked.LastActivityAt)); err != nil {
 			return err
 		}
-		locked.LastActivityAt = t.now
 		details := map[string]any{"reason": r.Reason, "time_sent": r.TimeSent.UTC(), "locked_at": *locked.LockedAt,
 			"already_locked": sess.LockedAt != nil}
 		if r.InTransaction {
@@ -446,10 +446,10 @@ func (s *Store) TouchSession(ctx context.Context, c latchkey.Caller, id string) 
 		if err := latchkey.CheckSessionCall(sess, c.TerminalID); err != nil {
 			return keep(err)
 		}
-		if err := t.change(sess, "last_activity_at = ?", us(t.now)); err != nil {
+		sess.LastActivityAt = latchkey.ActivityAt(sess, t.now)
+		if err := t.change(sess, "last_activity_at = ?", us(sess.LastActivityAt)); err != nil {
 			return err
 		}
-		sess.LastActivityAt = t.now
 		out = sess
 		return nil
 	})

@@ -29,23 +29,17 @@ type workflowJobArgs struct {
 	Workflow string `json:"workflow"`
 }
 
-// wakeWorkflowOf makes the workflow job of request due now (in t), so
-// that a decision, a reply or a cancellation is acted on at once. It
-// locks the job's row before anything of the request's, the order the
-// workflow's own run takes (holdJob first), so the two cannot deadlock.
+// wakeWorkflowOf wakes the workflow job of request (in t), so that a
+// decision, a reply or a cancellation is acted on at once, even by a run
+// under way (see wakeJob). It locks the job's row before anything of the
+// request's, the order the workflow's own run takes (holdJob first), so
+// the two cannot deadlock over them.
 func (t *tx) wakeWorkflowOf(request string) error {
 	var wf string
 	if err := t.queryRow("SELECT workflow_id FROM requests WHERE id = ?", request).Scan(&wf); err != nil {
 		return notFound(err, "request %s not found", request)
 	}
-	res, err := t.exec("UPDATE jobs SET run_at = ? WHERE job_key = ? AND state = 'available' AND run_at > ?", us(t.now), workflowJobKey(wf), us(t.now))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		t.jobsChanged = true
-	}
-	return nil
+	return t.wakeJob(workflowJobKey(wf))
 }
 
 // runWorkflow is the handler of JobWorkflow. A run that fails is retried
