@@ -17,11 +17,22 @@
     for (const [k, v] of Object.entries(fields)) f.set(k, v);
     return f;
   };
-  const refresh = () =>
-    fetch(badge.dataset.path + '/state', { method: 'POST', body: form(st.position > 0 ? { wait: '1' } : {}), credentials: 'same-origin' })
+  // Answers can come back out of order: one older than the last shown
+  // would put back a state the lock has left.
+  let asked = 0;
+  let shown = 0;
+  const refresh = () => {
+    const mine = ++asked;
+    return fetch(badge.dataset.path + '/state', { method: 'POST', body: form(st.position > 0 ? { wait: '1' } : {}), credentials: 'same-origin' })
       .then((r) => (r.ok ? r.json() : null))
-      .then((n) => n && show(n))
+      .then((n) => {
+        if (n && mine > shown) {
+          shown = mine;
+          show(n);
+        }
+      })
       .catch(() => {});
+  };
 
   function show(n) {
     const was = st.mode;
@@ -49,6 +60,9 @@
   }
 
   const events = new EventSource('/console/events?topics=locks');
+  // The stream tells of changes from when it connects: what changed since
+  // the page was made (or while it reconnected) is read once it is open.
+  events.addEventListener('open', refresh);
   for (const a of ['lock.acquire', 'lock.force', 'lock.grant', 'lock.release', 'lock.expire', 'lock.queue', 'lock.dequeue']) {
     events.addEventListener(a, (e) => {
       try {
