@@ -17,8 +17,12 @@ import (
 
 // haproxyConfig is the load balancer docs/cluster.md shows, for nodes
 // on loopback: health checks on /readyz every 200ms (a draining node is
-// out after one failed check), and a request that cannot connect to its
-// node sent to another (retry-on conn-failure, redispatch).
+// out after one failed check: its 503 comes at once), and a request that
+// cannot connect to its node sent to another (retry-on conn-failure,
+// redispatch). A check may take up to a second (timeout check): with
+// the default, the interval, one answer slower than 200ms on a loaded
+// machine took the last node up out too, and a call got HAProxy's own
+// 503 (CI, TestHAProxyNodesDieAndDrain).
 const haproxyConfig = `global
     maxconn 1000
 defaults
@@ -26,6 +30,7 @@ defaults
     timeout connect 1s
     timeout client 60s
     timeout server 60s
+    timeout check 1s
     retries 3
     retry-on conn-failure
     option redispatch 1
