@@ -9,8 +9,6 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-
-	"latchkey"
 )
 
 // A managed dialog whose lock stream connects only after its lock changed
@@ -26,12 +24,7 @@ func TestConsoleDialogCatchesUpWhenItsStreamOpens(t *testing.T) {
 	dataDir := t.TempDir()
 	srv := startServer(t, "sqlite://"+filepath.Join(dataDir, "latchkey.db"), dataDir)
 	admin := adminOf(t, srv)
-	admin.person(latchkey.Principal{Name: "carol", Role: latchkey.RoleAdmin})
-	actx := newBrowserTab(t)
-	a := page{t: t, ctx: actx, base: srv.URL}
-	b := page{t: t, ctx: browserContext(t, actx), base: srv.URL}
-	a.logOn("admin", procAdminPassword)
-	b.logOn("carol", pw("carol"))
+	a, b := adminAndCarol(t, srv, admin)
 	// In B's tab every page's EventSource waits for window.openStreams().
 	b.do("hold B's streams", chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
 		_, err := cdp.Call(ctx, target, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: `(() => {

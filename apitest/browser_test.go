@@ -219,17 +219,25 @@ func (p page) logOn(identity, password string) {
 // liveBound: how fast they come is logged here, and the stream's
 // hand-over is measured by "latchkey bench locks --handover events"
 // (docs/benchmarks.md), not asserted on a loaded machine.
+// adminAndCarol logs admin on in one browser (a) and a second admin, carol,
+// in another (b).
+func adminAndCarol(t *testing.T, srv *proc, admin procAdmin) (a, b page) {
+	t.Helper()
+	admin.person(latchkey.Principal{Name: "carol", Role: latchkey.RoleAdmin})
+	actx := newBrowserTab(t)
+	a = page{t: t, ctx: actx, base: srv.URL}
+	b = page{t: t, ctx: browserContext(t, actx), base: srv.URL}
+	a.logOn("admin", procAdminPassword)
+	b.logOn("carol", pw("carol"))
+	return a, b
+}
+
 func TestConsoleAdministerUsersTwoAdmins(t *testing.T) {
 	forEachProcessBackend(t, func(t *testing.T, _ sqlstoretest.Backend, storeURL, dataDir string) {
 		srv := startServer(t, storeURL, dataDir)
 		admin := adminOf(t, srv)
 		bg := context.Background()
-		admin.person(latchkey.Principal{Name: "carol", Role: latchkey.RoleAdmin})
-		actx := newBrowserTab(t)
-		a := page{t: t, ctx: actx, base: srv.URL}
-		b := page{t: t, ctx: browserContext(t, actx), base: srv.URL}
-		a.logOn("admin", procAdminPassword)
-		b.logOn("carol", pw("carol"))
+		a, b := adminAndCarol(t, srv, admin)
 
 		a.do("A opens the dialog", chromedp.Navigate(srv.URL+"/admin/users"), chromedp.WaitVisible(chromedp.CSS("#badge")))
 		if got := a.text("#access"); got != "ACCESS: EXCLUSIVE" {
