@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -29,24 +28,12 @@ type batchTx interface {
 	rerunnable() bool
 }
 
-// sqlBatch is a database/sql transaction, each statement its own round
-// trip (SQLite's are in process).
-type sqlBatch struct {
-	sqlQuerier
-	networked bool
-}
+// sqlBatch is a database/sql transaction (SQLite's: each statement runs
+// in process, so nothing is gained by sending several together).
+type sqlBatch struct{ sqlQuerier }
 
-// between runs the statements in one round trip on a networked store
-// (PostgreSQL's simple protocol runs several statements sent together,
-// in order, stopping at the first error), one by one on SQLite.
+// between runs the statements one by one.
 func (b sqlBatch) between(ctx context.Context, stmts []string) error {
-	if len(stmts) == 0 {
-		return nil
-	}
-	if b.networked {
-		_, err := b.tx.ExecContext(ctx, strings.Join(stmts, "; "))
-		return err
-	}
 	for _, q := range stmts {
 		if _, err := b.tx.ExecContext(ctx, q); err != nil {
 			return err
@@ -86,7 +73,7 @@ func (s *Store) inBatchTx(ctx context.Context, fn func(b batchTx) error) error {
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
-		return fn(sqlBatch{sqlQuerier{sqltx}, false})
+		return fn(sqlBatch{sqlQuerier{sqltx}})
 	}
 	sc, err := s.w.Conn(ctx)
 	if err != nil {
@@ -104,11 +91,8 @@ func (s *Store) inBatchTx(ctx context.Context, fn func(b batchTx) error) error {
 		// fn ends its transaction. The connection goes back to the pool
 		// only outside one (database/sql would hand it to the next user as
 		// it is): a safety net, never used but for a bug.
-		if p.sent || !p.conn.IsClosed() && p.conn.PgConn().TxStatus() != 'I' {
-			p.sent = true
-			p.rollback()
-		}
-		if p.conn.IsClosed() || p.conn.PgConn().TxStatus() != 'I' {
+		p.rollback()
+		if pc := p.conn.PgConn(); pc.IsClosed() || pc.IsBusy() || pc.TxStatus() != 'I' {
 			return driver.ErrBadConn // database/sql drops the connection
 		}
 		return nil

@@ -380,8 +380,8 @@ func (c *committers) transactIsolated(ops []*op) (results []error, carried []*op
 		limited := false // later operations' lock waits are bounded
 		// The savepoint statements between two operations (release the
 		// last one's, bound the lock waits, open the next one's) go to the
-		// store together: one round trip on PostgreSQL, or none when
-		// pipelined (they go with the next operation's first statement).
+		// store together: on PostgreSQL with the next operation's first
+		// statement (pgPipe), not a round trip of their own.
 		var between []string
 		for i, o := range ops {
 			if savepoints {

@@ -28,8 +28,6 @@ import (
 type pgPipe struct {
 	conn   *pgx.Conn
 	queued pgx.Batch
-	// sent: the transaction is open on the server (BEGIN went out).
-	sent bool
 	// failed is the first error of a statement since the transaction, or
 	// the savepoint rolled back to, began: PostgreSQL refuses every later
 	// statement until then, and an operation that read past it must not
@@ -58,7 +56,6 @@ func (p *pgPipe) send(ctx context.Context, last string, args []any) (br pgx.Batc
 	b := p.queued // pgx reads the batch as it reads the results: a new one queues
 	p.queued, p.savepoint = pgx.Batch{}, 0
 	br = p.conn.SendBatch(ctx, &b)
-	p.sent = true
 	return br, earlier
 }
 
@@ -184,25 +181,22 @@ func (p *pgPipe) commit(ctx context.Context) error {
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err, p.commitFailed = cerr, true
 	}
-	if err != nil && !p.commitFailed {
-		p.rollback()
-	}
-	p.sent = false
 	if err != nil {
+		p.rollback() // open and failed when a statement before COMMIT failed
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
 
-// rollback ends the transaction, if it was begun on the server, undoing
-// it; what is queued is dropped.
+// rollback ends the transaction, if one is open on the server (BEGIN
+// went out, and no COMMIT or ROLLBACK since), undoing it; what is queued
+// is dropped.
 func (p *pgPipe) rollback() {
 	p.queued, p.savepoint = pgx.Batch{}, 0
-	if p.sent && !p.conn.IsClosed() {
+	if !p.conn.IsClosed() && p.conn.PgConn().TxStatus() != 'I' {
 		// An error here closes the connection; nothing else to do.
 		p.conn.Exec(context.Background(), "ROLLBACK", pgx.QueryExecModeSimpleProtocol)
 	}
-	p.sent = false
 }
 
 // rerunnable says whether a failed batch may run again isolated: its
