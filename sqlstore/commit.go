@@ -56,24 +56,29 @@ const unboundLockWait = "SET LOCAL lock_timeout TO DEFAULT"
 const maxBatch = 128
 
 // Scheduling (issue 15). One committer at a time gathers operations (the
-// others run their batches); it starts its batch at once when no other
-// batch is under way, since there is no commit to share. While one is, a
-// batch of one or two operations would cost a transaction and a commit
-// of its own for little: it gathers more, up to minSharedBatch, waiting
-// at most BatchWait (or until a batch under way ends). With several
+// others run their batches). While the batches under way hold at least
+// minSharedBatch operations, the store is busy with many writers: a batch
+// of one or two operations would cost a transaction and a commit of its
+// own for little, so it gathers more, up to minSharedBatch, waiting at
+// most BatchWait (or until a batch under way ends). With several
 // committers a node and several nodes on one database, batches were
 // otherwise half as full and CPU per operation grew by 40% against one
-// node (docs/benchmarks.md, "Three nodes on one PostgreSQL").
+// node (docs/benchmarks.md, "Three nodes on one PostgreSQL"). With fewer
+// under way (nothing, a chain of lock hand-overs, a quiet node), the
+// writes it would wait for mostly do not come, and its callers' latency is
+// what waiting would cost: it starts at once. Waiting whenever anything
+// was under way cost the contended lock benchmark about a sixth of its
+// throughput on PostgreSQL (docs/benchmarks.md, "Lever 12").
 const minSharedBatch = 4
 
 // DefaultBatchWait is Options.BatchWait's default.
 const DefaultBatchWait = 2 * time.Millisecond
 
 // startBatch decides whether a committer holding n operations starts its
-// batch now, with inFlight batches under way, after gathering for waited
-// of at most wait (negative: it never waits).
-func startBatch(n int, inFlight int64, waited, wait time.Duration) bool {
-	return inFlight == 0 || n >= minSharedBatch || waited >= wait
+// batch now, with underWay operations in the batches under way, after
+// gathering for waited of at most wait (negative: it never waits).
+func startBatch(n int, underWay int64, waited, wait time.Duration) bool {
+	return underWay < minSharedBatch || n >= minSharedBatch || waited >= wait
 }
 
 // op is one write operation waiting for a committer.
@@ -91,11 +96,12 @@ type committers struct {
 	wg   sync.WaitGroup
 	once sync.Once
 	// gather is held by the committer gathering a batch; inFlight counts
-	// the batches under way, and ended is notified when one ends.
-	gather   sync.Mutex
-	inFlight atomic.Int64
-	ended    *signal
-	wait     time.Duration // Options.BatchWait
+	// the batches under way and underWay their operations, and ended is
+	// notified when one ends.
+	gather             sync.Mutex
+	inFlight, underWay atomic.Int64
+	ended              *signal
+	wait               time.Duration // Options.BatchWait
 	// batches counts committed transactions; waiting counts the
 	// operations not yet taken by a committer; fallbacks counts batches
 	// that ran whole, failed and ran again isolated; isolated is how many
@@ -160,7 +166,9 @@ func (c *committers) run() {
 			return
 		}
 		c.inFlight.Add(1)
+		c.underWay.Add(int64(len(batch)))
 		carried = c.runBatch(batch)
+		c.underWay.Add(-int64(len(batch)))
 		c.inFlight.Add(-1)
 		c.ended.notify()
 		if w := c.s.wst; w != nil && w.hasPending() { // the writer's connection is free now
@@ -193,9 +201,9 @@ func (c *committers) collect(carried []*op) (batch []*op, ok bool) {
 		if batch = c.drain(batch); len(batch) == maxBatch {
 			return batch, true
 		}
-		ended := c.ended.wait() // before reading inFlight: an end after it is seen
+		ended := c.ended.wait() // before reading underWay: an end after it is seen
 		waited := time.Since(start)
-		if startBatch(len(batch), c.inFlight.Load(), waited, c.wait) {
+		if startBatch(len(batch), c.underWay.Load(), waited, c.wait) {
 			return batch, true
 		}
 		if timeout == nil {

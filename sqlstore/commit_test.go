@@ -440,53 +440,70 @@ func TestStartBatch(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		n        int
-		inFlight int64
+		underWay int64
 		waited   time.Duration
 		want     bool
 	}{
 		{"nothing under way: at once", 1, 0, 0, true},
-		{"one write while a batch commits: gather", 1, 1, 0, false},
-		{"three while two commit: gather", 3, 2, time.Millisecond, false},
-		{"enough to share a commit", 4, 3, 0, true},
-		{"waited its time", 1, 1, wait, true},
+		{"one write while a batch of one commits: at once", 1, 1, 0, true},
+		{"one write while three commit: at once", 1, 3, 0, true},
+		{"one write while four commit: gather", 1, 4, 0, false},
+		{"three while many commit: gather", 3, 40, time.Millisecond, false},
+		{"enough to share a commit", 4, 40, 0, true},
+		{"waited its time", 1, 40, wait, true},
 	} {
-		if got := sqlstore.StartBatch(tc.n, tc.inFlight, tc.waited, -1); !got {
-			t.Errorf("%s: startBatch(%d, %d, %v) with a negative wait = false, want true: it never waits", tc.name, tc.n, tc.inFlight, tc.waited)
+		if got := sqlstore.StartBatch(tc.n, tc.underWay, tc.waited, -1); !got {
+			t.Errorf("%s: startBatch(%d, %d, %v) with a negative wait = false, want true: it never waits", tc.name, tc.n, tc.underWay, tc.waited)
 		}
-		if got := sqlstore.StartBatch(tc.n, tc.inFlight, tc.waited, wait); got != tc.want {
-			t.Errorf("%s: startBatch(%d, %d, %v) = %v, want %v", tc.name, tc.n, tc.inFlight, tc.waited, got, tc.want)
+		if got := sqlstore.StartBatch(tc.n, tc.underWay, tc.waited, wait); got != tc.want {
+			t.Errorf("%s: startBatch(%d, %d, %v) = %v, want %v", tc.name, tc.n, tc.underWay, tc.waited, got, tc.want)
 		}
 	}
 }
 
 // With several committers (PostgreSQL), writes that arrive one by one
-// while a batch is under way are gathered into one batch of their own
-// instead of one transaction each; a write with no batch under way does
-// not wait.
+// while the batches under way hold minSharedBatch operations are gathered
+// into one batch of their own instead of one transaction each; a write
+// with fewer under way (none, or one: a chain of lock hand-overs) does not
+// wait.
 func TestGroupCommitGathersWhileABatchCommits(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
 		if b.Name != "postgres" {
 			t.Skip("SQLite has one committer: nothing is ever under way beside it")
 		}
 		opts := sqlstoretest.Options(sqlstoretest.NewClock())
-		opts.Committers = 4
+		opts.Committers = 5              // four held below, one to gather
 		opts.BatchWait = 5 * time.Second // long: only the rule ends the gathering here
 		s := sqlstoretest.Open(t, b.URL(t), opts)
 		ctx := context.Background()
 		write := func(what string) error {
 			return s.Write(ctx, func(tx *sqlstore.Tx) error { tx.Record("test.gather", what); return nil })
 		}
-
-		start := time.Now()
-		if err := write("alone"); err != nil {
-			t.Fatal(err)
+		quick := func(what string) {
+			t.Helper()
+			start := time.Now()
+			if err := write(what); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Fatalf("a write with %s took %v: it waited to gather", what, d)
+			}
 		}
-		if d := time.Since(start); d > time.Second {
-			t.Fatalf("a write with no batch under way took %v: it waited to gather", d)
-		}
 
+		quick("no batch under way")
 		var wg sync.WaitGroup
-		release := holdCommitter(ctx, s, &wg)
+		var releases []chan struct{}
+		t.Cleanup(func() { // before the store closes (cleanups run last first), also after a failure
+			for _, r := range releases {
+				close(r)
+			}
+			wg.Wait()
+		})
+		releases = append(releases, holdCommitter(ctx, s, &wg))
+		quick("one write under way")
+		for range 3 { // each starts at once too: fewer than four under way
+			releases = append(releases, holdCommitter(ctx, s, &wg))
+		}
 		before := s.CommitBatches()
 		var done atomic.Int64
 		for i := range 4 { // one by one, far apart: each would have had its own transaction
@@ -502,10 +519,8 @@ func TestGroupCommitGathersWhileABatchCommits(t *testing.T) {
 		}
 		waitFor(t, "the four writes to be answered", func() bool { return done.Load() == 4 })
 		if got := s.CommitBatches() - before; got != 1 {
-			t.Errorf("%d commits for four writes gathered while a batch was under way, want 1", got)
+			t.Errorf("%d commits for four writes gathered while four were under way, want 1", got)
 		}
-		close(release)
-		wg.Wait()
 	})
 }
 

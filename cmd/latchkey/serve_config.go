@@ -122,7 +122,7 @@ func (c *serveConfig) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.offlineCap, "offline-cap", c.offlineCap, "at most this many offline logon verifiers in one terminal's policy")
 	fs.IntVar(&c.pgCommitters, "pg-committers", c.pgCommitters, "PostgreSQL: write transactions (group commits) a node runs at once")
 	fs.IntVar(&c.pgConns, "pg-conns", c.pgConns, "PostgreSQL: connections a node keeps at most (plus one for notifications); nodes × (this + 1) must stay below the server's max_connections")
-	fs.DurationVar(&c.pgBatchWait, "pg-batch-wait", c.pgBatchWait, "PostgreSQL: while another commit is under way, a batch of fewer than 4 writes waits at most this long for more to share its commit (0: never waits)")
+	fs.DurationVar(&c.pgBatchWait, "pg-batch-wait", c.pgBatchWait, "PostgreSQL: while the commits under way hold at least 4 writes, a batch of fewer than 4 writes waits at most this long for more to share its commit (0: never waits)")
 	fs.DurationVar(&c.idempotencyTTL, "idempotency-ttl", c.idempotencyTTL, "how long the answer to an Idempotency-Key is kept for replay; an older key is new and the sweeper deletes it (1m to 720h)")
 	fs.StringVar(&c.pprofListen, "pprof-listen", c.pprofListen, "serve Go profiles (net/http/pprof) on loopback address `ADDR`; off when empty")
 	fs.DurationVar(&c.sealEvery, "seal-every", c.sealEvery, "seal the audit chain's head this often (one seal per period for the whole cluster; 0 = off)")
