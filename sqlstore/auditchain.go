@@ -176,43 +176,53 @@ func (s *Store) chainRound(ctx context.Context) (int, error) {
 	}
 	defer sqltx.Rollback()
 	t := s.newTx(ctx, sqltx)
-	n, _, _, err := t.chainPending()
+	r, err := t.chainPending()
 	if err != nil {
 		return 0, err
 	}
-	if n == 0 {
+	if r.rows == 0 {
 		return 0, nil
 	}
+	before := s.events.wait() // before the commit: see publishCommitted
 	if err := sqltx.Commit(); err != nil {
 		return 0, fmt.Errorf("audit chain: commit: %w", err)
 	}
 	s.chain.rounds.Add(1)
-	s.events.notify() // (other nodes hear the round's pg_notify)
-	return n, nil
+	s.publishCommitted(before, r.recs) // (other nodes hear the round's pg_notify)
+	return r.rows, nil
 }
 
-// chainPending takes the audit head's row lock, chains up to
-// chainRowsPerRound committed pending rows onto it, and returns how many
-// rows it took and the head after them. On SQLite nothing is ever
-// pending: it returns the head.
-func (t *tx) chainPending() (n int, seq int64, head string, err error) {
-	if seq, head, err = t.lockAuditHead(); err != nil {
-		return 0, 0, "", err
+// chainedRound is what chainPending did: the pending rows it took, the
+// records it chained from them (seqs given), and the head after them.
+type chainedRound struct {
+	rows int
+	recs []latchkey.AuditRecord
+	seq  int64
+	head string
+}
+
+// chainPending takes the audit head's row lock and chains up to
+// chainRowsPerRound committed pending rows onto it. On SQLite nothing is
+// ever pending: it returns the head.
+func (t *tx) chainPending() (r chainedRound, err error) {
+	if r.seq, r.head, err = t.lockAuditHead(); err != nil {
+		return chainedRound{}, err
 	}
 	if t.s.chain == nil {
-		return 0, seq, head, nil
+		return r, nil
 	}
 	ids, recs, err := t.readPending(chainRowsPerRound)
 	if err != nil {
-		return 0, 0, "", err
+		return chainedRound{}, err
 	}
 	if len(ids) == 0 {
-		return 0, seq, head, nil
+		return r, nil
 	}
-	if seq, head, err = t.extendChain(seq, head, recs, ids); err != nil {
-		return 0, 0, "", err
+	if r.seq, r.head, err = t.extendChain(r.seq, r.head, recs, ids); err != nil {
+		return chainedRound{}, err
 	}
-	return len(ids), seq, head, nil
+	r.rows, r.recs = len(ids), recs
+	return r, nil
 }
 
 // readPending reads up to n committed pending rows in id order: their ids
@@ -288,10 +298,12 @@ func chainRecords(seq int64, head string, rs []latchkey.AuditRecord) (int64, str
 // could have run in. The EXISTS is read in the statement's snapshot,
 // taken before the lock: a row it misses committed after the snapshot,
 // so it too overlapped; a row it counts that a round chained meanwhile
-// is read again, after the lock, by the pending read.
-func (t *tx) chainInline() (bool, error) {
+// is read again, after the lock, by the pending read. When it chained
+// them, it returns the records it chained (the pending ones first), their
+// seqs given; otherwise none.
+func (t *tx) chainInline() ([]latchkey.AuditRecord, error) {
 	if t.s.chain.held.Load() {
-		return false, nil
+		return nil, nil
 	}
 	var seq int64
 	var head string
@@ -300,28 +312,28 @@ func (t *tx) chainInline() (bool, error) {
 		Scan(&seq, &head, &pending)
 	switch {
 	case errors.Is(err, sql.ErrNoRows): // held by a round or another batch
-		return false, nil
+		return nil, nil
 	case err != nil:
-		return false, fmt.Errorf("audit head: %w", err)
+		return nil, fmt.Errorf("audit head: %w", err)
 	}
 	recs, ids := t.audit, []int64{}
 	if pending {
 		var earlier []latchkey.AuditRecord
 		if ids, earlier, err = t.readPending(chainRowsPerRound + 1); err != nil {
-			return false, err
+			return nil, err
 		}
 		if len(ids) > chainRowsPerRound {
 			// More than a round: chaining only some of them before this
 			// batch's records could put them ahead of a batch answered
 			// earlier. The chainer takes them all, this batch's too.
-			return false, nil
+			return nil, nil
 		}
 		recs = append(earlier, t.audit...)
 	}
 	if _, _, err := t.extendChain(seq, head, recs, ids); err != nil {
-		return false, err
+		return nil, err
 	}
-	return true, nil
+	return recs, nil
 }
 
 // queueChain writes the transaction's records as one pending row, for the

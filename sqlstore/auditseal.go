@@ -54,10 +54,11 @@ func (s *Store) SealAuditIfDue(ctx context.Context, every time.Duration) (*latch
 		out = nil
 		// The head's lock, and every record committed before it in the
 		// log (a seal pending there is a seal made).
-		_, seq, hash, err := t.chainPending()
+		r, err := t.chainPending()
 		if err != nil {
 			return err
 		}
+		seq, hash := r.seq, r.head
 		last, err := lastSeal(t.queryRow(lastSealQuery))
 		if err != nil {
 			return err

@@ -455,7 +455,7 @@ func (c *committers) finish(ctx context.Context, b batchTx, w batchWrites) error
 	// a lock hears of its grant a round sooner), not when other batches
 	// of the node would find the head held and leave their records to a
 	// round that waits for it.
-	chained, err := t.flushAudit(c.inFlight.Load() <= 1)
+	chained, recs, err := t.flushAudit(c.inFlight.Load() <= 1)
 	if err != nil {
 		b.rollback()
 		return err
@@ -474,6 +474,7 @@ func (c *committers) finish(ctx context.Context, b batchTx, w batchWrites) error
 			}
 		}
 	}
+	before := c.s.events.wait() // before the commit: see publishCommitted
 	if err := b.commit(ctx); err != nil {
 		return err
 	}
@@ -489,7 +490,7 @@ func (c *committers) finish(ctx context.Context, b batchTx, w batchWrites) error
 	case c.s.chain != nil && !chained: // pending: the chainer's round wakes the streams
 		c.s.chain.poke()
 	default:
-		c.s.events.notify()
+		c.s.publishCommitted(before, recs)
 	}
 	for _, terminal := range w.mail {
 		c.s.mail.notify(terminal)

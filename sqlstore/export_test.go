@@ -31,6 +31,19 @@ func (t *Tx) Record(action, target string) {
 	t.queueAudit("test", "", latchkey.Action(action), target, nil)
 }
 
+// RecordDetails queues an audit record with details; its action need not
+// be one of latchkey.Actions.
+func (t *Tx) RecordDetails(action, target string, details map[string]any) {
+	t.queueAudit("test", "term-1", latchkey.Action(action), target, details)
+}
+
+// ReadEvents reads the events after seq after from the store itself, not
+// the feed.
+func (s *Store) ReadEvents(ctx context.Context, after int64) ([]latchkey.Event, error) {
+	evs, _, err := s.readEvents(ctx, after, latchkey.Topics, 1000)
+	return evs, err
+}
+
 // RecordBy queues an audit record by actor; its action need not be one of
 // latchkey.Actions.
 func (t *Tx) RecordBy(actor, action, target string) {

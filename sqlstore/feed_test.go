@@ -2,9 +2,11 @@ package sqlstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"latchkey"
 	"latchkey/sqlstore"
@@ -48,19 +50,27 @@ func TestEventFeedDeliversEveryEventOnce(t *testing.T) {
 			wg.Add(1)
 			go func() { defer wg.Done(); live[i], errs[i] = read(start, writes*perWrite) }()
 		}
-		for w := range writes {
-			if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
-				for i := range perWrite {
-					tx.Record("lock.test", fmt.Sprintf("w%d-%d", w, i))
-					if i%5 == 0 {
-						tx.Record("principal.test", "not a stream topic")
+		var writers sync.WaitGroup
+		for k := range 4 { // writers at once: on PostgreSQL several batches, chained in them or by the chainer
+			writers.Add(1)
+			go func() {
+				defer writers.Done()
+				for w := k; w < writes; w += 4 {
+					if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
+						for i := range perWrite {
+							tx.Record("lock.test", fmt.Sprintf("w%d-%d", w, i))
+							if i%5 == 0 {
+								tx.Record("principal.test", "not a stream topic")
+							}
+						}
+						return nil
+					}); err != nil {
+						t.Error(err)
 					}
 				}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
+			}()
 		}
+		writers.Wait()
 		wg.Wait()
 		late, err := read(start, writes*perWrite) // from before the feed's floor: the store
 		if err != nil {
@@ -87,6 +97,114 @@ func TestEventFeedDeliversEveryEventOnce(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("reader %d got %d events, want the %d in the audit log, in order", i, len(got), len(want))
 			}
+		}
+	})
+}
+
+// A commit of this node whose records it chained itself puts their events
+// in the node's feed: the streams it wakes take them from memory, with no
+// read of the store, and get exactly what a read of the store gives.
+func TestEventFeedTakesTheNodesOwnCommits(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		clock := sqlstoretest.NewClock()
+		clock.Advance(1234567 * time.Nanosecond) // a time a read gives back to the microsecond only
+		opts := sqlstoretest.Options(clock)
+		opts.Committers = 1 // one batch under way at a time: it chains its records itself
+		s := sqlstoretest.Open(t, b.URL(t), opts)
+		ctx := context.Background()
+		start, err := s.LatestEventSeq(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.ListEvents(ctx, admin, latchkey.EventFilter{After: start}); err != nil { // the feed starts here
+			t.Fatal(err)
+		}
+		began := time.Now()
+		reads0, published0 := s.FeedCounts()
+		const commits = 5
+		after := start
+		for i := range commits {
+			if err := s.Write(ctx, func(tx *sqlstore.Tx) error {
+				tx.RecordDetails("lock.test", fmt.Sprint("own-", i), map[string]any{"i": i, "name": "ünïcode \"quoted\""})
+				tx.Record("principal.test", "not a stream topic")
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			evs, last, err := s.ListEvents(ctx, admin, latchkey.EventFilter{After: after})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 1 || evs[0].Target != fmt.Sprint("own-", i) {
+				t.Fatalf("commit %d: the feed gave %+v, want its one event", i, evs)
+			}
+			stored, err := s.ReadEvents(ctx, after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := json.Marshal(evs)
+			want, _ := json.Marshal(stored)
+			if string(got) != string(want) {
+				t.Fatalf("commit %d: the feed gave\n%s\nthe store gives\n%s", i, got, want)
+			}
+			after = last
+		}
+		reads, published := s.FeedCounts()
+		if got := published - published0; got != commits {
+			t.Errorf("%d of %d commits put their events in the feed themselves", got, commits)
+		}
+		// The feed reads the store anyway once its last read is a second old.
+		if got := reads - reads0; got != 0 && time.Since(began) < time.Second {
+			t.Errorf("the feed read the store %d times for the node's own commits", got)
+		}
+	})
+}
+
+// A commit of another node that this node's feed has not read yet keeps
+// this node's next commit from going into the feed by itself: a stream
+// then gets both, in order (PostgreSQL: nodes share it).
+func TestEventFeedReadsAnotherNodesCommitFirst(t *testing.T) {
+	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
+		if b.Name != "postgres" {
+			t.Skip("one node writes a SQLite store")
+		}
+		url := b.URL(t)
+		opts := sqlstoretest.Options(sqlstoretest.NewClock())
+		opts.Committers = 1
+		s := sqlstoretest.Open(t, url, opts)
+		other := sqlstoretest.Open(t, url, opts)
+		ctx := context.Background()
+		start, err := s.LatestEventSeq(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.ListEvents(ctx, admin, latchkey.EventFilter{After: start}); err != nil { // the feed starts here
+			t.Fatal(err)
+		}
+		write := func(st *sqlstore.Store, target string) {
+			t.Helper()
+			if err := st.Write(ctx, func(tx *sqlstore.Tx) error { tx.Record("lock.test", target); return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		heard := s.EventsChanged()
+		write(other, "the other node's")
+		select { // this node heard of it (and its feed has not read it)
+		case <-heard:
+		case <-time.After(10 * time.Second):
+			t.Fatal("this node never heard of the other node's commit")
+		}
+		write(s, "this node's")
+		evs, _, err := s.ListEvents(ctx, admin, latchkey.EventFilter{After: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range evs {
+			got = append(got, e.Target)
+		}
+		if fmt.Sprint(got) != "[the other node's this node's]" {
+			t.Fatalf("a stream got %q, want the other node's event and then this node's", got)
 		}
 	})
 }

@@ -37,6 +37,17 @@ func (g *signal) notify() {
 	g.mu.Unlock()
 }
 
+// notifyAfter notifies, and says whether nothing else did since ch was
+// the signal's channel (what wait returned); next is the new channel.
+func (g *signal) notifyAfter(ch <-chan struct{}) (next <-chan struct{}, alone bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	alone = (<-chan struct{})(g.ch) == ch
+	close(g.ch)
+	g.ch = make(chan struct{})
+	return g.ch, alone
+}
+
 // EventsChanged implements latchkey.EventService.
 func (s *Store) EventsChanged() <-chan struct{} { return s.events.wait() }
 
@@ -120,10 +131,15 @@ func (s *Store) readEvents(ctx context.Context, after int64, topics []string, li
 			return nil, 0, err
 		}
 		last = r.Seq
-		out = append(out, latchkey.Event{Seq: r.Seq, Topic: latchkey.EventTopic(r.Action), Action: r.Action, At: r.At,
-			Actor: r.Actor, Terminal: r.Terminal, Target: r.Target, Details: r.Details})
+		out = append(out, eventOf(r))
 	}
 	return out, last, rows.Err()
+}
+
+// eventOf is the event of an audit record read from the store.
+func eventOf(r latchkey.AuditRecord) latchkey.Event {
+	return latchkey.Event{Seq: r.Seq, Topic: latchkey.EventTopic(r.Action), Action: r.Action, At: r.At,
+		Actor: r.Actor, Terminal: r.Terminal, Target: r.Target, Details: r.Details}
 }
 
 // listen follows the NOTIFY channel on its own connection and wakes this
