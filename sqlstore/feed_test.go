@@ -13,6 +13,20 @@ import (
 	"latchkey/sqlstore/sqlstoretest"
 )
 
+// startFeed starts s's event feed at the head of the log, whose seq it
+// returns.
+func startFeed(t *testing.T, ctx context.Context, s *sqlstore.Store) int64 {
+	t.Helper()
+	start, err := s.LatestEventSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ListEvents(ctx, admin, latchkey.EventFilter{After: start}); err != nil {
+		t.Fatal(err)
+	}
+	return start
+}
+
 // Readers of the event stream get every event exactly once and in order,
 // whether it comes from the node's in-memory feed or, for a reader
 // further behind than the feed holds, from the store; also while events
@@ -21,13 +35,7 @@ func TestEventFeedDeliversEveryEventOnce(t *testing.T) {
 	forEach(t, func(t *testing.T, b sqlstoretest.Backend) {
 		s := sqlstoretest.Open(t, b.URL(t), sqlstoretest.Options(sqlstoretest.NewClock()))
 		ctx := context.Background()
-		start, err := s.LatestEventSeq(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := s.ListEvents(ctx, admin, latchkey.EventFilter{After: start}); err != nil { // the feed starts here
-			t.Fatal(err)
-		}
+		start := startFeed(t, ctx, s)
 		const writes, perWrite = 20, 500 // more than the feed keeps (feedSize+feedSlack)
 		var wg sync.WaitGroup
 		read := func(after int64, n int) ([]int64, error) {
@@ -112,13 +120,7 @@ func TestEventFeedTakesTheNodesOwnCommits(t *testing.T) {
 		opts.Committers = 1 // one batch under way at a time: it chains its records itself
 		s := sqlstoretest.Open(t, b.URL(t), opts)
 		ctx := context.Background()
-		start, err := s.LatestEventSeq(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := s.ListEvents(ctx, admin, latchkey.EventFilter{After: start}); err != nil { // the feed starts here
-			t.Fatal(err)
-		}
+		start := startFeed(t, ctx, s)
 		began := time.Now()
 		reads0, published0 := s.FeedCounts()
 		const commits = 5
@@ -174,13 +176,7 @@ func TestEventFeedReadsAnotherNodesCommitFirst(t *testing.T) {
 		s := sqlstoretest.Open(t, url, opts)
 		other := sqlstoretest.Open(t, url, opts)
 		ctx := context.Background()
-		start, err := s.LatestEventSeq(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := s.ListEvents(ctx, admin, latchkey.EventFilter{After: start}); err != nil { // the feed starts here
-			t.Fatal(err)
-		}
+		start := startFeed(t, ctx, s)
 		write := func(st *sqlstore.Store, target string) {
 			t.Helper()
 			if err := st.Write(ctx, func(tx *sqlstore.Tx) error { tx.Record("lock.test", target); return nil }); err != nil {
