@@ -76,7 +76,6 @@ type chainer struct {
 // an earlier run left pending.
 func (s *Store) startChainer() {
 	ch := &chainer{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	ch.wake <- struct{}{}
 	s.chain = ch
 	go s.runChainer(ch)
 }
@@ -100,24 +99,24 @@ func (s *Store) runChainer(ch *chainer) {
 	tick := time.NewTicker(chainSweep)
 	defer tick.Stop()
 	ctx := context.Background()
+	err := s.chainAll(ctx, false) // what an earlier run left pending
 	failing := false
 	for {
-		var err error
-		select {
-		case <-ch.wake:
-			err = s.chainAll(ctx)
-		case <-tick.C:
-			err = s.settleAudit(ctx)
-		case <-ch.stop:
-			if err := s.chainAll(ctx); err != nil {
-				s.log.Warn("audit chain: pending records left for the next node or start", "err", err)
-			}
-			return
-		}
 		if err != nil && !failing { // said once a failing spell; the sweep retries
 			s.log.Warn("audit chain: a round failed; retrying", "err", err)
 		}
 		failing = err != nil
+		select {
+		case <-ch.wake: // a commit of this node left records pending
+			err = s.chainAll(ctx, true)
+		case <-tick.C:
+			err = s.settleAudit(ctx)
+		case <-ch.stop:
+			if err := s.chainAll(ctx, false); err != nil {
+				s.log.Warn("audit chain: pending records left for the next node or start", "err", err)
+			}
+			return
+		}
 	}
 }
 
@@ -127,7 +126,7 @@ func (s *Store) settleAudit(ctx context.Context) error {
 	if s.chain == nil {
 		return nil
 	}
-	return s.chainAll(ctx)
+	return s.chainAll(ctx, false)
 }
 
 // anyPending says whether a record waits to be chained.
@@ -137,13 +136,15 @@ func (s *Store) anyPending(ctx context.Context) (bool, error) {
 	return pending, err
 }
 
-// chainAll runs rounds until one finds less than a full round pending.
-func (s *Store) chainAll(ctx context.Context) error {
+// chainAll runs rounds until one finds less than a full round pending;
+// poked says that records are known to be pending (see chainRound).
+func (s *Store) chainAll(ctx context.Context, poked bool) error {
 	for {
-		n, err := s.chainRound(ctx)
+		n, err := s.chainRound(ctx, poked)
 		if err != nil || n < chainRowsPerRound {
 			return err
 		}
+		poked = true // a full round: more are likely pending
 	}
 }
 
@@ -157,35 +158,43 @@ func (s *Store) AuditChainRounds() int64 {
 }
 
 // chainRound chains up to chainRowsPerRound pending rows in a
-// transaction of its own and returns how many it took.
-func (s *Store) chainRound(ctx context.Context) (int, error) {
+// transaction of its own and returns how many it took. The transaction is
+// pipelined (inBatchTx): BEGIN goes with the head's lock, the writes with
+// the COMMIT.
+//
+// A round with nothing to chain would still take the audit head for its
+// transaction, and the commit batches that find it held then leave their
+// records to the next round (chainInline); so a round looks first whether
+// anything is pending, unless poked: a commit of this node has just left
+// records pending, and the look would be a round trip more on the way of
+// their events to the streams (a lock's hand-over on PostgreSQL).
+func (s *Store) chainRound(ctx context.Context, poked bool) (int, error) {
 	s.chain.round.Lock()
 	defer s.chain.round.Unlock()
 	if s.chain.held.Load() {
 		return 0, nil
 	}
-	// A round with nothing to chain would still take the audit head for
-	// its transaction, and the commit batches that find it held then
-	// leave their records to the next round (chainInline).
-	if pending, err := s.anyPending(ctx); err != nil || !pending {
+	if !poked {
+		if pending, err := s.anyPending(ctx); err != nil || !pending {
+			return 0, err
+		}
+	}
+	var r chainedRound
+	var before <-chan struct{}
+	err := s.inBatchTx(ctx, func(b batchTx) error {
+		var err error
+		if r, err = s.batchOp(ctx, b, nil).chainPending(); err != nil || r.rows == 0 {
+			b.rollback()
+			return err
+		}
+		before = s.events.wait() // before the commit: see publishCommitted
+		if err := b.commit(ctx); err != nil {
+			return fmt.Errorf("audit chain: commit: %w", err)
+		}
+		return nil
+	})
+	if err != nil || r.rows == 0 {
 		return 0, err
-	}
-	sqltx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer sqltx.Rollback()
-	t := s.newTx(ctx, sqltx)
-	r, err := t.chainPending()
-	if err != nil {
-		return 0, err
-	}
-	if r.rows == 0 {
-		return 0, nil
-	}
-	before := s.events.wait() // before the commit: see publishCommitted
-	if err := sqltx.Commit(); err != nil {
-		return 0, fmt.Errorf("audit chain: commit: %w", err)
 	}
 	s.chain.rounds.Add(1)
 	s.publishCommitted(before, r.recs) // (other nodes hear the round's pg_notify)
