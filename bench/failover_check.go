@@ -16,8 +16,12 @@ import (
 )
 
 // settle waits, at most cfg.Settle, until no request waits for approval
-// or provisioning and no task is due or running: the work the load left
-// under way has ended. What has not is for the checks to report.
+// or provisioning, no task is due or running and no acknowledged
+// check-out is still checking out: the work the load left under way has
+// ended. What has not is for the checks to report. (A check-out whose
+// agent's reply was lost with a stopped node goes on when the instruction
+// is delivered again, after --instruction-lock: CI run of b3a02ac, where
+// the checks ran 4 s before that.)
 func (s *soak) settle() error {
 	until := time.Now().Add(s.cfg.Settle)
 	for {
@@ -57,10 +61,39 @@ func (s *soak) unsettled() (string, error) {
 			out = append(out, "task "+x.ID+" "+string(x.Status))
 		}
 	}
+	checking, err := s.checkingOut()
+	if err != nil {
+		return "", err
+	}
+	out = append(out, checking...)
 	if len(out) > 5 {
 		out = append(out[:5], fmt.Sprintf("and %d more", len(out)-5))
 	}
 	return strings.Join(out, ", "), nil
+}
+
+// checkingOut lists the acknowledged check-outs, not checked in, that are
+// still checking out.
+func (s *soak) checkingOut() ([]string, error) {
+	s.led.mu.Lock()
+	checkouts := copyMap(s.led.checkouts)
+	s.led.mu.Unlock()
+	ctx, cancel := s.checkCtx()
+	defer cancel()
+	var out []string
+	for _, id := range keys(checkouts) {
+		if checkouts[id] { // checked in
+			continue
+		}
+		x, err := s.admin.GetCheckout(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if x.Status == latchkey.CheckingOut {
+			out = append(out, "check-out "+id+" "+string(x.Status))
+		}
+	}
+	return out, nil
 }
 
 // checkCtx is a context for the checks: they run after the load, bounded.
