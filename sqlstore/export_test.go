@@ -136,3 +136,7 @@ func (s *Store) CollectCarriedWhileGathering(n int) (int, bool) {
 // WakeJob wakes the live job with key in the operation's transaction, as
 // a decision or a reply wakes its workflow's.
 func (t *Tx) WakeJob(key string) error { return t.wakeJob(key) }
+
+// Listening says whether the store's PostgreSQL listener follows its
+// channels (always false on SQLite).
+func (s *Store) Listening() bool { return s.listening.Load() }

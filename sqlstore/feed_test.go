@@ -120,6 +120,9 @@ func TestEventFeedTakesTheNodesOwnCommits(t *testing.T) {
 		opts.Committers = 1 // one batch under way at a time: it chains its records itself
 		s := sqlstoretest.Open(t, b.URL(t), opts)
 		ctx := context.Background()
+		if b.Name == "postgres" { // its listener wakes everything once it connects: before the feed starts
+			waitFor(t, "the listener to connect", s.Listening)
+		}
 		start := startFeed(t, ctx, s)
 		began := time.Now()
 		reads0, published0 := s.FeedCounts()

@@ -114,7 +114,10 @@ type Store struct {
 	jobs       *signal // wakes job runners (see JobsChanged)
 	feed       feed
 	stopListen func()
-	retries    atomic.Int64 // see Retries
+	// listening is true while the listener follows the channels (it
+	// wakes everything when it (re)connects; tests wait for it).
+	listening atomic.Bool
+	retries   atomic.Int64 // see Retries
 	// key signs quota snapshots (loaded once; see signingKey).
 	keyMu sync.Mutex
 	key   ed25519.PrivateKey

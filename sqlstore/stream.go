@@ -177,6 +177,8 @@ func (s *Store) listenOnce(ctx context.Context, dsn string) error {
 	s.events.notify()
 	s.mail.notifyAll()
 	s.jobs.notify()
+	s.listening.Store(true)
+	defer s.listening.Store(false)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
