@@ -455,7 +455,7 @@ func (c *committers) finish(ctx context.Context, b batchTx, w batchWrites) error
 	// a lock hears of its grant a round sooner), not when other batches
 	// of the node would find the head held and leave their records to a
 	// round that waits for it.
-	chained, recs, err := t.flushAudit(c.inFlight.Load() <= 1)
+	recs, err := t.flushAudit(c.inFlight.Load() <= 1)
 	if err != nil {
 		b.rollback()
 		return err
@@ -479,7 +479,8 @@ func (c *committers) finish(ctx context.Context, b batchTx, w batchWrites) error
 		return err
 	}
 	c.batches.Add(1)
-	if chained {
+	pending := len(w.records) > 0 && recs == nil // left to the chainer's round (PostgreSQL)
+	if c.s.chain != nil && recs != nil {
 		c.inline.Add(1)
 	}
 	if slices.ContainsFunc(w.records, func(r latchkey.AuditRecord) bool { return revokes(r.Action) }) {
@@ -487,7 +488,7 @@ func (c *committers) finish(ctx context.Context, b batchTx, w batchWrites) error
 	}
 	switch {
 	case len(w.records) == 0:
-	case c.s.chain != nil && !chained: // pending: the chainer's round wakes the streams
+	case pending: // the chainer's round wakes the streams
 		c.s.chain.poke()
 	default:
 		c.s.publishCommitted(before, recs)

@@ -153,7 +153,7 @@ func (f *feed) trim() {
 // before the commit was sent.
 //
 // Why the feed then holds every event a read would (docs/architecture.md,
-// "Event streams"): seqs are given out under the audit head's lock, held
+// "The audit chain"): seqs are given out under the audit head's lock, held
 // to the commit, so every record with a smaller seq committed before this
 // commit and every record with a larger one commits after it. The events
 // go in only when the feed has read up to the seq just before recs' first

@@ -130,42 +130,40 @@ func (t *tx) queuedEarlier(action latchkey.Action) bool {
 
 // flushAudit writes the queued records. On PostgreSQL, with here, it
 // chains them in this transaction when the audit head is free
-// (chainInline) and reports that it did (chained is always false on
-// SQLite, which has no chainer to spare); otherwise they go to
-// audit_pending, for the chainer (auditchain.go), and the transaction
-// does not wait for the head. On SQLite it chains them here: the head
-// row lock (the one writer, there) orders all audited transactions, so
-// seq follows commit order: a reader of the log after seq N never misses
-// a record that commits later with a smaller seq. recs are the records
-// chained in this transaction (on both stores), their seqs given, or
-// none when they went to audit_pending.
-func (t *tx) flushAudit(here bool) (chained bool, recs []latchkey.AuditRecord, err error) {
+// (chainInline); otherwise they go to audit_pending, for the chainer
+// (auditchain.go), and the transaction does not wait for the head. On
+// SQLite it chains them here: the head row lock (the one writer, there)
+// orders all audited transactions, so seq follows commit order: a reader
+// of the log after seq N never misses a record that commits later with a
+// smaller seq. recs are the records chained in this transaction (on both
+// stores), their seqs given, or none when they went to audit_pending.
+func (t *tx) flushAudit(here bool) (recs []latchkey.AuditRecord, err error) {
 	if len(t.audit) == 0 {
-		return false, nil, nil
+		return nil, nil
 	}
 	if t.s.chain != nil {
 		if here {
 			if recs, err := t.chainInline(); err != nil || recs != nil {
-				return recs != nil, recs, err
+				return recs, err
 			}
 		}
-		return false, nil, t.queueChain()
+		return nil, t.queueChain()
 	}
 	seq, prev, err := t.lockAuditHead()
 	if err != nil {
-		return false, nil, err
+		return nil, err
 	}
 	seq, prev = chainRecords(seq, prev, t.audit)
 	for _, r := range t.audit {
 		if _, err := t.exec(`INSERT INTO audit (seq, at, actor, terminal, action, target, details, prev_hash, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, auditArgs(r)...); err != nil {
-			return false, nil, fmt.Errorf("audit insert: %w", err)
+			return nil, fmt.Errorf("audit insert: %w", err)
 		}
 	}
 	if _, err := t.exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", seq, prev); err != nil {
-		return false, nil, fmt.Errorf("audit head: %w", err)
+		return nil, fmt.Errorf("audit head: %w", err)
 	}
-	return false, t.audit, nil
+	return t.audit, nil
 }
 
 // lockAuditHead reads the audit chain's head (its last seq and hash)
